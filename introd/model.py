@@ -1,0 +1,116 @@
+"""The values introd reasons about: people, requests, answers, decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["request", "reply", "owner_command", "auto_reply", "bounce", "unknown"]
+Role = Literal["requester", "target"]
+AnswerWord = Literal["yes", "no", "unclear"]
+Action = Literal["accept", "decline", "review", "ignore"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person:
+    """Somebody named in mail: a name, an address, or both."""
+
+    name: str | None = None
+    email: str | None = None
+
+    @property
+    def first_name(self) -> str:
+        if not self.name:
+            return (self.email or "").split("@")[0]
+        words = [w for w in self.name.replace(",", " ").split() if w.rstrip(".").lower()
+                 not in {"mr", "ms", "mrs", "dr", "prof", "mme", "m", "herr", "frau", "sr", "sra"}]
+        return words[0] if words else self.name
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "email": self.email}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    """One contact an ambiguous name may stand for."""
+
+    name: str
+    email: str | None
+    company: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntroRequest:
+    """What a forwarded request asks for, as read from the mail."""
+
+    requester: Person | None
+    target: Person | None
+    reason: str | None
+    blurb: str
+    subject: str = ""
+    candidates: tuple[Candidate, ...] = ()
+    # the owner's own words above the forward, if any
+    owner_note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requester": self.requester.as_json() if self.requester else None,
+            "target": self.target.as_json() if self.target else None,
+            "reason": self.reason,
+            "blurb": self.blurb,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """A party's answer as read from a reply."""
+
+    intro_id: str | None
+    role: Role | None
+    answer: AnswerWord
+    text: str = ""
+    # how the reply proved itself: "token", "reference", or "" (nothing)
+    proof: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"intro_id": self.intro_id, "role": self.role, "answer": self.answer}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OwnerCommand:
+    """An owner's instruction: approve / decline / cancel / status / pick / target."""
+
+    verb: str
+    intro_id: str | None
+    argument: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    action: Action
+    rule: str
+    detail: str = ""
+    template: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action, "rule": self.rule, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    """Everything read from one incoming mail, before state is consulted."""
+
+    kind: Kind
+    message_id: str | None
+    sender: Person | None
+    subject: str = ""
+    request: IntroRequest | None = None
+    answer: Answer | None = None
+    command: OwnerCommand | None = None
+    authenticated: bool = False
+    from_owner: bool = False
+    # addresses a bounce reports as failed
+    failed_addresses: tuple[str, ...] = ()
+    # why the mail was set aside, when it was
+    problem: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -114,3 +114,24 @@ class Reading:
     # why the mail was set aside, when it was
     problem: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Forward:
+    """A forwarded message found inside an owner's mail (the innermost one)."""
+
+    # the owner's own words above the (outermost) forward; "" when none
+    note: str
+    # the original sender, from the forward header block or the attached message
+    sender: Person | None
+    subject: str = ""
+    date: str = ""
+    to: tuple[Person, ...] = ()
+    # the forwarded message's text (after its header block), as text; may still
+    # hold the requester's signature, quoted history and list footers
+    body: str = ""
+    # which style was recognised, for logs and tests: "gmail", "outlook", "apple",
+    # "thunderbird", "yahoo", "proton", "original_message", "rfc822", ...
+    style: str = ""
+    # how many forwards deep the innermost one is (1 = a plain forward)
+    depth: int = 1

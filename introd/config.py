@@ -1,0 +1,506 @@
+"""Reading and validating ``config.yaml``.
+
+Every problem is collected with its key path (``imap.port: expected an integer``)
+and reported together, so one run of ``check-config`` shows them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .exceptions import ConfigError
+
+DEFAULT_PATH = "/etc/introd/config.yaml"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``90s``, ``15m``, ``4d``, ``2w`` or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 90s, 15m, 4d")
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError(f"expected a duration like 90s, 15m, 4d, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Secret:
+    """A password, read lazily so that ``parse`` never needs it."""
+
+    value: str | None = None
+    file: Path | None = None
+    env: str | None = None
+
+    def reveal(self) -> str:
+        if self.value is not None:
+            return self.value
+        if self.file is not None:
+            try:
+                return self.file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError([("password_file", f"cannot read {self.file}: {exc.strerror}")])
+        if self.env is not None:
+            try:
+                return os.environ[self.env]
+            except KeyError:
+                raise ConfigError([("password_env", f"environment variable {self.env} is not set")])
+        return ""
+
+    def __repr__(self) -> str:  # never show a password in logs or tracebacks
+        return "Secret(***)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerConfig:
+    host: str
+    port: int
+    security: str  # ssl | starttls | none
+    username: str | None
+    password: Secret
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImapConfig(ServerConfig):
+    folder: str = "INBOX"
+    processed_folder: str | None = None
+    quarantine_folder: str | None = None
+    sent_folder: str | None = None
+    idle: bool = True
+    poll_interval: timedelta = timedelta(seconds=60)
+    batch_size: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Owner:
+    name: str
+    addresses: tuple[str, ...]
+    language: str = "en"
+
+    @property
+    def email(self) -> str:
+        return self.addresses[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleConfig:
+    enabled: bool
+    action: str
+    template: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    path: Path | None
+    owner: Owner
+    imap: ImapConfig | None
+    smtp: ServerConfig | None
+    from_address: Address
+    reply_address: str
+    secret_file: Path
+    state_path: Path
+    templates_dir: Path | None
+    contacts: tuple[Path, ...]
+    auth_require: bool
+    trusted_authserv_ids: tuple[str, ...]
+    digest_every: timedelta | None
+    optin_order: str
+    reminder_after: timedelta
+    expire_after: timedelta
+    accept_from_any_address: bool
+    max_outgoing_per_hour: int
+    policies: Mapping[str, RuleConfig]
+    log_format: str
+    log_level: str
+    default_language: str = "en"
+
+    @property
+    def intro_address(self) -> str:
+        """The mailbox introd reads; never a requester or a target."""
+        if self.imap is not None and self.imap.username and "@" in self.imap.username:
+            return self.imap.username.lower()
+        return self.reply_address.lower()
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+# The policy rules of SPEC.md, in evaluation order, with their defaults.
+RULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "not_from_owner": {"enabled": True, "action": "ignore"},
+    "unauthenticated": {"enabled": True, "action": "ignore"},
+    "no_target": {"enabled": True, "action": "decline", "template": "decline_no_target"},
+    "ambiguous_target": {"enabled": True, "action": "review"},
+    "unknown_target": {"enabled": True, "action": "review"},
+    "no_reason": {"enabled": True, "action": "decline", "template": "decline_no_reason",
+                  "min_words": 5},
+    "target_opted_out": {"enabled": True, "action": "decline", "template": "decline_policy"},
+    "blocked_domain": {"enabled": True, "action": "ignore", "domains": []},
+    "duplicate": {"enabled": True, "action": "ignore", "cooldown": "180d"},
+    "declined_before": {"enabled": True, "action": "decline", "template": "decline_policy",
+                        "cooldown": "180d"},
+    "requester_limit": {"enabled": True, "action": "review", "max": 3, "window": "30d"},
+    "target_limit": {"enabled": True, "action": "review", "max": 2, "window": "30d"},
+    "unknown_requester": {"enabled": False, "action": "review"},
+    "review_all": {"enabled": False, "action": "review"},
+}
+ACTIONS = ("accept", "decline", "review", "ignore")
+DECLINE_TEMPLATES = ("decline_no_target", "decline_no_reason", "decline_policy")
+
+
+class _Reader:
+    """Walks the YAML tree, collecting problems instead of stopping at the first."""
+
+    def __init__(self, data: Mapping[str, Any], base: Path) -> None:
+        self.data = data
+        self.base = base
+        self.problems: list[tuple[str, str]] = []
+
+    def section(self, key: str, required: bool = False) -> Mapping[str, Any] | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.problems.append((key, "is required"))
+            return None
+        if not isinstance(value, Mapping):
+            self.problems.append((key, "expected a mapping"))
+            return None
+        return value
+
+    def get(self, sect: Mapping[str, Any] | None, prefix: str, key: str, kind: Callable[[Any], Any],
+            default: Any = None, required: bool = False) -> Any:
+        path = f"{prefix}.{key}" if prefix else key
+        if sect is None or key not in sect or sect[key] is None:
+            if required:
+                self.problems.append((path, "is required"))
+            return default
+        try:
+            return kind(sect[key])
+        except (ValueError, TypeError) as exc:
+            self.problems.append((path, str(exc)))
+            return default
+
+    def path(self, value: str) -> Path:
+        p = Path(os.path.expanduser(str(value)))
+        return p if p.is_absolute() else (self.base / p)
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str | int) or isinstance(v, bool):
+        raise ValueError(f"expected a string, got {type(v).__name__}")
+    return str(v)
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"expected an integer, got {v!r}")
+    return v
+
+
+def _port(v: Any) -> int:
+    p = _int(v)
+    if not 0 < p < 65536:
+        raise ValueError(f"expected a port number 1-65535, got {p}")
+    return p
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"expected one of {', '.join(options)}, got {v!r}")
+        return str(v)
+
+    return check
+
+
+def _email(v: Any) -> str:
+    s = _str(v).strip()
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+|[^@\s<>]+@localhost", s):
+        raise ValueError(f"expected an email address, got {s!r}")
+    return s.lower()
+
+
+def _address_list(v: Any) -> tuple[str, ...]:
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, list) or not items:
+        raise ValueError("expected a list of email addresses")
+    return tuple(_email(x) for x in items)
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, list):
+        raise ValueError("expected a list of strings")
+    return tuple(_str(x) for x in items)
+
+
+def _from_address(v: Any) -> Address:
+    name, addr = parseaddr(_str(v))
+    if "@" not in addr:
+        raise ValueError(f"expected 'Name <address>', got {v!r}")
+    try:
+        return Address(display_name=name, addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"not a valid address: {exc}") from None
+
+
+def _secret(r: _Reader, sect: Mapping[str, Any] | None, prefix: str) -> Secret:
+    if sect is None:
+        return Secret()
+    given = [k for k in ("password", "password_file", "password_env") if sect.get(k) is not None]
+    if len(given) > 1:
+        r.problems.append((prefix, f"give only one of {', '.join(given)}"))
+    if sect.get("password") is not None:
+        return Secret(value=r.get(sect, prefix, "password", _str))
+    if sect.get("password_file") is not None:
+        raw = r.get(sect, prefix, "password_file", _str)
+        if raw is None:
+            return Secret()
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        p = Path(raw)
+        if not p.is_absolute() and creds and (Path(creds) / raw).exists():
+            return Secret(file=Path(creds) / raw)
+        return Secret(file=r.path(raw))
+    if sect.get("password_env") is not None:
+        return Secret(env=r.get(sect, prefix, "password_env", _str))
+    return Secret()
+
+
+_SECURITY_PORTS = {"ssl": (993, 465), "starttls": (143, 587), "none": (143, 25)}
+
+
+def _server(r: _Reader, name: str, required: bool) -> dict[str, Any] | None:
+    sect = r.section(name, required=required)
+    if sect is None:
+        return None
+    security = r.get(sect, name, "security", _choice("ssl", "starttls", "none"), "ssl"
+                     if name == "imap" else "starttls")
+    imap_port, smtp_port = _SECURITY_PORTS[security or "ssl"]
+    return {
+        "host": r.get(sect, name, "host", _str, required=True) or "",
+        "port": r.get(sect, name, "port", _port, imap_port if name == "imap" else smtp_port),
+        "security": security,
+        "username": r.get(sect, name, "username", _str),
+        "password": _secret(r, sect, name),
+        "timeout": r.get(sect, name, "timeout", lambda v: parse_duration(v).total_seconds(), 30.0),
+    }
+
+
+def _policies(r: _Reader) -> dict[str, RuleConfig]:
+    sect = r.section("policies") or {}
+    for key in sect:
+        if key not in RULE_DEFAULTS:
+            r.problems.append((f"policies.{key}",
+                               f"unknown rule; rules are {', '.join(RULE_DEFAULTS)}"))
+    rules: dict[str, RuleConfig] = {}
+    for name, defaults in RULE_DEFAULTS.items():
+        given = sect.get(name) or {}
+        prefix = f"policies.{name}"
+        if not isinstance(given, Mapping):
+            r.problems.append((prefix, "expected a mapping"))
+            given = {}
+        merged = {**defaults, **given}
+        params: dict[str, Any] = {}
+        for key, value in merged.items():
+            if key in ("enabled", "action", "template"):
+                continue
+            if key not in defaults:
+                r.problems.append((f"{prefix}.{key}", "unknown setting for this rule"))
+                continue
+            if key in ("cooldown", "window"):
+                params[key] = r.get(merged, prefix, key, parse_duration)
+            elif key in ("max", "min_words"):
+                params[key] = r.get(merged, prefix, key, _int)
+            elif key == "domains":
+                params[key] = tuple(d.lower().lstrip("@") for d in
+                                    (r.get(merged, prefix, key, _str_list) or ()))
+        action = r.get(merged, prefix, "action", _choice(*ACTIONS), defaults["action"])
+        template = r.get(merged, prefix, "template", _str, defaults.get("template"))
+        if action == "decline" and template is None:
+            template = "decline_policy"
+        rules[name] = RuleConfig(enabled=r.get(merged, prefix, "enabled", _bool, True),
+                                 action=action, template=template, params=params)
+    return rules
+
+
+def build_config(data: Any, *, path: Path | None = None, need_servers: bool = True) -> Config:
+    """Validate a parsed YAML document; raise ConfigError listing every problem."""
+    source = str(path) if path else "config"
+    if not isinstance(data, Mapping):
+        raise ConfigError([("", "the config file must be a YAML mapping")], source)
+    base = path.parent if path else Path.cwd()
+    r = _Reader(data, base)
+    known = {"owner", "imap", "smtp", "from", "reply_address", "secret_file", "state_path",
+             "templates_dir", "contacts", "auth", "digest", "optin", "replies", "limits",
+             "policies", "log", "language"}
+    for key in data:
+        if key not in known:
+            r.problems.append((str(key), "unknown key"))
+
+    owner_s = r.section("owner", required=True)
+    owner_addresses = r.get(owner_s, "owner", "addresses", _address_list, (), required=True)
+    owner = Owner(name=r.get(owner_s, "owner", "name", _str, "") or "",
+                  addresses=owner_addresses or ("owner@invalid.example",),
+                  language=r.get(owner_s, "owner", "language", _str, "en") or "en")
+
+    imap_v = _server(r, "imap", required=need_servers)
+    imap: ImapConfig | None = None
+    if imap_v is not None:
+        s = r.section("imap") or {}
+        imap = ImapConfig(
+            **imap_v,
+            folder=r.get(s, "imap", "folder", _str, "INBOX"),
+            processed_folder=r.get(s, "imap", "processed_folder", _str),
+            quarantine_folder=r.get(s, "imap", "quarantine_folder", _str),
+            sent_folder=r.get(s, "imap", "sent_folder", _str),
+            idle=r.get(s, "imap", "idle", _bool, True),
+            poll_interval=r.get(s, "imap", "poll_interval", parse_duration, timedelta(seconds=60)),
+            batch_size=r.get(s, "imap", "batch_size", _int, 100),
+        )
+    smtp_v = _server(r, "smtp", required=need_servers)
+    smtp = ServerConfig(**smtp_v) if smtp_v is not None else None
+
+    from_address = r.get(data, "", "from", _from_address, None, required=need_servers)
+    if from_address is None:
+        from_address = Address(display_name=owner.name, addr_spec=owner.email)
+    default_reply = imap.username if imap and imap.username and "@" in imap.username else None
+    reply_address = r.get(data, "", "reply_address", _email, default_reply)
+    if reply_address is None:
+        if need_servers:
+            r.problems.append(("reply_address", "is required (or an imap.username address)"))
+        reply_address = "intros@invalid.example"
+    elif "+" in reply_address.split("@")[0]:
+        r.problems.append(("reply_address", "must not hold a '+': introd adds +TOKEN itself"))
+
+    state_dir_env = os.environ.get("STATE_DIRECTORY")
+    default_state = Path(state_dir_env) if state_dir_env else base
+    secret_file = r.path(r.get(data, "", "secret_file", _str, None) or default_state / "secret")
+    state_path = r.path(r.get(data, "", "state_path", _str, None) or default_state / "introd.db")
+    templates_raw = r.get(data, "", "templates_dir", _str)
+    templates_dir = r.path(templates_raw) if templates_raw else None
+    if templates_dir is not None and not templates_dir.is_dir():
+        r.problems.append(("templates_dir", f"{templates_dir} is not a folder"))
+    contacts = tuple(r.path(p) for p in (r.get(data, "", "contacts", _str_list, ()) or ()))
+    for i, p in enumerate(contacts):
+        if not p.is_file():
+            r.problems.append((f"contacts[{i}]", f"{p} does not exist"))
+
+    auth_s = r.section("auth")
+    auth_require = r.get(auth_s, "auth", "require", _bool, True)
+    trusted = r.get(auth_s, "auth", "trusted_authserv_ids", _str_list, ())
+    if auth_require and not trusted:
+        r.problems.append(("auth.trusted_authserv_ids",
+                           "is required when auth.require is true (the authserv-id your "
+                           "mail server writes in Authentication-Results)"))
+
+    digest_s = r.section("digest")
+    digest_raw = digest_s.get("every", "7d") if digest_s else "7d"
+    digest_every: timedelta | None = None
+    if digest_raw not in (False, "off", "never", None):
+        digest_every = r.get({"every": digest_raw}, "digest", "every", parse_duration)
+
+    optin_s = r.section("optin")
+    replies_s = r.section("replies")
+    limits_s = r.section("limits")
+    log_s = r.section("log")
+
+    cfg = Config(
+        path=path,
+        owner=owner,
+        imap=imap,
+        smtp=smtp,
+        from_address=from_address,
+        reply_address=reply_address,
+        secret_file=secret_file,
+        state_path=state_path,
+        templates_dir=templates_dir,
+        contacts=contacts,
+        auth_require=auth_require,
+        trusted_authserv_ids=tuple(t.lower() for t in trusted or ()),
+        digest_every=digest_every,
+        optin_order=r.get(optin_s, "optin", "order",
+                          _choice("parallel", "requester_first", "target_first"), "parallel"),
+        reminder_after=r.get(optin_s, "optin", "reminder_after", parse_duration,
+                             timedelta(days=4)),
+        expire_after=r.get(optin_s, "optin", "expire_after", parse_duration, timedelta(days=14)),
+        accept_from_any_address=r.get(replies_s, "replies", "accept_from_any_address", _bool,
+                                      False),
+        max_outgoing_per_hour=r.get(limits_s, "limits", "max_outgoing_per_hour", _int, 60),
+        policies=_policies(r),
+        log_format=r.get(log_s, "log", "format", _choice("auto", "json", "console"), "auto"),
+        log_level=r.get(log_s, "log", "level",
+                        _choice("debug", "info", "warning", "error"), "info"),
+        default_language=r.get(data, "", "language", _str, owner.language) or "en",
+    )
+    if cfg.max_outgoing_per_hour < 0:
+        r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))
+    if cfg.reminder_after >= cfg.expire_after:
+        r.problems.append(("optin.reminder_after", "must be shorter than optin.expire_after"))
+    if r.problems:
+        raise ConfigError(r.problems, source)
+    return cfg
+
+
+def config_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get("INTROD_CONFIG") or DEFAULT_PATH)
+
+
+def load_config(path: Path, *, need_servers: bool = True) -> Config:
+    """Read and validate the config file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([("", "file not found (give --config PATH or set INTROD_CONFIG)")],
+                          str(path)) from None
+    except OSError as exc:
+        raise ConfigError([("", f"cannot read: {exc.strerror}")], str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([("", f"{where}{problem}")], str(path)) from None
+    return build_config(data, path=path.resolve(), need_servers=need_servers)
+
+
+def warnings_for(cfg: Config) -> list[str]:
+    """Settings that are valid but unwise; check-config prints them."""
+    out = []
+    if not cfg.auth_require:
+        out.append("auth.require is false: anyone who forges the owner's From address can "
+                   "make introd send mail; use it only when your server adds no "
+                   "Authentication-Results header")
+    if cfg.accept_from_any_address:
+        out.append("replies.accept_from_any_address is true: a forwarded opt-in mail lets "
+                   "its new reader answer for the party")
+    if cfg.max_outgoing_per_hour == 0:
+        out.append("limits.max_outgoing_per_hour is 0: no limit on outgoing mail")
+    for srv_name, srv in (("imap", cfg.imap), ("smtp", cfg.smtp)):
+        if srv is not None and srv.security == "none" and srv.host not in ("127.0.0.1",
+                                                                          "localhost", "::1"):
+            out.append(f"{srv_name}.security is none: the password crosses the network in clear")
+    return out

@@ -1,0 +1,147 @@
+"""Sending the outbox over SMTP.
+
+Each mail is sent with the exact bytes stored in the outbox. A 4xx defers
+only that mail (5 min, doubling, capped at 2 h, for up to 3 days); a 5xx or
+three days without success fails it. The sent mark is written right after
+the server accepted the mail: a crash between the two is the only way a
+mail can leave twice.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from .config import ServerConfig
+from .exceptions import DeliveryError
+from .state import OutboxRow, Store
+
+log = structlog.get_logger("introd.delivery")
+
+FIRST_RETRY = timedelta(minutes=5)
+MAX_RETRY = timedelta(hours=2)
+GIVE_UP_AFTER = timedelta(days=3)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after ``attempts`` failed tries: 5 min, 10, 20, ... capped at 2 h."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """A mail given up on: the owner is told once per failed address."""
+
+    row: OutboxRow
+    addresses: tuple[str, ...]
+    reason: str
+
+
+class SmtpConnection:
+    """A lazily opened SMTP session, reused for a batch of mails."""
+
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        self.smtp: smtplib.SMTP | None = None
+
+    def open(self) -> smtplib.SMTP:
+        if self.smtp is not None:
+            return self.smtp
+        cfg = self.cfg
+        try:
+            if cfg.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
+                                                      context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout,
+                                    local_hostname="localhost")
+                if cfg.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+            if cfg.username:
+                smtp.login(cfg.username, cfg.password.reveal())
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: login refused ({exc.smtp_code})") \
+                from None
+        except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: cannot connect: "
+                                f"{exc.__class__.__name__}: {exc}") from None
+        self.smtp = smtp
+        return smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.smtp = None
+
+
+def _code_text(exc: smtplib.SMTPResponseException) -> str:
+    msg = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
+        else str(exc.smtp_error)
+    return f"{exc.smtp_code} {' '.join(msg.split())}"
+
+
+def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from: str,
+             max_per_hour: int, on_failure: Callable[[Failure], None]) -> int:
+    """Send every due mail of the outbox; return how many left. Raises DeliveryError when
+    the server cannot be reached at all (what was not sent stays pending)."""
+    sent = 0
+    budget = None
+    if max_per_hour:
+        budget = max_per_hour - store.sent_since(now - timedelta(hours=1))
+    for row in store.due_outbox(now):
+        if budget is not None and sent >= budget:
+            log.info("outbox_rate_limited", pending=store.outbox_depth(), max_per_hour=max_per_hour)
+            break
+        smtp = conn.open()
+        try:
+            refused = smtp.sendmail(envelope_from, row.recipients, row.raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients
+        except smtplib.SMTPResponseException as exc:
+            _defer_or_fail(store, row, now, exc.smtp_code, _code_text(exc), row.recipients,
+                           on_failure)
+            if exc.smtp_code == 421:
+                conn.close()
+            continue
+        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as exc:
+            conn.close()
+            raise DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}") from None
+        if refused and len(refused) == len(row.recipients):
+            codes = {c for c, _ in refused.values()}
+            code = max(codes)
+            text = "; ".join(f"{a}: {c} {m.decode('utf-8', 'replace') if isinstance(m, bytes) else m}"
+                             for a, (c, m) in refused.items())
+            _defer_or_fail(store, row, now, code, text, list(refused), on_failure)
+            continue
+        store.mark_sent(row.id, now)
+        sent += 1
+        log.info("mail_sent", intro_id=row.intro_id, template=row.template, role=row.role,
+                 message_id=row.message_id, recipients=len(row.recipients))
+        if refused:  # some recipients took it, some did not: tell the owner about those
+            failed = tuple(a for a, (c, _) in refused.items())
+            log.warning("mail_recipient_refused", intro_id=row.intro_id, template=row.template,
+                        refused=len(failed))
+            on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
+    return sent
+
+
+def _defer_or_fail(store: Store, row: OutboxRow, now: datetime, code: int, text: str,
+                   addresses: list[str], on_failure: Callable[[Failure], None]) -> None:
+    if 400 <= code < 500 and now - row.created < GIVE_UP_AFTER:
+        delay = retry_delay(row.attempts + 1)
+        store.mark_deferred(row.id, now + delay, text)
+        log.warning("mail_deferred", intro_id=row.intro_id, template=row.template, code=code,
+                    retry_in_s=int(delay.total_seconds()), attempts=row.attempts + 1)
+        return
+    store.mark_failed(row.id, text)
+    log.error("mail_failed", intro_id=row.intro_id, template=row.template, code=code)
+    on_failure(Failure(row=row, addresses=tuple(addresses), reason=text))

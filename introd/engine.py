@@ -1,0 +1,568 @@
+"""The life of an intro: decide on each mail, move intros through their states,
+and put every mail that follows into the outbox in the same transaction.
+
+``judge`` is shared with ``introd parse``; ``Engine`` adds the state changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+from email import policy as email_policy
+
+from . import tokens
+from .config import Config
+from .contacts import ContactBook
+from .exceptions import UsageError
+from .model import Candidate, Decision, Person, Reading
+from .policy import Situation, decide
+from .reading import Context, read_mail
+from .render import OWNER_TEMPLATES, Templates, compose
+from .state import ACTIVE_STATES, IntroRow, Store
+
+log = structlog.get_logger("introd.engine")
+
+ANSWERABLE = ("awaiting",)
+
+
+# -- deciding ---------------------------------------------------------------
+def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
+          store: Store | None, now: datetime) -> Decision:
+    """The decision on one mail; `store` is None when there is no state (`parse`)."""
+    kind = reading.kind
+    if kind == "bounce":
+        return Decision(action="ignore", rule="bounce",
+                        detail="delivery failure for " + ", ".join(reading.failed_addresses))
+    if kind == "auto_reply":
+        return Decision(action="ignore", rule="auto_reply", detail="automatic reply; never answered")
+    if kind == "unknown":
+        if reading.problem:
+            return Decision(action="ignore", rule="unreadable", detail=reading.problem)
+        situation = Situation(reading=reading, config=config, contacts=contacts, state=store,
+                              now=now)
+        decision = decide(situation)
+        if decision.rule in ("not_from_owner", "unauthenticated"):
+            return decision
+        return Decision(action="ignore", rule="not_a_request",
+                        detail="from the owner but no request, command or answer found")
+    if kind == "request":
+        return decide(Situation(reading=reading, config=config, contacts=contacts, state=store,
+                                now=now))
+    if kind == "owner_command":
+        return _judge_command(reading, config, store)
+    return _judge_reply(reading, config, store)
+
+
+def _judge_command(reading: Reading, config: Config, store: Store | None) -> Decision:
+    cmd = reading.command
+    assert cmd is not None
+    if not reading.from_owner:
+        return Decision(action="ignore", rule="not_from_owner", detail="command not from owner")
+    if config.auth_require and not reading.authenticated:
+        return Decision(action="ignore", rule="unauthenticated",
+                        detail=str(reading.extra.get("auth_reason") or "authentication failed"))
+    if cmd.verb == "status":
+        return Decision(action="accept", rule="owner_command", detail="status")
+    if cmd.intro_id is None:
+        return Decision(action="ignore", rule="no_intro", detail=f"{cmd.verb}: which intro?")
+    if store is None:
+        return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {cmd.intro_id}")
+    intro = store.intro(cmd.intro_id)
+    if intro is None:
+        return Decision(action="ignore", rule="unknown_intro", detail=f"no intro {cmd.intro_id}")
+    allowed = {"approve": ("review",), "pick": ("review",), "target": ("review",),
+               "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES}
+    if intro.state not in allowed.get(cmd.verb, ()):
+        return Decision(action="ignore", rule="not_applicable",
+                        detail=f"{cmd.verb} does not apply to an intro in state {intro.state}")
+    return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {intro.id}")
+
+
+def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decision:
+    ans = reading.answer
+    assert ans is not None
+    token = reading.extra.get("token")
+    if ans.intro_id is None:
+        return Decision(action="ignore", rule="no_reference", detail="names no intro")
+    if token and ans.proof != "token":
+        return Decision(action="ignore", rule="bad_token", detail="token not valid")
+    if store is None:
+        if ans.proof in ("token", "reference"):
+            return Decision(action="accept", rule="answer", detail=f"{ans.answer} for {ans.intro_id}")
+        return Decision(action="ignore", rule="no_reference",
+                        detail="subject tag only: proves nothing")
+    role = _proven_role(reading, store)
+    if role is None:
+        return Decision(action="ignore", rule="no_reference",
+                        detail="neither a token nor a reference to a mail introd sent")
+    intro = store.intro(ans.intro_id)
+    if intro is None:
+        return Decision(action="ignore", rule="no_reference", detail=f"no intro {ans.intro_id}")
+    party_email = intro.requester_email if role == "requester" else intro.target_email
+    sender = (reading.sender.email or "").lower() if reading.sender else ""
+    if not config.accept_from_any_address and sender != (party_email or "").lower():
+        return Decision(action="ignore", rule="wrong_sender",
+                        detail=f"answer for the {role} came from another address")
+    if intro.state not in ANSWERABLE:
+        return Decision(action="ignore", rule="intro_ended",
+                        detail=f"intro {intro.id} is {intro.state}")
+    party = store.parties(intro.id).get(role)
+    if party is None or party.asked_at is None:
+        return Decision(action="ignore", rule="not_asked", detail=f"the {role} was not asked yet")
+    if party.status in ("yes", "no"):
+        return Decision(action="ignore", rule="already_answered",
+                        detail=f"the {role} already answered {party.status}")
+    return Decision(action="accept", rule="answer", detail=f"{role} says {ans.answer}")
+
+
+def _proven_role(reading: Reading, store: Store) -> str | None:
+    ans = reading.answer
+    assert ans is not None
+    if ans.proof == "token":
+        return ans.role
+    refs = list(reading.extra.get("references") or [])
+    row = store.outbox_by_message_ids(refs)
+    if row is not None and row.intro_id == ans.intro_id and row.role in ("requester", "target"):
+        return row.role
+    return None
+
+
+# -- acting -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntroView:
+    """What templates see of an intro."""
+
+    id: str
+    reason: str | None
+    blurb: str
+    created: datetime
+    expires: datetime | None
+    state: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    reading: Reading
+    decision: Decision
+    intro_id: str | None
+    # where the mail goes: "processed", "quarantine" or None (leave as it is)
+    placement: str
+
+
+class Engine:
+    def __init__(self, config: Config, *, store: Store, templates: Templates,
+                 contacts: ContactBook, secret: bytes) -> None:
+        self.config = config
+        self.store = store
+        self.templates = templates
+        self.contacts = contacts
+        self.secret = secret
+        self.domain = config.from_address.domain or config.reply_address.partition("@")[2]
+
+    @property
+    def context(self) -> Context:
+        return Context(config=self.config, contacts=self.contacts, secret=self.secret)
+
+    # -- one incoming mail ----------------------------------------------------
+    def handle(self, raw: bytes, *, folder: str, uidvalidity: int, uid: int,
+               now: datetime) -> Outcome:
+        reading = read_mail(raw, self.context)
+        with structlog.contextvars.bound_contextvars(uid=uid, kind=reading.kind):
+            if self.store.seen_message_id(reading.message_id):
+                decision = Decision(action="ignore", rule="already_seen",
+                                    detail="this Message-ID was handled before")
+                with self.store.transaction():
+                    self._record(reading, decision, None, folder, uidvalidity, uid, now)
+                log.info("mail_handled", action=decision.action, rule=decision.rule)
+                return Outcome(reading=reading, decision=decision, intro_id=None,
+                               placement="processed")
+            decision = judge(reading, config=self.config, contacts=self.contacts,
+                             store=self.store, now=now)
+            with self.store.transaction():
+                intro_id = self.apply(reading, decision, now)
+                self._record(reading, decision, intro_id, folder, uidvalidity, uid, now)
+            log.info("mail_handled", action=decision.action, rule=decision.rule,
+                     intro_id=intro_id, detail=decision.detail[:200])
+        placement = "processed" if decision.action != "ignore" or reading.kind in (
+            "auto_reply", "bounce") or decision.rule == "already_seen" else "quarantine"
+        return Outcome(reading=reading, decision=decision, intro_id=intro_id, placement=placement)
+
+    def _record(self, reading: Reading, decision: Decision, intro_id: str | None, folder: str,
+                uidvalidity: int, uid: int, now: datetime) -> None:
+        self.store.record_message(folder=folder, uidvalidity=uidvalidity, uid=uid,
+                                  message_id=reading.message_id, kind=reading.kind,
+                                  intro_id=intro_id, action=decision.action, rule=decision.rule,
+                                  now=now)
+
+    def apply(self, reading: Reading, decision: Decision, now: datetime) -> str | None:
+        """Carry out a decision; returns the intro it concerns. Call inside a transaction."""
+        if reading.kind == "request" and decision.rule not in ("not_from_owner",
+                                                               "unauthenticated"):
+            return self._new_intro(reading, decision, now)
+        if decision.action != "accept":
+            if reading.kind == "bounce":
+                self._bounced(reading, now)
+            intro_id = (reading.answer.intro_id if reading.answer else None) or \
+                reading.extra.get("intro_id")
+            if intro_id and self.store.intro_exists(intro_id):
+                self.store.add_event(intro_id, f"{reading.kind}_ignored", now,
+                                     rule=decision.rule, detail=decision.detail)
+                return intro_id
+            return None
+        if reading.kind == "reply":
+            return self._answer(reading, now)
+        if reading.kind == "owner_command":
+            return self._command(reading, now)
+        return None
+
+    # -- requests ---------------------------------------------------------------
+    def _unique_id(self) -> str:
+        while True:
+            candidate = tokens.new_intro_id()
+            if not self.store.intro_exists(candidate):
+                return candidate
+
+    def _new_intro(self, reading: Reading, decision: Decision, now: datetime) -> str:
+        req = reading.request
+        assert req is not None
+        intro_id = self._unique_id()
+        state = {"accept": "awaiting", "review": "review", "decline": "declined",
+                 "ignore": "ignored"}[decision.action]
+        requester, target = req.requester, req.target
+        self.store.insert_intro(
+            id=intro_id, state=state, created=now, updated=now,
+            expires=now + self.config.expire_after if state == "awaiting" else None,
+            requester_name=requester.name if requester else None,
+            requester_email=(requester.email or "").lower() or None if requester else None,
+            target_name=target.name if target else None,
+            target_email=(target.email or "").lower() or None if target else None,
+            reason=req.reason, blurb=req.blurb, subject=req.subject or reading.subject,
+            source_message_id=reading.message_id, rule=decision.rule, action=decision.action,
+            detail=decision.detail,
+            candidates=[{"name": c.name, "email": c.email, "company": c.company}
+                        for c in req.candidates],
+            optin_order=self.config.optin_order)
+        self.store.add_event(intro_id, "request_received", now, rule=decision.rule,
+                             action=decision.action, detail=decision.detail,
+                             message_id=reading.message_id)
+        log.info("intro_created", intro_id=intro_id, state=state, rule=decision.rule)
+        intro = self._intro(intro_id)
+        if state == "awaiting":
+            self._start_optins(intro, now)
+        elif state == "review":
+            self._ask_owner(intro, now, rule=decision.rule, detail=decision.detail)
+        elif state == "declined" and intro.requester_email:
+            self._mail(decision.template or "decline_policy", intro, "requester", now)
+        return intro_id
+
+    def _intro(self, intro_id: str) -> IntroRow:
+        intro = self.store.intro(intro_id)
+        if intro is None:
+            raise UsageError(f"no intro {intro_id}")
+        return intro
+
+    def _start_optins(self, intro: IntroRow, now: datetime) -> None:
+        self.store.insert_party(intro.id, "requester")
+        self.store.insert_party(intro.id, "target")
+        first = {"parallel": ("requester", "target"), "requester_first": ("requester",),
+                 "target_first": ("target",)}[intro.optin_order]
+        for role in first:
+            self._ask(intro, role, now)
+
+    def _ask(self, intro: IntroRow, role: str, now: datetime) -> None:
+        mid = self._mail(f"optin_{role}", intro, role, now, expects_answer=True)
+        self.store.update_party(intro.id, role, status="asked", asked_at=now, optin_message_id=mid)
+        self.store.add_event(intro.id, "optin_sent", now, role=role)
+
+    def _ask_owner(self, intro: IntroRow, now: datetime, *, rule: str, detail: str) -> None:
+        self._mail("review", intro, "owner", now, expects_answer=True,
+                   extra={"rule": rule, "detail": detail,
+                          "review_reason": _review_reason(rule, detail)})
+        self.store.add_event(intro.id, "review_requested", now, rule=rule)
+
+    # -- answers ----------------------------------------------------------------
+    def _answer(self, reading: Reading, now: datetime) -> str:
+        ans = reading.answer
+        assert ans is not None and ans.intro_id is not None
+        role = _proven_role(reading, self.store)
+        assert role is not None
+        intro = self._intro(ans.intro_id)
+        parties = self.store.parties(intro.id)
+        self.store.add_event(intro.id, "answer_received", now, role=role, answer=ans.answer,
+                             message_id=reading.message_id)
+        log.info("answer_read", intro_id=intro.id, role=role, answer=ans.answer)
+        other = "target" if role == "requester" else "requester"
+        if ans.answer == "yes":
+            self.store.update_party(intro.id, role, status="yes", answered_at=now)
+            if role == "requester":
+                note = _note_from(ans.text)
+                if note:
+                    self.store.update_intro(intro.id, now, requester_note=note)
+                    intro = self._intro(intro.id)
+            other_party = parties.get(other)
+            if other_party is not None and other_party.status == "yes":
+                self._introduce(intro, now)
+            elif other_party is not None and other_party.asked_at is None:
+                self._ask(intro, other, now)
+        elif ans.answer == "no":
+            self.store.update_party(intro.id, role, status="no", answered_at=now)
+            if role == "target":
+                self._end(intro, "declined_by_target", now)
+                self._mail("declined_by_target", intro, "requester", now)
+                self._mail("thanks_target", intro, "target", now)
+            else:
+                target_party = parties.get("target")
+                self._end(intro, "withdrawn", now)
+                if target_party is not None and target_party.status == "yes":
+                    self._mail("withdrawn", intro, "target", now)
+        else:
+            party = parties[role]
+            if party.reasks == 0:
+                self.store.update_party(intro.id, role, status="asked", reasks=1)
+                self._mail("reask", intro, role, now, expects_answer=True,
+                           extra={"previous_answer_excerpt": _excerpt(ans.text)})
+                self.store.add_event(intro.id, "reask_sent", now, role=role)
+            else:
+                self.store.update_party(intro.id, role, status="unclear", answered_at=now)
+                self.store.update_intro(intro.id, now, state="review", rule="unclear_answer")
+                self._ask_owner(self._intro(intro.id), now, rule="unclear_answer",
+                                detail=f"the {role} answered twice without a clear yes or no")
+        return intro.id
+
+    def _introduce(self, intro: IntroRow, now: datetime) -> None:
+        self._end(intro, "introduced", now)
+        self._mail("introduction", intro, "both", now)
+
+    def _end(self, intro: IntroRow, state: str, now: datetime) -> None:
+        self.store.update_intro(intro.id, now, state=state)
+        self.store.add_event(intro.id, "state_changed", now, state=state)
+        log.info("intro_ended", intro_id=intro.id, state=state)
+
+    # -- owner commands -----------------------------------------------------------
+    def _command(self, reading: Reading, now: datetime) -> str | None:
+        cmd = reading.command
+        assert cmd is not None
+        if cmd.verb == "status" or cmd.intro_id is None:
+            log.info("owner_status_requested")
+            return None
+        return self.owner_action(cmd.verb, cmd.intro_id, now, argument=cmd.argument)
+
+    def owner_action(self, verb: str, intro_id: str, now: datetime,
+                     argument: str | None = None) -> str:
+        """approve / pick / target / decline / cancel, from a reply or from the shell."""
+        intro = self._intro(intro_id.upper())
+        allowed = {"approve": ("review",), "pick": ("review",), "target": ("review",),
+                   "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES}
+        if intro.state not in allowed.get(verb, ()):
+            raise UsageError(f"{verb} does not apply to intro {intro.id} ({intro.state})")
+        self.store.add_event(intro.id, "owner_command", now, verb=verb, argument=argument)
+        if verb == "pick":
+            try:
+                chosen = intro.candidates[int(argument or "0") - 1]
+            except (ValueError, IndexError):
+                raise UsageError(f"intro {intro.id} has no candidate {argument}") from None
+            if not chosen.get("email"):
+                raise UsageError(f"candidate {argument} of {intro.id} has no address")
+            self.store.update_intro(intro.id, now, target_name=chosen["name"],
+                                    target_email=chosen["email"].lower())
+            verb = "approve"
+        elif verb == "target":
+            address = (argument or "").strip().lower()
+            if "@" not in address:
+                raise UsageError(f"not an address: {argument}")
+            contact = self.contacts.by_email(address)
+            name = contact.name if contact else intro.target_name
+            self.store.update_intro(intro.id, now, target_email=address, target_name=name)
+            verb = "approve"
+        intro = self._intro(intro.id)
+        if verb == "approve":
+            if not intro.requester_email or not intro.target_email:
+                raise UsageError(f"intro {intro.id} needs a target address: "
+                                 f"approve {intro.id} --target ADDRESS")
+            self.store.update_intro(intro.id, now, state="awaiting",
+                                    expires=now + self.config.expire_after)
+            intro = self._intro(intro.id)
+            parties = self.store.parties(intro.id)
+            if parties:  # back from review after an unclear answer: ask again who is open
+                for role, party in parties.items():
+                    if party.status == "unclear":
+                        self.store.update_party(intro.id, role, status="asked", reasks=0)
+            else:
+                self._start_optins(intro, now)
+            log.info("intro_approved", intro_id=intro.id)
+        elif verb == "decline":
+            self._end(intro, "declined", now)
+            if intro.requester_email:
+                self._mail("decline_policy", intro, "requester", now)
+        elif verb == "cancel":
+            self._end(intro, "cancelled", now)
+        return intro.id
+
+    # -- bounces ------------------------------------------------------------------
+    def _bounced(self, reading: Reading, now: datetime) -> None:
+        for address in reading.failed_addresses:
+            address = address.lower()
+            for intro in self.store.intros(party=address):
+                if intro.state in ACTIVE_STATES:
+                    role = "requester" if intro.requester_email == address else "target"
+                    if self.store.parties(intro.id).get(role):
+                        self.store.update_party(intro.id, role, status="failed")
+                    self.store.add_event(intro.id, "bounced", now, role=role)
+            self.notify_failure(address, str(reading.extra.get("reason") or "bounced"), now)
+
+    def notify_failure(self, address: str, failure: str, now: datetime,
+                       intro_id: str | None = None) -> None:
+        """One bounce_notice to the owner per failed address (and day)."""
+        if address in self.config.owner.addresses:
+            return
+        if not self.store.take_notice(f"bounce:{address}", now):
+            return
+        intro = self.store.intro(intro_id) if intro_id else None
+        self._mail("bounce_notice", intro, "owner", now,
+                   extra={"failed_address": address, "failure": failure[:300]})
+        log.info("bounce_noticed", intro_id=intro_id)
+
+    # -- timers -------------------------------------------------------------------
+    def tick(self, now: datetime) -> None:
+        """Reminders and expiry: whatever is due at ``now``."""
+        for intro in self.store.intros(state="awaiting"):
+            with self.store.transaction():
+                intro = self._intro(intro.id)
+                if intro.state != "awaiting":
+                    continue
+                if intro.expires is not None and intro.expires <= now:
+                    self._end(intro, "expired", now)
+                    if intro.requester_email:
+                        self._mail("expired", intro, "requester", now)
+                    continue
+                for role, party in self.store.parties(intro.id).items():
+                    if party.status != "asked" or party.asked_at is None or party.reminded_at:
+                        continue
+                    if party.asked_at + self.config.reminder_after <= now:
+                        self._mail("reminder", intro, role, now, expects_answer=True,
+                                   extra={"first_sent": party.asked_at})
+                        self.store.update_party(intro.id, role, reminded_at=now)
+                        self.store.add_event(intro.id, "reminder_sent", now, role=role)
+
+    # -- outgoing mail ------------------------------------------------------------
+    def _person(self, intro: IntroRow | None, role: str) -> Person | None:
+        if role == "owner":
+            return Person(name=self.config.owner.name, email=self.config.owner.email)
+        if intro is None:
+            return None
+        if role == "requester":
+            return Person(name=intro.requester_name, email=intro.requester_email)
+        return Person(name=intro.target_name, email=intro.target_email)
+
+    def _language(self, person: Person | None, role: str) -> str:
+        if role == "owner" or person is None or not person.email:
+            return self.config.owner.language
+        contact = self.contacts.by_email(person.email)
+        return (getattr(contact, "language", None) or self.config.default_language)
+
+    def render_context(self, intro: IntroRow | None, role: str,
+                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply = self.config.reply_address
+        if intro is not None and role in ("requester", "target", "owner"):
+            reply = tokens.reply_address_with(reply, tokens.make_token(self.secret, intro.id, role))
+        view = None
+        if intro is not None:
+            view = IntroView(id=intro.id, reason=intro.reason, blurb=intro.blurb,
+                             created=intro.created, expires=intro.expires, state=intro.state)
+        candidates = [Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
+                      for c in (intro.candidates if intro else [])]
+        ctx: dict[str, Any] = {
+            "owner": Person(name=self.config.owner.name, email=self.config.owner.email),
+            "requester": self._person(intro, "requester"),
+            "target": self._person(intro, "target"),
+            "intro": view,
+            "reply_address": reply,
+            "recipient": self._person(intro, role) if role != "both" else None,
+            "role": role,
+            "order": intro.optin_order if intro else self.config.optin_order,
+            "requester_note": intro.requester_note if intro else None,
+            "candidates": [_Numbered(number=i, name=c.name, email=c.email, company=c.company)
+                           for i, c in enumerate(candidates, 1)],
+            "rule": intro.rule if intro else None,
+            "detail": intro.detail if intro else None,
+            "review_reason": "",
+        }
+        ctx.update(extra or {})
+        return ctx
+
+    def _mail(self, template: str, intro: IntroRow | None, role: str, now: datetime, *,
+              expects_answer: bool = False, extra: dict[str, Any] | None = None) -> str:
+        """Render, compose and queue one mail; returns its Message-ID."""
+        ctx = self.render_context(intro, role, extra)
+        if role == "both":
+            to = [p for p in (self._person(intro, "requester"), self._person(intro, "target"))
+                  if p is not None]
+            lang = self._language(to[0] if to else None, "requester")
+        else:
+            person = self._person(intro, role)
+            assert person is not None and person.email
+            to = [person]
+            lang = self._language(person, role)
+        if template in OWNER_TEMPLATES:
+            lang = self.config.owner.language
+        rendered = self.templates.render(template, ctx, language=lang)
+        if intro is not None and f"[intro {intro.id}]" not in rendered.subject:
+            rendered = replace(rendered, subject=f"{rendered.subject} [intro {intro.id}]")
+        message_id = tokens.new_message_id(intro.id if intro else None,
+                                           role if role in ("requester", "target", "owner")
+                                           else "notice", self.domain)
+        msg = compose(rendered, sender=self.config.from_address, to=to, message_id=message_id,
+                      date=now, reply_to=ctx["reply_address"] if expects_answer else None,
+                      auto_submitted=template != "introduction")
+        raw = msg.as_bytes(policy=email_policy.SMTP)
+        self.store.enqueue(intro_id=intro.id if intro else None, template=template,
+                           role=role if role in ("requester", "target", "owner") else None,
+                           sender=str(self.config.from_address.addr_spec),
+                           recipients=[p.email for p in to if p.email], message_id=message_id,
+                           raw=raw, now=now)
+        if intro is not None:
+            self.store.add_event(intro.id, "mail_queued", now, template=template, to=role,
+                                 message_id=message_id)
+        log.info("mail_queued", intro_id=intro.id if intro else None, template=template,
+                 to_role=role)
+        return message_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Numbered:
+    number: int
+    name: str
+    email: str | None
+    company: str | None
+
+
+_REVIEW_REASONS = {
+    "ambiguous_target": "the name matches several of your contacts",
+    "unknown_target": "I have no address for the person named",
+    "requester_limit": "this person has asked for several introductions recently",
+    "target_limit": "this person has been asked for several introductions recently",
+    "unknown_requester": "the person asking is not in your contacts",
+    "review_all": "you asked to see every request",
+    "unclear_answer": "an answer was unclear twice",
+}
+
+
+def _review_reason(rule: str, detail: str) -> str:
+    return _REVIEW_REASONS.get(rule, detail)
+
+
+def _note_from(text: str) -> str | None:
+    """The requester's own words after their yes, to forward with the intro."""
+    lines = [ln for ln in text.strip().splitlines()]
+    if len(lines) < 2:
+        return None
+    rest = "\n".join(lines[1:]).strip()
+    return rest if len(rest.split()) >= 4 else None
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"

@@ -1,0 +1,160 @@
+"""The IMAP side: find new mail, fetch it, and put handled mail away.
+
+New mail is what has a UID above the last one handled in this folder's
+UIDVALIDITY; handled mail is moved to ``processed_folder`` /
+``quarantine_folder`` (MOVE, or COPY + \\Deleted + UID EXPUNGE when the
+server lacks MOVE) or flagged ``\\Seen``.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import imapclient
+import structlog
+from imapclient.exceptions import IMAPClientError
+
+from .config import ImapConfig
+from .exceptions import MailboxError
+
+log = structlog.get_logger("introd.mailbox")
+
+
+class Mailbox:
+    def __init__(self, cfg: ImapConfig) -> None:
+        self.cfg = cfg
+        self.client: imapclient.IMAPClient | None = None
+        self.uidvalidity = 0
+        self._created: set[str] = set()
+
+    # -- connection -------------------------------------------------------
+    def connect(self) -> None:
+        cfg = self.cfg
+        try:
+            context = ssl.create_default_context()
+            client = imapclient.IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
+                                           ssl_context=context if cfg.security == "ssl" else None,
+                                           timeout=cfg.timeout)
+            if cfg.security == "starttls":
+                client.starttls(ssl_context=context)
+            client.login(cfg.username or "", cfg.password.reveal())
+            info = client.select_folder(cfg.folder)
+        except imapclient.exceptions.LoginError:
+            raise MailboxError(f"IMAP {cfg.host}:{cfg.port}: login refused for "
+                               f"{cfg.username}") from None
+        except (OSError, IMAPClientError, ssl.SSLError) as exc:
+            raise MailboxError(f"IMAP {cfg.host}:{cfg.port}: {exc.__class__.__name__}: "
+                               f"{exc}") from None
+        self.client = client
+        self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except (OSError, IMAPClientError):
+                pass
+            self.client = None
+
+    def _c(self) -> imapclient.IMAPClient:
+        if self.client is None:
+            self.connect()
+        assert self.client is not None
+        return self.client
+
+    def capable(self, name: str) -> bool:
+        try:
+            return self._c().has_capability(name)
+        except (OSError, IMAPClientError):
+            return False
+
+    # -- reading ----------------------------------------------------------
+    def new_uids(self, after: int) -> list[int]:
+        try:
+            uids = self._c().search(["UID", f"{after + 1}:*"])
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP search failed: {exc}") from None
+        return sorted(u for u in uids if u > after)
+
+    def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+        """(uid, raw bytes) in batches, without setting \\Seen."""
+        for i in range(0, len(uids), self.cfg.batch_size):
+            batch = list(uids[i:i + self.cfg.batch_size])
+            try:
+                data = self._c().fetch(batch, ["BODY.PEEK[]"])
+            except (OSError, IMAPClientError) as exc:
+                raise MailboxError(f"IMAP fetch failed: {exc}") from None
+            for uid in batch:
+                item = data.get(uid)
+                if item is None:  # expunged meanwhile
+                    continue
+                yield uid, item.get(b"BODY[]", b"") or b""
+
+    # -- putting away -----------------------------------------------------
+    def _ensure_folder(self, folder: str) -> None:
+        if folder in self._created:
+            return
+        c = self._c()
+        try:
+            if not c.folder_exists(folder):
+                c.create_folder(folder)
+                try:
+                    c.subscribe_folder(folder)
+                except IMAPClientError:
+                    pass
+        except IMAPClientError as exc:
+            raise MailboxError(f"IMAP cannot create folder {folder}: {exc}") from None
+        self._created.add(folder)
+
+    def place(self, uids: Sequence[int], folder: str | None) -> None:
+        """Move ``uids`` to ``folder`` (or flag them \\Seen when None)."""
+        if not uids:
+            return
+        c = self._c()
+        try:
+            if folder is None:
+                c.add_flags(list(uids), [imapclient.SEEN])
+                return
+            self._ensure_folder(folder)
+            if c.has_capability("MOVE"):
+                c.move(list(uids), folder)
+            else:
+                c.copy(list(uids), folder)
+                c.add_flags(list(uids), [imapclient.DELETED])
+                if c.has_capability("UIDPLUS"):
+                    c.uid_expunge(list(uids))
+                # without UIDPLUS the \Deleted mail waits for the owner's client to expunge:
+                # a plain EXPUNGE would remove other people's deleted mail too
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP cannot put mail away in {folder}: {exc}") from None
+
+    def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
+        c = self._c()
+        try:
+            self._ensure_folder(folder)
+            c.append(folder, raw, flags=[imapclient.SEEN], msg_time=when)
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP cannot append to {folder}: {exc}") from None
+
+    # -- waiting ----------------------------------------------------------
+    def idle_wait(self, timeout: float) -> bool:
+        """IDLE up to ``timeout`` seconds; True when the server announced something."""
+        c = self._c()
+        try:
+            c.idle()
+            try:
+                responses = c.idle_check(timeout=timeout)
+            finally:
+                c.idle_done()
+            c.noop()
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP IDLE failed: {exc}") from None
+        return bool(responses)
+
+    def noop(self) -> None:
+        try:
+            self._c().noop()
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP NOOP failed: {exc}") from None

@@ -1,0 +1,181 @@
+"""Reading one incoming mail: what kind it is and what it says.
+
+``read_mail`` is pure: bytes, config, contacts and secret in, a ``Reading``
+out. ``introd parse`` and ``introd run`` both call it, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
+
+from . import answers, auth, automail, forward, mailtext, request, tokens
+from .config import Config
+from .contacts import ContactBook
+from .model import Answer, OwnerCommand, Person, Reading
+
+SUBJECT_TAG = re.compile(r"\[intro\s+([A-Z0-9]{6})\]", re.I)
+_MSGID_IN = re.compile(r"<[^<>\s]+>")
+_COMMAND = re.compile(r"^\s*(approve|decline|cancel|status)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    config: Config
+    contacts: ContactBook
+    secret: bytes | None = None
+
+
+def _recipient_addresses(msg: EmailMessage) -> list[str]:
+    out: list[str] = []
+    for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To"):
+        out += [p.email for p in mailtext.address_list(msg, name) if p.email]
+    return out
+
+
+def _references(msg: EmailMessage) -> list[str]:
+    refs: list[str] = []
+    for name in ("In-Reply-To", "References"):
+        refs += _MSGID_IN.findall(mailtext.header_text(msg, name))
+    # the In-Reply-To first, then the most recent references
+    seen: list[str] = []
+    for r in refs:
+        if r not in seen:
+            seen.append(r)
+    return seen
+
+
+def find_token(msg: EmailMessage, config: Config) -> str | None:
+    for addr in _recipient_addresses(msg):
+        tok = tokens.token_in(addr, config.reply_address)
+        if tok:
+            return tok
+    return None
+
+
+def _tie_reply(msg: EmailMessage, ctx: Context, subject: str) -> tuple[str | None, str | None,
+                                                                       str, str | None]:
+    """(intro id, role, proof, token) for a reply: token, then references, then subject tag."""
+    tok = find_token(msg, ctx.config)
+    if tok:
+        if ctx.secret is not None:
+            valid = tokens.read_token(ctx.secret, tok)
+            if valid:
+                return valid[0], valid[1], "token", tok
+        claim = tokens.token_claim(tok)
+        if claim:
+            return claim, None, "", tok
+    for ref in _references(msg):
+        claimed = tokens.message_id_claim(ref)
+        if claimed:
+            return claimed[0], claimed[1] if claimed[1] in ("requester", "target", "owner") \
+                else None, "reference", tok
+    m = SUBJECT_TAG.search(subject)
+    if m:
+        return m.group(1).upper(), None, "", tok
+    return None, None, "", tok
+
+
+def _is_replyish(msg: EmailMessage, ctx: Context, subject: str) -> bool:
+    if find_token(msg, ctx.config):
+        return True
+    if any(tokens.message_id_claim(r) for r in _references(msg)):
+        return True
+    return bool(SUBJECT_TAG.search(subject))
+
+
+def _owner_command(text: str, default_intro: str | None) -> OwnerCommand | None:
+    parsed = answers.read_owner_command(text)
+    if parsed is None:
+        return None
+    verb, intro_id, arg = parsed
+    return OwnerCommand(verb=verb, intro_id=intro_id or default_intro, argument=arg)
+
+
+def read_mail(raw: bytes, ctx: Context) -> Reading:
+    """Classify and read one mail. Never raises on bad mail: it returns kind `unknown`."""
+    try:
+        return _read(raw, ctx)
+    except RecursionError:
+        return Reading(kind="unknown", message_id=None, sender=None,
+                       problem="message nested too deeply to read")
+    except Exception as exc:  # a mail the email package cannot read safely is set aside
+        return Reading(kind="unknown", message_id=None, sender=None,
+                       problem=f"unreadable mail: {type(exc).__name__}")
+
+
+def _read(raw: bytes, ctx: Context) -> Reading:
+    cfg = ctx.config
+    msg = mailtext.parse_bytes(raw)
+    message_id = mailtext.header_text(msg, "Message-ID").strip() or None
+    subject = mailtext.header_text(msg, "Subject")
+    senders = mailtext.address_list(msg, "From")
+    sender = senders[0] if senders else None
+    base = dict(message_id=message_id, sender=sender, subject=subject)
+    if not raw.strip() or (sender is None and not subject and not msg.keys()):
+        return Reading(kind="unknown", problem="empty message", **base)
+
+    bounce = automail.bounce_info(msg)
+    if bounce is not None:
+        return Reading(kind="bounce", failed_addresses=tuple(bounce.failed),
+                       extra={"status": bounce.status, "reason": bounce.reason,
+                              "original_message_id": getattr(bounce, "original_message_id", None)},
+                       **base)
+    if automail.is_auto_reply(msg):
+        intro_id, role, proof, _ = _tie_reply(msg, ctx, subject)
+        return Reading(kind="auto_reply", extra={"intro_id": intro_id}, **base)
+
+    sender_email = (sender.email or "").lower() if sender else ""
+    from_owner = len(senders) == 1 and sender_email in cfg.owner.addresses
+    if sender_email and sender_email == cfg.intro_address:
+        return Reading(kind="unknown", problem="mail from the intro address itself", **base)
+    authenticated = False
+    auth_reason = ""
+    if from_owner:
+        if cfg.auth_require:
+            result = auth.check_owner_auth(msg, owner_addresses=cfg.owner.addresses,
+                                           trusted_authserv_ids=cfg.trusted_authserv_ids)
+            authenticated, auth_reason = result.ok, result.reason
+        else:
+            authenticated, auth_reason = True, "auth.require is false"
+    extra = {"auth_reason": auth_reason, "references": _references(msg)}
+    common = dict(from_owner=from_owner, authenticated=authenticated, extra=extra, **base)
+
+    body = mailtext.body_text(msg)
+    if _is_replyish(msg, ctx, subject):
+        intro_id, role, proof, tok = _tie_reply(msg, ctx, subject)
+        extra["token"] = tok
+        new = answers.new_text(body)
+        if from_owner and (role == "owner" or role is None):
+            cmd = _owner_command(new, intro_id)
+            if cmd is not None:
+                extra["proof"] = proof
+                return Reading(kind="owner_command", command=cmd, **common)
+        word = answers.classify_answer(new)
+        answer = Answer(intro_id=intro_id, role=role if role != "owner" else None,  # type: ignore[arg-type]
+                        answer=word, text=new, proof=proof)
+        return Reading(kind="reply", answer=answer, **common)
+
+    if from_owner:
+        new = answers.new_text(body)
+        first = next((ln for ln in new.splitlines() if ln.strip()), "")
+        if _COMMAND.match(first) or _COMMAND.match(subject):
+            cmd = _owner_command(first, None) or _owner_command(subject, None)
+            if cmd is not None:
+                return Reading(kind="owner_command", command=cmd, **common)
+        fwd = forward.find_forward(msg)
+        req = request.read_request(
+            body=body, forward=fwd, subject=subject, owner_addresses=cfg.owner.addresses,
+            intro_address=cfg.intro_address, owner_name=cfg.owner.name, contacts=ctx.contacts,
+            min_reason_words=int(cfg.policies["no_reason"].params.get("min_words") or 0))
+        return Reading(kind="request", request=req, **common)
+    return Reading(kind="unknown", **common)
+
+
+def with_problem(reading: Reading, problem: str) -> Reading:
+    return replace(reading, problem=problem)
+
+
+def person(name: str | None, email: str | None) -> Person:
+    return Person(name=name, email=email)

@@ -1,0 +1,468 @@
+"""The state: one SQLite file (WAL) holding intros, parties, every message seen,
+the outbox and each intro's history.
+
+Schema changes are numbered migrations recorded in ``schema_migrations``; a
+database newer than this code is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .exceptions import StateError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_initial", """
+    CREATE TABLE intros (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        expires TEXT,
+        requester_name TEXT, requester_email TEXT,
+        target_name TEXT, target_email TEXT,
+        reason TEXT, blurb TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '',
+        source_message_id TEXT,
+        rule TEXT, action TEXT, detail TEXT,
+        candidates TEXT NOT NULL DEFAULT '[]',
+        optin_order TEXT NOT NULL DEFAULT 'parallel',
+        requester_note TEXT
+    );
+    CREATE INDEX intros_state ON intros(state);
+    CREATE INDEX intros_requester ON intros(requester_email, created);
+    CREATE INDEX intros_target ON intros(target_email, created);
+    CREATE TABLE parties (
+        intro_id TEXT NOT NULL REFERENCES intros(id),
+        role TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        asked_at TEXT, reminded_at TEXT, answered_at TEXT,
+        reasks INTEGER NOT NULL DEFAULT 0,
+        optin_message_id TEXT,
+        PRIMARY KEY (intro_id, role)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        folder TEXT NOT NULL, uidvalidity INTEGER NOT NULL, uid INTEGER NOT NULL,
+        message_id TEXT,
+        kind TEXT, intro_id TEXT, action TEXT, rule TEXT,
+        handled_at TEXT NOT NULL,
+        placed INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (folder, uidvalidity, uid)
+    );
+    CREATE INDEX messages_mid ON messages(message_id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        intro_id TEXT,
+        template TEXT NOT NULL,
+        role TEXT,
+        sender TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE,
+        raw BLOB NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL,
+        next_attempt TEXT NOT NULL,
+        sent_at TEXT,
+        last_error TEXT,
+        copied INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt);
+    CREATE INDEX outbox_sent ON outbox(sent_at);
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        intro_id TEXT,
+        at TEXT NOT NULL,
+        event TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_intro ON events(intro_id, id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE notices (address TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (address, day));
+    """),
+]
+
+ACTIVE_STATES = ("review", "awaiting")
+END_STATES = ("introduced", "declined", "declined_by_target", "withdrawn", "expired",
+              "cancelled", "ignored")
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntroRow:
+    id: str
+    state: str
+    created: datetime
+    updated: datetime
+    expires: datetime | None
+    requester_name: str | None
+    requester_email: str | None
+    target_name: str | None
+    target_email: str | None
+    reason: str | None
+    blurb: str
+    subject: str
+    source_message_id: str | None
+    rule: str | None
+    action: str | None
+    detail: str | None
+    candidates: list[dict[str, Any]]
+    optin_order: str
+    requester_note: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> IntroRow:
+        d = dict(row)
+        for key in ("created", "updated", "expires"):
+            d[key] = parse_iso(d[key])
+        d["candidates"] = json.loads(d["candidates"] or "[]")
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartyRow:
+    intro_id: str
+    role: str
+    status: str
+    asked_at: datetime | None
+    reminded_at: datetime | None
+    answered_at: datetime | None
+    reasks: int
+    optin_message_id: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> PartyRow:
+        d = dict(row)
+        for key in ("asked_at", "reminded_at", "answered_at"):
+            d[key] = parse_iso(d[key])
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow:
+    id: int
+    intro_id: str | None
+    template: str
+    role: str | None
+    sender: str
+    recipients: list[str]
+    message_id: str
+    raw: bytes
+    status: str
+    attempts: int
+    created: datetime
+    next_attempt: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    copied: int
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> OutboxRow:
+        d = dict(row)
+        for key in ("created", "next_attempt", "sent_at"):
+            d[key] = parse_iso(d[key])
+        d["recipients"] = json.loads(d["recipients"])
+        d["raw"] = bytes(d["raw"])
+        return cls(**d)
+
+
+class Store:
+    """All reads and writes of the state file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else None
+        try:
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StateError(f"{path}: cannot open the state database: {exc}") from None
+        except OSError as exc:
+            raise StateError(f"{path}: cannot create the state folder: {exc.strerror}") from None
+        self._depth = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                        "(name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM schema_migrations")}
+        known = {name for name, _ in MIGRATIONS}
+        if done - known:
+            raise StateError(f"{self.path}: the state was written by a newer introd "
+                             f"(migrations {', '.join(sorted(done - known))})")
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute("INSERT INTO schema_migrations VALUES (?, ?)",
+                                (name, iso(datetime.now(UTC))))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One atomic unit: a decision and the mail it sends land together or not at all."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot write the state: {exc}") from None
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise StateError(f"{self.path}: cannot write the state: {exc}") from None
+
+    def _exec(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: {exc}") from None
+
+    # -- meta -------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._exec("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._exec("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                   "excluded.value", (key, value))
+
+    # -- messages ---------------------------------------------------------
+    def seen_uid(self, folder: str, uidvalidity: int, uid: int) -> sqlite3.Row | None:
+        return self._exec("SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND uid=?",
+                          (folder, uidvalidity, uid)).fetchone()
+
+    def seen_message_id(self, message_id: str | None) -> bool:
+        if not message_id:
+            return False
+        return self._exec("SELECT 1 FROM messages WHERE message_id = ? LIMIT 1",
+                          (message_id,)).fetchone() is not None
+
+    def known_uids(self, folder: str, uidvalidity: int) -> set[int]:
+        return {r[0] for r in self._exec(
+            "SELECT uid FROM messages WHERE folder=? AND uidvalidity=?", (folder, uidvalidity))}
+
+    def record_message(self, *, folder: str, uidvalidity: int, uid: int, message_id: str | None,
+                       kind: str, intro_id: str | None, action: str, rule: str,
+                       now: datetime) -> None:
+        self._exec("INSERT OR IGNORE INTO messages (folder, uidvalidity, uid, message_id, kind, "
+                   "intro_id, action, rule, handled_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                   (folder, uidvalidity, uid, message_id, kind, intro_id, action, rule, iso(now)))
+
+    def mark_placed(self, folder: str, uidvalidity: int, uid: int) -> None:
+        self._exec("UPDATE messages SET placed = 1 WHERE folder=? AND uidvalidity=? AND uid=?",
+                   (folder, uidvalidity, uid))
+
+    def unplaced(self, folder: str, uidvalidity: int) -> list[sqlite3.Row]:
+        return list(self._exec("SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND "
+                               "placed = 0", (folder, uidvalidity)))
+
+    # -- intros -----------------------------------------------------------
+    def intro_exists(self, intro_id: str) -> bool:
+        return self._exec("SELECT 1 FROM intros WHERE id=?", (intro_id,)).fetchone() is not None
+
+    def insert_intro(self, **fields: Any) -> None:
+        fields = dict(fields)
+        fields["candidates"] = json.dumps(fields.get("candidates") or [])
+        for key in ("created", "updated", "expires"):
+            if isinstance(fields.get(key), datetime):
+                fields[key] = iso(fields[key])
+        cols = ", ".join(fields)
+        marks = ", ".join(f":{k}" for k in fields)
+        self._exec(f"INSERT INTO intros ({cols}) VALUES ({marks})", fields)
+
+    def update_intro(self, intro_id: str, now: datetime, **fields: Any) -> None:
+        fields = dict(fields)
+        if "candidates" in fields:
+            fields["candidates"] = json.dumps(fields["candidates"])
+        for key, value in list(fields.items()):
+            if isinstance(value, datetime):
+                fields[key] = iso(value)
+        fields["updated"] = iso(now)
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        self._exec(f"UPDATE intros SET {sets} WHERE id = :_id", {**fields, "_id": intro_id})
+
+    def intro(self, intro_id: str) -> IntroRow | None:
+        row = self._exec("SELECT * FROM intros WHERE id = ?", (intro_id.upper(),)).fetchone()
+        return IntroRow.from_row(row) if row else None
+
+    def intros(self, *, state: str | None = None, party: str | None = None,
+               older_than: datetime | None = None, limit: int | None = None) -> list[IntroRow]:
+        sql, params = "SELECT * FROM intros WHERE 1=1", []
+        if state:
+            sql += " AND state = ?"
+            params.append(state)
+        if party:
+            sql += " AND (requester_email = ? OR target_email = ?)"
+            params += [party.lower(), party.lower()]
+        if older_than:
+            sql += " AND created <= ?"
+            params.append(iso(older_than))
+        sql += " ORDER BY created, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [IntroRow.from_row(r) for r in self._exec(sql, tuple(params))]
+
+    def count_requests(self, *, requester: str | None = None, target: str | None = None,
+                       since: datetime) -> int:
+        column, value = ("requester_email", requester) if requester else ("target_email", target)
+        row = self._exec(f"SELECT COUNT(*) FROM intros WHERE {column} = ? AND created >= ? AND "
+                         "state NOT IN ('ignored')", (value, iso(since))).fetchone()
+        return int(row[0])
+
+    def pair_history(self, requester: str, target: str) -> list[IntroRow]:
+        return [IntroRow.from_row(r) for r in self._exec(
+            "SELECT * FROM intros WHERE requester_email = ? AND target_email = ? ORDER BY created",
+            (requester, target))]
+
+    def count_by_state(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self._exec("SELECT state, COUNT(*) FROM intros GROUP BY state")}
+
+    # -- parties ----------------------------------------------------------
+    def insert_party(self, intro_id: str, role: str) -> None:
+        self._exec("INSERT OR IGNORE INTO parties (intro_id, role) VALUES (?, ?)", (intro_id, role))
+
+    def update_party(self, intro_id: str, role: str, **fields: Any) -> None:
+        for key, value in list(fields.items()):
+            if isinstance(value, datetime):
+                fields[key] = iso(value)
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        self._exec(f"UPDATE parties SET {sets} WHERE intro_id = :_id AND role = :_role",
+                   {**fields, "_id": intro_id, "_role": role})
+
+    def parties(self, intro_id: str) -> dict[str, PartyRow]:
+        return {r["role"]: PartyRow.from_row(r) for r in self._exec(
+            "SELECT * FROM parties WHERE intro_id = ?", (intro_id,))}
+
+    def party_by_optin_message(self, message_ids: list[str]) -> PartyRow | None:
+        for mid in message_ids:
+            row = self._exec("SELECT * FROM parties WHERE optin_message_id = ?", (mid,)).fetchone()
+            if row:
+                return PartyRow.from_row(row)
+        return None
+
+    def outbox_by_message_ids(self, message_ids: list[str]) -> OutboxRow | None:
+        for mid in message_ids:
+            row = self._exec("SELECT * FROM outbox WHERE message_id = ?", (mid,)).fetchone()
+            if row:
+                return OutboxRow.from_row(row)
+        return None
+
+    # -- events -----------------------------------------------------------
+    def add_event(self, intro_id: str | None, event: str, now: datetime, **detail: Any) -> None:
+        self._exec("INSERT INTO events (intro_id, at, event, detail) VALUES (?, ?, ?, ?)",
+                   (intro_id, iso(now), event, json.dumps(detail, default=str)))
+
+    def events(self, intro_id: str) -> list[dict[str, Any]]:
+        return [{"at": parse_iso(r["at"]), "event": r["event"], **json.loads(r["detail"])}
+                for r in self._exec("SELECT * FROM events WHERE intro_id = ? ORDER BY id",
+                                    (intro_id,))]
+
+    def recent_events(self, event: str, since: datetime) -> list[dict[str, Any]]:
+        return [{"intro_id": r["intro_id"], "at": parse_iso(r["at"]), **json.loads(r["detail"])}
+                for r in self._exec("SELECT * FROM events WHERE event = ? AND at >= ? ORDER BY id",
+                                    (event, iso(since)))]
+
+    # -- outbox -----------------------------------------------------------
+    def enqueue(self, *, intro_id: str | None, template: str, role: str | None, sender: str,
+                recipients: list[str], message_id: str, raw: bytes, now: datetime) -> int:
+        cur = self._exec(
+            "INSERT INTO outbox (intro_id, template, role, sender, recipients, message_id, raw, "
+            "created, next_attempt) VALUES (?,?,?,?,?,?,?,?,?)",
+            (intro_id, template, role, sender, json.dumps(recipients), message_id, raw, iso(now),
+             iso(now)))
+        return int(cur.lastrowid or 0)
+
+    def due_outbox(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
+        return [OutboxRow.from_row(r) for r in self._exec(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY id "
+            "LIMIT ?", (iso(now), limit))]
+
+    def outbox_depth(self) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
+
+    def outbox_for(self, intro_id: str) -> list[OutboxRow]:
+        return [OutboxRow.from_row(r) for r in self._exec(
+            "SELECT * FROM outbox WHERE intro_id = ? ORDER BY id", (intro_id,))]
+
+    def uncopied_sent(self, limit: int = 200) -> list[OutboxRow]:
+        return [OutboxRow.from_row(r) for r in self._exec(
+            "SELECT * FROM outbox WHERE status = 'sent' AND copied = 0 ORDER BY id LIMIT ?",
+            (limit,))]
+
+    def mark_copied(self, outbox_id: int) -> None:
+        self._exec("UPDATE outbox SET copied = 1 WHERE id = ?", (outbox_id,))
+
+    def mark_sent(self, outbox_id: int, now: datetime) -> None:
+        self._exec("UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
+                   "last_error=NULL WHERE id=?", (iso(now), outbox_id))
+
+    def mark_deferred(self, outbox_id: int, next_attempt: datetime, error: str) -> None:
+        self._exec("UPDATE outbox SET attempts=attempts+1, next_attempt=?, last_error=? "
+                   "WHERE id=?", (iso(next_attempt), error, outbox_id))
+
+    def mark_failed(self, outbox_id: int, error: str) -> None:
+        self._exec("UPDATE outbox SET status='failed', attempts=attempts+1, last_error=? "
+                   "WHERE id=?", (error, outbox_id))
+
+    def sent_since(self, since: datetime) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM outbox WHERE sent_at >= ?",
+                              (iso(since),)).fetchone()[0])
+
+    # -- automatic notices outside the intro flow ------------------------
+    def take_notice(self, address: str, now: datetime) -> bool:
+        """True (and remembered) when ``address`` got no automatic notice today."""
+        cur = self._exec("INSERT OR IGNORE INTO notices VALUES (?, ?)",
+                         (address.lower(), now.astimezone(UTC).strftime("%Y-%m-%d")))
+        return cur.rowcount == 1
+
+
+def expiry(created: datetime, expire_after: timedelta) -> datetime:
+    return created + expire_after

@@ -1,0 +1,561 @@
+"""Finding the forwarded message inside an owner's mail.
+
+An owner forwards a request inline (a separator line and a From/Date/Subject/To
+block, in the mail client's UI language) or as an attached ``message/rfc822``.
+:func:`find_forward` finds the forwarded message's sender, header values and
+text, plus the owner's own note above it. Pure: no I/O, never raises.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from email.message import Message
+
+from introd.mailtext import address_list, body_text, first_address, header_text
+from introd.model import Forward, Person
+
+__all__ = ["find_forward", "parse_person", "parse_people"]
+
+MAX_DEPTH = 10
+
+# Header labels of forward blocks, lower-cased, per field, in the UI languages
+# of common mail clients.
+_LABELS: dict[str, tuple[str, ...]] = {
+    "from": (
+        "from", "de", "von", "van", "da", "od", "fra", "från", "frá", "lähettäjä", "feladó",
+        "от", "від", "від кого", "отправитель", "kimden", "gönderen", "mittente", "nadawca",
+        "šalje", "saatja", "expeditorul", "expeditor", "de la", "送信元", "差出人", "发件人",
+        "寄件者", "afzender", "remitente", "expéditeur", "absender", "보낸 사람", "avsändare",
+        "odesílatel", "odosielateľ", "pošiljatelj", "afsender", "avsender", "sender",
+    ),
+    "date": (
+        "date", "sent", "datum", "fecha", "enviado", "enviada", "envoyé", "envoyé le",
+        "gesendet", "data", "dátum", "дата", "dato", "päivämäärä", "päiväys", "tarih", "dată",
+        "日付", "日期", "送信日時", "verzonden", "verstuurd", "inviato", "skickat", "sendt",
+        "lähetetty", "elküldve", "odesláno", "wysłano", "отправлено", "надіслано",
+        "gönderildi", "trimis", "kuupäev", "poslano", "saadetud", "odoslané", "sent at",
+    ),
+    "to": (
+        "to", "à", "a", "an", "para", "aan", "til", "till", "komu", "kime", "кому", "címzett",
+        "vastaanottaja", "do", "destinatarul", "către", "prima", "送信先", "宛先", "收件人",
+        "pour", "adresat", "saaja", "primatelj",
+    ),
+    "cc": (
+        "cc", "kopie", "kopia", "копия", "копія", "kopi", "kopio", "dw", "másolat",
+        "másolatot kap", "bilgi", "copie à", "cópia", "copia", "kopie (cc)", "cc (kopie)",
+        "kópia", "bcc", "cci",
+    ),
+    "subject": (
+        "subject", "objet", "sujet", "betreff", "asunto", "assunto", "oggetto", "onderwerp",
+        "emne", "ämne", "temat", "předmět", "predmet", "тема", "tárgy", "konu", "aihe",
+        "subiect", "subiectul", "naslov", "件名", "主题", "主旨", "teema",
+    ),
+    "reply_to": ("reply-to", "répondre à", "antwort an", "responder a", "rispondi a", "svar til"),
+}
+_FIELD_OF: dict[str, str] = {label: field for field, labels in _LABELS.items() for label in labels}
+
+_INVISIBLE = re.compile(r"[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
+_QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)+[ \t]?")
+_BOLD_LABEL = re.compile(r"^\*{1,2}([^*:：\n]{1,40}?)\s*[:：]\s*\*{1,2}")
+_BOLD_LABEL_INNER = re.compile(r"^\*{1,2}([^*:：\n]{1,40}?)\*{1,2}\s*[:：]")
+_LABEL_LINE = re.compile(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]\s*(.*)$")
+EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_RULE = re.compile(r"^[-_=~*]{5,}$")
+_DASHED = re.compile(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
+_CLIENT_FOOTER = re.compile(
+    r"^(get outlook for \w+|sent from my |sent with proton mail|sent from (outlook|mail|yahoo)|"
+    r"envoyé de mon |envoyé depuis |von meinem .*gesendet|gesendet von |enviado desde mi |"
+    r"obtener outlook para |télécharger outlook pour |outlook für )",
+    re.I,
+)
+_ON_BEHALF = re.compile(
+    r"\s+(on behalf of|im auftrag von|de la part de|en nombre de|namens)\s+.*$", re.I
+)
+_QUOTES = "\"'«»„“”‘’‚‹›"
+_SPLIT_LABELS = sorted(
+    {label for label in _FIELD_OF if len(label) > 1 or not label.isascii()}, key=len, reverse=True
+)
+_INLINE_LABEL = re.compile(
+    "(?:" + "|".join(re.escape(label[0].upper() + label[1:]) for label in _SPLIT_LABELS)
+    + "|CC|BCC)[ \u00a0]*[:：]"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Line:
+    text: str  # normalised: no quote prefix, no bold label markers, stripped
+    depth: int  # quote depth
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Block:
+    start: int  # first line of the separator (or of the header block)
+    header_start: int
+    end: int  # one past the last header line
+    fields: dict[str, str]
+    marker: str
+    depth: int
+
+
+# -- people ----------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str | None:
+    name = name.replace("*", " ")
+    name = re.sub(r"\s+", " ", name).strip(" \t,;:<>()[]" + _QUOTES)
+    name = name.strip()
+    if not name or not any(ch.isalpha() for ch in name) or len(name) > 100:
+        return None
+    return name
+
+
+def _unmailto(value: str) -> str:
+    value = re.sub(r"([^\s<>\[\]]+@[^\s<>\[\]]+?)\s*<mailto:[^>]*>", r"\1", value, flags=re.I)
+    value = re.sub(r"<mailto:([^>]+)>", r"<\1>", value, flags=re.I)
+    value = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", value, flags=re.I)
+    value = re.sub(r"\(mailto:([^)]+)\)", r"<\1>", value, flags=re.I)
+    return value
+
+
+def parse_person(value: str) -> Person | None:
+    """A person from a forward header value: ``Name <addr>``, ``Name [mailto:addr]``,
+    ``"Name" <addr>``, ``addr``, ``Name addr``, ``addr (Name)`` or just ``Name``."""
+    try:
+        return _parse_person(value)
+    except Exception:
+        return None
+
+
+def _parse_person(value: str) -> Person | None:
+    value = _INVISIBLE.sub("", value).replace("\u00a0", " ").strip()
+    value = _ON_BEHALF.sub("", _unmailto(value))
+    match = EMAIL.search(value)
+    if match is None:
+        name = _clean_name(value)
+        return Person(name=name, email=None) if name else None
+    email = match.group(0).strip(".").lower()
+    before = value[: match.start()]
+    name = _clean_name(before)
+    if name is None:
+        after = value[match.end():]
+        paren = re.match(r"^\s*>?\s*\(([^)]+)\)", after)
+        if paren:
+            name = _clean_name(paren.group(1))
+    if name is not None and (name.lower() == email or EMAIL.fullmatch(name)):
+        name = None
+    return Person(name=name, email=email)
+
+
+def parse_people(value: str) -> tuple[Person, ...]:
+    """Every person in a To/Cc header value of a forward block."""
+    try:
+        value = _unmailto(_INVISIBLE.sub("", value).replace("\u00a0", " "))
+        if ";" in value:
+            pieces = value.split(";")
+        else:
+            # split on commas that follow an address (names may hold commas)
+            pieces = re.split(r"(?<=[>\w.])\s*,\s*(?=[^,]*@|[\"'])", value)
+            if len(pieces) == 1 and EMAIL.search(value) is None:
+                pieces = [value]
+        people = [parse_person(piece) for piece in pieces if piece.strip()]
+        return tuple(p for p in people if p is not None)
+    except Exception:
+        return ()
+
+
+# -- lines and header blocks -------------------------------------------------
+
+
+def _normalise(raw: str) -> _Line:
+    line = _INVISIBLE.sub("", raw).replace("\u00a0", " ").replace("\u3000", " ")
+    prefix = _QUOTE_PREFIX.match(line)
+    depth = 0
+    if prefix:
+        depth = prefix.group(0).count(">")
+        line = line[prefix.end():]
+    line = line.strip()
+    line = _BOLD_LABEL.sub(r"\1:", line)
+    line = _BOLD_LABEL_INNER.sub(r"\1:", line)
+    return _Line(text=line, depth=depth)
+
+
+def _split_inline_headers(text: str) -> list[str]:
+    """Split a one-line header block (Yahoo) into one line per header."""
+    hits = list(_INLINE_LABEL.finditer(text))
+    if len(hits) < 3 or len(text) < 40:
+        return [text]
+    fields = [_field(text[h.start():h.end()].rstrip(":： \u00a0")) for h in hits]
+    if "from" not in fields:
+        return [text]
+    cuts = [h.start() for h in hits]
+    first = text[: cuts[0]].strip()
+    if first and not _is_marker(first):
+        return [text]
+    parts = [first] if first else []
+    for begin, end in zip(cuts, cuts[1:] + [len(text)]):
+        parts.append(text[begin:end].strip())
+    return parts
+
+
+def _field(label: str) -> str | None:
+    label = unicodedata.normalize("NFC", label).replace("*", "").strip().lower()
+    label = re.sub(r"\s+", " ", label)
+    return _FIELD_OF.get(label)
+
+
+def _header(line: str) -> tuple[str, str] | None:
+    match = _LABEL_LINE.match(line)
+    if match is None:
+        return None
+    field = _field(match.group(1))
+    if field is None:
+        return None
+    return field, match.group(2).strip()
+
+
+def _is_marker(text: str) -> bool:
+    if _RULE.match(text):
+        return True
+    if _DASHED.match(text) and any(ch.isalpha() for ch in text):
+        return True
+    low = text.lower()
+    if len(text) <= 70 and text.endswith(":") and "@" not in text:
+        return True
+    return "forwarded message" in low or "original message" in low
+
+
+
+
+def _find_block(lines: list[_Line], start: int = 0) -> _Block | None:
+    """The first forward header block at or after line ``start``."""
+    i = start
+    n = len(lines)
+    while i < n:
+        head = _header(lines[i].text)
+        if head is None:
+            i += 1
+            continue
+        fields: dict[str, str] = {}
+        j = i
+        while j < n:
+            parsed = _header(lines[j].text)
+            if parsed is not None:
+                field, value = parsed
+                if field in fields and field != "cc":
+                    break
+                fields[field] = fields.get(field, "") + value
+                j += 1
+                continue
+            # a wrapped address list continues the previous To/Cc line
+            if (
+                lines[j].text
+                and j + 1 < n
+                and "@" in lines[j].text
+                and _header(lines[j + 1].text) is not None
+            ):
+                j += 1
+                continue
+            break
+        marker_at = _marker_before(lines, i)
+        if "from" in fields and fields["from"].strip() and (
+            len(fields.keys() & {"date", "subject", "to"}) >= 1
+            and (len(fields) >= 3 or marker_at is not None)
+        ):
+            begin = marker_at if marker_at is not None else i
+            return _Block(
+                start=begin,
+                header_start=i,
+                end=j,
+                fields=fields,
+                marker=lines[marker_at].text if marker_at is not None else "",
+                depth=lines[i].depth,
+            )
+        i = max(j, i + 1)
+    return None
+
+
+def _marker_before(lines: list[_Line], index: int) -> int | None:
+    k = index - 1
+    blanks = 0
+    while k >= 0 and not lines[k].text and blanks < 3:
+        k -= 1
+        blanks += 1
+    if k >= 0 and lines[k].text and _is_marker(lines[k].text):
+        return k
+    return None
+
+
+def _style(marker: str, fields: dict[str, str]) -> str:
+    low = marker.lower()
+    dashed = _DASHED.match(marker)
+    if "original message" in low:
+        return "original_message"
+    if dashed:
+        width = min(len(dashed.group(1)), len(dashed.group(3)))
+        if width >= 9:
+            return "gmail"
+        if width == 8:
+            return "thunderbird"
+        if width in (6, 7):
+            return "proton"
+        if width == 5:
+            return "yahoo"
+        return "forward"
+    if marker.endswith(":") and marker:
+        return "apple"
+    if "date" in fields and not marker:
+        return "outlook"
+    return "outlook"
+
+
+# -- attribution lines ("On ... John <john@x> wrote:") ------------------------
+
+
+_NOT_NAME = {"am", "pm", "on", "le", "el", "am", "op", "il", "em", "den", "dne", "dnia", "d"}
+_PARTICLES = {"de", "van", "von", "der", "den", "da", "di", "du", "la", "le", "del", "dos", "ter"}
+
+
+def _attribution_name(before: str) -> str | None:
+    before = before.rstrip(" <([\t")
+    quoted = re.search(r"[\"«„“‘'‹]\s*([^\"«»„“”‘’'‹›]+?)\s*[\"»”“’'›]\s*$", before)
+    if quoted:
+        return _clean_name(quoted.group(1))
+    words = before.split()
+    taken: list[str] = []
+    for word in reversed(words):
+        bare = word.strip(",;")
+        if word.endswith(",") and taken:
+            break
+        if not bare or any(ch.isdigit() for ch in bare) or bare.lower() in _NOT_NAME:
+            break
+        if bare[0].isupper():
+            taken.append(bare)
+        elif bare.lower() in _PARTICLES and taken:
+            taken.append(bare)
+        else:
+            break
+    while taken and taken[-1].lower() in _PARTICLES:
+        taken.pop()
+    return _clean_name(" ".join(reversed(taken))) if taken else None
+
+
+def _find_attribution(lines: list[_Line]) -> tuple[int, int, Person] | None:
+    """An attribution line ending in ':' and naming an address: (start, end, sender)."""
+    for i, line in enumerate(lines):
+        text = line.text
+        candidates = [(text, i + 1)]
+        if i + 1 < len(lines) and not text.endswith(":"):
+            candidates.append((text + " " + lines[i + 1].text, i + 2))
+        for joined, end in candidates:
+            if not (joined.endswith(":") or joined.endswith("：")) or len(joined) > 300:
+                continue
+            if _header(joined) is not None:
+                continue
+            value = _unmailto(joined)
+            match = EMAIL.search(value)
+            if match is None:
+                continue
+            if not any(lines[k].text for k in range(end, min(end + 3, len(lines)))):
+                continue
+            email = match.group(0).strip(".").lower()
+            name = _attribution_name(value[: match.start()])
+            return i, end, Person(name=name, email=email)
+    return None
+
+
+# -- putting it together -----------------------------------------------------
+
+
+def _join(lines: list[str]) -> str:
+    return "\n".join(lines).strip("\n")
+
+
+def _note(lines: list[_Line], raw: list[str], upto: int) -> str:
+    kept = []
+    for k in range(upto):
+        if _CLIENT_FOOTER.match(lines[k].text):
+            continue
+        kept.append(raw[k].rstrip())
+    return _join(kept).strip()
+
+
+def _dequote(raw: list[str], depth: int) -> list[str]:
+    """Remove ``depth`` levels of "> " quoting (or one when most lines are quoted)."""
+    if depth == 0:
+        non_blank = [r for r in raw if r.strip()]
+        quoted = [r for r in non_blank if r.lstrip().startswith(">")]
+        if non_blank and len(quoted) >= 0.8 * len(non_blank):
+            depth = 1
+    if depth == 0:
+        return raw
+    out = []
+    for line in raw:
+        for _ in range(depth):
+            stripped = line.lstrip(" \t")
+            if stripped.startswith(">"):
+                line = stripped[1:]
+                if line.startswith(" "):
+                    line = line[1:]
+        out.append(line)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Inline:
+    note: str
+    sender: Person | None
+    subject: str
+    date: str
+    to: tuple[Person, ...]
+    body: str
+    style: str
+
+
+def _inline(text: str, attribution: bool = True) -> _Inline | None:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    raw: list[str] = []
+    lines: list[_Line] = []
+    for original in text.split("\n"):
+        line = _normalise(original)
+        pieces = _split_inline_headers(line.text)
+        for piece in pieces:
+            raw.append(original if len(pieces) == 1 else piece)
+            lines.append(_Line(text=piece, depth=line.depth))
+    block = _find_block(lines)
+    if block is not None:
+        fields = block.fields
+        body_raw = _dequote(raw[block.end:], block.depth)
+        return _Inline(
+            note=_note(lines, raw, block.start),
+            sender=parse_person(fields.get("from", "")),
+            subject=fields.get("subject", "").strip(),
+            date=fields.get("date", "").strip(),
+            to=parse_people(fields.get("to", "")),
+            body=_join(body_raw),
+            style=_style(block.marker, fields),
+        )
+    if not attribution:
+        return None
+    found = _find_attribution(lines)
+    if found is None:
+        return None
+    start, end, sender = found
+    body_raw = raw[end:]
+    non_blank = [r for r in body_raw if r.strip()]
+    if non_blank and all(r.startswith((" ", "\t")) for r in non_blank):
+        body_raw = [r[4:] if r.startswith("    ") else r.lstrip() for r in body_raw]
+    return _Inline(
+        note=_note(lines, raw, start),
+        sender=sender,
+        subject="",
+        date="",
+        to=(),
+        body=_join(_dequote(body_raw, 0)),
+        style="attribution",
+    )
+
+
+def _is_empty_note(note: str) -> bool:
+    return not re.sub(r"[\s>]+", "", note)
+
+
+def _rfc822_parts(msg: Message) -> list[Message]:
+    """Attached messages of ``msg``, not looking inside attached messages."""
+    found: list[Message] = []
+    stack = [msg]
+    seen = 0
+    while stack and seen < 500:
+        part = stack.pop(0)
+        seen += 1
+        try:
+            ctype = part.get_content_type().lower()
+        except Exception:
+            continue
+        if ctype == "message/rfc822" and part is not msg:
+            try:
+                payload = part.get_payload()
+            except Exception:
+                continue
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(inner, Message):
+                found.append(inner)
+            continue
+        try:
+            if part.is_multipart():
+                payload = part.get_payload()
+                if isinstance(payload, list):
+                    stack.extend(p for p in payload if isinstance(p, Message))
+        except Exception:
+            continue
+    return found
+
+
+def _from_message(inner: Message, note: str, depth: int) -> Forward:
+    """The forward an attached message stands for, following empty forwards inside it."""
+    while depth < MAX_DEPTH:
+        text = body_text(inner)
+        attached = _rfc822_parts(inner)
+        if attached and _is_empty_note(text):
+            inner = attached[0]
+            depth += 1
+            continue
+        nested = _inline(text, attribution=False)
+        if nested is not None and _is_empty_note(nested.note):
+            return _follow(nested, note, depth + 1)
+        break
+    return Forward(
+        note=note,
+        sender=first_address(inner, "From"),
+        subject=header_text(inner, "Subject"),
+        date=header_text(inner, "Date"),
+        to=address_list(inner, "To"),
+        body=body_text(inner).strip("\n"),
+        style="rfc822",
+        depth=depth,
+    )
+
+
+def _follow(found: _Inline, note: str, depth: int) -> Forward:
+    """Go down forwards of forwards that add no text of their own."""
+    while depth < MAX_DEPTH:
+        nested = _inline(found.body, attribution=False)
+        if nested is None or not _is_empty_note(nested.note):
+            break
+        found = nested
+        depth += 1
+    return Forward(
+        note=note,
+        sender=found.sender,
+        subject=found.subject,
+        date=found.date,
+        to=found.to,
+        body=found.body,
+        style=found.style,
+        depth=depth,
+    )
+
+
+def find_forward(msg: Message) -> Forward | None:
+    """The forwarded message in an owner's mail, or None when there is none.
+
+    The sender is the original sender: of the first forward (inline or
+    attached), going further down only through forwards that add no text of
+    their own. ``note`` is what the owner wrote above the outermost forward.
+    """
+    try:
+        return _find_forward(msg)
+    except Exception:
+        return None
+
+
+def _find_forward(msg: Message) -> Forward | None:
+    text = body_text(msg)
+    attached = _rfc822_parts(msg)
+    inline = _inline(text)
+    if attached and (inline is None or inline.style == "attribution"):
+        return _from_message(attached[0], text.strip(), 1)
+    if inline is None:
+        return None
+    return _follow(inline, inline.note, 1)

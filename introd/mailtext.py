@@ -1,0 +1,376 @@
+"""Reading received mail safely: bytes to message, headers, addresses and text.
+
+Everything here is pure and forgiving: mail is hostile input, so a broken
+header, a lying charset or a mangled MIME tree gives a safe value ("" or an
+empty tuple), never an exception.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses
+
+import html2text
+
+from introd.model import Person
+
+__all__ = [
+    "address_list",
+    "body_text",
+    "first_address",
+    "header_text",
+    "html_to_text",
+    "parse_bytes",
+]
+
+# C0/C1 controls except tab and newline, plus invisible format characters that
+# break matching (BOM / zero-width no-break space, zero-width space and joiners)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u200b\u200c\u200d\u2060]")
+_HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u200b\u2060]")
+_SPACES = re.compile(r"\s+")
+_MAX_DEPTH = 20
+
+
+def parse_bytes(raw: bytes) -> EmailMessage:
+    """Parse raw mail bytes with the modern policy; never raises."""
+    if not isinstance(raw, (bytes, bytearray)):
+        return EmailMessage()
+    try:
+        return BytesParser(policy=policy.default).parsebytes(bytes(raw))
+    except Exception:
+        pass
+    try:
+        legacy = BytesParser(_class=EmailMessage, policy=policy.compat32).parsebytes(bytes(raw))
+        return legacy  # type: ignore[return-value]
+    except Exception:
+        return EmailMessage()
+
+
+def _clean_header(value: str) -> str:
+    value = _HEADER_CONTROL.sub(" ", value)
+    return _SPACES.sub(" ", value).strip()
+
+
+def _decode_raw_header(raw: str) -> str:
+    """Decode RFC 2047 words in a raw header value, tolerating garbage."""
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:
+        return raw
+
+
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """The undecoded values of every header called ``name``."""
+    values: list[str] = []
+    try:
+        for key, value in msg.raw_items() if hasattr(msg, "raw_items") else msg.items():
+            if key.lower() == name.lower():
+                values.append(value if isinstance(value, str) else str(value))
+    except Exception:
+        return []
+    return values
+
+
+def header_text(msg: Message, name: str) -> str:
+    """The first header ``name``, decoded and unfolded; "" when absent or unreadable."""
+    try:
+        value = msg.get(name)
+        if value is None:
+            return ""
+        text = str(value)
+        if "=?" in text:  # the lenient parser may leave encoded words
+            text = _decode_raw_header(text)
+        return _clean_header(text)
+    except Exception:
+        pass
+    raw = _raw_values(msg, name)
+    if not raw:
+        return ""
+    try:
+        unfolded = re.sub(r"\r?\n[ \t]", " ", raw[0])
+        return _clean_header(_decode_raw_header(unfolded))
+    except Exception:
+        return ""
+
+
+def _person(name: str | None, addr: str | None) -> Person | None:
+    name = _clean_header(name or "").strip("\"' ") or None
+    addr = _clean_header(addr or "").strip("<> ").lower() or None
+    if addr is not None and ("@" not in addr or " " in addr):
+        if name is None:
+            name = addr
+        addr = None
+    if name is None and addr is None:
+        return None
+    return Person(name=name, email=addr)
+
+
+def address_list(msg: Message, name: str) -> tuple[Person, ...]:
+    """Every address in the headers ``name`` (From, To, Cc, Reply-To); never raises."""
+    people: list[Person] = []
+    try:
+        headers = msg.get_all(name) or []
+        for header in headers:
+            addresses = getattr(header, "addresses", None)
+            if addresses is None:
+                raise ValueError("unstructured address header")
+            for address in addresses:
+                person = _person(address.display_name, address.addr_spec)
+                if person is not None:
+                    people.append(person)
+        if people or not headers:
+            return tuple(people)
+    except Exception:
+        people = []
+    try:
+        raw = [re.sub(r"\r?\n[ \t]", " ", v) for v in _raw_values(msg, name)]
+        for display, addr in getaddresses(raw):
+            person = _person(_decode_raw_header(display), addr)
+            if person is not None:
+                people.append(person)
+    except Exception:
+        return tuple(people)
+    return tuple(people)
+
+
+def first_address(msg: Message, name: str) -> Person | None:
+    """The first address of header ``name``, or None."""
+    people = address_list(msg, name)
+    return people[0] if people else None
+
+
+# -- bodies ---------------------------------------------------------------
+
+
+def _clean_text(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text)
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, then UTF-8, then cp1252 (lossy)."""
+    tried: list[str] = []
+    for candidate in (charset, "utf-8"):
+        if not candidate:
+            continue
+        try:
+            codec = codecs.lookup(candidate.strip().strip("\"'")).name
+        except (LookupError, ValueError):
+            continue
+        if codec in tried:
+            continue
+        tried.append(codec)
+        try:
+            return data.decode(codec)
+        except (UnicodeDecodeError, ValueError, TypeError):
+            continue
+    try:
+        return data.decode("cp1252", errors="replace")
+    except Exception:
+        return data.decode("latin-1", errors="replace")
+
+
+def _param(part: Message, name: str) -> str:
+    try:
+        value = part.get_param(name, header="content-type")
+        if isinstance(value, tuple):
+            value = value[2]
+        return str(value or "").lower()
+    except Exception:
+        return ""
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Undo RFC 3676 format=flowed: join soft breaks, remove space-stuffing."""
+    out: list[str] = []
+    buffer: str | None = None
+    buffer_depth = 0
+
+    def flush() -> None:
+        if buffer is not None:
+            prefix = ">" * buffer_depth + (" " if buffer_depth and buffer else "")
+            out.append(prefix + buffer)
+
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]
+        soft = content.endswith(" ") and content != "-- "
+        if soft and delsp:
+            content = content[:-1]
+        if buffer is not None and depth == buffer_depth:
+            buffer += content
+        else:
+            flush()
+            buffer, buffer_depth = content, depth
+        if not soft:
+            flush()
+            buffer = None
+    flush()
+    return "\n".join(out)
+
+
+def _leaf_text(part: Message) -> str:
+    """The text of a single (non-multipart) text part."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if data is None:
+        try:
+            payload = part.get_payload()
+            data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+        except Exception:
+            data = b""
+    if not isinstance(data, (bytes, bytearray)):
+        return ""
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    text = _clean_text(_decode_bytes(bytes(data), charset))
+    if _content_type(part) == "text/html":
+        return html_to_text(text)
+    if _param(part, "format") == "flowed":
+        text = _unflow(text, _param(part, "delsp") == "yes")
+    return text
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type().lower()
+    except Exception:
+        return "text/plain"
+
+
+def _is_attachment(part: Message) -> bool:
+    try:
+        disposition = (part.get_content_disposition() or "").lower()
+    except Exception:
+        disposition = ""
+    return disposition == "attachment"
+
+
+def _children(part: Message) -> list[Message]:
+    try:
+        payload = part.get_payload()
+    except Exception:
+        return []
+    if isinstance(payload, list):
+        return [p for p in payload if isinstance(p, Message)]
+    return []
+
+
+def _best_text(part: Message, depth: int) -> str:
+    if depth > _MAX_DEPTH:
+        return ""
+    ctype = _content_type(part)
+    if ctype == "message/rfc822" or ctype.startswith("message/"):
+        return ""
+    try:
+        multipart = part.is_multipart()
+    except Exception:
+        multipart = False
+    if not multipart:
+        if ctype in ("text/plain", "text/html") or (ctype.startswith("text/") and ctype != "text/calendar"):
+            if ctype not in ("text/plain", "text/html") and ctype != "text/enriched":
+                return ""
+            return _leaf_text(part)
+        return ""
+    children = [c for c in _children(part) if not _is_attachment(c)]
+    if ctype == "multipart/alternative":
+        plain = [c for c in children if _content_type(c) == "text/plain"]
+        for child in plain:
+            text = _best_text(child, depth + 1)
+            if text.strip():
+                return text
+        others = [c for c in children if _content_type(c) != "text/plain"]
+        for child in reversed(others):
+            text = _best_text(child, depth + 1)
+            if text.strip():
+                return text
+        return ""
+    texts = [_best_text(c, depth + 1) for c in children]
+    return "\n\n".join(t.strip("\n") for t in texts if t.strip())
+
+
+def body_text(part: Message) -> str:
+    """The best text of a message or part: text/plain preferred, else its HTML as text.
+
+    Attachments and attached messages (message/rfc822) are skipped; never raises.
+    """
+    try:
+        return _best_text(part, 0)
+    except Exception:
+        return ""
+
+
+# -- HTML -------------------------------------------------------------------
+
+
+class _PlainText(html2text.HTML2Text):
+    """html2text without markdown escapes."""
+
+    def handle_data(self, data: str, entity_char: bool = False) -> None:
+        super().handle_data(data, entity_char=True)
+
+
+_MAILTO = re.compile(
+    r"<a\b[^>]*?href\s*=\s*[\"']?mailto:([^\"'>?\s]+)[^>]*>(.*?)</a\s*>", re.I | re.S
+)
+_TAGS = re.compile(r"<[^>]*>")
+_HEADINGS = re.compile(r"<(/?)h[1-6]\b", re.I)
+_OFFICE_P = re.compile(r"</?o:p\s*>", re.I)
+_COMMENTS = re.compile(r"<!--.*?-->", re.S)
+_HEAD = re.compile(r"<head\b.*?</head\s*>", re.I | re.S)
+
+
+def _mailto(match: re.Match[str]) -> str:
+    address = match.group(1)
+    inner = match.group(2)
+    shown = _TAGS.sub("", inner).strip()
+    if "@" in shown or not shown:
+        return inner if shown else address
+    return f"{inner} &lt;{address}&gt;"
+
+
+def html_to_text(html: str) -> str:
+    """Readable text from mail HTML: one line per paragraph, quotes as "> "."""
+    try:
+        return _html_to_text(html)
+    except Exception:
+        return _clean_text(_SPACES.sub(" ", _TAGS.sub(" ", html or ""))).strip()
+
+
+def _html_to_text(html: str) -> str:
+    html = _HEAD.sub("", html or "")
+    html = _COMMENTS.sub("", html)
+    html = _OFFICE_P.sub("", html)
+    html = _MAILTO.sub(_mailto, html)
+    html = _HEADINGS.sub(r"<\1p", html)
+    converter = _PlainText(bodywidth=0)
+    converter.ignore_links = True
+    converter.ignore_images = True
+    converter.ignore_emphasis = True
+    converter.ignore_tables = True
+    converter.single_line_break = True
+    converter.unicode_snob = True
+    converter.ul_item_mark = "-"
+    converter.emphasis_mark = ""
+    converter.strong_mark = ""
+    text = converter.handle(html)
+    lines = []
+    for line in _clean_text(text).split("\n"):
+        line = line.replace("\xa0", " ").rstrip()
+        if line.strip() in ("* * *", "---"):
+            line = "-" * 20
+        lines.append(line)
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n")

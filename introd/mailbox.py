@@ -9,7 +9,8 @@ server lacks MOVE) or flagged ``\\Seen``.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 import imapclient
@@ -139,13 +140,19 @@ class Mailbox:
             raise MailboxError(f"IMAP cannot append to {folder}: {exc}") from None
 
     # -- waiting ----------------------------------------------------------
-    def idle_wait(self, timeout: float) -> bool:
-        """IDLE up to ``timeout`` seconds; True when the server announced something."""
+    def idle_wait(self, timeout: float, interrupted: Callable[[], bool],
+                  ping: Callable[[], None]) -> bool:
+        """IDLE up to ``timeout`` seconds, waking each second to ping the watchdog and to
+        notice a signal; True when the server announced something."""
         c = self._c()
+        responses: list[object] = []
+        end = time.monotonic() + timeout
         try:
             c.idle()
             try:
-                responses = c.idle_check(timeout=timeout)
+                while not responses and not interrupted() and time.monotonic() < end:
+                    responses = c.idle_check(timeout=min(1.0, max(0.05, end - time.monotonic())))
+                    ping()
             finally:
                 c.idle_done()
             c.noop()

@@ -456,6 +456,26 @@ class Store:
         return int(self._exec("SELECT COUNT(*) FROM outbox WHERE sent_at >= ?",
                               (iso(since),)).fetchone()[0])
 
+    # -- erasure ----------------------------------------------------------
+    def forget(self, address: str) -> int:
+        """Erase a person's data from every intro, keeping anonymous counts."""
+        address = address.lower()
+        rows = self.intros(party=address)
+        for r in rows:
+            fields: dict[str, Any] = {"blurb": "", "reason": None, "requester_note": None,
+                                      "subject": "", "detail": None, "candidates": "[]"}
+            if r.requester_email == address:
+                fields.update(requester_email="forgotten", requester_name=None)
+            if r.target_email == address:
+                fields.update(target_email="forgotten", target_name=None)
+            sets = ", ".join(f"{k} = :{k}" for k in fields)
+            self._exec(f"UPDATE intros SET {sets} WHERE id = :_id", {**fields, "_id": r.id})
+            self._exec("UPDATE outbox SET raw = X'', recipients = '[]' WHERE intro_id = ? AND "
+                       "status != 'pending'", (r.id,))
+            self._exec("UPDATE events SET detail = '{}' WHERE intro_id = ?", (r.id,))
+        self._exec("DELETE FROM notices WHERE address LIKE ?", (f"%{address}",))
+        return len(rows)
+
     # -- automatic notices outside the intro flow ------------------------
     def take_notice(self, address: str, now: datetime) -> bool:
         """True (and remembered) when ``address`` got no automatic notice today."""

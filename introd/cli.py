@@ -1,0 +1,421 @@
+"""The command line: ``main(argv) -> int``; errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Config, config_path, load_config, parse_duration, warnings_for
+from .exceptions import ConfigError, IntrodError, UsageError
+from .logs import setup_logging
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def parse_now(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now: expected a time like 2026-12-10T09:00:00Z, got {text!r}") \
+            from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _clock(args: argparse.Namespace) -> Any:
+    fixed = parse_now(getattr(args, "now", None))
+    if fixed is None:
+        return lambda: datetime.now(UTC)
+    return lambda: fixed
+
+
+def _load(args: argparse.Namespace, *, need_servers: bool = True) -> Config:
+    cfg = load_config(config_path(args.config), need_servers=need_servers)
+    setup_logging(cfg.log_format, cfg.log_level)
+    return cfg
+
+
+def contact_paths(cfg: Config) -> list[Path]:
+    """The config's contacts, then what `contacts import` stored beside the state."""
+    imported = cfg.state_path.parent / "contacts"
+    extra = sorted(p for p in imported.glob("*") if p.is_file()) if imported.is_dir() else []
+    return [*cfg.contacts, *extra]
+
+
+# -- commands ----------------------------------------------------------------
+def cmd_parse(args: argparse.Namespace) -> int:
+    from .contacts import load_contacts
+    from .engine import judge
+    from .reading import Context, read_mail
+    from .state import Store
+    from .tokens import load_secret
+
+    cfg = load_config(config_path(args.config), need_servers=False)
+    setup_logging(cfg.log_format, "warning")
+    now = _clock(args)()
+    contacts = load_contacts(contact_paths(cfg))
+    secret = load_secret(cfg.secret_file) if cfg.secret_file.is_file() else None
+    store = Store(cfg.state_path) if cfg.state_path.is_file() else None
+    ctx = Context(config=cfg, contacts=contacts, secret=secret)
+    results = []
+    status = EXIT_OK
+    for name in args.files:
+        try:
+            raw = Path(name).read_bytes()
+        except OSError as exc:
+            print(f"introd: {name}: {exc.strerror}", file=sys.stderr)
+            status = EXIT_FAIL
+            continue
+        reading = read_mail(raw, ctx)
+        decision = judge(reading, config=cfg, contacts=contacts, store=store, now=now)
+        results.append({
+            "file": name,
+            "kind": reading.kind,
+            "message_id": reading.message_id,
+            "request": reading.request.as_json() if reading.kind == "request" and reading.request
+            else None,
+            "reply": reading.answer.as_json() if reading.kind == "reply" and reading.answer
+            else None,
+            "decision": decision.as_json(),
+        })
+    out: Any = results[0] if len(results) == 1 and len(args.files) == 1 else results
+    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return status
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from .contacts import load_contacts
+    from .templates_check import check_templates
+
+    cfg = load_config(config_path(args.config), need_servers=not args.offline)
+    problems: list[str] = []
+    contacts = load_contacts(contact_paths(cfg))
+    problems += check_templates(cfg)
+    for w in warnings_for(cfg):
+        print(f"warning: {w}", file=sys.stderr)
+    if not args.offline:
+        from .delivery import SmtpConnection
+        from .mailbox import Mailbox
+
+        assert cfg.imap is not None and cfg.smtp is not None
+        box = Mailbox(cfg.imap)
+        try:
+            box.connect()
+            caps = [c for c in ("IDLE", "MOVE", "UIDPLUS") if box.capable(c)]
+            print(f"imap: logged in to {cfg.imap.host} as {cfg.imap.username}; "
+                  f"{cfg.imap.folder} selected; server has {', '.join(caps) or 'no IDLE/MOVE'}")
+        except IntrodError as exc:
+            problems.append(str(exc))
+        finally:
+            box.close()
+        conn = SmtpConnection(cfg.smtp)
+        try:
+            conn.open()
+            print(f"smtp: connected to {cfg.smtp.host}:{cfg.smtp.port}")
+        except IntrodError as exc:
+            problems.append(str(exc))
+        finally:
+            conn.close()
+    if problems:
+        for p in problems:
+            print(f"introd: {p}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{cfg.path}: ok ({len(contacts)} contacts, templates ok)")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .daemon import Daemon
+
+    cfg = _load(args)
+    from .templates_check import check_templates
+
+    problems = check_templates(cfg)
+    if problems:
+        raise ConfigError([("templates", p) for p in problems], str(cfg.path))
+    daemon = Daemon(cfg, clock=_clock(args))
+    if args.once:
+        stats = daemon.run_once()
+        print(f"handled {stats.handled} mails, sent {stats.sent}", file=sys.stderr) \
+            if sys.stderr.isatty() else None
+        return EXIT_OK
+    return daemon.run_forever()
+
+
+def _store(cfg: Config) -> Any:
+    from .state import Store
+
+    return Store(cfg.state_path)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cfg = _load(args, need_servers=False)
+    now = _clock(args)()
+    older = now - parse_duration(args.older_than) if args.older_than else None
+    rows = _store(cfg).intros(state=args.state, party=args.party, older_than=older)
+    if args.json:
+        json.dump([{"id": r.id, "state": r.state, "created": r.created.isoformat(),
+                    "requester": r.requester_email, "target": r.target_email, "rule": r.rule}
+                   for r in rows], sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    if not rows:
+        print("no intros")
+        return EXIT_OK
+    print(f"{'ID':<7} {'STATE':<19} {'AGE':>5}  REQUESTER -> TARGET")
+    for r in rows:
+        age = (now - r.created).days
+        print(f"{r.id:<7} {r.state:<19} {age:>4}d  {r.requester_email or r.requester_name or '?'}"
+              f" -> {r.target_email or r.target_name or '(nobody specific)'}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    cfg = _load(args, need_servers=False)
+    store = _store(cfg)
+    intro = store.intro(args.id)
+    if intro is None:
+        raise UsageError(f"no intro {args.id.upper()} (see `introd list`)")
+    print(f"intro {intro.id}: {intro.state}")
+    print(f"  created   {intro.created:%Y-%m-%d %H:%M} UTC"
+          + (f", expires {intro.expires:%Y-%m-%d %H:%M} UTC" if intro.expires else ""))
+    print(f"  requester {intro.requester_name or ''} <{intro.requester_email or '?'}>")
+    print(f"  target    {intro.target_name or '(nobody specific)'} <{intro.target_email or '?'}>")
+    print(f"  decision  {intro.action} (rule {intro.rule}): {intro.detail}")
+    for i, c in enumerate(intro.candidates, 1):
+        print(f"    {i}. {c['name']} <{c.get('email') or 'no address'}>"
+              + (f" — {c['company']}" if c.get("company") else ""))
+    if intro.reason:
+        print(f"  reason    {intro.reason}")
+    for role, p in store.parties(intro.id).items():
+        print(f"  {role:<9} {p.status}" + (f", asked {p.asked_at:%Y-%m-%d %H:%M}" if p.asked_at
+                                           else "")
+              + (f", reminded {p.reminded_at:%Y-%m-%d}" if p.reminded_at else "")
+              + (f", answered {p.answered_at:%Y-%m-%d %H:%M}" if p.answered_at else ""))
+    print("history:")
+    for e in store.events(intro.id):
+        at = e.pop("at")
+        event = e.pop("event")
+        rest = " ".join(f"{k}={v}" for k, v in e.items() if v not in (None, ""))
+        print(f"  {at:%Y-%m-%d %H:%M}  {event:<18} {rest}")
+    print("mail out:")
+    for o in store.outbox_for(intro.id):
+        when = o.sent_at or o.next_attempt
+        print(f"  {when:%Y-%m-%d %H:%M}  {o.template:<18} to {', '.join(o.recipients)}  "
+              f"[{o.status}{', ' + o.last_error if o.last_error else ''}]")
+    return EXIT_OK
+
+
+def cmd_owner_action(args: argparse.Namespace) -> int:
+    from .daemon import build_engine
+
+    cfg = _load(args, need_servers=False)
+    store = _store(cfg)
+    engine = build_engine(cfg, store)
+    now = _clock(args)()
+    verb = args.command
+    argument = None
+    if verb == "approve" and args.target:
+        verb, argument = "target", args.target
+    elif verb == "approve" and args.pick:
+        verb, argument = "pick", str(args.pick)
+    with store.transaction():
+        intro_id = engine.owner_action(verb, args.id, now, argument=argument)
+    intro = store.intro(intro_id)
+    assert intro is not None
+    print(f"{intro.id}: {intro.state}; mails wait in the outbox for `introd run`")
+    return EXIT_OK
+
+
+def cmd_contacts(args: argparse.Namespace) -> int:
+    from .contacts import load_contacts, read_contacts_file
+
+    cfg = _load(args, need_servers=False)
+    if args.contacts_command == "import":
+        src = Path(args.file)
+        entries = read_contacts_file(src)
+        dest_dir = cfg.state_path.parent / "contacts"
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / src.name
+        shutil.copyfile(src, dest)
+        with_email = sum(1 for c in entries if c.email)
+        print(f"imported {len(entries)} contacts ({with_email} with an address) from {src} "
+              f"into {dest}")
+        return EXIT_OK
+    book = load_contacts(contact_paths(cfg))
+    for c in sorted(book, key=lambda c: c.name.lower()):
+        extra = " [never]" if c.introductions == "never" else ""
+        print(f"{c.name:<28} {c.email or '-':<40} {c.company or ''}{extra}")
+    print(f"{len(book)} contacts", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from .templates_check import check_templates, list_templates, preview
+
+    cfg = _load(args, need_servers=False)
+    if args.templates_command == "list":
+        for line in list_templates(cfg):
+            print(line)
+        return EXIT_OK
+    if args.templates_command == "check":
+        problems = check_templates(cfg)
+        for p in problems:
+            print(p)
+        if problems:
+            return EXIT_USAGE
+        print("all templates render")
+        return EXIT_OK
+    store = _store(cfg) if args.intro else None
+    print(preview(cfg, args.name, store=store, intro_id=args.intro, html_out=args.html))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg = _load(args, need_servers=False)
+    if not cfg.state_path.is_file():
+        print("not running yet: no state at " + str(cfg.state_path))
+        return EXIT_FAIL
+    store = _store(cfg)
+    counts = store.count_by_state()
+    last = store.get_meta("last_poll")
+    now = datetime.now(UTC)
+    errors = len(store.recent_events("error", now - timedelta(hours=1)))
+    alive = False
+    if last:
+        alive = now - datetime.fromisoformat(last) < timedelta(minutes=15)
+    print(f"daemon:   {'running' if alive else 'not seen in the last 15 minutes'}"
+          f" (last poll {last or 'never'})")
+    print(f"outbox:   {store.outbox_depth()} waiting")
+    print(f"awaiting: {counts.get('awaiting', 0)}; in review: {counts.get('review', 0)}")
+    print(f"errors in the last hour: {errors}")
+    return EXIT_OK if alive else EXIT_FAIL
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    cfg = _load(args, need_servers=False)
+    rows = _store(cfg).intros(state="introduced")
+    if not rows:
+        print("no introductions yet")
+        return EXIT_OK
+    helped: dict[str, int] = {}
+    for r in rows:
+        print(f"{r.updated:%Y-%m-%d}  {r.requester_name or r.requester_email} -> "
+              f"{r.target_name or r.target_email}")
+        key = r.target_name or r.target_email or "?"
+        helped[key] = helped.get(key, 0) + 1
+    print("\nwho gave their time (accepted introductions):")
+    for name, n in sorted(helped.items(), key=lambda kv: -kv[1]):
+        print(f"  {name}: {n}")
+    return EXIT_OK
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    cfg = _load(args, need_servers=False)
+    store = _store(cfg)
+    address = args.address.lower()
+    with store.transaction():
+        n = store.forget(address)
+    print(f"forgot {address}: {n} intros anonymised")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.out) if args.out else None)
+
+
+# -- parser ------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH",
+                        help="config file (default $INTROD_CONFIG, then /etc/introd/config.yaml)")
+    timed = argparse.ArgumentParser(add_help=False)
+    timed.add_argument("--now", metavar="TIME", help="act as if it were TIME (ISO 8601, UTC)")
+
+    p = argparse.ArgumentParser(prog="introd", description="A double-opt-in introduction "
+                                "broker that lives on a mailbox.")
+    p.add_argument("--version", action="version", version=f"introd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("run", parents=[common, timed], help="the daemon")
+    s.add_argument("--once", action="store_true", help="process what is there and due, then exit")
+    s.set_defaults(func=cmd_run)
+    s = sub.add_parser("check-config", parents=[common], help="validate config and templates")
+    s.add_argument("--offline", action="store_true", help="do not log in to IMAP and SMTP")
+    s.set_defaults(func=cmd_check_config)
+    s = sub.add_parser("parse", parents=[common, timed], help="read mail files, print JSON")
+    s.add_argument("files", nargs="+", metavar="FILE.eml")
+    s.set_defaults(func=cmd_parse)
+    s = sub.add_parser("list", parents=[common, timed], help="the intros")
+    s.add_argument("--state")
+    s.add_argument("--party", metavar="ADDRESS")
+    s.add_argument("--older-than", metavar="DURATION")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_list)
+    s = sub.add_parser("show", parents=[common, timed], help="one intro and its history")
+    s.add_argument("id")
+    s.set_defaults(func=cmd_show)
+    for verb in ("approve", "decline", "cancel"):
+        s = sub.add_parser(verb, parents=[common, timed], help=f"{verb} an intro")
+        s.add_argument("id")
+        if verb == "approve":
+            s.add_argument("--target", metavar="ADDRESS", help="the target's address")
+            s.add_argument("--pick", type=int, metavar="N", help="candidate number N")
+        s.set_defaults(func=cmd_owner_action)
+    s = sub.add_parser("contacts", parents=[common], help="import or list contacts")
+    csub = s.add_subparsers(dest="contacts_command", required=True)
+    c = csub.add_parser("import", parents=[common])
+    c.add_argument("file")
+    csub.add_parser("list", parents=[common])
+    s.set_defaults(func=cmd_contacts)
+    s = sub.add_parser("templates", parents=[common], help="list, check, preview templates")
+    tsub = s.add_subparsers(dest="templates_command", required=True)
+    tsub.add_parser("list", parents=[common])
+    tsub.add_parser("check", parents=[common])
+    t = tsub.add_parser("preview", parents=[common])
+    t.add_argument("name")
+    t.add_argument("--intro", metavar="ID")
+    t.add_argument("--html", metavar="OUT.html")
+    s.set_defaults(func=cmd_templates)
+    s = sub.add_parser("status", parents=[common], help="is the daemon running")
+    s.set_defaults(func=cmd_status)
+    s = sub.add_parser("ledger", parents=[common], help="who introduced whom")
+    s.set_defaults(func=cmd_ledger)
+    s = sub.add_parser("forget", parents=[common], help="erase a person's data")
+    s.add_argument("address")
+    s.set_defaults(func=cmd_forget)
+    s = sub.add_parser("demo", help="the whole story, no mail account needed")
+    s.add_argument("--out", metavar="DIR", help="where to leave the .eml files")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except IntrodError as exc:
+        print(f"introd: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""State: migrations, messages seen, outbox and history survive a reopen."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from introd.exceptions import StateError
+from introd.state import Store
+
+NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+
+
+class TestStore:
+    def test_schema_is_versioned(self, tmp_path: Path) -> None:
+        """A fresh file gets every migration recorded; reopening applies nothing twice."""
+        Store(tmp_path / "s.db").close()
+        store = Store(tmp_path / "s.db")
+        names = [r[0] for r in store.db.execute("SELECT name FROM schema_migrations")]
+        assert names == ["001_initial"]
+
+    def test_newer_database_is_refused(self, tmp_path: Path) -> None:
+        """A state written by a newer introd is refused, not misread."""
+        Store(tmp_path / "s.db").close()
+        db = sqlite3.connect(tmp_path / "s.db")
+        db.execute("INSERT INTO schema_migrations VALUES ('999_future', 'x')")
+        db.commit()
+        db.close()
+        with pytest.raises(StateError, match="newer introd"):
+            Store(tmp_path / "s.db")
+
+    def test_messages_are_remembered(self, tmp_path: Path) -> None:
+        """A handled UID and its Message-ID are known after a reopen."""
+        store = Store(tmp_path / "s.db")
+        with store.transaction():
+            store.record_message(folder="INBOX", uidvalidity=7, uid=3, message_id="<a@b>",
+                                 kind="request", intro_id=None, action="accept", rule="default",
+                                 now=NOW)
+        store.close()
+        store = Store(tmp_path / "s.db")
+        assert store.seen_uid("INBOX", 7, 3) is not None
+        assert store.seen_uid("INBOX", 8, 3) is None
+        assert store.seen_message_id("<a@b>")
+
+    def test_transaction_rolls_back_together(self, tmp_path: Path) -> None:
+        """A failure inside a transaction leaves neither the decision nor its mail."""
+        store = Store(tmp_path / "s.db")
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                store.enqueue(intro_id="K7F3Q2", template="optin_target", role="target",
+                              sender="a@b", recipients=["c@d"], message_id="<m1@x>", raw=b"x",
+                              now=NOW)
+                raise RuntimeError("boom")
+        assert store.outbox_depth() == 0
+
+    def test_outbox_due_and_rate(self, tmp_path: Path) -> None:
+        """Deferred mail is due only at its retry time; sent mail counts toward the hour."""
+        store = Store(tmp_path / "s.db")
+        oid = store.enqueue(intro_id=None, template="review", role="owner", sender="a@b",
+                            recipients=["c@d"], message_id="<m2@x>", raw=b"x", now=NOW)
+        store.mark_deferred(oid, NOW + timedelta(minutes=5), "451 busy")
+        assert store.due_outbox(NOW) == []
+        assert [r.id for r in store.due_outbox(NOW + timedelta(minutes=5))] == [oid]
+        store.mark_sent(oid, NOW + timedelta(minutes=5))
+        assert store.sent_since(NOW) == 1 and store.outbox_depth() == 0
+
+    def test_one_notice_per_address_and_day(self, tmp_path: Path) -> None:
+        """An automatic notice to an address is granted once a day."""
+        store = Store(tmp_path / "s.db")
+        assert store.take_notice("x@y", NOW)
+        assert not store.take_notice("X@Y", NOW + timedelta(hours=3))
+        assert store.take_notice("x@y", NOW + timedelta(days=1))
+
+    def test_unwritable_folder_is_a_clear_error(self, tmp_path: Path) -> None:
+        """A state path that cannot be created is one StateError naming it."""
+        blocker = tmp_path / "file"
+        blocker.write_text("")
+        with pytest.raises(StateError, match="file"):
+            Store(blocker / "sub" / "s.db")

@@ -1,0 +1,55 @@
+"""Tokens: HMAC over intro id and role; nothing else validates."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from introd import tokens
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+class TestTokens:
+    @pytest.mark.parametrize("role", ["requester", "target", "owner"])
+    def test_round_trip(self, role: str) -> None:
+        """A token made for (intro, role) reads back as exactly that."""
+        tok = tokens.make_token(SECRET, "K7F3Q2", role)
+        assert tokens.read_token(SECRET, tok) == ("K7F3Q2", role)
+        assert tokens.read_token(SECRET, tok.upper()) == ("K7F3Q2", role)
+
+    def test_other_secret_or_tampering_fails(self) -> None:
+        """Another secret, another intro or another role never validates."""
+        tok = tokens.make_token(SECRET, "K7F3Q2", "target")
+        assert tokens.read_token(b"another-secret-of-sixteen", tok) is None
+        forged_intro = "a2b3c4" + tok[6:]
+        assert tokens.read_token(SECRET, forged_intro) is None
+        forged_role = tok[:6] + "r" + tok[7:]
+        assert tokens.read_token(SECRET, forged_role) is None
+        assert tokens.read_token(SECRET, "k7f3q2t") is None
+
+    def test_token_in_address(self) -> None:
+        """The token is the detail of the reply address, nothing else."""
+        assert tokens.token_in("intros+abc@example.com", "intros@example.com") == "abc"
+        assert tokens.token_in("INTROS+abc@EXAMPLE.com", "intros@example.com") == "abc"
+        assert tokens.token_in("other+abc@example.com", "intros@example.com") is None
+        assert tokens.token_in("intros+abc@evil.example", "intros@example.com") is None
+        assert tokens.token_in("intros@example.com", "intros@example.com") is None
+
+    def test_message_ids_are_unguessable_and_name_the_intro(self) -> None:
+        """Each Message-ID is new and says which intro and role it belongs to."""
+        a = tokens.new_message_id("K7F3Q2", "target", "example.com")
+        b = tokens.new_message_id("K7F3Q2", "target", "example.com")
+        assert a != b and len(a) > 40
+        assert tokens.message_id_claim(a) == ("K7F3Q2", "target")
+
+
+class TestSecret:
+    def test_created_private_when_missing(self, tmp_path: Path) -> None:
+        """A missing secret file is created with mode 0600 and reused after."""
+        path = tmp_path / "sub" / "secret"
+        first = tokens.load_secret(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert tokens.load_secret(path) == first and len(first) >= 32

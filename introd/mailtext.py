@@ -33,6 +33,7 @@ __all__ = [
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u200b\u200c\u200d\u2060]")
 _HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u200b\u2060]")
 _SPACES = re.compile(r"\s+")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 20
 
 
@@ -51,8 +52,18 @@ def parse_bytes(raw: bytes) -> EmailMessage:
         return EmailMessage()
 
 
+def _unsurrogate(value: str) -> str:
+    """Turn undecodable bytes the parser kept as surrogates back into text."""
+    if _SURROGATES.search(value) is None:
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return _SURROGATES.sub("\ufffd", value)
+
+
 def _clean_header(value: str) -> str:
-    value = _HEADER_CONTROL.sub(" ", value)
+    value = _HEADER_CONTROL.sub(" ", _unsurrogate(value))
     return _SPACES.sub(" ", value).strip()
 
 
@@ -148,7 +159,7 @@ def first_address(msg: Message, name: str) -> Person | None:
 
 
 def _clean_text(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _unsurrogate(text).replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
 
 

@@ -1,0 +1,212 @@
+"""Finding the forwarded request in an owner's mail."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from introd.forward import find_forward, parse_people, parse_person
+from introd.mailtext import parse_bytes
+from introd.model import Person
+
+DATA = Path(__file__).parent / "data" / "forward"
+CASES: list[dict[str, Any]] = yaml.safe_load((DATA / "expected.yaml").read_text("utf-8"))
+SAMPLES = sorted(p.read_bytes() for p in DATA.glob("*.eml"))
+
+
+def _read(name: str) -> EmailMessage:
+    return parse_bytes((DATA / name).read_bytes())
+
+
+def _mail(text: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Maren Holt <maren@holt-advisory.example>"
+    msg["Subject"] = "Fwd: something"
+    msg.set_content(text)
+    return msg
+
+
+class TestFixtures:
+    def test_every_fixture_has_an_expectation(self) -> None:
+        """Each .eml in the folder is listed in expected.yaml, and the other way round."""
+        assert {c["file"] for c in CASES} == {p.name for p in DATA.glob("*.eml")}
+
+    @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
+    def test_reads_forward_as_expected(self, case: dict[str, Any]) -> None:
+        """The sender, subject, note, style, depth and body match expected.yaml."""
+        found = find_forward(_read(case["file"]))
+        if case.get("forward") is False:
+            assert found is None
+            return
+        assert found is not None
+        assert found.sender is not None
+        assert found.sender.email == case["sender_email"]
+        assert found.sender.name == case["sender_name"]
+        assert found.style == case["style"]
+        assert found.note == case["note"]
+        assert found.depth == case.get("depth", 1)
+        if "subject" in case:
+            assert found.subject == case["subject"]
+        for phrase in case.get("body_contains", []):
+            assert phrase in found.body
+        for phrase in case.get("body_excludes", []):
+            assert phrase not in found.body
+
+
+class TestPeople:
+    @pytest.mark.parametrize(
+        ("value", "name", "email"),
+        [
+            ("Ada Byron <Ada@Engine.example>", "Ada Byron", "ada@engine.example"),
+            ('"Byron, Ada" <ada@engine.example>', "Byron, Ada", "ada@engine.example"),
+            ("Ada Byron [mailto:ada@engine.example]", "Ada Byron", "ada@engine.example"),
+            ("Ada Byron <mailto:ada@engine.example>", "Ada Byron", "ada@engine.example"),
+            ("ada@engine.example", None, "ada@engine.example"),
+            ("<ada@engine.example>", None, "ada@engine.example"),
+            ("Ada Byron ada@engine.example", "Ada Byron", "ada@engine.example"),
+            ("ada@engine.example (Ada Byron)", "Ada Byron", "ada@engine.example"),
+            ("ada@engine.example <ada@engine.example>", None, "ada@engine.example"),
+            ("*Ada Byron* <ada@engine.example>", "Ada Byron", "ada@engine.example"),
+            ("« Ada Byron » <ada@engine.example>", "Ada Byron", "ada@engine.example"),
+            ("Ada Byron", "Ada Byron", None),
+            (
+                "Ada Byron<mailto:ada@engine.example> <ada@engine.example<mailto:ada@engine.example>>"
+                " on behalf of desk@engine.example<mailto:desk@engine.example>",
+                "Ada Byron",
+                "ada@engine.example",
+            ),
+        ],
+    )
+    def test_parses_sender_formats(self, value: str, name: str | None, email: str | None) -> None:
+        """Every sender format of forward header blocks gives the name and lower-cased address."""
+        assert parse_person(value) == Person(name=name, email=email)
+
+    @pytest.mark.parametrize("value", ["", "   ", "<>", "12:30", "***"])
+    def test_no_person_in_empty_values(self, value: str) -> None:
+        """A value with no name and no address gives None."""
+        assert parse_person(value) is None
+
+    def test_parses_recipient_lists(self) -> None:
+        """To lists split on semicolons or on commas between addresses."""
+        people = parse_people('Bo Li <bo@x.example>; "Chan, Mei" <mei@y.example>')
+        assert [p.email for p in people] == ["bo@x.example", "mei@y.example"]
+        assert people[1].name == "Chan, Mei"
+        assert [p.email for p in parse_people("a@x.example, B <b@y.example>")] == [
+            "a@x.example",
+            "b@y.example",
+        ]
+
+
+class TestInlineForwards:
+    @pytest.mark.parametrize(
+        ("text", "email"),
+        [
+            (
+                "-------- Original Message --------\nSubject: Hi\nDate: today\n"
+                "From: Ola Nordmann <ola@nord.example>\nTo: me@x.example\n\nBody",
+                "ola@nord.example",
+            ),
+            (
+                "> Begin forwarded message:\n>\n> From: Ola Nordmann <ola@nord.example>\n"
+                "> Subject: Hi\n> Date: today\n>\n> Body",
+                "ola@nord.example",
+            ),
+            (
+                "De : Ola Nordmann <ola@nord.example>\nEnvoyé : lundi\nÀ : moi\nObjet : Salut\n\nCorps",
+                "ola@nord.example",
+            ),
+            (
+                "**From:** Ola Nordmann <ola@nord.example>\n**Sent:** Monday\n**Subject:** Hi\n\nBody",
+                "ola@nord.example",
+            ),
+            (
+                "FROM: Ola Nordmann <ola@nord.example>\nDATE: Monday\nSUBJECT: Hi\n\nBody",
+                "ola@nord.example",
+            ),
+            (
+                "---------- Forwarded message ---------\nFrom: Ola <ola@nord.example>\n"
+                "Date: Mon\n\nBody",
+                "ola@nord.example",
+            ),
+            (
+                "On Mon, Feb 10, 2025 at 9:31 AM Ola Nordmann <ola@nord.example>\nwrote:\n\n> Body",
+                "ola@nord.example",
+            ),
+        ],
+    )
+    def test_finds_sender_in_header_block_variants(self, text: str, email: str) -> None:
+        """Separators, quoting, French spacing, bold and upper-case labels, attributions."""
+        found = find_forward(_mail("my note\n\n" + text))
+        assert found is not None and found.sender is not None
+        assert found.sender.email == email
+        assert found.note == "my note"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Hi, please introduce Ann <ann@a.example> to Bob <bob@b.example>.\n\nThanks",
+            "From: the desk of Maren\n\nJust a note.",
+            "Subject: lunch\n\nShall we meet?",
+            "",
+        ],
+    )
+    def test_no_forward_in_plain_notes(self, text: str) -> None:
+        """An owner's own note, even with a stray label, is not a forward."""
+        assert find_forward(_mail(text)) is None
+
+    def test_note_drops_client_footer(self) -> None:
+        """'Get Outlook for iOS' and similar lines are not part of the owner's note."""
+        text = (
+            "intro: Bo Li\n\nSent from my iPhone\n\n________________________________\n"
+            "From: Ola <ola@nord.example>\nSent: Monday\nSubject: Hi\n\nBody"
+        )
+        found = find_forward(_mail(text))
+        assert found is not None and found.note == "intro: Bo Li"
+
+    def test_depth_is_bounded(self) -> None:
+        """Deeply nested empty forwards stop at the depth limit and still give a sender."""
+        block = "---------- Forwarded message ---------\nFrom: P{0} <p{0}@x.example>\nDate: d\n\n"
+        text = "".join(block.format(i) for i in range(30)) + "Body"
+        found = find_forward(_mail(text))
+        assert found is not None and found.sender is not None
+        assert found.depth == 10
+
+
+class TestNeverRaises:
+    @settings(max_examples=150, deadline=None)
+    @given(st.binary(max_size=3000))
+    def test_random_bytes(self, raw: bytes) -> None:
+        """Any bytes at all: find_forward returns a Forward or None."""
+        result = find_forward(parse_bytes(raw))
+        assert result is None or result.depth >= 1
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.sampled_from(SAMPLES), st.data())
+    def test_mutated_fixtures(self, raw: bytes, data: st.DataObject) -> None:
+        """Fixtures with bytes flipped, cut or inserted never make find_forward raise."""
+        edits = data.draw(
+            st.lists(st.tuples(st.integers(0, len(raw)), st.binary(max_size=8)), max_size=8)
+        )
+        mutated = bytearray(raw)
+        for position, chunk in edits:
+            mutated[position : position + len(chunk)] = chunk
+        cut = data.draw(st.integers(0, len(mutated)))
+        result = find_forward(parse_bytes(bytes(mutated[:cut]) if cut % 3 == 0 else bytes(mutated)))
+        assert result is None or result.depth >= 1
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(max_size=2000))
+    def test_random_text_bodies(self, text: str) -> None:
+        """Any text as a body never makes find_forward raise."""
+        msg = EmailMessage()
+        try:
+            msg.set_content(text)
+        except Exception:
+            return
+        find_forward(msg)

@@ -36,7 +36,7 @@ class SampleIntro:
     reason: str | None
     blurb: str
     created: datetime
-    expires: datetime
+    expires: datetime | None
     state: str = "awaiting"
 
 
@@ -126,6 +126,7 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
     if name == "optin_requester":
         for order in ("parallel", "requester_first", "target_first"):
             yield order, base_context(order=order)
+        yield "no_expiry", base_context(order="parallel", intro=replace(INTRO, expires=None))
         yield "target_by_address_only", base_context(
             order="parallel", target=Person(email="lab@nordpolymer.example"))
     elif name == "optin_target":
@@ -145,6 +146,7 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
     elif name == "reminder":
         yield "to_requester", base_context(first_sent=CREATED)
         yield "to_target", base_context(first_sent=CREATED, **as_target)
+        yield "first_sent_unknown", base_context(first_sent=None, **as_target)
     elif name == "reask":
         yield "to_requester", base_context(previous_answer_excerpt="Maybe after Easter?")
         yield "to_target", base_context(
@@ -190,6 +192,9 @@ def review_situations() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "no_target_no_requester", base_context(
         rule="review_all", detail="", candidates=[], requester=None, target=None,
         review_reason="You asked to see every request.", **owner)
+    yield "unclear_answer_sparse", base_context(
+        rule=None, detail=None, candidates=[], review_reason="",
+        intro=replace(INTRO, reason=None, blurb=""), **owner)
 
 
 def digest_situations() -> Iterator[tuple[str, dict[str, Any]]]:

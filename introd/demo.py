@@ -153,7 +153,7 @@ def run_demo(out: Path | None = None) -> int:
             print(f"  → in   the {role} replies: “{textwrap.shorten(first, 60)}” "
                   f"→ read as {result.reading.answer.answer if result.reading.answer else '?'}"
                   f" ({result.decision.action})")
-            sent = post.deliver(now)
+            sent += post.deliver(now)
         if outcome.intro_id:
             intro = store.intro(outcome.intro_id)
             print(f"  = intro {outcome.intro_id} ends {intro.state if intro else '?'}\n")

@@ -1,0 +1,132 @@
+"""Shared fixtures: real mail servers (one Dovecot per session), an SMTP relay, a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+try:  # tests/ is on sys.path when it is not a package
+    from servers import DOVECOT_BIN, INSTALL_HINT, Dovecot, ServerError, SmtpServer
+except ImportError:  # pragma: no cover - tests/ became a package
+    from tests.servers import DOVECOT_BIN, INSTALL_HINT, Dovecot, ServerError, SmtpServer
+
+INTRO_USER = "intros@example.test"
+INTRO_PASSWORD = "intros-secret"
+SMTP_USER = INTRO_USER
+SMTP_PASSWORD = "smtp-secret"
+LOCAL_DOMAINS = ("example.test",)
+SERVER_FIXTURES = frozenset({"dovecot", "dovecot_server", "make_dovecot", "smtp_server"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # aiosmtpd warns on every connection that AUTH is allowed without TLS: tests want that.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses a real server carries the `servers` mark, even if it forgot."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
+def _require_dovecot() -> None:
+    if not DOVECOT_BIN.exists():
+        pytest.fail(f"Dovecot is not installed ({DOVECOT_BIN} missing): {INSTALL_HINT}",
+                    pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    """The session's Dovecot, with the intro mailbox; tests use `dovecot` for a clean one."""
+    _require_dovecot()
+    server = Dovecot()
+    try:
+        server.add_user(INTRO_USER, INTRO_PASSWORD)
+        server.start()
+        yield server
+    except ServerError as exc:
+        pytest.fail(f"the test Dovecot did not start: {exc}", pytrace=False)
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Iterator[Dovecot]:
+    """The session's Dovecot, running, with every mailbox emptied after the test."""
+    dovecot_server.start()
+    yield dovecot_server
+    dovecot_server.start()  # a test may have stopped it
+    dovecot_server.clear()
+
+
+@pytest.fixture
+def make_dovecot() -> Iterator[Callable[..., Dovecot]]:
+    """Start a Dovecot of the test's own (e.g. `make_dovecot(disable=("MOVE",))`)."""
+    _require_dovecot()
+    made: list[Dovecot] = []
+
+    def make(**kwargs: Any) -> Dovecot:
+        server = Dovecot(**kwargs)
+        made.append(server)
+        server.add_user(INTRO_USER, INTRO_PASSWORD)
+        server.start()
+        return server
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def smtp_server(dovecot: Dovecot) -> Iterator[SmtpServer]:
+    """An authenticated SMTP server on a free port that delivers local mail into `dovecot`."""
+    server = SmtpServer(user=SMTP_USER, password=SMTP_PASSWORD, local_domains=LOCAL_DOMAINS,
+                        dovecot=dovecot)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class FakeClock:
+    """A clock that stands still until told to move; `now()` is an aware UTC datetime."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    __call__ = now
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move forward by `delta` (never backward) and return the new time."""
+        if delta < timedelta(0):
+            raise ValueError("a clock does not go backward")
+        self._now += delta
+        return self._now
+
+    def set(self, when: datetime) -> datetime:
+        """Jump to `when` (aware); for tests that replay a dated story."""
+        if when.tzinfo is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        self._now = when.astimezone(UTC)
+        return self._now
+
+
+CLOCK_START = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock at 2026-12-10 09:00 UTC."""
+    return FakeClock(CLOCK_START)

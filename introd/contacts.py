@@ -1,0 +1,521 @@
+"""The owner's contacts: loading them (LinkedIn CSV, vCard, YAML), merging, finding people.
+
+Names are compared folded: case and accents removed by transliteration
+(``Ø`` as ``O``, ``ß`` as ``ss``), so "Zoe Odegaard" finds "Zoë Ødegaard".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from anyascii import anyascii
+
+from .exceptions import ContactsError
+
+INTRODUCTIONS = ("ask", "never")
+
+# Words written before a last name ("Mr. Jones", "Dr Becker", "Frau Weber").
+TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "m", "mme", "mlle",
+    "monsieur", "madame", "herr", "frau", "sr", "sra", "srta", "senor", "senora", "don", "dona",
+    "dra", "pr",
+})
+# Company suffixes dropped before comparing company names.
+_COMPANY_SUFFIXES = frozenset({
+    "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "gmbh", "mbh", "sa", "sas",
+    "sarl", "ag", "kg", "corp", "corporation", "co", "plc", "bv", "nv", "srl", "spa", "sl",
+    "ab", "as", "oy", "pty", "kgaa", "se", "the",
+})
+_WORD = re.compile(r"[^\W_][\w'’]*")
+
+
+def fold(text: str) -> str:
+    """Case and accents folded by transliteration: 'Zoë Ødegaard' -> 'zoe odegaard'."""
+    return anyascii(text).lower()
+
+
+def name_tokens(text: str) -> tuple[str, ...]:
+    """The folded words of a name, apostrophes and punctuation dropped."""
+    folded = fold(text).replace("'", "")
+    return tuple(re.findall(r"[a-z0-9]+", folded))
+
+
+def company_key(company: str | None) -> str:
+    """A company name reduced for loose comparison: 'Big Chemical Company Inc.' -> 'bigchemicalcompany'."""
+    if not company:
+        return ""
+    words = [w for w in name_tokens(company.replace("&", " and "))]
+    while words and words[-1] in _COMPANY_SUFFIXES:
+        words.pop()
+    if words and words[0] == "the":
+        words.pop(0)
+    return "".join(words)
+
+
+def compact(text: str) -> str:
+    """Folded text with everything but letters and digits removed."""
+    return re.sub(r"[^a-z0-9]+", "", fold(text))
+
+
+def _strip_title(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+    titled = False
+    while len(tokens) > 1 and tokens[0] in TITLES:
+        tokens, titled = tokens[1:], True
+    return tokens, titled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contact:
+    """One person the owner knows."""
+
+    name: str
+    email: str | None
+    company: str | None = None
+    title: str | None = None
+    aliases: tuple[str, ...] = ()
+    introductions: str = "ask"  # "ask" | "never"
+    language: str | None = None  # e.g. "fr"
+    source: str = ""  # the file it came from
+
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mention:
+    """A place in a text naming one of the contacts (or several, when ambiguous)."""
+
+    contacts: tuple[Contact, ...]
+    span: tuple[int, int]
+    # "name" (full name), "alias", or "title" (title + last name)
+    how: str
+    # the name as written in the text
+    text: str = ""
+    # the company written near the name, when one of the contacts' companies is
+    company: str | None = None
+
+
+# --- reading files -------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _email(value: Any) -> str | None:
+    text = _clean(value)
+    if text and text.lower().startswith("mailto:"):
+        text = text[7:]
+    return text if text and "@" in text else None
+
+
+_LINKEDIN_HEADER = ("first name", "last name")
+
+
+def _read_csv(path: Path, text: str) -> list[Contact]:
+    lines = text.splitlines()
+    header_at = None
+    for i, line in enumerate(lines):
+        cells = [c.strip().strip('"').lower() for c in next(csv.reader([line]), [])]
+        if all(h in cells for h in _LINKEDIN_HEADER) or ("name" in cells and (
+                "email" in cells or "email address" in cells)):
+            header_at = i
+            break
+    if header_at is None:
+        raise ContactsError([("", "no header row with 'First Name' and 'Last Name' found")],
+                            source=str(path))
+    reader = csv.reader(io.StringIO("\n".join(lines[header_at:])))
+    header = [h.strip().lower() for h in next(reader)]
+
+    def cell(row: list[str], *names: str) -> str | None:
+        for n in names:
+            if n in header:
+                i = header.index(n)
+                if i < len(row):
+                    return _clean(row[i])
+        return None
+
+    contacts: list[Contact] = []
+    for number, row in enumerate(reader, start=header_at + 2):
+        if not any(c.strip() for c in row):
+            continue
+        name = cell(row, "name", "full name")
+        if not name:
+            name = " ".join(x for x in (cell(row, "first name"), cell(row, "last name")) if x)
+        if not name:
+            raise ContactsError([(f"line {number}", "no name")], source=str(path))
+        contacts.append(Contact(
+            name=name, email=_email(cell(row, "email address", "email", "e-mail")),
+            company=cell(row, "company", "organization"),
+            title=cell(row, "position", "title"), source=str(path)))
+    return contacts
+
+
+def _vcard_value(card: Any, key: str) -> Any:
+    items = card.contents.get(key) or []
+    return items
+
+
+def _read_vcf(path: Path, text: str) -> list[Contact]:
+    import vobject  # type: ignore[import-untyped]
+
+    contacts: list[Contact] = []
+    try:
+        cards = list(vobject.readComponents(text, ignoreUnreadable=True))
+    except Exception as exc:  # vobject raises many kinds of errors on bad input
+        raise ContactsError([("", f"not a readable vCard file ({exc})")], source=str(path)) from exc
+    for index, card in enumerate(cards):
+        if getattr(card, "name", "").upper() != "VCARD":
+            continue
+        name = None
+        fns = _vcard_value(card, "fn")
+        if fns:
+            name = _clean(fns[0].value)
+        if not name and _vcard_value(card, "n"):
+            n = _vcard_value(card, "n")[0].value
+            parts = [getattr(n, "prefix", ""), getattr(n, "given", ""),
+                     getattr(n, "additional", ""), getattr(n, "family", "")]
+            name = _clean(" ".join(p if isinstance(p, str) else " ".join(p) for p in parts))
+        if not name:
+            raise ContactsError([(f"card {index + 1}", "no FN or N")], source=str(path))
+        email = None
+        emails = _vcard_value(card, "email")
+        for e in emails:
+            params = {k.upper(): [str(v).upper() for v in vals] for k, vals in e.params.items()}
+            if "PREF" in params.get("TYPE", []) or "PREF" in params:
+                email = _email(e.value)
+                break
+        if email is None and emails:
+            email = _email(emails[0].value)
+        company = None
+        orgs = _vcard_value(card, "org")
+        if orgs:
+            value = orgs[0].value
+            company = _clean(value[0] if isinstance(value, list) and value else value)
+        titles = _vcard_value(card, "title")
+        contacts.append(Contact(name=name, email=email, company=company,
+                                title=_clean(titles[0].value) if titles else None,
+                                source=str(path)))
+    return contacts
+
+
+_YAML_KEYS = frozenset({"name", "email", "company", "title", "aliases", "introductions",
+                        "language"})
+
+
+def _read_yaml(path: Path, text: str) -> list[Contact]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f"line {where.line + 1}" if where is not None else ""
+        raise ContactsError([(line, "not valid YAML")], source=str(path)) from exc
+    if data is None:
+        return []
+    if isinstance(data, dict) and isinstance(data.get("contacts"), list):
+        data = data["contacts"]
+    if not isinstance(data, list):
+        raise ContactsError([("", "must be a list of contacts")], source=str(path))
+    problems: list[tuple[str, str]] = []
+    contacts: list[Contact] = []
+    for i, entry in enumerate(data):
+        at = f"{path.name}[{i}]"
+        if not isinstance(entry, dict):
+            problems.append((at, "must be a mapping with at least 'name'"))
+            continue
+        for key in sorted(set(map(str, entry)) - _YAML_KEYS):
+            problems.append((f"{at}.{key}", "unknown key"))
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            problems.append((f"{at}.name", "a name is required"))
+            continue
+        email = entry.get("email")
+        if email is not None and (not isinstance(email, str) or _email(email) is None):
+            problems.append((f"{at}.email", "must be an e-mail address"))
+        for key in ("company", "title", "language"):
+            if entry.get(key) is not None and not isinstance(entry.get(key), str):
+                problems.append((f"{at}.{key}", "must be a string"))
+        aliases = entry.get("aliases") or []
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            problems.append((f"{at}.aliases", "must be a list of names"))
+            aliases = []
+        intro = entry.get("introductions", "ask")
+        if intro is False:  # YAML reads a bare `no`/`off` as false
+            intro = "never"
+        if intro not in INTRODUCTIONS:
+            problems.append((f"{at}.introductions", "must be ask or never"))
+            intro = "ask"
+        contacts.append(Contact(
+            name=" ".join(name.split()), email=_email(email) if isinstance(email, str) else None,
+            company=_clean(entry.get("company")) if isinstance(entry.get("company"), str) else None,
+            title=_clean(entry.get("title")) if isinstance(entry.get("title"), str) else None,
+            aliases=tuple(" ".join(a.split()) for a in aliases if a.strip()),
+            introductions=intro,
+            language=_clean(entry.get("language")) if isinstance(entry.get("language"), str)
+            else None,
+            source=str(path)))
+    if problems:
+        raise ContactsError(problems, source=str(path))
+    return contacts
+
+
+def read_contacts_file(path: Path) -> list[Contact]:
+    """The contacts in one file (.csv LinkedIn export, .vcf, .yaml/.yml).
+
+    Raises ContactsError naming the file (and line or entry) on bad input.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ContactsError([("", f"cannot be read ({exc.strerror or exc})")],
+                            source=str(path)) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path, text)
+    if suffix in (".vcf", ".vcard"):
+        return _read_vcf(path, text)
+    if suffix in (".yaml", ".yml"):
+        return _read_yaml(path, text)
+    raise ContactsError([("", "unknown contacts format (use .csv, .vcf or .yaml)")],
+                        source=str(path))
+
+
+def load_contacts(paths: Sequence[Path]) -> ContactBook:
+    """Every contacts file read and merged into one book."""
+    contacts: list[Contact] = []
+    for path in paths:
+        contacts += read_contacts_file(Path(path))
+    return ContactBook(contacts)
+
+
+# --- merging -------------------------------------------------------------------------------
+
+
+def _is_yaml(contact: Contact) -> bool:
+    return contact.source.lower().endswith((".yaml", ".yml"))
+
+
+def _merge(old: Contact, new: Contact) -> Contact:
+    """One person from two entries; preferences (YAML) apply onto the other row."""
+    prefer, other = (new, old) if _is_yaml(new) and not _is_yaml(old) else (old, new)
+    aliases = list(old.aliases)
+    for a in (*new.aliases, *([new.name] if name_tokens(new.name) != name_tokens(old.name)
+                              else [])):
+        if a not in aliases and name_tokens(a) != name_tokens(old.name):
+            aliases.append(a)
+    introductions = "never" if "never" in (old.introductions, new.introductions) else "ask"
+    return replace(
+        old, email=old.email or new.email, company=old.company or new.company,
+        title=old.title or new.title, aliases=tuple(aliases), introductions=introductions,
+        language=prefer.language or other.language,
+        source=old.source if old.source == new.source or not new.source
+        else f"{old.source}, {new.source}")
+
+
+def _name_key(contact: Contact) -> tuple[str, str]:
+    return " ".join(name_tokens(contact.name)), company_key(contact.company)
+
+
+# --- the book ------------------------------------------------------------------------------
+
+
+class ContactBook:
+    """The merged contacts, indexed for lookups by address, name and last name."""
+
+    def __init__(self, contacts: Iterable[Contact]) -> None:
+        people: list[Contact] = []
+        by_email: dict[str, int] = {}
+        by_name: dict[tuple[str, str], int] = {}
+        by_bare_name: dict[str, list[int]] = {}
+        for c in contacts:
+            at = None
+            email = c.email.lower() if c.email else None
+            if email and email in by_email:
+                at = by_email[email]
+            else:
+                key = _name_key(c)
+                if key in by_name:
+                    found = by_name[key]
+                    if not email or not people[found].email:
+                        at = found
+                elif not c.company and len(by_bare_name.get(key[0], [])) == 1:
+                    found = by_bare_name[key[0]][0]
+                    if not email or not people[found].email:
+                        at = found
+            if at is None:
+                at = len(people)
+                people.append(c)
+            else:
+                people[at] = _merge(people[at], c)
+            merged = people[at]
+            if merged.email:
+                by_email[merged.email.lower()] = at
+            by_name.setdefault(_name_key(merged), at)
+            bare = by_bare_name.setdefault(_name_key(merged)[0], [])
+            if at not in bare:
+                bare.append(at)
+        self._people = people
+        self._by_email = by_email
+        # folded name variants (full names and aliases), indexed by their last word
+        self._by_last: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
+        self._company: list[str] = []
+        for i, c in enumerate(people):
+            self._company.append(company_key(c.company))
+            for how, variant in [("name", c.name), *(("alias", a) for a in c.aliases)]:
+                tokens = name_tokens(variant)
+                if tokens:
+                    self._by_last.setdefault(tokens[-1], []).append((tokens, i, how))
+
+    def __iter__(self) -> Iterator[Contact]:
+        return iter(self._people)
+
+    def __len__(self) -> int:
+        return len(self._people)
+
+    def by_email(self, email: str) -> Contact | None:
+        """The contact with this address (case-insensitive); plus-tags are not stripped."""
+        at = self._by_email.get((email or "").strip().lower())
+        return self._people[at] if at is not None else None
+
+    # -- matching by name --
+
+    def _full_matches(self, tokens: tuple[str, ...]) -> list[tuple[int, str]]:
+        """Contacts whose full name or alias the tokens spell (middle names tolerated)."""
+        out: list[tuple[int, str]] = []
+        if len(tokens) < 2:
+            return out
+        for variant, i, how in self._by_last.get(tokens[-1], ()):
+            if len(variant) < 2:
+                continue
+            if variant == tokens or (variant[0] == tokens[0] and (
+                    len(tokens) - len(variant) <= 2 and len(variant) - len(tokens) <= 2)):
+                if i not in [o for o, _ in out]:
+                    out.append((i, how))
+        return out
+
+    def _last_matches(self, last: str) -> list[int]:
+        out: list[int] = []
+        for variant, i, _how in self._by_last.get(last, ()):
+            if len(variant) >= 2 and i not in out:
+                out.append(i)
+        return out
+
+    def _narrow(self, found: list[int], company: str | None) -> list[int]:
+        key = company_key(company)
+        if not key or len(found) < 2:
+            return found
+        narrowed = [i for i in found if self._company[i] and _companies_match(self._company[i], key)]
+        return narrowed or found
+
+    def match(self, name: str, company: str | None = None) -> list[Contact]:
+        """The distinct contacts a written name may stand for (several when ambiguous)."""
+        tokens, titled = _strip_title(name_tokens(name))
+        if not tokens:
+            return []
+        found = [i for i, _ in self._full_matches(tokens)]
+        if not found and len(tokens) == 1 and titled:
+            found = self._last_matches(tokens[0])
+        if not found and len(tokens) == 1 and company:
+            # a bare last name with the company: "Jones at BigChemicalCompany"
+            key = company_key(company)
+            found = [i for i in self._last_matches(tokens[0])
+                     if key and _companies_match(self._company[i], key)]
+        return [self._people[i] for i in self._narrow(found, company)]
+
+    def mentions(self, text: str) -> list[Mention]:
+        """The contacts named in free text: full name or alias, or title + last name."""
+        words = [(m.start(), m.end(), name_tokens(m.group())) for m in _WORD.finditer(text)]
+        flat: list[tuple[int, int, str]] = []
+        for start, end, toks in words:
+            for t in toks:
+                flat.append((start, end, t))
+        out: list[Mention] = []
+        last_end = -1
+        for k, (start, end, tok) in enumerate(flat):
+            if tok not in self._by_last or start < last_end:
+                continue
+            best: tuple[int, list[int], str] | None = None  # (first index, contacts, how)
+            for variant, i, how in self._by_last[tok]:
+                if len(variant) < 2:
+                    continue
+                n = len(variant)
+                # exact sequence, or first name + up to two middle words + last name
+                for first in range(k - 1, max(-1, k - n - 3), -1):
+                    if flat[first][2] != variant[0]:
+                        continue
+                    if not _adjacent(text, flat, first, k):
+                        break
+                    seq = tuple(t for _, _, t in flat[first:k + 1])
+                    if seq == variant or abs(len(seq) - n) <= 2:
+                        if best is None or first < best[0]:
+                            best = (first, [i], how)
+                        elif first == best[0] and i not in best[1]:
+                            best[1].append(i)
+                    break
+            if best is None and k > 0 and flat[k - 1][2] in TITLES \
+                    and _adjacent(text, flat, k - 1, k):
+                ids = self._last_matches(tok)
+                if ids:
+                    best = (k - 1, ids, "title")
+            if best is None:
+                continue
+            first, ids, how = best
+            span = (flat[first][0], end)
+            written_company = self._company_near(text, span[1], ids)
+            if written_company is not None:
+                ids = [i for i in ids if _companies_match(self._company[i], compact(
+                    written_company))] or ids
+            out.append(Mention(contacts=tuple(self._people[i] for i in ids), span=span, how=how,
+                               text=text[span[0]:span[1]], company=written_company))
+            last_end = end
+        return out
+
+    def _company_near(self, text: str, end: int, ids: list[int]) -> str | None:
+        """The company of one of the contacts, when written just after the name."""
+        window = text[end:end + 120]
+        stop = re.search(r"[?!;\n]\s|\.\s+[A-Z]|\n\s*\n", window)
+        if stop:
+            window = window[:stop.start() + 1]
+        flat = compact(window)
+        for i in ids:
+            key = self._company[i]
+            if key and (key in flat or _loose_in(key, flat)):
+                return self._people[i].company
+        return None
+
+
+def _loose_in(key: str, flat: str) -> bool:
+    """The company written shortened: 'RheinChem' for 'RheinChem AG', 'Meridian' for 'Meridian Pharma'."""
+    return len(key) >= 6 and any(len(w) >= 5 and w in flat for w in [key[: max(6, len(key) // 2)]])
+
+
+def _companies_match(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    return a == b or (min(len(a), len(b)) >= 4 and (a in b or b in a))
+
+
+def _adjacent(text: str, flat: list[tuple[int, int, str]], first: int, last: int) -> bool:
+    """The words from first to last follow each other (spaces, dots, hyphens between)."""
+    for j in range(first, last):
+        gap = text[flat[j][1]:flat[j + 1][0]]
+        if not re.fullmatch(r"[\s.\-]*", gap) or gap.count("\n") > 1:
+            return False
+    return True

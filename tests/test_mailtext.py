@@ -1,0 +1,312 @@
+"""Decoding received mail: headers, addresses, bodies and HTML."""
+
+from __future__ import annotations
+
+import base64
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from introd.mailtext import (
+    address_list,
+    body_text,
+    first_address,
+    header_text,
+    html_to_text,
+    parse_bytes,
+)
+from introd.model import Person
+
+DATA = Path(__file__).parent / "data" / "forward"
+SAMPLES = sorted(p.read_bytes() for p in DATA.glob("*.eml"))
+MARKDOWN = re.compile(r"\*\*|\]\(|\\[-.+*_#`\\\[\]()!]|^#+ ", re.M)
+
+
+def _mail(head: str, body: bytes = b"") -> EmailMessage:
+    return parse_bytes(head.replace("\n", "\r\n").encode("ascii") + b"\r\n" + body)
+
+
+def _multipart(ctype: str, *parts: str) -> EmailMessage:
+    boundary = "BOUNDARY42"
+    text = f"MIME-Version: 1.0\nContent-Type: {ctype}; boundary={boundary}\n\n"
+    for part in parts:
+        text += f"--{boundary}\n{part}\n"
+    text += f"--{boundary}--\n"
+    return parse_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+
+
+class TestParseBytes:
+    @pytest.mark.parametrize("raw", [b"", b"\x00\xff" * 50, b"From: x\r\n\r\n", b"--\r\n" * 40])
+    def test_any_bytes_give_a_message(self, raw: bytes) -> None:
+        """Garbage, empty and truncated input all give an EmailMessage."""
+        assert isinstance(parse_bytes(raw), EmailMessage)
+
+    def test_non_bytes_give_an_empty_message(self) -> None:
+        """A value that is not bytes gives an empty message rather than an error."""
+        assert parse_bytes("not bytes").keys() == []  # type: ignore[arg-type]
+
+
+class TestHeaderText:
+    @pytest.mark.parametrize(
+        ("head", "expected"),
+        [
+            ("Subject: =?UTF-8?Q?Caf=C3=A9_au_lait?=", "Café au lait"),
+            ("Subject: =?ISO-8859-1?B?" + base64.b64encode("Grüße".encode("latin-1")).decode()
+             + "?=", "Grüße"),
+            ("Subject: folded\n  over two lines", "folded over two lines"),
+            ("Subject: =?utf-8?b?!!!?=", ""),
+            ("Subject: =?x-unknown?q?plain?=", "plain"),
+            ("X-Other: 1", ""),
+        ],
+    )
+    def test_decodes_headers(self, head: str, expected: str) -> None:
+        """RFC 2047 words are decoded, folding undone, absent headers are ""."""
+        assert header_text(_mail(head), "Subject") == expected
+
+    def test_removes_control_characters(self) -> None:
+        """Control characters never survive into a header value."""
+        msg = parse_bytes(b"Subject: a\x07b\x00c\x1bd\r\n\r\n")
+        assert header_text(msg, "Subject") == "a b c d"
+
+    @pytest.mark.parametrize("head", ["Message-ID: <<>>", "From: a@", "From: foo bar baz, <"])
+    def test_headers_the_stdlib_refuses(self, head: str) -> None:
+        """Headers whose parsing raises inside the email package still give text."""
+        name = head.split(":")[0]
+        assert header_text(_mail(head), name) == head.split(": ", 1)[1]
+
+    def test_raw_eight_bit_header(self) -> None:
+        """Raw UTF-8 bytes in a header come out as text, not as surrogates."""
+        msg = parse_bytes("Subject: Grüße aus Köln\r\n\r\n".encode())
+        assert header_text(msg, "Subject") == "Grüße aus Köln"
+
+
+class TestAddresses:
+    def test_decodes_names_and_lowercases(self) -> None:
+        """Encoded display names are decoded; addresses are lower-cased."""
+        msg = _mail("From: =?UTF-8?Q?Zo=C3=AB_=C3=85berg?= <Zoe.Aberg@Example.ORG>")
+        assert first_address(msg, "From") == Person(name="Zoë Åberg", email="zoe.aberg@example.org")
+
+    def test_lists_every_recipient(self) -> None:
+        """All To addresses are returned, quoted names with commas kept whole."""
+        msg = _mail('To: "Chan, Mei" <mei@y.example>, bo@x.example,\n Cy <CY@z.example>')
+        assert address_list(msg, "To") == (
+            Person(name="Chan, Mei", email="mei@y.example"),
+            Person(name=None, email="bo@x.example"),
+            Person(name="Cy", email="cy@z.example"),
+        )
+
+    @pytest.mark.parametrize("head", ["To: Undisclosed recipients:;", "X-Other: x", "To:"])
+    def test_no_addresses(self, head: str) -> None:
+        """Empty groups and absent headers give no people."""
+        assert address_list(_mail(head), "To") == ()
+        assert first_address(_mail(head), "To") is None
+
+    @pytest.mark.parametrize("head", ["From: foo bar baz, <", "From: a@", "From: <>", "From: \"\\\"<a@b.c>"])
+    def test_broken_addresses_never_raise(self, head: str) -> None:
+        """Broken From headers give a tuple of people (maybe empty), never an error."""
+        people = address_list(_mail(head), "From")
+        assert all(isinstance(p, Person) for p in people)
+
+    def test_raw_eight_bit_name(self) -> None:
+        """A raw UTF-8 display name is decoded."""
+        msg = parse_bytes("From: Jörg Ölmann <jo@x.example>\r\n\r\n".encode())
+        assert first_address(msg, "From") == Person(name="Jörg Ölmann", email="jo@x.example")
+
+
+class TestBodyText:
+    def test_prefers_plain_text(self) -> None:
+        """In multipart/alternative the text/plain part wins."""
+        msg = _multipart(
+            "multipart/alternative",
+            "Content-Type: text/plain; charset=utf-8\n\nplain words",
+            "Content-Type: text/html; charset=utf-8\n\n<p>html words</p>",
+        )
+        assert body_text(msg) == "plain words"
+
+    def test_empty_plain_falls_back_to_html(self) -> None:
+        """An empty text/plain alternative gives way to the HTML one."""
+        msg = _multipart(
+            "multipart/alternative",
+            "Content-Type: text/plain; charset=utf-8\n\n\n",
+            "Content-Type: text/html; charset=utf-8\n\n<p>html words</p>",
+        )
+        assert body_text(msg) == "html words"
+
+    def test_skips_attachments_and_attached_messages(self) -> None:
+        """Attachments and message/rfc822 parts are not part of the text."""
+        msg = _multipart(
+            "multipart/mixed",
+            "Content-Type: text/plain\n\nthe note",
+            "Content-Type: text/plain\nContent-Disposition: attachment; filename=cv.txt\n\nCV TEXT",
+            "Content-Type: application/pdf\n\n%PDF-1.4",
+            "Content-Type: message/rfc822\n\nFrom: a@b.example\nSubject: s\n\nINNER TEXT",
+        )
+        assert body_text(msg) == "the note"
+
+    def test_joins_inline_parts(self) -> None:
+        """Inline text parts of multipart/mixed are joined in order."""
+        msg = _multipart(
+            "multipart/mixed",
+            "Content-Type: text/plain\n\nfirst",
+            "Content-Type: image/png\nContent-Disposition: inline\n\nPNG",
+            "Content-Type: text/plain\n\nsecond",
+        )
+        assert body_text(msg) == "first\n\nsecond"
+
+    @pytest.mark.parametrize(
+        ("charset", "cte", "payload", "expected"),
+        [
+            ("windows-1252", "quoted-printable", b"it=92s =93fine=94 =96 caf=E9", "it’s “fine” – café"),
+            ("utf-8", "base64", base64.b64encode("Grüße, Zoë".encode()), "Grüße, Zoë"),
+            ("iso-8859-1", "8bit", "Chère Hélène".encode("latin-1"), "Chère Hélène"),
+            ("utf-8", "8bit", "Chère Hélène".encode("latin-1"), "Chère Hélène"),
+            ("us-ascii", "8bit", "naïve".encode(), "naïve"),
+            ("x-no-such-charset", "8bit", "naïve".encode(), "naïve"),
+            ("utf-8", "8bit", b"a\x00b\x07c\r\nd\re", "abc\nd\ne"),
+        ],
+    )
+    def test_decodes_transfer_encodings_and_charsets(
+        self, charset: str, cte: str, payload: bytes, expected: str
+    ) -> None:
+        """QP, base64 and 8-bit bodies decode; wrong or unknown charsets fall back."""
+        head = f"Content-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: {cte}"
+        assert body_text(_mail(head, payload)) == expected
+
+    @pytest.mark.parametrize(
+        ("params", "payload", "expected"),
+        [
+            ("format=flowed", b"one two \r\nthree\r\n\r\n -- stuffed\r\n", "one two three\n\n-- stuffed"),
+            ("format=flowed; delsp=yes", b"con \r\ncat\r\n", "concat"),
+            ("format=flowed", b"> quoted \r\n> more\r\nplain\r\n", "> quoted more\nplain"),
+            ("format=flowed", b"-- \r\nSig\r\n", "-- \nSig"),
+            ("", b"one two \r\nthree\r\n", "one two \nthree"),
+        ],
+    )
+    def test_format_flowed(self, params: str, payload: bytes, expected: str) -> None:
+        """format=flowed soft breaks are joined and space-stuffing removed (RFC 3676)."""
+        head = "Content-Type: text/plain; charset=utf-8" + (f"; {params}" if params else "")
+        assert body_text(_mail(head, payload)).rstrip("\n") == expected
+
+    def test_rfc822_part_itself_has_no_text(self) -> None:
+        """body_text of a message/rfc822 part is empty: it does not descend."""
+        msg = _multipart("multipart/mixed", "Content-Type: message/rfc822\n\nSubject: s\n\nINNER")
+        attached = msg.get_payload()[0]  # type: ignore[index]
+        assert body_text(attached) == ""
+        assert body_text(attached.get_payload()[0]) == "INNER"
+
+
+class TestHtmlToText:
+    def test_line_structure(self) -> None:
+        """<br>, <div> and <p> give line breaks; blank divs give blank lines."""
+        html = "<div>one</div><div>two<br>three</div><div><br></div><p>four</p>"
+        assert html_to_text(html) == "one\ntwo\nthree\n\nfour"
+
+    def test_blockquote_is_quoted(self) -> None:
+        """Blockquotes come out as "> " lines."""
+        assert html_to_text("<p>said:</p><blockquote>a<br>b</blockquote>") == "said:\n> a\n> b"
+
+    def test_no_markdown(self) -> None:
+        """Links keep their text, emphasis has no markers, nothing is escaped."""
+        html = (
+            '<p><b>Bold</b> <i>it</i> <a href="https://x.example/a">the site</a></p>'
+            "<p>- dash 1. dot + plus *star* _under_ [x](y) \\ back</p><h2>Title</h2>"
+            '<img src="cid:logo" alt="logo">'
+        )
+        text = html_to_text(html)
+        assert "Bold it the site" in text
+        assert "- dash 1. dot + plus *star* _under_ [x](y) \\ back" in text
+        assert "Title" in text and "https://" not in text and "logo" not in text
+        assert "**" not in text and "](" not in text.replace("[x](y)", "")
+
+    @pytest.mark.parametrize(
+        ("html", "expected"),
+        [
+            ('<a href="mailto:ann@a.example">ann@a.example</a>', "ann@a.example"),
+            ('<a href="mailto:ann@a.example">Ann Lee</a>', "Ann Lee <ann@a.example>"),
+            ('<a href="mailto:ann@a.example?subject=hi"><b>Ann</b></a>', "Ann <ann@a.example>"),
+        ],
+    )
+    def test_mailto_links_keep_the_address(self, html: str, expected: str) -> None:
+        """A mailto link shows its address even when its text is a name."""
+        assert html_to_text(html) == expected
+
+    def test_outlook_word_html(self) -> None:
+        """Word HTML gives one line per MsoNormal paragraph, no <o:p> or style text."""
+        html = (
+            "<html><head><style><!-- p.MsoNormal {margin:0in;} --></style></head><body>"
+            '<div class=WordSection1><p class="MsoNormal">First line<o:p></o:p></p>'
+            '<p class="MsoNormal"><o:p>&nbsp;</o:p></p>'
+            "<div style='border:none;border-top:solid #E1E1E1 1.0pt'>"
+            '<p class="MsoNormal"><b>From:</b> Ann<br><b>Sent:</b> Monday<o:p></o:p></p></div>'
+            '<p class="MsoNormal">Second line<o:p></o:p></p></div></body></html>'
+        )
+        assert html_to_text(html) == "First line\n\nFrom: Ann\nSent: Monday\nSecond line"
+
+    def test_entities_and_nbsp(self) -> None:
+        """Entities are decoded and non-breaking spaces become spaces."""
+        assert html_to_text("<p>R&amp;D&nbsp;team &lt;ok&gt; caf&eacute;</p>") == "R&D team <ok> café"
+
+    @pytest.mark.parametrize("sample", SAMPLES[:5])
+    def test_fixture_html_has_no_markdown(self, sample: bytes) -> None:
+        """HTML parts of the fixtures convert without markdown artefacts."""
+        for part in parse_bytes(sample).walk():
+            if part.get_content_type() == "text/html":
+                assert MARKDOWN.search(body_text(part)) is None
+
+
+class TestNeverRaises:
+    @settings(max_examples=200, deadline=None)
+    @given(st.binary(max_size=3000))
+    def test_random_bytes(self, raw: bytes) -> None:
+        """Headers, addresses and body of any bytes are read without raising."""
+        msg = parse_bytes(raw)
+        for name in ("From", "To", "Cc", "Reply-To", "Subject", "Message-ID"):
+            assert isinstance(header_text(msg, name), str)
+            assert isinstance(address_list(msg, name), tuple)
+        assert isinstance(body_text(msg), str)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.sampled_from(SAMPLES), st.data())
+    def test_mutated_fixtures(self, raw: bytes, data: st.DataObject) -> None:
+        """Fixtures with bytes replaced never make the readers raise."""
+        edits = data.draw(
+            st.lists(st.tuples(st.integers(0, len(raw)), st.binary(min_size=1, max_size=6)), max_size=10)
+        )
+        mutated = bytearray(raw)
+        for position, chunk in edits:
+            mutated[position : position + len(chunk)] = chunk
+        msg = parse_bytes(bytes(mutated))
+        for name in ("From", "To", "Subject"):
+            header_text(msg, name)
+            address_list(msg, name)
+        text = body_text(msg)
+        assert "\x00" not in text and "\r" not in text
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(max_size=1500))
+    def test_html_of_any_text(self, html: str) -> None:
+        """html_to_text accepts any string."""
+        assert isinstance(html_to_text(html), str)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.sampled_from(
+                ["From", "To", "Subject", ":", " ", "<", ">", '"', "@", "=?utf-8?q?", "?=", ",",
+                 ";", "\\", "(", ")", "\r\n ", "a", "é", "[", "]", "\x00", "=?", "b?"]
+            ),
+            max_size=40,
+        )
+    )
+    def test_header_soup(self, pieces: list[str]) -> None:
+        """Headers built from the characters that break parsers never raise."""
+        value = "".join(pieces)
+        raw = f"From: {value}\r\nTo: {value}\r\nSubject: {value}\r\n\r\nbody".encode()
+        msg = parse_bytes(raw)
+        for name in ("From", "To", "Subject"):
+            assert isinstance(header_text(msg, name), str)
+            assert isinstance(address_list(msg, name), tuple)

@@ -1,0 +1,450 @@
+"""Reading a party's answer and an owner's command from the new text of a reply.
+
+``new_text`` cuts a reply down to what its author wrote: quoted history (">" lines,
+"On ... wrote:" attributions, Outlook's "From: ... Sent: ..." blocks, "-----Original
+Message-----", lines of underscores) and signatures ("-- ", "Sent from my iPhone",
+a closing such as "Best regards," followed by a few short lines) are removed, in
+English, French, German and Spanish.
+
+``classify_answer`` reads the first sentence of that text (after a greeting such
+as "Hi Lisa," and a bare "Thanks!") and says ``yes``, ``no`` or ``unclear``. It is
+conservative: a yes needs a yes-word and nothing that hedges it in the same
+sentence; a no-word wins over a hedge that follows it ("Not now, sorry - perhaps
+after the summer"), except a "but later" kind of hedge ("not right now but
+later"); anything else is unclear. Never a false yes.
+
+Everything here is pure and never raises on the text of a mail.
+"""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage, Message
+
+from introd import mailtext
+from introd.model import AnswerWord
+
+__all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command"]
+
+# -- new text -----------------------------------------------------------------
+
+_MAX_ATTRIBUTION = 300
+
+# an attribution line ends with one of these ("... X <x@y> wrote:")
+_ATTRIBUTION_END = re.compile(
+    r"(?:\bwrote|\bwrites|\ba\s+[ée]crit|\bescribi[óo]|\bha\s+escrito"
+    r"|\bscrive|\bha\s+scritto|\bschreef|\bnapisa[łl]|\bschrieb|\bschreibt"
+    r"|\bschrieb\s.{1,200}|\bschreibt\s.{1,200})\s*:\s*$",
+    re.I,
+)
+# an attribution line begins with one of these ("On Mon, 3 Mar 2025 ...")
+_ATTRIBUTION_START = re.compile(r"^(?:On|Le|Am|El|Il|Op|W dniu)\s", re.I)
+
+_SEPARATORS = [
+    # Outlook desktop, Proton, Thunderbird (old) and their translations
+    re.compile(
+        r"^\s*-{2,}\s*(?:original message|ursp(?:r|rü)(?:ü|ue)ngliche nachricht|"
+        r"urspr(?:ü|ue)ngliche nachricht|message d'origine|message original|mensaje original|"
+        r"messaggio originale|oorspronkelijk bericht|forwarded message|message transf[ée]r[ée]|"
+        r"weitergeleitete nachricht|mensaje reenviado|reply message|original e-?mail)\s*-{2,}\s*$",
+        re.I,
+    ),
+    # a line of underscores (Outlook mobile/web) or of dashes (HTML <hr> as text)
+    re.compile(r"^\s*_{10,}\s*$"),
+    re.compile(r"^\s*-{10,}\s*$"),
+    re.compile(r"^\s*(?:begin forwarded message|d[ée]but du message r[ée]exp[ée]di[ée]|"
+               r"anfang der weitergeleiteten nachricht|inicio del mensaje reenviado)\s*:\s*$",
+               re.I),
+]
+
+# "From: ..." block of Outlook: a From-like label, then within a few lines a Sent/Date label
+_FROM_LABEL = re.compile(r"^\s*[*]{0,2}\s*(?:from|de|von|da|van|od)\s*[*]{0,2}\s*:", re.I)
+_SENT_LABEL = re.compile(
+    r"^\s*[*]{0,2}\s*(?:sent|date|envoy[ée]|gesendet|datum|enviado|fecha|inviato|data|"
+    r"verzonden|wys[łl]ano|to|[àa]|an|para|cc|subject|objet|betreff|asunto)\s*[*]{0,2}\s*:",
+    re.I,
+)
+
+_SIGNATURE_DASHES = re.compile(r"^--\s*$")
+_MOBILE_SIGNATURE = re.compile(
+    r"^\s*(?:sent from my \w+|sent from (?:mail|outlook|yahoo mail|proton ?mail|gmail)\b|"
+    r"sent from (?:my )?(?:iphone|ipad|android|samsung|galaxy|mobile|phone)\b|"
+    r"sent with proton ?mail|get outlook for (?:ios|android)|"
+    r"envoy[ée] (?:de|depuis) (?:mon|ma|l'application|outlook|yahoo)\b|"
+    r"obtenir outlook pour|"
+    r"von meinem \w+ gesendet|gesendet von (?:meinem|mein|outlook|yahoo)\b|"
+    r"outlook f(?:ü|ue)r (?:ios|android) beziehen|"
+    r"enviado desde mi \w+|enviado desde (?:outlook|yahoo|correo)\b|obtener outlook para|"
+    r"inviato da(?:l mio)? \w+)",
+    re.I,
+)
+_CLOSING = re.compile(
+    r"^\s*(?:best|best regards|best wishes|kind regards|warm regards|warmest regards|regards|"
+    r"many thanks|thanks|thank you|thanks again|thank you again|thx|cheers|all the best|"
+    r"sincerely|yours|yours sincerely|yours truly|take care|warmly|talk soon|"
+    r"cordialement|bien cordialement|bien [àa] vous|bien [àa] toi|bonne journ[ée]e|merci|"
+    r"merci beaucoup|amiti[ée]s|salutations|sinc[èe]res salutations|[àa] bient[ôo]t|bises|"
+    r"viele gr(?:ü|ue)(?:ß|ss)e|beste gr(?:ü|ue)(?:ß|ss)e|freundliche gr(?:ü|ue)(?:ß|ss)e|"
+    r"mit freundlichen gr(?:ü|ue)(?:ß|ss)en|liebe gr(?:ü|ue)(?:ß|ss)e|gr(?:ü|ue)(?:ß|ss)e|lg|"
+    r"vg|mfg|danke|vielen dank|herzliche gr(?:ü|ue)(?:ß|ss)e|sch(?:ö|oe)ne gr(?:ü|ue)(?:ß|ss)e|"
+    r"saludos|un saludo|saludos cordiales|atentamente|un abrazo|gracias|muchas gracias|"
+    r"cordialmente|abrazos)\s*[,.!]?\s*$",
+    re.I,
+)
+_MAX_SIGNATURE_LINES = 7
+
+
+def _is_attribution(line: str, following: str) -> bool:
+    """True when ``line`` (maybe wrapped onto ``following``) is "On ... wrote:"."""
+    text = line.strip()
+    if not text or len(text) > _MAX_ATTRIBUTION:
+        return False
+    if _ATTRIBUTION_END.search(text):
+        return bool(_ATTRIBUTION_START.match(text) or "@" in text or re.search(r"\d", text)
+                    or len(text.split()) <= 6)
+    joined = f"{text} {following.strip()}"
+    if _ATTRIBUTION_START.match(text) and len(joined) <= _MAX_ATTRIBUTION:
+        return bool(_ATTRIBUTION_END.search(joined))
+    return False
+
+
+def _is_header_block(lines: list[str], index: int) -> bool:
+    """True when an Outlook-style "From: ... / Sent: ..." block starts at ``index``."""
+    if not _FROM_LABEL.match(lines[index]):
+        return False
+    following = [ln for ln in lines[index + 1: index + 6] if ln.strip()][:3]
+    return any(_SENT_LABEL.match(ln) for ln in following)
+
+
+def _cut_quoted(lines: list[str]) -> list[str]:
+    """Lines up to the first mark of quoted history, without ">" lines."""
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (_is_attribution(line, following) or any(p.match(line) for p in _SEPARATORS)
+                or _is_header_block(lines, i)):
+            break
+        if line.lstrip().startswith(">"):
+            continue
+        kept.append(line)
+    return kept
+
+
+def _cut_signature(lines: list[str]) -> list[str]:
+    """Lines up to a signature: "-- ", a mobile footer, or a closing and a few short lines."""
+    for i, line in enumerate(lines):
+        if _SIGNATURE_DASHES.match(line) or _MOBILE_SIGNATURE.match(line):
+            return lines[:i]
+    seen_text = False
+    for i, line in enumerate(lines):
+        if _CLOSING.match(line) and seen_text:
+            rest = [ln for ln in lines[i + 1:] if ln.strip()]
+            if len(rest) <= _MAX_SIGNATURE_LINES and all(len(ln) <= 80 for ln in rest):
+                return lines[:i]
+        if line.strip():
+            seen_text = True
+    return lines
+
+
+def new_text(body: str) -> str:
+    """The new text of a reply: quoted history and signatures removed."""
+    try:
+        text = (body or "").replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
+        lines = [ln.rstrip() for ln in text.split("\n")]
+        lines = _cut_signature(_cut_quoted(lines))
+        out = "\n".join(lines)
+        out = re.sub(r"\n{3,}", "\n\n", out)
+        return out.strip()
+    except Exception:
+        return ""
+
+
+# -- classifying an answer -------------------------------------------------------
+
+
+def _phrases(*words: str) -> re.Pattern[str]:
+    """A pattern matching any of ``words`` as whole words (spaces match any blank)."""
+    alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len,
+                          reverse=True)
+    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.I)
+
+
+# phrases that contain a no-word but are not a refusal: removed before looking
+_NEUTRAL = _phrases(
+    "no problem", "no problems", "no worries", "not a problem", "no trouble", "why not",
+    "no doubt", "not at all a problem", "no hay problema", "ningún problema", "sin problema",
+    "por qué no", "porque no", "pas de problème", "pas de probleme", "pas de souci",
+    "aucun problème", "aucun souci", "pourquoi pas", "kein problem", "keine sorge",
+    "warum nicht", "no te preocupes", "no se preocupe", "don't mind", "do not mind",
+    "wouldn't mind", "would not mind", "can't wait", "cannot wait",
+)
+# phrases that are unclear on their own and neither yes nor no
+_UNSURE = _phrases(
+    "not sure", "not certain", "unsure", "i don't know", "i do not know", "dunno",
+    "pas sûr", "pas sûre", "pas sur", "pas certain", "pas certaine", "je ne sais pas",
+    "je sais pas", "nicht sicher", "weiß nicht", "weiss nicht", "keine ahnung",
+    "no estoy seguro", "no estoy segura", "no sé", "no se si", "not yet", "pas encore",
+    "noch nicht", "todavía no", "aún no", "not right now but", "not now but",
+)
+_NO = _phrases(
+    # English
+    "no thanks", "no thank you", "no, thanks", "no, thank you", "not now", "not right now",
+    "not at the moment", "not at this time", "not this time", "not for me", "not interested",
+    "no interest", "not really", "i'll pass", "i will pass", "i'd pass", "i have to pass",
+    "i must pass", "i'm going to pass", "pass on this", "pass on that", "i'd rather not",
+    "i would rather not", "rather not", "i'd prefer not", "i would prefer not", "i prefer not",
+    "but no", "decline", "i must decline", "i have to decline", "i'm declining", "unfortunately not",
+    "unfortunately no", "sorry, no", "i'm afraid not", "afraid not", "i don't think so",
+    "no way", "nope", "nah", "absolutely not", "certainly not", "definitely not",
+    "of course not", "sure not", "surely not", "never", "not a good time", "not the right time",
+    "not able", "unable", "not possible", "not available", "not in a position",
+    "i don't want", "i do not want", "don't want to", "please don't", "please do not",
+    # French
+    "non merci", "non, merci", "pas maintenant", "pas pour le moment", "pas pour l'instant",
+    "pas en ce moment", "pas intéressé", "pas intéressée", "pas interesse", "pas intéressés",
+    "ne m'intéresse pas", "ça ne m'intéresse pas", "je préfère pas", "je préfère ne pas",
+    "je préférerais ne pas", "je passe mon tour", "je décline", "je dois décliner",
+    "malheureusement non", "malheureusement pas", "hélas non", "je ne souhaite pas",
+    "je ne peux pas", "certainement pas", "sûrement pas", "pas question", "bien sûr que non",
+    "surtout pas", "jamais", "mais non",
+    # German
+    "nein", "nee", "leider nicht", "leider nein", "kein interesse", "keine zeit",
+    "lieber nicht", "nicht interessiert", "ich verzichte", "ich möchte nicht",
+    "jetzt nicht", "gerade nicht", "momentan nicht", "derzeit nicht", "im moment nicht",
+    "zurzeit nicht", "aktuell nicht", "nicht jetzt", "auf keinen fall", "keinesfalls",
+    "eher nicht", "besser nicht", "absagen", "ablehnen", "natürlich nicht", "sicher nicht",
+    "danke nein", "nein danke", "niemals", "aber nein",
+    # Spanish
+    "no gracias", "no, gracias", "ahora no", "ahora mismo no", "por ahora no",
+    "de momento no", "en este momento no", "no me interesa", "no estoy interesado",
+    "no estoy interesada", "prefiero no", "mejor no", "no puedo", "lamentablemente no",
+    "desgraciadamente no", "por desgracia no", "me temo que no", "claro que no",
+    "por supuesto que no", "de ninguna manera", "no es posible", "no quiero", "declino",
+    "yo paso", "nunca", "pero no",
+)
+# a bare "no"/"non" counts only at the start of the sentence
+_LEADING_NO = re.compile(r"^\W*(?:no|non|nö)(?![\w'-])", re.I)
+_YES = _phrases(
+    # English
+    "yes", "yeah", "yep", "yup", "sure", "certainly", "happy to", "glad to", "of course",
+    "absolutely", "sounds good", "sounds great", "sounds fine", "please do", "go ahead",
+    "please go ahead", "i'd be happy", "i would be happy", "i'd be glad", "i would be glad",
+    "i'd love to", "i would love to", "would love to", "love to", "delighted", "with pleasure",
+    "definitely", "gladly", "by all means", "ok", "okay", "fine by me", "that works",
+    "works for me", "count me in", "i'm in", "don't mind", "do not mind", "wouldn't mind",
+    "would not mind", "yes please", "please connect us", "happy to help", "i'd be delighted",
+    # French
+    "oui", "avec plaisir", "volontiers", "d'accord", "bien sûr", "bien sur", "certainement",
+    "absolument", "je veux bien", "ça marche", "ca marche", "parfait", "allez-y",
+    "bien entendu", "avec joie", "pas de souci", "pas de problème",
+    # German
+    "ja", "gerne", "gern", "sehr gerne", "klar", "natürlich", "selbstverständlich",
+    "einverstanden", "auf jeden fall", "sicher", "sicherlich", "mit vergnügen",
+    "kein problem", "passt gut", "sehr gut", "prima",
+    # Spanish
+    "sí", "claro", "con gusto", "encantado", "encantada", "por supuesto", "desde luego",
+    "vale", "de acuerdo", "adelante", "perfecto", "me encantaría", "con mucho gusto",
+    "cómo no", "como no",
+)
+_LEADING_SI = re.compile(r"^\W*si(?:\s*[,!.]|\s*$)", re.I)
+# hedges: a yes with one of these in the same sentence is unclear
+_HEDGE = _phrases(
+    "maybe", "perhaps", "possibly", "might", "not sure", "unsure", "let me think",
+    "think about it", "think it over", "let me check", "get back to you", "later", "next week",
+    "next month", "next year", "not before", "not until", "after the", "depends", "depending",
+    "if", "unless", "but", "however", "although", "though", "only if", "as long as", "provided",
+    "not yet", "in a few", "sometime", "some time", "at some point",
+    "peut-être", "peut etre", "peut-etre", "je ne sais pas", "réfléchir", "plus tard", "mais",
+    "sauf", "dépend", "pas avant", "pas encore", "éventuellement", "le mois prochain",
+    "la semaine prochaine", "après",
+    "vielleicht", "eventuell", "evtl", "mal sehen", "überlegen", "später", "aber", "wenn",
+    "falls", "kommt darauf an", "nicht vor", "nächste woche", "nächsten monat", "noch nicht",
+    "erst", "jedoch",
+    "quizás", "quizá", "quizas", "tal vez", "a lo mejor", "pensarlo", "lo pienso", "más tarde",
+    "más adelante", "pero", "depende", "aunque", "el mes que viene", "el próximo mes",
+    "la semana que viene", "la próxima semana", "todavía", "sin embargo", "después",
+)
+# a refusal turned into "later": "not right now but later", "non, mais peut-être en mai"
+_LATER = _phrases(
+    "but later", "but maybe", "but perhaps", "but possibly", "but ask me", "but try again",
+    "but get back", "but check back", "but in a few", "but next", "but after", "but happy",
+    "but glad", "but would", "but i'd", "but i would", "but could", "but can",
+    "mais plus tard", "mais peut-être", "mais peut-etre", "mais après", "mais volontiers",
+    "aber später", "aber vielleicht", "aber gerne", "aber gern", "aber nach",
+    "pero más tarde", "pero quizás", "pero quizá", "pero tal vez", "pero más adelante",
+    "pero después", "pero con gusto",
+)
+# a first sentence that only thanks or greets is skipped
+_THANKS_ONLY = re.compile(
+    r"^\W*(?:thanks|thank you|many thanks|thanks so much|thank you so much|merci|merci beaucoup|"
+    r"danke|vielen dank|danke schön|gracias|muchas gracias)\b[^.!?]*[.!?]?\s*$",
+    re.I,
+)
+_GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|hiya|dear|greetings|good\s+(?:morning|afternoon|evening)|morning|"
+    r"bonjour|bonsoir|salut|coucou|cher|ch[èe]re|madame|monsieur|hallo|servus|moin|"
+    r"guten\s+(?:morgen|tag|abend)|liebe|lieber|liebes|sehr\s+geehrte[rs]?|hola|"
+    r"buen(?:os|as)\s+(?:d[íi]as|tardes|noches)|buenas|estimad[oa]s?|querid[oa]s?)(?![\w'])",
+    re.I,
+)
+_NAME_ONLY = re.compile(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
+_SENTENCE_END = re.compile(r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)[.!?;…]+(?=\s|$)")
+_CONTRAST_START = re.compile(r"^\W*(?:but|however|though|mais|cependant|aber|jedoch|pero|"
+                             r"sin embargo|maybe|perhaps|peut-être|vielleicht|quizás|tal vez)"
+                             r"(?![\w'])", re.I)
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00b4", "'")
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def _strip_greeting(line: str) -> str:
+    """The line without a leading greeting ("Hi Lisa, yes" -> "yes"); "" when only that."""
+    if _NAME_ONLY.match(line) and not _words_of_interest(line):
+        return ""
+    if not _GREETING.match(line) or _NO.match(line.lstrip(" \t-*")):
+        return line  # "Lieber nicht." is a refusal, not "Lieber Jonas,"
+    punct = re.search(r"[,!:;—–]|\s-\s", line)
+    if punct and punct.start() <= 60:
+        return line[punct.end():].strip()
+    if len(line.split()) <= 4:
+        return ""
+    return line
+
+
+def _words_of_interest(text: str) -> bool:
+    return bool(_YES.search(text) or _NO.search(text) or _HEDGE.search(text)
+                or _LEADING_NO.match(text) or _LEADING_SI.match(text))
+
+
+def _sentences(text: str) -> list[str]:
+    """The sentences of the text, after a greeting; paragraphs are joined line by line."""
+    lines = [_normalise(ln).strip() for ln in text.split("\n")]
+    start = 0
+    while start < len(lines) and not lines[start]:
+        start += 1
+    if start < len(lines):
+        lines[start] = _strip_greeting(lines[start])
+    sentences: list[str] = []
+    paragraph: list[str] = []
+    for line in lines[start:] + [""]:
+        if line:
+            paragraph.append(line)
+            continue
+        if paragraph:
+            joined = " ".join(paragraph)
+            pos = 0
+            for match in _SENTENCE_END.finditer(joined):
+                sentences.append(joined[pos:match.end()].strip())
+                pos = match.end()
+            if joined[pos:].strip():
+                sentences.append(joined[pos:].strip())
+            paragraph = []
+    return [s for s in sentences if re.search(r"\w", s)]
+
+
+def _judge(sentence: str) -> AnswerWord:
+    text = _NEUTRAL.sub(" ", sentence)
+    unsure = bool(_UNSURE.search(text))
+    text = _UNSURE.sub(" ", text)
+    no = bool(_NO.search(text) or _LEADING_NO.match(text))
+    # "sure not", "of course not": the yes-word inside a refusal is not a yes
+    rest = _NO.sub(" ", text)
+    yes = bool(_YES.search(rest) or _LEADING_SI.match(rest))
+    if no:
+        if yes or unsure or _LATER.search(sentence):
+            return "unclear"
+        return "no"
+    if yes and not unsure and not _HEDGE.search(text) and "?" not in text:
+        return "yes"
+    return "unclear"
+
+
+def classify_answer(text: str) -> AnswerWord:
+    """``yes``, ``no`` or ``unclear`` for the new text of a reply: its first sentence decides."""
+    try:
+        sentences = _sentences(text or "")
+    except Exception:
+        return "unclear"
+    # a sentence that only says thanks ("Thanks for thinking of me!") is not the answer
+    skipped = 0
+    while sentences and skipped < 2 and _THANKS_ONLY.match(sentences[0]) \
+            and not _words_of_interest(sentences[0]):
+        sentences = sentences[1:]
+        skipped += 1
+    if not sentences:
+        return "unclear"
+    first = sentences[0]
+    # "Yes. But not before March." keeps the hedge with its yes
+    if len(sentences) > 1 and _CONTRAST_START.match(sentences[1]):
+        first = f"{first} {sentences[1]}"
+    try:
+        return _judge(first)
+    except Exception:
+        return "unclear"
+
+
+def read_answer(msg: EmailMessage | Message) -> tuple[str, AnswerWord]:
+    """The new text of a reply and its answer; plain text preferred, HTML-only handled."""
+    try:
+        body = mailtext.body_text(msg)
+    except Exception:
+        body = ""
+    text = new_text(body)
+    return text, classify_answer(text)
+
+
+# -- owner commands ------------------------------------------------------------
+
+_ID = r"([A-Za-z0-9]{6})"
+_VERB_LINE = re.compile(
+    r"^\W{0,3}(approve|decline|cancel|status)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
+    + _ID + r"(?![\w-]))?",
+    re.I,
+)
+_PICK_LINE = re.compile(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
+_ADDRESS = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+_ADDRESS_LINE = re.compile(
+    r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
+    r"(?:mailto:)?(" + _ADDRESS + r")\s*>?\s*[.]?\s*$",
+    re.I,
+)
+
+
+def _looks_like_id(token: str) -> bool:
+    """An intro id: six letters/digits, with a digit or typed in capitals (not "please")."""
+    return any(c.isdigit() for c in token) or token.isupper()
+
+
+def read_owner_command(text: str) -> tuple[str, str | None, str | None] | None:
+    """(verb, intro_id, argument) from the first meaningful line of the owner's new text.
+
+    Verbs: ``approve``/``decline``/``cancel``/``status`` (with an optional id), ``pick``
+    (a candidate's number as argument) and ``target`` (an address as argument).
+    None when the first line is none of these.
+    """
+    try:
+        lines = [_normalise(ln).strip() for ln in (text or "").split("\n")]
+        lines = [ln for ln in lines if ln]
+        if not lines:
+            return None
+        first = lines[0]
+        if _GREETING.match(first) and len(lines) > 1:
+            rest = _strip_greeting(first)
+            first = rest if rest else lines[1]
+        match = _VERB_LINE.match(first)
+        if match:
+            verb = match.group(1).lower()
+            token = match.group(2)
+            intro_id = token.upper() if token and _looks_like_id(token) else None
+            return (verb, intro_id, None)
+        match = _PICK_LINE.match(first)
+        if match and int(match.group(1)) > 0:
+            return ("pick", None, str(int(match.group(1))))
+        match = _ADDRESS_LINE.match(first)
+        if match:
+            return ("target", None, match.group(1))
+        return None
+    except Exception:
+        return None

@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from introd import mailtext
+from introd.answers import classify_answer, new_text, read_answer, read_owner_command
+
+REPLIES = Path(__file__).parent / "data" / "replies"
+
+
+def _read(name: str) -> tuple[str, str]:
+    return read_answer(mailtext.parse_bytes((REPLIES / name).read_bytes()))
+
+
+# file, expected answer, a phrase of the new text, a phrase that must be gone
+REPLY_FILES = [
+    ("gmail_en_yes_wrapped_attribution.eml", "yes", "Yes, glad to.", "wrote:"),
+    ("outlook_desktop_no_from_sent_block.eml", "no", "I'd rather not", "Director of Operations"),
+    ("outlook_original_message_yes.eml", "yes", "please go ahead", "Original Message"),
+    ("outlook_ios_underscores_no.eml", "no", "Not interested", "Get Outlook"),
+    ("apple_mail_unclear_iphone.eml", "unclear", "ask me again", "Sent from my iPhone"),
+    ("thunderbird_yes_quoted.eml", "yes", "Sure, sounds good.", "Fernline Logistics"),
+    ("yahoo_no_thanks.eml", "no", "No thanks", "Yahoo Mail"),
+    ("proton_yes.eml", "yes", "happy to talk", "Proton Mail"),
+    ("gmail_fr_oui_volontiers.eml", "yes", "Oui, volontiers", "a écrit"),
+    ("outlook_fr_de_envoye_non_merci.eml", "no", "Non merci", "Envoyé"),
+    ("gmail_de_ja_gerne.eml", "yes", "ja, sehr gerne", "schrieb"),
+    ("outlook_de_von_gesendet_leider_nicht.eml", "no", "Leider nicht", "Gesendet"),
+    ("gmail_es_claro_que_si.eml", "yes", "Claro, con mucho gusto", "escribió"),
+    ("outlook_es_de_enviado_quizas.eml", "unclear", "Quizás más adelante", "Enviado"),
+    ("owa_html_only_hedged_yes.eml", "unclear", "Yes, but not before", "Would you like"),
+    ("yes_only_in_quote_unclear.eml", "unclear", "check with my manager", "yes - I will"),
+    ("no_then_hedge_after_dash.eml", "no", "Not right now, sorry", "Would you like"),
+]
+
+
+class TestReplyFiles:
+    @pytest.mark.parametrize(("name", "answer", "kept", "gone"), REPLY_FILES)
+    def test_reads_answer_of_each_client(self, name: str, answer: str, kept: str,
+                                         gone: str) -> None:
+        """Each client's reply gives its answer, keeps its new words, drops history."""
+        text, word = _read(name)
+        assert word == answer
+        assert kept in text
+        assert gone not in text
+
+    def test_every_fixture_is_in_the_table(self) -> None:
+        """No reply fixture goes untested."""
+        assert {p.name for p in REPLIES.glob("*.eml")} == {row[0] for row in REPLY_FILES}
+
+
+class TestNewText:
+    @pytest.mark.parametrize(("body", "expected"), [
+        ("Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth <r@x.example> wrote:\n> yes - intro",
+         "Yes!"),
+        ("Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth Okafor <ruth@oakridge.example>\nwrote:\n"
+         "> no", "Yes!"),
+        ("Sure\n\nOn 3 Mar 2025, at 21:12, Ruth Okafor wrote:\n\n> Hi", "Sure"),
+        ("Oui\n\nLe lun. 3 mars 2025 à 21:12, Ruth <r@x.example> a écrit :\n> Bonjour", "Oui"),
+        ("Ja\n\nAm 03.03.2025 um 21:12 schrieb Ruth Okafor:\n> Hallo", "Ja"),
+        ("Ja\n\nAm Mo., 3. März 2025 um 21:12 Uhr schrieb Ruth <r@x.example>:\n> Hallo", "Ja"),
+        ("Sí\n\nEl lun, 3 mar 2025 a las 21:12, Ruth (<r@x.example>) escribió:\n> Hola", "Sí"),
+        ("No\n\n-----Original Message-----\nFrom: Ruth\nSent: Monday\n\nyes", "No"),
+        ("Nein\n\n-----Ursprüngliche Nachricht-----\nVon: Ruth\n\nja", "Nein"),
+        ("Non\n\n-----Message d'origine-----\nDe : Ruth\n\noui", "Non"),
+        ("No\n\n-----Mensaje original-----\nDe: Ruth\n\nsí", "No"),
+        ("No\n\nFrom: Ruth <r@x.example>\nSent: Monday, March 3, 2025\nTo: M\n\nyes", "No"),
+        ("Non\n\nDe : Ruth <r@x.example>\nEnvoyé : lundi 3 mars 2025\n\noui", "Non"),
+        ("Nein\n\nVon: Ruth <r@x.example>\nGesendet: Montag\n\nja", "Nein"),
+        ("No\n\nDe: Ruth <r@x.example>\nEnviado: lunes\n\nsí", "No"),
+        ("No\n\n________________________________\nFrom: Ruth\nyes", "No"),
+        ("Happy to\n-- \nMarcus Hale\nyes", "Happy to"),
+        ("Happy to\n\nSent from my iPhone", "Happy to"),
+        ("Oui\n\nEnvoyé de mon iPhone", "Oui"),
+        ("Ja\n\nVon meinem iPhone gesendet", "Ja"),
+        ("Sí\n\nEnviado desde mi iPhone", "Sí"),
+        ("Sure\n\nGet Outlook for iOS", "Sure"),
+        ("Yes\n> quoted yes\nand more", "Yes\nand more"),
+        ("Yes, happy to.\n\nBest regards,\nMarcus Hale\nFernline", "Yes, happy to."),
+        ("", ""),
+    ])
+    def test_keeps_only_the_new_words(self, body: str, expected: str) -> None:
+        """Quoted history, attributions, separators and signatures are cut away."""
+        assert new_text(body) == expected
+
+    def test_keeps_a_closing_followed_by_a_long_message(self) -> None:
+        """A "Thanks," line with a long text after it is not taken for a signature."""
+        body = "Yes.\n\nThanks,\n" + "\n".join(f"line {i} of a longer note" for i in range(12))
+        assert "line 11" in new_text(body)
+
+    def test_handles_crlf(self) -> None:
+        """Windows line ends do not defeat the quote detection."""
+        assert new_text("No.\r\n\r\nOn Mon, 3 Mar 2025, Ruth wrote:\r\n> yes\r\n") == "No."
+
+
+class TestClassifyAnswer:
+    @pytest.mark.parametrize("text", [
+        "Yes", "yes.", "Yes, happy to talk with her.", "Sure, happy to help.",
+        "Happy to!", "Glad to help.", "Of course.", "Absolutely", "Sounds good.",
+        "Please do.", "Go ahead.", "I'd be happy to.", "Hi Lisa,\n\nYes, please connect us.",
+        "Dear Ruth,\nyes", "Hi Lisa, yes happy to", "No problem, happy to.",
+        "Thanks for thinking of me! Yes, of course.", "Oui, avec plaisir.", "Volontiers.",
+        "D'accord.", "D\u2019accord, allez-y.", "Bonjour Ruth,\n\nOui bien sûr.", "Ja, gerne.",
+        "Sehr gerne!", "Klar.", "Hallo Ruth,\nja", "Sí, claro.", "Con gusto.", "Encantada.",
+        "Por supuesto.", "Hola Ruth:\n\nSí, adelante.", "OK", "Yes please!",
+        "Yes\nI'd be glad to", "Sí, no hay problema.",
+    ])
+    def test_yes(self, text: str) -> None:
+        """Plain consent in any of the four languages is a yes."""
+        assert classify_answer(text) == "yes"
+
+    @pytest.mark.parametrize("text", [
+        "No", "No.", "No thanks.", "No, thank you.", "Not now.", "Not interested.",
+        "I'll pass.", "I'd rather not.", "I must decline.", "Sure not.",
+        "Not now, sorry — perhaps after the summer.", "Not now, sorry – maybe in autumn.",
+        "No thanks – I am not able to take this on.", "Hi Lisa,\n\nno thanks",
+        "Non.", "Non merci.", "Pas maintenant.", "Nein.", "Nein, danke.", "Leider nicht.",
+        "Kein Interesse.", "Lieber nicht.", "No, gracias.", "No gracias.", "Ahora no.",
+        "Prefiero no.", "Absolutely not.", "Of course not.", "Unfortunately not.",
+        "Thanks, but no.", "Thanks but no thanks.",
+    ])
+    def test_no(self, text: str) -> None:
+        """A refusal in the first sentence is a no, even if a hedge follows."""
+        assert classify_answer(text) == "no"
+
+    @pytest.mark.parametrize("text", [
+        "Maybe next month?", "maybe", "Let me think about it.", "Not sure.",
+        "I'm not sure yet.", "Not right now but later.", "Not now, but maybe later.",
+        "Yes, but maybe next month.", "Sure, let me think about it.",
+        "Happy to, but not before March.", "Yes. But not before March.",
+        "Peut-être.", "Vielleicht.", "Quizás.", "Tal vez más adelante.",
+        "Oui, mais pas avant avril.", "Ja, aber erst im Mai.", "Sí, pero más adelante.",
+        "Who is she?", "Thanks for the note.", "", "   ", "Let me check with my team first.",
+        "Yes?", "Sure, if she can do Tuesdays.", "Hi Lisa,",
+        "Thanks!\n\nI'll get back to you next week.",
+    ])
+    def test_unclear(self, text: str) -> None:
+        """Hedges, questions and empty text are unclear; never a false yes."""
+        assert classify_answer(text) == "unclear"
+
+    def test_yes_in_a_later_sentence_does_not_count(self) -> None:
+        """Only the first sentence decides."""
+        assert classify_answer("I need to check my calendar. Yes might work.") == "unclear"
+
+    def test_yes_only_in_quoted_original_is_not_a_yes(self) -> None:
+        """A yes that only appears in the quoted original is not an answer."""
+        body = ("Let me get back to you.\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth "
+                "<r@x.example> wrote:\n> yes - I will introduce you both\n")
+        assert classify_answer(new_text(body)) == "unclear"
+
+
+class TestReadOwnerCommand:
+    @pytest.mark.parametrize(("text", "expected"), [
+        ("approve", ("approve", None, None)),
+        ("Approve K7F3Q2", ("approve", "K7F3Q2", None)),
+        ("approve k7f3q2\n\nthanks", ("approve", "K7F3Q2", None)),
+        ("decline", ("decline", None, None)),
+        ("Decline K7F3Q2.", ("decline", "K7F3Q2", None)),
+        ("cancel K7F3Q2", ("cancel", "K7F3Q2", None)),
+        ("status", ("status", None, None)),
+        ("approve please", ("approve", None, None)),
+        ("approve ABCDEF", ("approve", "ABCDEF", None)),
+        ("2", ("pick", None, "2")),
+        ("2.", ("pick", None, "2")),
+        ("#3", ("pick", None, "3")),
+        ("1. Sarah Chen <sarah.chen@helix.example>", ("pick", None, "1")),
+        ("bob.jones@bigchem.example", ("target", None, "bob.jones@bigchem.example")),
+        ("Bob Jones <bob.jones@bigchem.example>", ("target", None, "bob.jones@bigchem.example")),
+        ("<mailto:bob@bigchem.example>", ("target", None, "bob@bigchem.example")),
+        ("\n\n  approve K7F3Q2  \n", ("approve", "K7F3Q2", None)),
+        ("Hi,\napprove", ("approve", None, None)),
+    ])
+    def test_reads_command(self, text: str, expected: tuple[str, str | None, str | None]) -> None:
+        """The first meaningful line gives the verb, the intro id and the argument."""
+        assert read_owner_command(text) == expected
+
+    @pytest.mark.parametrize("text", [
+        "", "Thanks, this looks great", "Approval pending", "0", "2025 was a good year",
+        "please approve", "I wrote to bob@x.example yesterday about it",
+    ])
+    def test_not_a_command(self, text: str) -> None:
+        """Anything else is not a command."""
+        assert read_owner_command(text) is None
+
+
+class TestNeverRaises:
+    @given(st.text())
+    def test_new_text_and_classify_never_raise(self, text: str) -> None:
+        """Hostile text never makes the reader raise."""
+        assert classify_answer(new_text(text)) in ("yes", "no", "unclear")
+
+    @given(st.text())
+    def test_read_owner_command_never_raises(self, text: str) -> None:
+        """Hostile text never makes the command reader raise."""
+        result = read_owner_command(text)
+        assert result is None or result[0] in ("approve", "decline", "cancel", "status",
+                                                "pick", "target")
+
+    @given(st.binary(max_size=2000))
+    def test_read_answer_never_raises(self, raw: bytes) -> None:
+        """Any bytes as a mail give an answer."""
+        assert read_answer(mailtext.parse_bytes(raw))[1] in ("yes", "no", "unclear")

@@ -1,0 +1,178 @@
+"""The whole double opt-in against the real Dovecot and SMTP server, with `run --once`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from world import BLANKET, INTROS, OWNER, TIM_ASKS, World, forward
+
+pytestmark = pytest.mark.servers
+
+TIM, BOB = "tim@example.test", "bob@example.test"
+
+
+@pytest.fixture
+def world(tmp_path: Path, dovecot: Any, smtp_server: Any, clock: Any) -> Iterator[World]:
+    w = World(tmp_path, dovecot, smtp_server)
+    w.clock = clock  # type: ignore[attr-defined]
+    yield w
+
+
+def _optin(world: World, user: str) -> Any:
+    (msg,) = [m for m in world.inbox(user) if "[intro " in str(m["Subject"])]
+    return msg
+
+
+class TestStories:
+    def test_both_say_yes_then_one_introduction(self, world: World, clock: Any) -> None:
+        """A specific request: opt-ins to both, and after two yeses one introduction to both."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        assert world.run_once(clock.now()) == 0
+        assert len(world.sent()) == 2
+        tim_optin, bob_optin = _optin(world, TIM), _optin(world, BOB)
+        assert tim_optin["Reply-To"] and "intros+" in str(tim_optin["Reply-To"])
+        assert str(tim_optin["Auto-Submitted"]) == "auto-generated"
+        world.reply(BOB, bob_optin, "Hi Lisa,\n\nSure, happy to talk to Tim.", now=clock.now())
+        world.reply(TIM, tim_optin, "Yes please, thank you!", now=clock.now())
+        clock.advance(timedelta(hours=1))
+        assert world.run_once(clock.now()) == 0
+        intro_mails = [m for m in world.sent() if "Auto-Submitted" not in m]
+        assert len(intro_mails) == 1 and len(world.sent()) == 3
+        (intro,) = intro_mails
+        assert TIM in str(intro["To"]) and BOB in str(intro["To"])
+        assert OWNER in str(intro["From"])
+        clock.advance(timedelta(hours=1))
+        assert world.run_once(clock.now()) == 0
+        assert len(world.sent()) == 3, "nothing is sent twice"
+        assert len(world.dovecot.messages(INTROS, "introd/done")) == 3
+
+    def test_target_says_no(self, world: World, clock: Any) -> None:
+        """The target's no gives the requester a gentle note and the target a thank-you."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.reply(BOB, _optin(world, BOB), "No thanks, not at the moment.", now=clock.now())
+        world.run_once(clock.now())
+        assert len(world.sent()) == 4
+        to_tim = world.sent_to(TIM)
+        assert len(to_tim) == 2
+        last = [m for m in world.sent() if TIM in str(m["To"])][-1]
+        assert "Bob" not in last.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert len(world.sent_to(BOB)) == 2
+
+    def test_blanket_request_is_declined(self, world: World, clock: Any) -> None:
+        """'Any of your contacts' gets decline_no_target to the requester, nothing else."""
+        world.owner_sends(forward("Brad Kessler", "brad@example.test", BLANKET))
+        world.run_once(clock.now())
+        assert len(world.sent()) == 1
+        assert world.sent()[0]["To"].addresses[0].addr_spec == "brad@example.test"
+        assert world.cli("list", "--state", "declined") == 0
+
+
+class TestNeverAnswered:
+    @pytest.mark.parametrize("raw", [
+        forward("Tim Walker", TIM, TIM_ASKS, sender="Mallory <mallory@evil.example>",
+                auth=None),
+        forward("Tim Walker", TIM, TIM_ASKS, auth=None),
+        forward("Tim Walker", TIM, TIM_ASKS,
+                auth="Authentication-Results: mx.evil.example; dkim=pass header.d=example.test"),
+    ], ids=["not_from_owner", "no_auth_results", "untrusted_authserv"])
+    def test_unauthorised_requests_are_quarantined(self, world: World, clock: Any,
+                                                   raw: bytes) -> None:
+        """A request not from an authenticated owner sends nothing and is quarantined."""
+        world.owner_sends(raw)
+        assert world.run_once(clock.now()) == 0
+        assert world.sent() == []
+        assert len(world.dovecot.messages(INTROS, "introd/quarantine")) == 1
+        assert world.dovecot.messages(INTROS) == []
+
+    def test_forged_token_changes_nothing(self, world: World, clock: Any) -> None:
+        """A reply with a made-up token and no reference is ignored."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        bob_optin = _optin(world, BOB)
+        intro_id = str(bob_optin["Subject"]).rsplit("[intro ", 1)[1][:6]
+        forged = f"intros+{intro_id.lower()}tabcdefghijklmnopqrst@example.test"
+        world.reply(BOB, bob_optin, "Yes!", now=clock.now(), to=forged, references=False)
+        world.reply(TIM, _optin(world, TIM), "Yes!", now=clock.now(), to=forged,
+                    references=False)
+        world.run_once(clock.now())
+        assert len(world.sent()) == 2, "no introduction from forged tokens"
+        assert len(world.dovecot.messages(INTROS, "introd/quarantine")) == 2
+
+    def test_answer_from_another_address_is_ignored(self, world: World, clock: Any) -> None:
+        """A valid token used from someone else's address is not the party's answer."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.reply(BOB, _optin(world, BOB), "Yes", now=clock.now(),
+                    sender="eve@example.test")
+        world.reply(TIM, _optin(world, TIM), "Yes", now=clock.now())
+        world.run_once(clock.now())
+        assert len(world.sent()) == 2
+
+    def test_reply_without_reply_to_is_tied_by_references(self, world: World,
+                                                          clock: Any) -> None:
+        """A client that dropped the Reply-To is still tied by In-Reply-To."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.reply(BOB, _optin(world, BOB), "Yes, happy to.", now=clock.now(), to=INTROS)
+        world.reply(TIM, _optin(world, TIM), "Yes please.", now=clock.now(), to=INTROS)
+        world.run_once(clock.now())
+        assert len(world.sent()) == 3
+
+
+class TestRestarts:
+    def test_smtp_down_then_up_sends_each_once(self, world: World, clock: Any) -> None:
+        """Opt-ins queued while SMTP is down go out once it is back, exactly once."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.write_config(smtp={"port": 1})  # nobody listens there
+        assert world.run_once(clock.now()) == 1
+        assert world.dovecot.messages(INTROS) == [], "the request was handled and put away"
+        world.write_config()
+        assert world.run_once(clock.now()) == 0
+        assert len(world.sent()) == 2
+        assert world.run_once(clock.now()) == 0
+        assert len(world.sent()) == 2
+
+    def test_imap_unreachable_exits_1(self, world: World, clock: Any) -> None:
+        """`run --once` exits 1 with one line when IMAP cannot be reached."""
+        world.write_config(imap={"port": 1})
+        assert world.run_once(clock.now()) == 1
+
+    def test_temporary_smtp_failure_is_retried(self, world: World, clock: Any) -> None:
+        """A 451 defers the mail; it is sent on a later run after the backoff."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.smtp.fail_next(2, code=451)
+        world.run_once(clock.now())
+        assert len(world.sent()) == 0
+        clock.advance(timedelta(minutes=6))
+        world.run_once(clock.now())
+        assert len(world.sent()) == 2
+
+    def test_permanent_failure_tells_the_owner_once(self, world: World, clock: Any) -> None:
+        """A 550 for the target fails that mail and sends the owner one bounce_notice."""
+        world.smtp.reject_rcpt(BOB, 550)
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        assert len(world.sent_to(OWNER)) == 1
+        world.run_once(clock.now())
+        assert len(world.sent_to(OWNER)) == 1
+
+
+class TestMailbox:
+    def test_without_processed_folder_mail_is_flagged_seen(self, world: World,
+                                                           clock: Any) -> None:
+        """Without processed_folder, handled mail stays, flagged \\Seen, handled once."""
+        world.write_config(imap={"processed_folder": None, "quarantine_folder": None})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.run_once(clock.now())
+        assert len(world.dovecot.messages(INTROS)) == 1
+        assert len(world.sent()) == 2
+        with world.dovecot.session(INTROS) as imap:
+            imap.select_folder("INBOX")
+            assert imap.search(["UNSEEN"]) == []

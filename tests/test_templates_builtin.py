@@ -419,3 +419,27 @@ class TestContent:
         intro = replace(INTRO, expires=datetime(2026, 3, day, tzinfo=timezone.utc))
         text = render("fr", "optin_requester", "txt", base_context(order="parallel", intro=intro))
         assert text is not None and f"jusqu'au {expected}" in text
+
+
+class TestDocumentation:
+    DOC = Path(__file__).resolve().parent.parent / "docs" / "templates.md"
+
+    def examples(self) -> list[str]:
+        text = self.DOC.read_text(encoding="utf-8")
+        return re.findall(r"```jinja\n(.*?)```", text, re.DOTALL)
+
+    def test_documented_examples_render(self) -> None:
+        """Every Jinja example in docs/templates.md renders against the sample data."""
+        examples = self.examples()
+        assert len(examples) >= 6
+        context = base_context(order="parallel", requester_note=None, recipient=TARGET,
+                               role="target")
+        for source in examples:
+            rendered = ENV.from_string(source).render(**context)
+            assert rendered.strip() and "{{" not in rendered
+
+    def test_every_template_is_documented(self) -> None:
+        """docs/templates.md has a row for every template name."""
+        text = self.DOC.read_text(encoding="utf-8")
+        for name in NAMES:
+            assert f"| `{name}` |" in text, name

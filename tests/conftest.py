@@ -11,7 +11,7 @@ import pytest
 try:  # tests/ is on sys.path when it is not a package
     from servers import DOVECOT_BIN, INSTALL_HINT, Dovecot, ServerError, SmtpServer
 except ImportError:  # pragma: no cover - tests/ became a package
-    from tests.servers import DOVECOT_BIN, INSTALL_HINT, Dovecot, ServerError, SmtpServer
+    from tests.servers import DOVECOT_BIN, INSTALL_HINT, Dovecot, ServerError, SmtpServer  # type: ignore[no-redef]
 
 INTRO_USER = "intros@example.test"
 INTRO_PASSWORD = "intros-secret"
@@ -37,8 +37,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _require_dovecot() -> None:
     if not DOVECOT_BIN.exists():
-        pytest.fail(f"Dovecot is not installed ({DOVECOT_BIN} missing): {INSTALL_HINT}",
-                    pytrace=False)
+        pytest.fail(
+            f"Dovecot is not installed ({DOVECOT_BIN} missing): {INSTALL_HINT}", pytrace=False
+        )
 
 
 @pytest.fixture(scope="session")
@@ -86,8 +87,9 @@ def make_dovecot() -> Iterator[Callable[..., Dovecot]]:
 @pytest.fixture
 def smtp_server(dovecot: Dovecot) -> Iterator[SmtpServer]:
     """An authenticated SMTP server on a free port that delivers local mail into `dovecot`."""
-    server = SmtpServer(user=SMTP_USER, password=SMTP_PASSWORD, local_domains=LOCAL_DOMAINS,
-                        dovecot=dovecot)
+    server = SmtpServer(
+        user=SMTP_USER, password=SMTP_PASSWORD, local_domains=LOCAL_DOMAINS, dovecot=dovecot
+    )
     server.start()
     try:
         yield server

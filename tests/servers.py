@@ -9,6 +9,7 @@ sent a mail can read it from the recipient's mailbox at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -17,14 +18,13 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -37,6 +37,7 @@ MAIL_UID = 5000
 LOGIN_USER = "dovenull"
 INTERNAL_USER = "dovecot"
 TIMEOUT = 10.0
+Security = Literal["none", "starttls", "ssl"]
 PARTY_PASSWORD = "party-secret"
 
 # aiosmtpd warns on every connection that AUTH without TLS is unsafe: that is the point here.
@@ -79,11 +80,29 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         raise ServerError(f"openssl is not installed: {INSTALL_HINT}")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=TIMEOUT,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=TIMEOUT,
     )
     key.chmod(0o600)
     return cert, key
@@ -221,7 +240,9 @@ class Dovecot:
             return
         self._process = subprocess.Popen(
             [str(DOVECOT_BIN), "-F", "-c", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         for port in (self.imap_port, self.imaps_port, self.lmtp_port):
@@ -229,41 +250,42 @@ class Dovecot:
         if self.disabled and "imap_capability =" not in self.config_path.read_text():
             self._apply_disabled_capabilities()
 
-    def stop(self, *, kill: bool = False) -> None:
+    def stop(self, *, graceful: bool = False) -> None:
         """Stop the server and wait until every process of this instance has ended.
 
-        A graceful stop takes Dovecot about a second; `kill=True` ends the whole process
-        group at once (as a crash or a pulled plug would), which mail on disk survives.
+        By default the whole process group is killed at once (as a crash or a pulled plug
+        would; mail on disk survives it), which takes milliseconds. `graceful=True` sends
+        SIGTERM to the master, which can take Dovecot one to several seconds.
         """
         process, self._process = self._process, None
         if process is None:
             return
         if process.poll() is None:
-            if kill:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
+            if graceful:
                 process.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(process.pid, signal.SIGKILL)
             try:
                 process.wait(timeout=TIMEOUT)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=TIMEOUT)
-        if kill:  # the children die a moment after the master: wait for their sockets
-            wait_ports_closed((self.imap_port, self.imaps_port, self.lmtp_port))
+        # Children outlive a killed master by a moment: wait until their sockets are gone.
+        wait_ports_closed((self.imap_port, self.imaps_port, self.lmtp_port))
         if process.stdout is not None:
             process.stdout.close()
 
-    def restart(self, *, kill: bool = True) -> None:
-        """Stop (killed by default: fast) and start again on the same ports, keeping mail."""
-        self.stop(kill=kill)
+    def restart(self, *, graceful: bool = False) -> None:
+        """Stop and start again on the same ports, keeping users and mail."""
+        self.stop(graceful=graceful)
         self.start()
 
     def close(self) -> None:
         """Stop the server and remove its temp dir."""
-        self.stop(kill=True)
+        self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> Dovecot:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -296,13 +318,19 @@ class Dovecot:
 
     # -- mail -----------------------------------------------------------------------
 
-    def connect(self, user: str, *, security: Literal["none", "starttls", "ssl"] = "none",
-                timeout: float = TIMEOUT) -> IMAPClient:
+    def connect(
+        self,
+        user: str,
+        *,
+        security: Security = "none",
+        timeout: float = TIMEOUT,
+    ) -> IMAPClient:
         """An IMAPClient logged in as `user` (the caller logs out)."""
         context = client_tls_context(self.cert)
         if security == "ssl":
-            client = IMAPClient(self.host, port=self.imaps_port, ssl=True, ssl_context=context,
-                                timeout=timeout)
+            client = IMAPClient(
+                self.host, port=self.imaps_port, ssl=True, ssl_context=context, timeout=timeout
+            )
         else:
             client = IMAPClient(self.host, port=self.imap_port, ssl=False, timeout=timeout)
             if security == "starttls":
@@ -322,8 +350,9 @@ class Dovecot:
             except Exception:  # noqa: BLE001 - the test already has its answer
                 client.shutdown()
 
-    def append(self, user: str, raw: bytes, folder: str = "INBOX",
-               flags: Iterable[str] = ()) -> int:
+    def append(
+        self, user: str, raw: bytes, folder: str = "INBOX", flags: Iterable[str] = ()
+    ) -> int:
         """Store a message in a user's folder (created if missing); return its UID."""
         with self.session(user) as client:
             if folder.upper() != "INBOX" and not client.folder_exists(folder):
@@ -351,13 +380,23 @@ class Dovecot:
         deliver_lmtp(self.lmtp_port, mail_from, recipient, raw)
 
     def clear(self) -> None:
-        """Empty every mailbox of every user and remove every folder but INBOX."""
+        """Empty every mailbox of every user and remove every folder but INBOX.
+
+        Users whose Maildir shows no mail, folder or subscription are skipped, so the cost
+        is one IMAP session per user that the test touched.
+        """
         for user in list(self.users):
+            if not self._has_mail(user):
+                continue
             with self.session(user) as client:
                 listed = client.list_folders()
-                names = [name for flags, _sep, name in listed
-                         if name.upper() != "INBOX" and b"\\Noselect" not in flags
-                         and b"\\NonExistent" not in flags]
+                names = [
+                    name
+                    for flags, _sep, name in listed
+                    if name.upper() != "INBOX"
+                    and b"\\Noselect" not in flags
+                    and b"\\NonExistent" not in flags
+                ]
                 for name in sorted(names, key=lambda n: (-n.count("/"), n)):
                     client.delete_folder(name)
                 for _flags, _sep, name in client.list_sub_folders():
@@ -370,6 +409,27 @@ class Dovecot:
                     client.uid_expunge(uids)
 
     # -- internals ------------------------------------------------------------------
+
+    def _maildir(self, user: str) -> Path:
+        local, _at, domain = user.lower().rpartition("@")
+        return self.root / "mail" / domain / local / "Maildir"
+
+    def _has_mail(self, user: str) -> bool:
+        """Whether a user's Maildir holds a message, a folder or a subscription."""
+        maildir = self._maildir(user)
+        if not maildir.is_dir():
+            return False
+        if any(entry.name.startswith(".") for entry in os.scandir(maildir)):
+            return True  # Maildir++ keeps each folder as a ".name" directory
+        for sub in ("new", "cur"):
+            path = maildir / sub
+            if path.is_dir() and any(os.scandir(path)):
+                return True
+        subscriptions = maildir / "subscriptions"
+        if subscriptions.exists():
+            lines = subscriptions.read_text(errors="replace").splitlines()[1:]
+            return any(line.strip() and line.strip().upper() != "INBOX" for line in lines)
+        return False
 
     def _make_dirs(self) -> None:
         for name in ("run", "state", "users"):
@@ -401,24 +461,45 @@ class Dovecot:
     def _write_config(self, capabilities: list[str] | None) -> None:
         root_user = os.geteuid() == 0
         if root_user:
-            ids = dict(login_user=LOGIN_USER, internal_user=INTERNAL_USER,
-                       mail_uid=MAIL_UID, mail_gid=MAIL_UID, first_valid_uid=MAIL_UID,
-                       first_valid_gid=MAIL_UID, chroot="")
+            ids: dict[str, object] = {
+                "login_user": LOGIN_USER,
+                "internal_user": INTERNAL_USER,
+                "mail_uid": MAIL_UID,
+                "mail_gid": MAIL_UID,
+                "first_valid_uid": MAIL_UID,
+                "first_valid_gid": MAIL_UID,
+                "chroot": "",
+            }
         else:
             import pwd
 
             me = pwd.getpwuid(os.geteuid()).pw_name
-            ids = dict(login_user=me, internal_user=me, mail_uid=os.geteuid(),
-                       mail_gid=os.getegid(), first_valid_uid=os.geteuid(),
-                       first_valid_gid=os.getegid(), chroot="chroot =")
-        capability = (f"imap_capability = {' '.join(capabilities)}"
-                      if capabilities is not None else "")
-        self.config_path.write_text(DOVECOT_CONF.format(
-            instance=f"introd-test-{self.root.name}", root=self.root, host=self.host,
-            cert=self.cert, key=self.key, imap_port=self.imap_port,
-            imaps_port=self.imaps_port, lmtp_port=self.lmtp_port,
-            imap_capability=capability, **ids,
-        ))
+            ids = {
+                "login_user": me,
+                "internal_user": me,
+                "mail_uid": os.geteuid(),
+                "mail_gid": os.getegid(),
+                "first_valid_uid": os.geteuid(),
+                "first_valid_gid": os.getegid(),
+                "chroot": "chroot =",
+            }
+        capability = (
+            f"imap_capability = {' '.join(capabilities)}" if capabilities is not None else ""
+        )
+        self.config_path.write_text(
+            DOVECOT_CONF.format(
+                instance=f"introd-test-{self.root.name}",
+                root=self.root,
+                host=self.host,
+                cert=self.cert,
+                key=self.key,
+                imap_port=self.imap_port,
+                imaps_port=self.imaps_port,
+                lmtp_port=self.lmtp_port,
+                imap_capability=capability,
+                **ids,
+            )
+        )
 
     def _check_alive(self) -> None:
         process = self._process
@@ -522,8 +603,14 @@ class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
-    async def handle_MAIL(self, smtp: SMTP, session: Session, envelope: Envelope,
-                          address: str, mail_options: list[str]) -> str:
+    async def handle_MAIL(
+        self,
+        smtp: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
         refusal = self.server._take_fault("MAIL")
         if refusal:
             return refusal
@@ -531,8 +618,14 @@ class _Handler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
-    async def handle_RCPT(self, smtp: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        smtp: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         refusal = self.server._take_fault("RCPT") or self.server._rcpt_refusal(address)
         if refusal:
             return refusal
@@ -545,10 +638,19 @@ class _Handler:
         if refusal:
             return refusal
         data = envelope.original_content or b""
-        login = session.auth_data.login.decode() if isinstance(
-            session.auth_data, LoginPassword) else None
-        self.server._accept(Received(mail_from=envelope.mail_from or "",
-                                     rcpt_tos=tuple(envelope.rcpt_tos), data=data, login=login))
+        login = (
+            session.auth_data.login.decode()
+            if isinstance(session.auth_data, LoginPassword)
+            else None
+        )
+        self.server._accept(
+            Received(
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                data=data,
+                login=login,
+            )
+        )
         return "250 OK: queued"
 
 
@@ -564,12 +666,19 @@ class SmtpServer:
     first, so a test can read what any party was sent.
     """
 
-    def __init__(self, *, user: str = "intros@example.test", password: str = "smtp-secret",
-                 local_domains: Iterable[str] = ("example.test",),
-                 dovecot: Dovecot | None = None, create_users: bool = True,
-                 require_auth: bool = True,
-                 security: Literal["none", "starttls", "ssl"] = "none",
-                 cert: Path | None = None, key: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        user: str = "intros@example.test",
+        password: str = "smtp-secret",
+        local_domains: Iterable[str] = ("example.test",),
+        dovecot: Dovecot | None = None,
+        create_users: bool = True,
+        require_auth: bool = True,
+        security: Security = "none",
+        cert: Path | None = None,
+        key: Path | None = None,
+    ) -> None:
         self.host = HOST
         self.port = find_free_port()
         self.user = user
@@ -590,9 +699,15 @@ class SmtpServer:
             context.load_cert_chain(str(cert), str(key))
             kwargs["ssl_context" if security == "ssl" else "tls_context"] = context
         self._controller = Controller(
-            _Handler(self), hostname=self.host, port=self.port, server_hostname="localhost",
-            ready_timeout=TIMEOUT, authenticator=self._authenticate,
-            auth_required=require_auth, auth_require_tls=False, **kwargs,
+            _Handler(self),
+            hostname=self.host,
+            port=self.port,
+            server_hostname="localhost",
+            ready_timeout=TIMEOUT,
+            authenticator=self._authenticate,
+            auth_required=require_auth,
+            auth_require_tls=False,
+            **kwargs,
         )
         self._started = False
 
@@ -606,7 +721,7 @@ class SmtpServer:
             self._controller.stop()
             self._started = False
 
-    def __enter__(self) -> SmtpServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -622,15 +737,21 @@ class SmtpServer:
 
     # -- fault injection ------------------------------------------------------------
 
-    def fail_next(self, count: int = 1, *, code: int = 451,
-                  message: str = "4.3.0 Temporary failure, try again later",
-                  stage: Literal["MAIL", "RCPT", "DATA"] = "MAIL") -> None:
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        code: int = 451,
+        message: str = "4.3.0 Temporary failure, try again later",
+        stage: Literal["MAIL", "RCPT", "DATA"] = "MAIL",
+    ) -> None:
         """Answer `code` to the next `count` MAIL (or RCPT, or DATA) commands."""
         with self._lock:
             self._faults.pending.append(_Failure(count, code, message, stage))
 
-    def reject_rcpt(self, address: str, code: int = 550,
-                    message: str = "5.1.1 No such user here") -> None:
+    def reject_rcpt(
+        self, address: str, code: int = 550, message: str = "5.1.1 No such user here"
+    ) -> None:
         """Answer `code` to every RCPT TO this address until `clear()`/`accept_rcpt()`."""
         with self._lock:
             self._faults.rcpt[address.lower()] = (code, message)
@@ -654,11 +775,14 @@ class SmtpServer:
         self._controller.start()
         wait_for_port(self.port)
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
-                      mechanism: str, auth_data: Any) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword)
-              and auth_data.login.decode() == self.user
-              and auth_data.password.decode() == self.password)
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.user
+            and auth_data.password.decode() == self.password
+        )
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def _take_fault(self, stage: str) -> str | None:

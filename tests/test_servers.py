@@ -14,9 +14,14 @@ import pytest
 from imapclient import IMAPClient
 
 try:
-    from servers import Dovecot, SmtpServer, client_tls_context
+    from servers import Dovecot, Security, SmtpServer, client_tls_context
 except ImportError:  # pragma: no cover - tests/ became a package
-    from tests.servers import Dovecot, SmtpServer, client_tls_context
+    from tests.servers import (  # type: ignore[no-redef]
+        Dovecot,
+        Security,
+        SmtpServer,
+        client_tls_context,
+    )
 
 from conftest import INTRO_PASSWORD, INTRO_USER, SMTP_PASSWORD, SMTP_USER, FakeClock
 
@@ -41,9 +46,9 @@ def send(server: SmtpServer, sender: str, recipients: list[str], raw: bytes) -> 
 
 class TestDovecotLogin:
     @pytest.mark.parametrize("security", ["none", "starttls", "ssl"])
-    def test_login_works_on_every_transport(self, dovecot: Dovecot, security: str) -> None:
+    def test_login_works_on_every_transport(self, dovecot: Dovecot, security: Security) -> None:
         """The intro user logs in over plain IMAP, STARTTLS and IMAPS (certificate verified)."""
-        with dovecot.session(INTRO_USER, security=security) as client:  # type: ignore[arg-type]
+        with dovecot.session(INTRO_USER, security=security) as client:
             assert client.select_folder("INBOX")[b"EXISTS"] == 0
 
     def test_wrong_password_is_refused(self, dovecot: Dovecot) -> None:
@@ -121,8 +126,9 @@ class TestDovecotMail:
             client.select_folder("INBOX")
             client.idle()
             try:
-                dovecot.append(INTRO_USER, make_mail(sender="a@example.test", to=INTRO_USER,
-                                                     subject="wake up"))
+                dovecot.append(
+                    INTRO_USER, make_mail(sender="a@example.test", to=INTRO_USER, subject="wake up")
+                )
                 responses = client.idle_check(timeout=10)
             finally:
                 client.idle_done()
@@ -140,7 +146,7 @@ class TestDovecotMail:
 
     def test_a_stopped_server_refuses_connections(self, dovecot: Dovecot) -> None:
         """While stopped, connecting fails; after `start()` it works again."""
-        dovecot.stop(kill=True)
+        dovecot.stop()
         with pytest.raises(OSError):
             IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=2)
         dovecot.start()
@@ -229,8 +235,9 @@ class TestSmtpDelivery:
 
     def test_unknown_local_user_is_a_delivery_failure(self, dovecot: Dovecot) -> None:
         """Without `create_users`, mail to an unknown local user is recorded as failed."""
-        with SmtpServer(dovecot=dovecot, create_users=False, user=SMTP_USER,
-                        password=SMTP_PASSWORD) as server:
+        with SmtpServer(
+            dovecot=dovecot, create_users=False, user=SMTP_USER, password=SMTP_PASSWORD
+        ) as server:
             send(server, INTRO_USER, ["nobody@example.test"], b"Subject: x\r\n\r\ny\r\n")
         [failure] = server.delivery_failures
         assert failure.recipient == "nobody@example.test"
@@ -238,12 +245,18 @@ class TestSmtpDelivery:
 
     @pytest.mark.parametrize("security", ["starttls", "ssl"])
     def test_tls_submission_with_a_verified_certificate(
-        self, dovecot: Dovecot, security: str
+        self, dovecot: Dovecot, security: Security
     ) -> None:
         """The SMTP server speaks STARTTLS and implicit TLS with a certificate clients verify."""
         context = client_tls_context(dovecot.cert)
-        with SmtpServer(dovecot=dovecot, security=security, cert=dovecot.cert,  # type: ignore[arg-type]
-                        key=dovecot.key, user=SMTP_USER, password=SMTP_PASSWORD) as server:
+        with SmtpServer(
+            dovecot=dovecot,
+            security=security,
+            cert=dovecot.cert,
+            key=dovecot.key,
+            user=SMTP_USER,
+            password=SMTP_PASSWORD,
+        ) as server:
             client: smtplib.SMTP
             if security == "ssl":
                 client = smtplib.SMTP_SSL(server.host, server.port, context=context, timeout=10)
@@ -257,11 +270,20 @@ class TestSmtpDelivery:
 
     def test_an_unverified_certificate_is_refused_by_default(self, dovecot: Dovecot) -> None:
         """A client with the system trust store rejects the throwaway certificate."""
-        with SmtpServer(dovecot=dovecot, security="ssl", cert=dovecot.cert, key=dovecot.key,
-                        user=SMTP_USER, password=SMTP_PASSWORD) as server:
-            with pytest.raises(ssl.SSLCertVerificationError):
-                smtplib.SMTP_SSL(server.host, server.port, timeout=10,
-                                 context=ssl.create_default_context())
+        with (
+            SmtpServer(
+                dovecot=dovecot,
+                security="ssl",
+                cert=dovecot.cert,
+                key=dovecot.key,
+                user=SMTP_USER,
+                password=SMTP_PASSWORD,
+            ) as server,
+            pytest.raises(ssl.SSLCertVerificationError),
+        ):
+            smtplib.SMTP_SSL(
+                server.host, server.port, timeout=10, context=ssl.create_default_context()
+            )
 
     def test_wait_for_returns_once_enough_mail_arrived(self, smtp_server: SmtpServer) -> None:
         """`wait_for(n)` returns the received mails as soon as there are n."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,31 @@ from introd.model import Person
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NAMES = (
-    "optin_requester", "optin_target", "introduction", "reminder", "reask",
-    "declined_by_target", "thanks_target", "withdrawn", "expired", "decline_no_target",
-    "decline_no_reason", "decline_policy", "review", "bounce_notice", "digest",
+    "optin_requester",
+    "optin_target",
+    "introduction",
+    "reminder",
+    "reask",
+    "declined_by_target",
+    "thanks_target",
+    "withdrawn",
+    "expired",
+    "decline_no_target",
+    "decline_no_reason",
+    "decline_policy",
+    "review",
+    "bounce_notice",
+    "digest",
 )
 OWNER_NAMES = ("review", "bounce_notice", "digest")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
 HTML_NAMES = ("optin_requester", "optin_target", "introduction")
-NOT_NAMING_TARGET = ("declined_by_target", "decline_no_target", "decline_no_reason",
-                     "decline_policy")
+NOT_NAMING_TARGET = (
+    "declined_by_target",
+    "decline_no_target",
+    "decline_no_reason",
+    "decline_policy",
+)
 LANGUAGES = {"en": NAMES, "fr": PARTY_NAMES}
 TAG = "[intro K7F3Q2]"
 
@@ -66,20 +82,22 @@ class SampleLedgerEntry:
 OWNER = Person(name="Marguerite Okafor", email="marguerite@okafor-advisory.example")
 REQUESTER = Person(name="Daniel Whitcombe", email="d.whitcombe@fieldnote.example")
 TARGET = Person(name="Ingrid Sørensen", email="ingrid.sorensen@nordpolymer.example")
-CREATED = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
-EXPIRES = datetime(2026, 3, 15, 9, 30, tzinfo=timezone.utc)
+CREATED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+EXPIRES = datetime(2026, 3, 15, 9, 30, tzinfo=UTC)
 INTRO = SampleIntro(
     id="K7F3Q2",
     reason="Daniel is moving into polymer recycling and would like to hear how Nordpolymer "
-           "runs its pilot line.",
+    "runs its pilot line.",
     blurb="Hello Marguerite,\n\nI saw that you know Ingrid Sørensen at Nordpolymer. I am moving "
-          "into polymer recycling and would value twenty minutes with her about the pilot "
-          "line.\n\nThanks a lot,\nDaniel",
+    "into polymer recycling and would value twenty minutes with her about the pilot "
+    "line.\n\nThanks a lot,\nDaniel",
     created=CREATED,
     expires=EXPIRES,
 )
-NOTE = ("Dear Ms Sørensen,\nI spent six years in packaging at Fieldnote and am now starting a "
-        "recycling project. Could I ask you about your pilot line?\n\nDaniel")
+NOTE = (
+    "Dear Ms Sørensen,\nI spent six years in packaging at Fieldnote and am now starting a "
+    "recycling project. Could I ask you about your pilot line?\n\nDaniel"
+)
 SCRIPT = "<script>alert('x')</script>"
 
 
@@ -92,8 +110,9 @@ def make_env() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
-                                            default_for_string=False, default=False),
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html.j2",), default_for_string=False, default=False
+        ),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -127,30 +146,46 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for order in ("parallel", "requester_first", "target_first"):
             yield order, base_context(order=order)
         yield "no_expiry", base_context(order="parallel", intro=replace(INTRO, expires=None))
-        yield "target_by_address_only", base_context(
-            order="parallel", target=Person(email="lab@nordpolymer.example"))
+        yield (
+            "target_by_address_only",
+            base_context(order="parallel", target=Person(email="lab@nordpolymer.example")),
+        )
     elif name == "optin_target":
         for order in ("parallel", "target_first"):
             yield order, base_context(order=order, requester_note=None, **as_target)
-        yield "requester_first_with_note", base_context(
-            order="requester_first", requester_note=NOTE, **as_target)
-        yield "no_reason_empty_blurb", base_context(
-            order="parallel", requester_note=None, intro=replace(no_reason, blurb=""),
-            **as_target)
+        yield (
+            "requester_first_with_note",
+            base_context(order="requester_first", requester_note=NOTE, **as_target),
+        )
+        yield (
+            "no_reason_empty_blurb",
+            base_context(
+                order="parallel",
+                requester_note=None,
+                intro=replace(no_reason, blurb=""),
+                **as_target,
+            ),
+        )
     elif name == "introduction":
         yield "with_note", base_context(requester_note=NOTE)
         yield "reason_only", base_context(requester_note=None)
         yield "blurb_only", base_context(requester_note=None, intro=no_reason)
-        yield "nothing_to_quote", base_context(
-            requester_note=None, intro=replace(no_reason, blurb=""))
+        yield (
+            "nothing_to_quote",
+            base_context(requester_note=None, intro=replace(no_reason, blurb="")),
+        )
     elif name == "reminder":
         yield "to_requester", base_context(first_sent=CREATED)
         yield "to_target", base_context(first_sent=CREATED, **as_target)
         yield "first_sent_unknown", base_context(first_sent=None, **as_target)
     elif name == "reask":
         yield "to_requester", base_context(previous_answer_excerpt="Maybe after Easter?")
-        yield "to_target", base_context(
-            previous_answer_excerpt="yes, but perhaps next month\nbusy right now", **as_target)
+        yield (
+            "to_target",
+            base_context(
+                previous_answer_excerpt="yes, but perhaps next month\nbusy right now", **as_target
+            ),
+        )
     elif name in ("thanks_target", "withdrawn"):
         yield "to_target", base_context(**as_target)
     elif name == "decline_no_target":
@@ -160,12 +195,27 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
     elif name == "review":
         yield from review_situations()
     elif name == "bounce_notice":
-        yield "target_failed", base_context(
-            recipient=OWNER, role="owner", failed_address=TARGET.email,
-            failure="550 5.1.1 <ingrid.sorensen@nordpolymer.example>: user unknown")
-        yield "no_intro", base_context(
-            recipient=OWNER, role="owner", intro=None, requester=None, target=None,
-            failed_address="old@gone.example", failure="")
+        yield (
+            "target_failed",
+            base_context(
+                recipient=OWNER,
+                role="owner",
+                failed_address=TARGET.email,
+                failure="550 5.1.1 <ingrid.sorensen@nordpolymer.example>: user unknown",
+            ),
+        )
+        yield (
+            "no_intro",
+            base_context(
+                recipient=OWNER,
+                role="owner",
+                intro=None,
+                requester=None,
+                target=None,
+                failed_address="old@gone.example",
+                failure="",
+            ),
+        )
     elif name == "digest":
         yield from digest_situations()
     else:  # pragma: no cover - a name without situations is a bug of this test
@@ -174,45 +224,103 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def review_situations() -> Iterator[tuple[str, dict[str, Any]]]:
     owner = {"recipient": OWNER, "role": "owner"}
-    chen_a = SampleCandidate(number=1, name="Sarah Chen", email="sarah.chen@helix.example",
-                             company="Helix Polymers")
-    chen_b = SampleCandidate(number=2, name="Sarah Chen", email="schen@brightwater.example",
-                             company=None)
-    yield "ambiguous_target", base_context(
-        rule="ambiguous_target", detail="2 contacts are called Sarah Chen",
-        review_reason="The name Sarah Chen matches more than one of your contacts.",
-        candidates=[chen_a, chen_b], target=Person(name="Sarah Chen"), **owner)
-    yield "unknown_target", base_context(
-        rule="unknown_target", detail="", candidates=[],
-        review_reason="I don't have an address for the person named.",
-        target=Person(name="Mr. Halvorsen"), **owner)
-    yield "requester_limit", base_context(
-        rule="requester_limit", detail="4 requests in 30 days", candidates=[],
-        review_reason="This is the 4th request from this person in 30 days.", **owner)
-    yield "no_target_no_requester", base_context(
-        rule="review_all", detail="", candidates=[], requester=None, target=None,
-        review_reason="You asked to see every request.", **owner)
-    yield "unclear_answer_sparse", base_context(
-        rule=None, detail=None, candidates=[], review_reason="",
-        intro=replace(INTRO, reason=None, blurb=""), **owner)
+    chen_a = SampleCandidate(
+        number=1, name="Sarah Chen", email="sarah.chen@helix.example", company="Helix Polymers"
+    )
+    chen_b = SampleCandidate(
+        number=2, name="Sarah Chen", email="schen@brightwater.example", company=None
+    )
+    yield (
+        "ambiguous_target",
+        base_context(
+            rule="ambiguous_target",
+            detail="2 contacts are called Sarah Chen",
+            review_reason="The name Sarah Chen matches more than one of your contacts.",
+            candidates=[chen_a, chen_b],
+            target=Person(name="Sarah Chen"),
+            **owner,
+        ),
+    )
+    yield (
+        "unknown_target",
+        base_context(
+            rule="unknown_target",
+            detail="",
+            candidates=[],
+            review_reason="I don't have an address for the person named.",
+            target=Person(name="Mr. Halvorsen"),
+            **owner,
+        ),
+    )
+    yield (
+        "requester_limit",
+        base_context(
+            rule="requester_limit",
+            detail="4 requests in 30 days",
+            candidates=[],
+            review_reason="This is the 4th request from this person in 30 days.",
+            **owner,
+        ),
+    )
+    yield (
+        "no_target_no_requester",
+        base_context(
+            rule="review_all",
+            detail="",
+            candidates=[],
+            requester=None,
+            target=None,
+            review_reason="You asked to see every request.",
+            **owner,
+        ),
+    )
+    yield (
+        "unclear_answer_sparse",
+        base_context(
+            rule=None,
+            detail=None,
+            candidates=[],
+            review_reason="",
+            intro=replace(INTRO, reason=None, blurb=""),
+            **owner,
+        ),
+    )
 
 
 def digest_situations() -> Iterator[tuple[str, dict[str, Any]]]:
-    owner = {"recipient": OWNER, "role": "owner", "intro": None,
-             "requester": None, "target": None}
-    period = {"period_start": datetime(2026, 3, 1, tzinfo=timezone.utc),
-              "period_end": datetime(2026, 3, 8, tzinfo=timezone.utc)}
-    counts = {"received": 4, "introduced": 1, "declined": 1, "expired": 0, "awaiting": 2,
-              "bounced": 1}
-    yield "busy_week", base_context(
-        counts=counts,
-        awaiting=[SampleAwaiting(id="K7F3Q2", requester=REQUESTER, target=TARGET, age_days=4),
-                  SampleAwaiting(id="M2P9X4", requester=REQUESTER, target=None, age_days=1)],
-        ledger=[SampleLedgerEntry(requester=REQUESTER, target=TARGET, date=CREATED),
-                SampleLedgerEntry(requester=TARGET, target=OWNER, date=date(2026, 3, 4))],
-        **period, **owner)
-    yield "quiet_week", base_context(
-        counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], **period, **owner)
+    owner = {"recipient": OWNER, "role": "owner", "intro": None, "requester": None, "target": None}
+    period = {
+        "period_start": datetime(2026, 3, 1, tzinfo=UTC),
+        "period_end": datetime(2026, 3, 8, tzinfo=UTC),
+    }
+    counts = {
+        "received": 4,
+        "introduced": 1,
+        "declined": 1,
+        "expired": 0,
+        "awaiting": 2,
+        "bounced": 1,
+    }
+    yield (
+        "busy_week",
+        base_context(
+            counts=counts,
+            awaiting=[
+                SampleAwaiting(id="K7F3Q2", requester=REQUESTER, target=TARGET, age_days=4),
+                SampleAwaiting(id="M2P9X4", requester=REQUESTER, target=None, age_days=1),
+            ],
+            ledger=[
+                SampleLedgerEntry(requester=REQUESTER, target=TARGET, date=CREATED),
+                SampleLedgerEntry(requester=TARGET, target=OWNER, date=date(2026, 3, 4)),
+            ],
+            **period,
+            **owner,
+        ),
+    )
+    yield (
+        "quiet_week",
+        base_context(counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], **period, **owner),
+    )
 
 
 def cases() -> Iterator[Any]:
@@ -270,7 +378,8 @@ class TestTemplateFiles:
 class TestRendering:
     @pytest.mark.parametrize(("language", "name", "context"), cases())
     def test_renders_with_a_tagged_one_line_subject(
-            self, language: str, name: str, context: dict[str, Any]) -> None:
+        self, language: str, name: str, context: dict[str, Any]
+    ) -> None:
         """Every template renders; its subject is one line ending with the intro tag."""
         subject = render(language, name, "subject", context)
         assert subject is not None
@@ -281,8 +390,7 @@ class TestRendering:
             assert "[intro" not in subject
 
     @pytest.mark.parametrize(("language", "name", "context"), cases())
-    def test_bodies_are_not_empty(self, language: str, name: str,
-                                  context: dict[str, Any]) -> None:
+    def test_bodies_are_not_empty(self, language: str, name: str, context: dict[str, Any]) -> None:
         """Text parts (and HTML parts where present) have content and no leftover markup."""
         text = render(language, name, "txt", context)
         assert text is not None and len(text.strip()) > 40
@@ -294,8 +402,9 @@ class TestRendering:
             assert "max-width:600px" in html
 
     @pytest.mark.parametrize(("language", "name", "context"), cases())
-    def test_party_mail_signed_by_owner(self, language: str, name: str,
-                                        context: dict[str, Any]) -> None:
+    def test_party_mail_signed_by_owner(
+        self, language: str, name: str, context: dict[str, Any]
+    ) -> None:
         """Mail to a party ends with the owner's signature and never names the software."""
         if name in OWNER_NAMES:
             return
@@ -304,10 +413,12 @@ class TestRendering:
         assert text.rstrip().endswith(OWNER.first_name)
         assert not re.search(r"\bintrod\b", text, re.IGNORECASE)
 
-    @pytest.mark.parametrize(("language", "name", "context"), [
-        c for c in cases() if c.values[1] in NOT_NAMING_TARGET])
-    def test_declines_never_name_the_target(self, language: str, name: str,
-                                            context: dict[str, Any]) -> None:
+    @pytest.mark.parametrize(
+        ("language", "name", "context"), [c for c in cases() if c.values[1] in NOT_NAMING_TARGET]
+    )
+    def test_declines_never_name_the_target(
+        self, language: str, name: str, context: dict[str, Any]
+    ) -> None:
         """Declines and the 'declined' note never name the target nor give their address."""
         for part in ("subject", "txt", "html"):
             rendered = render(language, name, part, context) or ""
@@ -322,9 +433,14 @@ class TestContent:
         """A blurb, note or name carrying markup is shown escaped in HTML, never as markup."""
         intro = replace(INTRO, reason=None, blurb=f"Hi,\n{SCRIPT}\nDaniel")
         requester = Person(name="Daniel <b>Whitcombe</b>", email=REQUESTER.email)
-        context = base_context(order="parallel", intro=intro, requester=requester,
-                               requester_note=None if name == "introduction" else SCRIPT,
-                               recipient=TARGET, role="target")
+        context = base_context(
+            order="parallel",
+            intro=intro,
+            requester=requester,
+            requester_note=None if name == "introduction" else SCRIPT,
+            recipient=TARGET,
+            role="target",
+        )
         html = render(language, name, "html", context)
         assert html is not None
         assert "<script>" not in html and "<b>" not in html
@@ -334,31 +450,35 @@ class TestContent:
     @pytest.mark.parametrize("language", LANGUAGES)
     def test_optin_target_quotes_blurb_and_reason(self, language: str) -> None:
         """The target sees the requester's message, the reason, and that a no is fine."""
-        context = base_context(order="parallel", requester_note=None, recipient=TARGET,
-                               role="target")
+        context = base_context(
+            order="parallel", requester_note=None, recipient=TARGET, role="target"
+        )
         text = render(language, "optin_target", "txt", context)
         assert text is not None
         assert INTRO.reason and INTRO.reason in text
         assert "    I saw that you know Ingrid Sørensen" in text
-        assert ("A no is perfectly fine" if language == "en" else "Un non ne pose aucun problème") in text
+        assert (
+            "A no is perfectly fine" if language == "en" else "Un non ne pose aucun problème"
+        ) in text
         html = render(language, "optin_target", "html", context)
         assert html is not None and "<blockquote" in html
 
     @pytest.mark.parametrize("language", LANGUAGES)
     def test_optin_target_shows_requester_note(self, language: str) -> None:
         """With requester_first, the target reads the requester's confirmed note."""
-        context = base_context(order="requester_first", requester_note=NOTE,
-                               recipient=TARGET, role="target")
+        context = base_context(
+            order="requester_first", requester_note=NOTE, recipient=TARGET, role="target"
+        )
         text = render(language, "optin_target", "txt", context)
         assert text is not None and "    I spent six years in packaging" in text
 
     @pytest.mark.parametrize("language", LANGUAGES)
     @pytest.mark.parametrize("name", ["optin_requester", "optin_target", "reminder", "reask"])
-    def test_questions_ask_for_words_the_reader_understands(self, language: str,
-                                                            name: str) -> None:
+    def test_questions_ask_for_words_the_reader_understands(self, language: str, name: str) -> None:
         """Mails expecting an answer ask for yes / no (oui / non in French)."""
-        context = base_context(order="parallel", requester_note=None, first_sent=CREATED,
-                               previous_answer_excerpt="hmm")
+        context = base_context(
+            order="parallel", requester_note=None, first_sent=CREATED, previous_answer_excerpt="hmm"
+        )
         text = render(language, name, "txt", context)
         assert text is not None
         words = ('"yes"', '"no"') if language == "en" else ("« oui »", "« non »")
@@ -385,8 +505,10 @@ class TestContent:
         assert "2. Sarah Chen <schen@brightwater.example>" in lines
         assert "ambiguous_target" in text and "decline" in text
 
-    @pytest.mark.parametrize(("label", "approve"), [
-        ("ambiguous_target", False), ("unknown_target", False), ("requester_limit", True)])
+    @pytest.mark.parametrize(
+        ("label", "approve"),
+        [("ambiguous_target", False), ("unknown_target", False), ("requester_limit", True)],
+    )
     def test_review_offers_the_answers_that_make_sense(self, label: str, approve: bool) -> None:
         """`approve` is offered only when the target has an address; otherwise a pick or one."""
         _, context = next(s for s in review_situations() if s[0] == label)
@@ -416,7 +538,7 @@ class TestContent:
     @pytest.mark.parametrize(("day", "expected"), [(1, "1er mars 2026"), (15, "15 mars 2026")])
     def test_french_dates_are_french(self, day: int, expected: str) -> None:
         """French mails write dates in French, whatever the renderer's locale."""
-        intro = replace(INTRO, expires=datetime(2026, 3, day, tzinfo=timezone.utc))
+        intro = replace(INTRO, expires=datetime(2026, 3, day, tzinfo=UTC))
         text = render("fr", "optin_requester", "txt", base_context(order="parallel", intro=intro))
         assert text is not None and f"jusqu'au {expected}" in text
 
@@ -432,8 +554,9 @@ class TestDocumentation:
         """Every Jinja example in docs/templates.md renders against the sample data."""
         examples = self.examples()
         assert len(examples) >= 6
-        context = base_context(order="parallel", requester_note=None, recipient=TARGET,
-                               role="target")
+        context = base_context(
+            order="parallel", requester_note=None, recipient=TARGET, role="target"
+        )
         for source in examples:
             rendered = ENV.from_string(source).render(**context)
             assert rendered.strip() and "{{" not in rendered

@@ -248,6 +248,12 @@ def _find_block(lines: list[_Line], start: int = 0) -> _Block | None:
                 fields[field] = fields.get(field, "") + value
                 j += 1
                 continue
+            # one blank line between header lines (HTML conversions)
+            if not lines[j].text and j + 1 < n:
+                following = _header(lines[j + 1].text)
+                if following is not None and following[0] not in fields:
+                    j += 1
+                    continue
             # a wrapped address list continues the previous To/Cc line
             if (
                 lines[j].text

@@ -339,6 +339,13 @@ _TAGS = re.compile(r"<[^>]*>")
 _HEADINGS = re.compile(r"<(/?)h[1-6]\b", re.I)
 _OFFICE_P = re.compile(r"</?o:p\s*>", re.I)
 _COMMENTS = re.compile(r"<!--.*?-->", re.S)
+# a <br> that ends a block's text adds no line in a browser: drop it
+_TRAILING_BR = re.compile(
+    r"([^>\s])((?:\s*</?(?:span|b|strong|i|em|font|a|u)\b[^>]*>)*)\s*<br\s*/?>"
+    r"((?:\s*</(?:span|b|strong|i|em|font|a|u)\s*>)*)\s*(?=</(?:div|p|li|blockquote)\s*>)",
+    re.I,
+)
+_QUOTE_ONLY = re.compile(r"^[> ]*$")
 _HEAD = re.compile(r"<head\b.*?</head\s*>", re.I | re.S)
 
 
@@ -364,6 +371,7 @@ def _html_to_text(html: str) -> str:
     html = _COMMENTS.sub("", html)
     html = _OFFICE_P.sub("", html)
     html = _MAILTO.sub(_mailto, html)
+    html = _TRAILING_BR.sub(r"\1\2\3", html)
     html = _HEADINGS.sub(r"<\1p", html)
     converter = _PlainText(bodywidth=0)
     converter.ignore_links = True
@@ -376,12 +384,15 @@ def _html_to_text(html: str) -> str:
     converter.emphasis_mark = ""
     converter.strong_mark = ""
     text = converter.handle(html)
-    lines = []
+    lines: list[str] = []
     for line in _clean_text(text).split("\n"):
         line = line.replace("\xa0", " ").rstrip()
         if line.strip() in ("* * *", "---"):
             line = "-" * 20
+        if _QUOTE_ONLY.match(line):
+            line = line.replace(" ", "")
+            # at most one empty line in a row, quoted or not
+            if lines and lines[-1] == line:
+                continue
         lines.append(line)
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip("\n")
+    return "\n".join(lines).strip("\n")

@@ -205,6 +205,16 @@ class TestHtmlToText:
         html = "<div>one</div><div>two<br>three</div><div><br></div><p>four</p>"
         assert html_to_text(html) == "one\ntwo\nthree\n\nfour"
 
+    def test_trailing_br_adds_no_line(self) -> None:
+        """A <br> ending a block's text (Apple Mail) adds no empty line; <div><br></div> does."""
+        html = "<div><b>From: </b><span>Ann<br></span></div><div>Date: Mon<br></div><div><br></div><div>x</div>"
+        assert html_to_text(html) == "From: Ann\nDate: Mon\n\nx"
+
+    def test_quoted_blank_lines_collapse(self) -> None:
+        """Inside a blockquote, empty lines do not pile up."""
+        html = "<blockquote><div>a</div><div><br></div><div><br></div><div>b</div></blockquote>"
+        assert html_to_text(html) == "> a\n>\n> b"
+
     def test_blockquote_is_quoted(self) -> None:
         """Blockquotes come out as "> " lines."""
         assert html_to_text("<p>said:</p><blockquote>a<br>b</blockquote>") == "said:\n> a\n> b"

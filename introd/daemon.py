@@ -38,7 +38,7 @@ def real_clock() -> datetime:
 
 def build_engine(config: Config, store: Store) -> Engine:
     contacts = load_contacts(list(config.contacts))
-    templates = Templates(config.templates_dir, config.owner.language)
+    templates = Templates(config.templates_dir)
     return Engine(config, store=store, templates=templates, contacts=contacts,
                   secret=load_secret(config.secret_file))
 

@@ -21,7 +21,7 @@ from .model import Candidate, Decision, Person, Reading
 from .policy import Situation, decide
 from .reading import Context, read_mail
 from .render import OWNER_TEMPLATES, Templates, compose
-from .state import ACTIVE_STATES, IntroRow, Store
+from .state import ACTIVE_STATES, IntroRow, Store, iso, parse_iso
 
 log = structlog.get_logger("introd.engine")
 
@@ -446,6 +446,50 @@ class Engine:
                                    extra={"first_sent": party.asked_at})
                         self.store.update_party(intro.id, role, reminded_at=now)
                         self.store.add_event(intro.id, "reminder_sent", now, role=role)
+        self.digest_due(now)
+
+    def digest_due(self, now: datetime) -> None:
+        """The owner's digest, every `digest.every` (the first one a period after start)."""
+        every = self.config.digest_every
+        if every is None:
+            return
+        last = self.store.get_meta("last_digest")
+        if last is None:
+            self.store.set_meta("last_digest", iso(now))
+            return
+        start = parse_iso(last)
+        assert start is not None
+        if now - start < every:
+            return
+        with self.store.transaction():
+            self._mail("digest", None, "owner", now, extra=self.digest_context(start, now))
+            self.store.set_meta("last_digest", iso(now))
+
+    def digest_context(self, start: datetime, end: datetime) -> dict[str, Any]:
+        ended = {}
+        for e in self.store.recent_events("state_changed", start):
+            if e["at"] <= end:
+                ended[e["intro_id"]] = e.get("state")
+        received = [r for r in self.store.intros() if start <= r.created <= end]
+        counts = {
+            "received": len(received),
+            "introduced": sum(1 for s in ended.values() if s == "introduced"),
+            "declined": sum(1 for s in ended.values() if s and s.startswith("declined"))
+            + sum(1 for r in received if r.state == "declined"),
+            "expired": sum(1 for s in ended.values() if s == "expired"),
+            "awaiting": 0,
+            "bounced": len(self.store.recent_events("bounced", start)),
+        }
+        awaiting = [
+            _Pending(id=r.id, requester=self._person(r, "requester"),
+                     target=self._person(r, "target"), age_days=(end - r.created).days)
+            for r in self.store.intros(state="awaiting")]
+        counts["awaiting"] = len(awaiting)
+        ledger = [_Pending(id=r.id, requester=self._person(r, "requester"),
+                           target=self._person(r, "target"), age_days=0, date=r.updated)
+                  for r in self.store.intros(state="introduced") if start <= r.updated <= end]
+        return {"period_start": start, "period_end": end, "counts": counts,
+                "awaiting": awaiting, "ledger": ledger}
 
     # -- outgoing mail ------------------------------------------------------------
     def _person(self, intro: IntroRow | None, role: str) -> Person | None:
@@ -529,6 +573,15 @@ class Engine:
         log.info("mail_queued", intro_id=intro.id if intro else None, template=template,
                  to_role=role)
         return message_id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Pending:
+    id: str
+    requester: Person | None
+    target: Person | None
+    age_days: int
+    date: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,7 +12,7 @@ import importlib.resources
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -44,7 +44,7 @@ def builtin_dir() -> Path:
 
 
 def _date(value: Any, fmt: str = "%-d %B %Y") -> str:
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.strftime(fmt)
     return "" if value is None else str(value)
 
@@ -133,8 +133,10 @@ class Templates:
         text = (parts["txt"] or "").strip("\n")
         if not text.strip():
             raise TemplateError(f"{name}.txt.j2: the body is empty")
+        html = parts["html"]
+        # an empty NAME.html.j2 in templates_dir turns the HTML part off
         return Rendered(name=name, subject=clean_header(subject), text=text + "\n",
-                        html=parts["html"])
+                        html=html if html and html.strip() else None)
 
 
 def address_of(person: Person) -> Address:

@@ -117,7 +117,7 @@ def _languages(cfg: Config) -> list[str | None]:
 
 def check_templates(cfg: Config) -> list[str]:
     """Render every template, in every language, for every situation; list the problems."""
-    templates = Templates(cfg.templates_dir, cfg.owner.language)
+    templates = Templates(cfg.templates_dir)
     problems: list[str] = []
     for lang in _languages(cfg):
         for name in TEMPLATE_NAMES:
@@ -137,7 +137,7 @@ def check_templates(cfg: Config) -> list[str]:
 
 
 def list_templates(cfg: Config) -> list[str]:
-    templates = Templates(cfg.templates_dir, cfg.owner.language)
+    templates = Templates(cfg.templates_dir)
     lines = []
     for name in TEMPLATE_NAMES:
         origins = {templates.origin(f"{name}.{p}.j2") for p in ("subject", "txt", "html")}
@@ -152,7 +152,7 @@ def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None =
             html_out: str | None = None) -> str:
     if name not in TEMPLATE_NAMES:
         raise UsageError(f"unknown template {name!r}; see `introd templates list`")
-    templates = Templates(cfg.templates_dir, cfg.owner.language)
+    templates = Templates(cfg.templates_dir)
     if intro_id:
         from .engine import Engine
         from .tokens import load_secret
@@ -170,10 +170,12 @@ def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None =
     else:
         ctx = sample_context(cfg, name)
     rendered = templates.render(name, ctx)
-    to = [ctx["recipient"]] if ctx.get("recipient") else [ctx["requester"], ctx["target"]]
+    both = name == "introduction"
+    to = [ctx["requester"], ctx["target"]] if both or not ctx.get("recipient") \
+        else [ctx["recipient"]]
     msg = compose(rendered, sender=cfg.from_address, to=to, message_id="<preview@introd>",
-                  date=datetime.now(UTC), reply_to=ctx["reply_address"],
-                  auto_submitted=name != "introduction")
+                  date=datetime.now(UTC), reply_to=None if both else ctx["reply_address"],
+                  auto_submitted=not both)
     head = "\n".join(f"{k}: {v}" for k, v in msg.items() if k.lower() not in (
         "content-type", "content-transfer-encoding", "mime-version"))
     out = f"{head}\n\n{rendered.text}"

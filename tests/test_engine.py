@@ -1,0 +1,258 @@
+"""The intro state machine, driven by real mail bytes and a fake clock, without servers."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from introd.config import build_config
+from introd.daemon import build_engine
+from introd.engine import Engine
+from introd.state import OutboxRow, Store
+from world import BLANKET, OWNER, TIM_ASKS, forward
+
+TIM, BOB = "tim@example.test", "bob@example.test"
+
+
+class Harness:
+    """An engine over a fresh state; `handle` feeds mail, `outbox` shows what it queued."""
+
+    def __init__(self, tmp: Path, clock: Any, **config: Any) -> None:
+        (tmp / "contacts.yaml").write_text(yaml.safe_dump([
+            {"name": "Bob Jones", "email": BOB, "company": "BigChem"},
+            {"name": "Tim Walker", "email": TIM},
+            {"name": "Sarah Chen", "email": "sarah.chen@helix.example", "company": "Helix"},
+            {"name": "Sarah Chen", "email": "schen@arbor.example", "company": "Arbor"},
+        ]))
+        data = {
+            "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
+            "from": f"Lisa Balbes <{OWNER}>", "reply_address": "intros@example.test",
+            "contacts": ["contacts.yaml"],
+            "auth": {"trusted_authserv_ids": ["mx.example.test"]},
+            "digest": {"every": "off"},
+            **config,
+        }
+        self.cfg = build_config(data, path=tmp / "config.yaml", need_servers=False)
+        self.store = Store(self.cfg.state_path)
+        self.engine: Engine = build_engine(self.cfg, self.store)
+        self.clock = clock
+        self.uid = 0
+        self.taken = 0
+
+    def handle(self, raw: bytes) -> Any:
+        self.uid += 1
+        return self.engine.handle(raw, folder="INBOX", uidvalidity=1, uid=self.uid,
+                                  now=self.clock.now())
+
+    def new_mail(self) -> list[OutboxRow]:
+        """Everything queued since the last call, marked sent."""
+        rows = self.store.due_outbox(self.clock.now() + timedelta(days=365), limit=10_000)
+        for r in rows:
+            self.store.mark_sent(r.id, self.clock.now())
+        return rows
+
+    def answer(self, row: OutboxRow, text: str, sender: str | None = None) -> Any:
+        original = email.message_from_bytes(row.raw, policy=policy.default)
+        msg = EmailMessage()
+        msg["From"] = sender or row.recipients[0]
+        msg["To"] = str(original["Reply-To"])
+        msg["Subject"] = "Re: " + str(original["Subject"])
+        msg["Message-ID"] = make_msgid(domain="example.test")
+        msg["In-Reply-To"] = row.message_id
+        msg.set_content(text + "\n\n> quoted opt-in\n")
+        return self.handle(msg.as_bytes())
+
+    def state(self, intro_id: str) -> str:
+        intro = self.store.intro(intro_id)
+        assert intro is not None
+        return intro.state
+
+
+@pytest.fixture
+def h(tmp_path: Path, clock: Any) -> Iterator[Harness]:
+    yield Harness(tmp_path, clock)
+
+
+def _by_template(rows: list[OutboxRow]) -> dict[str, OutboxRow]:
+    return {r.template: r for r in rows}
+
+
+class TestLifecycle:
+    def test_parallel_yes_yes(self, h: Harness) -> None:
+        """Both asked at once; two yeses give one introduction to both."""
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        assert set(optins) == {"optin_requester", "optin_target"}
+        h.answer(optins["optin_target"], "Yes, happy to.")
+        assert h.new_mail() == []
+        h.answer(optins["optin_requester"], "Yes please")
+        (intro,) = h.new_mail()
+        assert intro.template == "introduction" and sorted(intro.recipients) == [BOB, TIM]
+        assert h.state(out.intro_id) == "introduced"
+
+    def test_requester_first(self, tmp_path: Path, clock: Any) -> None:
+        """requester_first: the target is asked only after the requester confirmed."""
+        h = Harness(tmp_path, clock, optin={"order": "requester_first"})
+        h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        (first,) = h.new_mail()
+        assert first.template == "optin_requester"
+        h.answer(first, "Yes.\n\nI would love to hear how the team works day to day.")
+        (second,) = h.new_mail()
+        assert second.template == "optin_target"
+        assert b"day to day" in second.raw
+
+    def test_target_no(self, h: Harness) -> None:
+        """A target's no ends declined_by_target with two notes, none naming the target."""
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_target"], "No thanks, not now.")
+        notes = _by_template(h.new_mail())
+        assert set(notes) == {"declined_by_target", "thanks_target"}
+        assert notes["declined_by_target"].recipients == [TIM]
+        assert h.state(out.intro_id) == "declined_by_target"
+
+    def test_requester_withdraws_after_target_yes(self, h: Harness) -> None:
+        """The requester's no after the target's yes tells the target (withdrawn)."""
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_target"], "Sure!")
+        h.answer(optins["optin_requester"], "No, sorry, I found another way.")
+        (note,) = h.new_mail()
+        assert note.template == "withdrawn" and note.recipients == [BOB]
+        assert h.state(out.intro_id) == "withdrawn"
+
+    def test_unclear_then_reask_then_review(self, h: Harness) -> None:
+        """One unclear answer is re-asked; a second goes to the owner."""
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_target"], "Maybe next month?")
+        (reask,) = h.new_mail()
+        assert reask.template == "reask"
+        h.answer(reask, "Let me think about it.")
+        (review,) = h.new_mail()
+        assert review.template == "review" and review.recipients == [OWNER]
+        assert h.state(out.intro_id) == "review"
+
+    def test_reminder_then_expiry_then_late_answer(self, h: Harness) -> None:
+        """One reminder after 4 days, expiry after 14, and a late yes changes nothing."""
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_requester"], "Yes")
+        h.clock.advance(timedelta(days=3))
+        h.engine.tick(h.clock.now())
+        assert h.new_mail() == []
+        h.clock.advance(timedelta(days=1, minutes=1))
+        h.engine.tick(h.clock.now())
+        (reminder,) = h.new_mail()
+        assert reminder.template == "reminder" and reminder.recipients == [BOB]
+        h.clock.advance(timedelta(days=2))
+        h.engine.tick(h.clock.now())
+        assert h.new_mail() == [], "only one reminder"
+        h.clock.advance(timedelta(days=9))
+        h.engine.tick(h.clock.now())
+        (expired,) = h.new_mail()
+        assert expired.template == "expired" and expired.recipients == [TIM]
+        assert h.state(out.intro_id) == "expired"
+        late = h.answer(optins["optin_target"], "Yes, happy to!")
+        assert late.decision.rule == "intro_ended"
+        assert h.new_mail() == []
+
+    def test_second_yes_is_not_a_second_introduction(self, h: Harness) -> None:
+        """A party answering twice never causes a second introduction."""
+        h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_target"], "Yes")
+        h.answer(optins["optin_requester"], "Yes")
+        h.answer(optins["optin_requester"], "Yes again")
+        h.answer(optins["optin_target"], "Yes!")
+        assert [r.template for r in h.new_mail()] == ["introduction"]
+
+    def test_same_message_twice_is_handled_once(self, h: Harness) -> None:
+        """The same Message-ID under a new UID is not handled again."""
+        raw = forward("Tim Walker", TIM, TIM_ASKS, message_id="<same@example.test>")
+        h.handle(raw)
+        again = h.handle(raw)
+        assert again.decision.rule == "already_seen"
+        assert len(h.new_mail()) == 2
+
+
+class TestOwnerReview:
+    def test_ambiguous_target_owner_picks_two(self, h: Harness) -> None:
+        """An ambiguous name goes to review; the owner's '2' picks the second candidate."""
+        body = TIM_ASKS.replace("Bob Jones at BigChem", "Sarah Chen")
+        out = h.handle(forward("Tim Walker", TIM, body))
+        assert out.decision.rule == "ambiguous_target"
+        (review,) = h.new_mail()
+        assert review.template == "review"
+        assert b"1. Sarah Chen" in review.raw.replace(b"=\n", b"")
+        msg = EmailMessage()
+        msg["From"] = f"Lisa Balbes <{OWNER}>"
+        original = email.message_from_bytes(review.raw, policy=policy.default)
+        msg["To"] = str(original["Reply-To"])
+        msg["Subject"] = "Re: " + str(original["Subject"])
+        msg["Message-ID"] = make_msgid(domain="example.test")
+        msg["In-Reply-To"] = review.message_id
+        msg["Authentication-Results"] = ("mx.example.test; dkim=pass header.d=example.test; "
+                                         f"spf=pass smtp.mailfrom={OWNER}")
+        msg.set_content("2\n\n> the review mail\n")
+        cmd = h.handle(msg.as_bytes())
+        assert cmd.reading.kind == "owner_command" and cmd.decision.action == "accept"
+        optins = _by_template(h.new_mail())
+        assert optins["optin_target"].recipients == ["schen@arbor.example"]
+        assert h.state(out.intro_id) == "awaiting"
+
+    def test_shell_approve_with_target(self, h: Harness) -> None:
+        """`approve ID --target ADDRESS` resolves an unknown target and asks both."""
+        body = TIM_ASKS.replace("Bob Jones at BigChem", "Dr. Quentin Blake at Nowhere Labs")
+        out = h.handle(forward("Tim Walker", TIM, body))
+        assert out.decision.rule == "unknown_target"
+        h.new_mail()
+        with h.store.transaction():
+            h.engine.owner_action("target", out.intro_id, h.clock.now(),
+                                  argument="quentin@nowhere.example")
+        assert {r.template for r in h.new_mail()} == {"optin_requester", "optin_target"}
+
+    def test_blanket_request_declined_with_template(self, h: Harness) -> None:
+        """A blanket request is declined with decline_no_target, to the requester only."""
+        out = h.handle(forward("Brad Kessler", "brad@example.test", BLANKET))
+        assert (out.decision.action, out.decision.rule) == ("decline", "no_target")
+        (mail,) = h.new_mail()
+        assert mail.template == "decline_no_target" and mail.recipients == ["brad@example.test"]
+
+
+class TestDigest:
+    def test_weekly_digest_counts(self, tmp_path: Path, clock: Any) -> None:
+        """After a week the owner gets one digest with the week's counts, then none until
+        the next week."""
+        h = Harness(tmp_path, clock, digest={"every": "7d"})
+        h.engine.tick(clock.now())
+        h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        h.handle(forward("Brad Kessler", "brad@example.test", BLANKET))
+        h.new_mail()
+        clock.advance(timedelta(days=7))
+        h.engine.tick(clock.now())
+        rows = [r for r in h.new_mail() if r.template == "digest"]
+        assert len(rows) == 1 and rows[0].recipients == [OWNER]
+        text = email.message_from_bytes(rows[0].raw, policy=policy.default)
+        body = text.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Requests received:     2" in body
+        clock.advance(timedelta(days=1))
+        h.engine.tick(clock.now())
+        assert [r for r in h.new_mail() if r.template == "digest"] == []
+
+    def test_digest_off(self, tmp_path: Path, clock: Any) -> None:
+        """`digest.every: off` sends no digest."""
+        h = Harness(tmp_path, clock, digest={"every": "off"})
+        h.engine.tick(clock.now())
+        clock.advance(timedelta(days=30))
+        h.engine.tick(clock.now())
+        assert h.new_mail() == []

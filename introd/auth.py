@@ -1,0 +1,216 @@
+"""Is a mail from the owner really from the owner? (RFC 8601 Authentication-Results)
+
+A mail counts as the owner's when its ``From`` is exactly one mailbox, that mailbox
+is one of the owner's addresses, and our own border MTA vouches for it in an
+``Authentication-Results`` header:
+
+- ``dkim=pass`` whose ``header.d`` (or the domain of ``header.i``) is aligned with
+  the From domain: equal, or one a subdomain of the other (relaxed alignment);
+- ``spf=pass`` whose ``smtp.mailfrom`` (an address or a domain) is aligned the same way;
+- ``dmarc=pass``, with ``header.from`` equal to the From domain when it is given.
+
+Which headers are believed. Anybody can write an ``Authentication-Results`` header
+into a mail, including one that names our authserv-id. Our MTA adds its headers
+on top of what it received (RFC 8601 section 5), so only the *contiguous top block*
+counts: the headers, read top to bottom, up to the first one that is not from a
+trusted authserv-id or cannot be parsed. A header with our authserv-id below a
+header from anybody else was in the mail before it reached us, and is ignored.
+
+Inside that block we are conservative twice over:
+
+- ``dmarc=fail`` anywhere in the block fails the mail, whatever else is claimed;
+- when one header reports a pass for a method (dkim, spf, dmarc) and another header
+  of the block reports only non-passing results for the same method, the method
+  does not count (a forgery placed directly below our own header).
+
+A malformed header is never trusted and never raises. Setting
+``auth.require: false`` is handled by the caller. The MTA should still remove
+incoming headers that carry its own authserv-id, as RFC 8601 asks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from email.message import Message
+
+import authres
+
+from introd import mailtext
+
+__all__ = ["AuthResult", "check_owner_auth", "is_aligned"]
+
+_METHODS = ("dkim", "spf", "dmarc")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthResult:
+    """Whether an owner mail is authenticated, and why (for logs and ``decision.detail``)."""
+
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Result:
+    method: str
+    result: str
+    # the identity the result is about: header.d, smtp.mailfrom, header.from
+    identity: str
+
+
+def is_aligned(identity: str, from_domain: str) -> bool:
+    """True when a DKIM/SPF domain (or an address) is aligned with the From domain."""
+    domain = identity.strip().strip("<>").rsplit("@", 1)[-1].strip().rstrip(".").lower()
+    from_domain = from_domain.strip().rstrip(".").lower()
+    if not domain or not from_domain or "." not in domain:
+        return False
+    return (domain == from_domain or from_domain.endswith("." + domain)
+            or domain.endswith("." + from_domain))
+
+
+def _header_values(msg: Message, name: str) -> list[str]:
+    """Every header ``name``, top to bottom, unfolded; unreadable ones as ""."""
+    values: list[str] = []
+    try:
+        raw = msg.get_all(name) or []
+    except Exception:
+        return []
+    for value in raw:
+        try:
+            values.append(re.sub(r"\s+", " ", str(value)).strip())
+        except Exception:
+            values.append("")
+    return values
+
+
+def _parse(value: str) -> tuple[str, list[_Result]] | None:
+    """(authserv-id, results) of one header, or None when it cannot be parsed."""
+    if not value:
+        return None
+    try:
+        header = authres.AuthenticationResultsHeader.parse_value(value)
+        authserv_id = str(header.authserv_id or "").strip().lower()
+        if not authserv_id:
+            return None
+        results: list[_Result] = []
+        for item in header.results:
+            method = str(item.method or "").lower()
+            if method not in _METHODS:
+                continue
+            props = {(str(p.type).lower(), str(p.name).lower()): str(p.value or "")
+                     for p in item.properties}
+            if method == "dkim":
+                identity = props.get(("header", "d")) or props.get(("header", "i"), "")
+            elif method == "spf":
+                identity = props.get(("smtp", "mailfrom"), "")
+            else:
+                identity = props.get(("header", "from"), "")
+            results.append(_Result(method=method, result=str(item.result or "").lower(),
+                                   identity=identity))
+        return authserv_id, results
+    except Exception:
+        return None
+
+
+def _from_address(msg: Message) -> tuple[str | None, str]:
+    """(the one From address, "") or (None, why not)."""
+    try:
+        headers = msg.get_all("From") or []
+    except Exception:
+        headers = []
+    if len(headers) > 1:
+        return None, f"{len(headers)} From headers"
+    people = mailtext.address_list(msg, "From")
+    if not people:
+        return None, "no From address"
+    if len(people) > 1:
+        return None, f"From holds {len(people)} addresses"
+    email = (people[0].email or "").strip().lower()
+    if "@" not in email:
+        return None, "no From address"
+    return email, ""
+
+
+def _trusted_block(msg: Message, trusted: set[str]) -> list[list[_Result]]:
+    """The results of each header of the contiguous top block of trusted headers."""
+    block: list[list[_Result]] = []
+    for value in _header_values(msg, "Authentication-Results"):
+        parsed = _parse(value)
+        if parsed is None or parsed[0] not in trusted:
+            break
+        block.append(parsed[1])
+    return block
+
+
+def _passes(result: _Result, from_domain: str) -> bool:
+    if result.result != "pass":
+        return False
+    if result.method == "dmarc":
+        return not result.identity or result.identity.strip().lower().rstrip(".") == from_domain
+    return is_aligned(result.identity, from_domain)
+
+
+def _describe_failure(result: _Result, from_domain: str) -> str:
+    if result.result != "pass":
+        return f"{result.method}={result.result or 'unknown'}"
+    if result.method == "dkim":
+        if not result.identity:
+            return "dkim pass without header.d"
+        return f"dkim pass for {result.identity} not aligned with From domain"
+    if result.method == "spf":
+        if not result.identity:
+            return "spf pass without smtp.mailfrom"
+        return f"spf pass for {result.identity} not aligned with From domain"
+    return f"dmarc pass for {result.identity} is not the From domain"
+
+
+def check_owner_auth(
+    msg: Message,
+    *,
+    owner_addresses: Collection[str],
+    trusted_authserv_ids: Collection[str],
+) -> AuthResult:
+    """Whether ``msg`` is from an owner address and authenticated by a trusted MTA."""
+    try:
+        return _check(msg, owner_addresses, trusted_authserv_ids)
+    except Exception as exc:  # hostile mail never gets through by crashing us
+        return AuthResult(ok=False, reason=f"unreadable mail: {type(exc).__name__}")
+
+
+def _check(msg: Message, owner_addresses: Collection[str],
+           trusted_authserv_ids: Collection[str]) -> AuthResult:
+    sender, problem = _from_address(msg)
+    if sender is None:
+        return AuthResult(ok=False, reason=problem)
+    owners = {a.strip().lower() for a in owner_addresses}
+    if sender not in owners:
+        return AuthResult(ok=False, reason=f"From {sender} is not an owner address")
+    from_domain = sender.rsplit("@", 1)[1].rstrip(".")
+    trusted = {t.strip().lower() for t in trusted_authserv_ids if t.strip()}
+    block = _trusted_block(msg, trusted)
+    if not block:
+        return AuthResult(ok=False, reason="no Authentication-Results from a trusted authserv-id")
+    results = [r for header in block for r in header]
+    if not results:
+        return AuthResult(ok=False, reason="no dkim, spf or dmarc result from a trusted authserv-id")
+    dmarc_failed = any(r.method == "dmarc" and r.result == "fail" for r in results)
+    failures: list[str] = []
+    passed: list[str] = []
+    for method in _METHODS:
+        reports = [[r for r in header if r.method == method] for header in block]
+        reports = [rs for rs in reports if rs]
+        passing = [r for rs in reports for r in rs if _passes(r, from_domain)]
+        if not passing:
+            failures.extend(_describe_failure(r, from_domain) for rs in reports for r in rs)
+            continue
+        if any(not any(_passes(r, from_domain) for r in rs) for rs in reports):
+            failures.append(f"conflicting {method} results from trusted headers")
+            continue
+        best = passing[0]
+        detail = {"dkim": "header.d", "spf": "smtp.mailfrom", "dmarc": "header.from"}[method]
+        passed.append(f"{method}=pass" + (f" {detail}={best.identity}" if best.identity else ""))
+    if passed and not dmarc_failed:
+        return AuthResult(ok=True, reason=passed[0])
+    return AuthResult(ok=False, reason="; ".join(dict.fromkeys(failures)) or "dmarc=fail")

@@ -376,8 +376,10 @@ class ContactBook:
         # folded name variants (full names and aliases), indexed by their last word
         self._by_last: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         self._company: list[str] = []
+        self._companies: set[str] = set()
         for i, c in enumerate(people):
             self._company.append(company_key(c.company))
+            self._companies.add(self._company[-1])
             for how, variant in [("name", c.name), *(("alias", a) for a in c.aliases)]:
                 tokens = name_tokens(variant)
                 if tokens:
@@ -388,6 +390,11 @@ class ContactBook:
 
     def __len__(self) -> int:
         return len(self._people)
+
+    def knows_company(self, name: str) -> bool:
+        """Whether some contact works at a company of this name."""
+        key = company_key(name)
+        return bool(key) and key in self._companies
 
     def by_email(self, email: str) -> Contact | None:
         """The contact with this address (case-insensitive); plus-tags are not stripped."""
@@ -433,10 +440,14 @@ class ContactBook:
         if not found and len(tokens) == 1 and titled:
             found = self._last_matches(tokens[0])
         if not found and len(tokens) == 1 and company:
-            # a bare last name with the company: "Jones at BigChemicalCompany"
+            # a bare first or last name with the company: "Jones at BigChemicalCompany"
             key = company_key(company)
             found = [i for i in self._last_matches(tokens[0])
                      if key and _companies_match(self._company[i], key)]
+            if not found and key:
+                found = [i for i, c in enumerate(self._people)
+                         if _companies_match(self._company[i], key)
+                         and name_tokens(c.name)[:1] == tokens]
         return [self._people[i] for i in self._narrow(found, company)]
 
     def mentions(self, text: str) -> list[Mention]:

@@ -58,6 +58,12 @@ _SENT_YOU = re.compile(
     r"te\s+ha\s+enviado\s+un\s+(?:nuevo\s+)?mensaje|"
     r"le\s+ha\s+enviado\s+un\s+(?:nuevo\s+)?mensaje|"
     r"(?:is\s+)?waiting\s+for\s+your\s+response)", re.I | re.M)
+_MESSAGE_FROM = re.compile(
+    r"\b(?:new\s+)?(?:message|InMail|Nachricht|mensaje)\s+(?:from|von|de)\s+"
+    r"(?P<name>[^\n,:;!?()<>@]{2,60}?)\s*(?=$|[\n,:;!?(]|\s+(?:on|auf|en|sur)\s+\w+\s*$)",
+    re.I | re.M)
+_SERVICE_NAME = re.compile(r"linkedin|xing|notification|no-?reply|messag|mailer|team\b|support",
+                           re.I)
 _VIA = re.compile(r"^(?P<name>.+?)\s*\(?\s*(?:via|über|par|vía)\s+(?:LinkedIn|Xing)\s*\)?$", re.I)
 
 
@@ -71,9 +77,15 @@ def is_notification_sender(person: Person | None) -> bool:
     return bool(_NOTIFY_LOCAL.match(local))
 
 
-def notification_name(text: str) -> str | None:
-    """The person a notification is about: 'Tim Walker sent you a new message' -> 'Tim Walker'."""
-    for m in _SENT_YOU.finditer(text or ""):
+def notification_name(text: str, *, loose: bool = False) -> str | None:
+    """The person a notification is about: 'Tim Walker sent you a new message' -> 'Tim Walker'.
+
+    ``loose`` also reads 'New message from Tim Walker' (only for known notification mail).
+    """
+    found = list(_SENT_YOU.finditer(text or ""))
+    if loose:
+        found += list(_MESSAGE_FROM.finditer(text or ""))
+    for m in found:
         name = m.group("name").strip(" -–:\"'")
         name = re.sub(r"^(?:fwd?|fw|tr|wg|rv|re)\s*:\s*", "", name, flags=re.I)
         if 1 <= len(name.split()) <= 5 and not ADDRESS.search(name):
@@ -130,8 +142,7 @@ _SIGN_OFF = re.compile(
     r"thank you|thx|ta|talk soon|take care|cordially|gratefully|appreciatively)|"
     r"(?:bien )?cordialement|bien à (?:vous|toi)|amicalement|amitiés|merci|"
     r"sincères salutations|salutations|bonne journée|très cordialement|"
-    r"(?:mit )?(?:freundlichen|besten|herzlichen|vielen|liebe|viele|beste|schöne)\s+grüßen?|"
-    r"(?:mit )?(?:freundlichen|besten|herzlichen|vielen|liebe|viele|beste|schöne)\s+grüsse?n?|"
+    r"(?:mit )?(?:freundlich|best|herzlich|viel|lieb|schön|sonnig)\w*\s+gr(?:ü|ue)(?:ß|ss)\w*|"
     r"gruß|grüße|danke|vielen dank|herzlich|lg|mfg|"
     r"saludos|un saludo|atentamente|cordialmente|gracias|muchas gracias|un abrazo|"
     r"abrazos|besos)\b", re.I)
@@ -207,7 +218,7 @@ def _is_sign_off(line: str) -> bool:
     words = len(s.split())
     if s.endswith(","):
         return words <= 8
-    return words <= 5 and not s.endswith("?")
+    return words <= 6 and not s.endswith("?")
 
 
 def _sign_off_at(lines: list[str]) -> int | None:
@@ -229,6 +240,9 @@ def _cut_signature(lines: list[str]) -> list[str]:
         return lines
     kept = lines[:at + 1]
     rest = lines[at + 1:]
+    if "," in lines[at].strip().rstrip(",") and _looks_like_name(
+            lines[at].strip().rstrip(",").rsplit(",", 1)[1]):
+        return kept  # "Best, Tim": the name is on the sign-off line
     for j, line in enumerate(rest):
         if line.strip():
             if _looks_like_name(line):
@@ -332,12 +346,13 @@ def sentences(text: str) -> list[tuple[int, str]]:
 
 _CUES = [re.compile(p, re.I) for p in (
     # English
-    r"\b(?:refer|introduce|intro|recommend|present|mention)\s+(?:me|us|myself|ourselves|him|her"
-    r"|them)\s+to\b",
+    r"\b(?:refer(?:ring)?|introduc(?:e|ing)|intro|recommend(?:ing)?|present(?:ing)?|"
+    r"mention(?:ing)?)\s+(?:me|us|myself|ourselves|him|her|them)\s+to\b",
     r"\b(?:introduction|intro|referral|introductions)\s+(?:to|with)\b",
-    r"\b(?:put|get)\s+(?:me|us|him|her|them)\s+in\s+(?:touch|contact)\s+with\b",
-    r"\b(?:connect|link)\s+(?:me|us|him|her|them)\s+(?:up\s+)?(?:with|to)\b",
-    r"\bforward(?:ing)?\b[^.?!\n]{0,60}?\bto\b",
+    r"\b(?:put(?:ting)?|get(?:ting)?)\s+(?:me|us|him|her|them)\s+in\s+(?:touch|contact)\s+with\b",
+    r"\b(?:connect(?:ing)?|link(?:ing)?)\s+(?:me|us|him|her|them)\s+(?:up\s+)?(?:with|to)\b",
+    r"(?<!look )(?<!looks )(?<!looking )(?<!Look )(?<!Looking )\bforward(?:ing)?\b"
+    r"[^.?!\n]{0,60}?\bto\b",
     r"\bpass(?:ing)?\b[^.?!\n]{0,60}?\b(?:along|on)\s+to\b",
     r"\bget\s+in\s+front\s+of\b",
     r"\bintroduce\s+(?:me|us)\s+and\b",
@@ -363,6 +378,17 @@ _CUES = [re.compile(p, re.I) for p in (
     r"\bpresentaci[óo]n\s+(?:a|con)\b",
     r"\brecomendarme\s+(?:a|con|ante)\b",
     r"\breenviar\b[^.?!\n]{0,60}?\ba\b",
+)]
+
+# Weaker phrases, tried only when none of the above names anybody.
+_WEAK_CUES = [re.compile(p, re.I) for p in (
+    r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
+    r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
+    r"reach(?:ing)?\s+out\s+to|contact(?:ing)?)\b",
+    r"\b(?:rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
+    r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
+    r"\b(?:sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
+    r"\b(?:conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
 )]
 
 _BLANKET = re.compile(
@@ -442,7 +468,7 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
             i += 1
             continue
         break
-    if capitals == 0 or (capitals < 2 and not titled):
+    if capitals == 0:
         return None
     name = " ".join(words).strip(" .,")
     # a company after a connector: "at Novalis Therapeutics", ", associé chez Midwest BioVentures"
@@ -468,6 +494,8 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
                 break
         j += 1
         skipped += 1
+    if capitals < 2 and not titled and company is None:
+        return None  # one capitalised word alone is not enough to name a person
     return name, company
 
 
@@ -495,9 +523,11 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
     blanket = False
     mentions = [m for m in contacts.mentions(text)
                 if not any(c.email and c.email.lower() in skip for c in m.contacts)]
-    hits = sorted(((m.start(), m.end(), cue) for cue in _CUES for m in cue.finditer(text)),
+    strong = sorted(((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
+                    key=lambda h: (h[0], -h[1]))
+    weak = sorted(((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
                   key=lambda h: (h[0], -h[1]))
-    for start, end, _cue in hits:
+    for start, end in strong + weak:
         stop = _sentence_end(text, end)
         rest = text[end:stop]
         if _BLANKET.match(rest):
@@ -510,10 +540,28 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
                                      mention=mention, start=mention.span[0]),
                         cue_span=(start, stop))
         lead = leading_name(rest)
+        if lead is not None and _is_company(lead[0], contacts):
+            blanket = True  # "introduce me to Meridian Pharma": a company, nobody in it
+            continue
         if lead is not None:
             return _Ask(named=_Named(name=lead[0], company=lead[1], start=end),
                         cue_span=(start, stop))
     return _Ask(blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)))
+
+
+_ORG_WORDS = frozenset({
+    "inc", "llc", "ltd", "gmbh", "ag", "sa", "sas", "corp", "corporation", "company", "co",
+    "group", "pharma", "pharmaceuticals", "biotech", "biosciences", "therapeutics", "labs",
+    "laboratories", "laboratoires", "university", "universite", "universitat", "universidad",
+    "institute", "institut", "instituto", "partners", "capital", "ventures", "consulting",
+    "solutions", "systems", "technologies", "industries", "holdings", "foundation", "team",
+    "department", "hospital", "clinic", "school", "college", "center", "centre", "bank",
+})
+
+
+def _is_company(name: str, contacts: ContactBook) -> bool:
+    words = name_tokens(name)
+    return bool(set(words) & _ORG_WORDS) or contacts.knows_company(name)
 
 
 def _only_filler(between: str) -> bool:
@@ -703,9 +751,12 @@ def find_requester(forward: Forward, subject: str, *, contacts: ContactBook,
             notification = True
     name = (name or notification_name(forward.body) or notification_name(forward.subject)
             or notification_name(subject))
+    if not name and notification:
+        name = (notification_name(forward.subject, loose=True)
+                or notification_name(forward.body, loose=True))
     if name:
         notification = True
-    elif sender is not None and sender.name and not notification:
+    elif sender is not None and sender.name and not _SERVICE_NAME.search(sender.name):
         name = sender.name
     if not name:
         return None, notification
@@ -726,8 +777,7 @@ _REASON_CUES = re.compile(
     r"wants? to|would like to|hoping to|I hope to|we hope to|keen to|eager to|"
     r"I am looking for|I'm looking for|we are looking for|we're looking for|looking to|"
     r"I am trying to|I'm trying to|we are trying to|applied|applying|apply for|"
-    r"interested in|interest in|advice|perspective|insights?|opportunit(?:y|ies)|"
-    r"position|role at|job|career|partnership|partner(?:s|ing)? (?:with|for)|collaborat\w*|"
+    r"interested in|interest in|"
     r"evaluating|exploring|considering|planning to|we plan|I plan|"
     r"afin de|pour (?:lui|leur|en|mieux|comprendre|discuter|parler|savoir|conna[iî]tre|"
     r"apprendre|échanger|demander)|parce que|car |j'aimerais|je souhaite|je souhaiterais|"

@@ -35,10 +35,10 @@ _ATTRIBUTION_END = re.compile(
     r"(?:\bwrote|\bwrites|\ba\s+[ée]crit|\bescribi[óo]|\bha\s+escrito"
     r"|\bscrive|\bha\s+scritto|\bschreef|\bnapisa[łl]|\bschrieb|\bschreibt"
     r"|\bschrieb\s.{1,200}|\bschreibt\s.{1,200})\s*:\s*$",
-    re.I,
+    re.IGNORECASE,
 )
 # an attribution line begins with one of these ("On Mon, 3 Mar 2025 ...")
-_ATTRIBUTION_START = re.compile(r"^(?:On|Le|Am|El|Il|Op|W dniu)\s", re.I)
+_ATTRIBUTION_START = re.compile(r"^(?:On|Le|Am|El|Il|Op|W dniu)\s", re.IGNORECASE)
 
 _SEPARATORS = [
     # Outlook desktop, Proton, Thunderbird (old) and their translations
@@ -47,22 +47,22 @@ _SEPARATORS = [
         r"urspr(?:ü|ue)ngliche nachricht|message d'origine|message original|mensaje original|"
         r"messaggio originale|oorspronkelijk bericht|forwarded message|message transf[ée]r[ée]|"
         r"weitergeleitete nachricht|mensaje reenviado|reply message|original e-?mail)\s*-{2,}\s*$",
-        re.I,
+        re.IGNORECASE,
     ),
     # a line of underscores (Outlook mobile/web) or of dashes (HTML <hr> as text)
     re.compile(r"^\s*_{10,}\s*$"),
     re.compile(r"^\s*-{10,}\s*$"),
     re.compile(r"^\s*(?:begin forwarded message|d[ée]but du message r[ée]exp[ée]di[ée]|"
                r"anfang der weitergeleiteten nachricht|inicio del mensaje reenviado)\s*:\s*$",
-               re.I),
+               re.IGNORECASE),
 ]
 
 # "From: ..." block of Outlook: a From-like label, then within a few lines a Sent/Date label
-_FROM_LABEL = re.compile(r"^\s*[*]{0,2}\s*(?:from|de|von|da|van|od)\s*[*]{0,2}\s*:", re.I)
+_FROM_LABEL = re.compile(r"^\s*[*]{0,2}\s*(?:from|de|von|da|van|od)\s*[*]{0,2}\s*:", re.IGNORECASE)
 _SENT_LABEL = re.compile(
     r"^\s*[*]{0,2}\s*(?:sent|date|envoy[ée]|gesendet|datum|enviado|fecha|inviato|data|"
     r"verzonden|wys[łl]ano|to|[àa]|an|para|cc|subject|objet|betreff|asunto)\s*[*]{0,2}\s*:",
-    re.I,
+    re.IGNORECASE,
 )
 
 _SIGNATURE_DASHES = re.compile(r"^--\s*$")
@@ -76,7 +76,7 @@ _MOBILE_SIGNATURE = re.compile(
     r"outlook f(?:ü|ue)r (?:ios|android) beziehen|"
     r"enviado desde mi \w+|enviado desde (?:outlook|yahoo|correo)\b|obtener outlook para|"
     r"inviato da(?:l mio)? \w+)",
-    re.I,
+    re.IGNORECASE,
 )
 _CLOSING = re.compile(
     r"^\s*(?:best|best regards|best wishes|kind regards|warm regards|warmest regards|regards|"
@@ -89,7 +89,7 @@ _CLOSING = re.compile(
     r"vg|mfg|danke|vielen dank|herzliche gr(?:ü|ue)(?:ß|ss)e|sch(?:ö|oe)ne gr(?:ü|ue)(?:ß|ss)e|"
     r"saludos|un saludo|saludos cordiales|atentamente|un abrazo|gracias|muchas gracias|"
     r"cordialmente|abrazos)\s*[,.!]?\s*$",
-    re.I,
+    re.IGNORECASE,
 )
 _MAX_SIGNATURE_LINES = 7
 
@@ -166,7 +166,7 @@ def _phrases(*words: str) -> re.Pattern[str]:
     """A pattern matching any of ``words`` as whole words (spaces match any blank)."""
     alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len,
                           reverse=True)
-    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.I)
+    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.IGNORECASE)
 
 
 # phrases that contain a no-word but are not a refusal: removed before looking
@@ -223,7 +223,7 @@ _NO = _phrases(
     "yo paso", "nunca", "pero no",
 )
 # a bare "no"/"non" counts only at the start of the sentence
-_LEADING_NO = re.compile(r"^\W*(?:no|non|nö)(?![\w'-])", re.I)
+_LEADING_NO = re.compile(r"^\W*(?:no|non|nö)(?![\w'-])", re.IGNORECASE)
 _YES = _phrases(
     # English
     "yes", "yeah", "yep", "yup", "sure", "certainly", "happy to", "glad to", "of course",
@@ -246,7 +246,7 @@ _YES = _phrases(
     "vale", "de acuerdo", "adelante", "perfecto", "me encantaría", "con mucho gusto",
     "cómo no", "como no",
 )
-_LEADING_SI = re.compile(r"^\W*si(?:\s*[,!.]|\s*$)", re.I)
+_LEADING_SI = re.compile(r"^\W*si(?:\s*[,!.]|\s*$)", re.IGNORECASE)
 # hedges: a yes with one of these in the same sentence is unclear
 _HEDGE = _phrases(
     "maybe", "perhaps", "possibly", "might", "not sure", "unsure", "let me think",
@@ -278,20 +278,20 @@ _LATER = _phrases(
 _THANKS_ONLY = re.compile(
     r"^\W*(?:thanks|thank you|many thanks|thanks so much|thank you so much|merci|merci beaucoup|"
     r"danke|vielen dank|danke schön|gracias|muchas gracias)\b[^.!?]*[.!?]?\s*$",
-    re.I,
+    re.IGNORECASE,
 )
 _GREETING = re.compile(
     r"^\W*(?:hi|hello|hey|hiya|dear|greetings|good\s+(?:morning|afternoon|evening)|morning|"
     r"bonjour|bonsoir|salut|coucou|cher|ch[èe]re|madame|monsieur|hallo|servus|moin|"
     r"guten\s+(?:morgen|tag|abend)|liebe|lieber|liebes|sehr\s+geehrte[rs]?|hola|"
     r"buen(?:os|as)\s+(?:d[íi]as|tardes|noches)|buenas|estimad[oa]s?|querid[oa]s?)(?![\w'])",
-    re.I,
+    re.IGNORECASE,
 )
 _NAME_ONLY = re.compile(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
 _SENTENCE_END = re.compile(r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)[.!?;…]+(?=\s|$)")
 _CONTRAST_START = re.compile(r"^\W*(?:but|however|though|mais|cependant|aber|jedoch|pero|"
                              r"sin embargo|maybe|perhaps|peut-être|vielleicht|quizás|tal vez)"
-                             r"(?![\w'])", re.I)
+                             r"(?![\w'])", re.IGNORECASE)
 
 
 def _normalise(text: str) -> str:
@@ -401,14 +401,14 @@ _ID = r"([A-Za-z0-9]{6})"
 _VERB_LINE = re.compile(
     r"^\W{0,3}(approve|decline|cancel|status)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
     + _ID + r"(?![\w-]))?",
-    re.I,
+    re.IGNORECASE,
 )
 _PICK_LINE = re.compile(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
 _ADDRESS = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
 _ADDRESS_LINE = re.compile(
     r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
     r"(?:mailto:)?(" + _ADDRESS + r")\s*>?\s*[.]?\s*$",
-    re.I,
+    re.IGNORECASE,
 )
 
 

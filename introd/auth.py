@@ -35,7 +35,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from email.message import Message
 
-import authres
+import authres  # type: ignore[import-untyped]
 
 from introd import mailtext
 

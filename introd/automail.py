@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email import policy
 from email.message import Message
 from email.parser import HeaderParser
-from email import policy
 
 from introd import mailtext
 
@@ -67,21 +67,21 @@ _VACATION_START = re.compile(
     r"automaattinen vastaus|automatyczna odpowied[źz]|nieobecno[śs][ćc]|"
     r"vacation (?:reply|notice|response|auto-?reply)|away from (?:the )?office)"
     r"(?![\w'-])",
-    re.I,
+    re.IGNORECASE,
 )
 # short words that are a vacation subject only on their own or before a colon
 _VACATION_WORD = re.compile(
     r"^\s*(?:auto|absence|absent|absente|abwesend|ausente|away|urlaub|vacances|vacaciones|"
     r"vacation|on vacation|on leave|"
     r"cong[ée]s?|en cong[ée]|de vacaciones|im urlaub|ferie|assente)\s*(?::|$|-\s)",
-    re.I,
+    re.IGNORECASE,
 )
 # the phrase anywhere ("Priya Natarajan is out of the office")
 _VACATION_ANYWHERE = re.compile(
     r"\b(?:is out of (?:the )?office|out of (?:the )?office(?: reply| notice)?:|"
     r"automatic reply:|réponse automatique\s*:|respuesta automática\s*:|"
     r"abwesenheitsnotiz|automatische antwort\s*:)",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -176,19 +176,19 @@ _BOUNCE_PHRASES = re.compile(
     r"unzustellbar|non remis|no se puede entregar|no se ha podido entregar|"
     r"die nachricht konnte nicht zugestellt werden|"
     r"n'a pas pu (?:être|etre) remis",
-    re.I,
+    re.IGNORECASE,
 )
 # where the notice ends and the returned message begins
 _COPY_MARKER = re.compile(
     r"^\s*-{2,}.*(?:copy of the message|original message|below this line|returned message|"
     r"message headers follow|undelivered message|header of the original)|"
     r"^\s*(?:return-path|received|message-id):",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
 _TEMPORARY = re.compile(
     r"will (?:continue|keep) (?:trying|to try|retrying)|delivery (?:has been |is )?delayed|"
     r"this is (?:only )?a warning|no action is required on your part|temporary failure|"
-    r"will be retried", re.I)
+    r"will be retried", re.IGNORECASE)
 
 
 def _content_type(part: Message) -> str:
@@ -359,7 +359,7 @@ def _looks_like_daemon(msg: Message) -> bool:
     return "mail delivery" in name or "mailer-daemon" in name or "postmaster" in name
 
 
-_RETURNED_ID = re.compile(r"^\s*message-id:\s*(<[^<>\s]+>)", re.I | re.M)
+_RETURNED_ID = re.compile(r"^\s*message-id:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 
 
 def _notice_text(msg: Message) -> tuple[str, str]:

@@ -57,8 +57,8 @@ class TestNewText:
     @pytest.mark.parametrize(("body", "expected"), [
         ("Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth <r@x.example> wrote:\n> yes - intro",
          "Yes!"),
-        ("Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth Okafor <ruth@oakridge.example>\nwrote:\n"
-         "> no", "Yes!"),
+        ("Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth Okafor <ruth@x.example>\nwrote:\n> no",
+         "Yes!"),
         ("Sure\n\nOn 3 Mar 2025, at 21:12, Ruth Okafor wrote:\n\n> Hi", "Sure"),
         ("Oui\n\nLe lun. 3 mars 2025 à 21:12, Ruth <r@x.example> a écrit :\n> Bonjour", "Oui"),
         ("Ja\n\nAm 03.03.2025 um 21:12 schrieb Ruth Okafor:\n> Hallo", "Ja"),

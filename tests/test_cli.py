@@ -1,0 +1,116 @@
+"""The command line: JSON of `parse`, one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from introd.cli import main
+from world import BLANKET, OWNER, TIM_ASKS, forward
+
+CONFIG = {
+    "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
+    "auth": {"trusted_authserv_ids": ["mx.example.test"]},
+    "contacts": ["contacts.yaml"],
+    "secret_file": "secret",
+    "state_path": "introd.db",
+}
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump([
+        {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"}]))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    return path
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "introd", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+class TestParse:
+    def test_one_file_prints_one_object(self, cfg: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+        """`parse FILE` prints the SPEC's JSON object, without touching any state."""
+        eml = tmp_path / "req.eml"
+        eml.write_bytes(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+        assert main(["parse", "--config", str(cfg), str(eml)]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert set(out) == {"file", "kind", "message_id", "request", "reply", "decision"}
+        assert out["kind"] == "request"
+        assert out["request"]["requester"]["email"] == "tim@example.test"
+        assert out["request"]["target"]["email"] == "bob@example.test"
+        assert out["decision"]["action"] == "accept"
+        assert not (tmp_path / "introd.db").exists() and not (tmp_path / "secret").exists()
+
+    def test_several_files_print_an_array(self, cfg: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+        """Several files give a JSON array in the same order."""
+        a, b = tmp_path / "a.eml", tmp_path / "b.eml"
+        a.write_bytes(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+        b.write_bytes(forward("Brad", "brad@example.test", BLANKET))
+        assert main(["parse", "--config", str(cfg), str(a), str(b)]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert [o["decision"]["rule"] for o in out] == ["default", "no_target"]
+
+    @pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe garbage", b"Subject: only\r\n",
+                                         b"From: =?bogus?Q?x?= <\r\n\r\nbody"])
+    def test_bad_mail_is_unknown_not_a_crash(self, cfg: Path, tmp_path: Path, content: bytes,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+        """Empty, binary or header-only files give kind unknown and decision ignore."""
+        eml = tmp_path / "bad.eml"
+        eml.write_bytes(content)
+        assert main(["parse", "--config", str(cfg), str(eml)]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["decision"]["action"] == "ignore"
+
+    def test_missing_file_is_one_line(self, cfg: Path, tmp_path: Path) -> None:
+        """A file that does not exist is a one-line error and exit 1."""
+        p = _run("parse", "--config", str(cfg), str(tmp_path / "nope.eml"))
+        assert p.returncode == 1 and "nope.eml" in p.stderr and "Traceback" not in p.stderr
+
+
+class TestErrors:
+    def test_bad_config_names_the_key(self, tmp_path: Path) -> None:
+        """check-config --offline on a bad config: exit 2, one line naming the key."""
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump({**CONFIG, "contacts": [], "optin": {"order": "x"}}))
+        p = _run("check-config", "--offline", "--config", str(path))
+        assert p.returncode == 2
+        assert "optin.order" in p.stderr and "Traceback" not in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+
+    def test_bad_now(self, cfg: Path) -> None:
+        """A malformed --now is a usage error (exit 2)."""
+        p = _run("list", "--config", str(cfg), "--now", "tomorrow")
+        assert p.returncode == 2 and "--now" in p.stderr
+
+    def test_unknown_intro(self, cfg: Path) -> None:
+        """`show` of an unknown id says so in one line (exit 2)."""
+        p = _run("show", "--config", str(cfg), "ZZZZZZ")
+        assert p.returncode == 2 and "ZZZZZZ" in p.stderr
+
+    def test_check_config_offline_ok(self, cfg: Path) -> None:
+        """A valid config with the built-in templates passes check-config --offline."""
+        p = _run("check-config", "--offline", "--config", str(cfg))
+        assert p.returncode == 0, p.stderr
+
+
+class TestDemo:
+    def test_demo_tells_the_three_stories(self, tmp_path: Path) -> None:
+        """`introd demo` runs the three stories and leaves the mails as .eml files."""
+        p = _run("demo", "--out", str(tmp_path / "demo"))
+        assert p.returncode == 0, p.stderr
+        assert "ends introduced" in p.stdout
+        assert "ends declined_by_target" in p.stdout
+        assert "decline (rule no_target)" in p.stdout
+        emls = sorted((tmp_path / "demo").glob("*.eml"))
+        assert any("introduction" in e.name for e in emls)

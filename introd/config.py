@@ -54,12 +54,14 @@ class Secret:
             try:
                 return self.file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError([("password_file", f"cannot read {self.file}: {exc.strerror}")])
+                raise ConfigError([("password_file",
+                                    f"cannot read {self.file}: {exc.strerror}")]) from None
         if self.env is not None:
             try:
                 return os.environ[self.env]
             except KeyError:
-                raise ConfigError([("password_env", f"environment variable {self.env} is not set")])
+                raise ConfigError([("password_env",
+                                    f"environment variable {self.env} is not set")]) from None
         return ""
 
     def __repr__(self) -> str:  # never show a password in logs or tracebacks
@@ -324,7 +326,7 @@ def _policies(r: _Reader) -> dict[str, RuleConfig]:
             given = {}
         merged = {**defaults, **given}
         params: dict[str, Any] = {}
-        for key, value in merged.items():
+        for key in merged:
             if key in ("enabled", "action", "template"):
                 continue
             if key not in defaults:

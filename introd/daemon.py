@@ -13,13 +13,14 @@ from types import FrameType
 import structlog
 
 from .config import Config, load_config
-from .contacts import ContactBook, load_contacts
+from .contacts import load_contacts
 from .delivery import Failure, SmtpConnection, send_due
 from .engine import Engine
-from .exceptions import DeliveryError, IntrodError, MailboxError
+from .exceptions import DeliveryError, IntrodError, MailboxError, TemplateError
 from .mailbox import Mailbox
 from .render import Templates
 from .state import Store
+from .templates_check import check_templates
 from .systemd import Notifier
 from .tokens import load_secret
 
@@ -170,7 +171,9 @@ class Daemon:
             assert path is not None
             new = load_config(path)
             engine = build_engine(new, self.store)
-            engine.templates.render  # templates compile lazily; checked by check-config
+            problems = check_templates(new)
+            if problems:
+                raise TemplateError("; ".join(problems))
         except IntrodError as exc:
             log.error("reload_refused", error=str(exc))
             self.notifier.ready()

@@ -10,7 +10,6 @@ mail can leave twice.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +82,10 @@ class SmtpConnection:
             self.smtp = None
 
 
+def _text(message: bytes | str) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+
+
 def _code_text(exc: smtplib.SMTPResponseException) -> str:
     msg = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
         else str(exc.smtp_error)
@@ -112,14 +115,13 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
             if exc.smtp_code == 421:
                 conn.close()
             continue
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as exc:
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
             conn.close()
             raise DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}") from None
         if refused and len(refused) == len(row.recipients):
             codes = {c for c, _ in refused.values()}
             code = max(codes)
-            text = "; ".join(f"{a}: {c} {m.decode('utf-8', 'replace') if isinstance(m, bytes) else m}"
-                             for a, (c, m) in refused.items())
+            text = "; ".join(f"{a}: {c} {_text(m)}" for a, (c, m) in refused.items())
             _defer_or_fail(store, row, now, code, text, list(refused), on_failure)
             continue
         store.mark_sent(row.id, now)

@@ -37,7 +37,8 @@ def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
         return Decision(action="ignore", rule="bounce",
                         detail="delivery failure for " + ", ".join(reading.failed_addresses))
     if kind == "auto_reply":
-        return Decision(action="ignore", rule="auto_reply", detail="automatic reply; never answered")
+        return Decision(action="ignore", rule="auto_reply",
+                        detail="automatic reply; never answered")
     if kind == "unknown":
         if reading.problem:
             return Decision(action="ignore", rule="unreadable", detail=reading.problem)
@@ -91,7 +92,8 @@ def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decis
         return Decision(action="ignore", rule="bad_token", detail="token not valid")
     if store is None:
         if ans.proof in ("token", "reference"):
-            return Decision(action="accept", rule="answer", detail=f"{ans.answer} for {ans.intro_id}")
+            return Decision(action="accept", rule="answer",
+                            detail=f"{ans.answer} for {ans.intro_id}")
         return Decision(action="ignore", rule="no_reference",
                         detail="subject tag only: proves nothing")
     role = _proven_role(reading, store)

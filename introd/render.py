@@ -103,7 +103,8 @@ class Templates:
                 return filename
         return None
 
-    def render(self, name: str, context: Mapping[str, Any], language: str | None = None) -> Rendered:
+    def render(self, name: str, context: Mapping[str, Any],
+               language: str | None = None) -> Rendered:
         """Render NAME's subject, text and (optional) HTML part; raise TemplateError."""
         if name not in TEMPLATE_NAMES:
             raise TemplateError(f"unknown template {name!r}")
@@ -118,7 +119,8 @@ class Templates:
             try:
                 parts[part] = self.env.get_template(filename).render(**context)
             except jinja2.TemplateSyntaxError as exc:
-                raise TemplateError(f"{exc.filename or filename}:{exc.lineno}: {exc.message}") from None
+                where = f"{exc.filename or filename}:{exc.lineno}"
+                raise TemplateError(f"{where}: {exc.message}") from None
             except jinja2.UndefinedError as exc:
                 raise TemplateError(f"{filename}: {exc.message}") from None
             except jinja2.exceptions.SecurityError as exc:

@@ -9,6 +9,7 @@ sent a mail can read it from the recipient's mailbox at once.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ from typing import Any, Literal, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 
 DOVECOT_BIN = Path("/usr/sbin/dovecot")
 INSTALL_HINT = "run `bash scripts/install-test-deps` (as root) to install Dovecot and openssl"
@@ -136,6 +138,7 @@ shutdown_clients = yes
 
 default_login_user = {login_user}
 default_internal_user = {internal_user}
+default_internal_group = {internal_group}
 mail_uid = {mail_uid}
 mail_gid = {mail_gid}
 first_valid_uid = {first_valid_uid}
@@ -220,6 +223,7 @@ class Dovecot:
         self.disabled = frozenset(cap.upper() for cap in disable)
         self.host = HOST
         self.root = short_temp_dir("dv-")
+        atexit.register(self.close)  # never leave a Dovecot or its files behind a crash
         self.imap_port = find_free_port()
         self.imaps_port = find_free_port()
         self.lmtp_port = find_free_port()
@@ -282,6 +286,7 @@ class Dovecot:
 
     def close(self) -> None:
         """Stop the server and remove its temp dir."""
+        atexit.unregister(self.close)
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -312,6 +317,12 @@ class Dovecot:
         with self._users_lock:
             self.users[name.lower()] = password
             self._write_user(name.lower())
+
+    def remove_user(self, name: str) -> None:
+        """Forget a user (their mail stays on disk until the session ends)."""
+        with self._users_lock:
+            if self.users.pop(name.lower(), None) is not None:
+                self._write_user(name.lower())
 
     def password(self, user: str) -> str:
         return self.users[user.lower()]
@@ -374,6 +385,26 @@ class Dovecot:
         """The names of a user's folders, sorted."""
         with self.session(user) as client:
             return sorted(name for _flags, _sep, name in client.list_folders())
+
+    def wait_for_messages(
+        self, user: str, count: int, folder: str = "INBOX", timeout: float = TIMEOUT
+    ) -> list[bytes]:
+        """Poll until a user's folder holds at least `count` messages; return them all.
+
+        For mail that another thread or process (the daemon under test) is still moving;
+        mail sent through `SmtpServer` is already delivered when the send returns.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                found = self.messages(user, folder)
+            except IMAPClientError:  # the folder does not exist yet
+                found = []
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise ServerError(f"{user} {folder}: {len(found)} messages, {count} expected")
+            time.sleep(0.02)
 
     def deliver(self, recipient: str, raw: bytes, mail_from: str = "") -> None:
         """Deliver a message to one recipient over LMTP (plus-addresses land in INBOX)."""
@@ -464,6 +495,7 @@ class Dovecot:
             ids: dict[str, object] = {
                 "login_user": LOGIN_USER,
                 "internal_user": INTERNAL_USER,
+                "internal_group": INTERNAL_USER,
                 "mail_uid": MAIL_UID,
                 "mail_gid": MAIL_UID,
                 "first_valid_uid": MAIL_UID,
@@ -471,12 +503,14 @@ class Dovecot:
                 "chroot": "",
             }
         else:
+            import grp
             import pwd
 
             me = pwd.getpwuid(os.geteuid()).pw_name
             ids = {
                 "login_user": me,
                 "internal_user": me,
+                "internal_group": grp.getgrgid(os.getegid()).gr_name,
                 "mail_uid": os.geteuid(),
                 "mail_gid": os.getegid(),
                 "first_valid_uid": os.geteuid(),
@@ -761,6 +795,32 @@ class SmtpServer:
             self._faults.rcpt.pop(address.lower(), None)
 
     # -- waiting --------------------------------------------------------------------
+
+    def submit(self, mail_from: str, recipients: list[str], raw: bytes) -> dict[str, Any]:
+        """Send a mail through this server as its authorised user (a party's reply, say).
+
+        Returns smtplib's refused-recipients dict; raises smtplib errors like a client sees.
+        """
+        context = None
+        if self.security != "none":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # a test's own client, on loopback
+        client: smtplib.SMTP
+        if self.security == "ssl":
+            client = smtplib.SMTP_SSL(self.host, self.port, context=context, timeout=TIMEOUT)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=TIMEOUT)
+        with client:
+            if self.security == "starttls":
+                client.starttls(context=context)
+            client.login(self.user, self.password)
+            return client.sendmail(mail_from, recipients, raw)
+
+    def sent_to(self, address: str) -> list[Received]:
+        """The received mails with `address` among their envelope recipients."""
+        with self._lock:
+            return [m for m in self.received if address.lower() in map(str.lower, m.rcpt_tos)]
 
     def wait_for(self, count: int, timeout: float = TIMEOUT) -> list[Received]:
         """Block until at least `count` mails were received; return them all."""

@@ -310,3 +310,32 @@ class TestFakeClock:
         assert clock.set(when) == when
         with pytest.raises(ValueError):
             clock.set(datetime(2027, 1, 1))
+
+
+class TestHelpers:
+    def test_submit_and_sent_to_play_a_party(self, smtp_server: SmtpServer) -> None:
+        """A party's reply sent with `submit` is found by `sent_to` and lands in intros' INBOX."""
+        rcpt = "intros+r3ply@example.test"
+        raw = make_mail(sender="bea@example.test", to=rcpt, subject="Re: intro")
+        assert smtp_server.submit("bea@example.test", [rcpt], raw) == {}
+        assert [m.data for m in smtp_server.sent_to(rcpt)] == [raw]
+        assert smtp_server.sent_to("nobody@example.test") == []
+
+    def test_wait_for_messages_returns_what_is_there(self, dovecot: Dovecot) -> None:
+        """`wait_for_messages` returns at once when the folder already has enough mail."""
+        raw = make_mail(sender="ana@example.test", to=INTRO_USER, subject="here")
+        dovecot.append(INTRO_USER, raw, folder="introd/done")
+        assert dovecot.wait_for_messages(INTRO_USER, 1, folder="introd/done") == [raw]
+
+    def test_removed_user_can_no_longer_log_in(self, dovecot: Dovecot) -> None:
+        """`remove_user` makes the user unknown to the running server."""
+        dovecot.add_user("temp@example.test", "pw-temp")
+        dovecot.remove_user("temp@example.test")
+        with pytest.raises(KeyError):
+            dovecot.password("temp@example.test")
+        client = IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=10)
+        try:
+            with pytest.raises(Exception, match="(?i)authentication failed"):
+                client.login("temp@example.test", "pw-temp")
+        finally:
+            client.shutdown()

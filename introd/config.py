@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -76,6 +77,15 @@ class ServerConfig:
     username: str | None
     password: Secret
     timeout: float = 30.0
+    # a CA bundle for a server whose certificate a private CA signed
+    ca_file: Path | None = None
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificates are always verified; ``ca_file`` adds a private CA."""
+        context = ssl.create_default_context()
+        if self.ca_file is not None:
+            context.load_verify_locations(cafile=str(self.ca_file))
+        return context
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -308,7 +318,18 @@ def _server(r: _Reader, name: str, required: bool) -> dict[str, Any] | None:
         "username": r.get(sect, name, "username", _str),
         "password": _secret(r, sect, name),
         "timeout": r.get(sect, name, "timeout", lambda v: parse_duration(v).total_seconds(), 30.0),
+        "ca_file": _ca_file(r, sect, name),
     }
+
+
+def _ca_file(r: _Reader, sect: Mapping[str, Any], prefix: str) -> Path | None:
+    raw = r.get(sect, prefix, "ca_file", _str)
+    if raw is None:
+        return None
+    path = r.path(raw)
+    if not path.is_file():
+        r.problems.append((f"{prefix}.ca_file", f"{path} does not exist"))
+    return path
 
 
 def _policies(r: _Reader) -> dict[str, RuleConfig]:

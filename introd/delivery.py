@@ -56,12 +56,12 @@ class SmtpConnection:
         try:
             if cfg.security == "ssl":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
-                                                      context=ssl.create_default_context())
+                                                      context=cfg.tls_context())
             else:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout,
                                     local_hostname="localhost")
                 if cfg.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=cfg.tls_context())
             if cfg.username:
                 smtp.login(cfg.username, cfg.password.reveal())
         except smtplib.SMTPAuthenticationError as exc:

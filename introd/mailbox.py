@@ -34,7 +34,7 @@ class Mailbox:
     def connect(self) -> None:
         cfg = self.cfg
         try:
-            context = ssl.create_default_context()
+            context = cfg.tls_context()
             client = imapclient.IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
                                            ssl_context=context if cfg.security == "ssl" else None,
                                            timeout=cfg.timeout)

@@ -176,3 +176,34 @@ class TestMailbox:
         with world.dovecot.session(INTROS) as imap:
             imap.select_folder("INBOX")
             assert imap.search(["UNSEEN"]) == []
+
+
+class TestTls:
+    @pytest.mark.parametrize("imap_security, smtp_security", [
+        ("ssl", "ssl"), ("starttls", "starttls")])
+    def test_tls_modes_verify_the_certificate(self, tmp_path: Path, dovecot: Any, clock: Any,
+                                              imap_security: str, smtp_security: str) -> None:
+        """IMAP and SMTP over implicit TLS and STARTTLS work with a verified certificate."""
+        from servers import SmtpServer
+
+        smtp = SmtpServer(user=INTROS, password="smtp-secret", dovecot=dovecot,
+                          security=smtp_security, cert=dovecot.cert, key=dovecot.key)
+        smtp.start()
+        try:
+            w = World(tmp_path, dovecot, smtp)
+            port = dovecot.imaps_port if imap_security == "ssl" else dovecot.imap_port
+            w.write_config(imap={"security": imap_security, "port": port,
+                                 "ca_file": str(dovecot.cert)},
+                           smtp={"security": smtp_security, "ca_file": str(dovecot.cert)})
+            w.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+            assert w.run_once(clock.now()) == 0
+            assert len(smtp.received) == 2
+        finally:
+            smtp.stop()
+
+    def test_unverified_certificate_is_refused(self, world: World, clock: Any) -> None:
+        """Without the CA, a self-signed IMAP certificate is refused: exit 1, nothing read."""
+        world.write_config(imap={"security": "ssl", "port": world.dovecot.imaps_port})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        assert world.run_once(clock.now()) == 1
+        assert world.sent() == []

@@ -25,7 +25,7 @@ INTRODUCTIONS = ("ask", "never")
 TITLES = frozenset({
     "mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "m", "mme", "mlle",
     "monsieur", "madame", "herr", "frau", "sr", "sra", "srta", "senor", "senora", "don", "dona",
-    "dra", "pr",
+    "dra", "pr", "herrn", "sir", "dame", "lady", "lord", "mister",
 })
 # Company suffixes dropped before comparing company names.
 _COMPANY_SUFFIXES = frozenset({
@@ -377,6 +377,7 @@ class ContactBook:
         self._by_last: dict[str, list[tuple[tuple[str, ...], int, str]]] = {}
         self._company: list[str] = []
         self._companies: set[str] = set()
+        self._by_first: dict[str, list[int]] = {}
         for i, c in enumerate(people):
             self._company.append(company_key(c.company))
             self._companies.add(self._company[-1])
@@ -384,6 +385,8 @@ class ContactBook:
                 tokens = name_tokens(variant)
                 if tokens:
                     self._by_last.setdefault(tokens[-1], []).append((tokens, i, how))
+                if len(tokens) >= 2 and i not in self._by_first.get(tokens[0], []):
+                    self._by_first.setdefault(tokens[0], []).append(i)
 
     def __iter__(self) -> Iterator[Contact]:
         return iter(self._people)
@@ -422,6 +425,18 @@ class ContactBook:
         for variant, i, _how in self._by_last.get(last, ()):
             if len(variant) >= 2 and i not in out:
                 out.append(i)
+        return out
+
+    def by_word(self, word: str) -> list[Contact]:
+        """Contacts whose first or last name is this word (folded)."""
+        tokens = name_tokens(word)
+        if len(tokens) != 1:
+            return []
+        ids = self._last_matches(tokens[0]) + [i for i in self._by_first.get(tokens[0], ())]
+        out: list[Contact] = []
+        for i in ids:
+            if self._people[i] not in out:
+                out.append(self._people[i])
         return out
 
     def _narrow(self, found: list[int], company: str | None) -> list[int]:
@@ -509,12 +524,30 @@ class ContactBook:
             key = self._company[i]
             if key and (key in flat or _loose_in(key, flat)):
                 return self._people[i].company
+        for i in ids:
+            if _first_word_in(self._people[i].company, window):
+                return self._people[i].company
         return None
 
 
 def _loose_in(key: str, flat: str) -> bool:
     """The company written shortened: 'RheinChem' for 'RheinChem AG', 'Meridian' for 'Meridian Pharma'."""
-    return len(key) >= 6 and any(len(w) >= 5 and w in flat for w in [key[: max(6, len(key) // 2)]])
+    return len(key) >= 6 and key[: max(6, len(key) // 2)] in flat
+
+
+def _first_word_in(company: str | None, window: str) -> bool:
+    """The company's first distinctive word written as a word: 'Arbor' for 'Arbor Biosciences'."""
+    words = name_tokens(company or "")
+    if not words or len(words[0]) < 4 or words[0] in _GENERIC_COMPANY_WORDS:
+        return False
+    return words[0] in name_tokens(window)
+
+
+_GENERIC_COMPANY_WORDS = frozenset({
+    "the", "big", "first", "new", "national", "international", "global", "general", "united",
+    "american", "european", "saint", "university", "institute", "bank", "group", "north",
+    "south", "east", "west", "central", "independent", "universite", "universidad",
+})
 
 
 def _companies_match(a: str, b: str) -> bool:

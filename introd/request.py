@@ -384,11 +384,11 @@ _CUES = [re.compile(p, re.I) for p in (
 _WEAK_CUES = [re.compile(p, re.I) for p in (
     r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
     r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
-    r"reach(?:ing)?\s+out\s+to|contact(?:ing)?)\b",
-    r"\b(?:rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
+    r"reach(?:ing)?\s+out\s+to|contact(?:ing)?|(?:do|would|did)\s+you\s+(?:happen\s+to\s+)?know)\b",
+    r"\b(?:connaissez-vous|connais-tu|rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
     r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
-    r"\b(?:sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
-    r"\b(?:conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
+    r"\b(?:kennen\s+Sie|kennst\s+du|sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
+    r"\b(?:conoces\s+a|conoce\s+usted\s+a|conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
 )]
 
 _BLANKET = re.compile(
@@ -460,8 +460,8 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
             if tok.endswith(".") and len(bare) > 1:
                 break
             continue
-        if tok.endswith(("'s", "’s")) and bare[0].isupper():
-            return None  # "Meridian's BD team": a company, not a person
+        if tok == "&" or (tok.endswith(("'s", "’s")) and bare[:1].isupper()):
+            return None  # "Meridian's BD team", "Pfizer Global R&D": a company, not a person
         if (low in _PARTICLES and capitals and i + 1 < len(tokens)
                 and tokens[i + 1][:1].isupper()):
             words.append(tok)
@@ -556,6 +556,8 @@ _ORG_WORDS = frozenset({
     "institute", "institut", "instituto", "partners", "capital", "ventures", "consulting",
     "solutions", "systems", "technologies", "industries", "holdings", "foundation", "team",
     "department", "hospital", "clinic", "school", "college", "center", "centre", "bank",
+    "global", "international", "worldwide", "division", "unit", "office", "meeting",
+    "conference", "congress", "summit", "forum",
 })
 
 
@@ -719,7 +721,14 @@ def resolve(name: str | None, address: str | None, *, contacts: ContactBook, own
                                        email=address))
     if not name:
         return _Resolved(person=None)
-    return _from_contacts(name, contacts.match(name, company), hint)
+    found = contacts.match(name, company)
+    if not found and hint and len(name.split()) == 1:
+        # "intro: Bob" when the forwarded text says "Bob Jones" (or his company)
+        flat = compact(hint)
+        found = [c for c in contacts.by_word(name)
+                 if compact(c.name) in flat or (company_key(c.company)
+                                                and company_key(c.company) in flat)]
+    return _from_contacts(name, found, hint)
 
 
 def _from_named(named: _Named, *, contacts: ContactBook, own: _Own, hint: str) -> _Resolved:
@@ -777,7 +786,11 @@ _REASON_CUES = re.compile(
     r"wants? to|would like to|hoping to|I hope to|we hope to|keen to|eager to|"
     r"I am looking for|I'm looking for|we are looking for|we're looking for|looking to|"
     r"I am trying to|I'm trying to|we are trying to|applied|applying|apply for|"
-    r"interested in|interest in|"
+    r"interested in|interest in|curious|advice|insights?|guidance|feedback|the reason|"
+    r"my goal|our goal|my aim|our aim|the goal|purpose|I need|we need|need to|"
+    r"mon objectif|notre objectif|dans le but|je cherche|nous cherchons|conseils?|"
+    r"mein Ziel|unser Ziel|ich suche|wir suchen|Rat\b|"
+    r"mi objetivo|nuestro objetivo|busco|buscamos|estoy buscando|quiero|queremos|consejo|"
     r"evaluating|exploring|considering|planning to|we plan|I plan|"
     r"afin de|pour (?:lui|leur|en|mieux|comprendre|discuter|parler|savoir|conna[iî]tre|"
     r"apprendre|échanger|demander)|parce que|car |j'aimerais|je souhaite|je souhaiterais|"
@@ -786,7 +799,8 @@ _REASON_CUES = re.compile(
     r"würde gerne?|würden gerne?|interessiert|Interesse|beworben|bewerbe|erfahren|"
     r"para (?:\w+(?:ar|er|ir)(?:le|la|les|me|nos|lo)?)\b|porque|me gustaría|nos gustaría|"
     r"me encantaría|quisiera|quisiéramos|me interesa|nos interesa|interesad\w+|"
-    r"aprender|conversar|colaborar)", re.I)
+    r"aprender|conversar|colaborar|interview\w*|entrevista\w*|Vorstellungsgespräch\w*|"
+    r"entretien)\b", re.I)
 _STRONG_CUES = re.compile(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|afin de|parce que|pour (?:lui|comprendre|discuter|apprendre)|"
@@ -794,6 +808,11 @@ _STRONG_CUES = re.compile(
 _THANKS = re.compile(
     r"^\s*[¡¿]?(?:thanks|thank you|thx|many thanks|merci|danke|vielen dank|gracias|muchas "
     r"gracias|cheers|best|regards)\b", re.I)
+
+
+_GREETING_PREFIX = re.compile(
+    r"^(?:hi|hello|hey|dear|bonjour|hallo|hola|liebe|lieber|cher|chère)\s+[^\W\d_][\w'’-]*"
+    r"\s*[,:!\-–—]\s*(?=\w)", re.I)
 
 
 def find_reason(text: str, *, ask_span: tuple[int, int] | None = None,
@@ -843,7 +862,7 @@ def find_reason(text: str, *, ask_span: tuple[int, int] | None = None,
         total = len(parts[scored[0][1]][1].split()) + len(parts[scored[1][1]][1].split())
         if total <= 70:
             chosen.append(scored[1][1])
-    reason = " ".join(parts[i][1] for i in sorted(chosen))
+    reason = " ".join(_GREETING_PREFIX.sub("", parts[i][1]) for i in sorted(chosen))
     if len(reason.split()) < max(min_words, 1):
         return None
     return reason

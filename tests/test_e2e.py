@@ -177,6 +177,14 @@ class TestMailbox:
             imap.select_folder("INBOX")
             assert imap.search(["UNSEEN"]) == []
 
+    def test_sent_folder_gets_a_copy(self, world: World, clock: Any) -> None:
+        """With imap.sent_folder, every mail sent is also appended there, once."""
+        world.write_config(imap={"sent_folder": "Sent"})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.run_once(clock.now())
+        assert len(world.dovecot.messages(INTROS, "Sent")) == 2
+
 
 class TestTls:
     @pytest.mark.parametrize("imap_security, smtp_security", [
@@ -207,3 +215,24 @@ class TestTls:
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
         assert world.run_once(clock.now()) == 1
         assert world.sent() == []
+
+class TestServerWithoutMove:
+    def test_copy_and_expunge_when_move_is_missing(self, tmp_path: Path, make_dovecot: Any,
+                                                   clock: Any) -> None:
+        """A server without MOVE gets COPY + \\Deleted + UID EXPUNGE: nothing left behind."""
+        from servers import SmtpServer
+
+        dovecot = make_dovecot(disable=("MOVE",))
+        smtp = SmtpServer(user=INTROS, password="smtp-secret", dovecot=dovecot)
+        smtp.start()
+        try:
+            w = World(tmp_path, dovecot, smtp)
+            with dovecot.session(INTROS) as imap:
+                assert not imap.has_capability("MOVE")
+            w.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+            assert w.run_once(clock.now()) == 0
+            assert dovecot.messages(INTROS) == []
+            assert len(dovecot.messages(INTROS, "introd/done")) == 1
+            assert len(smtp.received) == 2
+        finally:
+            smtp.stop()

@@ -22,17 +22,76 @@ from .exceptions import ContactsError
 INTRODUCTIONS = ("ask", "never")
 
 # Words written before a last name ("Mr. Jones", "Dr Becker", "Frau Weber").
-TITLES = frozenset({
-    "mr", "mrs", "ms", "miss", "mx", "dr", "doctor", "prof", "professor", "m", "mme", "mlle",
-    "monsieur", "madame", "herr", "frau", "sr", "sra", "srta", "senor", "senora", "don", "dona",
-    "dra", "pr", "herrn", "sir", "dame", "lady", "lord", "mister",
-})
+TITLES = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "doctor",
+        "prof",
+        "professor",
+        "m",
+        "mme",
+        "mlle",
+        "monsieur",
+        "madame",
+        "herr",
+        "frau",
+        "sr",
+        "sra",
+        "srta",
+        "senor",
+        "senora",
+        "don",
+        "dona",
+        "dra",
+        "pr",
+        "herrn",
+        "sir",
+        "dame",
+        "lady",
+        "lord",
+        "mister",
+    }
+)
 # Company suffixes dropped before comparing company names.
-_COMPANY_SUFFIXES = frozenset({
-    "inc", "incorporated", "llc", "llp", "lp", "ltd", "limited", "gmbh", "mbh", "sa", "sas",
-    "sarl", "ag", "kg", "corp", "corporation", "co", "plc", "bv", "nv", "srl", "spa", "sl",
-    "ab", "as", "oy", "pty", "kgaa", "se", "the",
-})
+_COMPANY_SUFFIXES = frozenset(
+    {
+        "inc",
+        "incorporated",
+        "llc",
+        "llp",
+        "lp",
+        "ltd",
+        "limited",
+        "gmbh",
+        "mbh",
+        "sa",
+        "sas",
+        "sarl",
+        "ag",
+        "kg",
+        "corp",
+        "corporation",
+        "co",
+        "plc",
+        "bv",
+        "nv",
+        "srl",
+        "spa",
+        "sl",
+        "ab",
+        "as",
+        "oy",
+        "pty",
+        "kgaa",
+        "se",
+        "the",
+    }
+)
 _WORD = re.compile(r"[^\W_][\w'’]*")
 
 
@@ -48,7 +107,10 @@ def name_tokens(text: str) -> tuple[str, ...]:
 
 
 def company_key(company: str | None) -> str:
-    """A company name reduced for loose comparison: 'Big Chemical Company Inc.' -> 'bigchemicalcompany'."""
+    """A company name reduced for loose comparison.
+
+    'Big Chemical Company Inc.' and 'BigChemicalCompany' both give 'bigchemicalcompany'.
+    """
     if not company:
         return ""
     words = [w for w in name_tokens(company.replace("&", " and "))]
@@ -127,13 +189,15 @@ def _read_csv(path: Path, text: str) -> list[Contact]:
     header_at = None
     for i, line in enumerate(lines):
         cells = [c.strip().strip('"').lower() for c in next(csv.reader([line]), [])]
-        if all(h in cells for h in _LINKEDIN_HEADER) or ("name" in cells and (
-                "email" in cells or "email address" in cells)):
+        if all(h in cells for h in _LINKEDIN_HEADER) or (
+            "name" in cells and ("email" in cells or "email address" in cells)
+        ):
             header_at = i
             break
     if header_at is None:
-        raise ContactsError([("", "no header row with 'First Name' and 'Last Name' found")],
-                            source=str(path))
+        raise ContactsError(
+            [("", "no header row with 'First Name' and 'Last Name' found")], source=str(path)
+        )
     reader = csv.reader(io.StringIO("\n".join(lines[header_at:])))
     header = [h.strip().lower() for h in next(reader)]
 
@@ -154,10 +218,15 @@ def _read_csv(path: Path, text: str) -> list[Contact]:
             name = " ".join(x for x in (cell(row, "first name"), cell(row, "last name")) if x)
         if not name:
             raise ContactsError([(f"line {number}", "no name")], source=str(path))
-        contacts.append(Contact(
-            name=name, email=_email(cell(row, "email address", "email", "e-mail")),
-            company=cell(row, "company", "organization"),
-            title=cell(row, "position", "title"), source=str(path)))
+        contacts.append(
+            Contact(
+                name=name,
+                email=_email(cell(row, "email address", "email", "e-mail")),
+                company=cell(row, "company", "organization"),
+                title=cell(row, "position", "title"),
+                source=str(path),
+            )
+        )
     return contacts
 
 
@@ -183,8 +252,12 @@ def _read_vcf(path: Path, text: str) -> list[Contact]:
             name = _clean(fns[0].value)
         if not name and _vcard_value(card, "n"):
             n = _vcard_value(card, "n")[0].value
-            parts = [getattr(n, "prefix", ""), getattr(n, "given", ""),
-                     getattr(n, "additional", ""), getattr(n, "family", "")]
+            parts = [
+                getattr(n, "prefix", ""),
+                getattr(n, "given", ""),
+                getattr(n, "additional", ""),
+                getattr(n, "family", ""),
+            ]
             name = _clean(" ".join(p if isinstance(p, str) else " ".join(p) for p in parts))
         if not name:
             raise ContactsError([(f"card {index + 1}", "no FN or N")], source=str(path))
@@ -203,14 +276,21 @@ def _read_vcf(path: Path, text: str) -> list[Contact]:
             value = orgs[0].value
             company = _clean(value[0] if isinstance(value, list) and value else value)
         titles = _vcard_value(card, "title")
-        contacts.append(Contact(name=name, email=email, company=company,
-                                title=_clean(titles[0].value) if titles else None,
-                                source=str(path)))
+        contacts.append(
+            Contact(
+                name=name,
+                email=email,
+                company=company,
+                title=_clean(titles[0].value) if titles else None,
+                source=str(path),
+            )
+        )
     return contacts
 
 
-_YAML_KEYS = frozenset({"name", "email", "company", "title", "aliases", "introductions",
-                        "language"})
+_YAML_KEYS = frozenset(
+    {"name", "email", "company", "title", "aliases", "introductions", "language"}
+)
 
 
 def _read_yaml(path: Path, text: str) -> list[Contact]:
@@ -257,15 +337,22 @@ def _read_yaml(path: Path, text: str) -> list[Contact]:
         if intro not in INTRODUCTIONS:
             problems.append((f"{at}.introductions", "must be ask or never"))
             intro = "ask"
-        contacts.append(Contact(
-            name=" ".join(name.split()), email=_email(email) if isinstance(email, str) else None,
-            company=_clean(entry.get("company")) if isinstance(entry.get("company"), str) else None,
-            title=_clean(entry.get("title")) if isinstance(entry.get("title"), str) else None,
-            aliases=tuple(" ".join(a.split()) for a in aliases if a.strip()),
-            introductions=intro,
-            language=_clean(entry.get("language")) if isinstance(entry.get("language"), str)
-            else None,
-            source=str(path)))
+        contacts.append(
+            Contact(
+                name=" ".join(name.split()),
+                email=_email(email) if isinstance(email, str) else None,
+                company=_clean(entry.get("company"))
+                if isinstance(entry.get("company"), str)
+                else None,
+                title=_clean(entry.get("title")) if isinstance(entry.get("title"), str) else None,
+                aliases=tuple(" ".join(a.split()) for a in aliases if a.strip()),
+                introductions=intro,
+                language=_clean(entry.get("language"))
+                if isinstance(entry.get("language"), str)
+                else None,
+                source=str(path),
+            )
+        )
     if problems:
         raise ContactsError(problems, source=str(path))
     return contacts
@@ -280,8 +367,9 @@ def read_contacts_file(path: Path) -> list[Contact]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ContactsError([("", f"cannot be read ({exc.strerror or exc})")],
-                            source=str(path)) from exc
+        raise ContactsError(
+            [("", f"cannot be read ({exc.strerror or exc})")], source=str(path)
+        ) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -293,8 +381,9 @@ def read_contacts_file(path: Path) -> list[Contact]:
         return _read_vcf(path, text)
     if suffix in (".yaml", ".yml"):
         return _read_yaml(path, text)
-    raise ContactsError([("", "unknown contacts format (use .csv, .vcf or .yaml)")],
-                        source=str(path))
+    raise ContactsError(
+        [("", "unknown contacts format (use .csv, .vcf or .yaml)")], source=str(path)
+    )
 
 
 def load_contacts(paths: Sequence[Path]) -> ContactBook:
@@ -316,17 +405,25 @@ def _merge(old: Contact, new: Contact) -> Contact:
     """One person from two entries; preferences (YAML) apply onto the other row."""
     prefer, other = (new, old) if _is_yaml(new) and not _is_yaml(old) else (old, new)
     aliases = list(old.aliases)
-    for a in (*new.aliases, *([new.name] if name_tokens(new.name) != name_tokens(old.name)
-                              else [])):
+    for a in (
+        *new.aliases,
+        *([new.name] if name_tokens(new.name) != name_tokens(old.name) else []),
+    ):
         if a not in aliases and name_tokens(a) != name_tokens(old.name):
             aliases.append(a)
     introductions = "never" if "never" in (old.introductions, new.introductions) else "ask"
     return replace(
-        old, email=old.email or new.email, company=old.company or new.company,
-        title=old.title or new.title, aliases=tuple(aliases), introductions=introductions,
+        old,
+        email=old.email or new.email,
+        company=old.company or new.company,
+        title=old.title or new.title,
+        aliases=tuple(aliases),
+        introductions=introductions,
         language=prefer.language or other.language,
-        source=old.source if old.source == new.source or not new.source
-        else f"{old.source}, {new.source}")
+        source=old.source
+        if old.source == new.source or not new.source
+        else f"{old.source}, {new.source}",
+    )
 
 
 def _name_key(contact: Contact) -> tuple[str, str]:
@@ -414,8 +511,10 @@ class ContactBook:
         for variant, i, how in self._by_last.get(tokens[-1], ()):
             if len(variant) < 2:
                 continue
-            if variant == tokens or (variant[0] == tokens[0] and (
-                    len(tokens) - len(variant) <= 2 and len(variant) - len(tokens) <= 2)):
+            if variant == tokens or (
+                variant[0] == tokens[0]
+                and (len(tokens) - len(variant) <= 2 and len(variant) - len(tokens) <= 2)
+            ):
                 if i not in [o for o, _ in out]:
                     out.append((i, how))
         return out
@@ -443,7 +542,9 @@ class ContactBook:
         key = company_key(company)
         if not key or len(found) < 2:
             return found
-        narrowed = [i for i in found if self._company[i] and _companies_match(self._company[i], key)]
+        narrowed = [
+            i for i in found if self._company[i] and _companies_match(self._company[i], key)
+        ]
         return narrowed or found
 
     def match(self, name: str, company: str | None = None) -> list[Contact]:
@@ -457,12 +558,17 @@ class ContactBook:
         if not found and len(tokens) == 1 and company:
             # a bare first or last name with the company: "Jones at BigChemicalCompany"
             key = company_key(company)
-            found = [i for i in self._last_matches(tokens[0])
-                     if key and _companies_match(self._company[i], key)]
+            found = [
+                i
+                for i in self._last_matches(tokens[0])
+                if key and _companies_match(self._company[i], key)
+            ]
             if not found and key:
-                found = [i for i, c in enumerate(self._people)
-                         if _companies_match(self._company[i], key)
-                         and name_tokens(c.name)[:1] == tokens]
+                found = [
+                    i
+                    for i, c in enumerate(self._people)
+                    if _companies_match(self._company[i], key) and name_tokens(c.name)[:1] == tokens
+                ]
         return [self._people[i] for i in self._narrow(found, company)]
 
     def mentions(self, text: str) -> list[Mention]:
@@ -488,15 +594,19 @@ class ContactBook:
                         continue
                     if not _adjacent(text, flat, first, k):
                         break
-                    seq = tuple(t for _, _, t in flat[first:k + 1])
+                    seq = tuple(t for _, _, t in flat[first : k + 1])
                     if seq == variant or abs(len(seq) - n) <= 2:
                         if best is None or first < best[0]:
                             best = (first, [i], how)
                         elif first == best[0] and i not in best[1]:
                             best[1].append(i)
                     break
-            if best is None and k > 0 and flat[k - 1][2] in TITLES \
-                    and _adjacent(text, flat, k - 1, k):
+            if (
+                best is None
+                and k > 0
+                and flat[k - 1][2] in TITLES
+                and _adjacent(text, flat, k - 1, k)
+            ):
                 ids = self._last_matches(tok)
                 if ids:
                     best = (k - 1, ids, "title")
@@ -506,19 +616,27 @@ class ContactBook:
             span = (flat[first][0], end)
             written_company = self._company_near(text, span[1], ids)
             if written_company is not None:
-                ids = [i for i in ids if _companies_match(self._company[i], compact(
-                    written_company))] or ids
-            out.append(Mention(contacts=tuple(self._people[i] for i in ids), span=span, how=how,
-                               text=text[span[0]:span[1]], company=written_company))
+                ids = [
+                    i for i in ids if _companies_match(self._company[i], compact(written_company))
+                ] or ids
+            out.append(
+                Mention(
+                    contacts=tuple(self._people[i] for i in ids),
+                    span=span,
+                    how=how,
+                    text=text[span[0] : span[1]],
+                    company=written_company,
+                )
+            )
             last_end = end
         return out
 
     def _company_near(self, text: str, end: int, ids: list[int]) -> str | None:
         """The company of one of the contacts, when written just after the name."""
-        window = text[end:end + 120]
+        window = text[end : end + 120]
         stop = re.search(r"[?!;\n]\s|\.\s+[A-Z]|\n\s*\n", window)
         if stop:
-            window = window[:stop.start() + 1]
+            window = window[: stop.start() + 1]
         flat = compact(window)
         for i in ids:
             key = self._company[i]
@@ -531,7 +649,7 @@ class ContactBook:
 
 
 def _loose_in(key: str, flat: str) -> bool:
-    """The company written shortened: 'RheinChem' for 'RheinChem AG', 'Meridian' for 'Meridian Pharma'."""
+    """The company written shortened: 'Meridian' for 'Meridian Pharma'."""
     return len(key) >= 6 and key[: max(6, len(key) // 2)] in flat
 
 
@@ -543,11 +661,34 @@ def _first_word_in(company: str | None, window: str) -> bool:
     return words[0] in name_tokens(window)
 
 
-_GENERIC_COMPANY_WORDS = frozenset({
-    "the", "big", "first", "new", "national", "international", "global", "general", "united",
-    "american", "european", "saint", "university", "institute", "bank", "group", "north",
-    "south", "east", "west", "central", "independent", "universite", "universidad",
-})
+_GENERIC_COMPANY_WORDS = frozenset(
+    {
+        "the",
+        "big",
+        "first",
+        "new",
+        "national",
+        "international",
+        "global",
+        "general",
+        "united",
+        "american",
+        "european",
+        "saint",
+        "university",
+        "institute",
+        "bank",
+        "group",
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "independent",
+        "universite",
+        "universidad",
+    }
+)
 
 
 def _companies_match(a: str, b: str) -> bool:
@@ -559,7 +700,7 @@ def _companies_match(a: str, b: str) -> bool:
 def _adjacent(text: str, flat: list[tuple[int, int, str]], first: int, last: int) -> bool:
     """The words from first to last follow each other (spaces, dots, hyphens between)."""
     for j in range(first, last):
-        gap = text[flat[j][1]:flat[j + 1][0]]
+        gap = text[flat[j][1] : flat[j + 1][0]]
         if not re.fullmatch(r"[\s.\-]*", gap) or gap.count("\n") > 1:
             return False
     return True

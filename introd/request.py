@@ -10,13 +10,13 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from .contacts import (TITLES, Contact, ContactBook, Mention, compact, company_key, fold,
-                       name_tokens)
+from .contacts import TITLES, Contact, ContactBook, Mention, compact, company_key, fold, name_tokens
 from .model import Candidate, Forward, IntroRequest, Person
 
 ADDRESS = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 
 # --- the owner and the intro address -------------------------------------------------------
 
@@ -48,7 +48,9 @@ def _bare(address: str) -> str:
 
 _NOTIFY_LOCAL = re.compile(
     r"^(?:no-?reply|do-?not-?reply|notifications?|notify|messages?-noreply|messaging|"
-    r"inmail-hit-reply|hit-reply|invitations?|updates?|member|mailer)([-+._].*)?$", re.I)
+    r"inmail-hit-reply|hit-reply|invitations?|updates?|member|mailer)([-+._].*)?$",
+    re.I,
+)
 _NOTIFY_DOMAINS = ("linkedin.com", "xing.com", "linkedin.example", "xing.example")
 _SENT_YOU = re.compile(
     r"^\s*(?P<name>[^\n:]{2,60}?)\s+(?:"
@@ -57,13 +59,17 @@ _SENT_YOU = re.compile(
     r"vous\s+a\s+envoy[ée]\s+un\s+(?:nouveau\s+)?message|"
     r"te\s+ha\s+enviado\s+un\s+(?:nuevo\s+)?mensaje|"
     r"le\s+ha\s+enviado\s+un\s+(?:nuevo\s+)?mensaje|"
-    r"(?:is\s+)?waiting\s+for\s+your\s+response)", re.I | re.M)
+    r"(?:is\s+)?waiting\s+for\s+your\s+response)",
+    re.I | re.M,
+)
 _MESSAGE_FROM = re.compile(
     r"\b(?:new\s+)?(?:message|InMail|Nachricht|mensaje)\s+(?:from|von|de)\s+"
     r"(?P<name>[^\n,:;!?()<>@]{2,60}?)\s*(?=$|[\n,:;!?(]|\s+(?:on|auf|en|sur)\s+\w+\s*$)",
-    re.I | re.M)
-_SERVICE_NAME = re.compile(r"linkedin|xing|notification|no-?reply|messag|mailer|team\b|support",
-                           re.I)
+    re.I | re.M,
+)
+_SERVICE_NAME = re.compile(
+    r"linkedin|xing|notification|no-?reply|messag|mailer|team\b|support", re.I
+)
 _VIA = re.compile(r"^(?P<name>.+?)\s*\(?\s*(?:via|über|par|vía)\s+(?:LinkedIn|Xing)\s*\)?$", re.I)
 
 
@@ -95,8 +101,10 @@ def notification_name(text: str, *, loose: bool = False) -> str | None:
 
 # --- text of a message: history, footers, signatures ---------------------------------------
 
-_HEADER_LABELS = (r"(?:From|Sent|Date|To|Cc|Subject|De|Envoy[ée]|Date|À|A|Cc|Objet|Sujet|Von|"
-                  r"Gesendet|Datum|An|Betreff|Enviado|Fecha|Para|Asunto|Da|Inviato|Oggetto)")
+_HEADER_LABELS = (
+    r"(?:From|Sent|Date|To|Cc|Subject|De|Envoy[ée]|Date|À|A|Cc|Objet|Sujet|Von|"
+    r"Gesendet|Datum|An|Betreff|Enviado|Fecha|Para|Asunto|Da|Inviato|Oggetto)"
+)
 _HEADER_LINE = re.compile(rf"^\s*\**{_HEADER_LABELS}\s*\**\s*:", re.I)
 _FROM_LINE = re.compile(r"^\s*\**(?:From|De|Von|Da|Van)\s*\**\s*:\s*\S", re.I)
 _HISTORY = re.compile(
@@ -107,7 +115,9 @@ _HISTORY = re.compile(
     r"Begin forwarded message:|Début du message réexpédié\s*:|"
     r"Anfang der weitergeleiteten Nachricht:|Inicio del mensaje reenviado:|"
     r"(?:On|Le|Am|El|Il|Op)\s.{4,200}(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef)\s*:"
-    r")\s*$", re.I)
+    r")\s*$",
+    re.I,
+)
 _WROTE_END = re.compile(r"(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef)\s*:\s*$", re.I)
 _WROTE_START = re.compile(r"^\s*(?:On|Le|Am|El|Il|Op)\s", re.I)
 _RULE = re.compile(r"^\s*_{8,}\s*$")
@@ -128,13 +138,17 @@ _FOOTER = re.compile(
     r"Diese (?:E-Mail|Nachricht).{0,120}(?:vertraulich|Informationen).*|"
     r"Este (?:mensaje|correo).{0,120}(?:confidencial|destinado).*|"
     r"-{10,}\s*$|={10,}\s*$|_{10,}\s*$"
-    r")", re.I)
+    r")",
+    re.I,
+)
 _SIG_DASHES = re.compile(r"^--\s*$")
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|greetings|"
     r"bonjour|bonsoir|salut|cher|chère|chers|hallo|liebe|lieber|sehr geehrte[rs]?|"
     r"guten (?:tag|morgen|abend)|moin|servus|hola|estimad[oa]s?|querid[oa]s?|"
-    r"buenos días|buenas)\b", re.I)
+    r"buenos días|buenas)\b",
+    re.I,
+)
 _NAME_GREETING = re.compile(r"^\s*[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+)?\s*[,:!]\s*$")
 _SIGN_OFF = re.compile(
     r"^\s*[¡¿]?(?:(?:with\s+)?(?:best|kind|kindest|warm|warmest|many|all the best|regards|"
@@ -145,7 +159,9 @@ _SIGN_OFF = re.compile(
     r"(?:mit )?(?:freundlich|best|herzlich|viel|lieb|schön|sonnig)\w*\s+gr(?:ü|ue)(?:ß|ss)\w*|"
     r"gruß|grüße|danke|vielen dank|herzlich|lg|mfg|"
     r"saludos|un saludo|atentamente|cordialmente|gracias|muchas gracias|un abrazo|"
-    r"abrazos|besos)\b", re.I)
+    r"abrazos|besos)\b",
+    re.I,
+)
 _QUOTE = re.compile(r"^\s*>")
 
 
@@ -171,7 +187,7 @@ def _history_at(lines: list[str], i: int) -> bool:
             if j < len(lines) and _WROTE_END.search(lines[j]) and len(lines[j]) < 120:
                 return True
     if _RULE.match(line) or _FROM_LINE.match(line):
-        following = [ln for ln in lines[i + 1:i + 6] if ln.strip()]
+        following = [ln for ln in lines[i + 1 : i + 6] if ln.strip()]
         if _RULE.match(line):
             return bool(following) and bool(_HEADER_LINE.match(following[0]))
         return sum(1 for ln in following[:4] if _HEADER_LINE.match(ln)) >= 1
@@ -195,8 +211,12 @@ def _cut_footer(lines: list[str]) -> list[str]:
 def _strip_header_block(lines: list[str]) -> list[str]:
     """Forward header lines left at the top ("From: ...", "Subject: ...")."""
     i = 0
-    while i < len(lines) and (not lines[i].strip() or _HEADER_LINE.match(lines[i])
-                              or _HISTORY.match(lines[i]) or _RULE.match(lines[i])):
+    while i < len(lines) and (
+        not lines[i].strip()
+        or _HEADER_LINE.match(lines[i])
+        or _HISTORY.match(lines[i])
+        or _RULE.match(lines[i])
+    ):
         i += 1
     return lines[i:] if any(_HEADER_LINE.match(ln) for ln in lines[:i]) else lines
 
@@ -207,8 +227,7 @@ def _is_short(line: str) -> bool:
 
 def _looks_like_name(line: str) -> bool:
     s = line.strip()
-    return (0 < len(s.split()) <= 4 and not re.search(r"[\d@|/]|https?:|www\.", s)
-            and s[0].isupper())
+    return 0 < len(s.split()) <= 4 and not re.search(r"[\d@|/]|https?:|www\.", s) and s[0].isupper()
 
 
 def _is_sign_off(line: str) -> bool:
@@ -227,7 +246,7 @@ def _sign_off_at(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
         if not _is_sign_off(line):
             continue
-        rest = [ln for ln in lines[i + 1:] if ln.strip()]
+        rest = [ln for ln in lines[i + 1 :] if ln.strip()]
         if len(rest) <= 7 and all(_is_short(ln) for ln in rest):
             found = i
     return found
@@ -238,15 +257,16 @@ def _cut_signature(lines: list[str]) -> list[str]:
     at = _sign_off_at(lines)
     if at is None:
         return lines
-    kept = lines[:at + 1]
-    rest = lines[at + 1:]
+    kept = lines[: at + 1]
+    rest = lines[at + 1 :]
     if "," in lines[at].strip().rstrip(",") and _looks_like_name(
-            lines[at].strip().rstrip(",").rsplit(",", 1)[1]):
+        lines[at].strip().rstrip(",").rsplit(",", 1)[1]
+    ):
         return kept  # "Best, Tim": the name is on the sign-off line
     for j, line in enumerate(rest):
         if line.strip():
             if _looks_like_name(line):
-                kept += rest[:j + 1]
+                kept += rest[: j + 1]
             break
     return kept
 
@@ -295,9 +315,10 @@ def _cut_name_block(lines: list[str], signer: str | None) -> list[str]:
     if not _looks_like_name(block[0]):
         return lines
     signer_words = set(name_tokens(signer or ""))
-    if (signer_words & set(name_tokens(block[0]))) or any(_CONTACT_LINE.search(ln)
-                                                          for ln in block[1:]):
-        return lines[:start + 1]
+    if (signer_words & set(name_tokens(block[0]))) or any(
+        _CONTACT_LINE.search(ln) for ln in block[1:]
+    ):
+        return lines[: start + 1]
     return lines
 
 
@@ -318,7 +339,8 @@ def clean_message(text: str, *, notification: bool = False, signer: str | None =
 
 _ABBREV = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Sra|Jr|Inc|Ltd|Co|Corp|No|Nr|vs|etc|approx|Dept|Univ|"
-    r"Mme|Mlle|M|Hr|Fr|bzw|ca|z\.B|u\.a|e\.g|i\.e|Ph\.D|PhD|[A-Z])\.)$")
+    r"Mme|Mlle|M|Hr|Fr|bzw|ca|z\.B|u\.a|e\.g|i\.e|Ph\.D|PhD|[A-Z])\.)$"
+)
 
 
 def sentences(text: str) -> list[tuple[int, str]]:
@@ -331,7 +353,7 @@ def sentences(text: str) -> list[tuple[int, str]]:
         for m in re.finditer(r"[.!?…]+[\"'”’)]*(?=\s+|$)", flat):
             end = m.end()
             piece = flat[start:end]
-            if m.group().startswith(".") and _ABBREV.search(flat[:m.start() + 1]):
+            if m.group().startswith(".") and _ABBREV.search(flat[: m.start() + 1]):
                 continue
             if piece.strip():
                 out.append((p_index, piece.strip()))
@@ -344,52 +366,58 @@ def sentences(text: str) -> list[tuple[int, str]]:
 
 # --- what the requester asks for -----------------------------------------------------------
 
-_CUES = [re.compile(p, re.I) for p in (
-    # English
-    r"\b(?:refer(?:ring)?|introduc(?:e|ing)|intro|recommend(?:ing)?|present(?:ing)?|"
-    r"mention(?:ing)?)\s+(?:me|us|myself|ourselves|him|her|them)\s+to\b",
-    r"\b(?:introduction|intro|referral|introductions)\s+(?:to|with)\b",
-    r"\b(?:put(?:ting)?|get(?:ting)?)\s+(?:me|us|him|her|them)\s+in\s+(?:touch|contact)\s+with\b",
-    r"\b(?:connect(?:ing)?|link(?:ing)?)\s+(?:me|us|him|her|them)\s+(?:up\s+)?(?:with|to)\b",
-    r"(?<!look )(?<!looks )(?<!looking )(?<!Look )(?<!Looking )\bforward(?:ing)?\b"
-    r"[^.?!\n]{0,60}?\bto\b",
-    r"\bpass(?:ing)?\b[^.?!\n]{0,60}?\b(?:along|on)\s+to\b",
-    r"\bget\s+in\s+front\s+of\b",
-    r"\bintroduce\s+(?:me|us)\s+and\b",
-    # French
-    r"\bme\s+pr[ée]senter\s+(?:à|a)\b",
-    r"\bnous\s+pr[ée]senter\s+(?:à|a)\b",
-    r"\bme\s+(?:mettre|faire\s+entrer)\s+en\s+(?:relation|contact)\s+avec\b",
-    r"\bmise\s+en\s+(?:relation|contact)\s+avec\b",
-    r"\bpr[ée]sentation\s+(?:à|avec)\b",
-    r"\bme\s+recommander\s+(?:à|auprès\s+de)\b",
-    r"\btransmettre\b[^.?!\n]{0,60}?\b(?:à|a)\b",
-    # German
-    r"\bmich\s+(?:bitte\s+|gern\s+|einmal\s+)?mit\b",
-    r"\bmich\s+(?:bitte\s+)?(?=(?:Herrn?|Frau|Dr\.?|Prof\.?)\s)",
-    r"\buns\s+(?:bitte\s+)?mit\b",
-    r"\bKontakt\s+(?:zu|mit)\b",
-    r"\bVorstellung\s+bei\b",
-    r"\bweiterleiten\s+an\b|\ban\b(?=[^.?!\n]{0,60}\bweiterleiten\b)",
-    # Spanish
-    r"\bpresentarme\s+(?:a|con|ante)\b",
-    r"\bponerme\s+en\s+contacto\s+con\b",
-    r"\b(?:contactarme|conectarme|comunicarme)\s+con\b",
-    r"\bpresentaci[óo]n\s+(?:a|con)\b",
-    r"\brecomendarme\s+(?:a|con|ante)\b",
-    r"\breenviar\b[^.?!\n]{0,60}?\ba\b",
-)]
+_CUES = [
+    re.compile(p, re.I)
+    for p in (
+        # English
+        r"\b(?:refer(?:ring)?|introduc(?:e|ing)|intro|recommend(?:ing)?|present(?:ing)?|"
+        r"mention(?:ing)?)\s+(?:me|us|myself|ourselves|him|her|them)\s+to\b",
+        r"\b(?:introduction|intro|referral|introductions)\s+(?:to|with)\b",
+        r"\b(?:put(?:ting)?|get(?:ting)?)\s+(?:me|us|him|her|them)\s+in\s+(?:touch|contact)\s+with\b",
+        r"\b(?:connect(?:ing)?|link(?:ing)?)\s+(?:me|us|him|her|them)\s+(?:up\s+)?(?:with|to)\b",
+        r"(?<!look )(?<!looks )(?<!looking )(?<!Look )(?<!Looking )\bforward(?:ing)?\b"
+        r"[^.?!\n]{0,60}?\bto\b",
+        r"\bpass(?:ing)?\b[^.?!\n]{0,60}?\b(?:along|on)\s+to\b",
+        r"\bget\s+in\s+front\s+of\b",
+        r"\bintroduce\s+(?:me|us)\s+and\b",
+        # French
+        r"\bme\s+pr[ée]senter\s+(?:à|a)\b",
+        r"\bnous\s+pr[ée]senter\s+(?:à|a)\b",
+        r"\bme\s+(?:mettre|faire\s+entrer)\s+en\s+(?:relation|contact)\s+avec\b",
+        r"\bmise\s+en\s+(?:relation|contact)\s+avec\b",
+        r"\bpr[ée]sentation\s+(?:à|avec)\b",
+        r"\bme\s+recommander\s+(?:à|auprès\s+de)\b",
+        r"\btransmettre\b[^.?!\n]{0,60}?\b(?:à|a)\b",
+        # German
+        r"\bmich\s+(?:bitte\s+|gern\s+|einmal\s+)?mit\b",
+        r"\bmich\s+(?:bitte\s+)?(?=(?:Herrn?|Frau|Dr\.?|Prof\.?)\s)",
+        r"\buns\s+(?:bitte\s+)?mit\b",
+        r"\bKontakt\s+(?:zu|mit)\b",
+        r"\bVorstellung\s+bei\b",
+        r"\bweiterleiten\s+an\b|\ban\b(?=[^.?!\n]{0,60}\bweiterleiten\b)",
+        # Spanish
+        r"\bpresentarme\s+(?:a|con|ante)\b",
+        r"\bponerme\s+en\s+contacto\s+con\b",
+        r"\b(?:contactarme|conectarme|comunicarme)\s+con\b",
+        r"\bpresentaci[óo]n\s+(?:a|con)\b",
+        r"\brecomendarme\s+(?:a|con|ante)\b",
+        r"\breenviar\b[^.?!\n]{0,60}?\ba\b",
+    )
+]
 
 # Weaker phrases, tried only when none of the above names anybody.
-_WEAK_CUES = [re.compile(p, re.I) for p in (
-    r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
-    r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
-    r"reach(?:ing)?\s+out\s+to|contact(?:ing)?|(?:do|would|did)\s+you\s+(?:happen\s+to\s+)?know)\b",
-    r"\b(?:connaissez-vous|connais-tu|rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
-    r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
-    r"\b(?:kennen\s+Sie|kennst\s+du|sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
-    r"\b(?:conoces\s+a|conoce\s+usted\s+a|conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
-)]
+_WEAK_CUES = [
+    re.compile(p, re.I)
+    for p in (
+        r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
+        r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
+        r"reach(?:ing)?\s+out\s+to|contact(?:ing)?|(?:do|would|did)\s+you\s+(?:happen\s+to\s+)?know)\b",
+        r"\b(?:connaissez-vous|connais-tu|rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
+        r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
+        r"\b(?:kennen\s+Sie|kennst\s+du|sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
+        r"\b(?:conoces\s+a|conoce\s+usted\s+a|conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
+    )
+]
 
 _BLANKET = re.compile(
     r"^[\s,:]*(?:(?:any|some|a\s+few|several|all|one|few|many|two|three)\b|"
@@ -402,25 +430,111 @@ _BLANKET = re.compile(
     r"(?:jemand|jemandem|einigen|ihren\s+kontakten|deinen\s+kontakten|ihrem\s+netzwerk|"
     r"deinem\s+netzwerk|leuten|personen)|"
     r"(?:alguien|algunos|algunas|alguno|alguna|tus\s+contactos|sus\s+contactos|cualquier|"
-    r"personas|gente|tu\s+red|su\s+red))", re.I)
+    r"personas|gente|tu\s+red|su\s+red))",
+    re.I,
+)
 _BLANKET_ANYWHERE = re.compile(
     r"\b(?:any of your|anyone (?:you know|in|at|from|who)|someone (?:in|at|from|who)|"
     r"whoever you|your (?:\d+ )?(?:linkedin )?(?:contacts|network|connections)|"
     r"quelqu'un|vos contacts|jemanden|Ihren Kontakten|alguien|algunos de tus contactos|"
-    r"tus contactos|cualquier contacto)\b", re.I)
+    r"tus contactos|cualquier contacto)\b",
+    re.I,
+)
 
-_CONNECTORS = frozenset({
-    "at", "from", "of", "with", "in", "chez", "de", "du", "des", "von", "vom", "der", "bei",
-    "en", "del", "la", "le", "the", "@", "at the", "für", "para", "pour", "who", "qui",
-})
-_PARTICLES = frozenset({"van", "von", "de", "der", "da", "di", "del", "le", "la", "du", "ten",
-                        "ter", "bin", "al", "el", "dos", "das", "y"})
+_CONNECTORS = frozenset(
+    {
+        "at",
+        "from",
+        "of",
+        "with",
+        "in",
+        "chez",
+        "de",
+        "du",
+        "des",
+        "von",
+        "vom",
+        "der",
+        "bei",
+        "en",
+        "del",
+        "la",
+        "le",
+        "the",
+        "@",
+        "at the",
+        "für",
+        "para",
+        "pour",
+        "who",
+        "qui",
+    }
+)
+_PARTICLES = frozenset(
+    {
+        "van",
+        "von",
+        "de",
+        "der",
+        "da",
+        "di",
+        "del",
+        "le",
+        "la",
+        "du",
+        "ten",
+        "ter",
+        "bin",
+        "al",
+        "el",
+        "dos",
+        "das",
+        "y",
+    }
+)
 _TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|[&@]|[^\w\s]")
-_NOT_NAMES = frozenset({
-    "i", "we", "you", "he", "she", "they", "it", "my", "your", "his", "her", "their", "our",
-    "ich", "sie", "wir", "ihr", "ihre", "ihrem", "ihren", "je", "nous", "vous", "yo", "usted",
-    "el", "ella", "the", "a", "an", "this", "that", "these", "those", "mr", "mrs", "ms", "dr",
-})
+_NOT_NAMES = frozenset(
+    {
+        "i",
+        "we",
+        "you",
+        "he",
+        "she",
+        "they",
+        "it",
+        "my",
+        "your",
+        "his",
+        "her",
+        "their",
+        "our",
+        "ich",
+        "sie",
+        "wir",
+        "ihr",
+        "ihre",
+        "ihrem",
+        "ihren",
+        "je",
+        "nous",
+        "vous",
+        "yo",
+        "usted",
+        "el",
+        "ella",
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -462,8 +576,7 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
             continue
         if tok == "&" or (tok.endswith(("'s", "’s")) and bare[:1].isupper()):
             return None  # "Meridian's BD team", "Pfizer Global R&D": a company, not a person
-        if (low in _PARTICLES and capitals and i + 1 < len(tokens)
-                and tokens[i + 1][:1].isupper()):
+        if low in _PARTICLES and capitals and i + 1 < len(tokens) and tokens[i + 1][:1].isupper():
             words.append(tok)
             i += 1
             continue
@@ -483,8 +596,11 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
             while k < len(tokens) and fold(tokens[k]) in _CONNECTORS:
                 k += 1
             parts: list[str] = []
-            while k < len(tokens) and (tokens[k][:1].isupper() or tokens[k] == "&"
-                                       or (parts and fold(tokens[k]) in ("of", "de", "and"))):
+            while k < len(tokens) and (
+                tokens[k][:1].isupper()
+                or tokens[k] == "&"
+                or (parts and fold(tokens[k]) in ("of", "de", "and"))
+            ):
                 parts.append(tokens[k])
                 k += 1
             while parts and fold(parts[-1]) in ("of", "de", "and", "&"):
@@ -503,7 +619,11 @@ def _sentence_end(text: str, start: int) -> int:
     m = re.compile(r"[?!;\n]|\.(?:\s|$)").search(text, start)
     end = m.start() if m else len(text)
     # a title's dot is not the end: "Mr. Jones"
-    while m and m.group().startswith(".") and _ABBREV.search(text[max(0, m.start() - 6):m.start() + 1]):
+    while (
+        m
+        and m.group().startswith(".")
+        and _ABBREV.search(text[max(0, m.start() - 6) : m.start() + 1])
+    ):
         m = re.compile(r"[?!;\n]|\.(?:\s|$)").search(text, m.end())
         end = m.start() if m else len(text)
     return end
@@ -521,44 +641,115 @@ class _Ask:
 def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _Ask:
     """The person the writer asks to meet ('introduce me to Dr. Anja Becker'), or a blanket ask."""
     blanket = False
-    mentions = [m for m in contacts.mentions(text)
-                if not any(c.email and c.email.lower() in skip for c in m.contacts)]
-    strong = sorted(((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
-                    key=lambda h: (h[0], -h[1]))
-    weak = sorted(((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
-                  key=lambda h: (h[0], -h[1]))
+    mentions = [
+        m
+        for m in contacts.mentions(text)
+        if not any(c.email and c.email.lower() in skip for c in m.contacts)
+    ]
+    strong = sorted(
+        ((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
+        key=lambda h: (h[0], -h[1]),
+    )
+    weak = sorted(
+        ((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
+        key=lambda h: (h[0], -h[1]),
+    )
     for start, end in strong + weak:
         stop = _sentence_end(text, end)
         rest = text[end:stop]
         if _BLANKET.match(rest):
             blanket = True
             continue
-        mention = next((m for m in mentions if end <= m.span[0] <= end + 40
-                        and _only_filler(text[end:m.span[0]])), None)
+        mention = next(
+            (
+                m
+                for m in mentions
+                if end <= m.span[0] <= end + 40 and _only_filler(text[end : m.span[0]])
+            ),
+            None,
+        )
         if mention is not None:
-            return _Ask(named=_Named(name=mention.text, company=mention.company,
-                                     mention=mention, start=mention.span[0]),
-                        cue_span=(start, stop))
+            return _Ask(
+                named=_Named(
+                    name=mention.text,
+                    company=mention.company,
+                    mention=mention,
+                    start=mention.span[0],
+                ),
+                cue_span=(start, stop),
+            )
         lead = leading_name(rest)
         if lead is not None and _is_company(lead[0], contacts):
             blanket = True  # "introduce me to Meridian Pharma": a company, nobody in it
             continue
         if lead is not None:
-            return _Ask(named=_Named(name=lead[0], company=lead[1], start=end),
-                        cue_span=(start, stop))
+            return _Ask(
+                named=_Named(name=lead[0], company=lead[1], start=end), cue_span=(start, stop)
+            )
     return _Ask(blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)))
 
 
-_ORG_WORDS = frozenset({
-    "inc", "llc", "ltd", "gmbh", "ag", "sa", "sas", "corp", "corporation", "company", "co",
-    "group", "pharma", "pharmaceuticals", "biotech", "biosciences", "therapeutics", "labs",
-    "laboratories", "laboratoires", "university", "universite", "universitat", "universidad",
-    "institute", "institut", "instituto", "partners", "capital", "ventures", "consulting",
-    "solutions", "systems", "technologies", "industries", "holdings", "foundation", "team",
-    "department", "hospital", "clinic", "school", "college", "center", "centre", "bank",
-    "global", "international", "worldwide", "division", "unit", "office", "meeting",
-    "conference", "congress", "summit", "forum",
-})
+_ORG_WORDS = frozenset(
+    {
+        "inc",
+        "llc",
+        "ltd",
+        "gmbh",
+        "ag",
+        "sa",
+        "sas",
+        "corp",
+        "corporation",
+        "company",
+        "co",
+        "group",
+        "pharma",
+        "pharmaceuticals",
+        "biotech",
+        "biosciences",
+        "therapeutics",
+        "labs",
+        "laboratories",
+        "laboratoires",
+        "university",
+        "universite",
+        "universitat",
+        "universidad",
+        "institute",
+        "institut",
+        "instituto",
+        "partners",
+        "capital",
+        "ventures",
+        "consulting",
+        "solutions",
+        "systems",
+        "technologies",
+        "industries",
+        "holdings",
+        "foundation",
+        "team",
+        "department",
+        "hospital",
+        "clinic",
+        "school",
+        "college",
+        "center",
+        "centre",
+        "bank",
+        "global",
+        "international",
+        "worldwide",
+        "division",
+        "unit",
+        "office",
+        "meeting",
+        "conference",
+        "congress",
+        "summit",
+        "forum",
+    }
+)
 
 
 def _is_company(name: str, contacts: ContactBook) -> bool:
@@ -569,9 +760,38 @@ def _is_company(name: str, contacts: ContactBook) -> bool:
 def _only_filler(between: str) -> bool:
     """Words between a cue and a name that do not change whom it names."""
     words = re.findall(r"[^\W\d_]+", fold(between))
-    filler = {"please", "bitte", "the", "your", "friend", "colleague", "contact", "connection",
-              "kindly", "gern", "gerne", "einmal", "mit", "a", "votre", "ton", "tu", "su", "el",
-              "la", "le", "der", "die", "dem", "ihrem", "ihrer", "mr", "ms", "dr", "s"}
+    filler = {
+        "please",
+        "bitte",
+        "the",
+        "your",
+        "friend",
+        "colleague",
+        "contact",
+        "connection",
+        "kindly",
+        "gern",
+        "gerne",
+        "einmal",
+        "mit",
+        "a",
+        "votre",
+        "ton",
+        "tu",
+        "su",
+        "el",
+        "la",
+        "le",
+        "der",
+        "die",
+        "dem",
+        "ihrem",
+        "ihrer",
+        "mr",
+        "ms",
+        "dr",
+        "s",
+    }
     return len(words) <= 3 and all(w in filler for w in words)
 
 
@@ -579,11 +799,13 @@ def _only_filler(between: str) -> bool:
 
 _NOTE_LABEL = re.compile(
     r"^\s*(?:intro|introduce|introduction|target|for|pour|für|para|cible|ziel|an|à)\s*:\s*(?P<spec>.+)$",
-    re.I)
+    re.I,
+)
 _ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➔|➜|➡|-->|—>|>>)\s*")
 _SPEC = re.compile(
     r"^\s*(?P<name>[^<>\[\]()\n]*?)\s*[<\[(]\s*(?:mailto:)?(?P<addr>[^<>\[\]()\s]+@[^<>\[\]()\s]+)"
-    r"\s*[>\])]\s*[.,;]?\s*$")
+    r"\s*[>\])]\s*[.,;]?\s*$"
+)
 _PHONE = re.compile(r"^[\s+()\d./-]{7,}$|(?:tel|phone|mobile|fax|cell)\b", re.I)
 
 
@@ -690,8 +912,10 @@ def _from_contacts(written: str, found: list[Contact], hint: str) -> _Resolved:
         c = people[0]
         return _Resolved(person=Person(name=c.name, email=c.email))
     if len(people) > 1:
-        return _Resolved(person=Person(name=_clean_name(written), email=None),
-                         candidates=tuple(_candidate(c) for c in people))
+        return _Resolved(
+            person=Person(name=_clean_name(written), email=None),
+            candidates=tuple(_candidate(c) for c in people),
+        )
     return _Resolved(person=Person(name=_clean_name(written), email=None))
 
 
@@ -707,8 +931,15 @@ def _clean_name(name: str) -> str:
     return " ".join(name.replace("\n", " ").split()).strip(" ,;:\"'“”")
 
 
-def resolve(name: str | None, address: str | None, *, contacts: ContactBook, own: _Own,
-            company: str | None = None, hint: str = "") -> _Resolved:
+def resolve(
+    name: str | None,
+    address: str | None,
+    *,
+    contacts: ContactBook,
+    own: _Own,
+    company: str | None = None,
+    hint: str = "",
+) -> _Resolved:
     """A written person made a Person, looked up by address first, then by name."""
     if address:
         if address in own:
@@ -717,32 +948,36 @@ def resolve(name: str | None, address: str | None, *, contacts: ContactBook, own
         shown = _clean_name(name) if name else None
         if shown and (ADDRESS.fullmatch(shown) or shown.lower() == address.lower()):
             shown = None
-        return _Resolved(person=Person(name=shown or (contact.name if contact else None),
-                                       email=address))
+        return _Resolved(
+            person=Person(name=shown or (contact.name if contact else None), email=address)
+        )
     if not name:
         return _Resolved(person=None)
     found = contacts.match(name, company)
     if not found and hint and len(name.split()) == 1:
         # "intro: Bob" when the forwarded text says "Bob Jones" (or his company)
         flat = compact(hint)
-        found = [c for c in contacts.by_word(name)
-                 if compact(c.name) in flat or (company_key(c.company)
-                                                and company_key(c.company) in flat)]
+        found = [
+            c
+            for c in contacts.by_word(name)
+            if compact(c.name) in flat
+            or (company_key(c.company) and company_key(c.company) in flat)
+        ]
     return _from_contacts(name, found, hint)
 
 
 def _from_named(named: _Named, *, contacts: ContactBook, own: _Own, hint: str) -> _Resolved:
     if named.mention is not None:
         return _from_contacts(named.name, list(named.mention.contacts), hint)
-    return resolve(named.name, None, contacts=contacts, own=own, company=named.company,
-                   hint=hint)
+    return resolve(named.name, None, contacts=contacts, own=own, company=named.company, hint=hint)
 
 
 # --- the requester -------------------------------------------------------------------------
 
 
-def find_requester(forward: Forward, subject: str, *, contacts: ContactBook,
-                   own: _Own) -> tuple[Person | None, bool]:
+def find_requester(
+    forward: Forward, subject: str, *, contacts: ContactBook, own: _Own
+) -> tuple[Person | None, bool]:
     """The original sender (and whether the forward was a network notification)."""
     sender = forward.sender
     notification = is_notification_sender(sender)
@@ -758,11 +993,16 @@ def find_requester(forward: Forward, subject: str, *, contacts: ContactBook,
         if via:
             name = via.group("name").strip(" \"'")
             notification = True
-    name = (name or notification_name(forward.body) or notification_name(forward.subject)
-            or notification_name(subject))
+    name = (
+        name
+        or notification_name(forward.body)
+        or notification_name(forward.subject)
+        or notification_name(subject)
+    )
     if not name and notification:
-        name = (notification_name(forward.subject, loose=True)
-                or notification_name(forward.body, loose=True))
+        name = notification_name(forward.subject, loose=True) or notification_name(
+            forward.body, loose=True
+        )
     if name:
         notification = True
     elif sender is not None and sender.name and not _SERVICE_NAME.search(sender.name):
@@ -800,28 +1040,37 @@ _REASON_CUES = re.compile(
     r"para (?:\w+(?:ar|er|ir)(?:le|la|les|me|nos|lo)?)\b|porque|me gustaría|nos gustaría|"
     r"me encantaría|quisiera|quisiéramos|me interesa|nos interesa|interesad\w+|"
     r"aprender|conversar|colaborar|interview\w*|entrevista\w*|Vorstellungsgespräch\w*|"
-    r"entretien)\b", re.I)
+    r"entretien)\b",
+    re.I,
+)
 _STRONG_CUES = re.compile(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|afin de|parce que|pour (?:lui|comprendre|discuter|apprendre)|"
-    r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b)", re.I)
+    r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b)",
+    re.I,
+)
 _THANKS = re.compile(
     r"^\s*[¡¿]?(?:thanks|thank you|thx|many thanks|merci|danke|vielen dank|gracias|muchas "
-    r"gracias|cheers|best|regards)\b", re.I)
+    r"gracias|cheers|best|regards)\b",
+    re.I,
+)
 
 
 _GREETING_PREFIX = re.compile(
     r"^(?:hi|hello|hey|dear|bonjour|hallo|hola|liebe|lieber|cher|chère)\s+[^\W\d_][\w'’-]*"
-    r"\s*[,:!\-–—]\s*(?=\w)", re.I)
+    r"\s*[,:!\-–—]\s*(?=\w)",
+    re.I,
+)
 
 
-def find_reason(text: str, *, ask_span: tuple[int, int] | None = None,
-                min_words: int = 5) -> str | None:
+def find_reason(
+    text: str, *, ask_span: tuple[int, int] | None = None, min_words: int = 5
+) -> str | None:
     """The writer's stated purpose: one or two sentences of text; None when none is given."""
     parts = sentences(text)
     if not parts:
         return None
-    ask_text = text[ask_span[0]:ask_span[1]] if ask_span else ""
+    ask_text = text[ask_span[0] : ask_span[1]] if ask_span else ""
     ask_at = None
     if ask_text:
         key = compact(ask_text)[:40]
@@ -842,7 +1091,7 @@ def find_reason(text: str, *, ask_span: tuple[int, int] | None = None,
             for c in _CUES:
                 m = c.search(s)
                 if m:
-                    tail = s[m.end():]
+                    tail = s[m.end() :]
                     break
             if not _STRONG_CUES.search(tail):
                 continue
@@ -874,9 +1123,12 @@ def find_reason(text: str, *, ask_span: tuple[int, int] | None = None,
 def _without_greeting_and_sign_off(lines: list[str]) -> list[str]:
     lines = list(lines)
     filled = [i for i, ln in enumerate(lines) if ln.strip()]
-    if filled and (_GREETING.match(lines[filled[0]]) or _NAME_GREETING.match(lines[filled[0]])) \
-            and len(lines[filled[0]].split()) <= 4:
-        lines = lines[filled[0] + 1:]
+    if (
+        filled
+        and (_GREETING.match(lines[filled[0]]) or _NAME_GREETING.match(lines[filled[0]]))
+        and len(lines[filled[0]].split()) <= 4
+    ):
+        lines = lines[filled[0] + 1 :]
     at = _sign_off_at(lines)
     if at is not None:
         lines = lines[:at]
@@ -887,8 +1139,9 @@ def _emails_of(*people: Person | None) -> set[str]:
     return {p.email.lower() for p in people if p is not None and p.email}
 
 
-def _note_target(lines: list[str], *, contacts: ContactBook, own: _Own, requester: Person | None,
-                 hint: str) -> _Resolved | None:
+def _note_target(
+    lines: list[str], *, contacts: ContactBook, own: _Own, requester: Person | None, hint: str
+) -> _Resolved | None:
     """The target the owner names above the forward, if she names one."""
     skip = _emails_of(requester)
     for name, address in _note_specs(lines):
@@ -910,8 +1163,9 @@ def _note_target(lines: list[str], *, contacts: ContactBook, own: _Own, requeste
     return None
 
 
-def _text_target(texts: list[str], *, contacts: ContactBook, own: _Own,
-                 requester: Person | None) -> tuple[_Resolved | None, tuple[int, int] | None]:
+def _text_target(
+    texts: list[str], *, contacts: ContactBook, own: _Own, requester: Person | None
+) -> tuple[_Resolved | None, tuple[int, int] | None]:
     """The target the requester names in their own words (then the subject), if any."""
     skip = _emails_of(requester)
     blanket = False
@@ -919,8 +1173,9 @@ def _text_target(texts: list[str], *, contacts: ContactBook, own: _Own,
         ask = find_ask(text, contacts, skip=skip)
         if ask.named is not None:
             found = _from_named(ask.named, contacts=contacts, own=own, hint="\n".join(texts))
-            if found.person is not None and not (found.person.email
-                                                 and found.person.email.lower() in skip):
+            if found.person is not None and not (
+                found.person.email and found.person.email.lower() in skip
+            ):
                 return found, ask.cue_span if text is texts[0] else None
         blanket = blanket or ask.blanket
     if blanket:
@@ -940,11 +1195,19 @@ def _text_target(texts: list[str], *, contacts: ContactBook, own: _Own,
     return None, None
 
 
-def _read_forward(forward: Forward, subject: str, *, own: _Own, owner_name: str | None,
-                  contacts: ContactBook, min_reason_words: int) -> IntroRequest:
+def _read_forward(
+    forward: Forward,
+    subject: str,
+    *,
+    own: _Own,
+    owner_name: str | None,
+    contacts: ContactBook,
+    min_reason_words: int,
+) -> IntroRequest:
     requester, notification = find_requester(forward, subject, contacts=contacts, own=own)
-    blurb = clean_message(forward.body, notification=notification,
-                          signer=requester.name if requester else None)
+    blurb = clean_message(
+        forward.body, notification=notification, signer=requester.name if requester else None
+    )
     whole = "\n".join(message_lines(forward.body))
     note = note_lines(forward.note, own, owner_name)
     hint = "\n".join((blurb, forward.subject, subject))
@@ -959,7 +1222,7 @@ def _read_forward(forward: Forward, subject: str, *, own: _Own, owner_name: str 
         pass
     reason_text = "\n".join(_without_greeting_and_sign_off(_lines(blurb)))
     if ask_span is not None:
-        cue = blurb[ask_span[0]:ask_span[1]]
+        cue = blurb[ask_span[0] : ask_span[1]]
         at = reason_text.find(cue)
         ask_span = (at, at + len(cue)) if at >= 0 else None
     reason = find_reason(reason_text, ask_span=ask_span, min_words=min_reason_words)
@@ -976,14 +1239,44 @@ def _read_forward(forward: Forward, subject: str, *, own: _Own, owner_name: str 
 
 _TWO_PEOPLE = re.compile(
     r"\b(?:introduce|connect|intro|présenter|presentar|vorstellen|bekannt machen|verbinden)\s+"
-    r"(?P<a>.+?)\s+(?:to|with|and|à|a|avec|con|mit|und|y|et)\s+(?P<b>.+?)(?:[.?!;\n]|$)", re.I)
+    r"(?P<a>.+?)\s+(?:to|with|and|à|a|avec|con|mit|und|y|et)\s+(?P<b>.+?)(?:[.?!;\n]|$)",
+    re.I,
+)
 
 
-_LEAD_WORDS = frozenset({
-    "please", "pls", "kindly", "introduce", "intro", "connect", "meet", "hi", "hello", "dear",
-    "and", "to", "with", "cc", "bitte", "merci", "presenter", "presentar", "vorstellen",
-    "also", "from", "for", "et", "und", "y", "avec", "con", "mit", "a",
-})
+_LEAD_WORDS = frozenset(
+    {
+        "please",
+        "pls",
+        "kindly",
+        "introduce",
+        "intro",
+        "connect",
+        "meet",
+        "hi",
+        "hello",
+        "dear",
+        "and",
+        "to",
+        "with",
+        "cc",
+        "bitte",
+        "merci",
+        "presenter",
+        "presentar",
+        "vorstellen",
+        "also",
+        "from",
+        "for",
+        "et",
+        "und",
+        "y",
+        "avec",
+        "con",
+        "mit",
+        "a",
+    }
+)
 
 
 def _note_people(text: str, *, contacts: ContactBook, own: _Own) -> list[tuple[int, _Resolved]]:
@@ -995,7 +1288,8 @@ def _note_people(text: str, *, contacts: ContactBook, own: _Own) -> list[tuple[i
 
     spec_re = re.compile(
         r"(?:(?P<name>[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,4})[ \t]*)?"
-        r"[<\[(](?:mailto:)?(?P<addr>" + ADDRESS.pattern + r")[>\])]")
+        r"[<\[(](?:mailto:)?(?P<addr>" + ADDRESS.pattern + r")[>\])]"
+    )
     for m in spec_re.finditer(text):
         name = m.group("name")
         if name:
@@ -1037,17 +1331,30 @@ def _note_people(text: str, *, contacts: ContactBook, own: _Own) -> list[tuple[i
     for start, _end, r in found:
         p = r.person
         assert p is not None
-        if any((q.person and ((p.email and q.person.email and p.email.lower()
-                                == q.person.email.lower())
-                               or (p.name and q.person.name and fold(p.name) == fold(q.person.name))))
-               for _, q in out):
+        if any(
+            (
+                q.person
+                and (
+                    (p.email and q.person.email and p.email.lower() == q.person.email.lower())
+                    or (p.name and q.person.name and fold(p.name) == fold(q.person.name))
+                )
+            )
+            for _, q in out
+        ):
             continue
         out.append((start, r))
     return out
 
 
-def _read_note(body: str, subject: str, *, own: _Own, owner_name: str | None,
-               contacts: ContactBook, min_reason_words: int) -> IntroRequest:
+def _read_note(
+    body: str,
+    subject: str,
+    *,
+    own: _Own,
+    owner_name: str | None,
+    contacts: ContactBook,
+    min_reason_words: int,
+) -> IntroRequest:
     """The owner's own note naming two people: requester first, then target."""
     lines = _cut_footer(_cut_history(_lines(body)))
     for i, line in enumerate(lines):
@@ -1079,20 +1386,43 @@ def _read_note(body: str, subject: str, *, own: _Own, owner_name: str | None,
     )
 
 
-def read_request(*, body: str, forward: Forward | None, subject: str,
-                 owner_addresses: Collection[str], intro_address: str | None,
-                 owner_name: str | None, contacts: ContactBook,
-                 min_reason_words: int = 5) -> IntroRequest:
+def read_request(
+    *,
+    body: str,
+    forward: Forward | None,
+    subject: str,
+    owner_addresses: Collection[str],
+    intro_address: str | None,
+    owner_name: str | None,
+    contacts: ContactBook,
+    min_reason_words: int = 5,
+) -> IntroRequest:
     """What an owner's mail asks for: requester, target, reason and the blurb to pass on."""
     own = _Own.of(owner_addresses, intro_address)
     try:
         if forward is not None:
-            return _read_forward(forward, subject or "", own=own, owner_name=owner_name,
-                                 contacts=contacts, min_reason_words=min_reason_words)
-        return _read_note(body or "", subject or "", own=own, owner_name=owner_name,
-                          contacts=contacts, min_reason_words=min_reason_words)
+            return _read_forward(
+                forward,
+                subject or "",
+                own=own,
+                owner_name=owner_name,
+                contacts=contacts,
+                min_reason_words=min_reason_words,
+            )
+        return _read_note(
+            body or "",
+            subject or "",
+            own=own,
+            owner_name=owner_name,
+            contacts=contacts,
+            min_reason_words=min_reason_words,
+        )
     except (ValueError, IndexError, AttributeError, TypeError, RecursionError):
         # never raise on mail: a reading with nobody in it goes to the owner's policies
-        return IntroRequest(requester=None, target=None, reason=None,
-                            blurb=(forward.body if forward else body or "").strip(),
-                            subject=subject or "")
+        return IntroRequest(
+            requester=None,
+            target=None,
+            reason=None,
+            blurb=(forward.body if forward else body or "").strip(),
+            subject=subject or "",
+        )

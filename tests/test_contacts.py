@@ -21,27 +21,34 @@ DATA = Path(__file__).parent / "data" / "contacts"
 
 @pytest.fixture(scope="module")
 def book() -> ContactBook:
-    return load_contacts([DATA / "linkedin_connections.csv", DATA / "people.vcf",
-                          DATA / "preferences.yaml"])
+    return load_contacts(
+        [DATA / "linkedin_connections.csv", DATA / "people.vcf", DATA / "preferences.yaml"]
+    )
 
 
 class TestFold:
-    @pytest.mark.parametrize(("text", "folded"), [
-        ("Zoë Ødegaard", "zoe odegaard"),
-        ("Jörg Weiß", "jorg weiss"),
-        ("TOMÁS ÁLVAREZ", "tomas alvarez"),
-        ("Hélène", "helene"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "folded"),
+        [
+            ("Zoë Ødegaard", "zoe odegaard"),
+            ("Jörg Weiß", "jorg weiss"),
+            ("TOMÁS ÁLVAREZ", "tomas alvarez"),
+            ("Hélène", "helene"),
+        ],
+    )
     def test_folds_case_and_accents_by_transliteration(self, text: str, folded: str) -> None:
         """Case is lowered and letters transliterated (Ø as O, ß as ss), not just stripped."""
         assert fold(text) == folded
 
-    @pytest.mark.parametrize(("a", "b"), [
-        ("BigChemicalCompany", "Big Chemical Company Inc."),
-        ("RheinChem", "RheinChem AG"),
-        ("Sauer Katalyse", "Sauer Katalyse GmbH"),
-        ("Brook & Partners", "Brook and Partners LLC"),
-    ])
+    @pytest.mark.parametrize(
+        ("a", "b"),
+        [
+            ("BigChemicalCompany", "Big Chemical Company Inc."),
+            ("RheinChem", "RheinChem AG"),
+            ("Sauer Katalyse", "Sauer Katalyse GmbH"),
+            ("Brook & Partners", "Brook and Partners LLC"),
+        ],
+    )
     def test_company_keys_compare_loosely(self, a: str, b: str) -> None:
         """Spaces, punctuation and legal suffixes do not tell companies apart."""
         assert company_key(a) == company_key(b)
@@ -54,8 +61,11 @@ class TestReadFiles:
         assert len(contacts) == 9
         maren = contacts[0]
         assert (maren.name, maren.email, maren.company, maren.title) == (
-            "Maren Holt", "maren.holt@fjordpolymer.example", "Fjordpolymer AS",
-            "Head of Applications")
+            "Maren Holt",
+            "maren.holt@fjordpolymer.example",
+            "Fjordpolymer AS",
+            "Head of Applications",
+        )
         assert contacts[1].name == "Bruno Sauer" and contacts[1].email is None
         assert contacts[2].title == "Director, Strategic Alliances"
 
@@ -74,15 +84,21 @@ class TestReadFiles:
         assert contacts[0].introductions == "never" and contacts[0].language == "nb"
         assert contacts[2].aliases == ("Joseph Demir",)
 
-    @pytest.mark.parametrize(("name", "says"), [
-        ("bad_introductions.yaml", "bad_introductions.yaml[2].introductions': must be ask or never"),
-        ("not_a_list.yaml", "must be a list"),
-        ("broken.yaml", "not valid YAML"),
-        ("no_header.csv", "no header row"),
-        ("truncated.vcf", "vCard"),
-        ("contacts.txt", "unknown contacts format"),
-        ("missing.csv", "cannot be read"),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "says"),
+        [
+            (
+                "bad_introductions.yaml",
+                "bad_introductions.yaml[2].introductions': must be ask or never",
+            ),
+            ("not_a_list.yaml", "must be a list"),
+            ("broken.yaml", "not valid YAML"),
+            ("no_header.csv", "no header row"),
+            ("truncated.vcf", "vCard"),
+            ("contacts.txt", "unknown contacts format"),
+            ("missing.csv", "cannot be read"),
+        ],
+    )
     def test_bad_files_raise_an_error_naming_the_file(self, name: str, says: str) -> None:
         """Every unreadable file is a ContactsError naming the file and what is wrong."""
         with pytest.raises(ContactsError) as caught:
@@ -93,8 +109,11 @@ class TestReadFiles:
     def test_every_yaml_problem_is_reported(self, tmp_path: Path) -> None:
         """All invalid entries are listed, not just the first."""
         path = tmp_path / "c.yaml"
-        path.write_text("- name: A B\n  introductions: maybe\n- email: x@y.example\n"
-                        "- name: C D\n  email: not-an-address\n", encoding="utf-8")
+        path.write_text(
+            "- name: A B\n  introductions: maybe\n- email: x@y.example\n"
+            "- name: C D\n  email: not-an-address\n",
+            encoding="utf-8",
+        )
         with pytest.raises(ContactsError) as caught:
             read_contacts_file(path)
         keys = [key for key, _ in caught.value.problems]
@@ -119,46 +138,61 @@ class TestMerge:
 
     def test_same_name_other_company_stays_apart(self) -> None:
         """Two people with one name at different companies are two contacts."""
-        book = ContactBook([Contact(name="Ana Silva", email=None, company="Alpha"),
-                            Contact(name="Ana Silva", email=None, company="Beta")])
+        book = ContactBook(
+            [
+                Contact(name="Ana Silva", email=None, company="Alpha"),
+                Contact(name="Ana Silva", email=None, company="Beta"),
+            ]
+        )
         assert len(book) == 2
 
     def test_never_wins_whichever_file_comes_first(self) -> None:
         """An opt-out is kept even when the YAML file is read before the CSV."""
-        book = ContactBook([
-            Contact(name="Ana Silva", email="ana@x.example", introductions="never",
-                    source="prefs.yaml"),
-            Contact(name="Ana Silva", email="ANA@x.example", company="X", source="c.csv")])
+        book = ContactBook(
+            [
+                Contact(
+                    name="Ana Silva",
+                    email="ana@x.example",
+                    introductions="never",
+                    source="prefs.yaml",
+                ),
+                Contact(name="Ana Silva", email="ANA@x.example", company="X", source="c.csv"),
+            ]
+        )
         assert len(book) == 1
         only = next(iter(book))
         assert only.introductions == "never" and only.company == "X"
 
 
 class TestMatch:
-    @pytest.mark.parametrize(("written", "company", "expected"), [
-        ("Maren Holt", None, ["Maren Holt"]),
-        ("maren holt", None, ["Maren Holt"]),
-        ("Jorg Weiss", None, ["Jörg Weiß"]),
-        ("Joerg Weiß", None, []),
-        ("Tomas Alvarez", None, ["Tomás Álvarez"]),
-        ("Dr. Weiss", None, ["Jörg Weiß"]),
-        ("Herr Weiß", None, ["Jörg Weiß"]),
-        ("Sr. Álvarez", None, ["Tomás Álvarez"]),
-        ("Ms Carvalho", None, ["Ines Carvalho"]),
-        ("Mme Carvalho", None, ["Ines Carvalho"]),
-        ("Robert Pryce", None, ["Robert J. Pryce"]),
-        ("Robert James Pryce", None, ["Robert J. Pryce"]),
-        ("Joseph Demir", None, ["Yusuf Demir"]),
-        ("Demir", None, []),
-        ("Maren Olsen", None, []),
-        ("Dr. Lindqvist", None, ["Grete Lindqvist", "Henrik Lindqvist", "Anton Lindqvist"]),
-        ("Dr. Lindqvist", "Norrsken Materials", ["Grete Lindqvist", "Henrik Lindqvist"]),
-        ("Dr. Lindqvist", "Baltic Assay Labs", ["Anton Lindqvist"]),
-        ("Mr. Pryce", "PryceCoatings", ["Robert J. Pryce"]),
-        ("Pryce", "Pryce Coatings Inc", ["Robert J. Pryce"]),
-    ])
-    def test_names_titles_and_companies(self, book: ContactBook, written: str,
-                                        company: str | None, expected: list[str]) -> None:
+    @pytest.mark.parametrize(
+        ("written", "company", "expected"),
+        [
+            ("Maren Holt", None, ["Maren Holt"]),
+            ("maren holt", None, ["Maren Holt"]),
+            ("Jorg Weiss", None, ["Jörg Weiß"]),
+            ("Joerg Weiß", None, []),
+            ("Tomas Alvarez", None, ["Tomás Álvarez"]),
+            ("Dr. Weiss", None, ["Jörg Weiß"]),
+            ("Herr Weiß", None, ["Jörg Weiß"]),
+            ("Sr. Álvarez", None, ["Tomás Álvarez"]),
+            ("Ms Carvalho", None, ["Ines Carvalho"]),
+            ("Mme Carvalho", None, ["Ines Carvalho"]),
+            ("Robert Pryce", None, ["Robert J. Pryce"]),
+            ("Robert James Pryce", None, ["Robert J. Pryce"]),
+            ("Joseph Demir", None, ["Yusuf Demir"]),
+            ("Demir", None, []),
+            ("Maren Olsen", None, []),
+            ("Dr. Lindqvist", None, ["Grete Lindqvist", "Henrik Lindqvist", "Anton Lindqvist"]),
+            ("Dr. Lindqvist", "Norrsken Materials", ["Grete Lindqvist", "Henrik Lindqvist"]),
+            ("Dr. Lindqvist", "Baltic Assay Labs", ["Anton Lindqvist"]),
+            ("Mr. Pryce", "PryceCoatings", ["Robert J. Pryce"]),
+            ("Pryce", "Pryce Coatings Inc", ["Robert J. Pryce"]),
+        ],
+    )
+    def test_names_titles_and_companies(
+        self, book: ContactBook, written: str, company: str | None, expected: list[str]
+    ) -> None:
         """Full name, alias or title + last name; the company narrows several to fewer."""
         assert [c.name for c in book.match(written, company)] == expected
 
@@ -166,12 +200,17 @@ class TestMatch:
 class TestMentions:
     def test_finds_names_titles_and_companies_in_text(self, book: ContactBook) -> None:
         """Each contact named in free text is found with its span and the company near it."""
-        text = ("Could you refer me to Mr. Pryce at PryceCoatings? I also met\n"
-                "Dr. Lindqvist from Norrsken Materials, and Solveig Aas knows Joseph Demir.")
+        text = (
+            "Could you refer me to Mr. Pryce at PryceCoatings? I also met\n"
+            "Dr. Lindqvist from Norrsken Materials, and Solveig Aas knows Joseph Demir."
+        )
         found = book.mentions(text)
         assert [(m.text, m.how) for m in found] == [
-            ("Mr. Pryce", "title"), ("Dr. Lindqvist", "title"), ("Solveig Aas", "name"),
-            ("Joseph Demir", "alias")]
+            ("Mr. Pryce", "title"),
+            ("Dr. Lindqvist", "title"),
+            ("Solveig Aas", "name"),
+            ("Joseph Demir", "alias"),
+        ]
         assert found[0].company == "Pryce Coatings Inc."
         assert [c.name for c in found[1].contacts] == ["Grete Lindqvist", "Henrik Lindqvist"]
         start, end = found[2].span
@@ -183,8 +222,14 @@ class TestMentions:
 
     def test_large_book_finds_the_titled_name(self) -> None:
         """A book of 10,000 contacts and a 10 KB text: the titled last name is found."""
-        people = [Contact(name=f"Person{i} Family{i % 3000}", email=f"p{i}@x.example",
-                          company=f"Company {i % 7}") for i in range(10_000)]
+        people = [
+            Contact(
+                name=f"Person{i} Family{i % 3000}",
+                email=f"p{i}@x.example",
+                company=f"Company {i % 7}",
+            )
+            for i in range(10_000)
+        ]
         big = ContactBook(people)
         text = ("Could you introduce me to Dr. Family12 at Company 5? " * 200)[:10_000]
         found = big.mentions(text)

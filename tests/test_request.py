@@ -1,5 +1,7 @@
 """Reading a request: requester, target, reason and blurb from an owner's mail."""
 
+# ruff: noqa: E501  (tables of example mail lines read better unbroken)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,30 +19,69 @@ DATA = Path(__file__).parent / "data" / "request"
 OWNER = "mara@lindgren-advisory.example"
 INTRO = "intros@lindgren-advisory.example"
 
-BOOK = ContactBook([
-    Contact(name="Walter Pryce", email="walter.pryce@halvorsen-chem.example",
-            company="Halvorsen Chemical Company Inc.", title="Director, Licensing",
-            source="c.csv"),
-    Contact(name="Ingrid Solberg", email="ingrid.solberg@fjordpolymer.example",
-            company="Fjordpolymer AS", source="c.csv"),
-    Contact(name="Amara Okoye", email="amara.okoye@kestrel-bio.example",
-            company="Kestrel Bio", source="c.csv"),
-    Contact(name="Daniel Okoye", email="daniel.okoye@kestrel-bio.example",
-            company="Kestrel Bio", source="c.csv"),
-    Contact(name="Chidi Okoye", email=None, company="Lagos Assay Labs", source="c.csv"),
-    Contact(name="Søren Bækgaard", email="soren@baekgaard-enzymes.example",
-            company="Bækgaard Enzymes ApS", source="c.csv"),
-    Contact(name="Lucía Fernández", email="lucia.fernandez@andes-quimica.example",
-            company="Andes Química", source="c.csv"),
-    Contact(name="Thierry Morel", email=None, company="Capital Rhône Ventures", source="c.csv"),
-    Contact(name="Greta Vogt", email="greta.vogt@rheinpolymer.example",
-            company="RheinPolymer GmbH", source="c.csv"),
-    Contact(name="Nadia Karim", email="nadia@karim-consult.example", company="Karim Consult",
-            introductions="never", source="prefs.yaml"),
-    Contact(name="Ravi Menon", email="ravi.menon@mailbox.example", company="Indigo Labs",
-            source="c.csv"),
-    Contact(name="Mara Lindgren", email=OWNER, company="Lindgren Advisory", source="c.csv"),
-])
+BOOK = ContactBook(
+    [
+        Contact(
+            name="Walter Pryce",
+            email="walter.pryce@halvorsen-chem.example",
+            company="Halvorsen Chemical Company Inc.",
+            title="Director, Licensing",
+            source="c.csv",
+        ),
+        Contact(
+            name="Ingrid Solberg",
+            email="ingrid.solberg@fjordpolymer.example",
+            company="Fjordpolymer AS",
+            source="c.csv",
+        ),
+        Contact(
+            name="Amara Okoye",
+            email="amara.okoye@kestrel-bio.example",
+            company="Kestrel Bio",
+            source="c.csv",
+        ),
+        Contact(
+            name="Daniel Okoye",
+            email="daniel.okoye@kestrel-bio.example",
+            company="Kestrel Bio",
+            source="c.csv",
+        ),
+        Contact(name="Chidi Okoye", email=None, company="Lagos Assay Labs", source="c.csv"),
+        Contact(
+            name="Søren Bækgaard",
+            email="soren@baekgaard-enzymes.example",
+            company="Bækgaard Enzymes ApS",
+            source="c.csv",
+        ),
+        Contact(
+            name="Lucía Fernández",
+            email="lucia.fernandez@andes-quimica.example",
+            company="Andes Química",
+            source="c.csv",
+        ),
+        Contact(name="Thierry Morel", email=None, company="Capital Rhône Ventures", source="c.csv"),
+        Contact(
+            name="Greta Vogt",
+            email="greta.vogt@rheinpolymer.example",
+            company="RheinPolymer GmbH",
+            source="c.csv",
+        ),
+        Contact(
+            name="Nadia Karim",
+            email="nadia@karim-consult.example",
+            company="Karim Consult",
+            introductions="never",
+            source="prefs.yaml",
+        ),
+        Contact(
+            name="Ravi Menon",
+            email="ravi.menon@mailbox.example",
+            company="Indigo Labs",
+            source="c.csv",
+        ),
+        Contact(name="Mara Lindgren", email=OWNER, company="Lindgren Advisory", source="c.csv"),
+    ]
+)
 
 REQUEST_EN = """\
 Dear Mara,
@@ -60,17 +101,33 @@ PhD Candidate, Polymer Chemistry
 """
 
 
-def forward(body: str, *, note: str = "", sender: Person | None = None,
-            subject: str = "Introduction request") -> Forward:
-    return Forward(note=note, sender=sender or Person(name="Ravi Menon",
-                                                      email="ravi.menon@mailbox.example"),
-                   subject=subject, body=body, style="gmail")
+def forward(
+    body: str,
+    *,
+    note: str = "",
+    sender: Person | None = None,
+    subject: str = "Introduction request",
+) -> Forward:
+    return Forward(
+        note=note,
+        sender=sender or Person(name="Ravi Menon", email="ravi.menon@mailbox.example"),
+        subject=subject,
+        body=body,
+        style="gmail",
+    )
 
 
 def read(fwd: Forward | None, body: str = "", **kw: object) -> IntroRequest:
-    return read_request(body=body, forward=fwd, subject=kw.pop("subject", "Fwd: hello"),  # type: ignore[arg-type]
-                        owner_addresses=[OWNER], intro_address=INTRO, owner_name="Mara Lindgren",
-                        contacts=BOOK, **kw)  # type: ignore[arg-type]
+    return read_request(
+        body=body,
+        forward=fwd,
+        subject=kw.pop("subject", "Fwd: hello"),  # type: ignore[arg-type]
+        owner_addresses=[OWNER],
+        intro_address=INTRO,
+        owner_name="Mara Lindgren",
+        contacts=BOOK,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def target_of(req: IntroRequest) -> tuple[str | None, str | None] | None:
@@ -83,67 +140,103 @@ class TestRequester:
         req = read(forward(REQUEST_EN))
         assert req.requester == Person(name="Ravi Menon", email="ravi.menon@mailbox.example")
 
-    @pytest.mark.parametrize(("sender", "body", "subject"), [
-        (Person(name="LinkedIn", email="messages-noreply@linkedin.com"),
-         "Ravi Menon sent you a new message.\n\nRavi Menon\nPhD Candidate\n\nHi Mara, could you "
-         "introduce me to Walter Pryce?\n\nThanks!\nRavi\n\nYou are receiving LinkedIn "
-         "notification emails.\nUnsubscribe: https://www.linkedin.com/x", "Ravi sent you"),
-        (Person(name="XING", email="mailrobot@mail.xing.com"),
-         "Ravi Menon hat Ihnen eine neue Nachricht gesendet\n\nHallo Mara, könnten Sie mich mit "
-         "Walter Pryce bekannt machen?", "Neue Nachricht"),
-        (Person(name="Ravi Menon via LinkedIn", email="inmail-hit-reply@linkedin.com"),
-         "Hi Mara, could you introduce me to Walter Pryce?", "Question"),
-        (Person(name="LinkedIn", email="messaging-digest-noreply@linkedin.com"),
-         "Hi Mara, could you introduce me to Walter Pryce?", "New message from Ravi Menon"),
-        (Person(name="Ravi Menon", email=None),
-         "Hi Mara, could you introduce me to Walter Pryce?", "Question"),
-    ])
+    @pytest.mark.parametrize(
+        ("sender", "body", "subject"),
+        [
+            (
+                Person(name="LinkedIn", email="messages-noreply@linkedin.com"),
+                "Ravi Menon sent you a new message.\n\nRavi Menon\nPhD Candidate\n\nHi Mara, could you "
+                "introduce me to Walter Pryce?\n\nThanks!\nRavi\n\nYou are receiving LinkedIn "
+                "notification emails.\nUnsubscribe: https://www.linkedin.com/x",
+                "Ravi sent you",
+            ),
+            (
+                Person(name="XING", email="mailrobot@mail.xing.com"),
+                "Ravi Menon hat Ihnen eine neue Nachricht gesendet\n\nHallo Mara, könnten Sie mich mit "
+                "Walter Pryce bekannt machen?",
+                "Neue Nachricht",
+            ),
+            (
+                Person(name="Ravi Menon via LinkedIn", email="inmail-hit-reply@linkedin.com"),
+                "Hi Mara, could you introduce me to Walter Pryce?",
+                "Question",
+            ),
+            (
+                Person(name="LinkedIn", email="messaging-digest-noreply@linkedin.com"),
+                "Hi Mara, could you introduce me to Walter Pryce?",
+                "New message from Ravi Menon",
+            ),
+            (
+                Person(name="Ravi Menon", email=None),
+                "Hi Mara, could you introduce me to Walter Pryce?",
+                "Question",
+            ),
+        ],
+    )
     def test_notifications_and_name_only_senders_found_in_contacts(
-            self, sender: Person, body: str, subject: str) -> None:
+        self, sender: Person, body: str, subject: str
+    ) -> None:
         """A notification's named person (or a name-only From) is looked up in the contacts."""
         req = read(forward(body, sender=sender, subject=subject))
         assert req.requester == Person(name="Ravi Menon", email="ravi.menon@mailbox.example")
-        assert req.target == Person(name="Walter Pryce",
-                                    email="walter.pryce@halvorsen-chem.example")
+        assert req.target == Person(
+            name="Walter Pryce", email="walter.pryce@halvorsen-chem.example"
+        )
 
     def test_notification_footer_and_headline_stay_out_of_the_blurb(self) -> None:
         """The blurb of a notification starts at the greeting and ends before the footer."""
-        body = ("Ravi Menon sent you a new message.\n\nRavi Menon\nPhD Candidate | Oslo\n\n"
-                "Hi Mara, could you introduce me to Walter Pryce?\n\nThanks!\nRavi\n\n"
-                "Reply: https://www.linkedin.com/comm/messaging/thread/1\n\n"
-                "This email was intended for Mara Lindgren (Advisor)\n"
-                "© 2026 LinkedIn Corporation, 1000 West Maude Avenue")
-        req = read(forward(body, sender=Person(name="LinkedIn",
-                                               email="messages-noreply@linkedin.com")))
+        body = (
+            "Ravi Menon sent you a new message.\n\nRavi Menon\nPhD Candidate | Oslo\n\n"
+            "Hi Mara, could you introduce me to Walter Pryce?\n\nThanks!\nRavi\n\n"
+            "Reply: https://www.linkedin.com/comm/messaging/thread/1\n\n"
+            "This email was intended for Mara Lindgren (Advisor)\n"
+            "© 2026 LinkedIn Corporation, 1000 West Maude Avenue"
+        )
+        req = read(
+            forward(body, sender=Person(name="LinkedIn", email="messages-noreply@linkedin.com"))
+        )
         assert req.blurb == "Hi Mara, could you introduce me to Walter Pryce?\n\nThanks!\nRavi"
 
     def test_unknown_notification_person_has_no_address(self) -> None:
         """A named person who is not a contact is a requester without address."""
-        req = read(forward("Jonas Berg sent you a new message.\n\nHi, intro me to Walter Pryce?",
-                           sender=Person(name="LinkedIn", email="messages-noreply@linkedin.com")))
+        req = read(
+            forward(
+                "Jonas Berg sent you a new message.\n\nHi, intro me to Walter Pryce?",
+                sender=Person(name="LinkedIn", email="messages-noreply@linkedin.com"),
+            )
+        )
         assert req.requester == Person(name="Jonas Berg", email=None)
 
 
 class TestTarget:
-    @pytest.mark.parametrize(("note", "expected"), [
-        ("intro: Walter Pryce <walter.pryce@halvorsen-chem.example>",
-         ("Walter Pryce", "walter.pryce@halvorsen-chem.example")),
-        ("intro: Greta Vogt", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("→ Ms Vogt", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("-> Dr. Vogt", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("greta.vogt@rheinpolymer.example", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("  <new.person@elsewhere.example>  ", (None, "new.person@elsewhere.example")),
-        ("Greta Vogt <greta.vogt@rheinpolymer.example>",
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("Could you do this one?\nintro: Dr. Hanna Roth",
-         ("Dr. Hanna Roth", None)),
-        ("Can you intro him to Greta Vogt?", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("Greta Vogt would be better for this.", ("Greta Vogt",
-                                                  "greta.vogt@rheinpolymer.example")),
-        ("intro: Nadia Karim", ("Nadia Karim", "nadia@karim-consult.example")),
-    ])
-    def test_owner_note_names_the_target_first(self, note: str,
-                                               expected: tuple[str | None, str]) -> None:
+    @pytest.mark.parametrize(
+        ("note", "expected"),
+        [
+            (
+                "intro: Walter Pryce <walter.pryce@halvorsen-chem.example>",
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+            ("intro: Greta Vogt", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
+            ("→ Ms Vogt", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
+            ("-> Dr. Vogt", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
+            ("greta.vogt@rheinpolymer.example", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
+            ("  <new.person@elsewhere.example>  ", (None, "new.person@elsewhere.example")),
+            (
+                "Greta Vogt <greta.vogt@rheinpolymer.example>",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            ("Could you do this one?\nintro: Dr. Hanna Roth", ("Dr. Hanna Roth", None)),
+            ("Can you intro him to Greta Vogt?", ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
+            (
+                "Greta Vogt would be better for this.",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            ("intro: Nadia Karim", ("Nadia Karim", "nadia@karim-consult.example")),
+        ],
+    )
+    def test_owner_note_names_the_target_first(
+        self, note: str, expected: tuple[str | None, str]
+    ) -> None:
         """The owner's note wins over whoever the requester names."""
         req = read(forward(REQUEST_EN, note=note))
         assert target_of(req) == expected
@@ -154,51 +247,88 @@ class TestTarget:
         req = read(forward(REQUEST_EN, note=note))
         assert target_of(req) == ("Ingrid Solberg", "ingrid.solberg@fjordpolymer.example")
 
-    @pytest.mark.parametrize("note", [
-        "intros+K7F3Q2@lindgren-advisory.example",
-        "MARA@lindgren-advisory.example",
-        "Mara Lindgren <mara@lindgren-advisory.example>",
-    ])
+    @pytest.mark.parametrize(
+        "note",
+        [
+            "intros+K7F3Q2@lindgren-advisory.example",
+            "MARA@lindgren-advisory.example",
+            "Mara Lindgren <mara@lindgren-advisory.example>",
+        ],
+    )
     def test_owner_and_intro_addresses_are_never_a_target(self, note: str) -> None:
         """Her addresses (plus-tags and case aside) are skipped; the requester's text decides."""
         req = read(forward(REQUEST_EN, note=note))
         assert target_of(req) == ("Ingrid Solberg", "ingrid.solberg@fjordpolymer.example")
 
-    @pytest.mark.parametrize(("sentence", "expected"), [
-        ("Could you refer me to Mr. Pryce at HalvorsenChemicalCompany?",
-         ("Walter Pryce", "walter.pryce@halvorsen-chem.example")),
-        ("Would you introduce me to Dr. Walter Pryce?",
-         ("Walter Pryce", "walter.pryce@halvorsen-chem.example")),
-        ("Could you put me in touch with soren baekgaard?",
-         ("Søren Bækgaard", "soren@baekgaard-enzymes.example")),
-        ("Would you connect me with Søren Bækgaard at Bækgaard Enzymes?",
-         ("Søren Bækgaard", "soren@baekgaard-enzymes.example")),
-        ("Could you forward this note to Greta Vogt?",
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("I would really appreciate an introduction to Greta Vogt at RheinPolymer.",
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("Pourriez-vous me présenter à Thierry Morel, associé chez Capital Rhône Ventures ?",
-         ("Thierry Morel", None)),
-        ("Pourriez-vous me mettre en relation avec Lucia Fernandez ?",
-         ("Lucía Fernández", "lucia.fernandez@andes-quimica.example")),
-        ("Könnten Sie mich bitte mit Dr. Greta Vogt von der RheinPolymer GmbH bekannt machen?",
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("Könnten Sie mich Frau Vogt vorstellen?",
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("Können Sie den Kontakt zu Frau Vogt herstellen?",
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("¿Podrías presentarme a Lucía Fernández, de Andes Química?",
-         ("Lucía Fernández", "lucia.fernandez@andes-quimica.example")),
-        ("¿Podrías ponerme en contacto con la Sra. Fernández?",
-         ("Lucía Fernández", "lucia.fernandez@andes-quimica.example")),
-        ("Could you introduce me to Dr. Hanna Roth at Vesta Therapeutics?",
-         ("Dr. Hanna Roth", None)),
-        ("Could you introduce me to Chidi Okoye?", ("Chidi Okoye", None)),
-        ("I would love to meet Greta Vogt when she is in town.",
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-    ])
-    def test_person_the_requester_names(self, sentence: str,
-                                        expected: tuple[str | None, str | None]) -> None:
+    @pytest.mark.parametrize(
+        ("sentence", "expected"),
+        [
+            (
+                "Could you refer me to Mr. Pryce at HalvorsenChemicalCompany?",
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+            (
+                "Would you introduce me to Dr. Walter Pryce?",
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+            (
+                "Could you put me in touch with soren baekgaard?",
+                ("Søren Bækgaard", "soren@baekgaard-enzymes.example"),
+            ),
+            (
+                "Would you connect me with Søren Bækgaard at Bækgaard Enzymes?",
+                ("Søren Bækgaard", "soren@baekgaard-enzymes.example"),
+            ),
+            (
+                "Could you forward this note to Greta Vogt?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "I would really appreciate an introduction to Greta Vogt at RheinPolymer.",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "Pourriez-vous me présenter à Thierry Morel, associé chez Capital Rhône Ventures ?",
+                ("Thierry Morel", None),
+            ),
+            (
+                "Pourriez-vous me mettre en relation avec Lucia Fernandez ?",
+                ("Lucía Fernández", "lucia.fernandez@andes-quimica.example"),
+            ),
+            (
+                "Könnten Sie mich bitte mit Dr. Greta Vogt von der RheinPolymer GmbH bekannt machen?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "Könnten Sie mich Frau Vogt vorstellen?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "Können Sie den Kontakt zu Frau Vogt herstellen?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "¿Podrías presentarme a Lucía Fernández, de Andes Química?",
+                ("Lucía Fernández", "lucia.fernandez@andes-quimica.example"),
+            ),
+            (
+                "¿Podrías ponerme en contacto con la Sra. Fernández?",
+                ("Lucía Fernández", "lucia.fernandez@andes-quimica.example"),
+            ),
+            (
+                "Could you introduce me to Dr. Hanna Roth at Vesta Therapeutics?",
+                ("Dr. Hanna Roth", None),
+            ),
+            ("Could you introduce me to Chidi Okoye?", ("Chidi Okoye", None)),
+            (
+                "I would love to meet Greta Vogt when she is in town.",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+        ],
+    )
+    def test_person_the_requester_names(
+        self, sentence: str, expected: tuple[str | None, str | None]
+    ) -> None:
         """Asking phrases in four languages lead to the person, resolved against contacts."""
         body = f"Hi Mara,\n\n{sentence}\n\nThanks,\nRavi"
         assert target_of(read(forward(body))) == expected
@@ -207,8 +337,10 @@ class TestTarget:
         """'Dr. Okoye at Kestrel Bio' is two people: the name as written, and both candidates."""
         req = read(forward("Hi Mara,\n\nCould you introduce me to Dr. Okoye at Kestrel Bio?\n"))
         assert req.target == Person(name="Dr. Okoye", email=None)
-        assert [c.email for c in req.candidates] == ["amara.okoye@kestrel-bio.example",
-                                                     "daniel.okoye@kestrel-bio.example"]
+        assert [c.email for c in req.candidates] == [
+            "amara.okoye@kestrel-bio.example",
+            "daniel.okoye@kestrel-bio.example",
+        ]
 
     def test_company_picks_one_of_several(self) -> None:
         """'Mr. Okoye at Lagos Assay Labs' is the one Okoye there."""
@@ -216,20 +348,23 @@ class TestTarget:
         assert req.target == Person(name="Chidi Okoye", email=None)
         assert req.candidates == ()
 
-    @pytest.mark.parametrize("sentence", [
-        "May I introduce myself to any of your contacts about our services?",
-        "Could you introduce me to anyone you know in pharma?",
-        "Whoever you think is best at Halvorsen would be great; could you connect me with someone there?",
-        "Could you introduce me to someone at Kestrel Bio?",
-        "Could you share my profile with your network?",
-        "Could you introduce me to Kestrel Bio?",
-        "Pourriez-vous me présenter à quelqu'un chez Fjordpolymer ?",
-        "Pourriez-vous me mettre en relation avec certains de vos contacts ?",
-        "Könnten Sie mich mit jemandem bei RheinPolymer in Kontakt bringen?",
-        "Kennen Sie jemanden in der Pharmaindustrie, den Sie mir vorstellen könnten?",
-        "¿Podrías presentarme a algunos de tus contactos en la industria?",
-        "¿Podrías ponerme en contacto con alguien de Andes Química?",
-    ])
+    @pytest.mark.parametrize(
+        "sentence",
+        [
+            "May I introduce myself to any of your contacts about our services?",
+            "Could you introduce me to anyone you know in pharma?",
+            "Whoever you think is best at Halvorsen would be great; could you connect me with someone there?",
+            "Could you introduce me to someone at Kestrel Bio?",
+            "Could you share my profile with your network?",
+            "Could you introduce me to Kestrel Bio?",
+            "Pourriez-vous me présenter à quelqu'un chez Fjordpolymer ?",
+            "Pourriez-vous me mettre en relation avec certains de vos contacts ?",
+            "Könnten Sie mich mit jemandem bei RheinPolymer in Kontakt bringen?",
+            "Kennen Sie jemanden in der Pharmaindustrie, den Sie mir vorstellen könnten?",
+            "¿Podrías presentarme a algunos de tus contactos en la industria?",
+            "¿Podrías ponerme en contacto con alguien de Andes Química?",
+        ],
+    )
     def test_nobody_specific_means_no_target(self, sentence: str) -> None:
         """Blanket asks name no target in English, French, German and Spanish."""
         req = read(forward(f"Hello Mara,\n\n{sentence}\n\nThank you,\nRavi"))
@@ -237,8 +372,12 @@ class TestTarget:
 
     def test_target_in_the_subject_when_the_text_names_nobody(self) -> None:
         """'Introduction to Greta Vogt?' in the subject names her."""
-        req = read(forward("Hi Mara, could you help me with the request in the subject?",
-                           subject="Introduction to Greta Vogt?"))
+        req = read(
+            forward(
+                "Hi Mara, could you help me with the request in the subject?",
+                subject="Introduction to Greta Vogt?",
+            )
+        )
         assert target_of(req) == ("Greta Vogt", "greta.vogt@rheinpolymer.example")
 
     def test_requester_is_never_their_own_target(self) -> None:
@@ -248,26 +387,45 @@ class TestTarget:
 
 
 class TestOwnNote:
-    @pytest.mark.parametrize(("body", "requester", "target"), [
-        ("Please introduce Ravi Menon <ravi.menon@mailbox.example> to Greta Vogt "
-         "<greta.vogt@rheinpolymer.example>.\n\nRavi is moving to Cologne and wants to understand "
-         "how RheinPolymer hires analysts.\n\nThanks,\nMara",
-         ("Ravi Menon", "ravi.menon@mailbox.example"),
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("Ravi Menon <ravi.menon@mailbox.example> → Greta Vogt <greta.vogt@rheinpolymer.example>",
-         ("Ravi Menon", "ravi.menon@mailbox.example"),
-         ("Greta Vogt", "greta.vogt@rheinpolymer.example")),
-        ("Hi,\n\nplease introduce Ravi Menon to Walter Pryce because Ravi wants to learn about "
-         "licensing.\n\nMara",
-         ("Ravi Menon", "ravi.menon@mailbox.example"),
-         ("Walter Pryce", "walter.pryce@halvorsen-chem.example")),
-        ("Please introduce Jonas Berg to Hanna Roth, both want to discuss enzyme supply.",
-         ("Jonas Berg", None), ("Hanna Roth", None)),
-        ("jonas@berg.example -> walter.pryce@halvorsen-chem.example",
-         (None, "jonas@berg.example"), ("Walter Pryce", "walter.pryce@halvorsen-chem.example")),
-    ])
-    def test_note_naming_two_people(self, body: str, requester: tuple[str | None, str | None],
-                                    target: tuple[str | None, str | None]) -> None:
+    @pytest.mark.parametrize(
+        ("body", "requester", "target"),
+        [
+            (
+                "Please introduce Ravi Menon <ravi.menon@mailbox.example> to Greta Vogt "
+                "<greta.vogt@rheinpolymer.example>.\n\nRavi is moving to Cologne and wants to understand "
+                "how RheinPolymer hires analysts.\n\nThanks,\nMara",
+                ("Ravi Menon", "ravi.menon@mailbox.example"),
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "Ravi Menon <ravi.menon@mailbox.example> → Greta Vogt <greta.vogt@rheinpolymer.example>",
+                ("Ravi Menon", "ravi.menon@mailbox.example"),
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "Hi,\n\nplease introduce Ravi Menon to Walter Pryce because Ravi wants to learn about "
+                "licensing.\n\nMara",
+                ("Ravi Menon", "ravi.menon@mailbox.example"),
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+            (
+                "Please introduce Jonas Berg to Hanna Roth, both want to discuss enzyme supply.",
+                ("Jonas Berg", None),
+                ("Hanna Roth", None),
+            ),
+            (
+                "jonas@berg.example -> walter.pryce@halvorsen-chem.example",
+                (None, "jonas@berg.example"),
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+        ],
+    )
+    def test_note_naming_two_people(
+        self,
+        body: str,
+        requester: tuple[str | None, str | None],
+        target: tuple[str | None, str | None],
+    ) -> None:
         """Without a forward, the note's first person asks and the second is the target."""
         req = read(None, body)
         assert req.requester is not None
@@ -276,36 +434,56 @@ class TestOwnNote:
 
     def test_note_gives_reason_and_blurb(self) -> None:
         """The note's own words give the reason; the blurb is the note without sign-off."""
-        body = ("Hi,\n\nPlease introduce Ravi Menon <ravi.menon@mailbox.example> to Greta Vogt "
-                "<greta.vogt@rheinpolymer.example>.\n\nRavi is moving to Cologne and wants to "
-                "understand how RheinPolymer hires analysts.\n\nThanks,\nMara\n-- \nMara Lindgren\n"
-                "mara@lindgren-advisory.example")
+        body = (
+            "Hi,\n\nPlease introduce Ravi Menon <ravi.menon@mailbox.example> to Greta Vogt "
+            "<greta.vogt@rheinpolymer.example>.\n\nRavi is moving to Cologne and wants to "
+            "understand how RheinPolymer hires analysts.\n\nThanks,\nMara\n-- \nMara Lindgren\n"
+            "mara@lindgren-advisory.example"
+        )
         req = read(None, body)
-        assert req.reason == ("Ravi is moving to Cologne and wants to understand how RheinPolymer "
-                              "hires analysts.")
+        assert req.reason == (
+            "Ravi is moving to Cologne and wants to understand how RheinPolymer hires analysts."
+        )
         assert req.blurb.startswith("Please introduce Ravi Menon")
         assert "Thanks" not in req.blurb and "mara@" not in req.blurb
 
 
 class TestReason:
-    @pytest.mark.parametrize(("text", "reason"), [
-        (REQUEST_EN, "I have applied for the Applications Scientist opening and I would like to "
-                     "learn how her team works before the interviews."),
-        ("Can you introduce me to Greta Vogt? Thanks.", None),
-        ("Hi Mara - would you connect me with Greta Vogt at RheinPolymer? Thx!\n\nRavi", None),
-        ("Could you introduce me to Greta Vogt? I'd appreciate it.", None),
-        ("Could you introduce me to Greta Vogt because I want to learn how they scale up "
-         "dispersions?", "Could you introduce me to Greta Vogt because I want to learn how they "
-                         "scale up dispersions?"),
-        ("Pourriez-vous me présenter à Thierry Morel ? J'aimerais comprendre comment son fonds "
-         "choisit ses investissements.",
-         "J'aimerais comprendre comment son fonds choisit ses investissements."),
-        ("Könnten Sie mich mit Frau Vogt bekannt machen? Ich möchte mehr über die Arbeit im "
-         "Labor erfahren.", "Ich möchte mehr über die Arbeit im Labor erfahren."),
-        ("¿Podrías presentarme a Lucía Fernández? Me gustaría conversar con ella sobre química "
-         "verde.", "Me gustaría conversar con ella sobre química verde."),
-        ("Could you introduce me to Greta Vogt? I would like that.", None),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "reason"),
+        [
+            (
+                REQUEST_EN,
+                "I have applied for the Applications Scientist opening and I would like to "
+                "learn how her team works before the interviews.",
+            ),
+            ("Can you introduce me to Greta Vogt? Thanks.", None),
+            ("Hi Mara - would you connect me with Greta Vogt at RheinPolymer? Thx!\n\nRavi", None),
+            ("Could you introduce me to Greta Vogt? I'd appreciate it.", None),
+            (
+                "Could you introduce me to Greta Vogt because I want to learn how they scale up "
+                "dispersions?",
+                "Could you introduce me to Greta Vogt because I want to learn how they "
+                "scale up dispersions?",
+            ),
+            (
+                "Pourriez-vous me présenter à Thierry Morel ? J'aimerais comprendre comment son fonds "
+                "choisit ses investissements.",
+                "J'aimerais comprendre comment son fonds choisit ses investissements.",
+            ),
+            (
+                "Könnten Sie mich mit Frau Vogt bekannt machen? Ich möchte mehr über die Arbeit im "
+                "Labor erfahren.",
+                "Ich möchte mehr über die Arbeit im Labor erfahren.",
+            ),
+            (
+                "¿Podrías presentarme a Lucía Fernández? Me gustaría conversar con ella sobre química "
+                "verde.",
+                "Me gustaría conversar con ella sobre química verde.",
+            ),
+            ("Could you introduce me to Greta Vogt? I would like that.", None),
+        ],
+    )
     def test_stated_purpose_or_none(self, text: str, reason: str | None) -> None:
         """The purpose sentence is the reason; a bare ask has none; short ones do not count."""
         assert read(forward(text)).reason == reason
@@ -317,35 +495,74 @@ class TestReason:
 
 
 class TestBlurb:
-    @pytest.mark.parametrize(("body", "kept", "dropped"), [
-        (REQUEST_EN, "Best regards,\n\nRavi Menon", "PhD Candidate"),
-        ("Hi Mara,\n\nCould you introduce me to Greta Vogt?\n\nRavi\n\nOn Mon, 2 Mar 2026 at "
-         "10:00, Mara Lindgren <mara@lindgren-advisory.example> wrote:\n> Happy to help.",
-         "Could you introduce me to Greta Vogt?", "wrote:"),
-        ("Hi Mara,\nCould you introduce me to Greta Vogt?\n\n-----Original Message-----\n"
-         "From: Mara\nSent: Monday\nSubject: Re: hi\n\nOld text", "Greta Vogt", "Old text"),
-        ("Hallo Mara,\nkönnten Sie mich mit Frau Vogt bekannt machen?\n\nMit freundlichen Grüßen\n"
-         "Ravi Menon\nDoktorand | Universität Köln\nTel. +49 221 555 01", "Mit freundlichen Grüßen\n"
-         "Ravi Menon", "Doktorand"),
-        ("Bonjour Mara,\nPourriez-vous me présenter à Thierry Morel ?\n\nCordialement,\nRavi Menon\n"
-         "Directeur, Menon SAS\nwww.menon.example", "Cordialement,\nRavi Menon", "Directeur"),
-        ("Hola Mara:\n¿Podrías presentarme a Lucía Fernández?\n\nSaludos,\nRavi\n\nEste mensaje "
-         "es confidencial y está destinado únicamente a su destinatario.", "Saludos,\nRavi",
-         "confidencial"),
-        ("Hi Mara,\nCould you introduce me to Greta Vogt?\n\nRavi Menon\nFounder, Menon Labs\n"
-         "ravi.menon@mailbox.example", "Ravi Menon", "Founder, Menon Labs"),
-        ("Hi Mara,\nintro to Greta Vogt?\n\nBest, Ravi\nFounder, Menon Labs\n", "Best, Ravi",
-         "Founder"),
-        ("Hi Mara,\nintro to Greta Vogt?\n\nSent from my iPhone", "intro to Greta Vogt?",
-         "iPhone"),
-        ("> Hi Mara,\n>\n> could you intro me to Greta Vogt?\n>\n> Thanks,\n> Ravi",
-         "could you intro me to Greta Vogt?", ">"),
-        ("Hi Mara,\nintro to Greta Vogt?\n-- \nRavi Menon | Menon Labs", "intro to Greta Vogt?",
-         "Menon Labs"),
-        ("CONFIDENTIALITY NOTICE at the top is not a footer?\nHi Mara,\nintro to Greta Vogt?\n\n"
-         "CONFIDENTIALITY NOTICE: This e-mail is intended only for the addressee.",
-         "intro to Greta Vogt?", "addressee"),
-    ])
+    @pytest.mark.parametrize(
+        ("body", "kept", "dropped"),
+        [
+            (REQUEST_EN, "Best regards,\n\nRavi Menon", "PhD Candidate"),
+            (
+                "Hi Mara,\n\nCould you introduce me to Greta Vogt?\n\nRavi\n\nOn Mon, 2 Mar 2026 at "
+                "10:00, Mara Lindgren <mara@lindgren-advisory.example> wrote:\n> Happy to help.",
+                "Could you introduce me to Greta Vogt?",
+                "wrote:",
+            ),
+            (
+                "Hi Mara,\nCould you introduce me to Greta Vogt?\n\n-----Original Message-----\n"
+                "From: Mara\nSent: Monday\nSubject: Re: hi\n\nOld text",
+                "Greta Vogt",
+                "Old text",
+            ),
+            (
+                "Hallo Mara,\nkönnten Sie mich mit Frau Vogt bekannt machen?\n\nMit freundlichen Grüßen\n"
+                "Ravi Menon\nDoktorand | Universität Köln\nTel. +49 221 555 01",
+                "Mit freundlichen Grüßen\nRavi Menon",
+                "Doktorand",
+            ),
+            (
+                "Bonjour Mara,\nPourriez-vous me présenter à Thierry Morel ?\n\nCordialement,\nRavi Menon\n"
+                "Directeur, Menon SAS\nwww.menon.example",
+                "Cordialement,\nRavi Menon",
+                "Directeur",
+            ),
+            (
+                "Hola Mara:\n¿Podrías presentarme a Lucía Fernández?\n\nSaludos,\nRavi\n\nEste mensaje "
+                "es confidencial y está destinado únicamente a su destinatario.",
+                "Saludos,\nRavi",
+                "confidencial",
+            ),
+            (
+                "Hi Mara,\nCould you introduce me to Greta Vogt?\n\nRavi Menon\nFounder, Menon Labs\n"
+                "ravi.menon@mailbox.example",
+                "Ravi Menon",
+                "Founder, Menon Labs",
+            ),
+            (
+                "Hi Mara,\nintro to Greta Vogt?\n\nBest, Ravi\nFounder, Menon Labs\n",
+                "Best, Ravi",
+                "Founder",
+            ),
+            (
+                "Hi Mara,\nintro to Greta Vogt?\n\nSent from my iPhone",
+                "intro to Greta Vogt?",
+                "iPhone",
+            ),
+            (
+                "> Hi Mara,\n>\n> could you intro me to Greta Vogt?\n>\n> Thanks,\n> Ravi",
+                "could you intro me to Greta Vogt?",
+                ">",
+            ),
+            (
+                "Hi Mara,\nintro to Greta Vogt?\n-- \nRavi Menon | Menon Labs",
+                "intro to Greta Vogt?",
+                "Menon Labs",
+            ),
+            (
+                "CONFIDENTIALITY NOTICE at the top is not a footer?\nHi Mara,\nintro to Greta Vogt?\n\n"
+                "CONFIDENTIALITY NOTICE: This e-mail is intended only for the addressee.",
+                "intro to Greta Vogt?",
+                "addressee",
+            ),
+        ],
+    )
     def test_requesters_own_message_only(self, body: str, kept: str, dropped: str) -> None:
         """History, footers, disclaimers and signature blocks are left out of the blurb."""
         blurb = read(forward(body, note="intro: Greta Vogt")).blurb
@@ -360,32 +577,68 @@ class TestBlurb:
 
     def test_blurb_even_without_target(self) -> None:
         """A blanket ask still has its blurb."""
-        req = read(forward("Hi Mara,\nCould you introduce me to anyone in pharma?\n\nThanks,\nRavi"))
+        req = read(
+            forward("Hi Mara,\nCould you introduce me to anyone in pharma?\n\nThanks,\nRavi")
+        )
         assert req.target is None
         assert "anyone in pharma" in req.blurb
 
     def test_leading_header_lines_are_dropped(self) -> None:
         """A forward header block left at the top of the body is not the message."""
-        text = clean_message("From: Ravi Menon <ravi.menon@mailbox.example>\nSubject: hi\n\nHi Mara,"
-                             "\nintro to Greta Vogt?")
+        text = clean_message(
+            "From: Ravi Menon <ravi.menon@mailbox.example>\nSubject: hi\n\nHi Mara,"
+            "\nintro to Greta Vogt?"
+        )
         assert text == "Hi Mara,\nintro to Greta Vogt?"
 
 
 class TestFixtures:
-    @pytest.mark.parametrize(("name", "requester", "target", "has_reason", "in_blurb",
-                              "not_in_blurb"), [
-        ("gmail_en_note_intro.eml", "ravi.menon@mailbox.example",
-         "walter.pryce@halvorsen-chem.example", True, "licensing deals", "intro: Walter"),
-        ("outlook_de_bare_address.eml", "k.brandl@brandl-messtechnik.example",
-         "greta.vogt@rheinpolymer.example", True, "Dispersionen", "Geschäftsführer"),
-        ("apple_fr_ambiguous.eml", "elise.roux@lyon-bio.example", None, True,
-         "Kestrel Bio", "Begin forwarded message"),
-        ("owa_es_blanket.eml", "pablo.vidal@vidal-rrhh.example", None, False,
-         "tus contactos", "Enviado:"),
-    ])
-    def test_owner_mail_read_end_to_end(self, name: str, requester: str, target: str | None,
-                                        has_reason: bool, in_blurb: str,
-                                        not_in_blurb: str) -> None:
+    @pytest.mark.parametrize(
+        ("name", "requester", "target", "has_reason", "in_blurb", "not_in_blurb"),
+        [
+            (
+                "gmail_en_note_intro.eml",
+                "ravi.menon@mailbox.example",
+                "walter.pryce@halvorsen-chem.example",
+                True,
+                "licensing deals",
+                "intro: Walter",
+            ),
+            (
+                "outlook_de_bare_address.eml",
+                "k.brandl@brandl-messtechnik.example",
+                "greta.vogt@rheinpolymer.example",
+                True,
+                "Dispersionen",
+                "Geschäftsführer",
+            ),
+            (
+                "apple_fr_ambiguous.eml",
+                "elise.roux@lyon-bio.example",
+                None,
+                True,
+                "Kestrel Bio",
+                "Begin forwarded message",
+            ),
+            (
+                "owa_es_blanket.eml",
+                "pablo.vidal@vidal-rrhh.example",
+                None,
+                False,
+                "tus contactos",
+                "Enviado:",
+            ),
+        ],
+    )
+    def test_owner_mail_read_end_to_end(
+        self,
+        name: str,
+        requester: str,
+        target: str | None,
+        has_reason: bool,
+        in_blurb: str,
+        not_in_blurb: str,
+    ) -> None:
         """A whole owner mail, through the forward finder, reads as expected."""
         from introd import forward as forwarding
         from introd import mailtext
@@ -406,26 +659,76 @@ class TestNeverRaises:
         """Whatever the mail says, reading it returns a request and raises nothing."""
         own = request._Own.of([OWNER], INTRO)
         # the inner readers, so that a slip is not hidden by read_request's last-resort guard
-        req = request._read_forward(forward(body, note=note), "s", own=own,
-                                    owner_name="Mara Lindgren", contacts=BOOK, min_reason_words=5)
+        req = request._read_forward(
+            forward(body, note=note),
+            "s",
+            own=own,
+            owner_name="Mara Lindgren",
+            contacts=BOOK,
+            min_reason_words=5,
+        )
         assert isinstance(req, IntroRequest)
-        req2 = request._read_note(body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK,
-                                  min_reason_words=5)
+        req2 = request._read_note(
+            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK, min_reason_words=5
+        )
         assert isinstance(req2, IntroRequest)
 
     @settings(max_examples=300, deadline=None)
-    @given(parts=st.lists(st.sampled_from([
-        "Hi Mara,", "\n", "\n\n", "> ", "-- ", "intro: ", "→ ", "Dr. ", "Greta", "Vogt", "Okoye",
-        "<greta.vogt@rheinpolymer.example>", "mara@lindgren-advisory.example", "introduce me to ",
-        "please introduce ", " to ", "anyone", "Kestrel Bio", " at ", "?", ".", ",", "Thanks,",
-        "Ravi", "On Mon, 2 Mar 2026 Ravi wrote:", "-----Original Message-----", "From: x",
-        "Sent: y", "because I want to learn", "mich mit ", "Frau ", "presentarme a ", "»", "é",
-    ]), max_size=40))
+    @given(
+        parts=st.lists(
+            st.sampled_from(
+                [
+                    "Hi Mara,",
+                    "\n",
+                    "\n\n",
+                    "> ",
+                    "-- ",
+                    "intro: ",
+                    "→ ",
+                    "Dr. ",
+                    "Greta",
+                    "Vogt",
+                    "Okoye",
+                    "<greta.vogt@rheinpolymer.example>",
+                    "mara@lindgren-advisory.example",
+                    "introduce me to ",
+                    "please introduce ",
+                    " to ",
+                    "anyone",
+                    "Kestrel Bio",
+                    " at ",
+                    "?",
+                    ".",
+                    ",",
+                    "Thanks,",
+                    "Ravi",
+                    "On Mon, 2 Mar 2026 Ravi wrote:",
+                    "-----Original Message-----",
+                    "From: x",
+                    "Sent: y",
+                    "because I want to learn",
+                    "mich mit ",
+                    "Frau ",
+                    "presentarme a ",
+                    "»",
+                    "é",
+                ]
+            ),
+            max_size=40,
+        )
+    )
     def test_mail_like_text_reads_without_error(self, parts: list[str]) -> None:
         """Fragments of real requests, in any order, never make reading fail."""
         body = "".join(parts)
         own = request._Own.of([OWNER], INTRO)
-        request._read_forward(forward(body, note=body[:60]), "s", own=own,
-                              owner_name="Mara Lindgren", contacts=BOOK, min_reason_words=5)
-        request._read_note(body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK,
-                           min_reason_words=5)
+        request._read_forward(
+            forward(body, note=body[:60]),
+            "s",
+            own=own,
+            owner_name="Mara Lindgren",
+            contacts=BOOK,
+            min_reason_words=5,
+        )
+        request._read_note(
+            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK, min_reason_words=5
+        )

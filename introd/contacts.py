@@ -23,74 +23,17 @@ INTRODUCTIONS = ("ask", "never")
 
 # Words written before a last name ("Mr. Jones", "Dr Becker", "Frau Weber").
 TITLES = frozenset(
-    {
-        "mr",
-        "mrs",
-        "ms",
-        "miss",
-        "mx",
-        "dr",
-        "doctor",
-        "prof",
-        "professor",
-        "m",
-        "mme",
-        "mlle",
-        "monsieur",
-        "madame",
-        "herr",
-        "frau",
-        "sr",
-        "sra",
-        "srta",
-        "senor",
-        "senora",
-        "don",
-        "dona",
-        "dra",
-        "pr",
-        "herrn",
-        "sir",
-        "dame",
-        "lady",
-        "lord",
-        "mister",
-    }
+    """
+    mr mrs ms miss mx dr doctor prof professor m mme mlle monsieur madame herr frau sr sra
+    srta senor senora don dona dra pr herrn sir dame lady lord mister
+    """.split()
 )
 # Company suffixes dropped before comparing company names.
 _COMPANY_SUFFIXES = frozenset(
-    {
-        "inc",
-        "incorporated",
-        "llc",
-        "llp",
-        "lp",
-        "ltd",
-        "limited",
-        "gmbh",
-        "mbh",
-        "sa",
-        "sas",
-        "sarl",
-        "ag",
-        "kg",
-        "corp",
-        "corporation",
-        "co",
-        "plc",
-        "bv",
-        "nv",
-        "srl",
-        "spa",
-        "sl",
-        "ab",
-        "as",
-        "oy",
-        "pty",
-        "kgaa",
-        "se",
-        "the",
-    }
+    """
+    inc incorporated llc llp lp ltd limited gmbh mbh sa sas sarl ag kg corp corporation co
+    plc bv nv srl spa sl ab as oy pty kgaa se the
+    """.split()
 )
 _WORD = re.compile(r"[^\W_][\w'’]*")
 
@@ -662,32 +605,11 @@ def _first_word_in(company: str | None, window: str) -> bool:
 
 
 _GENERIC_COMPANY_WORDS = frozenset(
-    {
-        "the",
-        "big",
-        "first",
-        "new",
-        "national",
-        "international",
-        "global",
-        "general",
-        "united",
-        "american",
-        "european",
-        "saint",
-        "university",
-        "institute",
-        "bank",
-        "group",
-        "north",
-        "south",
-        "east",
-        "west",
-        "central",
-        "independent",
-        "universite",
-        "universidad",
-    }
+    """
+    the big first new national international global general united american european saint
+    university institute bank group north south east west central independent universite
+    universidad
+    """.split()
 )
 
 

@@ -380,24 +380,25 @@ _CUES = [
         r"\bpass(?:ing)?\b[^.?!\n]{0,60}?\b(?:along|on)\s+to\b",
         r"\bget\s+in\s+front\s+of\b",
         r"\bintroduce\s+(?:me|us)\s+and\b",
+        r"\bintroduction\s+between\s+(?:me|us)\s+and\b",
         # French
-        r"\bme\s+pr[ée]senter\s+(?:à|a)\b",
-        r"\bnous\s+pr[ée]senter\s+(?:à|a)\b",
-        r"\bme\s+(?:mettre|faire\s+entrer)\s+en\s+(?:relation|contact)\s+avec\b",
+        r"\b(?:me|nous)\s+pr[ée]senter(?:\s+(?:à|a|au|aux)\b|(?=\s+[A-ZÀ-Ý]))",
+        r"\b(?:mettre|faire\s+entrer)\s+en\s+(?:relation|contact)\s+avec\b",
+        r"\b(?:introduction|recommandation|pr[ée]sentation)\s+auprès\s+d[eu]\b",
         r"\bmise\s+en\s+(?:relation|contact)\s+avec\b",
         r"\bpr[ée]sentation\s+(?:à|avec)\b",
         r"\bme\s+recommander\s+(?:à|auprès\s+de)\b",
         r"\btransmettre\b[^.?!\n]{0,60}?\b(?:à|a)\b",
         # German
         r"\bmich\s+(?:bitte\s+|gern\s+|einmal\s+)?mit\b",
-        r"\bmich\s+(?:bitte\s+)?(?=(?:Herrn?|Frau|Dr\.?|Prof\.?)\s)",
+        r"\b(?:mich|mir|uns)\s+(?:bitte\s+)?(?:an\s+|bei\s+)?(?=(?:Herrn?|Frau|Dr\.?|Prof\.?)\s)",
         r"\buns\s+(?:bitte\s+)?mit\b",
         r"\bKontakt\s+(?:zu|mit)\b",
         r"\bVorstellung\s+bei\b",
         r"\bweiterleiten\s+an\b|\ban\b(?=[^.?!\n]{0,60}\bweiterleiten\b)",
         # Spanish
-        r"\bpresentarme\s+(?:a|con|ante)\b",
-        r"\bponerme\s+en\s+contacto\s+con\b",
+        r"\bpresentar(?:me|nos)?\s+(?:a|al|con|ante)\b",
+        r"\bponer(?:me|nos)?\s+en\s+contacto\s+con\b",
         r"\b(?:contactarme|conectarme|comunicarme)\s+con\b",
         r"\bpresentaci[óo]n\s+(?:a|con)\b",
         r"\brecomendarme\s+(?:a|con|ante)\b",
@@ -442,98 +443,21 @@ _BLANKET_ANYWHERE = re.compile(
 )
 
 _CONNECTORS = frozenset(
-    {
-        "at",
-        "from",
-        "of",
-        "with",
-        "in",
-        "chez",
-        "de",
-        "du",
-        "des",
-        "von",
-        "vom",
-        "der",
-        "bei",
-        "en",
-        "del",
-        "la",
-        "le",
-        "the",
-        "@",
-        "at the",
-        "für",
-        "para",
-        "pour",
-        "who",
-        "qui",
-    }
+    """
+    at from of with in chez de du des von vom der bei en del la le the @ für para pour who qui
+    """.split()
 )
 _PARTICLES = frozenset(
-    {
-        "van",
-        "von",
-        "de",
-        "der",
-        "da",
-        "di",
-        "del",
-        "le",
-        "la",
-        "du",
-        "ten",
-        "ter",
-        "bin",
-        "al",
-        "el",
-        "dos",
-        "das",
-        "y",
-    }
+    """
+    van von de der da di del le la du ten ter bin al el dos das y
+    """.split()
 )
 _TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|[&@]|[^\w\s]")
 _NOT_NAMES = frozenset(
-    {
-        "i",
-        "we",
-        "you",
-        "he",
-        "she",
-        "they",
-        "it",
-        "my",
-        "your",
-        "his",
-        "her",
-        "their",
-        "our",
-        "ich",
-        "sie",
-        "wir",
-        "ihr",
-        "ihre",
-        "ihrem",
-        "ihren",
-        "je",
-        "nous",
-        "vous",
-        "yo",
-        "usted",
-        "el",
-        "ella",
-        "the",
-        "a",
-        "an",
-        "this",
-        "that",
-        "these",
-        "those",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-    }
+    """
+    i we you he she they it my your his her their our ich sie wir ihr ihre ihrem ihren je
+    nous vous yo usted el ella the a an this that these those mr mrs ms dr
+    """.split()
 )
 
 
@@ -636,6 +560,9 @@ class _Ask:
     named: _Named | None = None
     blanket: bool = False
     cue_span: tuple[int, int] | None = None
+    # an asking phrase was found whose object is neither a name nor a pronoun
+    # ("introduce me to a hiring manager there")
+    unnamed: bool = False
 
 
 def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _Ask:
@@ -654,12 +581,14 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
         ((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
         key=lambda h: (h[0], -h[1]),
     )
+    unnamed = False
     for start, end in strong + weak:
         stop = _sentence_end(text, end)
         rest = text[end:stop]
         if _BLANKET.match(rest):
             blanket = True
             continue
+        strong_hit = (start, end) in strong
         mention = next(
             (
                 m
@@ -686,69 +615,27 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
             return _Ask(
                 named=_Named(name=lead[0], company=lead[1], start=end), cue_span=(start, stop)
             )
-    return _Ask(blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)))
+        if strong_hit and rest.strip() and not _PRONOUN.match(rest):
+            unnamed = True
+    return _Ask(blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)), unnamed=unnamed)
+
+
+_PRONOUN = re.compile(
+    r"^[\s,:]*(?:her|him|them|she|he|it|this|these|lui|elle|eux|leur|ihr|ihm|ihnen|sie|él|"
+    r"ella|ellos|le|la|les)\b",
+    re.I,
+)
 
 
 _ORG_WORDS = frozenset(
-    {
-        "inc",
-        "llc",
-        "ltd",
-        "gmbh",
-        "ag",
-        "sa",
-        "sas",
-        "corp",
-        "corporation",
-        "company",
-        "co",
-        "group",
-        "pharma",
-        "pharmaceuticals",
-        "biotech",
-        "biosciences",
-        "therapeutics",
-        "labs",
-        "laboratories",
-        "laboratoires",
-        "university",
-        "universite",
-        "universitat",
-        "universidad",
-        "institute",
-        "institut",
-        "instituto",
-        "partners",
-        "capital",
-        "ventures",
-        "consulting",
-        "solutions",
-        "systems",
-        "technologies",
-        "industries",
-        "holdings",
-        "foundation",
-        "team",
-        "department",
-        "hospital",
-        "clinic",
-        "school",
-        "college",
-        "center",
-        "centre",
-        "bank",
-        "global",
-        "international",
-        "worldwide",
-        "division",
-        "unit",
-        "office",
-        "meeting",
-        "conference",
-        "congress",
-        "summit",
-        "forum",
-    }
+    """
+    inc llc ltd gmbh ag sa sas corp corporation company co group pharma pharmaceuticals
+    biotech biosciences therapeutics labs laboratories laboratoires university universite
+    universitat universidad institute institut instituto partners capital ventures
+    consulting solutions systems technologies industries holdings foundation team department
+    hospital clinic school college center centre bank global international worldwide
+    division unit office meeting conference congress summit forum
+    """.split()
 )
 
 
@@ -1177,7 +1064,7 @@ def _text_target(
                 found.person.email and found.person.email.lower() in skip
             ):
                 return found, ask.cue_span if text is texts[0] else None
-        blanket = blanket or ask.blanket
+        blanket = blanket or ask.blanket or (ask.unnamed and text is texts[0])
     if blanket:
         return None, None
     # no asking phrase: a single contact named in the message is whom it is about
@@ -1245,37 +1132,10 @@ _TWO_PEOPLE = re.compile(
 
 
 _LEAD_WORDS = frozenset(
-    {
-        "please",
-        "pls",
-        "kindly",
-        "introduce",
-        "intro",
-        "connect",
-        "meet",
-        "hi",
-        "hello",
-        "dear",
-        "and",
-        "to",
-        "with",
-        "cc",
-        "bitte",
-        "merci",
-        "presenter",
-        "presentar",
-        "vorstellen",
-        "also",
-        "from",
-        "for",
-        "et",
-        "und",
-        "y",
-        "avec",
-        "con",
-        "mit",
-        "a",
-    }
+    """
+    please pls kindly introduce intro connect meet hi hello dear and to with cc bitte merci
+    presenter presentar vorstellen also from for et und y avec con mit a
+    """.split()
 )
 
 

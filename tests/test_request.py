@@ -321,6 +321,19 @@ class TestTarget:
             ),
             ("Could you introduce me to Chidi Okoye?", ("Chidi Okoye", None)),
             (
+                "¿Me podrías presentar a Lucía Fernández?",
+                ("Lucía Fernández", "lucia.fernandez@andes-quimica.example"),
+            ),
+            (
+                "Könnten Sie mir Frau Dr. Vogt vorstellen?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            ("Pourriez-vous me présenter Thierry Morel ?", ("Thierry Morel", None)),
+            (
+                "I met Greta Vogt at a fair. Would you forward the note below to her?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
                 "I would love to meet Greta Vogt when she is in town.",
                 ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
             ),
@@ -357,6 +370,7 @@ class TestTarget:
             "Could you introduce me to someone at Kestrel Bio?",
             "Could you share my profile with your network?",
             "Could you introduce me to Kestrel Bio?",
+            "Greta Vogt says you know people there. Could you introduce me to a hiring manager at RheinPolymer?",
             "Pourriez-vous me présenter à quelqu'un chez Fjordpolymer ?",
             "Pourriez-vous me mettre en relation avec certains de vos contacts ?",
             "Könnten Sie mich mit jemandem bei RheinPolymer in Kontakt bringen?",

@@ -511,7 +511,17 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
     # a company after a connector: "at Novalis Therapeutics", ", associé chez Midwest BioVentures"
     company = None
     j, skipped = i, 0
-    while j < len(tokens) and skipped < 6:
+    if i < len(tokens) and tokens[i] in (",", "(", "-", "–", "—", "|", "/"):
+        parts = []
+        k = i + 1
+        while k < len(tokens) and (tokens[k][:1].isupper() or tokens[k] == "&"):
+            parts.append(tokens[k])
+            k += 1
+        if parts and fold(parts[0]).rstrip(".") not in TITLES:
+            words_after = name_tokens(" ".join(parts))
+            if words_after and not (set(words_after) & {"i", "we", "she", "he", "they"}):
+                company = " ".join(parts).rstrip(".,")
+    while company is None and j < len(tokens) and skipped < 6:
         tok = tokens[j]
         if tok in "?!;()" or (tok == "." and j > i):
             break
@@ -696,23 +706,28 @@ _SPEC = re.compile(
 _PHONE = re.compile(r"^[\s+()\d./-]{7,}$|(?:tel|phone|mobile|fax|cell)\b", re.I)
 
 
-def _person_spec(text: str) -> tuple[str | None, str | None] | None:
-    """'Name <addr>', 'addr', 'Name (addr)' or just 'Name' -> (name, address)."""
+_Spec = tuple[str | None, str | None, str | None]  # name, address, company
+
+
+def _person_spec(text: str) -> _Spec | None:
+    """'Name <addr>', 'addr', 'Name, Company' or 'Name' -> (name, address, company)."""
     s = text.strip().strip(".,;:")
     if not s:
         return None
     m = _SPEC.match(s)
     if m:
         name = m.group("name").strip(" \"'“”,:") or None
-        return name, m.group("addr").strip(".,;")
-    m2 = ADDRESS.fullmatch(s.strip("<>[]() "))
-    if m2:
-        return None, m2.group()
-    if ADDRESS.search(s):
-        return None, ADDRESS.search(s).group()  # type: ignore[union-attr]
+        return name, m.group("addr").strip(".,;"), None
+    found = ADDRESS.search(s)
+    if found:
+        return None, found.group(), None
     words = s.split()
-    if 1 <= len(words) <= 6 and s[0].isupper() and not s.endswith("?"):
-        return s, None
+    if 1 <= len(words) <= 8 and s[0].isupper() and not s.endswith("?"):
+        lead = leading_name(s)
+        if lead is not None:
+            return lead[0], None, lead[1]
+        if len(words) <= 4:
+            return s, None, None
     return None
 
 
@@ -727,15 +742,29 @@ def note_lines(note: str, own: _Own, owner_name: str | None) -> list[str]:
     if at is not None:
         lines = lines[:at]
     owner = fold(owner_name or "").strip()
+    owner_words = [w for w in name_tokens(owner_name or "") if len(w) >= 3]
     kept = []
+    in_signature = False
     for line in lines:
         s = line.strip()
         if not s:
+            in_signature = False
             kept.append(line)
             continue
-        if any(a in own for a in ADDRESS.findall(s)) and not _ARROW.search(s):
+        if in_signature:
             continue
-        if owner and fold(s).startswith(owner) and len(s) <= len(owner) + 20:
+        addresses = ADDRESS.findall(s)
+        if (
+            addresses
+            and not _ARROW.search(s)
+            and all(
+                a in own or any(w in a.split("@")[0].lower() for w in owner_words)
+                for a in addresses
+            )
+        ):
+            continue
+        if owner and fold(s).startswith(owner) and len(s) <= len(owner) + 30:
+            in_signature = True  # her name, then title, company, address, phone
             continue
         if _PHONE.search(s) and not ADDRESS.search(s):
             continue
@@ -743,25 +772,29 @@ def note_lines(note: str, own: _Own, owner_name: str | None) -> list[str]:
     return kept
 
 
-def _note_specs(lines: list[str]) -> list[tuple[str | None, str | None]]:
-    """Person specs the owner wrote on lines of their own: 'intro: X', '→ X', a bare address."""
-    specs: list[tuple[str | None, str | None]] = []
+def _note_specs(lines: list[str]) -> list[_Spec]:
+    """Person specs the owner wrote on lines of their own: 'intro: X', '→ X', a bare address.
+
+    On a line with an arrow only what the arrow points to counts.
+    """
+    specs: list[_Spec] = []
     for line in lines:
         s = line.strip()
         if not s:
             continue
         label = _NOTE_LABEL.match(s)
         if label:
-            for part in _ARROW.split(label.group("spec")):
-                spec = _person_spec(part)
-                if spec:
-                    specs.append(spec)
-            continue
+            s = label.group("spec")
         if _ARROW.search(s):
-            for part in _ARROW.split(s):
+            for part in _ARROW.split(s)[1:]:
                 spec = _person_spec(part) if part.strip() else None
                 if spec:
                     specs.append(spec)
+            continue
+        if label:
+            spec = _person_spec(s)
+            if spec:
+                specs.append(spec)
             continue
         m = _SPEC.match(s)
         if m or ADDRESS.fullmatch(s.strip("<>[]() .,;")):
@@ -1031,10 +1064,10 @@ def _note_target(
 ) -> _Resolved | None:
     """The target the owner names above the forward, if she names one."""
     skip = _emails_of(requester)
-    for name, address in _note_specs(lines):
+    for name, address, company in _note_specs(lines):
         if address and (address in own or address.lower() in skip):
             continue
-        found = resolve(name, address, contacts=contacts, own=own, hint=hint)
+        found = resolve(name, address, contacts=contacts, own=own, company=company, hint=hint)
         if found.person is not None:
             return found
     text = "\n".join(lines)

@@ -232,6 +232,15 @@ class TestTarget:
                 ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
             ),
             ("intro: Nadia Karim", ("Nadia Karim", "nadia@karim-consult.example")),
+            ("intro: Dr. Okoye, Lagos Assay Labs", ("Chidi Okoye", None)),
+            (
+                "Ravi Menon <ravi.menon@mailbox.example> → Greta Vogt",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "Other Person <other@x.example> -> greta.vogt@rheinpolymer.example",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
         ],
     )
     def test_owner_note_names_the_target_first(
@@ -241,9 +250,16 @@ class TestTarget:
         req = read(forward(REQUEST_EN, note=note))
         assert target_of(req) == expected
 
-    def test_owner_signature_is_not_a_target(self) -> None:
-        """The owner's own address and phone in her signature above the forward name nobody."""
-        note = "-- \nMara Lindgren\nLindgren Advisory\nmara@lindgren-advisory.example\n+1 555 0100"
+    @pytest.mark.parametrize(
+        "note",
+        [
+            "-- \nMara Lindgren\nLindgren Advisory\nmara@lindgren-advisory.example\n+1 555 0100",
+            "Mara Lindgren, PhD\nLindgren Advisory\nmara.lindgren@private-mail.example\n+1 555 0100",
+            "Thanks,\nMara\nmara@lindgren-advisory.example",
+        ],
+    )
+    def test_owner_signature_is_not_a_target(self, note: str) -> None:
+        """The owner's signature above the forward (her name, addresses, phone) names nobody."""
         req = read(forward(REQUEST_EN, note=note))
         assert target_of(req) == ("Ingrid Solberg", "ingrid.solberg@fjordpolymer.example")
 

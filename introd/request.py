@@ -512,15 +512,15 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
     company = None
     j, skipped = i, 0
     if i < len(tokens) and tokens[i] in (",", "(", "-", "–", "—", "|", "/"):
-        parts = []
+        after: list[str] = []
         k = i + 1
         while k < len(tokens) and (tokens[k][:1].isupper() or tokens[k] == "&"):
-            parts.append(tokens[k])
+            after.append(tokens[k])
             k += 1
-        if parts and fold(parts[0]).rstrip(".") not in TITLES:
-            words_after = name_tokens(" ".join(parts))
+        if after and fold(after[0]).rstrip(".") not in TITLES:
+            words_after = name_tokens(" ".join(after))
             if words_after and not (set(words_after) & {"i", "we", "she", "he", "they"}):
-                company = " ".join(parts).rstrip(".,")
+                company = " ".join(after).rstrip(".,")
     while company is None and j < len(tokens) and skipped < 6:
         tok = tokens[j]
         if tok in "?!;()" or (tok == "." and j > i):

@@ -61,7 +61,10 @@ _QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)+[ \t]?")
 _BOLD_LABEL = re.compile(r"^\*{1,2}([^*:：\n]{1,40}?)\s*[:：]\s*\*{1,2}")
 _BOLD_LABEL_INNER = re.compile(r"^\*{1,2}([^*:：\n]{1,40}?)\*{1,2}\s*[:：]")
 _LABEL_LINE = re.compile(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]\s*(.*)$")
-EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# starts only where a run of address characters starts, and never backtracks
+# into it: linear time on long lines without an address
+EMAIL = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]++@[\w-]++(?:\.[\w-]++)+")
+_MAX_VALUE = 1000
 _RULE = re.compile(r"^[-_=~*]{5,}$")
 _DASHED = re.compile(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
 _CLIENT_FOOTER = re.compile(
@@ -112,7 +115,10 @@ def _clean_name(name: str) -> str | None:
 
 
 def _unmailto(value: str) -> str:
-    value = re.sub(r"([^\s<>\[\]]+@[^\s<>\[\]]+?)\s*<mailto:[^>]*>", r"\1", value, flags=re.I)
+    value = value[:_MAX_VALUE]
+    value = re.sub(
+        r"(?<![^\s<>\[\]])([^\s<>\[\]@]++@[^\s<>\[\]]+?)\s*<mailto:[^>]*>", r"\1", value, flags=re.I
+    )
     value = re.sub(r"<mailto:([^>]+)>", r"<\1>", value, flags=re.I)
     value = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", value, flags=re.I)
     value = re.sub(r"\(mailto:([^)]+)\)", r"<\1>", value, flags=re.I)
@@ -129,7 +135,7 @@ def parse_person(value: str) -> Person | None:
 
 
 def _parse_person(value: str) -> Person | None:
-    value = _INVISIBLE.sub("", value).replace("\u00a0", " ").strip()
+    value = _INVISIBLE.sub("", value[:_MAX_VALUE]).replace("\u00a0", " ").strip()
     value = _ON_BEHALF.sub("", _unmailto(value))
     match = EMAIL.search(value)
     if match is None:
@@ -183,8 +189,10 @@ def _normalise(raw: str) -> _Line:
 
 def _split_inline_headers(text: str) -> list[str]:
     """Split a one-line header block (Yahoo) into one line per header."""
+    if len(text) < 40:
+        return [text]
     hits = list(_INLINE_LABEL.finditer(text))
-    if len(hits) < 3 or len(text) < 40:
+    if len(hits) < 3:
         return [text]
     fields = [_field(text[h.start():h.end()].rstrip(":： \u00a0")) for h in hits]
     if "from" not in fields:

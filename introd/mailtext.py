@@ -35,6 +35,8 @@ _HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u200b\u2060]")
 _SPACES = re.compile(r"\s+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 20
+# html2text reads about a megabyte a second; mail HTML past this is not a letter
+_MAX_HTML = 2_000_000
 
 
 def parse_bytes(raw: bytes) -> EmailMessage:
@@ -333,7 +335,7 @@ class _PlainText(html2text.HTML2Text):
 
 
 _MAILTO = re.compile(
-    r"<a\b[^>]*?href\s*=\s*[\"']?mailto:([^\"'>?\s]+)[^>]*>(.*?)</a\s*>", re.I | re.S
+    r"<a\b[^>]*?href\s*=\s*[\"']?mailto:([^\"'>?\s]+)[^>]*>(.{0,2000}?)</a\s*>", re.I | re.S
 )
 _TAGS = re.compile(r"<[^>]*>")
 _HEADINGS = re.compile(r"<(/?)h[1-6]\b", re.I)
@@ -367,7 +369,7 @@ def html_to_text(html: str) -> str:
 
 
 def _html_to_text(html: str) -> str:
-    html = _HEAD.sub("", html or "")
+    html = _HEAD.sub("", (html or "")[:_MAX_HTML])
     html = _COMMENTS.sub("", html)
     html = _OFFICE_P.sub("", html)
     html = _MAILTO.sub(_mailto, html)

@@ -178,6 +178,23 @@ class TestInlineForwards:
         assert found.depth == 10
 
 
+class TestHostileInput:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "From: " + "a" * 60000 + "\nDate: x\nSubject: y\n\nbody",
+            "From: " + "a." * 30000 + "\nDate: x\nSubject: y\n\nbody",
+            "From: x@" + "a-" * 30000 + "\nDate: x\nSubject: y\n\nbody",
+            "From: " + "b<mailto:" * 5000 + "\nDate: x\nSubject: y\n\nbody",
+            "-- " * 20000 + "\nFrom: a <a@b.example>\nDate: x\nSubject: y\n",
+        ],
+        ids=["word", "dots", "domain", "mailto", "dashes"],
+    )
+    def test_long_lines_are_read_in_linear_time(self, text: str) -> None:
+        """Huge header values (which would hang a backtracking pattern) still give a result."""
+        found = find_forward(_mail(text))
+        assert found is not None
+
 class TestNeverRaises:
     @settings(max_examples=150, deadline=None)
     @given(st.binary(max_size=3000))

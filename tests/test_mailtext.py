@@ -256,6 +256,10 @@ class TestHtmlToText:
         )
         assert html_to_text(html) == "First line\n\nFrom: Ann\nSent: Monday\nSecond line"
 
+    def test_unclosed_mailto_links(self) -> None:
+        """Thousands of unclosed mailto anchors convert without rescanning the rest."""
+        assert "x" in html_to_text('<a href="mailto:a@b.example">x ' * 3000)
+
     def test_entities_and_nbsp(self) -> None:
         """Entities are decoded and non-breaking spaces become spaces."""
         assert html_to_text("<p>R&amp;D&nbsp;team &lt;ok&gt; caf&eacute;</p>") == "R&D team <ok> café"

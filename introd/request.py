@@ -289,9 +289,24 @@ def _start_at_greeting(lines: list[str], limit: int = 10) -> list[str]:
     return lines
 
 
+_BANNER = re.compile(
+    r"^\s*(?:\[?\s*(?:EXTERNAL|EXT|EXTERNE|EXTERN|EXTERNO)\s*(?:E-?MAIL|SENDER)?\s*\]|"
+    r"(?:CAUTION|WARNING|ATTENTION|ACHTUNG|PRECAUCIÓN)\s*:.{0,200}(?:outside|extern|extérieur|"
+    r"externo|organi[sz]ation).*)\s*$",
+    re.I,
+)
+
+
+def _drop_banners(lines: list[str]) -> list[str]:
+    """'[EXTERNAL]' and 'CAUTION: this e-mail originated outside...' lines at the top."""
+    filled = [i for i, ln in enumerate(lines) if ln.strip()][:3]
+    drop = {i for i in filled if _BANNER.match(lines[i])}
+    return [ln for i, ln in enumerate(lines) if i not in drop]
+
+
 def message_lines(text: str) -> list[str]:
     """A message's own lines: unquoted, without history, footers and forward headers."""
-    lines = _unquote(_lines(text))
+    lines = _drop_banners(_unquote(_lines(text)))
     lines = _strip_header_block(lines)
     lines = _cut_history(lines)
     lines = [ln for ln in lines if not _QUOTE.match(ln)]
@@ -905,7 +920,8 @@ def find_requester(
         if sender.email in own:
             return None, False
         contact = contacts.by_email(sender.email)
-        name = sender.name or (contact.name if contact else None)
+        name = sender.name if sender.name and not ADDRESS.search(sender.name) else None
+        name = name or (contact.name if contact else None)
         return Person(name=name, email=sender.email), False
     name = None
     if sender is not None and sender.name:

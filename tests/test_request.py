@@ -571,6 +571,12 @@ class TestBlurb:
                 "Founder",
             ),
             (
+                "[EXTERNAL]\nCAUTION: This email originated from outside of the organization.\n"
+                "Hi Mara,\nintro to Greta Vogt?",
+                "Hi Mara,",
+                "EXTERNAL",
+            ),
+            (
                 "Hi Mara,\nintro to Greta Vogt?\n\nSent from my iPhone",
                 "intro to Greta Vogt?",
                 "iPhone",

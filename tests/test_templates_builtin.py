@@ -376,7 +376,7 @@ class TestTemplateFiles:
 
 
 class TestRendering:
-    @pytest.mark.parametrize(("language", "name", "context"), cases())
+    @pytest.mark.parametrize(("language", "name", "context"), list(cases()))
     def test_renders_with_a_tagged_one_line_subject(
         self, language: str, name: str, context: dict[str, Any]
     ) -> None:
@@ -389,7 +389,7 @@ class TestRendering:
         else:
             assert "[intro" not in subject
 
-    @pytest.mark.parametrize(("language", "name", "context"), cases())
+    @pytest.mark.parametrize(("language", "name", "context"), list(cases()))
     def test_bodies_are_not_empty(self, language: str, name: str, context: dict[str, Any]) -> None:
         """Text parts (and HTML parts where present) have content and no leftover markup."""
         text = render(language, name, "txt", context)
@@ -401,7 +401,7 @@ class TestRendering:
             assert html is not None and "</html>" in html
             assert "max-width:600px" in html
 
-    @pytest.mark.parametrize(("language", "name", "context"), cases())
+    @pytest.mark.parametrize(("language", "name", "context"), list(cases()))
     def test_party_mail_signed_by_owner(
         self, language: str, name: str, context: dict[str, Any]
     ) -> None:

@@ -153,14 +153,14 @@ def _read_csv(path: Path, text: str) -> list[Contact]:
         return None
 
     contacts: list[Contact] = []
-    for number, row in enumerate(reader, start=header_at + 2):
+    for row in reader:
         if not any(c.strip() for c in row):
             continue
         name = cell(row, "name", "full name")
         if not name:
             name = " ".join(x for x in (cell(row, "first name"), cell(row, "last name")) if x)
         if not name:
-            raise ContactsError([(f"line {number}", "no name")], source=str(path))
+            continue  # LinkedIn lists members who left with an empty name: nobody to match
         contacts.append(
             Contact(
                 name=name,

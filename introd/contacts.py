@@ -89,9 +89,6 @@ class Contact:
     language: str | None = None  # e.g. "fr"
     source: str = ""  # the file it came from
 
-    def names(self) -> tuple[str, ...]:
-        return (self.name, *self.aliases)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mention:

@@ -483,7 +483,6 @@ class _Named:
     name: str
     company: str | None = None
     mention: Mention | None = None
-    start: int = 0
 
 
 def _strip_possessive(word: str) -> str:
@@ -628,7 +627,6 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
                     name=mention.text,
                     company=mention.company,
                     mention=mention,
-                    start=mention.span[0],
                 ),
                 cue_span=(start, stop),
             )
@@ -637,9 +635,7 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
             blanket = True  # "introduce me to Meridian Pharma": a company, nobody in it
             continue
         if lead is not None:
-            return _Ask(
-                named=_Named(name=lead[0], company=lead[1], start=end), cue_span=(start, stop)
-            )
+            return _Ask(named=_Named(name=lead[0], company=lead[1]), cue_span=(start, stop))
         if strong_hit and rest.strip() and not _PRONOUN.match(rest):
             unnamed = True
     return _Ask(blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)), unnamed=unnamed)
@@ -1148,14 +1144,11 @@ def _read_forward(
     note = note_lines(forward.note, own, owner_name)
     hint = "\n".join((blurb, forward.subject, subject))
     resolved = _note_target(note, contacts=contacts, own=own, requester=requester, hint=hint)
-    ask_span = None
     texts = [blurb, whole, forward.subject or subject]
+    # read even when the note names the target: the ask's place helps find the reason
     found, ask_span = _text_target(texts, contacts=contacts, own=own, requester=requester)
     if resolved is None:
         resolved = found
-    else:
-        # the requester's words still show where the ask is, for the reason
-        pass
     reason_text = "\n".join(_without_greeting_and_sign_off(_lines(blurb)))
     if ask_span is not None:
         cue = blurb[ask_span[0] : ask_span[1]]

@@ -69,6 +69,16 @@ class TestReadFiles:
         assert contacts[1].name == "Bruno Sauer" and contacts[1].email is None
         assert contacts[2].title == "Director, Strategic Alliances"
 
+    def test_linkedin_rows_without_a_name_are_skipped(self, tmp_path: Path) -> None:
+        """A member who left (empty name) is skipped; the rest of the export still loads."""
+        path = tmp_path / "Connections.csv"
+        path.write_text(
+            "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+            ",,,,,,01 Jan 2020\nAna,Silva,,ana@silva.example,Silva Lda,CEO,02 Jan 2020\n",
+            encoding="utf-8",
+        )
+        assert [c.name for c in read_contacts_file(path)] == ["Ana Silva"]
+
     def test_vcards_3_and_4(self) -> None:
         """FN, ORG and TITLE are read; the preferred address wins; N stands in for FN."""
         contacts = read_contacts_file(DATA / "people.vcf")

@@ -347,6 +347,10 @@ _TRAILING_BR = re.compile(
     r"((?:\s*</(?:span|b|strong|i|em|font|a|u)\s*>)*)\s*(?=</(?:div|p|li|blockquote)\s*>)",
     re.I,
 )
+# markup html2text would turn into markdown (`code`, ~~struck~~)
+_INLINE_MARKUP = re.compile(r"</?(?:code|tt|kbd|samp|s|strike|del)\b[^>]*>", re.I)
+_CELL_END = re.compile(r"</t[dh]\s*>", re.I)
+_PRE = re.compile(r"<pre\b[^>]*>(.*?)</pre\s*>", re.I | re.S)
 _QUOTE_ONLY = re.compile(r"^[> ]*$")
 _HEAD = re.compile(r"<head\b.*?</head\s*>", re.I | re.S)
 
@@ -375,6 +379,9 @@ def _html_to_text(html: str) -> str:
     html = _MAILTO.sub(_mailto, html)
     html = _TRAILING_BR.sub(r"\1\2\3", html)
     html = _HEADINGS.sub(r"<\1p", html)
+    html = _INLINE_MARKUP.sub("", html)
+    html = _CELL_END.sub(r" \g<0>", html)
+    html = _PRE.sub(lambda m: "<div>" + m.group(1).replace("\n", "<br>") + "</div>", html)
     converter = _PlainText(bodywidth=0)
     converter.ignore_links = True
     converter.ignore_images = True

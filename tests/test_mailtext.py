@@ -235,6 +235,23 @@ class TestHtmlToText:
     @pytest.mark.parametrize(
         ("html", "expected"),
         [
+            ("<p>run <code>make</code> <s>not</s> <del>this</del></p>", "run make not this"),
+            ("<pre>line one\nline two</pre>", "line one\nline two"),
+            ("<table><tr><td>A</td><td>B</td></tr><tr><td>C</td><td>D</td></tr></table>", "A B\nC D"),
+            (
+                '<table class="moz-email-headers-table"><tr><th>Subject: </th><td>Hi</td></tr>'
+                "<tr><th>From: </th><td>Ann &lt;ann@a.example&gt;</td></tr></table>",
+                "Subject: Hi\nFrom: Ann <ann@a.example>",
+            ),
+        ],
+    )
+    def test_code_strike_pre_tables_as_plain_lines(self, html: str, expected: str) -> None:
+        """Code, strike-through, <pre> and tables give plain lines, no markdown."""
+        assert html_to_text(html) == expected
+
+    @pytest.mark.parametrize(
+        ("html", "expected"),
+        [
             ('<a href="mailto:ann@a.example">ann@a.example</a>', "ann@a.example"),
             ('<a href="mailto:ann@a.example">Ann Lee</a>', "Ann Lee <ann@a.example>"),
             ('<a href="mailto:ann@a.example?subject=hi"><b>Ann</b></a>', "Ann <ann@a.example>"),

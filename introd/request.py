@@ -356,6 +356,12 @@ _ABBREV = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Sra|Jr|Inc|Ltd|Co|Corp|No|Nr|vs|etc|approx|Dept|Univ|"
     r"Mme|Mlle|M|Hr|Fr|bzw|ca|z\.B|u\.a|e\.g|i\.e|Ph\.D|PhD|[A-Z])\.)$"
 )
+# after "Inc." or "etc." these words start a new sentence
+_SENTENCE_STARTERS = re.compile(
+    r"\s+(?:I|We|He|She|They|It|My|Our|His|Her|Their|This|That|Would|Could|Can|Do|Please|"
+    r"Thanks|Thank|Also|As|If|So|But|And|Je|Nous|Il|Elle|Ich|Wir|Er|Sie|Yo|Nosotros|Él|Ella)\b"
+)
+_COMPANY_ABBREV = re.compile(r"\b(?:Inc|Ltd|Co|Corp|etc|approx|PhD|Ph\.D)\.$")
 
 
 def sentences(text: str) -> list[tuple[int, str]]:
@@ -368,7 +374,14 @@ def sentences(text: str) -> list[tuple[int, str]]:
         for m in re.finditer(r"[.!?…]+[\"'”’)]*(?=\s+|$)", flat):
             end = m.end()
             piece = flat[start:end]
-            if m.group().startswith(".") and _ABBREV.search(flat[: m.start() + 1]):
+            if (
+                m.group().startswith(".")
+                and _ABBREV.search(flat[: m.start() + 1])
+                and not (
+                    _COMPANY_ABBREV.search(flat[: m.start() + 1])
+                    and _SENTENCE_STARTERS.match(flat, end)
+                )
+            ):
                 continue
             if piece.strip():
                 out.append((p_index, piece.strip()))
@@ -961,7 +974,8 @@ _REASON_CUES = re.compile(
     r"interested in|interest in|curious|advice|insights?|guidance|feedback|the reason|"
     r"my goal|our goal|my aim|our aim|the goal|purpose|I need|we need|need to|"
     r"mon objectif|notre objectif|dans le but|je cherche|nous cherchons|conseils?|"
-    r"mein Ziel|unser Ziel|ich suche|wir suchen|Rat\b|"
+    r"mein Ziel|unser Ziel|ich suche|wir suchen|Rat\b|planen|plane|Kooperation|Zusammenarbeit|"
+    r"I want|we want|opinion|thoughts on|"
     r"mi objetivo|nuestro objetivo|busco|buscamos|estoy buscando|quiero|queremos|consejo|"
     r"evaluating|exploring|considering|planning to|we plan|I plan|"
     r"afin de|pour (?:lui|leur|en|mieux|comprendre|discuter|parler|savoir|conna[iî]tre|"
@@ -1036,7 +1050,10 @@ def find_reason(
         else:
             scored.append((2, i))
     if not scored:
-        return None
+        follow = _following_sentence(parts, ask_at)
+        if follow is None:
+            return None
+        scored.append((3, follow))
     scored.sort()
     chosen = [scored[0][1]]
     if len(scored) > 1:
@@ -1047,6 +1064,36 @@ def find_reason(
     if len(reason.split()) < max(min_words, 1):
         return None
     return reason
+
+
+_PLEASANTRY = re.compile(
+    r"\b(?:appreciate|grateful|let me know|happy to|thank|thanks|favou?r|if (?:that|this|it) "
+    r"works|no worries|no pressure|no rush|whenever|convenience|looking forward|hear from you|"
+    r"have a (?:great|nice|good)|hope|cv|resume|résumé|attached|merci|danke|gracias|"
+    r"n'hésitez|gerne|encantad)",
+    re.I,
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:I|I'm|I've|we|we're|we've|my|our|his|her|their|je|j'|nous|notre|mon|ma|ich|wir|"
+    r"mein|meine|unser|unsere|yo|nosotros|mi|mis|nuestro|nuestra|su|sus)\b",
+    re.I,
+)
+
+
+def _following_sentence(parts: list[tuple[int, str]], ask_at: int | None) -> int | None:
+    """The sentence right after the ask, when it reads as the why ("His group is hiring...")."""
+    if ask_at is None:
+        ask_at = next(
+            (i for i, (_, s) in enumerate(parts) if any(c.search(s) for c in _CUES)), None
+        )
+    if ask_at is None or ask_at + 1 >= len(parts):
+        return None
+    paragraph, sentence = parts[ask_at + 1]
+    if paragraph != parts[ask_at][0] or sentence.rstrip().endswith("?"):
+        return None
+    if len(sentence.split()) < 7 or _PLEASANTRY.search(sentence) or _is_sign_off(sentence):
+        return None
+    return ask_at + 1 if _FIRST_PERSON.search(sentence) else None
 
 
 # --- the whole request ---------------------------------------------------------------------

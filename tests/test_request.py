@@ -768,3 +768,40 @@ class TestNeverRaises:
         request._read_note(
             body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK, min_reason_words=5
         )
+
+
+class TestReasonPhrasings:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Could you introduce me to Greta Vogt? Her group is hiring an analyst and I think my polymer work fits well.",
+            "Could you introduce me to Greta Vogt? We're launching a new sensor and she would be a great early adopter.",
+            "I recently applied to RheinPolymer GmbH. Would you connect me with Greta Vogt?",
+            "Could you introduce me to Greta Vogt? I want her opinion on our licensing terms.",
+            "Können Sie mich mit Greta Vogt bekannt machen? Wir planen eine Kooperation im Bereich Katalyse.",
+            "Pourriez-vous me présenter à Thierry Morel ? Je cherche un poste en capital-risque à Lyon.",
+            "¿Podrías presentarme a Lucía Fernández? Estoy buscando trabajo en química verde.",
+        ],
+    )
+    def test_purpose_is_found(self, text: str) -> None:
+        """A why, stated in many ways, is a reason of at least five words."""
+        reason = read(forward(f"Hi,\n\n{text}\n\nThanks,\nRavi")).reason
+        assert reason is not None and len(reason.split()) >= 5
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Could you introduce me to Greta Vogt? Thanks so much!",
+            "Would you introduce me to Greta Vogt? I'd really appreciate it.",
+            "Intro to Greta Vogt please? Cheers",
+            "Hope you are well! Could you connect me with Greta Vogt? Let me know if that works.",
+            "Could you put me in touch with Greta Vogt? Happy to return the favor anytime.",
+            "It was great to see you at the fair last week. Could you introduce me to Greta Vogt?",
+            "Pourriez-vous me présenter à Thierry Morel ? Merci beaucoup !",
+            "Können Sie mich mit Greta Vogt bekannt machen? Vielen Dank!",
+            "¿Podrías presentarme a Lucía Fernández? ¡Muchas gracias!",
+        ],
+    )
+    def test_bare_ask_has_no_reason(self, text: str) -> None:
+        """Pleasantries around a bare ask are not a reason."""
+        assert read(forward(f"Hi,\n\n{text}\n\nThanks,\nRavi")).reason is None

@@ -31,7 +31,8 @@ _LABELS: dict[str, tuple[str, ...]] = {
         "odesílatel", "odosielateľ", "pošiljatelj", "afsender", "avsender", "sender",
     ),
     "date": (
-        "date", "sent", "datum", "fecha", "enviado", "enviada", "envoyé", "envoyé le",
+        "date", "sent", "datum", "fecha", "enviado", "enviada", "enviado el", "enviada em",
+        "enviado em", "envoyé", "envoyé le",
         "gesendet", "data", "dátum", "дата", "dato", "päivämäärä", "päiväys", "tarih", "dată",
         "日付", "日期", "送信日時", "verzonden", "verstuurd", "inviato", "skickat", "sendt",
         "lähetetty", "elküldve", "odesláno", "wysłano", "отправлено", "надіслано",
@@ -53,6 +54,12 @@ _LABELS: dict[str, tuple[str, ...]] = {
         "subiect", "subiectul", "naslov", "件名", "主题", "主旨", "teema",
     ),
     "reply_to": ("reply-to", "répondre à", "antwort an", "responder a", "rispondi a", "svar til"),
+    # lines Outlook adds inside the block; kept so the block is not cut short
+    "other": (
+        "importance", "wichtigkeit", "importancia", "priorité", "priority", "sensitivity",
+        "attachments", "anlagen", "pièces jointes", "datos adjuntos", "adjuntos", "anexos",
+        "sent by", "on behalf of",
+    ),
 }
 _FIELD_OF: dict[str, str] = {label: field for field, labels in _LABELS.items() for label in labels}
 
@@ -67,6 +74,18 @@ EMAIL = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]++@[\w-]
 _MAX_VALUE = 1000
 _RULE = re.compile(r"^[-_=~*]{5,}$")
 _DASHED = re.compile(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
+# words of forward separator lines ("Begin forwarded message:", "Début du message
+# réexpédié :", "-----Original Message-----") in the UI languages of mail clients
+_MARKER_STEMS = (
+    "forward", "weitergeleitet", "transfere", "reexpedi", "reenviad",
+    "encaminhad", "reencaminhad", "inoltrat", "doorgestuurd", "videresend", "vidarebefordra",
+    "valitetty", "tovabbitott", "przekazywan", "przekazan", "preposil", "preposlan",
+    "proslijeđen", "redirectionat", "ileti", "пересыл",
+    "переадрес", "пересла", "пересил", "転送", "转发", "original message", "originalnachricht",
+    "message d'origine", "ursprungliche nachricht", "mensaje original", "mensagem original",
+    "messaggio originale", "oorspronkelijk bericht", "originalmeddelande",
+    "oprindelig meddelelse", "opprinnelig melding", "alkuperainen viesti",
+)
 _CLIENT_FOOTER = re.compile(
     r"^(get outlook for \w+|sent from my |sent with proton mail|sent from (outlook|mail|yahoo)|"
     r"envoyé de mon |envoyé depuis |von meinem .*gesendet|gesendet von |enviado desde mi |"
@@ -228,10 +247,12 @@ def _is_marker(text: str) -> bool:
         return True
     if _DASHED.match(text) and any(ch.isalpha() for ch in text):
         return True
-    low = text.lower()
-    if len(text) <= 70 and text.endswith(":") and "@" not in text:
-        return True
-    return "forwarded message" in low or "original message" in low
+    if len(text) > 80 or "@" in text:
+        return False
+    low = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch)
+    )
+    return any(stem in low for stem in _MARKER_STEMS)
 
 
 
@@ -387,6 +408,8 @@ def _join(lines: list[str]) -> str:
 
 
 def _note(lines: list[_Line], raw: list[str], upto: int) -> str:
+    while upto > 0 and not lines[upto - 1].text:
+        upto -= 1
     kept = []
     for k in range(upto):
         if _CLIENT_FOOTER.match(lines[k].text):

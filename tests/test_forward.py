@@ -160,6 +160,18 @@ class TestInlineForwards:
         """An owner's own note, even with a stray label, is not a forward."""
         assert find_forward(_mail(text)) is None
 
+    def test_note_keeps_owner_lines_ending_in_colon(self) -> None:
+        """An owner's line ending in ':' is part of the note, not a forward separator."""
+        text = (
+            "Please connect him with Dr. Becker:\n\n"
+            "De: Ola <ola@nord.example>\nEnviado el: lunes\nPara: Maren\n"
+            "Importancia: Alta\nAsunto: Hola\n\nCuerpo"
+        )
+        found = find_forward(_mail(text))
+        assert found is not None
+        assert found.note == "Please connect him with Dr. Becker:"
+        assert found.subject == "Hola" and found.body == "Cuerpo"
+
     def test_note_drops_client_footer(self) -> None:
         """'Get Outlook for iOS' and similar lines are not part of the owner's note."""
         text = (

@@ -409,6 +409,9 @@ _CUES = [
         r"\bget\s+in\s+front\s+of\b",
         r"\bintroduce\s+(?:me|us)\s+and\b",
         r"\bintroduction\s+between\s+(?:me|us)\s+and\b",
+        r"\b(?:be|get|being|getting)\s+introduced\s+to\b",
+        r"\b[êe]tre\s+pr[ée]sent[ée]e?s?\s+(?:à|a|au)\b",
+        r"\bser\s+presentad[oa]s?\s+(?:a|al)\b",
         # French
         r"\b(?:me|nous)\s+pr[ée]senter(?:\s+(?:à|a|au|aux)\b|(?=\s+[A-ZÀ-Ý]))",
         r"\b(?:mettre|faire\s+entrer)\s+en\s+(?:relation|contact)\s+avec\b",

@@ -350,6 +350,10 @@ class TestTarget:
                 ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
             ),
             (
+                "I would like to be introduced to Dr. Hanna Roth at Vesta Therapeutics.",
+                ("Dr. Hanna Roth", None),
+            ),
+            (
                 "I would love to meet Greta Vogt when she is in town.",
                 ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
             ),

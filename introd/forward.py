@@ -322,27 +322,20 @@ def _marker_before(lines: list[_Line], index: int) -> int | None:
     return None
 
 
-def _style(marker: str, fields: dict[str, str]) -> str:
+def _style(marker: str) -> str:
+    """Which client wrote the separator, for logs and tests."""
     low = marker.lower()
-    dashed = _DASHED.match(marker)
-    if "original message" in low:
+    if any(word in low for word in ("original", "origine", "ursprüngliche")):
         return "original_message"
+    dashed = _DASHED.match(marker)
     if dashed:
         width = min(len(dashed.group(1)), len(dashed.group(3)))
-        if width >= 9:
-            return "gmail"
-        if width == 8:
-            return "thunderbird"
-        if width in (6, 7):
-            return "proton"
-        if width == 5:
-            return "yahoo"
-        return "forward"
-    if marker.endswith(":") and marker:
+        return {8: "thunderbird", 7: "proton", 6: "proton", 5: "yahoo"}.get(
+            width, "gmail" if width >= 9 else "forward"
+        )
+    if marker.endswith(":"):
         return "apple"
-    if "date" in fields and not marker:
-        return "outlook"
-    return "outlook"
+    return "outlook"  # a rule line, or the header block alone
 
 
 # -- attribution lines ("On ... John <john@x> wrote:") ------------------------
@@ -405,6 +398,12 @@ def _find_attribution(lines: list[_Line]) -> tuple[int, int, Person] | None:
 
 def _join(lines: list[str]) -> str:
     return "\n".join(lines).strip("\n")
+
+
+def _clean_note(text: str) -> str:
+    """The owner's text without client footers ("Sent from my iPhone")."""
+    raw = text.replace("\r\n", "\n").split("\n")
+    return _note([_normalise(line) for line in raw], raw, len(raw))
 
 
 def _note(lines: list[_Line], raw: list[str], upto: int) -> str:
@@ -471,7 +470,7 @@ def _inline(text: str, attribution: bool = True) -> _Inline | None:
             date=fields.get("date", "").strip(),
             to=parse_people(fields.get("to", "")),
             body=_join(body_raw),
-            style=_style(block.marker, fields),
+            style=_style(block.marker),
         )
     if not attribution:
         return None
@@ -592,7 +591,7 @@ def _find_forward(msg: Message) -> Forward | None:
     attached = _rfc822_parts(msg)
     inline = _inline(text)
     if attached and (inline is None or inline.style == "attribution"):
-        return _from_message(attached[0], text.strip(), 1)
+        return _from_message(attached[0], _clean_note(text), 1)
     if inline is None:
         return None
     return _follow(inline, inline.note, 1)

@@ -24,41 +24,180 @@ MAX_DEPTH = 10
 # of common mail clients.
 _LABELS: dict[str, tuple[str, ...]] = {
     "from": (
-        "from", "de", "von", "van", "da", "od", "fra", "från", "frá", "lähettäjä", "feladó",
-        "от", "від", "від кого", "отправитель", "kimden", "gönderen", "mittente", "nadawca",
-        "šalje", "saatja", "expeditorul", "expeditor", "de la", "送信元", "差出人", "发件人",
-        "寄件者", "afzender", "remitente", "expéditeur", "absender", "보낸 사람", "avsändare",
-        "odesílatel", "odosielateľ", "pošiljatelj", "afsender", "avsender", "sender",
+        "from",
+        "de",
+        "von",
+        "van",
+        "da",
+        "od",
+        "fra",
+        "från",
+        "frá",
+        "lähettäjä",
+        "feladó",
+        "от",
+        "від",
+        "від кого",
+        "отправитель",
+        "kimden",
+        "gönderen",
+        "mittente",
+        "nadawca",
+        "šalje",
+        "saatja",
+        "expeditorul",
+        "expeditor",
+        "de la",
+        "送信元",
+        "差出人",
+        "发件人",
+        "寄件者",
+        "afzender",
+        "remitente",
+        "expéditeur",
+        "absender",
+        "보낸 사람",
+        "avsändare",
+        "odesílatel",
+        "odosielateľ",
+        "pošiljatelj",
+        "afsender",
+        "avsender",
+        "sender",
     ),
     "date": (
-        "date", "sent", "datum", "fecha", "enviado", "enviada", "enviado el", "enviada em",
-        "enviado em", "envoyé", "envoyé le",
-        "gesendet", "data", "dátum", "дата", "dato", "päivämäärä", "päiväys", "tarih", "dată",
-        "日付", "日期", "送信日時", "verzonden", "verstuurd", "inviato", "skickat", "sendt",
-        "lähetetty", "elküldve", "odesláno", "wysłano", "отправлено", "надіслано",
-        "gönderildi", "trimis", "kuupäev", "poslano", "saadetud", "odoslané", "sent at",
+        "date",
+        "sent",
+        "datum",
+        "fecha",
+        "enviado",
+        "enviada",
+        "enviado el",
+        "enviada em",
+        "enviado em",
+        "envoyé",
+        "envoyé le",
+        "gesendet",
+        "data",
+        "dátum",
+        "дата",
+        "dato",
+        "päivämäärä",
+        "päiväys",
+        "tarih",
+        "dată",
+        "日付",
+        "日期",
+        "送信日時",
+        "verzonden",
+        "verstuurd",
+        "inviato",
+        "skickat",
+        "sendt",
+        "lähetetty",
+        "elküldve",
+        "odesláno",
+        "wysłano",
+        "отправлено",
+        "надіслано",
+        "gönderildi",
+        "trimis",
+        "kuupäev",
+        "poslano",
+        "saadetud",
+        "odoslané",
+        "sent at",
     ),
     "to": (
-        "to", "à", "a", "an", "para", "aan", "til", "till", "komu", "kime", "кому", "címzett",
-        "vastaanottaja", "do", "destinatarul", "către", "prima", "送信先", "宛先", "收件人",
-        "pour", "adresat", "saaja", "primatelj",
+        "to",
+        "à",
+        "a",
+        "an",
+        "para",
+        "aan",
+        "til",
+        "till",
+        "komu",
+        "kime",
+        "кому",
+        "címzett",
+        "vastaanottaja",
+        "do",
+        "destinatarul",
+        "către",
+        "prima",
+        "送信先",
+        "宛先",
+        "收件人",
+        "pour",
+        "adresat",
+        "saaja",
+        "primatelj",
     ),
     "cc": (
-        "cc", "kopie", "kopia", "копия", "копія", "kopi", "kopio", "dw", "másolat",
-        "másolatot kap", "bilgi", "copie à", "cópia", "copia", "kopie (cc)", "cc (kopie)",
-        "kópia", "bcc", "cci",
+        "cc",
+        "kopie",
+        "kopia",
+        "копия",
+        "копія",
+        "kopi",
+        "kopio",
+        "dw",
+        "másolat",
+        "másolatot kap",
+        "bilgi",
+        "copie à",
+        "cópia",
+        "copia",
+        "kopie (cc)",
+        "cc (kopie)",
+        "kópia",
+        "bcc",
+        "cci",
     ),
     "subject": (
-        "subject", "objet", "sujet", "betreff", "asunto", "assunto", "oggetto", "onderwerp",
-        "emne", "ämne", "temat", "předmět", "predmet", "тема", "tárgy", "konu", "aihe",
-        "subiect", "subiectul", "naslov", "件名", "主题", "主旨", "teema",
+        "subject",
+        "objet",
+        "sujet",
+        "betreff",
+        "asunto",
+        "assunto",
+        "oggetto",
+        "onderwerp",
+        "emne",
+        "ämne",
+        "temat",
+        "předmět",
+        "predmet",
+        "тема",
+        "tárgy",
+        "konu",
+        "aihe",
+        "subiect",
+        "subiectul",
+        "naslov",
+        "件名",
+        "主题",
+        "主旨",
+        "teema",
     ),
     "reply_to": ("reply-to", "répondre à", "antwort an", "responder a", "rispondi a", "svar til"),
     # lines Outlook adds inside the block; kept so the block is not cut short
     "other": (
-        "importance", "wichtigkeit", "importancia", "priorité", "priority", "sensitivity",
-        "attachments", "anlagen", "pièces jointes", "datos adjuntos", "adjuntos", "anexos",
-        "sent by", "on behalf of",
+        "importance",
+        "wichtigkeit",
+        "importancia",
+        "priorité",
+        "priority",
+        "sensitivity",
+        "attachments",
+        "anlagen",
+        "pièces jointes",
+        "datos adjuntos",
+        "adjuntos",
+        "anexos",
+        "sent by",
+        "on behalf of",
     ),
 }
 _FIELD_OF: dict[str, str] = {label: field for field, labels in _LABELS.items() for label in labels}
@@ -77,14 +216,44 @@ _DASHED = re.compile(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
 # words of forward separator lines ("Begin forwarded message:", "Début du message
 # réexpédié :", "-----Original Message-----") in the UI languages of mail clients
 _MARKER_STEMS = (
-    "forward", "weitergeleitet", "transfere", "reexpedi", "reenviad",
-    "encaminhad", "reencaminhad", "inoltrat", "doorgestuurd", "videresend", "vidarebefordra",
-    "valitetty", "tovabbitott", "przekazywan", "przekazan", "preposil", "preposlan",
-    "proslijeđen", "redirectionat", "ileti", "пересыл",
-    "переадрес", "пересла", "пересил", "転送", "转发", "original message", "originalnachricht",
-    "message d'origine", "ursprungliche nachricht", "mensaje original", "mensagem original",
-    "messaggio originale", "oorspronkelijk bericht", "originalmeddelande",
-    "oprindelig meddelelse", "opprinnelig melding", "alkuperainen viesti",
+    "forward",
+    "weitergeleitet",
+    "transfere",
+    "reexpedi",
+    "reenviad",
+    "encaminhad",
+    "reencaminhad",
+    "inoltrat",
+    "doorgestuurd",
+    "videresend",
+    "vidarebefordra",
+    "valitetty",
+    "tovabbitott",
+    "przekazywan",
+    "przekazan",
+    "preposil",
+    "preposlan",
+    "proslijeđen",
+    "redirectionat",
+    "ileti",
+    "пересыл",
+    "переадрес",
+    "пересла",
+    "пересил",
+    "転送",
+    "转发",
+    "original message",
+    "originalnachricht",
+    "message d'origine",
+    "ursprungliche nachricht",
+    "mensaje original",
+    "mensagem original",
+    "messaggio originale",
+    "oorspronkelijk bericht",
+    "originalmeddelande",
+    "oprindelig meddelelse",
+    "opprinnelig melding",
+    "alkuperainen viesti",
 )
 _CLIENT_FOOTER = re.compile(
     r"^(get outlook for \w+|sent from my |sent with proton mail|sent from (outlook|mail|yahoo)|"
@@ -100,7 +269,8 @@ _SPLIT_LABELS = sorted(
     {label for label in _FIELD_OF if len(label) > 1 or not label.isascii()}, key=len, reverse=True
 )
 _INLINE_LABEL = re.compile(
-    "(?:" + "|".join(re.escape(label[0].upper() + label[1:]) for label in _SPLIT_LABELS)
+    "(?:"
+    + "|".join(re.escape(label[0].upper() + label[1:]) for label in _SPLIT_LABELS)
     + "|CC|BCC)[ \u00a0]*[:：]"
 )
 
@@ -164,7 +334,7 @@ def _parse_person(value: str) -> Person | None:
     before = value[: match.start()]
     name = _clean_name(before)
     if name is None:
-        after = value[match.end():]
+        after = value[match.end() :]
         paren = re.match(r"^\s*>?\s*\(([^)]+)\)", after)
         if paren:
             name = _clean_name(paren.group(1))
@@ -199,7 +369,7 @@ def _normalise(raw: str) -> _Line:
     depth = 0
     if prefix:
         depth = prefix.group(0).count(">")
-        line = line[prefix.end():]
+        line = line[prefix.end() :]
     line = line.strip()
     line = _BOLD_LABEL.sub(r"\1:", line)
     line = _BOLD_LABEL_INNER.sub(r"\1:", line)
@@ -213,7 +383,7 @@ def _split_inline_headers(text: str) -> list[str]:
     hits = list(_INLINE_LABEL.finditer(text))
     if len(hits) < 3:
         return [text]
-    fields = [_field(text[h.start():h.end()].rstrip(":： \u00a0")) for h in hits]
+    fields = [_field(text[h.start() : h.end()].rstrip(":： \u00a0")) for h in hits]
     if "from" not in fields:
         return [text]
     cuts = [h.start() for h in hits]
@@ -221,7 +391,7 @@ def _split_inline_headers(text: str) -> list[str]:
     if first and not _is_marker(first):
         return [text]
     parts = [first] if first else []
-    for begin, end in zip(cuts, cuts[1:] + [len(text)]):
+    for begin, end in zip(cuts, [*cuts[1:], len(text)], strict=True):
         parts.append(text[begin:end].strip())
     return parts
 
@@ -253,8 +423,6 @@ def _is_marker(text: str) -> bool:
         ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch)
     )
     return any(stem in low for stem in _MARKER_STEMS)
-
-
 
 
 def _find_block(lines: list[_Line], start: int = 0) -> _Block | None:
@@ -294,9 +462,13 @@ def _find_block(lines: list[_Line], start: int = 0) -> _Block | None:
                 continue
             break
         marker_at = _marker_before(lines, i)
-        if "from" in fields and fields["from"].strip() and (
-            len(fields.keys() & {"date", "subject", "to"}) >= 1
-            and (len(fields) >= 3 or marker_at is not None)
+        if (
+            "from" in fields
+            and fields["from"].strip()
+            and (
+                len(fields.keys() & {"date", "subject", "to"}) >= 1
+                and (len(fields) >= 3 or marker_at is not None)
+            )
         ):
             begin = marker_at if marker_at is not None else i
             return _Block(
@@ -341,7 +513,7 @@ def _style(marker: str) -> str:
 # -- attribution lines ("On ... John <john@x> wrote:") ------------------------
 
 
-_NOT_NAME = {"am", "pm", "on", "le", "el", "am", "op", "il", "em", "den", "dne", "dnia", "d"}
+_NOT_NAME = {"am", "pm", "on", "le", "el", "op", "il", "em", "den", "dne", "dnia", "d"}
 _PARTICLES = {"de", "van", "von", "der", "den", "da", "di", "du", "la", "le", "del", "dos", "ter"}
 
 
@@ -462,7 +634,7 @@ def _inline(text: str, attribution: bool = True) -> _Inline | None:
     block = _find_block(lines)
     if block is not None:
         fields = block.fields
-        body_raw = _dequote(raw[block.end:], block.depth)
+        body_raw = _dequote(raw[block.end :], block.depth)
         return _Inline(
             note=_note(lines, raw, block.start),
             sender=parse_person(fields.get("from", "")),

@@ -291,7 +291,9 @@ def _best_text(part: Message, depth: int) -> str:
     except Exception:
         multipart = False
     if not multipart:
-        if ctype in ("text/plain", "text/html") or (ctype.startswith("text/") and ctype != "text/calendar"):
+        if ctype in ("text/plain", "text/html") or (
+            ctype.startswith("text/") and ctype != "text/calendar"
+        ):
             if ctype not in ("text/plain", "text/html") and ctype != "text/enriched":
                 return ""
             return _leaf_text(part)

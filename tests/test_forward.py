@@ -76,7 +76,8 @@ class TestPeople:
             ("« Ada Byron » <ada@engine.example>", "Ada Byron", "ada@engine.example"),
             ("Ada Byron", "Ada Byron", None),
             (
-                "Ada Byron<mailto:ada@engine.example> <ada@engine.example<mailto:ada@engine.example>>"
+                "Ada Byron<mailto:ada@engine.example> "
+                "<ada@engine.example<mailto:ada@engine.example>>"
                 " on behalf of desk@engine.example<mailto:desk@engine.example>",
                 "Ada Byron",
                 "ada@engine.example",
@@ -118,11 +119,13 @@ class TestInlineForwards:
                 "ola@nord.example",
             ),
             (
-                "De : Ola Nordmann <ola@nord.example>\nEnvoyé : lundi\nÀ : moi\nObjet : Salut\n\nCorps",
+                "De : Ola Nordmann <ola@nord.example>\nEnvoyé : lundi\nÀ : moi\n"
+                "Objet : Salut\n\nCorps",
                 "ola@nord.example",
             ),
             (
-                "**From:** Ola Nordmann <ola@nord.example>\n**Sent:** Monday\n**Subject:** Hi\n\nBody",
+                "**From:** Ola Nordmann <ola@nord.example>\n**Sent:** Monday\n"
+                "**Subject:** Hi\n\nBody",
                 "ola@nord.example",
             ),
             (
@@ -206,6 +209,7 @@ class TestHostileInput:
         """Huge header values (which would hang a backtracking pattern) still give a result."""
         found = find_forward(_mail(text))
         assert found is not None
+
 
 class TestNeverRaises:
     @settings(max_examples=150, deadline=None)

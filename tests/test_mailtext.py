@@ -55,8 +55,12 @@ class TestHeaderText:
         ("head", "expected"),
         [
             ("Subject: =?UTF-8?Q?Caf=C3=A9_au_lait?=", "Café au lait"),
-            ("Subject: =?ISO-8859-1?B?" + base64.b64encode("Grüße".encode("latin-1")).decode()
-             + "?=", "Grüße"),
+            (
+                "Subject: =?ISO-8859-1?B?"
+                + base64.b64encode("Grüße".encode("latin-1")).decode()
+                + "?=",
+                "Grüße",
+            ),
             ("Subject: folded\n  over two lines", "folded over two lines"),
             ("Subject: =?utf-8?b?!!!?=", ""),
             ("Subject: =?x-unknown?q?plain?=", "plain"),
@@ -105,7 +109,9 @@ class TestAddresses:
         assert address_list(_mail(head), "To") == ()
         assert first_address(_mail(head), "To") is None
 
-    @pytest.mark.parametrize("head", ["From: foo bar baz, <", "From: a@", "From: <>", "From: \"\\\"<a@b.c>"])
+    @pytest.mark.parametrize(
+        "head", ["From: foo bar baz, <", "From: a@", "From: <>", 'From: "\\"<a@b.c>']
+    )
     def test_broken_addresses_never_raise(self, head: str) -> None:
         """Broken From headers give a tuple of people (maybe empty), never an error."""
         people = address_list(_mail(head), "From")
@@ -160,7 +166,12 @@ class TestBodyText:
     @pytest.mark.parametrize(
         ("charset", "cte", "payload", "expected"),
         [
-            ("windows-1252", "quoted-printable", b"it=92s =93fine=94 =96 caf=E9", "it’s “fine” – café"),
+            (
+                "windows-1252",
+                "quoted-printable",
+                b"it=92s =93fine=94 =96 caf=E9",
+                "it’s “fine” – café",
+            ),
             ("utf-8", "base64", base64.b64encode("Grüße, Zoë".encode()), "Grüße, Zoë"),
             ("iso-8859-1", "8bit", "Chère Hélène".encode("latin-1"), "Chère Hélène"),
             ("utf-8", "8bit", "Chère Hélène".encode("latin-1"), "Chère Hélène"),
@@ -179,7 +190,11 @@ class TestBodyText:
     @pytest.mark.parametrize(
         ("params", "payload", "expected"),
         [
-            ("format=flowed", b"one two \r\nthree\r\n\r\n -- stuffed\r\n", "one two three\n\n-- stuffed"),
+            (
+                "format=flowed",
+                b"one two \r\nthree\r\n\r\n -- stuffed\r\n",
+                "one two three\n\n-- stuffed",
+            ),
             ("format=flowed; delsp=yes", b"con \r\ncat\r\n", "concat"),
             ("format=flowed", b"> quoted \r\n> more\r\nplain\r\n", "> quoted more\nplain"),
             ("format=flowed", b"-- \r\nSig\r\n", "-- \nSig"),
@@ -207,7 +222,10 @@ class TestHtmlToText:
 
     def test_trailing_br_adds_no_line(self) -> None:
         """A <br> ending a block's text (Apple Mail) adds no empty line; <div><br></div> does."""
-        html = "<div><b>From: </b><span>Ann<br></span></div><div>Date: Mon<br></div><div><br></div><div>x</div>"
+        html = (
+            "<div><b>From: </b><span>Ann<br></span></div><div>Date: Mon<br></div>"
+            "<div><br></div><div>x</div>"
+        )
         assert html_to_text(html) == "From: Ann\nDate: Mon\n\nx"
 
     def test_quoted_blank_lines_collapse(self) -> None:
@@ -237,7 +255,10 @@ class TestHtmlToText:
         [
             ("<p>run <code>make</code> <s>not</s> <del>this</del></p>", "run make not this"),
             ("<pre>line one\nline two</pre>", "line one\nline two"),
-            ("<table><tr><td>A</td><td>B</td></tr><tr><td>C</td><td>D</td></tr></table>", "A B\nC D"),
+            (
+                "<table><tr><td>A</td><td>B</td></tr><tr><td>C</td><td>D</td></tr></table>",
+                "A B\nC D",
+            ),
             (
                 '<table class="moz-email-headers-table"><tr><th>Subject: </th><td>Hi</td></tr>'
                 "<tr><th>From: </th><td>Ann &lt;ann@a.example&gt;</td></tr></table>",
@@ -279,7 +300,9 @@ class TestHtmlToText:
 
     def test_entities_and_nbsp(self) -> None:
         """Entities are decoded and non-breaking spaces become spaces."""
-        assert html_to_text("<p>R&amp;D&nbsp;team &lt;ok&gt; caf&eacute;</p>") == "R&D team <ok> café"
+        assert (
+            html_to_text("<p>R&amp;D&nbsp;team &lt;ok&gt; caf&eacute;</p>") == "R&D team <ok> café"
+        )
 
     @pytest.mark.parametrize("sample", SAMPLES[:5])
     def test_fixture_html_has_no_markdown(self, sample: bytes) -> None:
@@ -305,7 +328,9 @@ class TestNeverRaises:
     def test_mutated_fixtures(self, raw: bytes, data: st.DataObject) -> None:
         """Fixtures with bytes replaced never make the readers raise."""
         edits = data.draw(
-            st.lists(st.tuples(st.integers(0, len(raw)), st.binary(min_size=1, max_size=6)), max_size=10)
+            st.lists(
+                st.tuples(st.integers(0, len(raw)), st.binary(min_size=1, max_size=6)), max_size=10
+            )
         )
         mutated = bytearray(raw)
         for position, chunk in edits:
@@ -327,8 +352,32 @@ class TestNeverRaises:
     @given(
         st.lists(
             st.sampled_from(
-                ["From", "To", "Subject", ":", " ", "<", ">", '"', "@", "=?utf-8?q?", "?=", ",",
-                 ";", "\\", "(", ")", "\r\n ", "a", "é", "[", "]", "\x00", "=?", "b?"]
+                [
+                    "From",
+                    "To",
+                    "Subject",
+                    ":",
+                    " ",
+                    "<",
+                    ">",
+                    '"',
+                    "@",
+                    "=?utf-8?q?",
+                    "?=",
+                    ",",
+                    ";",
+                    "\\",
+                    "(",
+                    ")",
+                    "\r\n ",
+                    "a",
+                    "é",
+                    "[",
+                    "]",
+                    "\x00",
+                    "=?",
+                    "b?",
+                ]
             ),
             max_size=40,
         )

@@ -142,6 +142,11 @@ class Config:
     log_format: str
     log_level: str
     default_language: str = "en"
+    # Prometheus metrics, off unless one of these is set
+    metrics_textfile: Path | None = None
+    metrics_listen: tuple[str, int] | None = None
+    # stored mail bodies of ended intros are pruned after this long
+    retention_bodies: timedelta | None = timedelta(days=90)
 
     @property
     def intro_address(self) -> str:
@@ -262,6 +267,13 @@ def _address_list(v: Any) -> tuple[str, ...]:
     return tuple(_email(x) for x in items)
 
 
+def _listen(v: Any) -> tuple[str, int]:
+    host, sep, port = _str(v).rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected HOST:PORT like 127.0.0.1:9464, got {v!r}")
+    return host.strip("[]") or "127.0.0.1", _port(int(port))
+
+
 def _str_list(v: Any) -> tuple[str, ...]:
     items = [v] if isinstance(v, str) else v
     if not isinstance(items, list):
@@ -378,7 +390,7 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     r = _Reader(data, base)
     known = {"owner", "imap", "smtp", "from", "reply_address", "secret_file", "state_path",
              "templates_dir", "contacts", "auth", "digest", "optin", "replies", "limits",
-             "policies", "log", "language"}
+             "policies", "log", "language", "metrics", "retention"}
     for key in data:
         if key not in known:
             r.problems.append((str(key), "unknown key"))
@@ -445,6 +457,16 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     if digest_raw not in (False, "off", "never", None):
         digest_every = r.get({"every": digest_raw}, "digest", "every", parse_duration)
 
+    metrics_s = r.section("metrics")
+    textfile_raw = r.get(metrics_s, "metrics", "textfile", _str)
+    metrics_listen = r.get(metrics_s, "metrics", "listen", _listen)
+    retention_s = r.section("retention")
+    retention_raw = retention_s.get("bodies_after", "90d") if retention_s else "90d"
+    retention: timedelta | None = None
+    if retention_raw not in (False, "off", "never", None):
+        retention = r.get({"bodies_after": retention_raw}, "retention", "bodies_after",
+                          parse_duration)
+
     optin_s = r.section("optin")
     replies_s = r.section("replies")
     limits_s = r.section("limits")
@@ -477,6 +499,9 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         log_level=r.get(log_s, "log", "level",
                         _choice("debug", "info", "warning", "error"), "info"),
         default_language=r.get(data, "", "language", _str, owner.language) or "en",
+        metrics_textfile=r.path(textfile_raw) if textfile_raw else None,
+        metrics_listen=metrics_listen,
+        retention_bodies=retention,
     )
     if cfg.max_outgoing_per_hour < 0:
         r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))

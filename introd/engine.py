@@ -205,6 +205,9 @@ class Engine:
                                                                "unauthenticated"):
             return self._new_intro(reading, decision, now)
         if decision.action != "accept":
+            if reading.kind == "owner_command" and decision.rule in (
+                    "no_intro", "unknown_intro", "not_applicable"):
+                self.refuse_command(reading, decision, now)
             if reading.kind == "bounce":
                 self._bounced(reading, now)
             intro_id = (reading.answer.intro_id if reading.answer else None) or \
@@ -345,12 +348,50 @@ class Engine:
 
     # -- owner commands -----------------------------------------------------------
     def _command(self, reading: Reading, now: datetime) -> str | None:
+        """An owner's command by mail: apply it and confirm by mail."""
         cmd = reading.command
         assert cmd is not None
         if cmd.verb == "status" or cmd.intro_id is None:
             log.info("owner_status_requested")
+            self._notify_owner(None, now, "Status of your introductions", self._status_lines())
             return None
-        return self.owner_action(cmd.verb, cmd.intro_id, now, argument=cmd.argument)
+        try:
+            with self.store.savepoint():
+                intro_id = self.owner_action(cmd.verb, cmd.intro_id, now, argument=cmd.argument)
+        except UsageError as exc:
+            intro = self.store.intro(cmd.intro_id)
+            self._notify_owner(intro, now, f"Could not {cmd.verb} {cmd.intro_id}",
+                               [f"I could not do that: {exc}.", "Nothing was changed."])
+            return intro.id if intro else None
+        intro = self._intro(intro_id)
+        self._notify_owner(intro, now, f"Done: {cmd.verb} {intro.id}",
+                           [_CONFIRMATIONS.get(intro.state, f"Intro {intro.id} is now "
+                                               f"{intro.state}.")])
+        return intro_id
+
+    def refuse_command(self, reading: Reading, decision: Decision, now: datetime) -> None:
+        """An authenticated owner's command that cannot apply gets one explaining note."""
+        cmd = reading.command
+        assert cmd is not None
+        intro = self.store.intro(cmd.intro_id) if cmd.intro_id else None
+        self._notify_owner(intro, now, f"Could not {cmd.verb} {cmd.intro_id or ''}".strip(),
+                           [f"I could not do that: {decision.detail}.", "Nothing was changed."])
+
+    def _status_lines(self) -> list[str]:
+        counts = self.store.count_by_state()
+        lines = [f"Waiting for answers: {counts.get('awaiting', 0)}",
+                 f"Waiting for you (review): {counts.get('review', 0)}",
+                 f"Introductions made so far: {counts.get('introduced', 0)}",
+                 f"Mails waiting in the outbox: {self.store.outbox_depth()}"]
+        for intro in self.store.intros(state="review", limit=20):
+            lines.append(f"  {intro.id}: {intro.requester_name or intro.requester_email} -> "
+                         f"{intro.target_name or intro.target_email or '?'} ({intro.rule})")
+        return lines
+
+    def _notify_owner(self, intro: IntroRow | None, now: datetime, headline: str,
+                      lines: list[str]) -> None:
+        self._mail("owner_notice", intro, "owner", now, expects_answer=intro is not None,
+                   extra={"headline": headline, "lines": lines})
 
     def owner_action(self, verb: str, intro_id: str, now: datetime,
                      argument: str | None = None) -> str:
@@ -593,6 +634,13 @@ class _Numbered:
     email: str | None
     company: str | None
 
+
+_CONFIRMATIONS = {
+    "awaiting": "I have asked both of them whether they would like the introduction; "
+                "you will see the result in the digest.",
+    "declined": "I have let the requester know, politely, that it will not work out.",
+    "cancelled": "I have closed it; nobody else was told.",
+}
 
 _REVIEW_REASONS = {
     "ambiguous_target": "the name matches several of your contacts",

@@ -29,8 +29,9 @@ TEMPLATE_NAMES = (
     "optin_requester", "optin_target", "introduction", "reminder", "reask",
     "declined_by_target", "thanks_target", "withdrawn", "expired", "decline_no_target",
     "decline_no_reason", "decline_policy", "review", "bounce_notice", "digest",
+    "owner_notice",
 )
-OWNER_TEMPLATES = ("review", "bounce_notice", "digest")
+OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 
 

@@ -28,6 +28,7 @@ WHEN_SENT = {
     "review": "to the owner when a request needs a decision",
     "bounce_notice": "to the owner when mail to an address failed",
     "digest": "to the owner on the digest.every schedule",
+    "owner_notice": "to the owner: confirms a command sent by mail, answers `status`",
 }
 
 
@@ -101,6 +102,9 @@ def sample_context(cfg: Config, name: str, role: str | None = None) -> dict[str,
                    "bounced": 0},
         "awaiting": [_SampleAwaiting(id="K7F3Q2", requester=requester, target=target, age_days=3)],
         "ledger": [_SampleLedger(requester=requester, target=target, date=now)],
+        "headline": "Done: introduction K7F3Q2 approved",
+        "lines": ["I have asked Tim Walker and Bob Jones whether they would like the "
+                  "introduction."],
     }
 
 

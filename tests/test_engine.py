@@ -208,7 +208,24 @@ class TestOwnerReview:
         assert cmd.reading.kind == "owner_command" and cmd.decision.action == "accept"
         optins = _by_template(h.new_mail())
         assert optins["optin_target"].recipients == ["schen@arbor.example"]
+        assert optins["owner_notice"].recipients == [OWNER], "the owner gets a confirmation"
         assert h.state(out.intro_id) == "awaiting"
+
+    @pytest.mark.parametrize("auth, notices", [(True, 1), (False, 0)])
+    def test_command_for_unknown_intro(self, h: Harness, auth: bool, notices: int) -> None:
+        """An authenticated owner's impossible command gets one note; a forged one nothing."""
+        msg = EmailMessage()
+        msg["From"] = f"Lisa Balbes <{OWNER}>"
+        msg["To"] = "intros@example.test"
+        msg["Subject"] = "approve ZZZZZ9"
+        msg["Message-ID"] = make_msgid(domain="example.test")
+        if auth:
+            msg["Authentication-Results"] = ("mx.example.test; dkim=pass header.d=example.test")
+        msg.set_content("approve ZZZZZ9\n")
+        out = h.handle(msg.as_bytes())
+        assert out.reading.kind == "owner_command"
+        assert out.decision.action == "ignore"
+        assert [r.template for r in h.new_mail()] == ["owner_notice"] * notices
 
     def test_shell_approve_with_target(self, h: Harness) -> None:
         """`approve ID --target ADDRESS` resolves an unknown target and asks both."""

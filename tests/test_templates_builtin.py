@@ -32,8 +32,9 @@ NAMES = (
     "review",
     "bounce_notice",
     "digest",
+    "owner_notice",
 )
-OWNER_NAMES = ("review", "bounce_notice", "digest")
+OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
 HTML_NAMES = ("optin_requester", "optin_target", "introduction")
 NOT_NAMING_TARGET = (
@@ -218,6 +219,12 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         )
     elif name == "digest":
         yield from digest_situations()
+    elif name == "owner_notice":
+        owner = {"recipient": OWNER, "role": "owner"}
+        yield "confirmation", base_context(headline="Done: approve K7F3Q2",
+                                           lines=["I have asked both of them."], **owner)
+        yield "status", base_context(headline="Status of your introductions", intro=None,
+                                     lines=["Waiting for answers: 2"], **owner)
     else:  # pragma: no cover - a name without situations is a bug of this test
         raise AssertionError(name)
 

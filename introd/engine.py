@@ -18,6 +18,7 @@ from .config import Config
 from .contacts import ContactBook
 from .exceptions import UsageError
 from .model import Candidate, Decision, Person, Reading
+from .language import guess_language
 from .policy import Situation, decide
 from .reading import Context, read_mail
 from .render import OWNER_TEMPLATES, Templates, compose
@@ -254,6 +255,7 @@ class Engine:
                              action=decision.action, detail=decision.detail,
                              message_id=reading.message_id)
         log.info("intro_created", intro_id=intro_id, state=state, rule=decision.rule)
+        self._learn_language(requester.email if requester else None, req.blurb)
         intro = self._intro(intro_id)
         if state == "awaiting":
             self._start_optins(intro, now)
@@ -299,6 +301,8 @@ class Engine:
         self.store.add_event(intro.id, "answer_received", now, role=role, answer=ans.answer,
                              message_id=reading.message_id)
         log.info("answer_read", intro_id=intro.id, role=role, answer=ans.answer)
+        self._learn_language(intro.requester_email if role == "requester" else intro.target_email,
+                             ans.text)
         other = "target" if role == "requester" else "requester"
         if ans.answer == "yes":
             self.store.update_party(intro.id, role, status="yes", answered_at=now)
@@ -429,10 +433,13 @@ class Engine:
                                     expires=now + self.config.expire_after)
             intro = self._intro(intro.id)
             parties = self.store.parties(intro.id)
-            if parties:  # back from review after an unclear answer: ask again who is open
+            if parties:  # back from review after an unclear answer: ask that party once more
                 for role, party in parties.items():
                     if party.status == "unclear":
-                        self.store.update_party(intro.id, role, status="asked", reasks=0)
+                        self.store.update_party(intro.id, role, status="asked")
+                        self._mail("reask", intro, role, now, expects_answer=True,
+                                   extra={"previous_answer_excerpt": ""})
+                        self.store.add_event(intro.id, "reask_sent", now, role=role)
             else:
                 self._start_optins(intro, now)
             log.info("intro_approved", intro_id=intro.id)
@@ -545,10 +552,18 @@ class Engine:
         return Person(name=intro.target_name, email=intro.target_email)
 
     def _language(self, person: Person | None, role: str) -> str:
+        """The contact's `language`, else the language they wrote to us in, else the default."""
         if role == "owner" or person is None or not person.email:
             return self.config.owner.language
         contact = self.contacts.by_email(person.email)
-        return (getattr(contact, "language", None) or self.config.default_language)
+        return (getattr(contact, "language", None)
+                or self.store.get_meta(f"language:{person.email.lower()}")
+                or self.config.default_language)
+
+    def _learn_language(self, email: str | None, text: str) -> None:
+        lang = guess_language(text) if email else None
+        if lang and email:
+            self.store.set_meta(f"language:{email.lower()}", lang)
 
     def render_context(self, intro: IntroRow | None, role: str,
                        extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -273,3 +273,45 @@ class TestDigest:
         clock.advance(timedelta(days=30))
         h.engine.tick(clock.now())
         assert h.new_mail() == []
+
+
+class TestLanguages:
+    def test_party_who_writes_french_gets_french_mail(self, h: Harness) -> None:
+        """A target who answered in French gets the next mail from the French templates."""
+        h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_target"], "Peut-être le mois prochain, je ne suis pas sûre "
+                                         "pour le moment, je vous redis.")
+        (reask,) = h.new_mail()
+        assert reask.template == "reask"
+        assert b"Bonjour" in reask.raw.replace(b"=\n", b"")
+
+    def test_unclear_then_owner_approves_asks_once_more(self, h: Harness) -> None:
+        """After two unclear answers the owner's approve re-asks that party once."""
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_target"], "Maybe.")
+        (reask,) = h.new_mail()
+        h.answer(reask, "Hmm, maybe later.")
+        assert [r.template for r in h.new_mail()] == ["review"]
+        with h.store.transaction():
+            h.engine.owner_action("approve", out.intro_id, h.clock.now())
+        assert [r.template for r in h.new_mail()] == ["reask"]
+        assert h.state(out.intro_id) == "awaiting"
+
+
+class TestFloods:
+    def test_hundreds_of_yeses_make_one_introduction(self, h: Harness) -> None:
+        """A flood of replies never multiplies outgoing mail."""
+        h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        for i in range(150):
+            h.answer(optins["optin_target"], "Yes")
+            h.answer(optins["optin_requester"], "Yes")
+        assert [r.template for r in h.new_mail()] == ["introduction"]
+
+    def test_repeated_request_is_a_duplicate(self, h: Harness) -> None:
+        """The same request forwarded 200 times gives one pair of opt-ins."""
+        rules = {h.handle(forward("Tim Walker", TIM, TIM_ASKS)).decision.rule for _ in range(200)}
+        assert rules == {"default", "duplicate"}
+        assert len(h.new_mail()) == 2

@@ -2,16 +2,21 @@
 
 Templates live in the package (``introd.templates``) and may be overridden file
 by file from ``templates_dir``; a language folder (``fr/NAME.txt.j2``) is
-tried before the default language. They render in jinja2's sandbox with
-``StrictUndefined``: a typo is an error, never an empty string in a mail.
+tried before the default language, file by file. They render in jinja2's
+sandbox with ``StrictUndefined``: a typo is an error, never an empty string in
+a mail. Names starting with ``_`` are refused when a template is compiled, so
+an attempt to climb out of the sandbox is an error that names its file and
+line, and never runs.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.resources
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from jinja2.sandbox import SandboxedEnvironment
 
 from .exceptions import TemplateError
@@ -32,7 +39,16 @@ TEMPLATE_NAMES = (
     "owner_notice",
 )
 OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice")
+PARTS = ("subject", "txt", "html")
+# every variable some template is given; used to suggest a fix for a misspelt one
+VARIABLES = (
+    "owner", "requester", "target", "intro", "reply_address", "recipient", "role", "order",
+    "requester_note", "candidates", "rule", "detail", "review_reason", "first_sent",
+    "previous_answer_excerpt", "failed_address", "failure", "period_start", "period_end",
+    "counts", "awaiting", "ledger", "headline", "lines",
+)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})?$")
 
 
 def clean_header(value: str | None) -> str:
@@ -42,6 +58,15 @@ def clean_header(value: str | None) -> str:
 
 def builtin_dir() -> Path:
     return Path(str(importlib.resources.files("introd.templates")))
+
+
+def language_folders(language: str | None) -> list[str]:
+    """The folders to try for LANGUAGE, most specific first: 'fr-CA' → ['fr-ca', 'fr']."""
+    lang = (language or "").strip().lower().replace("_", "-")
+    if not _LANGUAGE.match(lang):
+        return []
+    base = lang.split("-")[0]
+    return [lang, base] if base != lang else [lang]
 
 
 def _date(value: Any, fmt: str = "%-d %B %Y") -> str:
@@ -54,12 +79,124 @@ def _indent_quote(value: Any, prefix: str = "> ") -> str:
     return "\n".join(prefix + line if line else prefix.rstrip() for line in str(value).splitlines())
 
 
+# -- the sandbox, tightened ---------------------------------------------------------
+class _NoPrivateNames(Extension):
+    """Refuse `x._y`, `x['_y']` and `x|attr('_y')` when a template is compiled.
+
+    The sandbox would refuse them when rendering too; refusing them at compile
+    time makes them an error with a line number, found by `templates check`
+    even on a branch the sample data does not reach.
+    """
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        previous: list[Token] = []
+        for token in stream:
+            name = _private_name(previous, token)
+            if name is not None:
+                raise jinja2.TemplateSyntaxError(
+                    f"'{name}' is not allowed in a template: names starting with '_' are "
+                    "off limits (the sandbox refuses them)",
+                    token.lineno, stream.name, stream.filename)
+            previous = [*previous[-2:], token]
+            yield token
+
+
+def _private_name(previous: list[Token], token: Token) -> str | None:
+    if token.type == "name" and str(token.value).startswith("_") and previous \
+            and previous[-1].type == "dot":
+        return str(token.value)
+    if token.type == "string" and str(token.value).startswith("_") and previous:
+        if previous[-1].type == "lbracket":
+            return str(token.value)
+        if previous[-1].type == "lparen" and len(previous) >= 2 and \
+                previous[-2].type == "name" and previous[-2].value == "attr":
+            return str(token.value)
+    return None
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined whose message says what exists, or what was probably meant."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        name = self._undefined_name
+        obj = self._undefined_obj
+        if self._undefined_hint:
+            return self._undefined_hint
+        if obj is jinja2.utils.missing:
+            hint = difflib.get_close_matches(str(name), VARIABLES, n=1)
+            meant = f"; did you mean '{hint[0]}'?" if hint else ""
+            return f"undefined variable '{name}'{meant}"
+        have = _attributes(obj)
+        if have:
+            hint = difflib.get_close_matches(str(name), have, n=1)
+            meant = f"did you mean '{hint[0]}'? " if hint else ""
+            return (f"{_kind(obj)} has no attribute '{name}' ({meant}"
+                    f"it has: {', '.join(have)})")
+        return f"{_kind(obj)} has no attribute or key '{name}'"
+
+
+def _attributes(obj: Any) -> list[str]:
+    if isinstance(obj, Person):
+        return ["name", "first_name", "email"]
+    if is_dataclass(obj):
+        return [f.name for f in fields(obj) if not f.name.startswith("_")]
+    if isinstance(obj, Mapping):
+        return sorted(str(k) for k in obj)
+    return []
+
+
+def _kind(obj: Any) -> str:
+    if obj is None:
+        return "an empty value (None)"
+    if isinstance(obj, Person):
+        return "a person"
+    if isinstance(obj, str):
+        return "a text"
+    return f"a {type(obj).__name__}"
+
+
+def _template_line(exc: BaseException) -> tuple[str, int] | None:
+    """The template file and line a rendering error was raised at (jinja rewrites the frames)."""
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(".j2") and frame.lineno:
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def describe_error(exc: BaseException, filename: str) -> str:
+    """One line, `FILE:LINE: what is wrong`, for a template that does not compile or render."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"{exc.filename or filename}:{exc.lineno}: {exc.message}"
+    where = _template_line(exc)
+    place = f"{where[0]}:{where[1]}" if where else filename
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return f"{place}: not allowed in a template: {exc}"
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"{place}: {exc.message}"
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return f"{place}: template not found: {exc.name}"
+    return f"{place}: {type(exc).__name__}: {exc}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rendered:
     name: str
     subject: str
     text: str
     html: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where one part of a template comes from."""
+
+    filename: str  # relative, as the loader knows it: 'fr/optin_target.txt.j2'
+    origin: str  # 'templates_dir' or 'built-in'
+    path: Path
 
 
 class Templates:
@@ -74,72 +211,82 @@ class Templates:
         loaders.append(jinja2.FileSystemLoader(str(builtin_dir())))
         self.env = SandboxedEnvironment(
             loader=jinja2.ChoiceLoader(loaders),
-            undefined=jinja2.StrictUndefined,
+            undefined=_Undefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
                                                 default_for_string=False, default=False),
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            extensions=[_NoPrivateNames],
         )
         self.env.filters["date"] = _date
         self.env.filters["quote"] = _indent_quote
 
     def origin(self, filename: str) -> str | None:
         """'templates_dir' or 'built-in' for a template file, None when absent."""
+        found = self._find(filename)
+        return found.origin if found else None
+
+    def _find(self, filename: str) -> Source | None:
         if self.templates_dir is not None and (self.templates_dir / filename).is_file():
-            return "templates_dir"
+            return Source(filename=filename, origin="templates_dir",
+                          path=self.templates_dir / filename)
         if (builtin_dir() / filename).is_file():
-            return "built-in"
+            return Source(filename=filename, origin="built-in", path=builtin_dir() / filename)
         return None
 
-    def _pick(self, name: str, part: str, language: str | None) -> str | None:
-        for lang in (language, None):
-            if lang and lang != self.default_language:
-                filename = f"{lang}/{name}.{part}.j2"
-            elif lang is None:
-                filename = f"{name}.{part}.j2"
-            else:
-                continue
-            if self.origin(filename):
-                return filename
+    def source(self, name: str, part: str, language: str | None = None) -> Source | None:
+        """The file NAME's PART comes from for LANGUAGE: its language folder, else the top."""
+        folders = [f for f in language_folders(language) if f != self.default_language]
+        for filename in [*(f"{f}/{name}.{part}.j2" for f in folders), f"{name}.{part}.j2"]:
+            found = self._find(filename)
+            if found is not None:
+                return found
         return None
 
-    def render(self, name: str, context: Mapping[str, Any],
-               language: str | None = None) -> Rendered:
-        """Render NAME's subject, text and (optional) HTML part; raise TemplateError."""
+    def _render_part(self, source: Source, context: Mapping[str, Any]) -> str:
+        try:
+            return self.env.get_template(source.filename).render(**context)
+        except Exception as exc:  # any failure of a user's template, reported in one line
+            raise TemplateError(describe_error(exc, str(source.path))) from None
+
+    def render(self, name: str, context: Mapping[str, Any], language: str | None = None,
+               *, strict: bool = False) -> Rendered:
+        """Render NAME's subject, text and (optional) HTML part; raise TemplateError.
+
+        With ``strict`` (as `templates check` renders), a line break in the subject
+        is an error; otherwise it can only come from data (a name read from mail)
+        and is folded into a space like any header value.
+        """
         if name not in TEMPLATE_NAMES:
             raise TemplateError(f"unknown template {name!r}")
-        parts: dict[str, str | None] = {}
-        for part in ("subject", "txt", "html"):
-            filename = self._pick(name, part, language)
-            if filename is None:
+        sources = {part: self.source(name, part, language) for part in PARTS}
+        out: dict[str, str | None] = {}
+        for part, source in sources.items():
+            if source is None:
                 if part == "html":
-                    parts[part] = None
+                    out[part] = None
                     continue
                 raise TemplateError(f"{name}.{part}.j2: template missing")
-            try:
-                parts[part] = self.env.get_template(filename).render(**context)
-            except jinja2.TemplateSyntaxError as exc:
-                where = f"{exc.filename or filename}:{exc.lineno}"
-                raise TemplateError(f"{where}: {exc.message}") from None
-            except jinja2.UndefinedError as exc:
-                raise TemplateError(f"{filename}: {exc.message}") from None
-            except jinja2.exceptions.SecurityError as exc:
-                raise TemplateError(f"{filename}: not allowed in a template: {exc}") from None
-            except Exception as exc:  # any other failure of a user's template
-                raise TemplateError(f"{filename}: {type(exc).__name__}: {exc}") from None
-        subject = (parts["subject"] or "").strip()
-        if "\n" in subject or "\r" in subject:
-            raise TemplateError(f"{name}.subject.j2: the subject has a line break")
+            out[part] = self._render_part(source, context)
+        subject_file, text_file = sources["subject"], sources["txt"]
+        assert subject_file is not None and text_file is not None
+        subject = (out["subject"] or "").strip()
+        if strict and _CONTROL.search(subject.replace(" ", "")):
+            raise TemplateError(f"{subject_file.path}: the subject has a line break or a "
+                                "control character; a subject must be one line")
+        subject = clean_header(subject)
         if not subject:
-            raise TemplateError(f"{name}.subject.j2: the subject is empty")
-        text = (parts["txt"] or "").strip("\n")
-        if not text.strip():
-            raise TemplateError(f"{name}.txt.j2: the body is empty")
-        html = parts["html"]
+            raise TemplateError(f"{subject_file.path}: the subject is empty")
+        text = (out["txt"] or "").strip("\n")
         # an empty NAME.html.j2 in templates_dir turns the HTML part off
-        return Rendered(name=name, subject=clean_header(subject), text=text + "\n",
-                        html=html if html and html.strip() else None)
+        html = out["html"] if out["html"] and out["html"].strip() else None
+        if not text.strip():
+            if html is not None:
+                raise TemplateError(f"{text_file.path}: the text part is empty but there is "
+                                    "an HTML part; every mail needs a text part")
+            raise TemplateError(f"{text_file.path}: the body is empty")
+        return Rendered(name=name, subject=subject, text=text + "\n", html=html)
 
 
 def address_of(person: Person) -> Address:
@@ -161,7 +308,7 @@ def compose(rendered: Rendered, *, sender: Address, to: Sequence[Person],
     msg["To"] = [address_of(p) for p in to]
     if cc:
         msg["Cc"] = [address_of(p) for p in cc]
-    msg["Subject"] = rendered.subject
+    msg["Subject"] = clean_header(rendered.subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id
     if reply_to:

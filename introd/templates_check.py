@@ -1,16 +1,35 @@
-"""`introd templates list|check|preview`: see a template's result before a contact does."""
+"""`introd templates list|check|preview`: see a template's result before a contact does.
+
+`check` renders every template, built-in and overridden, in every language
+folder, once for every situation the daemon renders it in, with the variables
+the daemon gives it there and no others: a variable a template cannot have in
+some situation is found here, not in a mail to a contact.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .engine import IntroView
 from .exceptions import TemplateError, UsageError
 from .model import Person
-from .render import OWNER_TEMPLATES, TEMPLATE_NAMES, Templates, builtin_dir, compose
+from .render import (
+    OWNER_TEMPLATES,
+    PARTS,
+    TEMPLATE_NAMES,
+    Rendered,
+    Templates,
+    builtin_dir,
+    compose,
+    describe_error,
+    language_folders,
+)
 
 WHEN_SENT = {
     "optin_requester": "to the requester when a request is accepted: confirm, add a note",
@@ -30,20 +49,20 @@ WHEN_SENT = {
     "digest": "to the owner on the digest.every schedule",
     "owner_notice": "to the owner: confirms a command sent by mail, answers `status`",
 }
+TARGET_TEMPLATES = ("optin_target", "thanks_target", "withdrawn")
+_FILE = re.compile(r"^(?P<name>[a-z_]+)\.(?P<part>subject|txt|html)\.j2$")
+_REMOTE = re.compile(
+    r"<(?:img|script|iframe|link|object|embed|video|audio|source|input)\b[^>]*?"
+    r"\b(?:src|href|data|poster|background)\s*=\s*[\"']?\s*(?:https?:)?//[^\s\"'>]*"
+    r"|<script\b|url\(\s*[\"']?\s*(?:https?:)?//[^)\"']*",
+    re.IGNORECASE)
 
 
+# -- sample data: the same shapes the engine gives templates --------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _SampleIntro:
-    id: str
-    reason: str | None
-    blurb: str
-    created: datetime
-    expires: datetime | None
-    state: str
+class SampleCandidate:
+    """One numbered candidate of a review, as the engine gives it."""
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _SampleCandidate:
     number: int
     name: str
     email: str | None
@@ -51,135 +70,357 @@ class _SampleCandidate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _SampleAwaiting:
+class SamplePending:
+    """One line of the digest (awaiting or ledger), as the engine gives it."""
+
     id: str
-    requester: Person
-    target: Person
+    requester: Person | None
+    target: Person | None
     age_days: int
+    date: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _SampleLedger:
-    requester: Person
-    target: Person
-    date: datetime
+class Situation:
+    """One situation a template is rendered in: who it goes to and what it is given."""
+
+    label: str
+    role: str
+    context: dict[str, Any]
 
 
-def sample_context(cfg: Config, name: str, role: str | None = None) -> dict[str, Any]:
-    """Made-up but realistic data for every variable a template may use."""
-    now = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
-    owner = Person(name=cfg.owner.name or "Lisa Balbes", email=cfg.owner.email)
-    requester = Person(name="Tim Walker", email="tim.walker@example.org")
-    target = Person(name="Bob Jones", email="bob.jones@bigchem.example")
-    intro = _SampleIntro(
+NOW = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+REQUESTER = Person(name="Tim Walker", email="tim.walker@example.org")
+TARGET = Person(name="Bob Jones", email="bob.jones@bigchem.example")
+NOTE = ("I am finishing my PhD on polymer catalysts and move to St. Louis in June.\n"
+        "Ten minutes about the team would help me a lot.")
+
+
+def _intro(cfg: Config, **changes: Any) -> IntroView:
+    intro = IntroView(
         id="K7F3Q2",
         reason="applied for the Manager, Technology Transfer role and would like to learn "
                "about the team",
         blurb="Dear Lisa,\n\nCould you introduce me to Bob Jones? I applied for the Manager, "
               "Technology Transfer role and would value ten minutes of his time.\n\nThank you,\n"
               "Tim",
-        created=now, expires=now + cfg.expire_after, state="awaiting")
-    role = role or ("owner" if name in OWNER_TEMPLATES else
-                    "target" if name in ("optin_target", "thanks_target", "withdrawn")
-                    else "requester")
-    recipient = {"owner": owner, "requester": requester, "target": target}.get(role, requester)
-    return {
-        "owner": owner, "requester": requester, "target": target, "intro": intro,
-        "reply_address": cfg.reply_address.replace("@", "+k7f3q2tabcdefghijklmnopqrst@"),
-        "recipient": recipient, "role": role, "order": cfg.optin_order,
-        "requester_note": "I am finishing my PhD and move to St. Louis in June.",
-        "candidates": [
-            _SampleCandidate(number=1, name="Sarah Chen", email="sarah.chen@helix.example",
-                             company="Helix Polymers"),
-            _SampleCandidate(number=2, name="Sarah Chen", email="schen@arbor.example",
-                             company="Arbor Biosciences")],
-        "rule": "ambiguous_target", "detail": "'Sarah Chen' matches 2 contacts",
-        "review_reason": "the name matches several of your contacts",
-        "first_sent": now - timedelta(days=4), "previous_answer_excerpt": "Maybe next month?",
-        "failed_address": "bob.jones@bigchem.example", "failure": "550 5.1.1 no such user",
-        "period_start": now - timedelta(days=7), "period_end": now,
-        "counts": {"received": 5, "introduced": 2, "declined": 1, "expired": 0, "awaiting": 2,
-                   "bounced": 0},
-        "awaiting": [_SampleAwaiting(id="K7F3Q2", requester=requester, target=target, age_days=3)],
-        "ledger": [_SampleLedger(requester=requester, target=target, date=now)],
-        "headline": "Done: introduction K7F3Q2 approved",
-        "lines": ["I have asked Tim Walker and Bob Jones whether they would like the "
-                  "introduction."],
+        created=NOW - timedelta(days=2), expires=NOW - timedelta(days=2) + cfg.expire_after,
+        state="awaiting")
+    return replace(intro, **changes)
+
+
+def _owner(cfg: Config) -> Person:
+    return Person(name=cfg.owner.name or "Lisa Balbes", email=cfg.owner.email)
+
+
+def _base(cfg: Config, role: str, **changes: Any) -> dict[str, Any]:
+    """What the engine gives every template (`Engine.render_context`), for ROLE."""
+    owner = _owner(cfg)
+    local, _, domain = cfg.reply_address.partition("@")
+    ctx: dict[str, Any] = {
+        "owner": owner, "requester": REQUESTER, "target": TARGET, "intro": _intro(cfg),
+        "reply_address": f"{local}+k7f3q2{role[:1]}abcdefghijklmnop@{domain}",
+        "recipient": {"owner": owner, "requester": REQUESTER, "target": TARGET}.get(role),
+        "role": role, "order": cfg.optin_order, "requester_note": None, "candidates": [],
+        "rule": None, "detail": None, "review_reason": "",
     }
+    ctx.update(changes)
+    if "recipient" not in changes and role in ("requester", "target"):
+        ctx["recipient"] = ctx[role]
+    return ctx
 
 
-def _languages(cfg: Config) -> list[str | None]:
-    langs: set[str] = set()
-    for base in (builtin_dir(), cfg.templates_dir):
-        if base is None:
+def situations(cfg: Config, name: str) -> list[Situation]:
+    """Every situation the daemon renders NAME in, with the variables it has there."""
+    return list(_situations(cfg, name))
+
+
+def _situations(cfg: Config, name: str) -> Iterator[Situation]:
+    def s(label: str, role: str, **changes: Any) -> Situation:
+        return Situation(label=label, role=role, context=_base(cfg, role, **changes))
+
+    no_name = Person(email="lab@bigchem.example")
+    if name in ("optin_requester", "optin_target"):
+        role = name.removeprefix("optin_")
+        for order in ("parallel", "requester_first", "target_first"):
+            note = NOTE if order == "requester_first" and role == "target" else None
+            yield s(order, role, order=order, requester_note=note)
+        yield s("no reason, no blurb, no expiry", role,
+                intro=_intro(cfg, reason=None, blurb="", expires=None))
+        yield s("names unknown, addresses only", role, requester=Person(email=REQUESTER.email),
+                target=no_name)
+    elif name == "introduction":
+        yield s("with the requester's note", "both", recipient=None, requester_note=NOTE)
+        yield s("with a reason, no note", "both", recipient=None)
+        yield s("blurb only", "both", recipient=None, intro=_intro(cfg, reason=None))
+        yield s("nothing to quote", "both", recipient=None, target=no_name,
+                intro=_intro(cfg, reason=None, blurb=""))
+    elif name in ("reminder", "reask"):
+        extra = ({"first_sent": NOW - timedelta(days=4)} if name == "reminder"
+                 else {"previous_answer_excerpt": "Maybe next month? Things are busy here."})
+        for role in ("requester", "target"):
+            yield s(f"to the {role}", role, **extra)
+    elif name == "decline_no_target":
+        yield s("blanket request", "requester", target=None,
+                intro=_intro(cfg, reason=None, state="declined"))
+    elif name in TARGET_TEMPLATES:
+        yield s("to the target", "target")
+    elif name in ("declined_by_target", "expired", "decline_no_reason", "decline_policy"):
+        yield s("to the requester", "requester")
+        if name in ("decline_no_reason", "decline_policy"):
+            yield s("no reason, target by address", "requester", target=no_name,
+                    intro=_intro(cfg, reason=None, state="declined"))
+    elif name == "review":
+        yield from _review_situations(cfg)
+    elif name == "bounce_notice":
+        failure = {"failed_address": TARGET.email, "failure": "550 5.1.1 <bob.jones@bigchem"
+                   ".example>: Recipient address rejected: User unknown"}
+        yield s("with an intro", "owner", **failure)
+        yield s("without an intro", "owner", intro=None, requester=None, target=None,
+                failed_address="old.friend@gone.example", failure="")
+    elif name == "digest":
+        yield from _digest_situations(cfg)
+    elif name == "owner_notice":
+        yield s("a command done", "owner", headline="Done: approve K7F3Q2",
+                lines=["I have asked Tim Walker and Bob Jones whether they would like the "
+                       "introduction."])
+        yield s("status, no intro", "owner", intro=None, requester=None, target=None,
+                headline="Status of your introductions",
+                lines=["Waiting for answers: 2", "Waiting for you: 1"])
+
+
+def _review_situations(cfg: Config) -> Iterator[Situation]:
+    review = _intro(cfg, state="review")
+    owner = {"intro": review}
+    yield Situation(label="ambiguous_target with candidates", role="owner", context=_base(
+        cfg, "owner", target=Person(name="Sarah Chen"), rule="ambiguous_target",
+        intro=_intro(cfg, state="review", blurb="Hi Lisa,\n\nCould you introduce me to Sarah "
+                     "Chen? I would like to ask her about polymer recycling.\n\nTim"),
+        detail="'Sarah Chen' matches 2 contacts",
+        review_reason="the name matches several of your contacts",
+        candidates=[
+            SampleCandidate(number=1, name="Sarah Chen", email="sarah.chen@helix.example",
+                            company="Helix Polymers"),
+            SampleCandidate(number=2, name="Sarah Chen", email="schen@arbor.example",
+                            company=None)]))
+    yield Situation(label="unknown_target without an address", role="owner", context=_base(
+        cfg, "owner", target=Person(name="Mr. Halvorsen"), rule="unknown_target",
+        detail="no address known for 'Mr. Halvorsen'",
+        review_reason="I have no address for the person named", **owner))
+    yield Situation(label="unclear_answer", role="owner", context=_base(
+        cfg, "owner", rule="unclear_answer",
+        detail="the target answered twice without a clear yes or no",
+        review_reason="an answer was unclear twice", **owner))
+    yield Situation(label="review_all, no reason, no blurb", role="owner", context=_base(
+        cfg, "owner", rule="review_all", detail="", review_reason="you asked to see every request",
+        intro=_intro(cfg, reason=None, blurb="", state="review")))
+
+
+def _digest_situations(cfg: Config) -> Iterator[Situation]:
+    period = {"period_start": NOW - timedelta(days=7), "period_end": NOW,
+              "intro": None, "requester": None, "target": None}
+    counts = {"received": 5, "introduced": 2, "declined": 1, "expired": 0, "awaiting": 2,
+              "bounced": 1}
+    yield Situation(label="a busy week", role="owner", context=_base(
+        cfg, "owner", counts=counts,
+        awaiting=[SamplePending(id="K7F3Q2", requester=REQUESTER, target=TARGET, age_days=3),
+                  SamplePending(id="M2P9X4", requester=REQUESTER, target=None, age_days=1)],
+        ledger=[SamplePending(id="Q4R8T1", requester=TARGET, target=_owner(cfg), age_days=0,
+                              date=NOW - timedelta(days=2))],
+        **period))
+    yield Situation(label="a quiet week", role="owner", context=_base(
+        cfg, "owner", counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], **period))
+
+
+def sample_context(cfg: Config, name: str, role: str | None = None) -> dict[str, Any]:
+    """The first situation of NAME (for ROLE when given): what `preview` shows."""
+    for situation in situations(cfg, name):
+        if role is None or situation.role == role:
+            return situation.context
+    return situations(cfg, name)[0].context
+
+
+# -- checking ----------------------------------------------------------------------
+def languages(templates: Templates) -> list[str]:
+    """The language folders found in the package and in templates_dir."""
+    found: set[str] = set()
+    for base in (builtin_dir(), templates.templates_dir):
+        if base is None or not Path(base).is_dir():
             continue
         for sub in Path(base).iterdir():
-            if sub.is_dir() and len(sub.name) == 2 and any(sub.glob("*.j2")):
-                langs.add(sub.name)
-    return [None, *sorted(langs)]
+            if sub.is_dir() and language_folders(sub.name) == [sub.name] \
+                    and any(sub.glob("*.j2")):
+                found.add(sub.name)
+    return sorted(found - {templates.default_language})
+
+
+def _has_language(templates: Templates, name: str, lang: str) -> bool:
+    return any(templates.origin(f"{lang}/{name}.{part}.j2") for part in PARTS)
 
 
 def check_templates(cfg: Config) -> list[str]:
-    """Render every template, in every language, for every situation; list the problems."""
+    """Render every template, in every language, for every situation; list the problems.
+
+    Each problem is one line starting with the file (and line) to fix.
+    """
     templates = Templates(cfg.templates_dir)
-    problems: list[str] = []
-    for lang in _languages(cfg):
+    problems: dict[str, None] = {}  # ordered and without repeats
+    for problem in _check_files(templates):
+        problems[problem] = None
+    seen: set[str] = set(problems)
+    for lang in [None, *languages(templates)]:
         for name in TEMPLATE_NAMES:
-            if lang and name in OWNER_TEMPLATES:
+            if lang and not _has_language(templates, name, lang):
                 continue
-            roles = ["requester", "target"] if name in ("reminder", "reask") else [None]
-            for role in roles:
-                ctx = sample_context(cfg, name, role)
+            for problem in _check_parts_agree(templates, name, lang):
+                problems[problem] = None
+            for situation in situations(cfg, name):
                 try:
-                    rendered = templates.render(name, ctx, language=lang)
+                    rendered = templates.render(name, situation.context, language=lang,
+                                                strict=True)
                 except TemplateError as exc:
-                    problems.append(f"{name}: {exc}")
-                    break
-                if rendered.html is not None and not rendered.text.strip():
-                    problems.append(f"{name}: an HTML part without a text part")
-    return sorted(set(problems))
+                    if str(exc) not in seen:
+                        seen.add(str(exc))
+                        where = f"{lang}/{name}" if lang else name
+                        problems[f"{exc} [{where}, {situation.label}]"] = None
+                    continue
+                for problem in _check_html(templates, rendered, lang):
+                    problems[problem] = None
+    return list(problems)
+
+
+def _check_files(templates: Templates) -> Iterator[str]:
+    """Stray files in templates_dir (a misspelt name is never used), and files that do not
+    compile, even if no situation reaches them."""
+    base = templates.templates_dir
+    if base is None or not base.is_dir():
+        return
+    for path in sorted(base.rglob("*.j2")):
+        rel = path.relative_to(base).as_posix()
+        folder = rel.rpartition("/")[0]
+        match = _FILE.match(path.name)
+        if path.name.startswith("_"):
+            pass  # a partial for {% include %} / {% import %} / {% extends %}
+        elif folder == templates.default_language:
+            yield (f"{path}: introd never reads this file: '{folder}' is the default language, "
+                   "whose files go at the top of templates_dir")
+            continue
+        elif folder and not language_folders(folder) == [folder]:
+            yield (f"{path}: introd never reads this file: '{folder}' is not a language "
+                   "folder (two or three letters, like 'fr' or 'pt-br')")
+            continue
+        elif not match or match["name"] not in TEMPLATE_NAMES:
+            yield (f"{path}: introd never reads this file: not NAME.subject.j2, NAME.txt.j2 "
+                   "or NAME.html.j2 for a template name (see `introd templates list`)")
+            continue
+        try:
+            templates.env.get_template(rel)
+        except Exception as exc:  # the check reports any failure, never raises
+            yield describe_error(exc, str(path))
+
+
+def _check_parts_agree(templates: Templates, name: str, lang: str | None) -> Iterator[str]:
+    """A rewritten text part beside a built-in HTML part (or the other way round) means
+    people whose mail program shows HTML read something else than the owner wrote."""
+    html = templates.source(name, "html", lang)
+    text = templates.source(name, "txt", lang)
+    if html is None or text is None or not html.path.read_text(encoding="utf-8").strip():
+        return
+    if (html.origin, html.filename.rpartition("/")[0]) == \
+            (text.origin, text.filename.rpartition("/")[0]):
+        return
+    if text.origin != html.origin:
+        mine = text if text.origin == "templates_dir" else html
+    else:
+        mine = text if "/" in text.filename else html
+    other = html if mine is text else text
+    yield (f"{mine.path}: the {'text' if mine is text else 'HTML'} part comes from this file "
+           f"but the {'HTML' if mine is text else 'text'} part from {other.origin} "
+           f"{other.filename}, so the two parts of the mail differ; put a matching "
+           f"{Path(other.filename).name} in {mine.path.parent} (an empty {name}.html.j2 "
+           "there sends text only)")
+
+
+def _check_html(templates: Templates, rendered: Rendered, lang: str | None) -> Iterator[str]:
+    if rendered.html is None:
+        return
+    remote = _REMOTE.search(rendered.html)
+    if remote:
+        source = templates.source(rendered.name, "html", lang)
+        yield (f"{source.path if source else rendered.name}: the HTML part loads something "
+               f"from the network ({remote.group(0)[:60]}...): mail programs block it and it "
+               "tells the sender who read the mail; use inline styles and text instead")
+
+
+# -- listing -----------------------------------------------------------------------
+def _origin(templates: Templates, name: str, lang: str | None) -> str:
+    """Where NAME comes from in LANG: built-in, templates_dir, or a mix of files."""
+    sources = [templates.source(name, part, lang) for part in PARTS]
+    if lang and not _has_language(templates, name, lang):
+        return "-"
+    origins = {s.origin for s in sources if s is not None}
+    fallback = lang is not None and any(s is not None and "/" not in s.filename for s in sources)
+    where = origins.pop() if len(origins) == 1 else "mixed"
+    return f"{where}+en" if fallback else where
 
 
 def list_templates(cfg: Config) -> list[str]:
+    """One line per template: its parts, where it comes from in each language, when sent."""
     templates = Templates(cfg.templates_dir)
-    lines = []
+    langs = languages(templates)
+    head = f"{'template':<20} {'parts':<10} {'en':<14} " + "".join(
+        f"{lang:<14} " for lang in langs) + "sent"
+    lines = [head]
     for name in TEMPLATE_NAMES:
-        origins = {templates.origin(f"{name}.{p}.j2") for p in ("subject", "txt", "html")}
-        origins.discard(None)
-        where = "templates_dir" if "templates_dir" in origins else "built-in"
-        html = "text+html" if templates.origin(f"{name}.html.j2") else "text"
-        lines.append(f"{name:<20} {where:<14} {html:<10} {WHEN_SENT[name]}")
+        html = templates.source(name, "html")
+        parts = "text+html" if html and html.path.read_text(encoding="utf-8").strip() else "text"
+        cols = "".join(f"{_origin(templates, name, lang):<14} " for lang in [None, *langs])
+        lines.append(f"{name:<20} {parts:<10} {cols}{WHEN_SENT[name]}")
+    if langs:
+        lines.append("")
+        lines.append("built-in / templates_dir: where the files come from; mixed: some of each; "
+                     "+en: some parts fall back to the top-level (English) file; "
+                     "-: that language has no file for the template, the top-level one is sent")
     return lines
+
+
+# -- previewing --------------------------------------------------------------------
+def _role_of(name: str) -> str:
+    if name in OWNER_TEMPLATES:
+        return "owner"
+    if name == "introduction":
+        return "both"
+    return "target" if name in TARGET_TEMPLATES else "requester"
 
 
 def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None = None,
             html_out: str | None = None) -> str:
-    if name not in TEMPLATE_NAMES:
-        raise UsageError(f"unknown template {name!r}; see `introd templates list`")
+    """NAME (or LANG/NAME) rendered as it would go out: headers, then the text part.
+
+    Sample data, or with INTRO_ID the intro's real data from the state.
+    """
+    lang, _, bare = name.rpartition("/")
+    if bare not in TEMPLATE_NAMES:
+        raise UsageError(f"unknown template {bare!r}; see `introd templates list`")
+    if lang and not language_folders(lang):
+        raise UsageError(f"not a language: {lang!r} (use a code like fr/{bare})")
     templates = Templates(cfg.templates_dir)
+    role = _role_of(bare)
+    ctx = sample_context(cfg, bare, role)
     if intro_id:
-        from .engine import Engine
-        from .tokens import load_secret
-
-        intro = store.intro(intro_id)
-        if intro is None:
-            raise UsageError(f"no intro {intro_id}")
-        from .contacts import ContactBook
-
-        engine = Engine(cfg, store=store, templates=templates, contacts=ContactBook([]),
-                        secret=load_secret(cfg.secret_file))
-        role = "owner" if name in OWNER_TEMPLATES else "both" if name == "introduction" else \
-            "target" if name in ("optin_target", "thanks_target", "withdrawn") else "requester"
-        ctx = {**sample_context(cfg, name), **engine.render_context(intro, role)}
-    else:
-        ctx = sample_context(cfg, name)
-    rendered = templates.render(name, ctx)
-    both = name == "introduction"
-    to = [ctx["requester"], ctx["target"]] if both or not ctx.get("recipient") \
+        ctx, lang = _real_context(cfg, templates, store, intro_id, bare, role, ctx, lang)
+    rendered = templates.render(bare, ctx, language=lang or None)
+    intro = ctx.get("intro")
+    if intro is not None and f"[intro {intro.id}]" not in rendered.subject:
+        rendered = replace(rendered, subject=f"{rendered.subject} [intro {intro.id}]")
+    both = role == "both"
+    to = [p for p in (ctx["requester"], ctx["target"]) if p and p.email] if both \
         else [ctx["recipient"]]
+    expects_answer = bare in ("optin_requester", "optin_target", "reminder", "reask", "review") \
+        or (bare == "owner_notice" and intro is not None)
     msg = compose(rendered, sender=cfg.from_address, to=to, message_id="<preview@introd>",
-                  date=datetime.now(UTC), reply_to=None if both else ctx["reply_address"],
-                  auto_submitted=not both)
+                  date=datetime.now(UTC), auto_submitted=not both,
+                  reply_to=ctx["reply_address"] if expects_answer else None)
     head = "\n".join(f"{k}: {v}" for k, v in msg.items() if k.lower() not in (
         "content-type", "content-transfer-encoding", "mime-version"))
     out = f"{head}\n\n{rendered.text}"
@@ -190,3 +431,32 @@ def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None =
         else:
             out += "\n[HTML part: give --html out.html to see it]"
     return out
+
+
+def _real_context(cfg: Config, templates: Templates, store: Any, intro_id: str, name: str,
+                  role: str, sample: dict[str, Any], lang: str) -> tuple[dict[str, Any], str]:
+    from .contacts import ContactBook, load_contacts
+    from .engine import Engine
+    from .tokens import load_secret
+
+    intro = store.intro(intro_id) if store is not None else None
+    if intro is None:
+        raise UsageError(f"no intro {intro_id}")
+    imported = cfg.state_path.parent / "contacts"
+    paths = [*cfg.contacts, *(sorted(p for p in imported.glob("*") if p.is_file())
+                              if imported.is_dir() else [])]
+    try:
+        book = load_contacts(paths)
+    except Exception:  # the preview still works with the intro's own data
+        book = ContactBook([])
+    engine = Engine(cfg, store=store, templates=templates, contacts=book,
+                    secret=load_secret(cfg.secret_file))
+    ctx = {**sample, **engine.render_context(intro, role)}
+    if not lang:
+        if name in OWNER_TEMPLATES:
+            lang = cfg.owner.language
+        else:
+            person = ctx["requester"] if role == "both" else ctx["recipient"]
+            contact = book.by_email(person.email) if person and person.email else None
+            lang = getattr(contact, "language", None) or cfg.default_language
+    return ctx, lang

@@ -1,14 +1,23 @@
 """The daemon loop: watch the folder (IDLE or poll), handle new mail, run the
-timers, send the outbox; reconnect with capped backoff; obey SIGTERM/SIGHUP."""
+timers, send the outbox; reconnect with capped backoff; obey SIGTERM/SIGHUP.
+
+Order of effects for one incoming mail (what makes a crash at any point safe):
+the engine commits its decision, the mail's row and every mail it sends in one
+transaction; the batch is then put away (one MOVE per folder) and marked placed;
+only then does the folder's last UID move on. A mail recorded but not placed is
+placed again on the next pass, without acting on it a second time.
+"""
 
 from __future__ import annotations
 
 import signal
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
+from typing import Any
 
 import structlog
 
@@ -16,18 +25,22 @@ from .config import Config, load_config
 from .contacts import load_contacts
 from .delivery import Failure, SmtpConnection, send_due
 from .engine import Engine
-from .exceptions import DeliveryError, IntrodError, MailboxError, TemplateError
+from .exceptions import DeliveryError, IntrodError, MailboxError, StateError, TemplateError
 from .mailbox import Mailbox
+from .metrics import Exporter, Metrics
 from .render import Templates
-from .state import Store
-from .templates_check import check_templates
+from .state import OutboxRow, Store
 from .systemd import Notifier
+from .templates_check import check_templates
 from .tokens import load_secret
 
 log = structlog.get_logger("introd.daemon")
 
 IDLE_RENEW = 10 * 60.0  # re-issue IDLE well under the 29-minute limit
+FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 300.0
+TIMERS_EVERY = 30.0  # reminders, expiry and the digest are checked this often
+MAX_WAIT = 60.0  # the loop wakes at least this often (IDLE is re-issued then)
 
 
 Clock = Callable[[], datetime]
@@ -44,11 +57,63 @@ def build_engine(config: Config, store: Store) -> Engine:
                   secret=load_secret(config.secret_file))
 
 
+def placement_of(row: sqlite3.Row | Mapping[str, Any]) -> str:
+    """Where a recorded mail belongs: "processed" or "quarantine" (as the engine decided)."""
+    if row["action"] != "ignore" or row["kind"] in ("auto_reply", "bounce") or \
+            row["rule"] == "already_seen":
+        return "processed"
+    return "quarantine"
+
+
 @dataclass
 class RunStats:
     handled: int = 0
     sent: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+class Outage:
+    """The health of one server: the change to broken and the recovery are logged once
+    each; retries back off exponentially (1 s, 2 s, 4 s ... capped)."""
+
+    def __init__(self, name: str, *, first: float = FIRST_BACKOFF,
+                 cap: float = MAX_BACKOFF) -> None:
+        self.name = name
+        self.first = first
+        self.cap = cap
+        self.broken = False
+        self.delay = first
+        self.retry_at = 0.0  # time.monotonic() before which no attempt is made
+        self.since = 0.0
+        self.failures = 0
+
+    def failed(self, error: str) -> tuple[bool, float]:
+        """Note a failure; returns (whether this starts an outage, seconds to wait)."""
+        now = time.monotonic()
+        started = not self.broken
+        if started:
+            self.broken, self.since, self.delay, self.failures = True, now, self.first, 0
+            log.warning(f"{self.name}_unavailable", error=error, retry_in_s=self.delay)
+        else:
+            self.delay = min(self.delay * 2, self.cap)
+            log.debug(f"{self.name}_retry_failed", error=error, retry_in_s=self.delay)
+        self.failures += 1
+        self.retry_at = now + self.delay
+        return started, self.delay
+
+    def recovered(self) -> bool:
+        """Note a success; True when it ends an outage (and logs that once)."""
+        if not self.broken:
+            return False
+        down = time.monotonic() - self.since
+        self.broken, self.delay, self.retry_at = False, self.first, 0.0
+        event = "imap_reconnected" if self.name == "imap" else f"{self.name}_recovered"
+        log.info(event, down_s=round(down, 1), attempts=self.failures)
+        return True
+
+    def waiting(self) -> float:
+        """Seconds until the next attempt is allowed (0 when healthy)."""
+        return max(0.0, self.retry_at - time.monotonic()) if self.broken else 0.0
 
 
 class Daemon:
@@ -61,8 +126,13 @@ class Daemon:
         self.mailbox = Mailbox(config.imap)
         self.smtp = SmtpConnection(config.smtp)
         self.notifier = Notifier()
+        self.metrics = Metrics()
+        self.exporter = Exporter(self.metrics, textfile=config.metrics_textfile)
+        self.imap_outage = Outage("imap")
+        self.smtp_outage = Outage("smtp")
         self.stop_requested = False
         self.reload_requested = False
+        self.phase = "starting"
 
     # -- one pass -------------------------------------------------------------
     def _uid_key(self) -> str:
@@ -70,11 +140,15 @@ class Daemon:
         return f"last_uid:{self.config.imap.folder}:{self.mailbox.uidvalidity}"
 
     def _check_uidvalidity(self) -> None:
+        """A new UIDVALIDITY starts the folder's UIDs over (the last UID is kept per
+        UIDVALIDITY); mail seen before is recognised by its Message-ID and only put away."""
         assert self.config.imap is not None
         key = f"uidvalidity:{self.config.imap.folder}"
         before = self.store.get_meta(key)
         now_v = str(self.mailbox.uidvalidity)
-        if before is not None and before != now_v:
+        if before == now_v:
+            return
+        if before is not None:
             log.warning("uidvalidity_changed", folder=self.config.imap.folder, old=before,
                         new=now_v)
         self.store.set_meta(key, now_v)
@@ -84,6 +158,46 @@ class Daemon:
         assert imap is not None
         return imap.processed_folder if placement == "processed" else imap.quarantine_folder
 
+    def _put_away(self, placements: dict[str, list[int]], uidvalidity: int) -> None:
+        """One MOVE per destination, then the placed marks in one transaction."""
+        imap = self.config.imap
+        assert imap is not None
+        for placement, uids in placements.items():
+            self.mailbox.place(uids, self._folder_for(placement))
+        with self.store.transaction():
+            for uids in placements.values():
+                for uid in uids:
+                    self.store.mark_placed(imap.folder, uidvalidity, uid)
+
+    def _handle(self, uid: int, raw: bytes, uidvalidity: int) -> str:
+        """Decide on one mail and record it; returns its placement. A mail that makes the
+        engine fail is recorded as such and quarantined: one bad mail never stops the rest."""
+        imap = self.config.imap
+        assert imap is not None
+        now = self.clock()
+        started = time.perf_counter()
+        try:
+            outcome = self.engine.handle(raw, folder=imap.folder, uidvalidity=uidvalidity,
+                                         uid=uid, now=now)
+        except StateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - set the mail aside with its reason
+            log.exception("mail_crashed", uid=uid, error=f"{exc.__class__.__name__}: {exc}")
+            with self.store.transaction():
+                self.store.record_message(folder=imap.folder, uidvalidity=uidvalidity, uid=uid,
+                                          message_id=None, kind="unknown", intro_id=None,
+                                          action="ignore", rule="internal_error", now=now)
+                self.store.add_event(None, "error", now, where="engine", uid=uid,
+                                     error=f"{exc.__class__.__name__}: {exc}"[:300])
+            self.metrics.count("introd_errors_total", where="engine")
+            self.metrics.mail_in(kind="unknown", rule="internal_error", action="ignore",
+                                 seconds=time.perf_counter() - started)
+            return "quarantine"
+        self.metrics.mail_in(kind=outcome.reading.kind, rule=outcome.decision.rule,
+                             action=outcome.decision.action,
+                             seconds=time.perf_counter() - started)
+        return outcome.placement
+
     def process_mailbox(self) -> int:
         """Handle every new mail of the folder; returns how many."""
         imap = self.config.imap
@@ -91,45 +205,59 @@ class Daemon:
         self._check_uidvalidity()
         uv = self.mailbox.uidvalidity
         # mail handled before a crash but not yet put away
+        unplaced: dict[str, list[int]] = {}
         for row in self.store.unplaced(imap.folder, uv):
-            placement = "processed" if row["action"] != "ignore" or row["kind"] in (
-                "auto_reply", "bounce") or row["rule"] == "already_seen" else "quarantine"
-            self.mailbox.place([row["uid"]], self._folder_for(placement))
-            self.store.mark_placed(imap.folder, uv, row["uid"])
+            unplaced.setdefault(placement_of(row), []).append(row["uid"])
+        if unplaced:
+            log.info("mail_placed_again", count=sum(map(len, unplaced.values())))
+            self._put_away(unplaced, uv)
         last = int(self.store.get_meta(self._uid_key()) or 0)
         uids = self.mailbox.new_uids(last)
         handled = 0
-        for uid, raw in self.mailbox.fetch(uids):
-            if self.store.seen_uid(imap.folder, uv, uid) is None:
-                outcome = self.engine.handle(raw, folder=imap.folder, uidvalidity=uv, uid=uid,
-                                             now=self.clock())
-                self.mailbox.place([uid], self._folder_for(outcome.placement))
-                self.store.mark_placed(imap.folder, uv, uid)
-                handled += 1
-            self.store.set_meta(self._uid_key(), str(uid))
-            self.notifier.ping()
+        for batch in self.mailbox.fetch_batches(uids):
+            placements: dict[str, list[int]] = {}
+            done = 0
+            for uid, raw in batch:
+                if self.store.seen_uid(imap.folder, uv, uid) is None:
+                    placement = self._handle(uid, raw, uv)
+                    if placement:  # None: leave the mail as it is
+                        placements.setdefault(placement, []).append(uid)
+                    handled += 1
+                done = uid
+                self.notifier.ping()
+                if self.stop_requested:
+                    break
+            self._put_away(placements, uv)
+            if done:
+                self.store.set_meta(self._uid_key(), str(done))
             if self.stop_requested:
                 break
         return handled
+
+    def _mail_sent(self, row: OutboxRow) -> None:
+        self.metrics.mail_out(row.template)
+        self.notifier.ping()
 
     def send_outbox(self) -> int:
         now = self.clock()
 
         def failed(f: Failure) -> None:
+            self.metrics.count("introd_mail_failures_total", template=f.row.template)
             with self.store.transaction():
                 for address in f.addresses:
                     self.engine.notify_failure(address, f.reason, now, intro_id=f.row.intro_id)
 
-        try:
-            sent = send_due(self.store, self.smtp, now=now,
+        def send() -> int:
+            return send_due(self.store, self.smtp, now=now,
                             envelope_from=self.config.reply_address,
-                            max_per_hour=self.config.max_outgoing_per_hour, on_failure=failed)
+                            max_per_hour=self.config.max_outgoing_per_hour, on_failure=failed,
+                            on_sent=self._mail_sent)
+
+        try:
+            sent = send()
             # bounce notices queued just now go out in the same pass
             if self.store.due_outbox(now, limit=1):
-                sent += send_due(self.store, self.smtp, now=now,
-                                 envelope_from=self.config.reply_address,
-                                 max_per_hour=self.config.max_outgoing_per_hour,
-                                 on_failure=failed)
+                sent += send()
         finally:
             self.smtp.close()
         return sent
@@ -140,20 +268,46 @@ class Daemon:
             return
         for row in self.store.uncopied_sent():
             self.mailbox.append(imap.sent_folder, row.raw, row.sent_at)
-            self.mailbox.client and self.mailbox.client.select_folder(imap.folder)
             self.store.mark_copied(row.id)
+
+    def _record_error(self, where: str, error: str) -> None:
+        """An "error" event in the state (`introd status` counts them) and in the metrics."""
+        self.metrics.count("introd_errors_total", where=where)
+        self.store.add_event(None, "error", self.clock(), where=where, error=error[:300])
+
+    def _note_poll(self) -> None:
+        now = self.clock()
+        self.store.set_meta("last_poll", now.isoformat())
+        self.metrics.gauge("introd_last_poll_timestamp_seconds", now.timestamp())
+
+    def export_metrics(self) -> None:
+        if not self.exporter.enabled:
+            return
+        counts = self.store.count_by_state()
+        self.metrics.gauge("introd_outbox_depth", self.store.outbox_depth())
+        self.metrics.gauge("introd_intros_awaiting", counts.get("awaiting", 0))
+        self.exporter.flush()
 
     def run_once(self) -> RunStats:
         """Process what is there and what is due, then return."""
         stats = RunStats()
         try:
-            self.mailbox.connect()
-            stats.handled = self.process_mailbox()
-            self.engine.tick(self.clock())
-            stats.sent = self.send_outbox()
-            self.copy_sent()
+            try:
+                self.mailbox.connect()
+                stats.handled = self.process_mailbox()
+                self._note_poll()
+                self.engine.tick(self.clock())
+                stats.sent = self.send_outbox()
+                self.copy_sent()
+            except MailboxError as exc:
+                self._record_error("imap", str(exc))
+                raise
+            except DeliveryError as exc:
+                self._record_error("smtp", str(exc))
+                raise
         finally:
             self.mailbox.close()
+            self.export_metrics()
         return stats
 
     # -- forever ----------------------------------------------------------------
@@ -188,66 +342,105 @@ class Daemon:
 
     def status_line(self) -> str:
         counts = self.store.count_by_state()
-        return (f"idle; {counts.get('awaiting', 0)} awaiting, {counts.get('review', 0)} in review, "
-                f"{self.store.outbox_depth()} in outbox")
+        review = counts.get("review", 0)
+        return (f"{self.phase}; {counts.get('awaiting', 0)} awaiting, "
+                + (f"{review} in review, " if review else "")
+                + f"{self.store.outbox_depth()} in outbox")
 
     def run_forever(self) -> int:
+        """Watch, handle, send until SIGTERM; exits non-zero (so systemd restarts it) only
+        when the state cannot be written."""
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
         signal.signal(signal.SIGHUP, self._on_hup)
-        backoff = 1.0
+        self.exporter = Exporter(self.metrics, textfile=self.config.metrics_textfile,
+                                 listen=self.config.metrics_listen)
+        try:
+            self._loop()
+        except StateError as exc:
+            log.error("state_unwritable", error=str(exc))
+            self.notifier.status(f"failed: {exc}")
+            raise
+        finally:
+            self.notifier.stopping()
+            self.mailbox.close()
+            self.smtp.close()
+            self.exporter.close()
+        log.info("daemon_stopped")
+        return 0
+
+    def _loop(self) -> None:
         ready = False
-        broken: str | None = None
+        timers_at = 0.0
         while not self.stop_requested:
             if self.reload_requested:
                 self._reload()
             try:
                 if self.mailbox.client is None:
                     self.mailbox.connect()
-                    if broken:
-                        log.info("imap_reconnected")
-                        broken = None
+                    if self.imap_outage.recovered():
+                        self.metrics.count("introd_imap_reconnects_total")
+                self.phase = "working"
                 self.process_mailbox()
-                self.engine.tick(self.clock())
-                self.store.set_meta("last_poll", self.clock().isoformat())
-                try:
-                    self.send_outbox()
-                except DeliveryError as exc:
-                    log.warning("smtp_unavailable", error=str(exc))
+                self._note_poll()
+                if self.stop_requested:
+                    break
+                if time.monotonic() >= timers_at:
+                    self.engine.tick(self.clock())
+                    timers_at = time.monotonic() + TIMERS_EVERY
+                self._send_when_reachable()
                 self.copy_sent()
+                self.phase = "idle" if self._use_idle() else "polling"
                 if not ready:
                     self.notifier.ready(self.status_line())
                     log.info("daemon_ready", folder=self.config.imap.folder if self.config.imap
                              else None, idle=self._use_idle())
                     ready = True
                 self.notifier.status(self.status_line())
-                backoff = 1.0
+                self.export_metrics()
                 self._wait()
             except MailboxError as exc:
-                if broken != str(exc):
-                    log.warning("imap_unavailable", error=str(exc), retry_in_s=backoff)
-                    broken = str(exc)
                 self.mailbox.close()
-                self._sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-        self.notifier.stopping()
-        self.mailbox.close()
-        log.info("daemon_stopped")
-        return 0
+                started, delay = self.imap_outage.failed(str(exc))
+                if started:
+                    self._record_error("imap", str(exc))
+                self.phase = f"IMAP unavailable, retrying in {delay:.0f}s"
+                if not ready:  # running, if not useful yet: systemd must not time out
+                    self.notifier.ready()
+                    ready = True
+                self.notifier.status(self.status_line())
+                self.export_metrics()
+                self._sleep(delay)
+
+    def _send_when_reachable(self) -> None:
+        """Send what is due, unless the SMTP server failed us and the backoff still runs."""
+        if self.smtp_outage.waiting() > 0 or not self.store.due_outbox(self.clock(), limit=1):
+            return
+        try:
+            self.send_outbox()
+        except DeliveryError as exc:
+            started, _ = self.smtp_outage.failed(str(exc))
+            if started:
+                self._record_error("smtp", str(exc))
+            return
+        self.smtp_outage.recovered()
 
     def _use_idle(self) -> bool:
         return bool(self.config.imap and self.config.imap.idle and self.mailbox.capable("IDLE"))
 
     def _next_timer(self) -> float:
-        """Seconds until the next outbox retry is due (capped)."""
+        """Seconds until something is due: an outbox retry, the SMTP backoff's end, the
+        timers, the next poll or the IDLE renewal."""
         imap = self.config.imap
         assert imap is not None
         limit = IDLE_RENEW if self._use_idle() else imap.poll_interval.total_seconds()
+        limit = min(limit, MAX_WAIT)
         pending = self.store.due_outbox(self.clock() + timedelta(seconds=limit), limit=1)
         if pending:
             delta = (pending[0].next_attempt - self.clock()).total_seconds()
+            delta = max(delta, self.smtp_outage.waiting())
             limit = max(1.0, min(limit, delta))
-        return min(limit, 60.0)  # timers (reminders, expiry) are checked at least every minute
+        return limit
 
     def _wait(self) -> None:
         timeout = self._next_timer()
@@ -255,6 +448,8 @@ class Daemon:
             self.mailbox.idle_wait(timeout, self._interrupted, self.notifier.ping)
         else:
             self._sleep(timeout)
+            if not self._interrupted():
+                self.mailbox.noop()  # prove the connection before the next poll
 
     def _interrupted(self) -> bool:
         return self.stop_requested or self.reload_requested

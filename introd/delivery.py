@@ -30,7 +30,8 @@ GIVE_UP_AFTER = timedelta(days=3)
 
 def retry_delay(attempts: int) -> timedelta:
     """Backoff after ``attempts`` failed tries: 5 min, 10, 20, ... capped at 2 h."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    delay: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(delay, MAX_RETRY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,9 +94,11 @@ def _code_text(exc: smtplib.SMTPResponseException) -> str:
 
 
 def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from: str,
-             max_per_hour: int, on_failure: Callable[[Failure], None]) -> int:
+             max_per_hour: int, on_failure: Callable[[Failure], None],
+             on_sent: Callable[[OutboxRow], None] | None = None) -> int:
     """Send every due mail of the outbox; return how many left. Raises DeliveryError when
-    the server cannot be reached at all (what was not sent stays pending)."""
+    the server cannot be reached at all or closes the session with 421 (the mail in hand is
+    deferred, the rest stays pending untouched)."""
     sent = 0
     budget = None
     if max_per_hour:
@@ -112,10 +115,12 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
         except smtplib.SMTPResponseException as exc:
             _defer_or_fail(store, row, now, exc.smtp_code, _code_text(exc), row.recipients,
                            on_failure)
-            if exc.smtp_code == 421:
+            if exc.smtp_code == 421:  # the server is closing: stop this pass, try again later
                 conn.close()
+                raise DeliveryError(f"SMTP {conn.cfg.host}:{conn.cfg.port}: "
+                                    f"{_code_text(exc)}") from None
             continue
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        except (smtplib.SMTPException, OSError) as exc:  # disconnected, or talking nonsense
             conn.close()
             raise DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}") from None
         if refused and len(refused) == len(row.recipients):
@@ -124,15 +129,19 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
             text = "; ".join(f"{a}: {c} {_text(m)}" for a, (c, m) in refused.items())
             _defer_or_fail(store, row, now, code, text, list(refused), on_failure)
             continue
-        store.mark_sent(row.id, now)
+        # the sent mark and the notice about refused recipients land together
+        with store.transaction():
+            store.mark_sent(row.id, now)
+            if refused:  # some recipients took it, some did not: tell the owner about those
+                failed = tuple(a for a, (c, _) in refused.items())
+                log.warning("mail_recipient_refused", intro_id=row.intro_id,
+                            template=row.template, refused=len(failed))
+                on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
         sent += 1
         log.info("mail_sent", intro_id=row.intro_id, template=row.template, role=row.role,
                  message_id=row.message_id, recipients=len(row.recipients))
-        if refused:  # some recipients took it, some did not: tell the owner about those
-            failed = tuple(a for a, (c, _) in refused.items())
-            log.warning("mail_recipient_refused", intro_id=row.intro_id, template=row.template,
-                        refused=len(failed))
-            on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
+        if on_sent is not None:
+            on_sent(row)
     return sent
 
 
@@ -144,6 +153,8 @@ def _defer_or_fail(store: Store, row: OutboxRow, now: datetime, code: int, text:
         log.warning("mail_deferred", intro_id=row.intro_id, template=row.template, code=code,
                     retry_in_s=int(delay.total_seconds()), attempts=row.attempts + 1)
         return
-    store.mark_failed(row.id, text)
+    # the failed mark and the owner's notice land together: a crash loses neither
+    with store.transaction():
+        store.mark_failed(row.id, text)
+        on_failure(Failure(row=row, addresses=tuple(addresses), reason=text))
     log.error("mail_failed", intro_id=row.intro_id, template=row.template, code=code)
-    on_failure(Failure(row=row, addresses=tuple(addresses), reason=text))

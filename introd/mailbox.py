@@ -52,12 +52,17 @@ class Mailbox:
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
 
     def close(self) -> None:
-        if self.client is not None:
+        """Log out, or just drop a connection that already broke."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - a dead socket fails in many ways; it is gone anyway
             try:
-                self.client.logout()
-            except (OSError, IMAPClientError):
+                client.shutdown()
+            except Exception:  # noqa: BLE001
                 pass
-            self.client = None
 
     def _c(self) -> imapclient.IMAPClient:
         if self.client is None:
@@ -67,7 +72,7 @@ class Mailbox:
 
     def capable(self, name: str) -> bool:
         try:
-            return self._c().has_capability(name)
+            return bool(self._c().has_capability(name))
         except (OSError, IMAPClientError):
             return False
 
@@ -81,17 +86,20 @@ class Mailbox:
 
     def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
         """(uid, raw bytes) in batches, without setting \\Seen."""
-        for i in range(0, len(uids), self.cfg.batch_size):
-            batch = list(uids[i:i + self.cfg.batch_size])
+        for batch in self.fetch_batches(uids):
+            yield from batch
+
+    def fetch_batches(self, uids: Sequence[int]) -> Iterator[list[tuple[int, bytes]]]:
+        """Lists of (uid, raw bytes), ``batch_size`` mails per FETCH, without setting \\Seen."""
+        size = max(1, self.cfg.batch_size)
+        for i in range(0, len(uids), size):
+            batch = list(uids[i:i + size])
             try:
                 data = self._c().fetch(batch, ["BODY.PEEK[]"])
             except (OSError, IMAPClientError) as exc:
                 raise MailboxError(f"IMAP fetch failed: {exc}") from None
-            for uid in batch:
-                item = data.get(uid)
-                if item is None:  # expunged meanwhile
-                    continue
-                yield uid, item.get(b"BODY[]", b"") or b""
+            # a mail expunged meanwhile is simply not there
+            yield [(uid, data[uid].get(b"BODY[]", b"") or b"") for uid in batch if uid in data]
 
     # -- putting away -----------------------------------------------------
     def _ensure_folder(self, folder: str) -> None:

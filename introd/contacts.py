@@ -37,6 +37,93 @@ _COMPANY_SUFFIXES = frozenset(
 )
 _WORD = re.compile(r"[^\W_][\w'’]*")
 
+# First names that stand for each other ("Bob Jones" is Robert Jones): each line is one
+# group; a contact's first name also matches the other names of its groups.
+_NICKNAME_GROUPS = """
+robert bob rob bobby robbie
+william bill will billy liam
+elizabeth liz beth lizzie betty eliza elisabeth
+margaret maggie meg peggy
+katherine kate kathy katie catherine cathy
+james jim jimmy jamie
+richard rick rich dick
+michael mike mick
+thomas tom tommy
+joseph joe joey
+alexander alex
+alexandra alex sasha
+christopher chris
+daniel dan danny
+david dave
+edward ed eddie ted ned
+jennifer jen jenny
+jonathan jon
+matthew matt
+nicholas nick nico
+patricia pat trish
+patrick pat paddy
+peter pete
+samuel sam
+samantha sam
+stephen steve
+steven steve
+susan sue susie
+timothy tim
+anthony tony
+andrew andy drew
+benjamin ben
+charles charlie chuck
+deborah deb debbie
+rebecca becky becca
+victoria vicky tori
+gregory greg
+jeffrey jeff
+kenneth ken
+lawrence larry
+ronald ron
+donald don
+douglas doug
+frederick fred
+gerald gerry
+harold harry hal
+henry hank harry
+jacob jake
+joshua josh
+philip phil
+raymond ray
+theodore theo ted
+abigail abby
+amanda mandy
+barbara barb
+christine chris tina
+cynthia cindy
+judith judy
+pamela pam
+sandra sandy
+valerie val
+francisco paco pancho
+jose pepe
+ignacio nacho
+enrique quique
+manuel manolo
+dolores lola
+johannes hannes
+katharina kathi katja
+franziska franzi
+"""
+
+
+def _nickname_table() -> dict[str, frozenset[str]]:
+    table: dict[str, set[str]] = {}
+    for line in _NICKNAME_GROUPS.strip().splitlines():
+        group = set(line.split())
+        for name in group:
+            table.setdefault(name, set()).update(group - {name})
+    return {k: frozenset(v) for k, v in table.items()}
+
+
+NICKNAMES = _nickname_table()
+
 
 def fold(text: str) -> str:
     """Case and accents folded by transliteration: 'Zoë Ødegaard' -> 'zoe odegaard'."""
@@ -96,7 +183,7 @@ class Mention:
 
     contacts: tuple[Contact, ...]
     span: tuple[int, int]
-    # "name" (full name), "alias", or "title" (title + last name)
+    # "name" (full name), "alias", "nickname" ("Bob" for Robert), or "title" (title + last name)
     how: str
     # the name as written in the text
     text: str = ""
@@ -422,6 +509,9 @@ class ContactBook:
                 tokens = name_tokens(variant)
                 if tokens:
                     self._by_last.setdefault(tokens[-1], []).append((tokens, i, how))
+                if how == "name" and len(tokens) >= 2:
+                    for nick in sorted(NICKNAMES.get(tokens[0], ())):
+                        self._by_last[tokens[-1]].append(((nick, *tokens[1:]), i, "nickname"))
                 if len(tokens) >= 2 and i not in self._by_first.get(tokens[0], []):
                     self._by_first.setdefault(tokens[0], []).append(i)
 

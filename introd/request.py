@@ -1013,9 +1013,18 @@ _GREETING_PREFIX = re.compile(
 
 
 def find_reason(
-    text: str, *, ask_span: tuple[int, int] | None = None, min_words: int = 5
+    text: str,
+    *,
+    ask_span: tuple[int, int] | None = None,
+    min_words: int = 5,
+    third_person: bool = False,
 ) -> str | None:
-    """The writer's stated purpose: one or two sentences of text; None when none is given."""
+    """The writer's stated purpose: one or two sentences of text; None when none is given.
+
+    Phrases that announce a purpose come first; failing them, a plain statement of what the
+    writer does or plans ("We are sourcing cathode precursors ...") is the why. An owner's
+    note speaks of the requester in the third person: ``third_person`` lets it count.
+    """
     parts = sentences(text)
     if not parts:
         return None
@@ -1055,6 +1064,8 @@ def find_reason(
     if not scored:
         follow = _following_sentence(parts, ask_at)
         if follow is None:
+            follow = _statement(parts, ask_at, third_person=third_person)
+        if follow is None:
             return None
         scored.append((3, follow))
     scored.sort()
@@ -1081,6 +1092,34 @@ _FIRST_PERSON = re.compile(
     r"mein|meine|unser|unsere|yo|nosotros|mi|mis|nuestro|nuestra|su|sus)\b",
     re.I,
 )
+
+
+# How the writer knows the owner's contact, or small talk: context, not a reason.
+_ACQUAINTANCE = re.compile(
+    r"\b(?:you (?:know|knew|are connected|'re connected|worked|met|mentioned)|connected (?:with|to)|"
+    r"we met|I met|(?:saw|see|noticed|notice) (?:that )?you|on linkedin|hope (?:you|this|all)|"
+    r"how are you|long time|vous connaissez|tu connais|du kennst|Sie kennen|conoces|conoce usted)\b",
+    re.I,
+)
+_SOMEONE_ACTS = re.compile(
+    r"\b(?:us|uns|nos|nous|nosotros|nosotras|estamos|somos|tenemos|queremos|buscamos|trabajamos)\b",
+    re.I,
+)
+
+
+def _statement(parts: list[tuple[int, str]], ask_at: int | None, *,
+               third_person: bool = False) -> int | None:
+    """A sentence stating what the writer does or plans, when no purpose phrase gives the why."""
+    for i, (_, s) in enumerate(parts):
+        if i == ask_at or s.rstrip().endswith("?") or len(s.split()) < 8:
+            continue
+        if _GREETING.match(s) or _THANKS.match(s) or _is_sign_off(s):
+            continue
+        if _PLEASANTRY.search(s) or _ACQUAINTANCE.search(s) or any(c.search(s) for c in _CUES):
+            continue
+        if third_person or _FIRST_PERSON.search(s) or _SOMEONE_ACTS.search(s):
+            return i
+    return None
 
 
 def _following_sentence(parts: list[tuple[int, str]], ask_at: int | None) -> int | None:
@@ -1326,7 +1365,11 @@ def _read_note(
             if target.person == requester:
                 target = None
     blurb = _tidy(note_lines("\n".join(own_words), own, owner_name))
-    reason = find_reason(text, min_words=min_reason_words)
+    # the lines naming the people are not the why; the owner's other words may be
+    words = "\n".join(ln for ln in own_words if not ADDRESS.search(ln) and not _ARROW.search(ln))
+    reason = find_reason(text, min_words=min_reason_words) or find_reason(
+        words, min_words=min_reason_words, third_person=True
+    )
     return IntroRequest(
         requester=requester,
         target=target.person if target else None,

@@ -41,6 +41,7 @@ FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 300.0
 TIMERS_EVERY = 30.0  # reminders, expiry and the digest are checked this often
 MAX_WAIT = 60.0  # the loop wakes at least this often (IDLE is re-issued then)
+RATE_LIMIT_RECHECK = 60.0  # past limits.max_outgoing_per_hour, look again this often
 
 
 Clock = Callable[[], datetime]
@@ -130,6 +131,7 @@ class Daemon:
         self.exporter = Exporter(self.metrics, textfile=config.metrics_textfile)
         self.imap_outage = Outage("imap")
         self.smtp_outage = Outage("smtp")
+        self._rate_limited_until = 0.0
         self.stop_requested = False
         self.reload_requested = False
         self.phase = "starting"
@@ -413,8 +415,9 @@ class Daemon:
                 self._sleep(delay)
 
     def _send_when_reachable(self) -> None:
-        """Send what is due, unless the SMTP server failed us and the backoff still runs."""
-        if self.smtp_outage.waiting() > 0 or not self.store.due_outbox(self.clock(), limit=1):
+        """Send what is due, unless the SMTP server failed us and the backoff still runs,
+        or the hourly limit is reached (then look again in a minute)."""
+        if self._send_wait() > 0 or not self.store.due_outbox(self.clock(), limit=1):
             return
         try:
             self.send_outbox()
@@ -424,6 +427,13 @@ class Daemon:
                 self._record_error("smtp", str(exc))
             return
         self.smtp_outage.recovered()
+        limit = self.config.max_outgoing_per_hour
+        if limit and self.store.sent_since(self.clock() - timedelta(hours=1)) >= limit:
+            self._rate_limited_until = time.monotonic() + RATE_LIMIT_RECHECK
+
+    def _send_wait(self) -> float:
+        """Seconds before the outbox may be tried again (SMTP backoff, hourly limit)."""
+        return max(self.smtp_outage.waiting(), self._rate_limited_until - time.monotonic(), 0.0)
 
     def _use_idle(self) -> bool:
         return bool(self.config.imap and self.config.imap.idle and self.mailbox.capable("IDLE"))
@@ -438,7 +448,7 @@ class Daemon:
         pending = self.store.due_outbox(self.clock() + timedelta(seconds=limit), limit=1)
         if pending:
             delta = (pending[0].next_attempt - self.clock()).total_seconds()
-            delta = max(delta, self.smtp_outage.waiting())
+            delta = max(delta, self._send_wait())
             limit = max(1.0, min(limit, delta))
         return limit
 

@@ -159,8 +159,14 @@ class Mailbox:
             c.idle()
             try:
                 while not responses and not interrupted() and time.monotonic() < end:
-                    responses = c.idle_check(timeout=min(1.0, max(0.05, end - time.monotonic())))
+                    wait = min(1.0, max(0.05, end - time.monotonic()))
+                    started = time.monotonic()
+                    responses = c.idle_check(timeout=wait)
                     ping()
+                    if not responses and time.monotonic() - started < wait * 0.5:
+                        # imapclient reports a closed connection as "nothing yet": the
+                        # socket woke early with no response, so leave IDLE and prove it
+                        break
             finally:
                 c.idle_done()
             c.noop()

@@ -512,6 +512,8 @@ class ContactBook:
                 if how == "name" and len(tokens) >= 2:
                     for nick in sorted(NICKNAMES.get(tokens[0], ())):
                         self._by_last[tokens[-1]].append(((nick, *tokens[1:]), i, "nickname"))
+                        if i not in self._by_first.get(nick, []):
+                            self._by_first.setdefault(nick, []).append(i)
                 if len(tokens) >= 2 and i not in self._by_first.get(tokens[0], []):
                     self._by_first.setdefault(tokens[0], []).append(i)
 
@@ -611,10 +613,10 @@ class ContactBook:
         out: list[Mention] = []
         last_end = -1
         for k, (start, end, tok) in enumerate(flat):
-            if tok not in self._by_last or start < last_end:
+            if start < last_end or (tok not in self._by_last and tok not in self._by_first):
                 continue
             best: tuple[int, list[int], str] | None = None  # (first index, contacts, how)
-            for variant, i, how in self._by_last[tok]:
+            for variant, i, how in self._by_last.get(tok, ()):
                 if len(variant) < 2:
                     continue
                 n = len(variant)
@@ -640,6 +642,11 @@ class ContactBook:
                 ids = self._last_matches(tok)
                 if ids:
                     best = (k - 1, ids, "title")
+            if best is None and text[start : start + 1].isupper():
+                # a first name with the company right after it: "Fatima at Crescent Pharma"
+                ids = [i for i in self._by_first.get(tok, ()) if self._company_follows(text, end, i)]
+                if ids:
+                    best = (k, ids, "first")
             if best is None:
                 continue
             first, ids, how = best
@@ -661,6 +668,17 @@ class ContactBook:
             last_end = end
         return out
 
+    def _company_follows(self, text: str, end: int, i: int) -> bool:
+        """The contact's company is written right after a name: 'at Crescent', 'von Weserwerk'."""
+        m = _COMPANY_LEAD.match(text, end)
+        if not m:
+            return False
+        window = text[m.end() : m.end() + 60]
+        key = self._company[i]
+        flat = compact(window)
+        return bool(key) and (flat.startswith(key) or _first_word_in(self._people[i].company,
+                                                                       " ".join(window.split()[:1])))
+
     def _company_near(self, text: str, end: int, ids: list[int]) -> str | None:
         """The company of one of the contacts, when written just after the name."""
         window = text[end : end + 120]
@@ -676,6 +694,13 @@ class ContactBook:
             if _first_word_in(self._people[i].company, window):
                 return self._people[i].company
         return None
+
+
+_COMPANY_LEAD = re.compile(
+    r"[ \t]*,?[ \t]*(?:at|from|of|with|in|@|chez|de|d'|du|von|vom|bei|der|del|en)[ \t]+"
+    r"(?:the[ \t]+)?",
+    re.I,
+)
 
 
 def _loose_in(key: str, flat: str) -> bool:

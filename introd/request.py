@@ -410,6 +410,10 @@ _CUES = [
         r"\bintroduce\s+(?:me|us)\s+and\b",
         r"\bintroduction\s+between\s+(?:me|us)\s+and\b",
         r"\b(?:be|get|being|getting)\s+introduced\s+to\b",
+        # "Is Dr. Helen Achebe someone you could introduce me to?": the name comes first
+        r"\b(?:is|would|could|might)\s+(?=(?-i:(?:(?:Dr|Prof|Mr|Mrs|Ms)\.?\s+)?[A-ZÀ-Ý][\w'’-]+"
+        r"(?:\s+[A-ZÀ-Ý][\w'’-]+){0,3})\s+(?:be\s+)?(?:someone|somebody|a\s+person|"
+        r"the\s+(?:right\s+)?person)\s+(?:that\s+|whom\s+)?you\b)",
         r"\b[êe]tre\s+pr[ée]sent[ée]e?s?\s+(?:à|a|au)\b",
         r"\bser\s+presentad[oa]s?\s+(?:a|al)\b",
         # French
@@ -444,10 +448,10 @@ _WEAK_CUES = [
         r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
         r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
         r"reach(?:ing)?\s+out\s+to|contact(?:ing)?|(?:do|would|did)\s+you\s+(?:happen\s+to\s+)?know)\b",
-        r"\b(?:connaissez-vous|connais-tu|rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
+        r"\b(?:connaissez-vous|connais-tu|conna[iî]triez-vous|conna[iî]trais-tu|rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
         r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
         r"\b(?:kennen\s+Sie|kennst\s+du|sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
-        r"\b(?:conoces\s+a|conoce\s+usted\s+a|conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
+        r"\b(?:conoces\s+a|conocerías\s+a|conoce\s+usted\s+a|conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
     )
 ]
 
@@ -501,6 +505,9 @@ class _Named:
     mention: Mention | None = None
 
 
+_ARTICLES = frozenset("le la l the el der die den dem lo".split())
+
+
 def _strip_possessive(word: str) -> str:
     return re.sub(r"['’]s$", "", word)
 
@@ -512,6 +519,12 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
     # skip a pronoun-free article or a possessive before a title: "your colleague Dr. X" is rare
     words: list[str] = []
     titled = False
+    if (
+        len(tokens) > 1
+        and fold(tokens[0]) in _ARTICLES
+        and (tokens[1][:1].isupper() or fold(tokens[1]).rstrip(".") in TITLES)
+    ):
+        i = 1  # "le Dr Patrice Lemaire", "the Dr. Quintero", "al Sr. Torres"
     while i < len(tokens) and fold(tokens[i]).rstrip(".") in TITLES and tokens[i][0].isupper():
         words.append(tokens[i])
         titled = True
@@ -603,6 +616,9 @@ class _Ask:
     # an asking phrase was found whose object is neither a name nor a pronoun
     # ("introduce me to a hiring manager there")
     unnamed: bool = False
+    # the asking phrase itself points at nobody in particular ("introduce me to anyone in ..."),
+    # not just a blanket word somewhere else in the text
+    blanket_ask: bool = False
 
 
 def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _Ask:
@@ -637,6 +653,17 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
             ),
             None,
         )
+        if mention is None:
+            # "presentar al CTO de Kitsune Robotics, William Tanaka": a role, then the name
+            mention = next(
+                (
+                    m
+                    for m in mentions
+                    if end <= m.span[0] <= min(stop, end + 90)
+                    and _appositive(text[end : m.span[0]], m)
+                ),
+                None,
+            )
         if mention is not None:
             return _Ask(
                 named=_Named(
@@ -654,7 +681,11 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
             return _Ask(named=_Named(name=lead[0], company=lead[1]), cue_span=(start, stop))
         if strong_hit and rest.strip() and not _PRONOUN.match(rest):
             unnamed = True
-    return _Ask(blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)), unnamed=unnamed)
+    return _Ask(
+        blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)),
+        unnamed=unnamed,
+        blanket_ask=blanket,
+    )
 
 
 _PRONOUN = re.compile(
@@ -679,6 +710,25 @@ _ORG_WORDS = frozenset(
 def _is_company(name: str, contacts: ContactBook) -> bool:
     words = name_tokens(name)
     return bool(set(words) & _ORG_WORDS) or contacts.knows_company(name)
+
+
+_ROLE = re.compile(
+    r"\b(?:ceo|cto|cfo|coo|cso|cmo|founder|co-?founder|head|director|directeur|directrice|"
+    r"directora|leiter|leiterin|chef|cheffe|jefe|jefa|partner|vp|president|présidente?|"
+    r"presidenta?|manager|gerente|responsable|fondateur|fondatrice|fundador|fundadora|"
+    r"gründer|gründerin|geschäftsführer|geschäftsführerin)\b",
+    re.I,
+)
+
+
+def _appositive(between: str, mention: Mention) -> bool:
+    """Words naming the person's role or company, then a comma, before the name."""
+    if not between.rstrip().endswith(",") or len(between) > 90:
+        return False
+    flat = compact(between)
+    return bool(_ROLE.search(between)) or any(
+        company_key(c.company) and company_key(c.company) in flat for c in mention.contacts
+    )
 
 
 def _only_filler(between: str) -> bool:
@@ -729,6 +779,10 @@ _ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➔|➜|➡|-->|—>|>>)\s*")
 _SPEC = re.compile(
     r"^\s*(?P<name>[^<>\[\]()\n]*?)\s*[<\[(]\s*(?:mailto:)?(?P<addr>[^<>\[\]()\s]+@[^<>\[\]()\s]+)"
     r"\s*[>\])]\s*[.,;]?\s*$"
+)
+_EMBEDDED_SPEC = re.compile(
+    r"(?P<name>(?:[^\W\d_][\w'’.-]*[ \t]+){0,4}?)[<\[(](?:mailto:)?"
+    r"(?P<addr>[^<>\[\]()\s@]+@[^<>\[\]()\s]+)[>\])]"
 )
 _PHONE = re.compile(r"^[\s+()\d./-]{7,}$|(?:tel|phone|mobile|fax|cell)\b", re.I)
 
@@ -805,10 +859,17 @@ def _note_specs(lines: list[str]) -> list[_Spec]:
     On a line with an arrow only what the arrow points to counts.
     """
     specs: list[_Spec] = []
+    loose: list[_Spec] = []
     for line in lines:
         s = line.strip()
         if not s:
             continue
+        for m in _EMBEDDED_SPEC.finditer(s):
+            # "Please loop in Liz Harrow <liz@harrowcap.example> on this one."
+            words = (m.group("name") or "").split()
+            while words and not words[0][:1].isupper():
+                words.pop(0)
+            loose.append((" ".join(words) or None, m.group("addr").strip(".,;"), None))
         label = _NOTE_LABEL.match(s)
         if label:
             s = label.group("spec")
@@ -828,7 +889,7 @@ def _note_specs(lines: list[str]) -> list[_Spec]:
             spec = _person_spec(s)
             if spec:
                 specs.append(spec)
-    return specs
+    return specs + [spec for spec in loose if spec not in specs]
 
 
 # --- resolving a person against the contacts ----------------------------------------------
@@ -1189,7 +1250,7 @@ def _text_target(
 ) -> tuple[_Resolved | None, tuple[int, int] | None]:
     """The target the requester names in their own words (then the subject), if any."""
     skip = _emails_of(requester)
-    blanket = False
+    blanket = blanket_ask = False
     for text in texts:
         ask = find_ask(text, contacts, skip=skip)
         if ask.named is not None:
@@ -1199,7 +1260,8 @@ def _text_target(
             ):
                 return found, ask.cue_span if text is texts[0] else None
         blanket = blanket or ask.blanket or (ask.unnamed and text is texts[0])
-    if blanket:
+        blanket_ask = blanket_ask or ask.blanket_ask or (ask.unnamed and text is texts[0])
+    if blanket_ask:
         return None, None
     # no asking phrase: a single contact named in the message is whom it is about
     found_people: list[Mention] = []
@@ -1211,6 +1273,7 @@ def _text_target(
         if all(set(m.contacts) != set(mention.contacts) for m in found_people):
             found_people.append(mention)
     if len(found_people) == 1:
+        # one contact named, and "someone who ..." elsewhere is not what is asked for
         m = found_people[0]
         return _from_contacts(m.text, list(m.contacts), texts[0]), None
     return None, None

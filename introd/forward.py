@@ -16,7 +16,7 @@ from email.message import Message
 from introd.mailtext import address_list, body_text, first_address, header_text
 from introd.model import Forward, Person
 
-__all__ = ["find_forward", "parse_person", "parse_people"]
+__all__ = ["find_forward", "nested_forward", "parse_person", "parse_people"]
 
 MAX_DEPTH = 10
 
@@ -767,3 +767,28 @@ def _find_forward(msg: Message) -> Forward | None:
     if inline is None:
         return None
     return _follow(inline, inline.note, 1)
+
+
+def nested_forward(fwd: Forward) -> Forward | None:
+    """A forward inside a forwarded message's text, with that message's own words as its note.
+
+    ``find_forward`` stops at a forward that adds text of its own ("she is terrific, could
+    you help her?"); whether the request is that text or the one below it is for the
+    reader of the request to say.
+    """
+    try:
+        found = _inline(fwd.body, attribution=False)
+    except Exception:
+        return None
+    if found is None or found.sender is None or not found.body.strip():
+        return None
+    return Forward(
+        note=found.note,
+        sender=found.sender,
+        subject=found.subject,
+        date=found.date,
+        to=found.to,
+        body=found.body,
+        style=found.style,
+        depth=fwd.depth + 1,
+    )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .contacts import TITLES, Contact, ContactBook, Mention, compact, company_key, fold, name_tokens
+from .forward import nested_forward
 from .model import Candidate, Forward, IntroRequest, Person
 
 ADDRESS = re.compile(
@@ -1279,6 +1280,28 @@ def _text_target(
     return None, None
 
 
+def _innermost_request(forward: Forward, *, contacts: ContactBook, own: _Own) -> Forward:
+    """Go down a forward of a forward when only the message below it asks for somebody.
+
+    A colleague who passes a request on ("this is Ines, she is terrific - could you help
+    her?") is not the requester; the person whose own message names a target is.
+    """
+    for _ in range(MAX_NESTED):
+        inner = nested_forward(forward)
+        if inner is None or inner.sender is None or (inner.sender.email or "") in own:
+            break
+        outer_words = clean_message(inner.note)
+        if find_ask(outer_words, contacts).named is not None:
+            break
+        if find_ask(clean_message(inner.body), contacts).named is None:
+            break
+        forward = replace(inner, note=forward.note)
+    return forward
+
+
+MAX_NESTED = 5
+
+
 def _read_forward(
     forward: Forward,
     subject: str,
@@ -1288,6 +1311,7 @@ def _read_forward(
     contacts: ContactBook,
     min_reason_words: int,
 ) -> IntroRequest:
+    forward = _innermost_request(forward, contacts=contacts, own=own)
     requester, notification = find_requester(forward, subject, contacts=contacts, own=own)
     blurb = clean_message(
         forward.body, notification=notification, signer=requester.name if requester else None

@@ -1,0 +1,172 @@
+"""Push and poll: IDLE wakes the daemon for new mail, polling works without IDLE, and
+systemd hears READY, STATUS and the watchdog from the loop."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from introd.config import load_config
+from introd.daemon import IDLE_RENEW, MAX_WAIT, Daemon
+from introd.mailbox import Mailbox
+from test_outages import Running, wait_for
+from world import INTROS, TIM_ASKS, World, forward
+
+pytestmark = pytest.mark.servers
+
+IDLE_LIMIT = 29 * 60.0  # RFC 2177: servers may drop an IDLE after 30 minutes
+
+
+@pytest.fixture
+def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
+    w = World(tmp_path, dovecot, smtp_server)
+    # a long poll interval: only IDLE can explain a quick answer
+    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s"}}
+    w.write_config()
+    yield w
+
+
+class TestIdle:
+    def test_new_mail_is_handled_at_once_under_idle(self, world: World) -> None:
+        """Under IDLE, with polling every 60 s, a request's opt-ins leave within seconds of
+        its arrival (Dovecot itself announces new mail about 0.5 s after it lands)."""
+        d = Running(world)
+        try:
+            d.wait_event("daemon_ready")
+            assert d.events("daemon_ready")[0]["idle"] is True
+            time.sleep(0.3)  # let the daemon enter IDLE
+            arrived = time.monotonic()
+            world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+            world.smtp.wait_for(2, timeout=20)
+            latency = time.monotonic() - arrived
+        finally:
+            assert d.stop() == 0
+        print(f"IDLE: opt-ins accepted {latency:.2f}s after the request arrived")
+        assert latency < 10, f"{latency:.2f}s: looks like a poll, not IDLE"
+
+    def test_idle_wait_returns_on_news_and_on_timeout(self, world: World) -> None:
+        """`idle_wait` ends after its timeout when nothing happens (the connection still
+        works), and as soon as the server announces a new mail."""
+        cfg = load_config(world.config_path)
+        assert cfg.imap is not None
+        box = Mailbox(cfg.imap)
+        box.connect()
+        try:
+            pings: list[float] = []
+            assert box.idle_wait(0.3, lambda: False, lambda: pings.append(1)) is False
+            assert pings, "the watchdog is pinged while idling"
+            box.noop()
+
+            def later() -> None:
+                time.sleep(0.2)
+                world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+
+            threading.Thread(target=later).start()
+            assert box.idle_wait(15, lambda: False, lambda: None) is True
+            assert box.new_uids(0)
+        finally:
+            box.close()
+
+    def test_idle_is_renewed_well_before_the_server_limit(self, world: World) -> None:
+        """The loop re-issues IDLE at least every MAX_WAIT seconds (never near 29 min), and
+        no timer makes it wake more often than once a second."""
+        daemon = Daemon(load_config(world.config_path))
+        try:
+            daemon.mailbox.connect()
+            wait = daemon._next_timer()
+            assert 1.0 <= wait <= MAX_WAIT <= IDLE_RENEW < IDLE_LIMIT
+        finally:
+            daemon.mailbox.close()
+
+
+class TestPolling:
+    def test_server_without_idle_is_polled(self, tmp_path: Path, make_dovecot: Any) -> None:
+        """A server that lacks IDLE is polled every poll_interval; new mail is handled."""
+        from servers import SmtpServer
+
+        dovecot = make_dovecot(disable=("IDLE",))
+        smtp = SmtpServer(user=INTROS, password="smtp-secret", dovecot=dovecot)
+        smtp.start()
+        try:
+            w = World(tmp_path, dovecot, smtp)
+            w.write_config(imap={"idle": True, "poll_interval": "1s"})
+            with dovecot.session(INTROS) as imap:
+                assert not imap.has_capability("IDLE")
+            d = Running(w)
+            try:
+                d.wait_event("daemon_ready")
+                assert d.events("daemon_ready")[0]["idle"] is False
+                w.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+                smtp.wait_for(2, timeout=20)
+            finally:
+                assert d.stop() == 0
+        finally:
+            smtp.stop()
+
+
+class Listener:
+    """A unix datagram socket standing in for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="nfy-", dir="/tmp"))  # short: < 108 bytes
+        self.path = self.dir / "notify"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        while not self._stop:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def lines(self) -> list[str]:
+        return [line for m in list(self.messages) for line in m.splitlines()]
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+        self.path.unlink(missing_ok=True)
+        self.dir.rmdir()
+
+
+class TestSystemd:
+    def test_ready_status_and_watchdog_reach_notify_socket(self, world: World) -> None:
+        """Under systemd the daemon sends READY=1, a STATUS with its counts, WATCHDOG=1
+        from the loop (also while idling) and STOPPING=1 on SIGTERM."""
+        listener = Listener()
+        try:
+            d = Running(world, env={"NOTIFY_SOCKET": str(listener.path),
+                                    "WATCHDOG_USEC": "400000"})
+            try:
+                d.wait_event("daemon_ready")
+                wait_for(lambda: "READY=1" in listener.lines(), what="READY=1")
+                world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+                world.smtp.wait_for(2, timeout=20)
+                wait_for(lambda: any(line.startswith("STATUS=") and "1 awaiting" in line
+                                     for line in listener.lines()), what="STATUS 1 awaiting")
+                before = listener.lines().count("WATCHDOG=1")
+                wait_for(lambda: listener.lines().count("WATCHDOG=1") >= before + 3,
+                         what="watchdog pings while idle")
+            finally:
+                assert d.stop() == 0
+            wait_for(lambda: "STOPPING=1" in listener.lines(), what="STOPPING=1")
+        finally:
+            listener.close()
+        statuses = [line for line in listener.lines() if line.startswith("STATUS=")]
+        assert any("in outbox" in s for s in statuses), statuses

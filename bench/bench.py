@@ -1,0 +1,661 @@
+"""introd's benchmarks against the real Dovecot and SMTP server of the tests.
+
+Run through ``bash bench/run [--quick] [--write]`` (which installs what is needed);
+see docs/benchmarks.md for what each figure means. Prints a Markdown table; with
+``--write`` (the default for a full run) the table and the machine go into
+docs/benchmarks.md between the ``bench:begin`` and ``bench:end`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from imapclient import IMAPClient  # noqa: E402
+from mails import INTROS, OWNER, OWNER_NAME, TRUSTED, person, request_mail  # noqa: E402
+from servers import Dovecot, Received, SmtpServer  # noqa: E402
+
+from introd.state import Store  # noqa: E402
+
+PY = sys.executable
+INTROD = str(Path(PY).with_name("introd"))
+PEER = ROOT / "bench" / ".venv-peer" / "bin" / "imapautofiler"
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+IMAP_PASSWORD = "bench-imap-secret"
+SMTP_PASSWORD = "bench-smtp-secret"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sizes:
+    backlog: int
+    latency: int
+    state_intros: int
+    state_backlog: int
+    soak: int
+    startup_runs: int
+
+
+FULL = Sizes(backlog=2000, latency=200, state_intros=100_000, state_backlog=2000, soak=10_000,
+             startup_runs=20)
+QUICK = Sizes(backlog=200, latency=20, state_intros=5_000, state_backlog=200, soak=600,
+              startup_runs=5)
+
+
+@dataclass
+class Row:
+    what: str
+    figure: str
+    target: str = ""
+    verdict: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, what: str, figure: str, target: str = "", ok: bool | None = None) -> None:
+        verdict = "" if ok is None else ("met" if ok else "**missed**")
+        self.rows.append(Row(what, figure, target, verdict))
+        print(f"  {what}: {figure}" + (f"  [{target}: {verdict}]" if target else ""), flush=True)
+
+    def table(self) -> str:
+        lines = ["| measure | result | target | |", "| --- | --- | --- | --- |"]
+        lines += [f"| {r.what} | {r.figure} | {r.target} | {r.verdict} |" for r in self.rows]
+        return "\n".join(lines)
+
+
+# -- servers ------------------------------------------------------------------------
+
+
+class TimedSmtp(SmtpServer):
+    """The tests' SMTP server, noting when each mail was accepted (monotonic clock)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.times: list[float] = []
+
+    def _accept(self, mail: Received) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.received.append(mail)
+            self.times.append(now)
+            self._lock.notify_all()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self.times.clear()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.received)
+
+
+@dataclass
+class Lab:
+    """One Dovecot, one SMTP server and a scratch folder for configs and state."""
+
+    dovecot: Dovecot
+    smtp: TimedSmtp
+    work: Path
+    runs: int = 0
+
+    def config(self, name: str, **changes: Any) -> Path:
+        """Write a config (state in its own folder) and return its path."""
+        folder = self.work / name
+        folder.mkdir(parents=True, exist_ok=True)
+        data: dict[str, Any] = {
+            "owner": {"name": OWNER_NAME, "addresses": [OWNER]},
+            "imap": {"host": "127.0.0.1", "port": self.dovecot.imap_port, "security": "none",
+                     "username": INTROS, "password": IMAP_PASSWORD, "folder": "INBOX",
+                     "processed_folder": "introd/done", "quarantine_folder": "introd/quarantine",
+                     "idle": False, "poll_interval": "60s", "timeout": "30s"},
+            "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "security": "none",
+                     "username": INTROS, "password": SMTP_PASSWORD, "timeout": "30s"},
+            "from": f"{OWNER_NAME} <{OWNER}>",
+            "reply_address": INTROS,
+            "secret_file": "secret",
+            "state_path": "introd.db",
+            "contacts": [],
+            "auth": {"require": True, "trusted_authserv_ids": [TRUSTED]},
+            "digest": {"every": "off"},
+            "limits": {"max_outgoing_per_hour": 0},
+            "policies": {"requester_limit": {"enabled": False},
+                         "target_limit": {"enabled": False}},
+            "log": {"format": "json", "level": "info"},
+        }
+        for section, value in changes.items():
+            if isinstance(value, dict) and isinstance(data.get(section), dict):
+                data[section] = {**data[section], **value}
+            else:
+                data[section] = value
+        path = folder / "config.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    def reset_mailbox(self) -> None:
+        self.dovecot.clear()
+        self.smtp.clear()
+
+    def append_all(self, mails: Iterable[bytes], folder: str = "INBOX") -> int:
+        n = 0
+        with self.dovecot.session(INTROS) as client:
+            if folder != "INBOX" and not client.folder_exists(folder):
+                client.create_folder(folder)
+            for raw in mails:
+                client.append(folder, raw)
+                n += 1
+        return n
+
+    def folder_count(self, folder: str) -> int:
+        with self.dovecot.session(INTROS) as client:
+            if folder != "INBOX" and not client.folder_exists(folder):
+                return 0
+            return int(client.select_folder(folder, readonly=True)[b"EXISTS"])
+
+
+# -- processes ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finished:
+    seconds: float
+    returncode: int
+    max_rss_kb: int
+    samples: list[tuple[float, int]]
+
+
+def vm_rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(argv: list[str], *, log: Path, sample_every: float = 0.5,
+                 env: dict[str, str] | None = None) -> Finished:
+    """Run a process to its end; its time, exit code, peak RSS (wait4) and RSS samples."""
+    samples: list[tuple[float, int]] = []
+    with open(log, "ab") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=out, env=env)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(sample_every):
+                samples.append((time.perf_counter() - start, vm_rss_kb(proc.pid)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        done.set()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return Finished(seconds=seconds, returncode=proc.returncode, max_rss_kb=usage.ru_maxrss,
+                    samples=samples)
+
+
+def run_once_until(lab: Lab, config: Path, expected: int,
+                   wrap: list[str] | None = None) -> tuple[Finished, int]:
+    """`introd run --once` until the SMTP server has `expected` mails (at most 10 runs, as a
+    run may leave part of the outbox for the next); the summed time, the peak RSS, the runs."""
+    seconds, peak, runs = 0.0, 0, 0
+    samples: list[tuple[float, int]] = []
+    while runs < 10:
+        runs += 1
+        run = run_measured([*(wrap or []), INTROD, "run", "--once", "--config", str(config)],
+                           log=config.parent / "introd.log")
+        seconds += run.seconds
+        peak = max(peak, run.max_rss_kb)
+        samples += run.samples
+        if run.returncode != 0 or lab.smtp.count() >= expected:
+            break
+    if run.returncode != 0 or lab.smtp.count() != expected:
+        raise RuntimeError(f"introd run --once: exit {run.returncode}, {lab.smtp.count()} mails "
+                           f"sent, {expected} expected; see {config.parent / 'introd.log'}")
+    return Finished(seconds=seconds, returncode=0, max_rss_kb=peak, samples=samples), runs
+
+
+def floor(what: str, lab: Lab, arg: str) -> float:
+    user, password = (INTROS, IMAP_PASSWORD) if what == "fetch" else (INTROS, SMTP_PASSWORD)
+    port = lab.dovecot.imap_port if what == "fetch" else lab.smtp.port
+    out = subprocess.run([PY, str(ROOT / "bench" / "floor.py"), what, "127.0.0.1", str(port),
+                          user, password, arg], check=True, capture_output=True, text=True)
+    return float(json.loads(out.stdout)["seconds"])
+
+
+class Daemon:
+    """`introd run` in the background; ready once it logged daemon_ready."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        self.out = open(log, "ab")
+        self.proc = subprocess.Popen([INTROD, "run", "--config", str(config)],
+                                     stdout=self.out, stderr=self.out)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while b"daemon_ready" not in self.log.read_bytes():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"introd run did not get ready: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.out.close()
+        return code
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def mb(kb: float) -> str:
+    return f"{kb / 1024:.1f} MB"
+
+
+# -- the measures -------------------------------------------------------------------
+
+
+def measure_backlog(lab: Lab, report: Report, n: int) -> None:
+    print(f"backlog: {n} requests", flush=True)
+    lab.reset_mailbox()
+    mails = [request_mail(i, seed=1) for i in range(n)]
+    lab.append_all(mails)
+    lab.append_all(mails, folder="PeerIn")
+    size = sum(map(len, mails)) / n
+
+    fetch_s = floor("fetch", lab, "INBOX")
+
+    config = lab.config("backlog")
+    profile = os.environ.get("BENCH_PROFILE")  # a file name: profile this run with cProfile
+    wrap: list[str] = []
+    if profile and profile.endswith(".txt"):  # py-spy collapsed stacks (py-spy on PATH)
+        wrap = ["py-spy", "record", "-r", "200", "-f", "raw", "-o", profile, "--"]
+    elif profile:
+        wrap = [PY, "-m", "cProfile", "-o", profile]
+    run, runs = run_once_until(lab, config, 2 * n, wrap)
+    sent = lab.smtp.count()
+    out_size = sum(len(m.data) for m in lab.smtp.received) / sent
+    replay = lab.work / "sent.pickle"
+    with open(replay, "wb") as f:
+        pickle.dump([(m.mail_from, m.rcpt_tos, m.data) for m in lab.smtp.received], f)
+    lab.smtp.clear()
+    send_s = floor("send", lab, str(replay))
+    lab.smtp.clear()
+
+    peer_s = None
+    if PEER.exists():
+        peer_cfg = lab.work / "imapautofiler.yaml"
+        peer_cfg.write_text(yaml.safe_dump({
+            "server": {"hostname": "127.0.0.1", "port": lab.dovecot.imap_port, "ssl": False,
+                       "username": INTROS, "password": IMAP_PASSWORD},
+            "mailboxes": [{"name": "PeerIn", "rules": [{
+                "headers": [{"name": "from", "substring": OWNER}],
+                "action": {"name": "move", "dest-mailbox": "PeerFiled"}}]}],
+        }))
+        peer = run_measured([str(PEER), "-c", str(peer_cfg)], log=lab.work / "peer.log")
+        moved = lab.folder_count("PeerFiled")
+        if peer.returncode != 0 or moved != n:
+            report.notes.append(f"imapautofiler exited {peer.returncode} and moved {moved} of "
+                                f"{n} mails")
+        peer_s = peer.seconds
+
+    floor_s = fetch_s + send_s
+    ratio = run.seconds / floor_s
+    report.add(f"backlog: `introd run --once`, {n} requests → {2 * n} opt-in mails",
+               f"{run.seconds:.2f} s ({n / run.seconds:.0f} requests/s)"
+               + (f", **{runs} runs needed**" if runs > 1 else ""))
+    if runs > 1:
+        report.notes.append(f"`introd run --once` left part of the outbox unsent: it took {runs} "
+                            f"runs to send all {2 * n} mails (the backlog time is their sum).")
+    report.add(f"floor: fetch + parse {n} mails (imapclient, batches of 200)",
+               f"{fetch_s:.2f} s ({n / fetch_s:.0f} mails/s)")
+    report.add(f"floor: send {2 * n} mails over one SMTP connection (smtplib)",
+               f"{send_s:.2f} s ({2 * n / send_s:.0f} mails/s)")
+    report.add("backlog: introd ÷ floor", f"{ratio:.2f}×", "≤ 2×", ratio <= 2.0)
+    if peer_s is not None:
+        report.add(f"peer: imapautofiler moves the same {n} mails", f"{peer_s:.2f} s "
+                   f"({n / peer_s:.0f} mails/s; {peer_s / run.seconds:.2f}× introd's time)")
+    report.add("memory: peak RSS of `introd run --once` through the backlog",
+               mb(run.max_rss_kb), "< 100 MB", run.max_rss_kb < 100 * 1024)
+    report.notes.append(f"Backlog mails average {size / 1024:.1f} KB in, "
+                        f"opt-in mails {out_size / 1024:.1f} KB out.")
+
+
+def measure_idle_delay(lab: Lab, samples: int) -> list[float]:
+    """APPEND → EXISTS as a plain imapclient IDLE sees it (Dovecot's own notify delay)."""
+    delays = []
+    folder = "IdleProbe"
+    with lab.dovecot.session(INTROS) as writer, lab.dovecot.session(INTROS) as watcher:
+        writer.create_folder(folder)
+        watcher.select_folder(folder)
+        for i in range(samples):
+            watcher.idle()
+            t0 = time.monotonic()
+            writer.append(folder, request_mail(i, seed=9))
+            seen = None
+            while seen is None and time.monotonic() - t0 < 5:
+                for response in watcher.idle_check(timeout=0.5):
+                    if len(response) > 1 and response[1] == b"EXISTS":
+                        seen = time.monotonic()
+            watcher.idle_done()
+            if seen is not None:
+                delays.append(seen - t0)
+    return delays
+
+
+def measure_latency(lab: Lab, report: Report, n: int) -> None:
+    print(f"latency under IDLE: {n} requests one by one", flush=True)
+    lab.reset_mailbox()
+    idle_delays = measure_idle_delay(lab, max(10, n // 5))
+    config = lab.config("latency", imap={"idle": True})
+    daemon = Daemon(config, config.parent / "introd.log")
+    latencies: list[float] = []
+    try:
+        daemon.wait_ready()
+        with lab.dovecot.session(INTROS) as client:
+            rng = random.Random(5)
+            for i in range(n):
+                time.sleep(rng.uniform(0.05, 0.25))  # mail arrives at no particular moment
+                expected = lab.smtp.count() + 2
+                t0 = time.monotonic()
+                client.append("INBOX", request_mail(10_000 + i, seed=2))
+                with lab.smtp._lock:
+                    if not lab.smtp._lock.wait_for(lambda: len(lab.smtp.received) >= expected,
+                                                   timeout=10):
+                        raise RuntimeError(f"request {i}: no opt-in mails after 10 s; see "
+                                           f"{daemon.log}")
+                    latencies.append(lab.smtp.times[expected - 1] - t0)
+    finally:
+        daemon.stop()
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    d50, d99 = percentile(idle_delays, 50), percentile(idle_delays, 99)
+    report.add(f"latency: APPEND → both opt-ins accepted, p50 ({n} requests)",
+               f"{p50 * 1000:.0f} ms")
+    report.add("latency: p99", f"{p99 * 1000:.0f} ms", "< 1 s", p99 < 1.0)
+    report.add(f"Dovecot IDLE delay: APPEND → EXISTS, p50 / p99 ({len(idle_delays)} samples)",
+               f"{d50 * 1000:.0f} / {d99 * 1000:.0f} ms")
+    report.add("introd's share (latency − IDLE delay), p50 / p99",
+               f"{(p50 - d50) * 1000:.0f} / {(p99 - d50) * 1000:.0f} ms")
+
+
+def fill_state(path: Path, count: int) -> None:
+    """A state with `count` intros of the past two years, most ended, as introd writes them."""
+    store = Store(path)
+    rng = random.Random(3)
+    now = datetime.now(UTC)
+    states = ["introduced"] * 40 + ["declined"] * 15 + ["declined_by_target"] * 10 + \
+        ["expired"] * 20 + ["withdrawn"] * 5 + ["ignored"] * 5 + ["awaiting"] * 4 + ["review"]
+    with store.transaction():
+        for i in range(count):
+            created = now - timedelta(minutes=rng.randrange(1, 2 * 365 * 24 * 60))
+            state = rng.choice(states)
+            if state in ("awaiting", "review"):
+                created = now - timedelta(minutes=rng.randrange(1, 10 * 24 * 60))
+            requester, target = person(500_000 + i, "requester"), person(500_000 + i, "target")
+            intro_id = f"S{i:07d}"
+            store.insert_intro(
+                id=intro_id, state=state, created=created, updated=created + timedelta(days=2),
+                expires=created + timedelta(days=14), requester_name=requester.name,
+                requester_email=requester.email, target_name=target.name,
+                target_email=target.email, reason="would like to learn about the team's work",
+                blurb="Hi Lisa, could you introduce me? I would like to learn about the team.",
+                subject="Introduction request", source_message_id=f"<state.{i}@bench.example>",
+                rule="default", action="accept", detail="")
+            for role in ("requester", "target"):
+                store.insert_party(intro_id, role)
+            store.record_message(folder="INBOX", uidvalidity=1, uid=i + 1,
+                                 message_id=f"<state.{i}@bench.example>", kind="request",
+                                 intro_id=intro_id, action="accept", rule="default", now=created)
+            store.add_event(intro_id, "received", created, rule="default")
+            store.add_event(intro_id, "state_changed", created + timedelta(days=2), to=state)
+            if state != "review":
+                for role, who in (("requester", requester), ("target", target)):
+                    row = store.enqueue(intro_id=intro_id, template=f"optin_{role}", role=role,
+                                        sender=INTROS, recipients=[who.email],
+                                        message_id=f"<optin.{role}.{i}@bench.example>",
+                                        raw=b"", now=created)
+                    store.mark_sent(row, created)
+    store.close()
+
+
+def measure_big_state(lab: Lab, report: Report, intros: int, n: int) -> None:
+    print(f"memory with {intros} intros in the state, then {n} more requests", flush=True)
+    lab.reset_mailbox()
+    config = lab.config("bigstate")
+    start = time.perf_counter()
+    fill_state(config.parent / "introd.db", intros)
+    fill_s = time.perf_counter() - start
+    db_mb = (config.parent / "introd.db").stat().st_size / 1e6
+    lab.append_all(request_mail(20_000 + i, seed=3) for i in range(n))
+    run, runs = run_once_until(lab, config, 2 * n)
+    lab.smtp.clear()
+    status = run_measured([INTROD, "status", "--config", str(config)],
+                          log=config.parent / "status.log")
+    report.add(f"memory: peak RSS, {intros:,} intros in the state + {n} requests",
+               f"{mb(run.max_rss_kb)} ({run.seconds:.2f} s, {n / run.seconds:.0f} requests/s"
+               + (f", {runs} runs)" if runs > 1 else ")"),
+               "< 100 MB", run.max_rss_kb < 100 * 1024)
+    report.add(f"`introd status` with {intros:,} intros", f"{status.seconds * 1000:.0f} ms")
+    report.notes.append(f"The {intros:,}-intro state was written through introd.state.Store in "
+                        f"{fill_s:.0f} s: {db_mb:.0f} MB of SQLite (sent opt-ins with their "
+                        "bodies pruned, two events and one seen message per intro).")
+
+
+def measure_soak(lab: Lab, report: Report, n: int) -> None:
+    print(f"soak: {n} mails into `introd run` under IDLE", flush=True)
+    lab.reset_mailbox()
+    config = lab.config("soak", imap={"idle": True})
+    daemon = Daemon(config, config.parent / "introd.log")
+    samples: list[tuple[int, int]] = []  # (mails handled so far, RSS kB)
+    batch = 250
+    try:
+        daemon.wait_ready()
+        base = vm_rss_kb(daemon.proc.pid)
+        with lab.dovecot.session(INTROS) as client:
+            appended = 0
+            while appended < n:
+                owners = 0
+                for _ in range(min(batch, n - appended)):
+                    raw = request_mail(30_000 + appended, seed=4)
+                    if appended % 10 == 9:  # now and then mail from someone else
+                        raw = raw.replace(f"From: {OWNER_NAME} <{OWNER}>".encode(),
+                                          b"From: Someone Else <someone@elsewhere.example>")
+                    else:
+                        owners += 1
+                    client.append("INBOX", raw)
+                    appended += 1
+                with lab.smtp._lock:
+                    if not lab.smtp._lock.wait_for(
+                            lambda: len(lab.smtp.received) >= 2 * owners, timeout=120):
+                        raise RuntimeError(f"soak: {len(lab.smtp.received)} of {2 * owners} "
+                                           f"opt-ins after 120 s; see {daemon.log}")
+                    lab.smtp.received.clear()  # keep the harness itself small
+                    lab.smtp.times.clear()
+                samples.append((appended, vm_rss_kb(daemon.proc.pid)))
+    finally:
+        daemon.stop()
+    peak = max(kb for _, kb in samples)
+    first = next((kb for done, kb in samples if done >= n // 10), samples[0][1])
+    last = samples[-1][1]
+    growth = (last - first) / 1024
+    marks = [samples[int(len(samples) * f) - 1] for f in (0.25, 0.5, 0.75, 1.0)]
+    report.add(f"soak: RSS of `introd run` over {n:,} mails (after start, at 25/50/75/100 %)",
+               f"{mb(base)}; " + " / ".join(mb(kb) for _, kb in marks))
+    report.add("soak: RSS growth from 10 % to 100 % of the mails, peak",
+               f"{growth:+.1f} MB, peak {mb(peak)}", "flat, < 100 MB",
+               peak < 100 * 1024 and growth < 10)
+
+
+def measure_startup(lab: Lab, report: Report, runs: int) -> None:
+    print("start-up", flush=True)
+    config = lab.config("startup")
+    mail = config.parent / "request.eml"
+    mail.write_bytes(request_mail(1, seed=6))
+    commands = {"`introd --help`": [INTROD, "--help"],
+                "`introd parse` on one mail": [INTROD, "parse", "--config", str(config),
+                                               str(mail)]}
+    hyperfine = shutil.which("hyperfine")
+    for name, argv in commands.items():
+        if hyperfine:
+            export = lab.work / "hyperfine.json"
+            subprocess.run([hyperfine, "--warmup", "3", "--runs", str(runs), "-N",
+                            "--export-json", str(export), " ".join(argv)],
+                           check=True, capture_output=True)
+            result = json.loads(export.read_text())["results"][0]
+            mean, sd = result["mean"], result["stddev"] or 0.0
+            how = "hyperfine"
+        else:
+            times = []
+            for i in range(runs + 3):
+                t0 = time.perf_counter()
+                subprocess.run(argv, check=True, capture_output=True)
+                if i >= 3:
+                    times.append(time.perf_counter() - t0)
+            mean, sd = statistics.mean(times), statistics.pstdev(times)
+            how = "timed runs"
+        report.add(f"start-up: {name} ({how}, {runs} runs)",
+                   f"{mean * 1000:.0f} ± {sd * 1000:.0f} ms", "< 300 ms", mean < 0.3)
+
+
+# -- the machine --------------------------------------------------------------------
+
+
+def machine() -> list[tuple[str, str]]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    dovecot = subprocess.run(["/usr/sbin/dovecot", "--version"], capture_output=True,
+                             text=True).stdout.strip()
+    import imapclient
+
+    return [("CPU", f"{cpu}, {os.cpu_count()} cores"), ("RAM", f"{mem_kb / 1024 / 1024:.1f} GB"),
+            ("OS", f"{platform.system()} {platform.release()}"),
+            ("Python", platform.python_version()), ("Dovecot", dovecot),
+            ("IMAPClient", imapclient.__version__),
+            ("mail store", "Maildir on tmpfs (/dev/shm)"),
+            ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))]
+
+
+def render(report: Report, sizes: Sizes, elapsed: float, quick: bool,
+           load: tuple[float, float]) -> str:
+    lines = [f"Command: `bash bench/run{' --quick' if quick else ''}` — took "
+             f"{elapsed / 60:.1f} min.", "", "| machine | |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in machine()]
+    lines += [f"| load average (1 min) at start / end | {load[0]:.2f} / {load[1]:.2f} |"]
+    lines += ["", report.table()]
+    if report.notes:
+        lines += [""] + [f"- {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def write_doc(text: str) -> None:
+    doc = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in doc or END not in doc:
+        doc += f"\n{BEGIN}\n{END}\n"
+    head, rest = doc.split(BEGIN, 1)
+    _old, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts, to check the scripts")
+    parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=None,
+                        help="write the table into docs/benchmarks.md (default: not with --quick)")
+    parser.add_argument("--only", action="append",
+                        choices=["backlog", "latency", "state", "soak", "startup"],
+                        help="run only these measures (repeatable)")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    write = (not args.quick) if args.write is None else args.write
+    only = set(args.only or ["backlog", "latency", "state", "soak", "startup"])
+    started = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    report = Report()
+    work = Path(tempfile.mkdtemp(prefix="introd-bench-", dir="/dev/shm"
+                                 if os.access("/dev/shm", os.W_OK) else None))
+    dovecot = Dovecot()
+    dovecot.add_user(INTROS, IMAP_PASSWORD)
+    dovecot.start()
+    smtp = TimedSmtp(user=INTROS, password=SMTP_PASSWORD, local_domains=(), dovecot=None)
+    smtp.start()
+    lab = Lab(dovecot=dovecot, smtp=smtp, work=work)
+    try:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("startup", lambda: measure_startup(lab, report, sizes.startup_runs)),
+            ("backlog", lambda: measure_backlog(lab, report, sizes.backlog)),
+            ("latency", lambda: measure_latency(lab, report, sizes.latency)),
+            ("state", lambda: measure_big_state(lab, report, sizes.state_intros,
+                                                sizes.state_backlog)),
+            ("soak", lambda: measure_soak(lab, report, sizes.soak)),
+        ]
+        for name, step in steps:
+            if name in only:
+                t0 = time.perf_counter()
+                step()
+                print(f"  ({name} took {time.perf_counter() - t0:.0f} s)", flush=True)
+    finally:
+        smtp.stop()
+        dovecot.close()
+        keep = os.environ.get("BENCH_KEEP")
+        if keep:
+            print(f"scratch kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    text = render(report, sizes, time.perf_counter() - started, args.quick,
+                  (load_start, os.getloadavg()[0]))
+    print()
+    print(text)
+    if write:
+        write_doc(text)
+        print(f"\nwritten to {DOC.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -644,7 +644,9 @@ class ContactBook:
                     best = (k - 1, ids, "title")
             if best is None and text[start : start + 1].isupper():
                 # a first name with the company right after it: "Fatima at Crescent Pharma"
-                ids = [i for i in self._by_first.get(tok, ()) if self._company_follows(text, end, i)]
+                ids = [
+                    i for i in self._by_first.get(tok, ()) if self._company_follows(text, end, i)
+                ]
                 if ids:
                     best = (k, ids, "first")
             if best is None:
@@ -676,8 +678,10 @@ class ContactBook:
         window = text[m.end() : m.end() + 60]
         key = self._company[i]
         flat = compact(window)
-        return bool(key) and (flat.startswith(key) or _first_word_in(self._people[i].company,
-                                                                       " ".join(window.split()[:1])))
+        return bool(key) and (
+            flat.startswith(key)
+            or _first_word_in(self._people[i].company, " ".join(window.split()[:1]))
+        )
 
     def _company_near(self, text: str, end: int, ids: list[int]) -> str | None:
         """The company of one of the contacts, when written just after the name."""

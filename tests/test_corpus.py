@@ -56,7 +56,8 @@ def parse(name: str) -> dict[str, Any]:
     decision = judge(reading, config=cfg, contacts=contacts, store=None, now=NOW)
     return {
         "kind": reading.kind,
-        "request": reading.request.as_json() if reading.kind == "request" and reading.request
+        "request": reading.request.as_json()
+        if reading.kind == "request" and reading.request
         else None,
         "reply": reading.answer.as_json() if reading.kind == "reply" and reading.answer else None,
         "decision": decision.as_json(),
@@ -110,7 +111,10 @@ class TestCorpus:
             assert _norm((req.get("requester") or {}).get("email")) == _norm(entry[key])
         elif key == "target_email":
             if entry[key] is None:
-                if entry.get("decision_rule") == "no_target" and "target_name_contains" not in entry:
+                if (
+                    entry.get("decision_rule") == "no_target"
+                    and "target_name_contains" not in entry
+                ):
                     assert req.get("target") is None
                 else:
                     assert target.get("email") is None

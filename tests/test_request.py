@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from introd import request
 from introd.contacts import Contact, ContactBook
 from introd.model import Forward, IntroRequest, Person
-from introd.request import clean_message, find_reason, read_request
+from introd.asks import find_reason
+from introd.cleaning import clean_message
+from introd.request import read_request
 
 DATA = Path(__file__).parent / "data" / "request"
 OWNER = "mara@lindgren-advisory.example"

@@ -1,0 +1,612 @@
+"""What a requester asks for and why: asking phrases, named people, stated purposes.
+
+Phrase tables in English, French, German and Spanish: how people ask to be
+introduced ("would you mind connecting me with", "pourrais-tu me mettre en
+contact avec", "könntest du mich mit ... bekannt machen", "¿me podrías
+presentar a"), how they ask for nobody in particular ("anyone in your
+network"), and how they say why. Pure functions of text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from .cleaning import GREETING, is_sign_off
+from .contacts import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
+
+# --- sentences -----------------------------------------------------------------------------
+
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Sra|Jr|Inc|Ltd|Co|Corp|No|Nr|vs|etc|approx|Dept|Univ|"
+    r"Mme|Mlle|M|Hr|Fr|bzw|ca|z\.B|u\.a|e\.g|i\.e|Ph\.D|PhD|[A-Z])\.)$"
+)
+# after "Inc." or "etc." these words start a new sentence
+_SENTENCE_STARTERS = re.compile(
+    r"\s+(?:I|We|He|She|They|It|My|Our|His|Her|Their|This|That|Would|Could|Can|Do|Please|"
+    r"Thanks|Thank|Also|As|If|So|But|And|Je|Nous|Il|Elle|Ich|Wir|Er|Sie|Yo|Nosotros|Él|Ella)\b"
+)
+_COMPANY_ABBREV = re.compile(r"\b(?:Inc|Ltd|Co|Corp|etc|approx|PhD|Ph\.D)\.$")
+
+
+def sentences(text: str) -> list[tuple[int, str]]:
+    """Sentences with their paragraph number; wrapped lines joined, abbreviations kept."""
+    out: list[tuple[int, str]] = []
+    paragraphs = re.split(r"\n\s*\n", text or "")
+    for p_index, para in enumerate(paragraphs):
+        flat = " ".join(ln.strip() for ln in para.split("\n") if ln.strip())
+        start = 0
+        for m in re.finditer(r"[.!?…]+[\"'”’)]*(?=\s+|$)", flat):
+            end = m.end()
+            piece = flat[start:end]
+            if (
+                m.group().startswith(".")
+                and _ABBREV.search(flat[: m.start() + 1])
+                and not (
+                    _COMPANY_ABBREV.search(flat[: m.start() + 1])
+                    and _SENTENCE_STARTERS.match(flat, end)
+                )
+            ):
+                continue
+            if piece.strip():
+                out.append((p_index, piece.strip()))
+            start = end
+        tail = flat[start:].strip()
+        if tail:
+            out.append((p_index, tail))
+    return out
+
+
+# --- what the requester asks for -----------------------------------------------------------
+
+_CUES = [
+    re.compile(p, re.I)
+    for p in (
+        # English
+        r"\b(?:refer(?:ring)?|introduc(?:e|ing)|intro|recommend(?:ing)?|present(?:ing)?|"
+        r"mention(?:ing)?)\s+(?:me|us|myself|ourselves|him|her|them)\s+to\b",
+        r"\b(?:introduction|intro|referral|introductions)\s+(?:to|with)\b",
+        r"\b(?:put(?:ting)?|get(?:ting)?)\s+(?:me|us|him|her|them)\s+in\s+(?:touch|contact)\s+with\b",
+        r"\b(?:connect(?:ing)?|link(?:ing)?)\s+(?:me|us|him|her|them)\s+(?:up\s+)?(?:with|to)\b",
+        r"(?<!look )(?<!looks )(?<!looking )(?<!Look )(?<!Looking )\bforward(?:ing)?\b"
+        r"[^.?!\n]{0,60}?\bto\b",
+        r"\bpass(?:ing)?\b[^.?!\n]{0,60}?\b(?:along|on)\s+to\b",
+        r"\bget\s+in\s+front\s+of\b",
+        r"\bintroduce\s+(?:me|us)\s+and\b",
+        r"\bintroduction\s+between\s+(?:me|us)\s+and\b",
+        r"\b(?:be|get|being|getting)\s+introduced\s+to\b",
+        # "Is Dr. Helen Achebe someone you could introduce me to?": the name comes first
+        r"\b(?:is|would|could|might)\s+(?=(?-i:(?:(?:Dr|Prof|Mr|Mrs|Ms)\.?\s+)?[A-ZÀ-Ý][\w'’-]+"
+        r"(?:\s+[A-ZÀ-Ý][\w'’-]+){0,3})\s+(?:be\s+)?(?:someone|somebody|a\s+person|"
+        r"the\s+(?:right\s+)?person)\s+(?:that\s+|whom\s+)?you\b)",
+        r"\b[êe]tre\s+pr[ée]sent[ée]e?s?\s+(?:à|a|au)\b",
+        r"\bser\s+presentad[oa]s?\s+(?:a|al)\b",
+        # French
+        r"\b(?:me|nous)\s+pr[ée]senter(?:\s+(?:à|a|au|aux)\b|(?=\s+[A-ZÀ-Ý]))",
+        r"\b(?:mettre|faire\s+entrer)\s+en\s+(?:relation|contact)\s+avec\b",
+        r"\b(?:introduction|recommandation|pr[ée]sentation)\s+auprès\s+d[eu]\b",
+        r"\bmise\s+en\s+(?:relation|contact)\s+avec\b",
+        r"\bpr[ée]sentation\s+(?:à|avec)\b",
+        r"\bme\s+recommander\s+(?:à|auprès\s+de)\b",
+        r"\btransmettre\b[^.?!\n]{0,60}?\b(?:à|a)\b",
+        # German
+        r"\bmich\s+(?:bitte\s+|gern\s+|einmal\s+)?mit\b",
+        r"\b(?:mich|mir|uns)\s+(?:bitte\s+)?(?:an\s+|bei\s+)?(?=(?:Herrn?|Frau|Dr\.?|Prof\.?)\s)",
+        r"\buns\s+(?:bitte\s+)?mit\b",
+        r"\bKontakt\s+(?:zu|mit)\b",
+        r"\bVorstellung\s+bei\b",
+        r"\bweiterleiten\s+an\b|\ban\b(?=[^.?!\n]{0,60}\bweiterleiten\b)",
+        # Spanish
+        r"\bpresentar(?:me|nos)?\s+(?:a|al|con|ante)\b",
+        r"\bponer(?:me|nos)?\s+en\s+contacto\s+con\b",
+        r"\b(?:contactarme|conectarme|comunicarme)\s+con\b",
+        r"\bpresentaci[óo]n\s+(?:a|con)\b",
+        r"\brecomendarme\s+(?:a|con|ante)\b",
+        r"\breenviar\b[^.?!\n]{0,60}?\ba\b",
+    )
+]
+
+# Weaker phrases, tried only when none of the above names anybody.
+_WEAK_CUES = [
+    re.compile(p, re.I)
+    for p in (
+        r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
+        r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
+        r"reach(?:ing)?\s+out\s+to|contact(?:ing)?|(?:do|would|did)\s+you\s+(?:happen\s+to\s+)?know)\b",
+        r"\b(?:connaissez-vous|connais-tu|conna[iî]triez-vous|conna[iî]trais-tu|rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
+        r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
+        r"\b(?:kennen\s+Sie|kennst\s+du|sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
+        r"\b(?:conoces\s+a|conocerías\s+a|conoce\s+usted\s+a|conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
+    )
+]
+
+_BLANKET = re.compile(
+    r"^[\s,:]*(?:(?:any|some|a\s+few|several|all|one|few|many|two|three)\b|"
+    r"(?:anyone|anybody|someone|somebody|people|whoever|whomever|everyone|others|folks)\b|"
+    r"(?:the\s+(?:right|best|relevant|appropriate)\s+(?:person|people|contact))|"
+    r"(?:your|their|his|her)\s+(?:\d+\s+)?(?:contacts|network|connections|colleagues|friends|"
+    r"linkedin|hiring|team|people)|"
+    r"(?:quelqu|des\s+personnes|des\s+contacts|vos\s+contacts|tes\s+contacts|certains|certaines|"
+    r"plusieurs|votre\s+réseau|ton\s+réseau|n'importe)|"
+    r"(?:jemand|jemandem|einigen|ihren\s+kontakten|deinen\s+kontakten|ihrem\s+netzwerk|"
+    r"deinem\s+netzwerk|leuten|personen)|"
+    r"(?:alguien|algunos|algunas|alguno|alguna|tus\s+contactos|sus\s+contactos|cualquier|"
+    r"personas|gente|tu\s+red|su\s+red))",
+    re.I,
+)
+_BLANKET_ANYWHERE = re.compile(
+    r"\b(?:any of your|anyone (?:you know|in|at|from|who)|someone (?:in|at|from|who)|"
+    r"whoever you|your (?:\d+ )?(?:linkedin )?(?:contacts|network|connections)|"
+    r"quelqu'un|vos contacts|jemanden|Ihren Kontakten|alguien|algunos de tus contactos|"
+    r"tus contactos|cualquier contacto)\b",
+    re.I,
+)
+
+_CONNECTORS = frozenset(
+    """
+    at from of with in chez de du des von vom der bei en del la le the @ für para pour who qui
+    """.split()
+)
+_PARTICLES = frozenset(
+    """
+    van von de der da di del le la du ten ter bin al el dos das y
+    """.split()
+)
+_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|[&@]|[^\w\s]")
+_NOT_NAMES = frozenset(
+    """
+    i we you he she they it my your his her their our ich sie wir ihr ihre ihrem ihren je
+    nous vous yo usted el ella the a an this that these those mr mrs ms dr
+    """.split()
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Named:
+    """A person named in a text: as written, with the company written near them."""
+
+    name: str
+    company: str | None = None
+    mention: Mention | None = None
+
+
+_ARTICLES = frozenset("le la l the el der die den dem lo".split())
+
+
+def _strip_possessive(word: str) -> str:
+    return re.sub(r"['’]s$", "", word)
+
+
+def leading_name(text: str) -> tuple[str, str | None] | None:
+    """A person's name (and company) at the start of text: 'Dr. Rachel Okafor at Novalis'."""
+    tokens = [m.group() for m in _TOKEN.finditer(text[:200])]
+    i = 0
+    # skip a pronoun-free article or a possessive before a title: "your colleague Dr. X" is rare
+    words: list[str] = []
+    titled = False
+    if (
+        len(tokens) > 1
+        and fold(tokens[0]) in _ARTICLES
+        and (tokens[1][:1].isupper() or fold(tokens[1]).rstrip(".") in TITLES)
+    ):
+        i = 1  # "le Dr Patrice Lemaire", "the Dr. Quintero", "al Sr. Torres"
+    while i < len(tokens) and fold(tokens[i]).rstrip(".") in TITLES and tokens[i][0].isupper():
+        words.append(tokens[i])
+        titled = True
+        i += 1
+    capitals = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        bare = tok.rstrip(".")
+        low = fold(bare)
+        if bare and bare[0].isupper() and low not in _NOT_NAMES and not tok.endswith(("'s", "’s")):
+            words.append(tok)
+            capitals += 1
+            i += 1
+            if tok.endswith(".") and len(bare) > 1:
+                break
+            continue
+        if tok == "&" or (tok.endswith(("'s", "’s")) and bare[:1].isupper()):
+            return None  # "Meridian's BD team", "Pfizer Global R&D": a company, not a person
+        if low in _PARTICLES and capitals and i + 1 < len(tokens) and tokens[i + 1][:1].isupper():
+            words.append(tok)
+            i += 1
+            continue
+        break
+    if capitals == 0:
+        return None
+    name = " ".join(words).strip(" .,")
+    # a company after a connector: "at Novalis Therapeutics", ", associé chez Midwest BioVentures"
+    company = None
+    j, skipped = i, 0
+    if i < len(tokens) and tokens[i] in (",", "(", "-", "–", "—", "|", "/"):
+        after: list[str] = []
+        k = i + 1
+        while k < len(tokens) and (tokens[k][:1].isupper() or tokens[k] == "&"):
+            after.append(tokens[k])
+            k += 1
+        if after and fold(after[0]).rstrip(".") not in TITLES:
+            words_after = name_tokens(" ".join(after))
+            if words_after and not (set(words_after) & {"i", "we", "she", "he", "they"}):
+                company = " ".join(after).rstrip(".,")
+    while company is None and j < len(tokens) and skipped < 6:
+        tok = tokens[j]
+        if tok in "?!;()" or (tok == "." and j > i):
+            break
+        if fold(tok) in _CONNECTORS and j + 1 < len(tokens):
+            k = j + 1
+            while k < len(tokens) and fold(tokens[k]) in _CONNECTORS:
+                k += 1
+            parts: list[str] = []
+            while k < len(tokens) and (
+                tokens[k][:1].isupper()
+                or tokens[k] == "&"
+                or (parts and fold(tokens[k]) in ("of", "de", "and"))
+            ):
+                parts.append(tokens[k])
+                k += 1
+            while parts and fold(parts[-1]) in ("of", "de", "and", "&"):
+                parts.pop()
+            if parts:
+                company = " ".join(parts).rstrip(".,")
+                break
+        j += 1
+        skipped += 1
+    if capitals < 2 and not titled and company is None:
+        return None  # one capitalised word alone is not enough to name a person
+    return name, company
+
+
+def _sentence_end(text: str, start: int) -> int:
+    m = re.compile(r"[?!;\n]|\.(?:\s|$)").search(text, start)
+    end = m.start() if m else len(text)
+    # a title's dot is not the end: "Mr. Jones"
+    while (
+        m
+        and m.group().startswith(".")
+        and _ABBREV.search(text[max(0, m.start() - 6) : m.start() + 1])
+    ):
+        m = re.compile(r"[?!;\n]|\.(?:\s|$)").search(text, m.end())
+        end = m.start() if m else len(text)
+    return end
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Ask:
+    """What a text asks for: a named person, a blanket 'anyone', or nothing."""
+
+    named: Named | None = None
+    blanket: bool = False
+    cue_span: tuple[int, int] | None = None
+    # an asking phrase was found whose object is neither a name nor a pronoun
+    # ("introduce me to a hiring manager there")
+    unnamed: bool = False
+    # the asking phrase itself points at nobody in particular ("introduce me to anyone in ..."),
+    # not just a blanket word somewhere else in the text
+    blanket_ask: bool = False
+
+
+def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _Ask:
+    """The person the writer asks to meet ('introduce me to Dr. Anja Becker'), or a blanket ask."""
+    blanket = False
+    mentions = [
+        m
+        for m in contacts.mentions(text)
+        if not any(c.email and c.email.lower() in skip for c in m.contacts)
+    ]
+    strong = sorted(
+        ((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
+        key=lambda h: (h[0], -h[1]),
+    )
+    weak = sorted(
+        ((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
+        key=lambda h: (h[0], -h[1]),
+    )
+    unnamed = False
+    for start, end in strong + weak:
+        stop = _sentence_end(text, end)
+        rest = text[end:stop]
+        if _BLANKET.match(rest):
+            blanket = True
+            continue
+        strong_hit = (start, end) in strong
+        mention = next(
+            (
+                m
+                for m in mentions
+                if end <= m.span[0] <= end + 40 and _only_filler(text[end : m.span[0]])
+            ),
+            None,
+        )
+        if mention is None:
+            # "presentar al CTO de Kitsune Robotics, William Tanaka": a role, then the name
+            mention = next(
+                (
+                    m
+                    for m in mentions
+                    if end <= m.span[0] <= min(stop, end + 90)
+                    and _appositive(text[end : m.span[0]], m)
+                ),
+                None,
+            )
+        if mention is not None:
+            return _Ask(
+                named=Named(
+                    name=mention.text,
+                    company=mention.company,
+                    mention=mention,
+                ),
+                cue_span=(start, stop),
+            )
+        lead = leading_name(rest)
+        if lead is not None and _is_company(lead[0], contacts):
+            blanket = True  # "introduce me to Meridian Pharma": a company, nobody in it
+            continue
+        if lead is not None:
+            return _Ask(named=Named(name=lead[0], company=lead[1]), cue_span=(start, stop))
+        if strong_hit and rest.strip() and not _PRONOUN.match(rest):
+            unnamed = True
+    return _Ask(
+        blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)),
+        unnamed=unnamed,
+        blanket_ask=blanket,
+    )
+
+
+_PRONOUN = re.compile(
+    r"^[\s,:]*(?:her|him|them|she|he|it|this|these|lui|elle|eux|leur|ihr|ihm|ihnen|sie|él|"
+    r"ella|ellos|le|la|les)\b",
+    re.I,
+)
+
+
+_ORG_WORDS = frozenset(
+    """
+    inc llc ltd gmbh ag sa sas corp corporation company co group pharma pharmaceuticals
+    biotech biosciences therapeutics labs laboratories laboratoires university universite
+    universitat universidad institute institut instituto partners capital ventures
+    consulting solutions systems technologies industries holdings foundation team department
+    hospital clinic school college center centre bank global international worldwide
+    division unit office meeting conference congress summit forum
+    """.split()
+)
+
+
+def _is_company(name: str, contacts: ContactBook) -> bool:
+    words = name_tokens(name)
+    return bool(set(words) & _ORG_WORDS) or contacts.knows_company(name)
+
+
+_ROLE = re.compile(
+    r"\b(?:ceo|cto|cfo|coo|cso|cmo|founder|co-?founder|head|director|directeur|directrice|"
+    r"directora|leiter|leiterin|chef|cheffe|jefe|jefa|partner|vp|president|présidente?|"
+    r"presidenta?|manager|gerente|responsable|fondateur|fondatrice|fundador|fundadora|"
+    r"gründer|gründerin|geschäftsführer|geschäftsführerin)\b",
+    re.I,
+)
+
+
+def _appositive(between: str, mention: Mention) -> bool:
+    """Words naming the person's role or company, then a comma, before the name."""
+    if not between.rstrip().endswith(",") or len(between) > 90:
+        return False
+    flat = compact(between)
+    return bool(_ROLE.search(between)) or any(
+        company_key(c.company) and company_key(c.company) in flat for c in mention.contacts
+    )
+
+
+def _only_filler(between: str) -> bool:
+    """Words between a cue and a name that do not change whom it names."""
+    words = re.findall(r"[^\W\d_]+", fold(between))
+    filler = {
+        "please",
+        "bitte",
+        "the",
+        "your",
+        "friend",
+        "colleague",
+        "contact",
+        "connection",
+        "kindly",
+        "gern",
+        "gerne",
+        "einmal",
+        "mit",
+        "a",
+        "votre",
+        "ton",
+        "tu",
+        "su",
+        "el",
+        "la",
+        "le",
+        "der",
+        "die",
+        "dem",
+        "ihrem",
+        "ihrer",
+        "mr",
+        "ms",
+        "dr",
+        "s",
+    }
+    return len(words) <= 3 and all(w in filler for w in words)
+
+
+# --- the reason ----------------------------------------------------------------------------
+
+_REASON_CUES = re.compile(
+    r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
+    r"to explore|to hear|to get (?:her|his|their|your) (?:advice|perspective|view)|"
+    r"to follow up|to talk|to find out|to compare|to see whether|to see if|"
+    r"I would like|I'd like|we would like|we'd like|I would love|I'd love|we would love|"
+    r"I would value|I'd value|I would appreciate (?:his|her|their)|I want to|we want to|"
+    r"wants? to|would like to|hoping to|I hope to|we hope to|keen to|eager to|"
+    r"I am looking for|I'm looking for|we are looking for|we're looking for|looking to|"
+    r"I am trying to|I'm trying to|we are trying to|applied|applying|apply for|"
+    r"interested in|interest in|curious|advice|insights?|guidance|feedback|the reason|"
+    r"my goal|our goal|my aim|our aim|the goal|purpose|I need|we need|need to|"
+    r"mon objectif|notre objectif|dans le but|je cherche|nous cherchons|conseils?|"
+    r"mein Ziel|unser Ziel|ich suche|wir suchen|Rat\b|planen|plane|Kooperation|Zusammenarbeit|"
+    r"I want|we want|opinion|thoughts on|"
+    r"mi objetivo|nuestro objetivo|busco|buscamos|estoy buscando|quiero|queremos|consejo|"
+    r"evaluating|exploring|considering|planning to|we plan|I plan|"
+    r"afin de|pour (?:lui|leur|en|mieux|comprendre|discuter|parler|savoir|conna[iî]tre|"
+    r"apprendre|échanger|demander)|parce que|car |j'aimerais|je souhaite|je souhaiterais|"
+    r"je voudrais|nous voudrions|nous souhaitons|j'aimerai|intéress\w+|comprendre|"
+    r"um\s[^.?!]{1,80}\szu\s\w+|weil|da ich|da wir|ich möchte|wir möchten|ich würde gern|"
+    r"würde gerne?|würden gerne?|interessiert|Interesse|beworben|bewerbe|erfahren|"
+    r"para (?:\w+(?:ar|er|ir)(?:le|la|les|me|nos|lo)?)\b|porque|me gustaría|nos gustaría|"
+    r"me encantaría|quisiera|quisiéramos|me interesa|nos interesa|interesad\w+|"
+    r"aprender|conversar|colaborar|interview\w*|entrevista\w*|Vorstellungsgespräch\w*|"
+    r"entretien)\b",
+    re.I,
+)
+_STRONG_CUES = re.compile(
+    r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
+    r"to explore|afin de|parce que|pour (?:lui|comprendre|discuter|apprendre)|"
+    r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b)",
+    re.I,
+)
+_THANKS = re.compile(
+    r"^\s*[¡¿]?(?:thanks|thank you|thx|many thanks|merci|danke|vielen dank|gracias|muchas "
+    r"gracias|cheers|best|regards)\b",
+    re.I,
+)
+
+
+_GREETING_PREFIX = re.compile(
+    r"^(?:hi|hello|hey|dear|bonjour|hallo|hola|liebe|lieber|cher|chère)\s+[^\W\d_][\w'’-]*"
+    r"\s*[,:!\-–—]\s*(?=\w)",
+    re.I,
+)
+
+
+def find_reason(
+    text: str,
+    *,
+    ask_span: tuple[int, int] | None = None,
+    min_words: int = 5,
+    third_person: bool = False,
+) -> str | None:
+    """The writer's stated purpose: one or two sentences of text; None when none is given.
+
+    Phrases that announce a purpose come first; failing them, a plain statement of what the
+    writer does or plans ("We are sourcing cathode precursors ...") is the why. An owner's
+    note speaks of the requester in the third person: ``third_person`` lets it count.
+    """
+    parts = sentences(text)
+    if not parts:
+        return None
+    ask_text = text[ask_span[0] : ask_span[1]] if ask_span else ""
+    ask_at = None
+    if ask_text:
+        key = compact(ask_text)[:40]
+        for i, (_, s) in enumerate(parts):
+            if key and key in compact(s):
+                ask_at = i
+                break
+    scored: list[tuple[int, int]] = []  # (priority, index)
+    for i, (_, s) in enumerate(parts):
+        if GREETING.match(s) and len(s.split()) <= 6:
+            continue
+        if _THANKS.match(s) and not _STRONG_CUES.search(s):
+            continue
+        if is_sign_off(s) or len(s.split()) < 3:
+            continue
+        if i == ask_at or any(c.search(s) for c in _CUES):
+            tail = s
+            for c in _CUES:
+                m = c.search(s)
+                if m:
+                    tail = s[m.end() :]
+                    break
+            if not _STRONG_CUES.search(tail):
+                continue
+            scored.append((1, i))
+            continue
+        if not _REASON_CUES.search(s):
+            continue
+        if ask_at is not None and i > ask_at:
+            scored.append((0, i))
+        else:
+            scored.append((2, i))
+    if not scored:
+        follow = _following_sentence(parts, ask_at)
+        if follow is None:
+            follow = _statement(parts, ask_at, third_person=third_person)
+        if follow is None:
+            return None
+        scored.append((3, follow))
+    scored.sort()
+    chosen = [scored[0][1]]
+    if len(scored) > 1:
+        total = len(parts[scored[0][1]][1].split()) + len(parts[scored[1][1]][1].split())
+        if total <= 70:
+            chosen.append(scored[1][1])
+    reason = " ".join(_GREETING_PREFIX.sub("", parts[i][1]) for i in sorted(chosen))
+    if len(reason.split()) < max(min_words, 1):
+        return None
+    return reason
+
+
+_PLEASANTRY = re.compile(
+    r"\b(?:appreciate|grateful|let me know|happy to|thank|thanks|favou?r|if (?:that|this|it) "
+    r"works|no worries|no pressure|no rush|whenever|convenience|looking forward|hear from you|"
+    r"have a (?:great|nice|good)|hope|cv|resume|résumé|attached|merci|danke|gracias|"
+    r"n'hésitez|gerne|encantad)",
+    re.I,
+)
+_FIRST_PERSON = re.compile(
+    r"\b(?:I|I'm|I've|we|we're|we've|my|our|his|her|their|je|j'|nous|notre|mon|ma|ich|wir|"
+    r"mein|meine|unser|unsere|yo|nosotros|mi|mis|nuestro|nuestra|su|sus)\b",
+    re.I,
+)
+
+
+# How the writer knows the owner's contact, or small talk: context, not a reason.
+_ACQUAINTANCE = re.compile(
+    r"\b(?:you (?:know|knew|are connected|'re connected|worked|met|mentioned)|"
+    r"connected (?:with|to)|we met|I met|(?:saw|see|noticed|notice) (?:that )?you|on linkedin|"
+    r"hope (?:you|this|all)|how are you|long time|vous connaissez|tu connais|du kennst|"
+    r"Sie kennen|conoces|conoce usted)\b",
+    re.I,
+)
+_SOMEONE_ACTS = re.compile(
+    r"\b(?:us|uns|nos|nous|nosotros|nosotras|estamos|somos|tenemos|queremos|buscamos|trabajamos)\b",
+    re.I,
+)
+
+
+def _statement(
+    parts: list[tuple[int, str]], ask_at: int | None, *, third_person: bool = False
+) -> int | None:
+    """A sentence stating what the writer does or plans, when no purpose phrase gives the why."""
+    for i, (_, s) in enumerate(parts):
+        if i == ask_at or s.rstrip().endswith("?") or len(s.split()) < 8:
+            continue
+        if GREETING.match(s) or _THANKS.match(s) or is_sign_off(s):
+            continue
+        if _PLEASANTRY.search(s) or _ACQUAINTANCE.search(s) or any(c.search(s) for c in _CUES):
+            continue
+        if third_person or _FIRST_PERSON.search(s) or _SOMEONE_ACTS.search(s):
+            return i
+    return None
+
+
+def _following_sentence(parts: list[tuple[int, str]], ask_at: int | None) -> int | None:
+    """The sentence right after the ask, when it reads as the why ("His group is hiring...")."""
+    if ask_at is None:
+        ask_at = next(
+            (i for i, (_, s) in enumerate(parts) if any(c.search(s) for c in _CUES)), None
+        )
+    if ask_at is None or ask_at + 1 >= len(parts):
+        return None
+    paragraph, sentence = parts[ask_at + 1]
+    if paragraph != parts[ask_at][0] or sentence.rstrip().endswith("?"):
+        return None
+    if len(sentence.split()) < 7 or _PLEASANTRY.search(sentence) or is_sign_off(sentence):
+        return None
+    return ask_at + 1 if _FIRST_PERSON.search(sentence) else None

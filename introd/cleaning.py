@@ -1,0 +1,325 @@
+"""Cleaning a message's text: what mail clients and networks add around a person's words.
+
+Quoted history, forward header blocks, client footers ("Sent from my iPhone"),
+disclaimers, external-mail banners, signatures, and the chrome of network
+notifications (LinkedIn's "Tim Walker sent you a message"). Pure functions of
+text; nothing here raises on odd mail.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .contacts import name_tokens
+from .model import Person
+
+ADDRESS = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+
+
+# --- notification senders (LinkedIn and the like) ------------------------------------------
+
+_NOTIFY_LOCAL = re.compile(
+    r"^(?:no-?reply|do-?not-?reply|notifications?|notify|messages?-noreply|messaging|"
+    r"inmail-hit-reply|hit-reply|invitations?|updates?|member|mailer)([-+._].*)?$",
+    re.I,
+)
+_NOTIFY_DOMAINS = ("linkedin.com", "xing.com", "linkedin.example", "xing.example")
+_SENT_YOU = re.compile(
+    r"^\s*(?P<name>[^\n:]{2,60}?)\s+(?:"
+    r"(?:has\s+)?sent\s+you\s+(?:a\s+|an\s+)?(?:new\s+)?(?:message|InMail|note)|"
+    r"(?:hat\s+Ihnen|hat\s+dir)\s+(?:eine\s+)?(?:neue\s+)?Nachricht\s+(?:gesendet|geschickt)|"
+    r"vous\s+a\s+envoy[ée]\s+un\s+(?:nouveau\s+)?message|"
+    r"te\s+ha\s+enviado\s+un\s+(?:nuevo\s+)?mensaje|"
+    r"le\s+ha\s+enviado\s+un\s+(?:nuevo\s+)?mensaje|"
+    r"(?:is\s+)?waiting\s+for\s+your\s+response)",
+    re.I | re.M,
+)
+_MESSAGE_FROM = re.compile(
+    r"\b(?:new\s+)?(?:message|InMail|Nachricht|mensaje)\s+(?:from|von|de)\s+"
+    r"(?P<name>[^\n,:;!?()<>@]{2,60}?)\s*(?=$|[\n,:;!?(]|\s+(?:on|auf|en|sur)\s+\w+\s*$)",
+    re.I | re.M,
+)
+SERVICE_NAME = re.compile(
+    r"linkedin|xing|notification|no-?reply|messag|mailer|team\b|support", re.I
+)
+VIA = re.compile(r"^(?P<name>.+?)\s*\(?\s*(?:via|über|par|vía)\s+(?:LinkedIn|Xing)\s*\)?$", re.I)
+
+
+def is_notification_sender(person: Person | None) -> bool:
+    """A mail sent by a network's notification service, not by a person."""
+    if person is None or not person.email:
+        return False
+    local, _, domain = person.email.lower().rpartition("@")
+    if any(domain == d or domain.endswith("." + d) for d in _NOTIFY_DOMAINS):
+        return True
+    return bool(_NOTIFY_LOCAL.match(local))
+
+
+def notification_name(text: str, *, loose: bool = False) -> str | None:
+    """The person a notification is about: 'Tim Walker sent you a new message' -> 'Tim Walker'.
+
+    ``loose`` also reads 'New message from Tim Walker' (only for known notification mail).
+    """
+    found = list(_SENT_YOU.finditer(text or ""))
+    if loose:
+        found += list(_MESSAGE_FROM.finditer(text or ""))
+    for m in found:
+        name = m.group("name").strip(" -–:\"'")
+        name = re.sub(r"^(?:fwd?|fw|tr|wg|rv|re)\s*:\s*", "", name, flags=re.I)
+        if 1 <= len(name.split()) <= 5 and not ADDRESS.search(name):
+            return name
+    return None
+
+
+# --- text of a message: history, footers, signatures ---------------------------------------
+
+_HEADER_LABELS = (
+    r"(?:From|Sent|Date|To|Cc|Subject|De|Envoy[ée]|Date|À|A|Cc|Objet|Sujet|Von|"
+    r"Gesendet|Datum|An|Betreff|Enviado|Fecha|Para|Asunto|Da|Inviato|Oggetto)"
+)
+_HEADER_LINE = re.compile(rf"^\s*\**{_HEADER_LABELS}\s*\**\s*:", re.I)
+_FROM_LINE = re.compile(r"^\s*\**(?:From|De|Von|Da|Van)\s*\**\s*:\s*\S", re.I)
+_HISTORY = re.compile(
+    r"^\s*(?:"
+    r"-{2,}\s*(?:Original Message|Message d'origine|Ursprüngliche Nachricht|Mensaje original|"
+    r"Forwarded message|Forwarded Message|Message transféré|Weitergeleitete Nachricht|"
+    r"Mensaje reenviado|Messaggio inoltrato|Original-Nachricht)\s*-{2,}|"
+    r"Begin forwarded message:|Début du message réexpédié\s*:|"
+    r"Anfang der weitergeleiteten Nachricht:|Inicio del mensaje reenviado:|"
+    r"(?:On|Le|Am|El|Il|Op)\s.{4,200}(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef)\s*:"
+    r")\s*$",
+    re.I,
+)
+_WROTE_END = re.compile(r"(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef)\s*:\s*$", re.I)
+_WROTE_START = re.compile(r"^\s*(?:On|Le|Am|El|Il|Op)\s", re.I)
+_RULE = re.compile(r"^\s*_{8,}\s*$")
+FOOTER = re.compile(
+    r"^\s*(?:"
+    r"(?:Reply|Antworten|Répondre|Responder|View message|Nachricht anzeigen)\s*:?\s*https?://|"
+    r"This (?:e-?mail|message) was (?:intended|sent) for\b|"
+    r"Learn why we included this|You (?:are|'re) receiving\b|"
+    r"Unsubscribe\b|To unsubscribe\b|Se désabonner|Abmelden\b|Darse de baja|"
+    r"©\s*\d{4}|.*\bLinkedIn Corporation\b|.*\bXING SE\b|"
+    r"Sent from my \w+|Sent from (?:Outlook|Mail|Yahoo Mail)|Get Outlook for\b|"
+    r"Envoyé de mon\b|Envoyé depuis\b|Von meinem .{1,40} gesendet|Enviado desde mi\b|"
+    r"Sent with Proton Mail|"
+    r"\[?(?:CONFIDENTIALITY|DISCLAIMER|CONFIDENTIAL|LEGAL NOTICE)\b.*|"
+    r"This (?:e-?mail|message|communication)(?: and any (?:attachments?|files)[^.]{0,40})?"
+    r"[^.]{0,40}(?:confidential|intended solely|intended only|privileged).*|"
+    r"(?:Ce message|Ce courriel|Ce mail).{0,120}(?:confidentiel|destiné).*|"
+    r"Diese (?:E-Mail|Nachricht).{0,120}(?:vertraulich|Informationen).*|"
+    r"Este (?:mensaje|correo).{0,120}(?:confidencial|destinado).*|"
+    r"-{10,}\s*$|={10,}\s*$|_{10,}\s*$"
+    r")",
+    re.I,
+)
+SIG_DASHES = re.compile(r"^--\s*$")
+GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|greetings|"
+    r"bonjour|bonsoir|salut|cher|chère|chers|hallo|liebe|lieber|sehr geehrte[rs]?|"
+    r"guten (?:tag|morgen|abend)|moin|servus|hola|estimad[oa]s?|querid[oa]s?|"
+    r"buenos días|buenas)\b",
+    re.I,
+)
+NAME_GREETING = re.compile(r"^\s*[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+)?\s*[,:!]\s*$")
+_SIGN_OFF = re.compile(
+    r"^\s*[¡¿]?(?:(?:with\s+)?(?:best|kind|kindest|warm|warmest|many|all the best|regards|"
+    r"best regards|kind regards|warm regards|sincerely|yours|respectfully|cheers|thanks|"
+    r"thank you|thx|ta|talk soon|take care|cordially|gratefully|appreciatively)|"
+    r"(?:bien )?cordialement|bien à (?:vous|toi)|amicalement|amitiés|merci|"
+    r"sincères salutations|salutations|bonne journée|très cordialement|"
+    r"(?:mit )?(?:freundlich|best|herzlich|viel|lieb|schön|sonnig)\w*\s+gr(?:ü|ue)(?:ß|ss)\w*|"
+    r"gruß|grüße|danke|vielen dank|herzlich|lg|mfg|"
+    r"saludos|un saludo|atentamente|cordialmente|gracias|muchas gracias|un abrazo|"
+    r"abrazos|besos)\b",
+    re.I,
+)
+_QUOTE = re.compile(r"^\s*>")
+
+
+def split_lines(text: str) -> list[str]:
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _unquote(lines: list[str]) -> list[str]:
+    """A message that is quoted as a whole (Proton's forward) with one '>' level removed."""
+    filled = [ln for ln in lines if ln.strip()]
+    if filled and sum(1 for ln in filled if _QUOTE.match(ln)) >= 0.8 * len(filled):
+        return [re.sub(r"^\s*> ?", "", ln) if _QUOTE.match(ln) else ln for ln in lines]
+    return lines
+
+
+def _history_at(lines: list[str], i: int) -> bool:
+    line = lines[i]
+    if _HISTORY.match(line):
+        return True
+    if _WROTE_START.match(line) and len(line) < 200:
+        # "On Mon, 3 Mar 2025, Tim Walker <tim@x" / "> wrote:" wrapped over two lines
+        for j in (i + 1, i + 2):
+            if j < len(lines) and _WROTE_END.search(lines[j]) and len(lines[j]) < 120:
+                return True
+    if _RULE.match(line) or _FROM_LINE.match(line):
+        following = [ln for ln in lines[i + 1 : i + 6] if ln.strip()]
+        if _RULE.match(line):
+            return bool(following) and bool(_HEADER_LINE.match(following[0]))
+        return sum(1 for ln in following[:4] if _HEADER_LINE.match(ln)) >= 1
+    return False
+
+
+def cut_history(lines: list[str]) -> list[str]:
+    for i in range(len(lines)):
+        if _history_at(lines, i):
+            return lines[:i]
+    return lines
+
+
+def cut_footer(lines: list[str]) -> list[str]:
+    for i, line in enumerate(lines):
+        if i > 0 and (FOOTER.match(line) or SIG_DASHES.match(line)):
+            return lines[:i]
+    return lines
+
+
+def _strip_header_block(lines: list[str]) -> list[str]:
+    """Forward header lines left at the top ("From: ...", "Subject: ...")."""
+    i = 0
+    while i < len(lines) and (
+        not lines[i].strip()
+        or _HEADER_LINE.match(lines[i])
+        or _HISTORY.match(lines[i])
+        or _RULE.match(lines[i])
+    ):
+        i += 1
+    return lines[i:] if any(_HEADER_LINE.match(ln) for ln in lines[:i]) else lines
+
+
+def _is_short(line: str) -> bool:
+    return len(line.strip()) <= 80 and len(line.split()) <= 10
+
+
+def _looks_like_name(line: str) -> bool:
+    s = line.strip()
+    return 0 < len(s.split()) <= 4 and not re.search(r"[\d@|/]|https?:|www\.", s) and s[0].isupper()
+
+
+def is_sign_off(line: str) -> bool:
+    s = line.strip()
+    if not s or not _SIGN_OFF.match(s):
+        return False
+    words = len(s.split())
+    if s.endswith(","):
+        return words <= 8
+    return words <= 6 and not s.endswith("?")
+
+
+def sign_off_at(lines: list[str]) -> int | None:
+    """The last sign-off line followed only by a short block (name, title, phone...)."""
+    found = None
+    for i, line in enumerate(lines):
+        if not is_sign_off(line):
+            continue
+        rest = [ln for ln in lines[i + 1 :] if ln.strip()]
+        if len(rest) <= 7 and all(_is_short(ln) for ln in rest):
+            found = i
+    return found
+
+
+def _cut_signature(lines: list[str]) -> list[str]:
+    """Keep the sign-off line and the name under it; drop titles, phones and links below."""
+    at = sign_off_at(lines)
+    if at is None:
+        return lines
+    kept = lines[: at + 1]
+    rest = lines[at + 1 :]
+    if "," in lines[at].strip().rstrip(",") and _looks_like_name(
+        lines[at].strip().rstrip(",").rsplit(",", 1)[1]
+    ):
+        return kept  # "Best, Tim": the name is on the sign-off line
+    for j, line in enumerate(rest):
+        if line.strip():
+            if _looks_like_name(line):
+                kept += rest[: j + 1]
+            break
+    return kept
+
+
+def tidy(lines: list[str]) -> str:
+    text = "\n".join(ln.rstrip() for ln in lines).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _start_at_greeting(lines: list[str], limit: int = 10) -> list[str]:
+    seen = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if GREETING.match(line):
+            return lines[i:]
+        seen += 1
+        if seen >= limit:
+            break
+    return lines
+
+
+_BANNER = re.compile(
+    r"^\s*(?:\[?\s*(?:EXTERNAL|EXT|EXTERNE|EXTERN|EXTERNO)\s*(?:E-?MAIL|SENDER)?\s*\]|"
+    r"(?:CAUTION|WARNING|ATTENTION|ACHTUNG|PRECAUCIÓN)\s*:.{0,200}(?:outside|extern|extérieur|"
+    r"externo|organi[sz]ation).*)\s*$",
+    re.I,
+)
+
+
+def _drop_banners(lines: list[str]) -> list[str]:
+    """'[EXTERNAL]' and 'CAUTION: this e-mail originated outside...' lines at the top."""
+    filled = [i for i, ln in enumerate(lines) if ln.strip()][:3]
+    drop = {i for i in filled if _BANNER.match(lines[i])}
+    return [ln for i, ln in enumerate(lines) if i not in drop]
+
+
+def message_lines(text: str) -> list[str]:
+    """A message's own lines: unquoted, without history, footers and forward headers."""
+    lines = _drop_banners(_unquote(split_lines(text)))
+    lines = _strip_header_block(lines)
+    lines = cut_history(lines)
+    lines = [ln for ln in lines if not _QUOTE.match(ln)]
+    return cut_footer(lines)
+
+
+_CONTACT_LINE = re.compile(r"@|https?://|www\.|\||\+?\d[\d ().-]{6,}\d")
+
+
+def _cut_name_block(lines: list[str], signer: str | None) -> list[str]:
+    """A closing block with no sign-off above it: keep its name line, drop title and phone."""
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start and lines[start - 1].strip():
+        start -= 1
+    block = lines[start:end]
+    if len(block) < 2 or len(block) > 7 or start == 0 or not all(_is_short(ln) for ln in block):
+        return lines
+    if not _looks_like_name(block[0]):
+        return lines
+    signer_words = set(name_tokens(signer or ""))
+    if (signer_words & set(name_tokens(block[0]))) or any(
+        _CONTACT_LINE.search(ln) for ln in block[1:]
+    ):
+        return lines[: start + 1]
+    return lines
+
+
+def clean_message(text: str, *, notification: bool = False, signer: str | None = None) -> str:
+    """The requester's own message: greeting to sign-off, without what mail clients add."""
+    lines = message_lines(text)
+    if notification:
+        lines = [ln for ln in lines if not _SENT_YOU.match(ln)]
+        lines = _start_at_greeting(lines)
+    if sign_off_at(lines) is not None:
+        lines = _cut_signature(lines)
+    else:
+        lines = _cut_name_block(lines, signer)
+    return tidy(lines)

@@ -258,35 +258,50 @@ class Templates:
         is an error; otherwise it can only come from data (a name read from mail)
         and is folded into a space like any header value.
         """
+        rendered, problems = self.try_render(name, context, language, strict=strict)
+        if rendered is None:
+            raise TemplateError(problems[0])
+        return rendered
+
+    def try_render(self, name: str, context: Mapping[str, Any], language: str | None = None,
+                   *, strict: bool = True) -> tuple[Rendered | None, list[str]]:
+        """The rendered mail, or None and every problem found (one line each)."""
         if name not in TEMPLATE_NAMES:
-            raise TemplateError(f"unknown template {name!r}")
-        sources = {part: self.source(name, part, language) for part in PARTS}
+            return None, [f"unknown template {name!r}"]
+        problems: list[str] = []
         out: dict[str, str | None] = {}
+        sources = {part: self.source(name, part, language) for part in PARTS}
         for part, source in sources.items():
+            out[part] = None
             if source is None:
-                if part == "html":
-                    out[part] = None
-                    continue
-                raise TemplateError(f"{name}.{part}.j2: template missing")
-            out[part] = self._render_part(source, context)
+                if part != "html":
+                    problems.append(f"{name}.{part}.j2: template missing")
+                continue
+            try:
+                out[part] = self._render_part(source, context)
+            except TemplateError as exc:
+                problems.append(str(exc))
         subject_file, text_file = sources["subject"], sources["txt"]
-        assert subject_file is not None and text_file is not None
         subject = (out["subject"] or "").strip()
-        if strict and _CONTROL.search(subject.replace(" ", "")):
-            raise TemplateError(f"{subject_file.path}: the subject has a line break or a "
+        if subject_file is not None and out["subject"] is not None:
+            if strict and _CONTROL.search(subject.replace(" ", "")):
+                problems.append(f"{subject_file.path}: the subject has a line break or a "
                                 "control character; a subject must be one line")
-        subject = clean_header(subject)
-        if not subject:
-            raise TemplateError(f"{subject_file.path}: the subject is empty")
+            elif not clean_header(subject):
+                problems.append(f"{subject_file.path}: the subject is empty")
         text = (out["txt"] or "").strip("\n")
         # an empty NAME.html.j2 in templates_dir turns the HTML part off
         html = out["html"] if out["html"] and out["html"].strip() else None
-        if not text.strip():
+        if text_file is not None and out["txt"] is not None and not text.strip():
             if html is not None:
-                raise TemplateError(f"{text_file.path}: the text part is empty but there is "
-                                    "an HTML part; every mail needs a text part")
-            raise TemplateError(f"{text_file.path}: the body is empty")
-        return Rendered(name=name, subject=subject, text=text + "\n", html=html)
+                problems.append(f"{text_file.path}: the text part is empty but there is an "
+                                "HTML part; every mail needs a text part")
+            else:
+                problems.append(f"{text_file.path}: the body is empty")
+        if problems:
+            return None, problems
+        return Rendered(name=name, subject=clean_header(subject), text=text + "\n",
+                        html=html), []
 
 
 def address_of(person: Person) -> Address:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import Config
 from .engine import IntroView
-from .exceptions import TemplateError, UsageError
+from .exceptions import UsageError
 from .model import Person
 from .render import (
     OWNER_TEMPLATES,
@@ -275,17 +275,15 @@ def check_templates(cfg: Config) -> list[str]:
             for problem in _check_parts_agree(templates, name, lang):
                 problems[problem] = None
             for situation in situations(cfg, name):
-                try:
-                    rendered = templates.render(name, situation.context, language=lang,
-                                                strict=True)
-                except TemplateError as exc:
-                    if str(exc) not in seen:
-                        seen.add(str(exc))
+                rendered, found = templates.try_render(name, situation.context, lang)
+                for problem in found:
+                    if problem not in seen:
+                        seen.add(problem)
                         where = f"{lang}/{name}" if lang else name
-                        problems[f"{exc} [{where}, {situation.label}]"] = None
-                    continue
-                for problem in _check_html(templates, rendered, lang):
-                    problems[problem] = None
+                        problems[f"{problem} [{where}, {situation.label}]"] = None
+                if rendered is not None:
+                    for problem in _check_html(templates, rendered, lang):
+                        problems[problem] = None
     return list(problems)
 
 

@@ -68,17 +68,26 @@ def _is_introduction(m: EmailMessage) -> bool:
 
 def _run_with_kills(world: World, rng: random.Random, kills: int,
                     done: Callable[[], bool], feed: Callable[[], None] | None = None) -> int:
-    """Run the daemon, SIGKILL it `kills` times at random moments (restarting it each time),
-    then let it finish until `done()`; returns how many kills hit a running daemon."""
+    """Run the daemon, SIGKILL it `kills` times (restarting it each time), then let it
+    finish until `done()`; returns how many kills hit a running daemon.
+
+    Each kill waits for a random amount of progress of the current run (1 to 40 log events:
+    mails handled, queued, sent), so it lands in the middle of the work, not in start-up.
+    """
     d = Running(world)
     if feed is not None:
         feed()
     hit = 0
     try:
         for _ in range(kills):
+            progress = rng.randint(1, 40)
+            try:
+                wait_for(lambda run=d, n=progress: done() or len(run.events()) >= n,  # type: ignore[misc]
+                         timeout=30)
+            except AssertionError:
+                pass  # nothing left to do in this run: kill it idle
             if done():
                 break
-            time.sleep(rng.uniform(0.3, 1.2))
             if d.proc.poll() is None:
                 hit += 1
             d.kill()

@@ -253,12 +253,12 @@ class Daemon:
             return send_due(self.store, self.smtp, now=now,
                             envelope_from=self.config.reply_address,
                             max_per_hour=self.config.max_outgoing_per_hour, on_failure=failed,
-                            on_sent=self._mail_sent)
+                            on_sent=self._mail_sent, stop=lambda: self.stop_requested)
 
         try:
             sent = send()
             # bounce notices queued just now go out in the same pass
-            if self.store.due_outbox(now, limit=1):
+            if not self.stop_requested and self.store.due_outbox(now, limit=1):
                 sent += send()
         finally:
             self.smtp.close()

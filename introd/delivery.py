@@ -95,7 +95,8 @@ def _code_text(exc: smtplib.SMTPResponseException) -> str:
 
 def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from: str,
              max_per_hour: int, on_failure: Callable[[Failure], None],
-             on_sent: Callable[[OutboxRow], None] | None = None) -> int:
+             on_sent: Callable[[OutboxRow], None] | None = None,
+             stop: Callable[[], bool] | None = None) -> int:
     """Send every due mail of the outbox; return how many left. Raises DeliveryError when
     the server cannot be reached at all or closes the session with 421 (the mail in hand is
     deferred, the rest stays pending untouched)."""
@@ -104,6 +105,8 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
     if max_per_hour:
         budget = max_per_hour - store.sent_since(now - timedelta(hours=1))
     for row in store.due_outbox(now):
+        if stop is not None and stop():  # SIGTERM: the rest waits in the outbox
+            break
         if budget is not None and sent >= budget:
             log.info("outbox_rate_limited", pending=store.outbox_depth(), max_per_hour=max_per_hour)
             break

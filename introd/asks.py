@@ -113,7 +113,9 @@ _WEAK_CUES = [
     for p in (
         r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
         r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
-        r"reach(?:ing)?\s+out\s+to|contact(?:ing)?|(?:do|would|did)\s+you\s+(?:happen\s+to\s+)?know)\b",
+        r"reach(?:ing)?\s+out\s+to|contact(?:ing)?|"
+        r"(?:do|would|did|might|may|could|can|if|whether)\s+you\s+"
+        r"(?:might\s+|may\s+|would\s+|happen\s+to\s+)?know)\b",
         r"\b(?:connaissez-vous|connais-tu|conna[iî]triez-vous|conna[iî]trais-tu|rencontrer|contacter|[ée]changer\s+avec|parler\s+(?:à|a|avec)|"
         r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
         r"\b(?:kennen\s+Sie|kennst\s+du|sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",

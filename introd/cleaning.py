@@ -265,9 +265,12 @@ def _start_at_greeting(lines: list[str], limit: int = 10) -> list[str]:
 
 
 _BANNER = re.compile(
-    r"^\s*(?:\[?\s*(?:EXTERNAL|EXT|EXTERNE|EXTERN|EXTERNO)\s*(?:E-?MAIL|SENDER)?\s*\]|"
+    r"^\s*(?:\[?\s*(?:EXTERNAL|EXT|EXTERNE|EXTERN|EXTERNO)\s*(?:E-?MAIL|SENDER)?\s*\]"
+    r"(?:\s*.{0,200}(?:outside|extern|extérieur|externo|organi[sz]ation).*)?|"
     r"(?:CAUTION|WARNING|ATTENTION|ACHTUNG|PRECAUCIÓN)\s*:.{0,200}(?:outside|extern|extérieur|"
-    r"externo|organi[sz]ation).*)\s*$",
+    r"externo|organi[sz]ation).*|"
+    r"(?:This|Cet?) (?:e-?mail|message|courriel) (?:originated|was sent|provient) .{0,80}"
+    r"(?:outside|extérieur|extern).*)\s*$",
     re.I,
 )
 

@@ -28,6 +28,10 @@ TITLES = frozenset(
     srta senor senora don dona dra pr herrn sir dame lady lord mister
     """.split()
 )
+# Lower-case words inside names: "Pieter van der Berg", "Ana de la Fuente".
+NAME_PARTICLES = frozenset(
+    "van von de der den da di del della le la du des ten ter bin al el dos das y".split()
+)
 # Company suffixes dropped before comparing company names.
 _COMPANY_SUFFIXES = frozenset(
     """
@@ -624,10 +628,15 @@ class ContactBook:
                 for first in range(k - 1, max(-1, k - n - 3), -1):
                     if flat[first][2] != variant[0]:
                         continue
-                    if not _adjacent(text, flat, first, k):
+                    if not _adjacent(text, flat, first, k) or flat[first][0] < last_end:
                         break
                     seq = tuple(t for _, _, t in flat[first : k + 1])
-                    if seq == variant or abs(len(seq) - n) <= 2:
+                    # middle names are written as names: "Robert J. Pryce", not "Robert from Pryce"
+                    middle_ok = all(
+                        text[flat[j][0]].isupper() or flat[j][2] in NAME_PARTICLES
+                        for j in range(first + 1, k)
+                    )
+                    if seq == variant or (abs(len(seq) - n) <= 2 and middle_ok):
                         if best is None or first < best[0]:
                             best = (first, [i], how)
                         elif first == best[0] and i not in best[1]:

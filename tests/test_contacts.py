@@ -198,6 +198,9 @@ class TestMatch:
             ("Dr. Lindqvist", "Baltic Assay Labs", ["Anton Lindqvist"]),
             ("Mr. Pryce", "PryceCoatings", ["Robert J. Pryce"]),
             ("Pryce", "Pryce Coatings Inc", ["Robert J. Pryce"]),
+            ("Bob Pryce", None, ["Robert J. Pryce"]),
+            ("Rob Pryce", None, ["Robert J. Pryce"]),
+            ("Bill Pryce", None, []),
         ],
     )
     def test_names_titles_and_companies(
@@ -225,6 +228,22 @@ class TestMentions:
         assert [c.name for c in found[1].contacts] == ["Grete Lindqvist", "Henrik Lindqvist"]
         start, end = found[2].span
         assert text[start:end] == "Solveig Aas"
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("Could you ask Bob Pryce about it?", [("Bob Pryce", "nickname")]),
+            ("You know Robert at PryceCoatings, I think.", [("Robert", "first")]),
+            ("I hear Robert from Pryce Coatings is hiring.", [("Robert", "first")]),
+            ("Robert said hello.", []),
+            ("Robert at Norrsken Materials is the one.", []),
+        ],
+    )
+    def test_nicknames_and_first_names_with_their_company(
+        self, book: ContactBook, text: str, expected: list[tuple[str, str]]
+    ) -> None:
+        """A nickname stands for the first name; a bare first name counts only with its company."""
+        assert [(m.text, m.how) for m in book.mentions(text)] == expected
 
     def test_no_mention_for_other_people_with_a_known_last_name(self, book: ContactBook) -> None:
         """'Karin Lindqvist' is not any of the Lindqvists in the book."""

@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from introd.forward import find_forward, parse_people, parse_person
+from introd.forward import find_forward, nested_forward, parse_people, parse_person
 from introd.mailtext import parse_bytes
-from introd.model import Person
+from introd.model import Forward, Person
 
 DATA = Path(__file__).parent / "data" / "forward"
 CASES: list[dict[str, Any]] = yaml.safe_load((DATA / "expected.yaml").read_text("utf-8"))
@@ -243,3 +243,31 @@ class TestNeverRaises:
         except Exception:
             return
         find_forward(msg)
+
+
+class TestNestedForward:
+    def test_forward_inside_a_forwarded_message(self) -> None:
+        """The message a forwarder passed on, with the forwarder's own words as its note."""
+        outer = Forward(
+            note="",
+            sender=Person(name="Jonas Berg", email="jonas@berg.example"),
+            subject="Fwd: intro",
+            body=(
+                "She is great, could you help?\n\n---------- Forwarded message ---------\n"
+                "From: Lea Roth <lea@roth.example>\nDate: Mon, Mar 3, 2025 at 9:00 AM\n"
+                "Subject: intro\nTo: Jonas Berg <jonas@berg.example>\n\nHi Jonas, could Mara "
+                "introduce me to Walter Pryce?\n\nLea\n"
+            ),
+            style="gmail",
+            depth=1,
+        )
+        inner = nested_forward(outer)
+        assert inner is not None
+        assert inner.sender == Person(name="Lea Roth", email="lea@roth.example")
+        assert "She is great" in inner.note and "Walter Pryce" in inner.body
+        assert inner.depth == 2
+
+    def test_no_forward_inside(self) -> None:
+        """A plain forwarded message has nothing nested."""
+        fwd = Forward(note="", sender=None, subject="", body="Hello there.\n", style="gmail")
+        assert nested_forward(fwd) is None

@@ -811,3 +811,81 @@ class TestReasonPhrasings:
     def test_bare_ask_has_no_reason(self, text: str) -> None:
         """Pleasantries around a bare ask are not a reason."""
         assert read(forward(f"Hi,\n\n{text}\n\nThanks,\nRavi")).reason is None
+
+
+class TestHarderShapes:
+    @pytest.mark.parametrize(
+        ("sentence", "expected"),
+        [
+            (
+                "I noticed you know Greta at RheinPolymer. Would you be able to introduce us?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "Is Dr. Hanna Roth someone you could introduce me to?",
+                ("Dr. Hanna Roth", None),
+            ),
+            (
+                "Connaîtriez-vous le Dr Hanna Roth ? Je souhaiterais lui être présenté.",
+                ("Dr Hanna Roth", None),
+            ),
+            (
+                "¿Me podrías presentar al director de RheinPolymer, Greta Vogt?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
+            (
+                "I was wondering if you might know Hanna Roth, the head of sales at Vesta?",
+                ("Hanna Roth", None),
+            ),
+        ],
+    )
+    def test_person_named_around_the_ask(
+        self, sentence: str, expected: tuple[str | None, str | None]
+    ) -> None:
+        """A first name with its company, a name before the ask, after an article or a role."""
+        body = (
+            f"Hi Mara,\n\n{sentence} We make catalysts and need a partner for field trials.\n\nRavi"
+        )
+        assert target_of(read(forward(body))) == expected
+
+    def test_owner_writes_name_and_address_inside_a_sentence(self) -> None:
+        """'Please loop in Greta Vogt <addr> on this one.' names the target."""
+        req = read(
+            forward(
+                REQUEST_EN, note="Please loop in Greta Vogt <greta.vogt@rheinpolymer.example> here."
+            )
+        )
+        assert target_of(req) == ("Greta Vogt", "greta.vogt@rheinpolymer.example")
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I understand you worked with Greta Vogt. Would you be willing to make an introduction? We are sourcing bio-based monomers and her work on catalysis is directly relevant.",
+            "Können Sie mich mit Greta Vogt bekannt machen? Wir haben ein Enzym entwickelt und suchen einen Partner für die Zulassung.",
+        ],
+    )
+    def test_a_plain_statement_of_what_the_writer_does_is_the_why(self, text: str) -> None:
+        """No purpose phrase, but a sentence saying what the writer does: that is the reason."""
+        reason = read(forward(f"Hi,\n\n{text}\n\nThanks,\nRavi")).reason
+        assert reason is not None and len(reason.split()) >= 5
+
+    def test_third_person_reason_in_the_owner_note(self) -> None:
+        """In a note naming two people, the owner's sentence about them is the reason."""
+        body = (
+            "Ravi Menon <ravi.menon@mailbox.example> → Greta Vogt <greta.vogt@rheinpolymer.example>\n\n"
+            "Ravi finishes his PhD in June and RheinPolymer is hiring analysts in Cologne.\n\nMara"
+        )
+        assert read(None, body).reason is not None
+
+    def test_forward_of_a_forward_reads_the_innermost_request(self) -> None:
+        """A colleague passing a request on is not the requester; the person who asks is."""
+        inner = (
+            "Ravi asked me to pass this on - he is great. Could you help him?\n\nJonas\n\n"
+            "---------- Forwarded message ---------\n"
+            "From: Ravi Menon <ravi.menon@mailbox.example>\nDate: Mon, Mar 3, 2025 at 9:00 AM\n"
+            "Subject: intro\nTo: Jonas Berg <jonas@berg.example>\n\n" + REQUEST_EN
+        )
+        req = read(forward(inner, sender=Person(name="Jonas Berg", email="jonas@berg.example")))
+        assert req.requester == Person(name="Ravi Menon", email="ravi.menon@mailbox.example")
+        assert target_of(req) == ("Ingrid Solberg", "ingrid.solberg@fjordpolymer.example")
+        assert "he is great" not in req.blurb

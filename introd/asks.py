@@ -573,7 +573,15 @@ _ACQUAINTANCE = re.compile(
     r"\b(?:you (?:know|knew|are connected|'re connected|worked|met|mentioned)|"
     r"connected (?:with|to)|we met|I met|(?:saw|see|noticed|notice) (?:that )?you|on linkedin|"
     r"hope (?:you|this|all)|how are you|long time|vous connaissez|tu connais|du kennst|"
-    r"Sie kennen|conoces|conoce usted)\b",
+    r"Sie kennen|conoces|conoce usted|enjoy(?:ed)?|our (?:chat|call|conversation|coffee|talk|"
+    r"meeting|lunch)|(?:great|good|nice|lovely) (?:to|seeing|meeting|catching)|catch(?:ing)? up|"
+    r"following (?:you|your))\b",
+    re.I,
+)
+# A statement about the owner ("I have been following your posts") is not the why.
+_SECOND_PERSON = re.compile(
+    r"\b(?:you|your|yours|vous|votre|vos|tu|toi|ton|tes|dich|dir|dein\w*|Ihnen|kennst|weißt|"
+    r"hast|bist|kannst|usted|tú|tus|contigo)\b",
     re.I,
 )
 _SOMEONE_ACTS = re.compile(
@@ -591,7 +599,9 @@ def _statement(
             continue
         if GREETING.match(s) or _THANKS.match(s) or is_sign_off(s):
             continue
-        if _PLEASANTRY.search(s) or _ACQUAINTANCE.search(s) or any(c.search(s) for c in _CUES):
+        if _PLEASANTRY.search(s) or _ACQUAINTANCE.search(s) or _SECOND_PERSON.search(s):
+            continue
+        if any(c.search(s) for c in _CUES):
             continue
         if third_person or _FIRST_PERSON.search(s) or _SOMEONE_ACTS.search(s):
             return i

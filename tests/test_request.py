@@ -889,3 +889,17 @@ class TestHarderShapes:
         assert req.requester == Person(name="Ravi Menon", email="ravi.menon@mailbox.example")
         assert target_of(req) == ("Ingrid Solberg", "ingrid.solberg@fjordpolymer.example")
         assert "he is great" not in req.blurb
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I really enjoyed our chat at the mixer last Thursday. Could you introduce me to Greta Vogt?",
+            "I have been following your posts about catalysis for a while now. Could you introduce me to Greta Vogt?",
+            "J'ai vu que tu connaissais Thierry Morel depuis longtemps. Peux-tu me le présenter ?",
+            "Ich habe gesehen, dass du Greta Vogt von RheinPolymer kennst. Kannst du mich vorstellen?",
+            "Vi en LinkedIn que conoces a Lucía Fernández. ¿Me la presentas?",
+        ],
+    )
+    def test_small_talk_about_the_owner_is_not_a_reason(self, text: str) -> None:
+        """How the writer knows the owner, or what they saw of her, says nothing of why."""
+        assert read(forward(f"Hi,\n\n{text}\n\nThanks,\nRavi")).reason is None

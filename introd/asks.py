@@ -342,6 +342,23 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
                 cue_span=(start, stop),
             )
         lead = leading_name(rest)
+        if lead is None and strong_hit:
+            first = _FIRST_NAME_ONLY.match(rest)
+            known = contacts.by_first_name(first.group(1)) if first else []
+            if known:
+                # "introduce me to Michael?": the contacts' Michaels (several: ambiguous)
+                return _Ask(
+                    named=Named(
+                        name=first.group(1) if first else "",
+                        mention=Mention(
+                            contacts=tuple(known),
+                            span=(end, end),
+                            how="first",
+                            text=first.group(1) if first else "",
+                        ),
+                    ),
+                    cue_span=(start, stop),
+                )
         if lead is not None and _is_company(lead[0], contacts):
             blanket = True  # "introduce me to Meridian Pharma": a company, nobody in it
             continue
@@ -356,6 +373,7 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
     )
 
 
+_FIRST_NAME_ONLY = re.compile(r"^[\s,:]*([A-ZÀ-Ý][\w'’-]+)\s*(?:[?!.;,]|$)")
 _PRONOUN = re.compile(
     r"^[\s,:]*(?:her|him|them|she|he|it|this|these|lui|elle|eux|leur|ihr|ihm|ihnen|sie|él|"
     r"ella|ellos|le|la|les)\b",
@@ -434,7 +452,7 @@ def _only_filler(between: str) -> bool:
         "dr",
         "s",
     }
-    return len(words) <= 3 and all(w in filler for w in words)
+    return len(words) <= 3 and all(w in filler or w in TITLES for w in words)
 
 
 # --- the reason ----------------------------------------------------------------------------
@@ -469,7 +487,8 @@ _REASON_CUES = re.compile(
 _STRONG_CUES = re.compile(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|afin de|parce que|pour (?:lui|comprendre|discuter|apprendre)|"
-    r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b)",
+    r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b|"
+    r"as (?:we|I)(?:'re|'m|'ve)?\s+\w+)",
     re.I,
 )
 _THANKS = re.compile(
@@ -595,6 +614,7 @@ def _statement(
 ) -> int | None:
     """A sentence stating what the writer does or plans, when no purpose phrase gives the why."""
     for i, (_, s) in enumerate(parts):
+        s = _GREETING_PREFIX.sub("", s)
         if i == ask_at or s.rstrip().endswith("?") or len(s.split()) < 8:
             continue
         if GREETING.match(s) or _THANKS.match(s) or is_sign_off(s):

@@ -562,6 +562,13 @@ class ContactBook:
                 out.append(i)
         return out
 
+    def by_first_name(self, word: str) -> list[Contact]:
+        """Contacts whose first name (or its nickname) is this word, when it is no last name."""
+        tokens = name_tokens(word)
+        if len(tokens) != 1 or tokens[0] in self._by_last:
+            return []
+        return _distinct_people(self._people[i] for i in self._by_first.get(tokens[0], ()))
+
     def by_word(self, word: str) -> list[Contact]:
         """Contacts whose first or last name is this word (folded)."""
         tokens = name_tokens(word)
@@ -680,17 +687,25 @@ class ContactBook:
         return out
 
     def _company_follows(self, text: str, end: int, i: int) -> bool:
-        """The contact's company is written right after a name: 'at Crescent', 'von Weserwerk'."""
-        m = _COMPANY_LEAD.match(text, end)
-        if not m:
-            return False
-        window = text[m.end() : m.end() + 60]
+        """The contact's company is written right after a name: 'at Crescent', 'von Weserwerk'.
+
+        A role may come between: 'Priya, the VP of business development at Meridian'.
+        """
         key = self._company[i]
-        flat = compact(window)
-        return bool(key) and (
-            flat.startswith(key)
-            or _first_word_in(self._people[i].company, " ".join(window.split()[:1]))
-        )
+        if not key:
+            return False
+        m = _COMPANY_LEAD.match(text, end)
+        starts = [m.end()] if m else []
+        if text[end : end + 1] == ",":
+            role = re.match(r"[^.;:?!\n]{0,60}", text[end + 1 :])
+            span = role.group() if role else ""
+            starts += [end + 1 + c.end() for c in _CONNECTOR.finditer(span)]
+        for at in starts:
+            window = text[at : at + 60]
+            first = " ".join(window.split()[:1])
+            if compact(window).startswith(key) or _first_word_in(self._people[i].company, first):
+                return True
+        return False
 
     def _company_near(self, text: str, end: int, ids: list[int]) -> str | None:
         """The company of one of the contacts, when written just after the name."""
@@ -714,6 +729,19 @@ _COMPANY_LEAD = re.compile(
     r"(?:the[ \t]+)?",
     re.I,
 )
+
+
+_CONNECTOR = re.compile(
+    r"[ \t](?:at|of|from|with|in|chez|de|du|von|vom|bei|del|en)[ \t]+(?:the[ \t]+)?", re.I
+)
+
+
+def _distinct_people(people: Iterable[Contact]) -> list[Contact]:
+    out: list[Contact] = []
+    for c in people:
+        if c not in out:
+            out.append(c)
+    return out
 
 
 def _loose_in(key: str, flat: str) -> bool:

@@ -837,6 +837,18 @@ class TestHarderShapes:
                 "I was wondering if you might know Hanna Roth, the head of sales at Vesta?",
                 ("Hanna Roth", None),
             ),
+            (
+                "Would you introduce me to Walter?",
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+            (
+                "Könnten Sie mich Herrn Dr. Pryce von Halvorsen vorstellen?",
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+            (
+                "I would love to meet Greta, the head of polymer research at RheinPolymer.",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
         ],
     )
     def test_person_named_around_the_ask(
@@ -862,6 +874,8 @@ class TestHarderShapes:
         [
             "I understand you worked with Greta Vogt. Would you be willing to make an introduction? We are sourcing bio-based monomers and her work on catalysis is directly relevant.",
             "Können Sie mich mit Greta Vogt bekannt machen? Wir haben ein Enzym entwickelt und suchen einen Partner für die Zulassung.",
+            "I'm hoping to get an introduction to Greta Vogt, as we are evaluating new catalyst suppliers.",
+            "Hi Mara, we make polymer additives and want a German distribution partner. Could you introduce me to Greta Vogt?",
         ],
     )
     def test_a_plain_statement_of_what_the_writer_does_is_the_why(self, text: str) -> None:

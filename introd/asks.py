@@ -310,6 +310,10 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
         stop = _sentence_end(text, end)
         rest = text[end:stop]
         if _BLANKET.match(rest):
+            # "someone in BD at Meridian, maybe Priya Natarajan?": the one person named
+            example = _example_named(text, end, stop, mentions)
+            if example is not None:
+                return _Ask(named=example, cue_span=(start, stop))
             blanket = True
             continue
         strong_hit = (start, end) in strong
@@ -365,12 +369,32 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
         if lead is not None:
             return _Ask(named=Named(name=lead[0], company=lead[1]), cue_span=(start, stop))
         if strong_hit and rest.strip() and not _PRONOUN.match(rest):
+            example = _example_named(text, end, stop, mentions)
+            if example is not None:
+                return _Ask(named=example, cue_span=(start, stop))
             unnamed = True
     return _Ask(
         blanket=blanket or bool(_BLANKET_ANYWHERE.search(text)),
         unnamed=unnamed,
         blanket_ask=blanket,
     )
+
+
+_EXAMPLE = re.compile(
+    r"\b(?:maybe|perhaps|possibly|e\.g\.|for example|for instance|like|such as|ideally|"
+    r"peut-être|par exemple|comme|idéalement|vielleicht|etwa|zum Beispiel|z\.\s?B\.|idealerweise|"
+    r"quizás|quizá|tal vez|por ejemplo|como)\b",
+    re.I,
+)
+
+
+def _example_named(text: str, end: int, stop: int, mentions: list[Mention]) -> Named | None:
+    """The one contact given as an example of whom: '..., perhaps Daniel Foster?'."""
+    named = [m for m in mentions if end <= m.span[0] < stop]
+    if len(named) == 1 and _EXAMPLE.search(text[end : named[0].span[0]]):
+        m = named[0]
+        return Named(name=m.text, company=m.company, mention=m)
+    return None
 
 
 _FIRST_NAME_ONLY = re.compile(r"^[\s,:]*([A-ZÀ-Ý][\w'’-]+)\s*(?:[?!.;,]|$)")
@@ -488,7 +512,7 @@ _STRONG_CUES = re.compile(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|afin de|parce que|pour (?:lui|comprendre|discuter|apprendre)|"
     r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b|"
-    r"as (?:we|I)(?:'re|'m|'ve)?\s+\w+)",
+    r"as (?:we|I)(?:'re|'m|'ve)?\s+\w+)|[-–—:;]\s+(?:we|I|my|our)\b",
     re.I,
 )
 _THANKS = re.compile(
@@ -639,6 +663,6 @@ def _following_sentence(parts: list[tuple[int, str]], ask_at: int | None) -> int
     paragraph, sentence = parts[ask_at + 1]
     if paragraph != parts[ask_at][0] or sentence.rstrip().endswith("?"):
         return None
-    if len(sentence.split()) < 7 or _PLEASANTRY.search(sentence) or is_sign_off(sentence):
+    if len(sentence.split()) < 6 or _PLEASANTRY.search(sentence) or is_sign_off(sentence):
         return None
     return ask_at + 1 if _FIRST_PERSON.search(sentence) else None

@@ -849,6 +849,14 @@ class TestHarderShapes:
                 "I would love to meet Greta, the head of polymer research at RheinPolymer.",
                 ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
             ),
+            (
+                "Could you introduce me to someone in licensing at Halvorsen, perhaps Walter Pryce?",
+                ("Walter Pryce", "walter.pryce@halvorsen-chem.example"),
+            ),
+            (
+                "Could you introduce me to a scientist at RheinPolymer, ideally Greta Vogt?",
+                ("Greta Vogt", "greta.vogt@rheinpolymer.example"),
+            ),
         ],
     )
     def test_person_named_around_the_ask(
@@ -875,6 +883,8 @@ class TestHarderShapes:
             "I understand you worked with Greta Vogt. Would you be willing to make an introduction? We are sourcing bio-based monomers and her work on catalysis is directly relevant.",
             "Können Sie mich mit Greta Vogt bekannt machen? Wir haben ein Enzym entwickelt und suchen einen Partner für die Zulassung.",
             "I'm hoping to get an introduction to Greta Vogt, as we are evaluating new catalyst suppliers.",
+            "I'd appreciate an intro to Greta Vogt (RheinPolymer) - we have a catalyst that could halve their curing time.",
+            "Would it be possible to introduce me to Greta Vogt? I'm launching a polymer recycling startup.",
             "Hi Mara, we make polymer additives and want a German distribution partner. Could you introduce me to Greta Vogt?",
         ],
     )

@@ -196,7 +196,17 @@ def _strip_header_block(lines: list[str]) -> list[str]:
     return lines[i:] if any(_HEADER_LINE.match(ln) for ln in lines[:i]) else lines
 
 
+# A company's imprint line under a signature: long, but no part of the message.
+_IMPRINT = re.compile(
+    r"(?:\s[·•|]\s.*){2,}|\b(?:Amtsgericht|Registergericht|HRB|Gesch[äa]ftsf[üu]hr\w*|USt-IdNr|"
+    r"SIRET|RCS|Capital social|CIF|NIF|Registered (?:office|in)|Company (?:No|number))\b",
+    re.I,
+)
+
+
 def _is_short(line: str) -> bool:
+    if len(line.strip()) <= 200 and _IMPRINT.search(line):
+        return True
     return len(line.strip()) <= 80 and len(line.split()) <= 10
 
 

@@ -536,6 +536,13 @@ class TestBlurb:
         [
             (REQUEST_EN, "Best regards,\n\nRavi Menon", "PhD Candidate"),
             (
+                "Hallo Mara,\n\nkönnen Sie mich mit Greta Vogt bekannt machen? Wir bauen Sensoren.\n\n"
+                "Grüße\nRavi\n\nMenon Sensorik GmbH · Hauptstraße 5 · 10115 Berlin · Amtsgericht "
+                "Charlottenburg HRB 12345",
+                "Grüße\nRavi",
+                "Amtsgericht",
+            ),
+            (
                 "Hi Mara,\n\nCould you introduce me to Greta Vogt?\n\nRavi\n\nOn Mon, 2 Mar 2026 at "
                 "10:00, Mara Lindgren <mara@lindgren-advisory.example> wrote:\n> Happy to help.",
                 "Could you introduce me to Greta Vogt?",

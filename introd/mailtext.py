@@ -14,6 +14,7 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
+from weakref import WeakKeyDictionary
 
 import html2text
 
@@ -37,6 +38,11 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 20
 # html2text reads about a megabyte a second; mail HTML past this is not a letter
 _MAX_HTML = 2_000_000
+
+
+# What was read from a message already, for as long as the message lives.
+_ADDRESSES: WeakKeyDictionary[Message, dict[str, tuple[Person, ...]]] = WeakKeyDictionary()
+_BODIES: WeakKeyDictionary[Message, str] = WeakKeyDictionary()
 
 
 def parse_bytes(raw: bytes) -> EmailMessage:
@@ -124,7 +130,22 @@ def _person(name: str | None, addr: str | None) -> Person | None:
 
 
 def address_list(msg: Message, name: str) -> tuple[Person, ...]:
-    """Every address in the headers ``name`` (From, To, Cc, Reply-To); never raises."""
+    """Every address in the headers ``name`` (From, To, Cc, Reply-To); never raises.
+
+    Remembered per message: reading one mail asks for the same headers many times, and
+    the email package parses a structured header anew on every access.
+    """
+    try:
+        memo = _ADDRESSES.setdefault(msg, {})
+    except TypeError:
+        return _address_list(msg, name)
+    key = name.lower()
+    if key not in memo:
+        memo[key] = _address_list(msg, name)
+    return memo[key]
+
+
+def _address_list(msg: Message, name: str) -> tuple[Person, ...]:
     people: list[Person] = []
     try:
         headers = msg.get_all(name) or []
@@ -321,9 +342,19 @@ def body_text(part: Message) -> str:
     Attachments and attached messages (message/rfc822) are skipped; never raises.
     """
     try:
-        return _best_text(part, 0)
+        if part in _BODIES:
+            return _BODIES[part]
+    except TypeError:
+        pass
+    try:
+        text = _best_text(part, 0)
     except Exception:
         return ""
+    try:
+        _BODIES[part] = text
+    except TypeError:
+        pass
+    return text
 
 
 # -- HTML -------------------------------------------------------------------

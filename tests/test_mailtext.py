@@ -390,3 +390,13 @@ class TestNeverRaises:
         for name in ("From", "To", "Subject"):
             assert isinstance(header_text(msg, name), str)
             assert isinstance(address_list(msg, name), tuple)
+
+
+class TestRemembered:
+    def test_addresses_and_body_are_read_once_per_message(self) -> None:
+        """Asking twice gives the same values; another message gets its own."""
+        one = parse_bytes(b"From: Ana <ana@x.example>\r\nTo: b@y.example\r\n\r\nHello Ana\r\n")
+        two = parse_bytes(b"From: Ben <ben@x.example>\r\n\r\nHello Ben\r\n")
+        assert address_list(one, "From") is address_list(one, "from")
+        assert address_list(two, "From")[0].email == "ben@x.example"
+        assert body_text(one).strip() == "Hello Ana" and body_text(two).strip() == "Hello Ben"

@@ -248,7 +248,7 @@ def languages(templates: Templates) -> list[str]:
         if base is None or not Path(base).is_dir():
             continue
         for sub in Path(base).iterdir():
-            if sub.is_dir() and language_folders(sub.name) == [sub.name] \
+            if sub.is_dir() and language_folders(sub.name)[:1] == [sub.name] \
                     and any(sub.glob("*.j2")):
                 found.add(sub.name)
     return sorted(found - {templates.default_language})
@@ -303,7 +303,7 @@ def _check_files(templates: Templates) -> Iterator[str]:
             yield (f"{path}: introd never reads this file: '{folder}' is the default language, "
                    "whose files go at the top of templates_dir")
             continue
-        elif folder and not language_folders(folder) == [folder]:
+        elif folder and language_folders(folder)[:1] != [folder]:
             yield (f"{path}: introd never reads this file: '{folder}' is not a language "
                    "folder (two or three letters, like 'fr' or 'pt-br')")
             continue

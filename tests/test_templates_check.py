@@ -112,6 +112,8 @@ BROKEN = [
      "introduction.html.j2", ["loads something from the network", "px.tracker.example"]),
     ("misspelt file name", {"optin_taget.txt.j2": "Hi\n"},
      "optin_taget.txt.j2", ["introd never reads this file"]),
+    ("not a language folder", {"French/expired.txt.j2": "Bonjour\n"},
+     "French/expired.txt.j2", ["'French' is not a language folder"]),
     ("broken owner template in a language folder", {"fr/review.txt.j2": "{{ candidats }}"},
      "fr/review.txt.j2:1:", ["undefined variable 'candidats'", "did you mean 'candidates'"]),
 ]
@@ -181,6 +183,7 @@ class TestBrokenOverrides:
             "fr/expired.txt.j2": "Bonjour {{ requester.first_name }},\n\nC'est clos.\n",
             "de/expired.subject.j2": "Ihre Anfrage [intro {{ intro.id }}]",
             "de/expired.txt.j2": "Hallo {{ requester.first_name }},\n\nerledigt.\n",
+            "pt-br/expired.txt.j2": "Olá {{ requester.first_name }},\n\nencerrado.\n",
         })
         assert main(["templates", "check", "--config", config_of(tdir)]) == 0
         assert capsys.readouterr().out.strip() == "all templates render"
@@ -276,10 +279,12 @@ class TestLanguages:
 
     @pytest.mark.parametrize(("language", "greeting"), [
         ("fr", "Bonjour"), ("FR", "Bonjour"), ("fr-CA", "Bonjour"), ("fr_BE", "Bonjour"),
-        ("en", "Hi"), (None, "Hi"), ("", "Hi"), ("xx", "Hi"), ("../fr", "Hi"), ("fr/../..", "Hi"),
+        ("pt-BR", "Olá"), ("pt", "Hi"), ("en", "Hi"), (None, "Hi"), ("", "Hi"), ("xx", "Hi"), ("../fr", "Hi"), ("fr/../..", "Hi"),
     ])
     def test_language_codes(self, tdir: Path, language: str | None, greeting: str) -> None:
-        """Regional codes use their base language; unknown or malformed codes use the default."""
+        """Regional codes use their own folder, else their base language; unknown or malformed
+        codes use the default."""
+        write(tdir, {"pt-br/expired.txt.j2": "Olá {{ requester.first_name }}.\n"})
         context = situations(load(tdir), "expired")[0].context
         mail = Templates(tdir).render("expired", context, language=language)
         assert mail.text.startswith(greeting)

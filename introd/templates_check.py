@@ -440,11 +440,10 @@ def _real_context(cfg: Config, templates: Templates, store: Any, intro_id: str, 
     intro = store.intro(intro_id) if store is not None else None
     if intro is None:
         raise UsageError(f"no intro {intro_id}")
-    imported = cfg.state_path.parent / "contacts"
-    paths = [*cfg.contacts, *(sorted(p for p in imported.glob("*") if p.is_file())
-                              if imported.is_dir() else [])]
+    from .cli import contact_paths
+
     try:
-        book = load_contacts(paths)
+        book = load_contacts(contact_paths(cfg))
     except Exception:  # the preview still works with the intro's own data
         book = ContactBook([])
     engine = Engine(cfg, store=store, templates=templates, contacts=book,

@@ -58,10 +58,11 @@ _SEPARATORS = [
 ]
 
 # "From: ..." block of Outlook: a From-like label, then within a few lines a Sent/Date label
-_FROM_LABEL = re.compile(r"^\s*[*]{0,2}\s*(?:from|de|von|da|van|od)\s*[*]{0,2}\s*:", re.IGNORECASE)
+_FROM_LABEL = re.compile(r"^\s*+(?:[*]{1,2}\s*)?(?:from|de|von|da|van|od)(?:\s*[*]{1,2})?\s*:",
+                         re.IGNORECASE)
 _SENT_LABEL = re.compile(
-    r"^\s*[*]{0,2}\s*(?:sent|date|envoy[ée]|gesendet|datum|enviado|fecha|inviato|data|"
-    r"verzonden|wys[łl]ano|to|[àa]|an|para|cc|subject|objet|betreff|asunto)\s*[*]{0,2}\s*:",
+    r"^\s*+(?:[*]{1,2}\s*)?(?:sent|date|envoy[ée]|gesendet|datum|enviado|fecha|inviato|data|"
+    r"verzonden|wys[łl]ano|to|[àa]|an|para|cc|subject|objet|betreff|asunto)(?:\s*[*]{1,2})?\s*:",
     re.IGNORECASE,
 )
 
@@ -176,7 +177,8 @@ _NEUTRAL = _phrases(
     "por qué no", "porque no", "pas de problème", "pas de probleme", "pas de souci",
     "aucun problème", "aucun souci", "pourquoi pas", "kein problem", "keine sorge",
     "warum nicht", "no te preocupes", "no se preocupe", "don't mind", "do not mind",
-    "wouldn't mind", "would not mind", "can't wait", "cannot wait",
+    "wouldn't mind", "would not mind", "can't wait", "cannot wait", "make sure", "making sure",
+    "be sure", "sure that", "sure if", "sure whether",
 )
 # phrases that are unclear on their own and neither yes nor no
 _UNSURE = _phrases(
@@ -193,12 +195,16 @@ _NO = _phrases(
     "no interest", "not really", "i'll pass", "i will pass", "i'd pass", "i have to pass",
     "i must pass", "i'm going to pass", "pass on this", "pass on that", "i'd rather not",
     "i would rather not", "rather not", "i'd prefer not", "i would prefer not", "i prefer not",
-    "but no", "decline", "i must decline", "i have to decline", "i'm declining", "unfortunately not",
+    "but no", "decline", "i must decline", "i have to decline", "i'm declining",
+    "unfortunately not",
     "unfortunately no", "sorry, no", "i'm afraid not", "afraid not", "i don't think so",
     "no way", "nope", "nah", "absolutely not", "certainly not", "definitely not",
     "of course not", "sure not", "surely not", "never", "not a good time", "not the right time",
     "not able", "unable", "not possible", "not available", "not in a position",
     "i don't want", "i do not want", "don't want to", "please don't", "please do not",
+    "i can't help", "i cannot help", "can't take this on", "cannot take this on",
+    "not the right person", "not ok", "not okay", "no longer", "no need anymore",
+    "don't need", "not needed", "say no", "saying no", "have to say no", "must say no",
     # French
     "non merci", "non, merci", "pas maintenant", "pas pour le moment", "pas pour l'instant",
     "pas en ce moment", "pas intéressé", "pas intéressée", "pas interesse", "pas intéressés",
@@ -206,21 +212,23 @@ _NO = _phrases(
     "je préférerais ne pas", "je passe mon tour", "je décline", "je dois décliner",
     "malheureusement non", "malheureusement pas", "hélas non", "je ne souhaite pas",
     "je ne peux pas", "certainement pas", "sûrement pas", "pas question", "bien sûr que non",
-    "surtout pas", "jamais", "mais non",
+    "surtout pas", "jamais", "mais non", "pas disponible", "décliner", "plus besoin",
     # German
     "nein", "nee", "leider nicht", "leider nein", "kein interesse", "keine zeit",
     "lieber nicht", "nicht interessiert", "ich verzichte", "ich möchte nicht",
     "jetzt nicht", "gerade nicht", "momentan nicht", "derzeit nicht", "im moment nicht",
     "zurzeit nicht", "aktuell nicht", "nicht jetzt", "auf keinen fall", "keinesfalls",
     "eher nicht", "besser nicht", "absagen", "ablehnen", "natürlich nicht", "sicher nicht",
-    "danke nein", "nein danke", "niemals", "aber nein",
+    "danke nein", "nein danke", "niemals", "aber nein", "nicht verfügbar", "keine kapazität",
+    "nicht mehr nötig", "kein bedarf",
     # Spanish
     "no gracias", "no, gracias", "ahora no", "ahora mismo no", "por ahora no",
     "de momento no", "en este momento no", "no me interesa", "no estoy interesado",
     "no estoy interesada", "prefiero no", "mejor no", "no puedo", "lamentablemente no",
     "desgraciadamente no", "por desgracia no", "me temo que no", "claro que no",
     "por supuesto que no", "de ninguna manera", "no es posible", "no quiero", "declino",
-    "yo paso", "nunca", "pero no",
+    "yo paso", "nunca", "pero no", "no tengo tiempo", "no estoy disponible",
+    "ya no es necesario",
 )
 # a bare "no"/"non" counts only at the start of the sentence
 _LEADING_NO = re.compile(r"^\W*(?:no|non|nö)(?![\w'-])", re.IGNORECASE)
@@ -233,19 +241,27 @@ _YES = _phrases(
     "definitely", "gladly", "by all means", "ok", "okay", "fine by me", "that works",
     "works for me", "count me in", "i'm in", "don't mind", "do not mind", "wouldn't mind",
     "would not mind", "yes please", "please connect us", "happy to help", "i'd be delighted",
+    "love that", "i'd like that", "i would like that", "would be great", "that'd be great",
+    "would be nice", "would be lovely", "still interested", "i'm interested", "i am interested",
+    "very interested", "sure thing", "feel free",
     # French
     "oui", "avec plaisir", "volontiers", "d'accord", "bien sûr", "bien sur", "certainement",
     "absolument", "je veux bien", "ça marche", "ca marche", "parfait", "allez-y",
-    "bien entendu", "avec joie", "pas de souci", "pas de problème",
+    "bien entendu", "avec joie", "pas de souci", "pas de problème", "avec grand plaisir",
+    "ce serait un plaisir", "je suis partant", "je suis partante", "ça me ferait plaisir",
     # German
     "ja", "gerne", "gern", "sehr gerne", "klar", "natürlich", "selbstverständlich",
     "einverstanden", "auf jeden fall", "sicher", "sicherlich", "mit vergnügen",
-    "kein problem", "passt gut", "sehr gut", "prima",
+    "kein problem", "passt gut", "sehr gut", "prima", "in ordnung", "geht klar",
+    "ich bin dabei", "gerne doch",
     # Spanish
     "sí", "claro", "con gusto", "encantado", "encantada", "por supuesto", "desde luego",
     "vale", "de acuerdo", "adelante", "perfecto", "me encantaría", "con mucho gusto",
-    "cómo no", "como no",
+    "cómo no", "como no", "me parece bien", "me parece perfecto", "sin problema",
 )
+# yes-words inside phrases that are not consent ("más adelante" is "later")
+_NOT_YES = _phrases("más adelante", "mas adelante", "en adelante", "de acuerdo con",
+                    "d'accord avec", "klar ist", "ja nicht")
 _LEADING_SI = re.compile(r"^\W*si(?:\s*[,!.]|\s*$)", re.IGNORECASE)
 # hedges: a yes with one of these in the same sentence is unclear
 _HEDGE = _phrases(
@@ -288,6 +304,8 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _NAME_ONLY = re.compile(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
+_NAME_SENTENCE = re.compile(r"^[A-ZÀ-Þ][\w'.-]*(?:\s+[A-ZÀ-Þ][\w'.-]*){0,2}\s*[,!:—–-]?$")
+_MAX_READ = 4000
 _SENTENCE_END = re.compile(r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)[.!?;…]+(?=\s|$)")
 _CONTRAST_START = re.compile(r"^\W*(?:but|however|though|mais|cependant|aber|jedoch|pero|"
                              r"sin embargo|maybe|perhaps|peut-être|vielleicht|quizás|tal vez)"
@@ -350,7 +368,7 @@ def _judge(sentence: str) -> AnswerWord:
     text = _UNSURE.sub(" ", text)
     no = bool(_NO.search(text) or _LEADING_NO.match(text))
     # "sure not", "of course not": the yes-word inside a refusal is not a yes
-    rest = _NO.sub(" ", text)
+    rest = _NOT_YES.sub(" ", _NO.sub(" ", text))
     yes = bool(_YES.search(rest) or _LEADING_SI.match(rest))
     if no:
         if yes or unsure or _LATER.search(sentence):
@@ -364,12 +382,15 @@ def _judge(sentence: str) -> AnswerWord:
 def classify_answer(text: str) -> AnswerWord:
     """``yes``, ``no`` or ``unclear`` for the new text of a reply: its first sentence decides."""
     try:
-        sentences = _sentences(text or "")
+        # the first sentence is near the top: a huge text costs no more than its start
+        sentences = _sentences((text or "").lstrip()[:_MAX_READ])
     except Exception:
         return "unclear"
-    # a sentence that only says thanks ("Thanks for thinking of me!") is not the answer
+    # a sentence that only says thanks ("Thanks for thinking of me!") or names the
+    # reader ("Ruth -") is not the answer
     skipped = 0
-    while sentences and skipped < 2 and _THANKS_ONLY.match(sentences[0]) \
+    while sentences and skipped < 2 and (_THANKS_ONLY.match(sentences[0])
+                                         or _NAME_SENTENCE.match(sentences[0])) \
             and not _words_of_interest(sentences[0]):
         sentences = sentences[1:]
         skipped += 1
@@ -404,7 +425,8 @@ _VERB_LINE = re.compile(
     re.IGNORECASE,
 )
 _PICK_LINE = re.compile(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
-_ADDRESS = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@" + _LABEL + r"(?:\." + _LABEL + r")+"
 _ADDRESS_LINE = re.compile(
     r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
     r"(?:mailto:)?(" + _ADDRESS + r")\s*>?\s*[.]?\s*$",
@@ -425,7 +447,7 @@ def read_owner_command(text: str) -> tuple[str, str | None, str | None] | None:
     None when the first line is none of these.
     """
     try:
-        lines = [_normalise(ln).strip() for ln in (text or "").split("\n")]
+        lines = [_normalise(ln).strip()[:_MAX_READ] for ln in (text or "").split("\n")[:200]]
         lines = [ln for ln in lines if ln]
         if not lines:
             return None

@@ -194,7 +194,8 @@ def _check(msg: Message, owner_addresses: Collection[str],
         return AuthResult(ok=False, reason="no Authentication-Results from a trusted authserv-id")
     results = [r for header in block for r in header]
     if not results:
-        return AuthResult(ok=False, reason="no dkim, spf or dmarc result from a trusted authserv-id")
+        return AuthResult(ok=False,
+                          reason="no dkim, spf or dmarc result from a trusted authserv-id")
     dmarc_failed = any(r.method == "dmarc" and r.result == "fail" for r in results)
     failures: list[str] = []
     passed: list[str] = []

@@ -159,6 +159,21 @@ _ADDRESS = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )
+_TOKEN_SPLIT = re.compile(r"[\s<>()\[\],;:\"']+")
+
+
+def _addresses(text: str) -> list[str]:
+    """The addresses in a text, lower-cased, in order, once each (linear time)."""
+    found: list[str] = []
+    for token in _TOKEN_SPLIT.split(text):
+        token = token.strip(".")
+        if "@" in token and _ADDRESS.fullmatch(token):
+            address = token.lower()
+            if address not in found:
+                found.append(address)
+    return found
+
+
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _SMTP_REPLY = re.compile(r"\b(5\d\d)[ -](?:(\d\.\d{1,3}\.\d{1,3})\s)?.+")
 
@@ -180,9 +195,9 @@ _BOUNCE_PHRASES = re.compile(
 )
 # where the notice ends and the returned message begins
 _COPY_MARKER = re.compile(
-    r"^\s*-{2,}.*(?:copy of the message|original message|below this line|returned message|"
-    r"message headers follow|undelivered message|header of the original)|"
-    r"^\s*(?:return-path|received|message-id):",
+    r"^[ \t]*-{2,}+[^\n]{0,80}?(?:copy of the message|original message|below this line|"
+    r"returned message|message headers follow|undelivered message|header of the original)|"
+    r"^[ \t]*(?:return-path|received|message-id):",
     re.IGNORECASE | re.MULTILINE,
 )
 _TEMPORARY = re.compile(
@@ -266,8 +281,8 @@ def _status_blocks(part: Message) -> list[dict[str, str]]:
 def _address_of(field: str) -> str:
     """The address of a DSN recipient field ("rfc822; bob@x.example")."""
     value = field.split(";", 1)[1] if ";" in field else field
-    match = _ADDRESS.search(value)
-    return match.group(0).lower() if match else ""
+    found = _addresses(value)
+    return found[0] if found else ""
 
 
 def _message_id_of(part: Message) -> str | None:
@@ -337,12 +352,7 @@ def _from_report(msg: Message) -> Bounce | None:
 
 def _failed_recipients_header(msg: Message) -> list[str]:
     value = _header(msg, "X-Failed-Recipients")
-    found: list[str] = []
-    for match in _ADDRESS.finditer(value):
-        address = match.group(0).lower()
-        if address not in found:
-            found.append(address)
-    return found
+    return _addresses(value)
 
 
 def _looks_like_daemon(msg: Message) -> bool:
@@ -359,7 +369,8 @@ def _looks_like_daemon(msg: Message) -> bool:
     return "mail delivery" in name or "mailer-daemon" in name or "postmaster" in name
 
 
-_RETURNED_ID = re.compile(r"^\s*message-id:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+_RETURNED_ID = re.compile(r"^[ \t]*message-id:[ \t]*(<[^<>\s]+>)",
+                          re.IGNORECASE | re.MULTILINE)
 
 
 def _notice_text(msg: Message) -> tuple[str, str]:
@@ -387,8 +398,7 @@ def _from_notice(msg: Message) -> Bounce | None:
         own = {p.email for p in mailtext.address_list(msg, "To") if p.email}
         own |= {p.email for p in mailtext.address_list(msg, "From") if p.email}
         after = notice[in_notice.start():] if in_notice else notice
-        for match in _ADDRESS.finditer(after):
-            address = match.group(0).lower().strip(".")
+        for address in _addresses(after):
             local = address.split("@", 1)[0]
             if address in own or local in _ROBOT_LOCAL_PARTS or address in failed:
                 continue

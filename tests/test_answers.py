@@ -107,7 +107,13 @@ class TestClassifyAnswer:
         "D'accord.", "D\u2019accord, allez-y.", "Bonjour Ruth,\n\nOui bien sûr.", "Ja, gerne.",
         "Sehr gerne!", "Klar.", "Hallo Ruth,\nja", "Sí, claro.", "Con gusto.", "Encantada.",
         "Por supuesto.", "Hola Ruth:\n\nSí, adelante.", "OK", "Yes please!",
-        "Yes\nI'd be glad to", "Sí, no hay problema.",
+        "Yes\nI'd be glad to", "Sí, no hay problema.", "Yes — happy to connect.",
+        "Absolutely! Please introduce us.", "Sounds great, please connect us.",
+        "Of course, feel free to share my email.", "Sure thing!", "Ok, go ahead.",
+        "Happy to. Send him my way.", "Yes, still interested! Here is my note:",
+        "Ruth -\n\nYes, happy to.", "Marcus\n\nyes", "I would love that.",
+        "Avec grand plaisir !", "Gerne doch.", "Me parece bien.", "Claro que sí.",
+        "That would be great.", "Sí, por favor.",
     ])
     def test_yes(self, text: str) -> None:
         """Plain consent in any of the four languages is a yes."""
@@ -121,7 +127,13 @@ class TestClassifyAnswer:
         "Non.", "Non merci.", "Pas maintenant.", "Nein.", "Nein, danke.", "Leider nicht.",
         "Kein Interesse.", "Lieber nicht.", "No, gracias.", "No gracias.", "Ahora no.",
         "Prefiero no.", "Absolutely not.", "Of course not.", "Unfortunately not.",
-        "Thanks, but no.", "Thanks but no thanks.",
+        "Thanks, but no.", "Thanks but no thanks.", "Thanks, but I'll pass.",
+        "I'm going to decline this one.", "Sorry, I can't help with this.",
+        "Please don't share my details.", "Pas pour l'instant, merci.",
+        "Malheureusement, je ne suis pas disponible.", "Momentan leider nicht.",
+        "Ich habe leider keine Zeit.", "Ahora mismo no puedo.",
+        "I no longer need the introduction.", "I'll have to say no this time, sorry.",
+        "Por ahora no, lo siento. Quizás más adelante.",
     ])
     def test_no(self, text: str) -> None:
         """A refusal in the first sentence is a no, even if a hedge follows."""
@@ -136,7 +148,10 @@ class TestClassifyAnswer:
         "Oui, mais pas avant avril.", "Ja, aber erst im Mai.", "Sí, pero más adelante.",
         "Who is she?", "Thanks for the note.", "", "   ", "Let me check with my team first.",
         "Yes?", "Sure, if she can do Tuesdays.", "Hi Lisa,",
-        "Thanks!\n\nI'll get back to you next week.",
+        "Thanks!\n\nI'll get back to you next week.", "Make sure she knows I'm busy.",
+        "Yes, I'd like that very much, though I'm away next week.", "Is that ok with her?",
+        "I'm not the right person but happy to suggest someone.", "Let me sleep on it.",
+        "Sure, why not?", "Quizás más adelante.", "Sí, pero más adelante.",
     ])
     def test_unclear(self, text: str) -> None:
         """Hedges, questions and empty text are unclear; never a false yes."""
@@ -188,6 +203,15 @@ class TestReadOwnerCommand:
 
 
 class TestNeverRaises:
+    @pytest.mark.parametrize("text", [
+        " " * 50_000 + "x", "-" * 50_000, "\n" * 50_000, "On " * 20_000, "Hi " * 20_000,
+        "From: x\n" * 5_000, "a@" + "a" * 50_000, "@a" * 25_000, "ab-" * 20_000,
+    ])
+    def test_huge_hostile_text_is_read(self, text: str) -> None:
+        """Pathological text is read in linear time (no regex backtracking blow-up)."""
+        assert classify_answer(new_text(text)) in ("yes", "no", "unclear")
+        read_owner_command(text)
+
     @given(st.text())
     def test_new_text_and_classify_never_raise(self, text: str) -> None:
         """Hostile text never makes the reader raise."""

@@ -162,6 +162,18 @@ class TestBounces:
 
 
 class TestNeverRaises:
+    @pytest.mark.parametrize("text", [
+        "-" * 50_000, " " * 50_000 + "x", "\n" * 50_000, "a" * 50_000, "a@" + "a" * 50_000,
+        "@a" * 25_000, "x@y." * 10_000,
+    ])
+    def test_huge_hostile_bounce_is_read(self, text: str) -> None:
+        """A pathological bounce body is read in linear time (no regex blow-up)."""
+        raw = ("From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nSubject: Undeliverable\n\n"
+               "The following address failed:\n" + text).encode()
+        msg = mailtext.parse_bytes(raw)
+        assert bounce_info(msg) is None or isinstance(bounce_info(msg), Bounce)
+        assert is_auto_reply(msg) is True
+
     @settings(max_examples=200)
     @given(st.binary(max_size=3000))
     def test_random_bytes(self, raw: bytes) -> None:

@@ -46,6 +46,7 @@ _SEPARATORS = [
         r"^\s*-{2,}\s*(?:original message|ursp(?:r|rü)(?:ü|ue)ngliche nachricht|"
         r"urspr(?:ü|ue)ngliche nachricht|message d'origine|message original|mensaje original|"
         r"messaggio originale|oorspronkelijk bericht|forwarded message|message transf[ée]r[ée]|"
+        r"message transmis|mensaje transmitido|"
         r"weitergeleitete nachricht|mensaje reenviado|reply message|original e-?mail)\s*-{2,}\s*$",
         re.IGNORECASE,
     ),
@@ -70,7 +71,9 @@ _SIGNATURE_DASHES = re.compile(r"^--\s*$")
 _MOBILE_SIGNATURE = re.compile(
     r"^\s*(?:sent from my \w+|sent from (?:mail|outlook|yahoo mail|proton ?mail|gmail)\b|"
     r"sent from (?:my )?(?:iphone|ipad|android|samsung|galaxy|mobile|phone)\b|"
-    r"sent with proton ?mail|get outlook for (?:ios|android)|"
+    r"sent with proton ?mail|"
+    r"(?:get |obtenir |t[ée]l[ée]charger |descargar |obtener )?outlook "
+    r"(?:for|pour|f(?:ü|ue)r|para) (?:ios|android)\b|"
     r"envoy[ée] (?:de|depuis) (?:mon|ma|l'application|outlook|yahoo)\b|"
     r"obtenir outlook pour|"
     r"von meinem \w+ gesendet|gesendet von (?:meinem|mein|outlook|yahoo)\b|"

@@ -216,16 +216,20 @@ class Daemon:
         last = int(self.store.get_meta(self._uid_key()) or 0)
         uids = self.mailbox.new_uids(last)
         handled = 0
+        waiting = False  # a mail left for later (its template failed): retry from there
         for batch in self.mailbox.fetch_batches(uids):
             placements: dict[str, list[int]] = {}
             done = 0
             for uid, raw in batch:
                 if self.store.seen_uid(imap.folder, uv, uid) is None:
                     placement = self._handle(uid, raw, uv)
-                    if placement:  # None: leave the mail as it is
+                    if placement == "wait":
+                        waiting = True
+                    elif placement:  # None: leave the mail as it is
                         placements.setdefault(placement, []).append(uid)
                     handled += 1
-                done = uid
+                if not waiting:
+                    done = uid
                 self.notifier.ping()
                 if self.stop_requested:
                     break

@@ -16,7 +16,7 @@ from email import policy as email_policy
 from . import tokens
 from .config import Config
 from .contacts import ContactBook
-from .exceptions import UsageError
+from .exceptions import TemplateError, UsageError
 from .model import Candidate, Decision, Person, Reading
 from .language import guess_language
 from .policy import Situation, decide
@@ -184,9 +184,15 @@ class Engine:
                                placement="processed")
             decision = judge(reading, config=self.config, contacts=self.contacts,
                              store=self.store, now=now)
-            with self.store.transaction():
-                intro_id = self.apply(reading, decision, now)
-                self._record(reading, decision, intro_id, folder, uidvalidity, uid, now)
+            try:
+                with self.store.transaction():
+                    intro_id = self.apply(reading, decision, now)
+                    self._record(reading, decision, intro_id, folder, uidvalidity, uid, now)
+            except TemplateError as exc:
+                # nothing of this mail happened: it stays in the folder and is tried again
+                self.template_failed(exc, now)
+                return Outcome(reading=reading, decision=decision, intro_id=None,
+                               placement="wait")
             log.info("mail_handled", action=decision.action, rule=decision.rule,
                      intro_id=intro_id, detail=decision.detail[:200])
         placement = "processed" if decision.action != "ignore" or reading.kind in (
@@ -476,27 +482,49 @@ class Engine:
         log.info("bounce_noticed", intro_id=intro_id)
 
     # -- timers -------------------------------------------------------------------
+    def template_failed(self, exc: TemplateError, now: datetime) -> None:
+        """A mail could not be rendered: nothing is sent, the owner hears once a day."""
+        name = exc.template or "?"
+        log.error("template_failed", template=name, error=str(exc)[:300])
+        with self.store.transaction():
+            self.store.add_event(None, "error", now, error=f"template {name}: {exc}"[:300])
+            if not self.store.take_notice(f"template:{name}", now):
+                return
+            builtin = Engine(self.config, store=self.store, templates=Templates(None),
+                             contacts=self.contacts, secret=self.secret)
+            builtin._notify_owner(None, now, f"Template {name} does not render", [
+                f"I could not write a mail from your template {name}: {exc}.",
+                "Nothing was sent; the introduction waits. Fix the template "
+                "(`introd templates check` shows the problem) and reload introd "
+                "(systemctl reload introd); I will try again."])
+
     def tick(self, now: datetime) -> None:
         """Reminders and expiry: whatever is due at ``now``."""
         for intro in self.store.intros(state="awaiting"):
-            with self.store.transaction():
-                intro = self._intro(intro.id)
-                if intro.state != "awaiting":
-                    continue
-                if intro.expires is not None and intro.expires <= now:
-                    self._end(intro, "expired", now)
-                    if intro.requester_email:
-                        self._mail("expired", intro, "requester", now)
-                    continue
-                for role, party in self.store.parties(intro.id).items():
-                    if party.status != "asked" or party.asked_at is None or party.reminded_at:
-                        continue
-                    if party.asked_at + self.config.reminder_after <= now:
-                        self._mail("reminder", intro, role, now, expects_answer=True,
-                                   extra={"first_sent": party.asked_at})
-                        self.store.update_party(intro.id, role, reminded_at=now)
-                        self.store.add_event(intro.id, "reminder_sent", now, role=role)
+            try:
+                self._tick_intro(intro.id, now)
+            except TemplateError as exc:
+                self.template_failed(exc, now)
         self.digest_due(now)
+
+    def _tick_intro(self, intro_id: str, now: datetime) -> None:
+        with self.store.transaction():
+            intro = self._intro(intro_id)
+            if intro.state != "awaiting":
+                return
+            if intro.expires is not None and intro.expires <= now:
+                self._end(intro, "expired", now)
+                if intro.requester_email:
+                    self._mail("expired", intro, "requester", now)
+                return
+            for role, party in self.store.parties(intro.id).items():
+                if party.status != "asked" or party.asked_at is None or party.reminded_at:
+                    continue
+                if party.asked_at + self.config.reminder_after <= now:
+                    self._mail("reminder", intro, role, now, expects_answer=True,
+                               extra={"first_sent": party.asked_at})
+                    self.store.update_party(intro.id, role, reminded_at=now)
+                    self.store.add_event(intro.id, "reminder_sent", now, role=role)
 
     def digest_due(self, now: datetime) -> None:
         """The owner's digest, every `digest.every` (the first one a period after start)."""
@@ -511,9 +539,12 @@ class Engine:
         assert start is not None
         if now - start < every:
             return
-        with self.store.transaction():
-            self._mail("digest", None, "owner", now, extra=self.digest_context(start, now))
-            self.store.set_meta("last_digest", iso(now))
+        try:
+            with self.store.transaction():
+                self._mail("digest", None, "owner", now, extra=self.digest_context(start, now))
+                self.store.set_meta("last_digest", iso(now))
+        except TemplateError as exc:
+            self.template_failed(exc, now)
 
     def digest_context(self, start: datetime, end: datetime) -> dict[str, Any]:
         ended = {}
@@ -610,7 +641,10 @@ class Engine:
             lang = self._language(person, role)
         if template in OWNER_TEMPLATES:
             lang = self.config.owner.language
-        rendered = self.templates.render(template, ctx, language=lang)
+        try:
+            rendered = self.templates.render(template, ctx, language=lang)
+        except TemplateError as exc:
+            raise TemplateError(str(exc), template=template) from None
         if intro is not None and f"[intro {intro.id}]" not in rendered.subject:
             rendered = replace(rendered, subject=f"{rendered.subject} [intro {intro.id}]")
         message_id = tokens.new_message_id(intro.id if intro else None,

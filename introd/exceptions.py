@@ -36,6 +36,10 @@ class TemplateError(IntrodError):
 
     exit_code = 2
 
+    def __init__(self, message: str, template: str | None = None) -> None:
+        super().__init__(message)
+        self.template = template
+
 
 class DeliveryError(IntrodError):
     """The SMTP server cannot be reached or refuses us as a whole."""

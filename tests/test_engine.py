@@ -315,3 +315,26 @@ class TestFloods:
         rules = {h.handle(forward("Tim Walker", TIM, TIM_ASKS)).decision.rule for _ in range(200)}
         assert rules == {"default", "duplicate"}
         assert len(h.new_mail()) == 2
+
+
+class TestBrokenTemplateAtSendTime:
+    def test_request_waits_and_owner_hears_once(self, tmp_path: Path, clock: Any) -> None:
+        """A template that fails on real data sends nothing: the mail waits, the owner gets
+        one notice naming the template, and it goes through once the template is fixed."""
+        tdir = tmp_path / "tpl"
+        tdir.mkdir()
+        (tdir / "optin_target.txt.j2").write_text("{{ requester.name.nonexistent_method() }}\n")
+        h = Harness(tmp_path, clock, templates_dir="tpl")
+        raw = forward("Tim Walker", TIM, TIM_ASKS)
+        first = h.handle(raw)
+        assert first.placement == "wait"
+        assert h.store.intros() == []
+        (notice,) = h.new_mail()
+        assert notice.template == "owner_notice" and b"optin_target" in notice.raw
+        again = h.handle(raw)
+        assert again.placement == "wait" and h.new_mail() == [], "one notice per day"
+        (tdir / "optin_target.txt.j2").unlink()
+        h.engine = build_engine(h.cfg, h.store)
+        ok = h.handle(raw)
+        assert ok.decision.action == "accept"
+        assert {r.template for r in h.new_mail()} == {"optin_requester", "optin_target"}

@@ -506,6 +506,11 @@ class Engine:
             except TemplateError as exc:
                 self.template_failed(exc, now)
         self.digest_due(now)
+        if self.config.retention_bodies is not None:
+            with self.store.transaction():
+                pruned = self.store.prune_bodies(now - self.config.retention_bodies)
+            if pruned:
+                log.info("bodies_pruned", intros=pruned)
 
     def _tick_intro(self, intro_id: str, now: datetime) -> None:
         with self.store.transaction():

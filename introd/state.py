@@ -486,7 +486,21 @@ class Store:
                        "status != 'pending'", (r.id,))
             self._exec("UPDATE events SET detail = '{}' WHERE intro_id = ?", (r.id,))
         self._exec("DELETE FROM notices WHERE address LIKE ?", (f"%{address}",))
+        self._exec("DELETE FROM meta WHERE key = ?", (f"language:{address}",))
         return len(rows)
+
+    def prune_bodies(self, ended_before: datetime) -> int:
+        """Drop stored mail text of intros that ended before ``ended_before``."""
+        ended = ", ".join(f"'{s}'" for s in END_STATES)
+        ids = [r[0] for r in self._exec(
+            f"SELECT id FROM intros WHERE state IN ({ended}) AND updated < ? AND "
+            "(blurb != '' OR requester_note IS NOT NULL)", (iso(ended_before),))]
+        for intro_id in ids:
+            self._exec("UPDATE intros SET blurb = '', requester_note = NULL WHERE id = ?",
+                       (intro_id,))
+            self._exec("UPDATE outbox SET raw = X'' WHERE intro_id = ? AND status != 'pending'",
+                       (intro_id,))
+        return len(ids)
 
     # -- automatic notices outside the intro flow ------------------------
     def take_notice(self, address: str, now: datetime) -> bool:

@@ -338,3 +338,35 @@ class TestBrokenTemplateAtSendTime:
         ok = h.handle(raw)
         assert ok.decision.action == "accept"
         assert {r.template for r in h.new_mail()} == {"optin_requester", "optin_target"}
+
+
+class TestPrivacy:
+    def test_forget_erases_a_person(self, h: Harness) -> None:
+        """`forget` removes a person's address, name and words, keeping anonymous counts."""
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        h.new_mail()
+        with h.store.transaction():
+            assert h.store.forget(TIM) == 1
+        intro = h.store.intro(out.intro_id)
+        assert intro is not None
+        assert (intro.requester_email, intro.requester_name, intro.blurb) == ("forgotten", None, "")
+        assert h.store.count_by_state() == {"awaiting": 1}
+        dump = b"".join(bytes(str(tuple(r)), "utf-8") for t in ("intros", "events", "parties")
+                        for r in h.store.db.execute(f"SELECT * FROM {t}"))
+        assert TIM.encode() not in dump and b"Tim Walker" not in dump
+
+    def test_retention_prunes_bodies_of_ended_intros(self, tmp_path: Path, clock: Any) -> None:
+        """Bodies of intros ended longer ago than retention.bodies_after are dropped."""
+        h = Harness(tmp_path, clock, retention={"bodies_after": "30d"})
+        out = h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        optins = _by_template(h.new_mail())
+        h.answer(optins["optin_target"], "No thanks.")
+        h.new_mail()
+        clock.advance(timedelta(days=29))
+        h.engine.tick(clock.now())
+        assert h.store.intro(out.intro_id).blurb  # type: ignore[union-attr]
+        clock.advance(timedelta(days=2))
+        h.engine.tick(clock.now())
+        intro = h.store.intro(out.intro_id)
+        assert intro is not None and intro.blurb == "" and intro.state == "declined_by_target"
+        assert all(r.raw == b"" for r in h.store.outbox_for(out.intro_id))

@@ -348,3 +348,28 @@ class TestBackoff:
         assert outage.recovered() is True
         assert outage.recovered() is False
         assert outage.failed("down again") == (True, 1.0)
+
+
+class TestBadMail:
+    def test_mail_that_makes_the_engine_fail_is_set_aside(self, world: World, clock: Any,
+                                                          monkeypatch: Any) -> None:
+        """A mail on which the engine fails is recorded (rule internal_error), quarantined
+        and counted as an error; the mail after it is handled as usual."""
+        bad = forward("Tim Walker", TIM, TIM_ASKS, subject="BOOM request")
+        append_all(world, [bad, forward("Tim Walker", TIM, TIM_ASKS)])
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        handle = daemon.engine.handle
+
+        def fragile(raw: bytes, **kwargs: Any) -> Any:
+            if b"BOOM" in raw:
+                raise RuntimeError("a bug")
+            return handle(raw, **kwargs)
+
+        monkeypatch.setattr(daemon.engine, "handle", fragile)
+        stats = daemon.run_once()
+        assert stats.handled == 2 and stats.sent == 2
+        assert world.dovecot.messages(INTROS) == []
+        (quarantined,) = world.dovecot.messages(INTROS, "introd/quarantine")
+        assert b"BOOM" in quarantined
+        errors = daemon.store.recent_events("error", clock.now() - timedelta(hours=1))
+        assert [e["where"] for e in errors] == ["engine"]

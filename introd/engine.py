@@ -217,6 +217,8 @@ class Engine:
                 self.refuse_command(reading, decision, now)
             if reading.kind == "bounce":
                 self._bounced(reading, now)
+            if reading.kind == "reply" and decision.rule == "intro_ended":
+                self._late_answer(reading, now)
             intro_id = (reading.answer.intro_id if reading.answer else None) or \
                 reading.extra.get("intro_id")
             if intro_id and self.store.intro_exists(intro_id):
@@ -346,6 +348,19 @@ class Engine:
                 self._ask_owner(self._intro(intro.id), now, rule="unclear_answer",
                                 detail=f"the {role} answered twice without a clear yes or no")
         return intro.id
+
+    def _late_answer(self, reading: Reading, now: datetime) -> None:
+        """One short note, once per party and intro, to an answer after the end."""
+        assert reading.answer is not None and reading.answer.intro_id is not None
+        role = _proven_role(reading, self.store)
+        intro = self.store.intro(reading.answer.intro_id)
+        if role is None or intro is None or intro.state in ("cancelled", "ignored"):
+            return
+        if any(e["event"] == "late_answer_sent" and e.get("role") == role
+               for e in self.store.events(intro.id)):
+            return
+        self._mail("late_answer", intro, role, now)
+        self.store.add_event(intro.id, "late_answer_sent", now, role=role)
 
     def _introduce(self, intro: IntroRow, now: datetime) -> None:
         self._end(intro, "introduced", now)

@@ -36,7 +36,7 @@ TEMPLATE_NAMES = (
     "optin_requester", "optin_target", "introduction", "reminder", "reask",
     "declined_by_target", "thanks_target", "withdrawn", "expired", "decline_no_target",
     "decline_no_reason", "decline_policy", "review", "bounce_notice", "digest",
-    "owner_notice",
+    "owner_notice", "late_answer",
 )
 OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTS = ("subject", "txt", "html")

@@ -48,6 +48,7 @@ WHEN_SENT = {
     "bounce_notice": "to the owner when mail to an address failed",
     "digest": "to the owner on the digest.every schedule",
     "owner_notice": "to the owner: confirms a command sent by mail, answers `status`",
+    "late_answer": "once, to a party whose answer came after the intro ended",
 }
 TARGET_TEMPLATES = ("optin_target", "thanks_target", "withdrawn")
 _FILE = re.compile(r"^(?P<name>[a-z_]+)\.(?P<part>subject|txt|html)\.j2$")
@@ -180,6 +181,10 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
                 failed_address="old.friend@gone.example", failure="")
     elif name == "digest":
         yield from _digest_situations(cfg)
+    elif name == "late_answer":
+        for state in ("expired", "introduced", "declined_by_target"):
+            for role in ("requester", "target"):
+                yield s(f"{state}, to the {role}", role, intro=_intro(cfg, state=state))
     elif name == "owner_notice":
         yield s("a command done", "owner", headline="Done: approve K7F3Q2",
                 lines=["I have asked Tim Walker and Bob Jones whether they would like the "

@@ -164,7 +164,10 @@ class TestLifecycle:
         assert h.state(out.intro_id) == "expired"
         late = h.answer(optins["optin_target"], "Yes, happy to!")
         assert late.decision.rule == "intro_ended"
-        assert h.new_mail() == []
+        (note,) = h.new_mail()
+        assert note.template == "late_answer" and note.recipients == [BOB]
+        h.answer(optins["optin_target"], "Did you get my yes?")
+        assert h.new_mail() == [], "at most one note per party"
 
     def test_second_yes_is_not_a_second_introduction(self, h: Harness) -> None:
         """A party answering twice never causes a second introduction."""
@@ -174,7 +177,8 @@ class TestLifecycle:
         h.answer(optins["optin_requester"], "Yes")
         h.answer(optins["optin_requester"], "Yes again")
         h.answer(optins["optin_target"], "Yes!")
-        assert [r.template for r in h.new_mail()] == ["introduction"]
+        assert [r.template for r in h.new_mail()] == ["introduction", "late_answer",
+                                                      "late_answer"]
 
     def test_same_message_twice_is_handled_once(self, h: Harness) -> None:
         """The same Message-ID under a new UID is not handled again."""
@@ -308,7 +312,8 @@ class TestFloods:
         for i in range(150):
             h.answer(optins["optin_target"], "Yes")
             h.answer(optins["optin_requester"], "Yes")
-        assert [r.template for r in h.new_mail()] == ["introduction"]
+        assert sorted(r.template for r in h.new_mail()) == ["introduction", "late_answer",
+                                                            "late_answer"]
 
     def test_repeated_request_is_a_duplicate(self, h: Harness) -> None:
         """The same request forwarded 200 times gives one pair of opt-ins."""

@@ -33,6 +33,7 @@ NAMES = (
     "bounce_notice",
     "digest",
     "owner_notice",
+    "late_answer",
 )
 OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
@@ -219,6 +220,10 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         )
     elif name == "digest":
         yield from digest_situations()
+    elif name == "late_answer":
+        for state in ("expired", "introduced"):
+            yield state, base_context(intro=replace(INTRO, state=state), recipient=TARGET,
+                                      role="target")
     elif name == "owner_notice":
         owner = {"recipient": OWNER, "role": "owner"}
         yield "confirmation", base_context(headline="Done: approve K7F3Q2",

@@ -40,15 +40,7 @@ FIELDS = (
 
 # Fields this corpus expects that a module outside mail reading does not give yet:
 # (file, field) -> why. Strict: when the reading is fixed, the entry must go.
-KNOWN_GAPS = {
-    ("t06_reply_en_say_no_this_time.eml", "reply_answer"): (
-        'answers.classify_answer reads "I\'ll have to say no this time" as unclear'
-    ),
-    ("x06_reply_es_no_por_ahora.eml", "reply_answer"): (
-        "answers.classify_answer lets a Spanish hedge in the second sentence ('Quizás más "
-        "adelante.') override the no of the first"
-    ),
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _expected() -> list[dict[str, Any]]:

@@ -303,20 +303,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
+    """Who introduced whom, and the favours both ways: the requesters you helped, and
+    the targets who gave their time because you asked."""
     cfg = _load(args, need_servers=False)
     rows = _store(cfg).intros(state="introduced")
     if not rows:
         print("no introductions yet")
         return EXIT_OK
-    helped: dict[str, int] = {}
-    for r in rows:
-        print(f"{r.updated:%Y-%m-%d}  {r.requester_name or r.requester_email} -> "
-              f"{r.target_name or r.target_email}")
-        key = r.target_name or r.target_email or "?"
-        helped[key] = helped.get(key, 0) + 1
-    print("\nwho gave their time (accepted introductions):")
-    for name, n in sorted(helped.items(), key=lambda kv: -kv[1]):
-        print(f"  {name}: {n}")
+    print("Introductions made:")
+    favours: dict[str, list[int]] = {}
+    for r in sorted(rows, key=lambda r: r.updated, reverse=True):
+        asker = r.requester_name or r.requester_email or "?"
+        giver = r.target_name or r.target_email or "?"
+        print(f"  {r.updated:%Y-%m-%d}  {r.id}  {asker} -> {giver}")
+        favours.setdefault(asker, [0, 0])[0] += 1
+        favours.setdefault(giver, [0, 0])[1] += 1
+    print(f"\n{'person':<32} {'you helped them':>15} {'they helped you':>15}")
+    for name, (helped, gave) in sorted(favours.items(), key=lambda kv: (-sum(kv[1]), kv[0])):
+        print(f"{name:<32} {helped:>15} {gave:>15}")
     return EXIT_OK
 
 

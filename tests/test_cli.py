@@ -114,3 +114,21 @@ class TestDemo:
         assert "decline (rule no_target)" in p.stdout
         emls = sorted((tmp_path / "demo").glob("*.eml"))
         assert any("introduction" in e.name for e in emls)
+
+
+class TestLedgerAndList:
+    def test_ledger_and_list_after_the_demo(self, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+        """After the demo, `ledger` shows the favour both ways and `list` filters by state."""
+        assert main(["demo", "--out", str(tmp_path / "d")]) == 0
+        capsys.readouterr()
+        cfg = str(tmp_path / "d" / "config.yaml")
+        assert main(["ledger", "--config", cfg]) == 0
+        out = capsys.readouterr().out
+        assert "Daniel Reyes -> Ingrid Holm" in out
+        assert "you helped them" in out and "they helped you" in out
+        assert main(["list", "--config", cfg, "--state", "introduced"]) == 0
+        out = capsys.readouterr().out
+        assert "introduced" in out and "declined" not in out
+        assert main(["list", "--config", cfg, "--party", "kevin@growthpath.example"]) == 0
+        assert "kevin@growthpath.example" in capsys.readouterr().out

@@ -69,6 +69,10 @@ _NOTE_LABEL = re.compile(
     r"^\s*(?:intro|introduce|introduction|target|for|pour|für|para|cible|ziel|an|à)\s*:\s*(?P<spec>.+)$",
     re.I,
 )
+# "For Priya", "Pour Mme Dubois": a short line naming whom the forward is for
+_NOTE_FOR = re.compile(
+    r"^\s*(?i:for|pour|für|para)\s+(?P<spec>(?:[A-ZÀ-Ý][\w'’.-]*\s*){1,4})[.!]?\s*$"
+)
 _ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➔|➜|➡|-->|—>|>>)\s*")
 _SPEC = re.compile(
     r"^\s*(?P<name>[^<>\[\]()\n]*?)\s*[<\[(]\s*(?:mailto:)?(?P<addr>[^<>\[\]()\s]+@[^<>\[\]()\s]+)"
@@ -164,7 +168,7 @@ def _note_specs(lines: list[str]) -> list[_Spec]:
             while words and not words[0][:1].isupper():
                 words.pop(0)
             loose.append((" ".join(words) or None, em.group("addr").strip(".,;"), None))
-        label = _NOTE_LABEL.match(s)
+        label = _NOTE_LABEL.match(s) or _NOTE_FOR.match(s)
         if label:
             s = label.group("spec")
         if _ARROW.search(s):
@@ -265,6 +269,10 @@ def resolve(
             if compact(c.name) in flat
             or (company_key(c.company) and company_key(c.company) in flat)
         ]
+    if not found and len(name.split()) == 1:
+        # "For Priya": the one contact of that first name
+        only = contacts.by_first_name(name)
+        found = only if len(only) == 1 else []
     return _from_contacts(name, found, hint)
 
 

@@ -934,3 +934,12 @@ class TestHarderShapes:
     def test_small_talk_about_the_owner_is_not_a_reason(self, text: str) -> None:
         """How the writer knows the owner, or what they saw of her, says nothing of why."""
         assert read(forward(f"Hi,\n\n{text}\n\nThanks,\nRavi")).reason is None
+
+    @pytest.mark.parametrize(
+        "note",
+        ["For Greta", "Pour Mme Vogt", "→ Greta", "Für Frau Vogt"],
+    )
+    def test_owner_names_the_target_by_first_name_or_title(self, note: str) -> None:
+        """A note line for a unique first name, or title and last name, is the target."""
+        req = read(forward(REQUEST_EN.replace("Ms. Solberg at Fjordpolymer", "someone"), note=note))
+        assert target_of(req) == ("Greta Vogt", "greta.vogt@rheinpolymer.example")

@@ -12,10 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from . import __version__
-from .config import Config, config_path, load_config, parse_duration, warnings_for
 from .exceptions import ConfigError, IntrodError, UsageError
-from .logs import setup_logging
+
+if TYPE_CHECKING:
+    from .config import Config
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -39,6 +42,9 @@ def _clock(args: argparse.Namespace) -> Any:
 
 
 def _load(args: argparse.Namespace, *, need_servers: bool = True) -> Config:
+    from .config import config_path, load_config
+    from .logs import setup_logging
+
     cfg = load_config(config_path(args.config), need_servers=need_servers)
     setup_logging(cfg.log_format, cfg.log_level)
     return cfg
@@ -54,13 +60,14 @@ def contact_paths(cfg: Config) -> list[Path]:
 # -- commands ----------------------------------------------------------------
 def cmd_parse(args: argparse.Namespace) -> int:
     from .contacts import load_contacts
-    from .engine import judge
+    from .judge import judge
     from .reading import Context, read_mail
     from .state import Store
+    from .config import config_path, load_config
     from .tokens import load_secret
 
+    # parse only reads: it logs nothing, so it does not even load the logging setup
     cfg = load_config(config_path(args.config), need_servers=False)
-    setup_logging(cfg.log_format, "warning")
     now = _clock(args)()
     contacts = load_contacts(contact_paths(cfg))
     secret = load_secret(cfg.secret_file) if cfg.secret_file.is_file() else None
@@ -95,6 +102,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from .contacts import load_contacts
+    from .config import config_path, load_config, warnings_for
     from .templates_check import check_templates
 
     cfg = load_config(config_path(args.config), need_servers=not args.offline)
@@ -159,6 +167,8 @@ def _store(cfg: Config) -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from .config import parse_duration
+
     cfg = _load(args, need_servers=False)
     now = _clock(args)()
     older = now - parse_duration(args.older_than) if args.older_than else None

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .exceptions import ConfigError
+
+if TYPE_CHECKING:
+    import ssl
 
 DEFAULT_PATH = "/etc/introd/config.yaml"
 
@@ -82,6 +84,8 @@ class ServerConfig:
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificates are always verified; ``ca_file`` adds a private CA."""
+        import ssl
+
         context = ssl.create_default_context()
         if self.ca_file is not None:
             context.load_verify_locations(cafile=str(self.ca_file))

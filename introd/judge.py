@@ -1,0 +1,117 @@
+"""Deciding on one mail: the policies for requests, and the proofs for answers and
+owner commands. Shared by `introd parse` (without state) and `introd run`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .config import Config
+from .contacts import ContactBook
+from .model import Decision, Reading
+from .policy import Situation, decide
+from .state import ACTIVE_STATES, Store
+
+ANSWERABLE = ("awaiting",)
+
+
+def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
+          store: Store | None, now: datetime) -> Decision:
+    """The decision on one mail; `store` is None when there is no state (`parse`)."""
+    kind = reading.kind
+    if kind == "bounce":
+        return Decision(action="ignore", rule="bounce",
+                        detail="delivery failure for " + ", ".join(reading.failed_addresses))
+    if kind == "auto_reply":
+        return Decision(action="ignore", rule="auto_reply",
+                        detail="automatic reply; never answered")
+    if kind == "unknown":
+        if reading.problem:
+            return Decision(action="ignore", rule="unreadable", detail=reading.problem)
+        situation = Situation(reading=reading, config=config, contacts=contacts, state=store,
+                              now=now)
+        decision = decide(situation)
+        if decision.rule in ("not_from_owner", "unauthenticated"):
+            return decision
+        return Decision(action="ignore", rule="not_a_request",
+                        detail="from the owner but no request, command or answer found")
+    if kind == "request":
+        return decide(Situation(reading=reading, config=config, contacts=contacts, state=store,
+                                now=now))
+    if kind == "owner_command":
+        return _judge_command(reading, config, store)
+    return _judge_reply(reading, config, store)
+
+
+def _judge_command(reading: Reading, config: Config, store: Store | None) -> Decision:
+    cmd = reading.command
+    assert cmd is not None
+    if not reading.from_owner:
+        return Decision(action="ignore", rule="not_from_owner", detail="command not from owner")
+    if config.auth_require and not reading.authenticated:
+        return Decision(action="ignore", rule="unauthenticated",
+                        detail=str(reading.extra.get("auth_reason") or "authentication failed"))
+    if cmd.verb == "status":
+        return Decision(action="accept", rule="owner_command", detail="status")
+    if cmd.intro_id is None:
+        return Decision(action="ignore", rule="no_intro", detail=f"{cmd.verb}: which intro?")
+    if store is None:
+        return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {cmd.intro_id}")
+    intro = store.intro(cmd.intro_id)
+    if intro is None:
+        return Decision(action="ignore", rule="unknown_intro", detail=f"no intro {cmd.intro_id}")
+    allowed = {"approve": ("review",), "pick": ("review",), "target": ("review",),
+               "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES}
+    if intro.state not in allowed.get(cmd.verb, ()):
+        return Decision(action="ignore", rule="not_applicable",
+                        detail=f"{cmd.verb} does not apply to an intro in state {intro.state}")
+    return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {intro.id}")
+
+
+def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decision:
+    ans = reading.answer
+    assert ans is not None
+    token = reading.extra.get("token")
+    if ans.intro_id is None:
+        return Decision(action="ignore", rule="no_reference", detail="names no intro")
+    if token and ans.proof != "token":
+        return Decision(action="ignore", rule="bad_token", detail="token not valid")
+    if store is None:
+        if ans.proof in ("token", "reference"):
+            return Decision(action="accept", rule="answer",
+                            detail=f"{ans.answer} for {ans.intro_id}")
+        return Decision(action="ignore", rule="no_reference",
+                        detail="subject tag only: proves nothing")
+    role = proven_role(reading, store)
+    if role is None:
+        return Decision(action="ignore", rule="no_reference",
+                        detail="neither a token nor a reference to a mail introd sent")
+    intro = store.intro(ans.intro_id)
+    if intro is None:
+        return Decision(action="ignore", rule="no_reference", detail=f"no intro {ans.intro_id}")
+    party_email = intro.requester_email if role == "requester" else intro.target_email
+    sender = (reading.sender.email or "").lower() if reading.sender else ""
+    if not config.accept_from_any_address and sender != (party_email or "").lower():
+        return Decision(action="ignore", rule="wrong_sender",
+                        detail=f"answer for the {role} came from another address")
+    if intro.state not in ANSWERABLE:
+        return Decision(action="ignore", rule="intro_ended",
+                        detail=f"intro {intro.id} is {intro.state}")
+    party = store.parties(intro.id).get(role)
+    if party is None or party.asked_at is None:
+        return Decision(action="ignore", rule="not_asked", detail=f"the {role} was not asked yet")
+    if party.status in ("yes", "no"):
+        return Decision(action="ignore", rule="already_answered",
+                        detail=f"the {role} already answered {party.status}")
+    return Decision(action="accept", rule="answer", detail=f"{role} says {ans.answer}")
+
+
+def proven_role(reading: Reading, store: Store) -> str | None:
+    ans = reading.answer
+    assert ans is not None
+    if ans.proof == "token":
+        return ans.role
+    refs = list(reading.extra.get("references") or [])
+    row = store.outbox_by_message_ids(refs)
+    if row is not None and row.intro_id == ans.intro_id and row.role in ("requester", "target"):
+        return row.role
+    return None

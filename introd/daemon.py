@@ -133,6 +133,7 @@ class Daemon:
         self.smtp_outage = Outage("smtp")
         self._rate_limited_until = 0.0
         self.stop_requested = False
+        self.waiting_uids: set[int] = set()
         self.reload_requested = False
         self.phase = "starting"
 
@@ -217,6 +218,7 @@ class Daemon:
         uids = self.mailbox.new_uids(last)
         handled = 0
         waiting = False  # a mail left for later (its template failed): retry from there
+        self.waiting_uids = set()
         for batch in self.mailbox.fetch_batches(uids):
             placements: dict[str, list[int]] = {}
             done = 0
@@ -225,6 +227,7 @@ class Daemon:
                     placement = self._handle(uid, raw, uv)
                     if placement == "wait":
                         waiting = True
+                        self.waiting_uids.add(uid)
                     elif placement:  # None: leave the mail as it is
                         placements.setdefault(placement, []).append(uid)
                     handled += 1
@@ -260,10 +263,17 @@ class Daemon:
                             on_sent=self._mail_sent, stop=lambda: self.stop_requested)
 
         try:
-            sent = send()
-            # bounce notices queued just now go out in the same pass
-            if not self.stop_requested and self.store.due_outbox(now, limit=1):
-                sent += send()
+            # until nothing is due, or a round changes nothing (all deferred, or the hourly
+            # limit reached); bounce notices queued meanwhile go out in the same pass
+            sent = 0
+            while not self.stop_requested:
+                depth = self.store.outbox_depth()
+                sent_now = send()
+                sent += sent_now
+                if not self.store.due_outbox(now, limit=1):
+                    break
+                if sent_now == 0 and self.store.outbox_depth() >= depth:
+                    break
         finally:
             self.smtp.close()
         return sent
@@ -458,12 +468,23 @@ class Daemon:
 
     def _wait(self) -> None:
         timeout = self._next_timer()
+        if self._unhandled_mail():
+            return  # mail arrived while we worked: its EXISTS may have gone by unseen
         if self._use_idle():
             self.mailbox.idle_wait(timeout, self._interrupted, self.notifier.ping)
         else:
             self._sleep(timeout)
             if not self._interrupted():
                 self.mailbox.noop()  # prove the connection before the next poll
+
+    def _unhandled_mail(self) -> bool:
+        """New mail in the folder that no pass has handled (or left waiting) yet."""
+        imap = self.config.imap
+        assert imap is not None
+        last = int(self.store.get_meta(self._uid_key()) or 0)
+        uv = self.mailbox.uidvalidity
+        return any(uid not in self.waiting_uids and self.store.seen_uid(imap.folder, uv, uid)
+                   is None for uid in self.mailbox.new_uids(last))
 
     def _interrupted(self) -> bool:
         return self.stop_requested or self.reload_requested

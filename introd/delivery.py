@@ -142,7 +142,7 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
                 on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
         sent += 1
         log.info("mail_sent", intro_id=row.intro_id, template=row.template, role=row.role,
-                 message_id=row.message_id, recipients=len(row.recipients))
+                 outbox_id=row.id, recipients=len(row.recipients))
         if on_sent is not None:
             on_sent(row)
     return sent

@@ -211,6 +211,8 @@ class Templates:
         loaders.append(jinja2.FileSystemLoader(str(builtin_dir())))
         self.env = SandboxedEnvironment(
             loader=jinja2.ChoiceLoader(loaders),
+            # templates change only on reload (SIGHUP builds a new Templates)
+            auto_reload=False,
             undefined=_Undefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
                                                 default_for_string=False, default=False),

@@ -236,3 +236,22 @@ class TestServerWithoutMove:
             assert len(smtp.received) == 2
         finally:
             smtp.stop()
+
+
+class TestOutboxDrain:
+    def test_run_once_sends_everything_due(self, world: World, clock: Any) -> None:
+        """`run --once` sends the whole due outbox, not one batch of it."""
+        from introd.state import Store
+
+        world.write_config(limits={"max_outgoing_per_hour": 0})
+        store = Store(world.tmp / "introd.db")
+        with store.transaction():
+            for i in range(1100):
+                raw = (f"From: lisa@example.test\r\nTo: p{i}@example.org\r\n"
+                       f"Subject: n{i}\r\nMessage-ID: <n{i}@x>\r\n\r\nhello\r\n").encode()
+                store.enqueue(intro_id=None, template="review", role="owner",
+                              sender=OWNER, recipients=[f"p{i}@example.org"],
+                              message_id=f"<n{i}@x>", raw=raw, now=clock.now())
+        store.close()
+        assert world.run_once(clock.now()) == 0
+        assert len(world.smtp.received) == 1100

@@ -231,3 +231,19 @@ class TestNeverRaises:
     def test_read_answer_never_raises(self, raw: bytes) -> None:
         """Any bytes as a mail give an answer."""
         assert read_answer(mailtext.parse_bytes(raw))[1] in ("yes", "no", "unclear")
+
+
+class TestDeferredAndPlainAnswers:
+    @pytest.mark.parametrize("text, word", [
+        ("Sure - once I'm back from leave in April.", "unclear"),
+        ("Gerne, nach Ostern.", "unclear"),
+        ("Oui, à mon retour en septembre.", "unclear"),
+        ("Sí, cuando vuelva de vacaciones.", "unclear"),
+        ("Go for it!", "yes"),
+        ("Fine with me.", "yes"),
+        ("I can't right now, sorry.", "no"),
+        ("Prefiero que no.", "no"),
+    ])
+    def test_reading(self, text: str, word: str) -> None:
+        """A yes put off to a later time is unclear; plain consents and refusals are read."""
+        assert classify_answer(text) == word

@@ -40,21 +40,7 @@ FIELDS = (
 
 # Fields this corpus expects that a module outside mail reading does not give yet:
 # (file, field) -> why. Strict: when the reading is fixed, the entry must go.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("x09_reply_en_sure_once_back_in_april.eml", "reply_answer"): (
-        "answers.classify_answer reads a yes deferred to a later time ('Sure - once I'm back "
-        "from leave in April.') as yes"
-    ),
-    ("x10_reply_de_gerne_nach_ostern.eml", "reply_answer"): (
-        "answers.classify_answer reads 'Gerne, nach Ostern.' (gladly, after Easter) as yes"
-    ),
-    ("x11_reply_en_go_for_it.eml", "reply_answer"): (
-        "answers.classify_answer does not know 'Go for it!' as a yes"
-    ),
-    ("x12_reply_en_cant_right_now.eml", "reply_answer"): (
-        'answers.classify_answer does not know "I can\'t right now, sorry." as a no'
-    ),
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _expected() -> list[dict[str, Any]]:

@@ -328,10 +328,19 @@ _GREETING = re.compile(
 _NAME_ONLY = re.compile(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
 _NAME_SENTENCE = re.compile(r"^[A-ZÀ-Þ][\w'.-]*(?:\s+[A-ZÀ-Þ][\w'.-]*){0,2}\s*[,!:—–-]?$")
 _MAX_READ = 4000
-_SENTENCE_END = re.compile(r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)[.!?;…]+(?=\s|$)")
-_CONTRAST_START = re.compile(r"^\W*(?:but|however|though|mais|cependant|aber|jedoch|pero|"
-                             r"sin embargo|maybe|perhaps|peut-être|vielleicht|quizás|tal vez)"
-                             r"(?![\w'])", re.IGNORECASE)
+_SENTENCE_END = re.compile(
+    r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\.\.)(?:[!?;]+|\.(?!\.)|…(?!\S))(?=\s|$)")
+_CONTRAST_START = re.compile(
+    r"^\W*(?:but|however|though|although|just|only|unless|except|i'll need|i need|"
+    r"let me (?:think|check|see|get back|ask|look|confirm)|"
+    r"i mean|mais|cependant|toutefois|seulement|sauf|aber|jedoch|allerdings|nur|außer|"
+    r"pero|sin embargo|aunque|solo|sólo|excepto|maybe|perhaps|peut-être|vielleicht|"
+    r"quizás|tal vez)(?![\w'])", re.IGNORECASE)
+# a negation beside a yes-word turns it into no consent ("I wouldn't be happy to")
+_NEGATION = re.compile(
+    r"(?<![\w'])(?:not|never|cannot|can't|won't|wouldn't|don't|doesn't|didn't|isn't|aren't|"
+    r"wasn't|shouldn't|couldn't|no|ne|n'|pas|jamais|nicht|kein|keine|keinen|nie|"
+    r"nunca|tampoco|ni)(?![\w])", re.IGNORECASE)
 
 
 def _normalise(text: str) -> str:
@@ -396,7 +405,8 @@ def _judge(sentence: str) -> AnswerWord:
         if yes or unsure or _LATER.search(sentence):
             return "unclear"
         return "no"
-    if yes and not unsure and not _HEDGE.search(text) and "?" not in text:
+    if yes and not unsure and not _HEDGE.search(text) and "?" not in text \
+            and not _NEGATION.search(rest):
         return "yes"
     return "unclear"
 

@@ -247,3 +247,28 @@ class TestDeferredAndPlainAnswers:
     def test_reading(self, text: str, word: str) -> None:
         """A yes put off to a later time is unclear; plain consents and refusals are read."""
         assert classify_answer(text) == word
+
+
+class TestNoFalseYes:
+    @pytest.mark.parametrize("text", [
+        "I wouldn't be happy to do this.",
+        "I'm not happy to be introduced.",
+        "Of course I can't.",
+        "Yes — I mean no, sorry.",
+        "Happy to, just not this month.",
+        "Okay... let me check my calendar first.",
+        "Yes. Although I'm busy.",
+        "Sure. Let me think about timing.",
+    ])
+    def test_negated_or_qualified_yes_is_not_yes(self, text: str) -> None:
+        """A yes-word negated or qualified in the same or the next sentence is never yes."""
+        assert classify_answer(text) != "yes"
+
+    @pytest.mark.parametrize("text", [
+        "Yes, no problem at all.", "Sure, no worries!", "Oui, pas de souci.",
+        "Ja, kein Problem.", "Sí, no hay problema.", "Yes... happy to.",
+        "Sure. Let me know when.",
+    ])
+    def test_harmless_negations_keep_the_yes(self, text: str) -> None:
+        """'no problem' and the like are not refusals."""
+        assert classify_answer(text) == "yes"

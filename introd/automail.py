@@ -213,16 +213,6 @@ def _content_type(part: Message) -> str:
         return ""
 
 
-def _children(part: Message) -> list[Message]:
-    try:
-        payload = part.get_payload()
-    except Exception:
-        return []
-    if isinstance(payload, list):
-        return [p for p in payload if isinstance(p, Message)]
-    return []
-
-
 def _parts(msg: Message) -> list[Message]:
     """Every part of the mail, not descending into attached messages."""
     found: list[Message] = []
@@ -233,7 +223,7 @@ def _parts(msg: Message) -> list[Message]:
         found.append(part)
         if _content_type(part).startswith("message/"):
             return
-        for child in _children(part):
+        for child in mailtext.children(part):
             visit(child, depth + 1)
 
     visit(msg, 0)
@@ -257,7 +247,7 @@ def _text_payload(part: Message) -> str:
 def _status_blocks(part: Message) -> list[dict[str, str]]:
     """The field blocks of a message/delivery-status part, field names lower-cased."""
     blocks: list[dict[str, str]] = []
-    children = _children(part)
+    children = mailtext.children(part)
     if children:
         for child in children:
             try:
@@ -290,7 +280,7 @@ def _message_id_of(part: Message) -> str | None:
     ctype = _content_type(part)
     headers: Message | None = None
     if ctype == "message/rfc822":
-        inner = _children(part)
+        inner = mailtext.children(part)
         headers = inner[0] if inner else None
     elif ctype == "text/rfc822-headers":
         try:

@@ -476,11 +476,11 @@ class Engine:
             "bounced": len(self.store.recent_events("bounced", start)),
         }
         awaiting = [
-            _Pending(id=r.id, requester=self._person(r, "requester"),
+            DigestLine(id=r.id, requester=self._person(r, "requester"),
                      target=self._person(r, "target"), age_days=(end - r.created).days)
             for r in self.store.intros(state="awaiting")]
         counts["awaiting"] = len(awaiting)
-        ledger = [_Pending(id=r.id, requester=self._person(r, "requester"),
+        ledger = [DigestLine(id=r.id, requester=self._person(r, "requester"),
                            target=self._person(r, "target"), age_days=0, date=r.updated)
                   for r in self.store.intros(state="introduced") if start <= r.updated <= end]
         return {"period_start": start, "period_end": end, "counts": counts,
@@ -531,7 +531,8 @@ class Engine:
             "role": role,
             "order": intro.optin_order if intro else self.config.optin_order,
             "requester_note": intro.requester_note if intro else None,
-            "candidates": [_Numbered(number=i, name=c.name, email=c.email, company=c.company)
+            "candidates": [NumberedCandidate(number=i, name=c.name, email=c.email,
+                                             company=c.company)
                            for i, c in enumerate(candidates, 1)],
             "rule": intro.rule if intro else None,
             "detail": intro.detail if intro else None,
@@ -582,7 +583,9 @@ class Engine:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Pending:
+class DigestLine:
+    """One line of the digest (awaiting or ledger), as templates see it."""
+
     id: str
     requester: Person | None
     target: Person | None
@@ -591,7 +594,9 @@ class _Pending:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Numbered:
+class NumberedCandidate:
+    """One numbered candidate of a review, as templates see it."""
+
     number: int
     name: str
     email: str | None

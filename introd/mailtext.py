@@ -291,7 +291,8 @@ def _is_attachment(part: Message) -> bool:
     return disposition == "attachment"
 
 
-def _children(part: Message) -> list[Message]:
+def children(part: Message) -> list[Message]:
+    """The sub-parts of a multipart (or message/rfc822) part; [] for a leaf or bad MIME."""
     try:
         payload = part.get_payload()
     except Exception:
@@ -319,20 +320,20 @@ def _best_text(part: Message, depth: int) -> str:
                 return ""
             return _leaf_text(part)
         return ""
-    children = [c for c in _children(part) if not _is_attachment(c)]
+    parts = [c for c in children(part) if not _is_attachment(c)]
     if ctype == "multipart/alternative":
-        plain = [c for c in children if _content_type(c) == "text/plain"]
+        plain = [c for c in parts if _content_type(c) == "text/plain"]
         for child in plain:
             text = _best_text(child, depth + 1)
             if text.strip():
                 return text
-        others = [c for c in children if _content_type(c) != "text/plain"]
+        others = [c for c in parts if _content_type(c) != "text/plain"]
         for child in reversed(others):
             text = _best_text(child, depth + 1)
             if text.strip():
                 return text
         return ""
-    texts = [_best_text(c, depth + 1) for c in children]
+    texts = [_best_text(c, depth + 1) for c in parts]
     return "\n\n".join(t.strip("\n") for t in texts if t.strip())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .engine import IntroView
+from .engine import DigestLine, IntroView, NumberedCandidate
 from .exceptions import UsageError
 from .model import Person
 from .render import (
@@ -60,25 +60,8 @@ _REMOTE = re.compile(
 
 
 # -- sample data: the same shapes the engine gives templates --------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SampleCandidate:
-    """One numbered candidate of a review, as the engine gives it."""
-
-    number: int
-    name: str
-    email: str | None
-    company: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SamplePending:
-    """One line of the digest (awaiting or ledger), as the engine gives it."""
-
-    id: str
-    requester: Person | None
-    target: Person | None
-    age_days: int
-    date: datetime | None = None
+SampleCandidate = NumberedCandidate
+SamplePending = DigestLine
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

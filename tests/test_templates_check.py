@@ -243,8 +243,8 @@ class TestSituations:
         def names(cls: type) -> list[str]:
             return [f.name for f in dataclasses.fields(cls)]
 
-        assert names(SampleCandidate) == names(engine_module._Numbered)
-        assert names(SamplePending) == names(engine_module._Pending)
+        assert SampleCandidate is engine_module.NumberedCandidate
+        assert SamplePending is engine_module.DigestLine
         cfg = load(tdir)
         store = Store(tdir.parent / "introd.db")
         try:

@@ -94,6 +94,16 @@ END_STATES = ("introduced", "declined", "declined_by_target", "withdrawn", "expi
               "cancelled", "ignored")
 
 
+def _why(exc: sqlite3.Error) -> str:
+    """SQLite's reason in words an operator acts on."""
+    text = str(exc)
+    if "disk is full" in text or "disk I/O error" in text:
+        return f"{text} (is the disk full, or the file too large for its limit?)"
+    if "readonly" in text or "read-only" in text:
+        return f"{text} (is the file or its folder read-only for this user?)"
+    return text
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -241,7 +251,7 @@ class Store:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StateError(f"{self.path}: cannot write the state: {exc}") from None
+            raise StateError(f"{self.path}: cannot write the state: {_why(exc)}") from None
         self._depth = 1
         try:
             yield self
@@ -257,7 +267,7 @@ class Store:
                 self.db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            raise StateError(f"{self.path}: cannot write the state: {exc}") from None
+            raise StateError(f"{self.path}: cannot write the state: {_why(exc)}") from None
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

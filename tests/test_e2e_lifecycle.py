@@ -33,10 +33,6 @@ def _last(world: World, user: str, word: str) -> Any:
     return mails[-1]
 
 
-def _templates_to(world: World, address: str) -> list[str]:
-    return world.sent_to(address)
-
-
 class TestOwnerReview:
     def test_review_then_owner_approves_by_reply(self, world: World, clock: Any) -> None:
         """review_all sends the owner a review; replying 'approve' sends both opt-ins."""

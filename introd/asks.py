@@ -176,10 +176,6 @@ class Named:
 _ARTICLES = frozenset("le la l the el der die den dem lo".split())
 
 
-def _strip_possessive(word: str) -> str:
-    return re.sub(r"['’]s$", "", word)
-
-
 def leading_name(text: str) -> tuple[str, str | None] | None:
     """A person's name (and company) at the start of text: 'Dr. Rachel Okafor at Novalis'."""
     tokens = [m.group() for m in _TOKEN.finditer(text[:200])]

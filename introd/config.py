@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -159,10 +159,6 @@ class Config:
             return self.imap.username.lower()
         return self.reply_address.lower()
 
-    def with_overrides(self, **changes: Any) -> Config:
-        return replace(self, **changes)
-
-
 # The policy rules of SPEC.md, in evaluation order, with their defaults.
 RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "not_from_owner": {"enabled": True, "action": "ignore"},
@@ -183,7 +179,6 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "review_all": {"enabled": False, "action": "review"},
 }
 ACTIONS = ("accept", "decline", "review", "ignore")
-DECLINE_TEMPLATES = ("decline_no_target", "decline_no_reason", "decline_policy")
 
 
 class _Reader:

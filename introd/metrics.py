@@ -13,7 +13,6 @@ from pathlib import Path
 
 import structlog
 
-from .config import Config
 from .exceptions import ConfigError
 
 log = structlog.get_logger("introd.metrics")
@@ -207,7 +206,3 @@ class Exporter:
             self.server.close()
             self.server = None
 
-
-def build_exporter(config: Config, metrics: Metrics | None = None) -> Exporter:
-    return Exporter(metrics or Metrics(), textfile=config.metrics_textfile,
-                    listen=config.metrics_listen)

@@ -7,13 +7,13 @@ out. ``introd parse`` and ``introd run`` both call it, so they cannot disagree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from . import answers, auth, automail, forward, mailtext, request, tokens
 from .config import Config
 from .contacts import ContactBook
-from .model import Answer, OwnerCommand, Person, Reading
+from .model import Answer, OwnerCommand, Reading
 
 SUBJECT_TAG = re.compile(r"\[intro\s+([A-Z0-9]{6})\]", re.I)
 _MSGID_IN = re.compile(r"<[^<>\s]+>")
@@ -172,10 +172,3 @@ def _read(raw: bytes, ctx: Context) -> Reading:
         return Reading(kind="request", request=req, **common)
     return Reading(kind="unknown", **common)
 
-
-def with_problem(reading: Reading, problem: str) -> Reading:
-    return replace(reading, problem=problem)
-
-
-def person(name: str | None, email: str | None) -> Person:
-    return Person(name=name, email=email)

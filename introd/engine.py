@@ -5,7 +5,7 @@ transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from email import policy as email_policy
@@ -415,11 +415,20 @@ class Engine:
             except TemplateError as exc:
                 self.template_failed(exc, now)
         self.digest_due(now)
-        if self.config.retention_bodies is not None:
-            with self.store.transaction():
-                pruned = self.store.prune_bodies(now - self.config.retention_bodies)
-            if pruned:
-                log.info("bodies_pruned", intros=pruned)
+        self.prune_due(now)
+
+    def prune_due(self, now: datetime) -> None:
+        """Drop old bodies (retention.bodies_after), at most once a day."""
+        if self.config.retention_bodies is None:
+            return
+        last = parse_iso(self.store.get_meta("last_prune"))
+        if last is not None and now - last < timedelta(days=1):
+            return
+        with self.store.transaction():
+            pruned = self.store.prune_bodies(now - self.config.retention_bodies)
+            self.store.set_meta("last_prune", iso(now))
+        if pruned:
+            log.info("bodies_pruned", intros=pruned)
 
     def _tick_intro(self, intro_id: str, now: datetime) -> None:
         with self.store.transaction():
@@ -465,7 +474,7 @@ class Engine:
         for e in self.store.recent_events("state_changed", start):
             if e["at"] <= end:
                 ended[e["intro_id"]] = e.get("state")
-        received = [r for r in self.store.intros() if start <= r.created <= end]
+        received = self.store.created_between(start, end)
         counts = {
             "received": len(received),
             "introduced": sum(1 for s in ended.values() if s == "introduced"),
@@ -482,7 +491,7 @@ class Engine:
         counts["awaiting"] = len(awaiting)
         ledger = [DigestLine(id=r.id, requester=self._person(r, "requester"),
                            target=self._person(r, "target"), age_days=0, date=r.updated)
-                  for r in self.store.intros(state="introduced") if start <= r.updated <= end]
+                  for r in self.store.ended_between("introduced", start, end)]
         return {"period_start": start, "period_end": end, "counts": counts,
                 "awaiting": awaiting, "ledger": ledger}
 

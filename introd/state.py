@@ -87,6 +87,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE notices (address TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (address, day));
     """),
+    ("002_outbox_by_intro", """
+    CREATE INDEX outbox_intro ON outbox(intro_id);
+    CREATE INDEX intros_updated ON intros(state, updated);
+    """),
 ]
 
 ACTIVE_STATES = ("review", "awaiting")
@@ -384,6 +388,16 @@ class Store:
             "SELECT * FROM intros WHERE requester_email = ? AND target_email = ? ORDER BY created",
             (requester, target))]
 
+    def created_between(self, start: datetime, end: datetime) -> list[IntroRow]:
+        return [IntroRow.from_row(r) for r in self._exec(
+            "SELECT * FROM intros WHERE created >= ? AND created <= ? ORDER BY created",
+            (iso(start), iso(end)))]
+
+    def ended_between(self, state: str, start: datetime, end: datetime) -> list[IntroRow]:
+        return [IntroRow.from_row(r) for r in self._exec(
+            "SELECT * FROM intros WHERE state = ? AND updated >= ? AND updated <= ? "
+            "ORDER BY updated", (state, iso(start), iso(end)))]
+
     def count_by_state(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._exec("SELECT state, COUNT(*) FROM intros GROUP BY state")}
 
@@ -502,15 +516,13 @@ class Store:
     def prune_bodies(self, ended_before: datetime) -> int:
         """Drop stored mail text of intros that ended before ``ended_before``."""
         ended = ", ".join(f"'{s}'" for s in END_STATES)
-        ids = [r[0] for r in self._exec(
-            f"SELECT id FROM intros WHERE state IN ({ended}) AND updated < ? AND "
-            "(blurb != '' OR requester_note IS NOT NULL)", (iso(ended_before),))]
-        for intro_id in ids:
-            self._exec("UPDATE intros SET blurb = '', requester_note = NULL WHERE id = ?",
-                       (intro_id,))
-            self._exec("UPDATE outbox SET raw = X'' WHERE intro_id = ? AND status != 'pending'",
-                       (intro_id,))
-        return len(ids)
+        old = f"state IN ({ended}) AND updated < :before"
+        params = {"before": iso(ended_before)}
+        self._exec(f"UPDATE outbox SET raw = X'' WHERE status != 'pending' AND length(raw) > 0 "
+                   f"AND intro_id IN (SELECT id FROM intros WHERE {old})", params)
+        cur = self._exec(f"UPDATE intros SET blurb = '', requester_note = NULL WHERE {old} AND "
+                         "(blurb != '' OR requester_note IS NOT NULL)", params)
+        return cur.rowcount
 
     # -- automatic notices outside the intro flow ------------------------
     def take_notice(self, address: str, now: datetime) -> bool:

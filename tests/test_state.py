@@ -20,7 +20,7 @@ class TestStore:
         Store(tmp_path / "s.db").close()
         store = Store(tmp_path / "s.db")
         names = [r[0] for r in store.db.execute("SELECT name FROM schema_migrations")]
-        assert names == ["001_initial"]
+        assert names == ["001_initial", "002_outbox_by_intro"]
 
     def test_newer_database_is_refused(self, tmp_path: Path) -> None:
         """A state written by a newer introd is refused, not misread."""

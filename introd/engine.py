@@ -8,8 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from email import policy as email_policy
-
 import structlog
 
 from . import tokens
@@ -20,7 +18,7 @@ from .judge import judge, proven_role
 from .language import guess_language
 from .model import Candidate, Decision, Person, Reading
 from .reading import Context, read_mail
-from .render import OWNER_TEMPLATES, Templates, compose
+from .render import OWNER_TEMPLATES, Templates, compose_bytes
 from .state import ACTIVE_STATES, IntroRow, Store, iso, parse_iso
 
 log = structlog.get_logger("introd.engine")
@@ -574,10 +572,9 @@ class Engine:
         message_id = tokens.new_message_id(intro.id if intro else None,
                                            role if role in ("requester", "target", "owner")
                                            else "notice", self.domain)
-        msg = compose(rendered, sender=self.config.from_address, to=to, message_id=message_id,
-                      date=now, reply_to=ctx["reply_address"] if expects_answer else None,
-                      auto_submitted=template != "introduction")
-        raw = msg.as_bytes(policy=email_policy.SMTP)
+        raw = compose_bytes(rendered, sender=self.config.from_address, to=to, message_id=message_id,
+                            date=now, reply_to=ctx["reply_address"] if expects_answer else None,
+                            auto_submitted=template != "introduction")
         self.store.enqueue(intro_id=intro.id if intro else None, template=template,
                            role=role if role in ("requester", "target", "owner") else None,
                            sender=str(self.config.from_address.addr_spec),

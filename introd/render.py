@@ -18,8 +18,14 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
+import email.charset
+import email.header
+import email.policy
+import email.utils
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -315,19 +321,55 @@ def address_of(person: Person) -> Address:
     return Address(display_name=clean_header(person.name), username=local, domain=domain)
 
 
-def compose(rendered: Rendered, *, sender: Address, to: Sequence[Person],
-            message_id: str, date: datetime, reply_to: str | None = None,
-            in_reply_to: str | None = None, auto_submitted: bool = True,
-            cc: Sequence[Person] = ()) -> EmailMessage:
-    """The outgoing mail: text, or multipart/alternative when there is an HTML part."""
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = [address_of(p) for p in to]
+_UTF8_QP = email.charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email.charset.QP
+_WIRE = email.policy.compat32.clone(linesep="\r\n")
+
+
+def _header(value: str) -> str | email.header.Header:
+    """A header value: as is when ASCII, else RFC 2047 encoded."""
+    value = clean_header(value)
+    return value if value.isascii() else email.header.Header(value, "utf-8")
+
+
+def _mailbox(address: Address) -> str:
+    name = clean_header(address.display_name)
+    spec = clean_header(address.addr_spec)
+    if not spec.isascii():
+        raise TemplateError(f"cannot send to a non-ASCII address: {spec!r}")
+    return email.utils.formataddr((name, spec), charset="utf-8")
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(text, charset=_UTF8_QP)
+    return part
+
+
+def compose_bytes(rendered: Rendered, *, sender: Address, to: Sequence[Person],
+                  message_id: str, date: datetime, reply_to: str | None = None,
+                  in_reply_to: str | None = None, auto_submitted: bool = True,
+                  cc: Sequence[Person] = ()) -> bytes:
+    """The outgoing mail as it goes on the wire: text, or multipart/alternative when there
+    is an HTML part, quoted-printable UTF-8, CRLF line ends.
+
+    Built with the email package's plain MIME classes from values that were validated
+    and stripped of control characters: several times faster than ``EmailMessage``,
+    which re-parses every header it sets.
+    """
+    text = _text_part(rendered.text, "plain")
+    msg: Message
+    if rendered.html:
+        msg = MIMEMultipart("alternative", _subparts=[text, _text_part(rendered.html, "html")])
+    else:
+        msg = text
+    msg["From"] = _mailbox(sender)
+    msg["To"] = ", ".join(_mailbox(address_of(p)) for p in to)
     if cc:
-        msg["Cc"] = [address_of(p) for p in cc]
-    msg["Subject"] = clean_header(rendered.subject)
+        msg["Cc"] = ", ".join(_mailbox(address_of(p)) for p in cc)
+    msg["Subject"] = _header(rendered.subject)
     msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id
+    msg["Message-ID"] = clean_header(message_id)
     if reply_to:
         msg["Reply-To"] = clean_header(reply_to)
     if in_reply_to:
@@ -336,7 +378,12 @@ def compose(rendered: Rendered, *, sender: Address, to: Sequence[Person],
     if auto_submitted:
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
-    msg.set_content(rendered.text, cte="quoted-printable")
-    if rendered.html:
-        msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
-    return msg
+    return msg.as_bytes(policy=_WIRE)
+
+
+def compose(rendered: Rendered, **kwargs: Any) -> EmailMessage:
+    """The same mail as ``compose_bytes``, parsed back, for previews and tests."""
+    raw = compose_bytes(rendered, **kwargs)
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed

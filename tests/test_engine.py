@@ -309,7 +309,7 @@ class TestFloods:
         """A flood of replies never multiplies outgoing mail."""
         h.handle(forward("Tim Walker", TIM, TIM_ASKS))
         optins = _by_template(h.new_mail())
-        for i in range(150):
+        for _ in range(150):
             h.answer(optins["optin_target"], "Yes")
             h.answer(optins["optin_requester"], "Yes")
         assert sorted(r.template for r in h.new_mail()) == ["introduction", "late_answer",

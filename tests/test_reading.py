@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -15,7 +17,7 @@ from introd.contacts import ContactBook
 from introd.engine import judge
 from introd.model import Person
 from introd.reading import Context, read_mail
-from introd.render import Rendered, compose
+from introd.render import Rendered, compose, compose_bytes
 from world import AUTH_OK, OWNER, TIM_ASKS, forward
 
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
@@ -54,7 +56,8 @@ class TestKinds:
 
     def test_auto_reply_with_token_is_still_auto_reply(self, ctx: Context) -> None:
         """An out-of-office to a token address is an auto_reply, never an answer."""
-        raw = mail({"From": "bob@example.org", "To": "intros+k7f3q2tabcdefghijklmnopqrst@example.test",
+        raw = mail({"From": "bob@example.org",
+                    "To": "intros+k7f3q2tabcdefghijklmnopqrst@example.test",
                     "Subject": "Automatic reply: Introduction [intro K7F3Q2]",
                     "Auto-Submitted": "auto-replied", "Message-ID": "<a@b>"},
                    "I am out of the office until Monday.")
@@ -185,3 +188,29 @@ class TestOutgoingHeaders:
                  if not line.startswith((b" ", b"\t"))]
         assert b"bcc" not in names
         assert names.count(b"to") == 1 and names.count(b"subject") == 1
+
+
+class TestComposedMail:
+    def test_wire_bytes_read_back_the_same(self) -> None:
+        """The mail on the wire reads back with the same names, subject, parts and text,
+        non-ASCII and long values included."""
+        rendered = Rendered(
+            name="optin_target",
+            subject="Introduction: Zoë Ødegaard would like to meet you, about a long topic "
+                    "[intro K7F3Q2]",
+            text="Hi Zoë,\n\n= signs, long lines " + "x" * 120 + "\n", html="<p>Hi Zoë</p>")
+        raw = compose_bytes(rendered, sender=Address("Lisa Bålbes", "lisa", "example.test"),
+                            to=[Person(name="Zoë Ødegaard", email="zoe@example.org"),
+                                Person(name="Bob, Jr.", email="bob@example.org")],
+                            message_id="<m@x>", date=NOW, reply_to="intros+abc@example.test")
+        assert b"\r\n" in raw and raw.isascii()
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert [a.display_name for a in msg["To"].addresses] == ["Zoë Ødegaard", "Bob, Jr."]
+        assert str(msg["From"]) == "Lisa Bålbes <lisa@example.test>"
+        assert str(msg["Subject"]) == rendered.subject
+        assert msg.get_content_type() == "multipart/alternative"
+        body = msg.get_body(("plain",))
+        assert body is not None
+        assert body.get_content().replace("\r\n", "\n") == rendered.text
+        html = msg.get_body(("html",))
+        assert html is not None and "Zoë" in html.get_content()

@@ -229,6 +229,7 @@ class Templates:
         )
         self.env.filters["date"] = _date
         self.env.filters["quote"] = _indent_quote
+        self._found: dict[str, Source | None] = {}
 
     def origin(self, filename: str) -> str | None:
         """'templates_dir' or 'built-in' for a template file, None when absent."""
@@ -236,6 +237,13 @@ class Templates:
         return found.origin if found else None
 
     def _find(self, filename: str) -> Source | None:
+        """Where FILENAME is; looked up once (templates change only on reload, which
+        builds a new Templates)."""
+        if filename not in self._found:
+            self._found[filename] = self._look_up(filename)
+        return self._found[filename]
+
+    def _look_up(self, filename: str) -> Source | None:
         if self.templates_dir is not None and (self.templates_dir / filename).is_file():
             return Source(filename=filename, origin="templates_dir",
                           path=self.templates_dir / filename)

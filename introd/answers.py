@@ -22,6 +22,7 @@ import re
 from email.message import EmailMessage, Message
 
 from introd import mailtext
+from introd.cleaning import SIG_DASHES
 from introd.model import AnswerWord
 
 __all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command"]
@@ -67,7 +68,6 @@ _SENT_LABEL = re.compile(
     re.IGNORECASE,
 )
 
-_SIGNATURE_DASHES = re.compile(r"^--\s*$")
 _MOBILE_SIGNATURE = re.compile(
     r"^\s*(?:sent from my \w+|sent from (?:mail|outlook|yahoo mail|proton ?mail|gmail)\b|"
     r"sent from (?:my )?(?:iphone|ipad|android|samsung|galaxy|mobile|phone)\b|"
@@ -137,7 +137,7 @@ def _cut_quoted(lines: list[str]) -> list[str]:
 def _cut_signature(lines: list[str]) -> list[str]:
     """Lines up to a signature: "-- ", a mobile footer, or a closing and a few short lines."""
     for i, line in enumerate(lines):
-        if _SIGNATURE_DASHES.match(line) or _MOBILE_SIGNATURE.match(line):
+        if SIG_DASHES.match(line) or _MOBILE_SIGNATURE.match(line):
             return lines[:i]
     seen_text = False
     for i, line in enumerate(lines):

@@ -118,6 +118,14 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def _with_times(row: sqlite3.Row, *keys: str) -> dict[str, Any]:
+    """A row as a dict, with the named columns read as UTC datetimes."""
+    d = dict(row)
+    for key in keys:
+        d[key] = parse_iso(d[key])
+    return d
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntroRow:
     id: str
@@ -142,9 +150,7 @@ class IntroRow:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> IntroRow:
-        d = dict(row)
-        for key in ("created", "updated", "expires"):
-            d[key] = parse_iso(d[key])
+        d = _with_times(row, "created", "updated", "expires")
         d["candidates"] = json.loads(d["candidates"] or "[]")
         return cls(**d)
 
@@ -162,10 +168,7 @@ class PartyRow:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> PartyRow:
-        d = dict(row)
-        for key in ("asked_at", "reminded_at", "answered_at"):
-            d[key] = parse_iso(d[key])
-        return cls(**d)
+        return cls(**_with_times(row, "asked_at", "reminded_at", "answered_at"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,9 +191,7 @@ class OutboxRow:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> OutboxRow:
-        d = dict(row)
-        for key in ("created", "next_attempt", "sent_at"):
-            d[key] = parse_iso(d[key])
+        d = _with_times(row, "created", "next_attempt", "sent_at")
         d["recipients"] = json.loads(d["recipients"])
         d["raw"] = bytes(d["raw"])
         return cls(**d)

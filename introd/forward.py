@@ -620,6 +620,10 @@ class _Inline:
     body: str
     style: str
 
+    def as_forward(self, *, note: str, depth: int) -> Forward:
+        return Forward(note=note, sender=self.sender, subject=self.subject, date=self.date,
+                       to=self.to, body=self.body, style=self.style, depth=depth)
+
 
 def _inline(text: str, attribution: bool = True) -> _Inline | None:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -733,16 +737,7 @@ def _follow(found: _Inline, note: str, depth: int) -> Forward:
             break
         found = nested
         depth += 1
-    return Forward(
-        note=note,
-        sender=found.sender,
-        subject=found.subject,
-        date=found.date,
-        to=found.to,
-        body=found.body,
-        style=found.style,
-        depth=depth,
-    )
+    return found.as_forward(note=note, depth=depth)
 
 
 def find_forward(msg: Message) -> Forward | None:
@@ -782,13 +777,4 @@ def nested_forward(fwd: Forward) -> Forward | None:
         return None
     if found is None or found.sender is None or not found.body.strip():
         return None
-    return Forward(
-        note=found.note,
-        sender=found.sender,
-        subject=found.subject,
-        date=found.date,
-        to=found.to,
-        body=found.body,
-        style=found.style,
-        depth=fwd.depth + 1,
-    )
+    return found.as_forward(note=found.note, depth=fwd.depth + 1)

@@ -132,3 +132,17 @@ class TestLedgerAndList:
         assert "introduced" in out and "declined" not in out
         assert main(["list", "--config", cfg, "--party", "kevin@growthpath.example"]) == 0
         assert "kevin@growthpath.example" in capsys.readouterr().out
+
+    def test_show_prints_the_whole_history(self, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+        """`show ID` prints the decision, the parties, every event and every mail out."""
+        assert main(["demo", "--out", str(tmp_path / "d")]) == 0
+        capsys.readouterr()
+        cfg = str(tmp_path / "d" / "config.yaml")
+        assert main(["list", "--config", cfg, "--state", "introduced", "--json"]) == 0
+        (intro,) = json.loads(capsys.readouterr().out)
+        assert main(["show", "--config", cfg, intro["id"]]) == 0
+        out = capsys.readouterr().out
+        for expected in ("introduced", "rule default", "request_received", "answer_received",
+                         "optin_requester", "optin_target", "introduction", "[sent"):
+            assert expected in out, expected

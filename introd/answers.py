@@ -452,7 +452,9 @@ def read_answer(msg: EmailMessage | Message) -> tuple[str, AnswerWord]:
 
 _ID = r"([A-Za-z0-9]{6})"
 _VERB_LINE = re.compile(
-    r"^\W{0,3}(approve|decline|cancel|status)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
+    r"^\W{0,3}(approve|decline|cancel|status|approuver|approuve|accepter|refuser|d[ée]cliner|"
+    r"annuler|genehmigen|freigeben|ablehnen|abbrechen|stornieren|aprobar|apruebo|"
+    r"rechazar|cancelar)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
     + _ID + r"(?![\w-]))?",
     re.IGNORECASE,
 )
@@ -464,6 +466,16 @@ _ADDRESS_LINE = re.compile(
     r"(?:mailto:)?(" + _ADDRESS + r")\s*>?\s*[.]?\s*$",
     re.IGNORECASE,
 )
+
+
+# the owner's verbs in French, German and Spanish
+_VERBS = {
+    "approuver": "approve", "approuve": "approve", "accepter": "approve",
+    "refuser": "decline", "décliner": "decline", "decliner": "decline", "annuler": "cancel",
+    "genehmigen": "approve", "freigeben": "approve",
+    "ablehnen": "decline", "abbrechen": "cancel", "stornieren": "cancel",
+    "aprobar": "approve", "apruebo": "approve", "rechazar": "decline", "cancelar": "cancel",
+}
 
 
 def _looks_like_id(token: str) -> bool:
@@ -489,7 +501,7 @@ def read_owner_command(text: str) -> tuple[str, str | None, str | None] | None:
             first = rest if rest else lines[1]
         match = _VERB_LINE.match(first)
         if match:
-            verb = match.group(1).lower()
+            verb = _VERBS.get(match.group(1).lower(), match.group(1).lower())
             token = match.group(2)
             intro_id = token.upper() if token and _looks_like_id(token) else None
             return (verb, intro_id, None)

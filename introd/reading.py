@@ -17,7 +17,9 @@ from .model import Answer, OwnerCommand, Reading
 
 SUBJECT_TAG = re.compile(r"\[intro\s+([A-Z0-9]{6})\]", re.I)
 _MSGID_IN = re.compile(r"<[^<>\s]+>")
-_COMMAND = re.compile(r"^\s*(approve|decline|cancel|status)\b", re.I)
+# a mail of the owner's own that starts with one of these is a command, not a request
+# (a bare number or address on the first line is a request's target, not a pick)
+_COMMAND_VERBS = ("approve", "decline", "cancel", "status")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,9 +162,9 @@ def _read(raw: bytes, ctx: Context) -> Reading:
     if from_owner:
         new = answers.new_text(body)
         first = next((ln for ln in new.splitlines() if ln.strip()), "")
-        if _COMMAND.match(first) or _COMMAND.match(subject):
-            cmd = _owner_command(first, None) or _owner_command(subject, None)
-            if cmd is not None:
+        for line in (first, subject):
+            cmd = _owner_command(line, None)
+            if cmd is not None and cmd.verb in _COMMAND_VERBS:
                 return Reading(kind="owner_command", command=cmd, **common)
         fwd = forward.find_forward(msg)
         req = request.read_request(

@@ -272,3 +272,15 @@ class TestNoFalseYes:
     def test_harmless_negations_keep_the_yes(self, text: str) -> None:
         """'no problem' and the like are not refusals."""
         assert classify_answer(text) == "yes"
+
+
+class TestOwnerVerbsInFourLanguages:
+    @pytest.mark.parametrize("line, verb", [
+        ("approuver K7F3Q2", "approve"), ("Refuser K7F3Q2", "decline"),
+        ("annuler K7F3Q2", "cancel"), ("genehmigen K7F3Q2", "approve"),
+        ("ablehnen K7F3Q2", "decline"), ("aprobar K7F3Q2", "approve"),
+        ("rechazar K7F3Q2", "decline"), ("cancelar K7F3Q2", "cancel"),
+    ])
+    def test_verbs(self, line: str, verb: str) -> None:
+        """The owner may write the command verbs in French, German or Spanish."""
+        assert read_owner_command(line) == (verb, "K7F3Q2", None)

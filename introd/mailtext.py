@@ -12,6 +12,7 @@ import re
 from email import policy
 from typing import Any
 from email.header import decode_header, make_header
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
@@ -36,6 +37,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u200b\u200c\u200d\u20
 _HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u200b\u2060]")
 _SPACES = re.compile(r"\s+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the email package unfolds on
 _MAX_DEPTH = 20
 # html2text reads about a megabyte a second; mail HTML past this is not a letter
 _MAX_HTML = 2_000_000
@@ -47,16 +49,24 @@ _BODIES: WeakKeyDictionary[Message, str] = WeakKeyDictionary()
 
 
 class _ReadingPolicy(policy.EmailPolicy):
-    """The modern policy, except that the MIME structure headers are handed out as plain
-    unfolded strings: the email package asks for Content-Type again and again while it
-    walks a message, and parsing it into a header object each time costs more than
-    everything else introd does with the mail. Nothing here needs those objects."""
+    """The modern policy, except that headers that need no parsing are handed out as plain
+    unfolded strings: the MIME structure headers (the email package asks for Content-Type
+    again and again while it walks a message, and parsing it into a header object each
+    time cost more than everything else introd did with the mail; nothing here needs those
+    objects), and unstructured headers (Subject, Authentication-Results, ...) in plain
+    ASCII without encoded words, which the header classes would hand back unchanged.
+    Address, date and Message-ID headers still get their header objects."""
 
     _RAW = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+    _STRUCTURED = frozenset(name for name, cls in HeaderRegistry().registry.items()
+                            if not issubclass(cls, UnstructuredHeader))
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
-        if name.lower() in self._RAW:
+        key = name.lower()
+        if key in self._RAW:
             return " ".join(value.split())
+        if key not in self._STRUCTURED and value.isascii() and "=?" not in value:
+            return "".join(_LINE_BREAK.split(value))
         return super().header_fetch_parse(name, value)
 
 

@@ -14,18 +14,18 @@ from __future__ import annotations
 import difflib
 import importlib.resources
 import re
+import secrets
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
-import email.charset
 import email.header
 import email.policy
+import email.quoprimime
 import email.utils
 from email.headerregistry import Address
-from email.message import EmailMessage, Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
+from email._policybase import Compat32
+from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -329,9 +329,27 @@ def address_of(person: Person) -> Address:
     return Address(display_name=clean_header(person.name), username=local, domain=domain)
 
 
-_UTF8_QP = email.charset.Charset("utf-8")
-_UTF8_QP.body_encoding = email.charset.QP
-_WIRE = email.policy.compat32.clone(linesep="\r\n")
+class _WirePolicy(Compat32):
+    """compat32 with CRLF line ends, and a short cut for a header that needs neither
+    folding nor encoding (ASCII, one line, short): written as it is, byte for byte what
+    compat32 writes, without building an ``email.header.Header`` for it."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if isinstance(value, str) and value.isascii() and "\r" not in value \
+                and "\n" not in value and len(name) + len(value) + 2 <= self.max_line_length:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_WIRE = _WirePolicy(linesep="\r\n")
+_CRLF = b"\r\n"
+_NEWLINES = re.compile(r"\r\n|\r|\n")  # what the email package's generator splits on
+
+
+def _boundary() -> str:
+    """A multipart boundary that cannot occur in the parts: "=_" never appears in
+    quoted-printable text."""
+    return f"=_{secrets.token_hex(12)}"
 
 
 def _header(value: str) -> str | email.header.Header:
@@ -348,10 +366,17 @@ def _mailbox(address: Address) -> str:
     return email.utils.formataddr((name, spec), charset="utf-8")
 
 
-def _text_part(text: str, subtype: str) -> MIMENonMultipart:
-    part = MIMENonMultipart("text", subtype, charset="utf-8")
-    part.set_payload(text, charset=_UTF8_QP)
-    return part
+def _headers(pairs: Sequence[tuple[str, Any]]) -> bytes:
+    return b"".join(_WIRE.fold_binary(name, value) for name, value in pairs) + _CRLF
+
+
+def _text_part(text: str, subtype: str) -> tuple[list[tuple[str, Any]], bytes]:
+    """The headers and the body of a text part: UTF-8, quoted-printable, CRLF line ends."""
+    encoded = email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1"))
+    lines = _NEWLINES.split(encoded)
+    body = "\r\n".join(lines).encode("ascii")
+    return [("Content-Type", f'text/{subtype}; charset="utf-8"'), ("MIME-Version", "1.0"),
+            ("Content-Transfer-Encoding", "quoted-printable")], body
 
 
 def compose_bytes(rendered: Rendered, *, sender: Address, to: Sequence[Person],
@@ -361,32 +386,37 @@ def compose_bytes(rendered: Rendered, *, sender: Address, to: Sequence[Person],
     """The outgoing mail as it goes on the wire: text, or multipart/alternative when there
     is an HTML part, quoted-printable UTF-8, CRLF line ends.
 
-    Built with the email package's plain MIME classes from values that were validated
-    and stripped of control characters: several times faster than ``EmailMessage``,
-    which re-parses every header it sets.
+    Written from values that were validated and stripped of control characters, with the
+    email package's header folding and quoted-printable encoder: the same bytes its
+    generator writes for the equivalent ``MIMEMultipart`` (a test holds them equal), at a
+    fraction of the cost. Every mail introd sends has this one shape.
     """
-    text = _text_part(rendered.text, "plain")
-    msg: Message
-    if rendered.html:
-        msg = MIMEMultipart("alternative", _subparts=[text, _text_part(rendered.html, "html")])
-    else:
-        msg = text
-    msg["From"] = _mailbox(sender)
-    msg["To"] = ", ".join(_mailbox(address_of(p)) for p in to)
+    head: list[tuple[str, Any]] = [("From", _mailbox(sender)),
+                                   ("To", ", ".join(_mailbox(address_of(p)) for p in to))]
     if cc:
-        msg["Cc"] = ", ".join(_mailbox(address_of(p)) for p in cc)
-    msg["Subject"] = _header(rendered.subject)
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = clean_header(message_id)
+        head.append(("Cc", ", ".join(_mailbox(address_of(p)) for p in cc)))
+    head += [("Subject", _header(rendered.subject)), ("Date", format_datetime(date)),
+             ("Message-ID", clean_header(message_id))]
     if reply_to:
-        msg["Reply-To"] = clean_header(reply_to)
+        head.append(("Reply-To", clean_header(reply_to)))
     if in_reply_to:
-        msg["In-Reply-To"] = clean_header(in_reply_to)
-        msg["References"] = clean_header(in_reply_to)
+        head += [("In-Reply-To", clean_header(in_reply_to)),
+                 ("References", clean_header(in_reply_to))]
     if auto_submitted:
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "All"
-    return msg.as_bytes(policy=_WIRE)
+        head += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All")]
+    text_head, text_body = _text_part(rendered.text, "plain")
+    if not rendered.html:
+        return _headers(text_head + head) + text_body
+    html_head, html_body = _text_part(rendered.html, "html")
+    boundary = _boundary().encode("ascii")
+    top = [("Content-Type", f'multipart/alternative; boundary="{boundary.decode()}"'),
+           ("MIME-Version", "1.0")]
+    return b"".join([
+        _headers(top + head),
+        b"--", boundary, _CRLF, _headers(text_head), text_body,
+        _CRLF, b"--", boundary, _CRLF, _headers(html_head), html_body,
+        _CRLF, b"--", boundary, b"--", _CRLF,
+    ])
 
 
 def compose(rendered: Rendered, **kwargs: Any) -> EmailMessage:

@@ -23,12 +23,13 @@ import structlog
 
 from .config import Config, load_config
 from .contacts import load_contacts
-from .delivery import Failure, SmtpConnection, send_due
+from .delivery import Failure, SmtpConnection
 from .engine import Engine
 from .exceptions import DeliveryError, IntrodError, MailboxError, StateError, TemplateError
 from .mailbox import Mailbox
 from .metrics import Exporter, Metrics
 from .render import Templates
+from .sending import SenderProcess, SenderReport, send_pass
 from .state import OutboxRow, Store
 from .systemd import Notifier
 from .templates_check import check_templates
@@ -219,64 +220,87 @@ class Daemon:
         handled = 0
         waiting = False  # a mail left for later (its template failed): retry from there
         self.waiting_uids = set()
-        for batch in self.mailbox.fetch_batches(uids):
-            placements: dict[str, list[int]] = {}
-            done = 0
-            for uid, raw in batch:
-                if self.store.seen_uid(imap.folder, uv, uid) is None:
-                    placement = self._handle(uid, raw, uv)
-                    if placement == "wait":
-                        waiting = True
-                        self.waiting_uids.add(uid)
-                    elif placement:  # None: leave the mail as it is
-                        placements.setdefault(placement, []).append(uid)
-                    handled += 1
-                if not waiting:
-                    done = uid
-                self.notifier.ping()
+        # a backlog (more than one batch): a sender process sends what each batch queued
+        # while the next one is read
+        backlog = len(uids) > imap.batch_size and self._send_wait() == 0
+        sender: SenderProcess | None = None
+        try:
+            for batch in self.mailbox.fetch_batches(uids):
+                placements: dict[str, list[int]] = {}
+                done = 0
+                for uid, raw in batch:
+                    if self.store.seen_uid(imap.folder, uv, uid) is None:
+                        placement = self._handle(uid, raw, uv)
+                        if placement == "wait":
+                            waiting = True
+                            self.waiting_uids.add(uid)
+                        elif placement:  # None: leave the mail as it is
+                            placements.setdefault(placement, []).append(uid)
+                        handled += 1
+                    if not waiting:
+                        done = uid
+                    self.notifier.ping()
+                    if self.stop_requested:
+                        break
+                self._put_away(placements, uv)
+                if done:
+                    self.store.set_meta(self._uid_key(), str(done))
                 if self.stop_requested:
                     break
-            self._put_away(placements, uv)
-            if done:
-                self.store.set_meta(self._uid_key(), str(done))
-            if self.stop_requested:
-                break
+                if backlog and sender is None:
+                    backlog = False  # one try per pass
+                    sender = self._start_sender()
+                if sender is not None:
+                    sender.more(self.clock())
+        finally:
+            if sender is not None:
+                self._sender_done(sender.finish(self.clock(), stop=self.stop_requested))
         return handled
+
+    def _start_sender(self) -> SenderProcess | None:
+        try:
+            return SenderProcess(self.config)
+        except Exception as exc:  # noqa: BLE001 - the pass sends at its end instead
+            log.warning("sender_unavailable", error=f"{exc.__class__.__name__}: {exc}")
+            return None
+
+    def _sender_done(self, report: SenderReport) -> None:
+        """What the sender process did goes into the metrics; an SMTP outage it met starts
+        the backoff; a state it could not write stops the daemon, as it would here."""
+        for template, count in report.sent.items():
+            self.metrics.count("introd_mails_out_total", count, template=template)
+        for template, count in report.failed.items():
+            self.metrics.count("introd_mail_failures_total", count, template=template)
+        if report.error is None:
+            return
+        kind, message = report.error
+        if kind == "state":
+            raise StateError(message)
+        if kind == "delivery":
+            self._smtp_failed(DeliveryError(message))
+        else:
+            log.error("sender_failed", error=message)
+            self._record_error("sender", message)
+
+    def _smtp_failed(self, exc: DeliveryError) -> None:
+        started, _ = self.smtp_outage.failed(str(exc))
+        if started:
+            self._record_error("smtp", str(exc))
 
     def _mail_sent(self, row: OutboxRow) -> None:
         self.metrics.mail_out(row.template)
         self.notifier.ping()
 
     def send_outbox(self) -> int:
-        now = self.clock()
-
         def failed(f: Failure) -> None:
             self.metrics.count("introd_mail_failures_total", template=f.row.template)
-            with self.store.transaction():
-                for address in f.addresses:
-                    self.engine.notify_failure(address, f.reason, now, intro_id=f.row.intro_id)
-
-        def send() -> int:
-            return send_due(self.store, self.smtp, now=now,
-                            envelope_from=self.config.reply_address,
-                            max_per_hour=self.config.max_outgoing_per_hour, on_failure=failed,
-                            on_sent=self._mail_sent, stop=lambda: self.stop_requested)
 
         try:
-            # until nothing is due, or a round changes nothing (all deferred, or the hourly
-            # limit reached); bounce notices queued meanwhile go out in the same pass
-            sent = 0
-            while not self.stop_requested:
-                depth = self.store.outbox_depth()
-                sent_now = send()
-                sent += sent_now
-                if not self.store.due_outbox(now, limit=1):
-                    break
-                if sent_now == 0 and self.store.outbox_depth() >= depth:
-                    break
+            return send_pass(self.store, self.engine, self.smtp, self.config, now=self.clock(),
+                             stop=lambda: self.stop_requested, on_sent=self._mail_sent,
+                             on_failure=failed)
         finally:
             self.smtp.close()
-        return sent
 
     def copy_sent(self) -> None:
         imap = self.config.imap
@@ -436,9 +460,7 @@ class Daemon:
         try:
             self.send_outbox()
         except DeliveryError as exc:
-            started, _ = self.smtp_outage.failed(str(exc))
-            if started:
-                self._record_error("smtp", str(exc))
+            self._smtp_failed(exc)
             return
         self.smtp_outage.recovered()
         limit = self.config.max_outgoing_per_hour

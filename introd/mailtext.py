@@ -173,8 +173,35 @@ def address_list(msg: Message, name: str) -> tuple[Person, ...]:
     return memo[key]
 
 
+# One mailbox in its plainest forms, where every parser agrees on what it means:
+# "Name" <addr>, Name <addr> (letters, digits, spaces, ' and - only), <addr> or addr.
+# Most headers are one of these; they skip the email package's full address parser, by
+# far the costliest part of reading a mail's headers. Anything else (lists, comments,
+# encoded words, escapes, odd characters) still goes through it.
+_ATOM_ADDRESS = (r"[A-Za-z0-9][A-Za-z0-9._+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_SIMPLE_MAILBOX = re.compile(
+    r'[ \t]*(?:(?:"(?P<quoted>[ !#-\[\]-~]*)"|(?P<plain>[A-Za-z0-9][A-Za-z0-9 \t\'-]*?))?'
+    rf"[ \t]*<(?P<bracketed>{_ATOM_ADDRESS})>|(?P<bare>{_ATOM_ADDRESS}))[ \t]*")
+
+
+def _simple_mailbox(raw: str) -> Person | None:
+    """The one person of a header in a plain form (see _SIMPLE_MAILBOX), else None."""
+    m = _SIMPLE_MAILBOX.fullmatch(raw)
+    if m is None or ".." in (m["bracketed"] or m["bare"]) or \
+            (m["bracketed"] or m["bare"]).split("@")[0].endswith("."):
+        return None
+    return _person(m["quoted"] if m["quoted"] is not None else m["plain"],
+                   m["bracketed"] or m["bare"])
+
+
 def _address_list(msg: Message, name: str) -> tuple[Person, ...]:
     people: list[Person] = []
+    raws = _raw_values(msg, name)
+    if raws and all("\n" not in r and "\r" not in r for r in raws):
+        simple = [_simple_mailbox(r) for r in raws]
+        if all(p is not None for p in simple):
+            return tuple(p for p in simple if p is not None)
     try:
         headers = msg.get_all(name) or []
         for header in headers:

@@ -9,6 +9,7 @@ sent a mail can read it from the recipient's mailbox at once.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import os
@@ -671,6 +672,8 @@ class _Handler:
         refusal = self.server._take_fault("DATA")
         if refusal:
             return refusal
+        if self.server.data_delay:
+            await asyncio.sleep(self.server.data_delay)
         data = envelope.original_content or b""
         login = (
             session.auth_data.login.decode()
@@ -723,6 +726,7 @@ class SmtpServer:
         self.security = security
         self.received: list[Received] = []
         self.delivery_failures: list[DeliveryFailure] = []
+        self.data_delay = 0.0  # seconds before each mail's final reply (a slow server)
         self._faults = _Faults()
         self._lock = threading.Condition()
         kwargs: dict[str, Any] = {}

@@ -1,0 +1,125 @@
+"""The sender process: a backlog's opt-ins leave while the rest of it is read, each once,
+and the process never outlives the daemon or hides an SMTP outage."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from introd.config import load_config
+from introd.daemon import Daemon
+from introd.exceptions import DeliveryError
+from test_outages import Running, append_all, backlog_request, wait_for, write_backlog_contacts
+from world import INTROS, World
+
+pytestmark = pytest.mark.servers
+
+COUNT = 24  # requests; with batches of 5 the pass reads five batches
+
+
+@pytest.fixture
+def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
+    w = World(tmp_path, dovecot, smtp_server)
+    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s", "batch_size": 5},
+                      "limits": {"max_outgoing_per_hour": 0}}
+    write_backlog_contacts(w, COUNT)
+    w.write_config()
+    append_all(w, [backlog_request(i) for i in range(COUNT)])
+    yield w
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by anyone) is not running either
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class TestBacklog:
+    def test_sends_while_reading_each_mail_once(self, world: World) -> None:
+        """The sender process sends the backlog's 48 opt-ins, each once. (That it sends
+        while the daemon reads on is a matter of speed: bench/ measures it.)"""
+        d = Running(world)
+        try:
+            world.smtp.wait_for(2 * COUNT, timeout=60)
+            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
+            d.wait_event("sender_finished")
+        finally:
+            assert d.stop() == 0
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert len(ids) == 2 * COUNT == len(set(ids))
+        events = [e["event"] for e in d.events()]
+        assert events.count("sender_started") == 1
+        assert events.count("mail_sent") == 2 * COUNT
+        assert d.events("sender_started")[0]["pid"] != d.proc.pid
+        assert d.events("sender_finished")[0]["sent"] == 2 * COUNT
+        assert d.events("sender_failed") == []
+
+    def test_in_process_run_once_counts_what_the_sender_sent(self, world: World,
+                                                             clock: Any) -> None:
+        """run --once: the sender's mails show in the metrics, the rest of the pass sends
+        nothing twice, and the next pass finds nothing to do."""
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        stats = daemon.run_once()
+        assert stats.handled == COUNT
+        assert len(world.sent()) == 2 * COUNT
+        out = (daemon.metrics.value("introd_mails_out_total", template="optin_requester")
+               + daemon.metrics.value("introd_mails_out_total", template="optin_target"))
+        assert out == 2 * COUNT
+        assert daemon.store.outbox_depth() == 0
+        assert Daemon(load_config(world.config_path), clock=clock).run_once().sent == 0
+        assert len(world.sent()) == 2 * COUNT
+
+    def test_smtp_down_keeps_everything_queued(self, world: World, clock: Any) -> None:
+        """The SMTP server refuses connections: the sender reports it, nothing is lost, and
+        once a server answers every mail leaves exactly once."""
+        from servers import SmtpServer
+
+        late = SmtpServer(user=world.smtp.user, password=world.smtp.password,
+                          dovecot=world.dovecot)  # not started: nothing listens on its port
+        world.write_config(smtp={"port": late.port})
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        with pytest.raises(DeliveryError):
+            daemon.run_once()
+        assert daemon.store.outbox_depth() == 2 * COUNT
+        assert daemon.metrics.value("introd_errors_total", where="smtp") >= 1
+        assert world.dovecot.messages(INTROS) == []  # every request was read and put away
+        with late:
+            assert Daemon(load_config(world.config_path),
+                          clock=clock).run_once().sent == 2 * COUNT
+            ids = [m.data for m in late.received]
+        assert len(ids) == 2 * COUNT == len(set(ids))
+
+    def test_never_outlives_the_daemon(self, world: World) -> None:
+        """SIGKILL to the daemon: its sender stops within seconds, and the next run sends
+        what is left, with at most the one mail in hand sent twice."""
+        world.smtp.data_delay = 0.2  # slow acceptance: the kill lands while mail is in flight
+        d = Running(world)
+        d.wait_event("sender_started", timeout=30)
+        d.wait_event("mail_sent", 2, timeout=30)
+        pid = d.events("sender_started")[0]["pid"]
+        os.kill(d.proc.pid, signal.SIGKILL)
+        d.proc.wait(timeout=10)
+        wait_for(lambda: not _alive(pid), timeout=10, what="the sender gone")
+        world.smtp.data_delay = 0.0
+        again = Running(world)
+        try:
+            world.smtp.wait_for(2 * COUNT, timeout=60)
+            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
+        finally:
+            assert again.stop() == 0
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert set(ids) >= {m for m in ids}
+        assert len(set(ids)) == 2 * COUNT
+        assert len(ids) - len(set(ids)) <= 1

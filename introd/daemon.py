@@ -296,7 +296,8 @@ class Daemon:
             self.metrics.count("introd_mail_failures_total", template=f.row.template)
 
         try:
-            return send_pass(self.store, self.engine, self.smtp, self.config, now=self.clock(),
+            return send_pass(self.store, lambda: self.engine, self.smtp, self.config,
+                             now=self.clock(),
                              stop=lambda: self.stop_requested, on_sent=self._mail_sent,
                              on_failure=failed)
         finally:

@@ -11,20 +11,23 @@ only the state file, where SQLite serialises their writes.
 The sender keeps every rule of delivery.py: it sends a row only after its decision was
 committed, marks it sent right after the server accepted it, and stops after the mail in
 hand on SIGTERM, when the daemon tells it to, or when the daemon dies (Linux parent-death
-signal, and the command pipe closing).
+signal, and its socket closing).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import multiprocessing
-import multiprocessing.connection
+import os
 import signal
+import socket
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.connection import Connection
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -44,20 +47,22 @@ log = structlog.get_logger("introd.sending")
 STOP_GRACE = 30.0
 
 
-def send_pass(store: Store, engine: Engine, smtp: SmtpConnection, config: Config, *,
+def send_pass(store: Store, engine: Callable[[], Engine], smtp: SmtpConnection,
+              config: Config, *,
               now: datetime, stop: Callable[[], bool],
               on_sent: Callable[[OutboxRow], None] | None = None,
               on_failure: Callable[[Failure], None] | None = None) -> int:
     """Send until nothing is due, or a round changes nothing (all deferred, or the hourly
     limit reached); bounce notices queued meanwhile go out in the same pass. Returns how
-    many mails the server accepted; raises DeliveryError as ``send_due`` does."""
+    many mails the server accepted; raises DeliveryError as ``send_due`` does. ``engine``
+    is asked for only when a mail failed and the owner's notice must be written."""
 
     def failed(f: Failure) -> None:
         if on_failure is not None:
             on_failure(f)
         with store.transaction():
             for address in f.addresses:
-                engine.notify_failure(address, f.reason, now, intro_id=f.row.intro_id)
+                engine().notify_failure(address, f.reason, now, intro_id=f.row.intro_id)
 
     sent = 0
     while not stop():
@@ -88,17 +93,23 @@ class SenderReport:
 
 class SenderProcess:
     """The daemon's side of a sender process: started once per backlog, told after each
-    batch that more mail is due (with the daemon's clock), finished at the end of the pass."""
+    batch that more mail is due (with the daemon's clock), finished at the end of the pass.
+
+    The process is ``python -m introd.sending`` with one end of a socket pair; orders and
+    the final report travel over it pickled (multiprocessing's framing). The configuration
+    is its first order, so the sender works from exactly the daemon's settings."""
 
     def __init__(self, config: Config) -> None:
-        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited locks
-        self._conn, child = ctx.Pipe()
-        self._stop = ctx.Event()
-        self._proc = ctx.Process(target=_child, args=(config, child, self._stop),
-                                 name="introd-sender", daemon=True)
-        self._proc.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "introd.sending", str(theirs.fileno()), str(os.getpid())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
         self._broken = False
+        self._tell(("config", config))
         log.info("sender_started", pid=self._proc.pid)
 
     def more(self, now: datetime) -> None:
@@ -108,9 +119,7 @@ class SenderProcess:
     def finish(self, now: datetime, *, stop: bool = False) -> SenderReport:
         """Send what is still due (or, with ``stop``, only finish the mail in hand), then
         end; returns what the process did."""
-        if stop:
-            self._stop.set()
-        self._tell(("finish", now))
+        self._tell(("stop" if stop else "finish", now))
         report = SenderReport()
         try:
             if self._conn.poll(None if not stop else STOP_GRACE):
@@ -118,24 +127,57 @@ class SenderProcess:
             else:
                 report.error = ("crash", "the sender did not stop in time")
         except (EOFError, OSError):
-            report.error = ("crash", f"the sender ended unexpectedly "
-                                     f"(exit {self._proc.exitcode})")
-        self._proc.join(STOP_GRACE)
-        if self._proc.is_alive():
+            report.error = ("crash", "the sender ended unexpectedly")
+        except Exception as exc:  # noqa: BLE001 - an unreadable report must not stop us
+            report.error = ("crash", f"unreadable report from the sender: "
+                                     f"{exc.__class__.__name__}")
+        try:
+            self._proc.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.join()
+            self._proc.wait()
         self._conn.close()
-        log.info("sender_finished", sent=report.total, error=report.error[0]
-                 if report.error else None)
+        if report.error is not None and report.error[0] == "crash" and self._proc.returncode:
+            report.error = ("crash", f"{report.error[1]} (exit {self._proc.returncode})")
+        log.info("sender_finished", sent=report.total,
+                 error=report.error[0] if report.error else None)
         return report
 
-    def _tell(self, message: tuple[str, datetime]) -> None:
+    def _tell(self, message: tuple[str, Any]) -> None:
         if self._broken:
             return
         try:
             self._conn.send(message)
-        except (BrokenPipeError, OSError):
-            self._broken = True  # finish() reports how the process ended
+        except OSError:  # the process is gone: finish() reports how it ended
+            self._broken = True
+
+
+class _Orders:
+    """What the daemon asked for so far: read from the socket without waiting, so that a
+    stop order is seen between two mails."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.now: datetime | None = None
+        self.pending = False  # a send order not yet acted on
+        self.finish = False
+        self.stop = False
+
+    def read(self, *, wait: bool) -> None:
+        try:
+            if wait and not self.pending and not self.finish:
+                self._take(self.conn.recv())
+            while self.conn.poll():
+                self._take(self.conn.recv())
+        except (EOFError, OSError):  # the daemon is gone
+            self.stop = self.finish = True
+
+    def _take(self, message: tuple[str, Any]) -> None:
+        kind, now = message
+        self.now = now
+        self.pending = True
+        self.finish = self.finish or kind in ("finish", "stop")
+        self.stop = self.stop or kind == "stop"
 
 
 def _die_with_parent() -> None:
@@ -145,9 +187,8 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
-def _child(config: Config, conn: multiprocessing.connection.Connection,
-           stop_event: Any) -> None:
-    """The sender process: send what each message says is due, until told to finish."""
+def main(fd: int, daemon_pid: int) -> int:
+    """The sender process: send what each order says is due, until told to finish."""
     _die_with_parent()
     stopping = False
 
@@ -158,16 +199,24 @@ def _child(config: Config, conn: multiprocessing.connection.Connection,
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloading is the daemon's business
+    conn = Connection(fd)
+    try:
+        kind, config = conn.recv()
+    except (EOFError, OSError):
+        return 1
+    if os.getppid() != daemon_pid:  # the daemon died before the signal was armed
+        return 1
 
-    from .daemon import build_engine
     from .logs import setup_logging
     from .state import Store
 
     setup_logging(config.log_format, config.log_level)
     report = SenderReport()
+    orders = _Orders(conn)
 
     def stop() -> bool:
-        return stopping or stop_event.is_set()
+        orders.read(wait=False)
+        return stopping or orders.stop
 
     def sent(row: OutboxRow) -> None:
         report.sent[row.template] += 1
@@ -175,24 +224,30 @@ def _child(config: Config, conn: multiprocessing.connection.Connection,
     def failed(f: Failure) -> None:
         report.failed[f.row.template] += 1
 
-    store = None
-    assert config.smtp is not None
+    store: Store | None = None
+    built: list[Engine] = []
+
+    def engine() -> Engine:
+        """Built on the first failure only: it needs the templates and the contacts, which
+        a sender that only sends never loads."""
+        if not built:
+            from .daemon import build_engine
+
+            assert store is not None
+            built.append(build_engine(config, store))
+        return built[0]
+
     smtp = SmtpConnection(config.smtp)
     try:
         store = Store(config.state_path)
-        engine = build_engine(config, store)
-        finish = False
-        while not finish and not stop():
-            try:
-                kind, now = conn.recv()
-                while conn.poll():  # several batches queued mail meanwhile: one round
-                    kind, now = conn.recv()
-                    finish = finish or kind == "finish"
-            except EOFError:  # the daemon is gone
+        while not stop():
+            orders.read(wait=True)
+            if orders.pending and orders.now is not None and not stop():
+                orders.pending = False
+                send_pass(store, engine, smtp, config, now=orders.now, stop=stop,
+                          on_sent=sent, on_failure=failed)
+            if orders.finish and not orders.pending:
                 break
-            finish = finish or kind == "finish"
-            send_pass(store, engine, smtp, config, now=now, stop=stop, on_sent=sent,
-                      on_failure=failed)
     except DeliveryError as exc:
         report.error = ("delivery", str(exc))
     except StateError as exc:
@@ -204,6 +259,15 @@ def _child(config: Config, conn: multiprocessing.connection.Connection,
         smtp.close()
         if store is not None:
             store.close()
-    with contextlib.suppress(BrokenPipeError, OSError):
+    with contextlib.suppress(OSError):
         conn.send(report)
     conn.close()
+    return 0
+
+
+if __name__ == "__main__":
+    # run as the module introd.sending, not as __main__, so that what it pickles (the
+    # report) names classes the daemon can find
+    from introd.sending import main as _main
+
+    sys.exit(_main(int(sys.argv[1]), int(sys.argv[2])))

@@ -138,6 +138,18 @@ class Mailbox:
                 # a plain EXPUNGE would remove other people's deleted mail too
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"IMAP cannot put mail away in {folder}: {exc}") from None
+        finally:
+            self._forget_untagged()
+
+    def _forget_untagged(self) -> None:
+        """imaplib keeps every untagged response no command asked for (the EXPUNGE of each
+        mail moved away, EXISTS, RECENT) for the life of the connection: a daemon that moves
+        mail for months would hold one per mail. introd finds new mail by UID SEARCH and
+        never reads them."""
+        stash = getattr(getattr(self.client, "_imap", None), "untagged_responses", None)
+        if isinstance(stash, dict):
+            for name in ("EXPUNGE", "EXISTS", "RECENT", "FETCH"):
+                stash.pop(name, None)
 
     def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
         c = self._c()

@@ -125,3 +125,19 @@ class TestBacklog:
         ids = [m["Message-ID"] for m in world.sent()]
         assert len(set(ids)) == 2 * COUNT
         assert len(ids) - len(set(ids)) <= 1
+
+
+class TestLongRunning:
+    def test_moved_mail_leaves_no_untagged_responses_behind(self, world: World,
+                                                            clock: Any) -> None:
+        """imaplib would keep the EXPUNGE of every mail moved away for as long as the
+        connection lives; the daemon drops them after each move."""
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        daemon.mailbox.connect()
+        try:
+            assert daemon.process_mailbox() == COUNT
+            assert world.dovecot.messages(INTROS) == []
+            stash = daemon.mailbox.client._imap.untagged_responses  # type: ignore[union-attr]
+            assert not {"EXPUNGE", "EXISTS", "RECENT"} & set(stash), stash.keys()
+        finally:
+            daemon.mailbox.close()

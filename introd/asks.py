@@ -107,6 +107,10 @@ _CUES = [
     )
 ]
 
+# Whether any of the phrases above occurs: one search instead of one per phrase (an
+# alternation matches somewhere exactly when one of its branches does).
+_ANY_CUE = re.compile("|".join(f"(?:{c.pattern})" for c in _CUES), re.I)
+
 # Weaker phrases, tried only when none of the above names anybody.
 _WEAK_CUES = [
     re.compile(p, re.I)
@@ -296,7 +300,7 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
     strong = sorted(
         ((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
         key=lambda h: (h[0], -h[1]),
-    )
+    ) if _ANY_CUE.search(text) else []
     weak = sorted(
         ((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
         key=lambda h: (h[0], -h[1]),
@@ -557,7 +561,7 @@ def find_reason(
             continue
         if is_sign_off(s) or len(s.split()) < 3:
             continue
-        if i == ask_at or any(c.search(s) for c in _CUES):
+        if i == ask_at or _ANY_CUE.search(s):
             tail = s
             for c in _CUES:
                 m = c.search(s)
@@ -641,7 +645,7 @@ def _statement(
             continue
         if _PLEASANTRY.search(s) or _ACQUAINTANCE.search(s) or _SECOND_PERSON.search(s):
             continue
-        if any(c.search(s) for c in _CUES):
+        if _ANY_CUE.search(s):
             continue
         if third_person or _FIRST_PERSON.search(s) or _SOMEONE_ACTS.search(s):
             return i
@@ -652,7 +656,7 @@ def _following_sentence(parts: list[tuple[int, str]], ask_at: int | None) -> int
     """The sentence right after the ask, when it reads as the why ("His group is hiring...")."""
     if ask_at is None:
         ask_at = next(
-            (i for i, (_, s) in enumerate(parts) if any(c.search(s) for c in _CUES)), None
+            (i for i, (_, s) in enumerate(parts) if _ANY_CUE.search(s)), None
         )
     if ask_at is None or ask_at + 1 >= len(parts):
         return None

@@ -943,3 +943,33 @@ class TestHarderShapes:
         """A note line for a unique first name, or title and last name, is the target."""
         req = read(forward(REQUEST_EN.replace("Ms. Solberg at Fjordpolymer", "someone"), note=note))
         assert target_of(req) == ("Greta Vogt", "greta.vogt@rheinpolymer.example")
+
+
+class TestAnyCue:
+    """One alternation tells whether any asking phrase occurs; it must agree with trying
+    each phrase in turn, on real sentences and on made-up ones."""
+
+    SAMPLES = [
+        "Could you introduce me to Dr. Anja Becker?", "Would you put me in touch with Tim?",
+        "Pourriez-vous me présenter à Zoë Müller ?", "Könnten Sie mich mit Herrn Weber bekannt machen?",
+        "¿Podrías presentarme a Luis Romero?", "Thanks for the lovely dinner.",
+        "I look forward to hearing from you.", "Is Helen Achebe someone you could introduce me to?",
+        "Could you pass this along to your contact?", "Kontakt zu Frau Berg wäre toll.", "",
+    ]
+
+    @pytest.mark.parametrize("text", SAMPLES)
+    def test_agrees_on_samples(self, text: str) -> None:
+        from introd import asks
+
+        assert bool(asks._ANY_CUE.search(text)) == any(c.search(text) for c in asks._CUES)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from(
+        ["introduce", "me", "to", "us", "put", "in", "touch", "with", "forward", "look",
+         "présenter", "mich", "mit", "Herrn", "presentarme", "a", "Kontakt", "zu", "is",
+         "Helen", "Achebe", "someone", "you", "pass", "along", ".", "?", "\n", "Dr."]),
+        max_size=14).map(" ".join))
+    def test_agrees_on_made_up_text(self, text: str) -> None:
+        from introd import asks
+
+        assert bool(asks._ANY_CUE.search(text)) == any(c.search(text) for c in asks._CUES)

@@ -377,6 +377,17 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [IntroRow.from_row(r) for r in self._exec(sql, tuple(params))]
 
+    def timers_due(self, now: datetime, asked_before: datetime) -> list[str]:
+        """Ids of the awaiting intros the timers must look at: expired by ``now``, or with a
+        party asked at or before ``asked_before`` and not reminded yet. (Times are stored
+        as whole UTC seconds in one format, so they compare as text.)"""
+        return [r[0] for r in self._exec(
+            "SELECT id FROM intros WHERE state = 'awaiting' AND ("
+            "(expires IS NOT NULL AND expires <= ?) OR EXISTS (SELECT 1 FROM parties p "
+            "WHERE p.intro_id = intros.id AND p.status = 'asked' AND p.asked_at IS NOT NULL "
+            "AND p.reminded_at IS NULL AND p.asked_at <= ?)) ORDER BY created, id",
+            (iso(now), iso(asked_before)))]
+
     def count_requests(self, *, requester: str | None = None, target: str | None = None,
                        since: datetime) -> int:
         column, value = ("requester_email", requester) if requester else ("target_email", target)

@@ -80,3 +80,35 @@ class TestStore:
         blocker.write_text("")
         with pytest.raises(StateError, match="file"):
             Store(blocker / "sub" / "s.db")
+
+
+class TestTimersDue:
+    def test_exactly_the_intros_with_something_due(self, tmp_path: Path) -> None:
+        """The timers open only intros that expired or have a party asked long enough ago
+        and not reminded; the rest (answered, reminded, asked recently, ended) are left."""
+        store = Store(tmp_path / "s.db")
+        reminder = timedelta(days=5)
+        cases = {  # id: (state, expires, requester party, target party)
+            "EXPIRD": ("awaiting", NOW - timedelta(seconds=1), None, None),
+            "EXPNOW": ("awaiting", NOW, None, None),
+            "FUTURE": ("awaiting", NOW + timedelta(seconds=1), ("asked", 4, None), None),
+            "REMIND": ("awaiting", NOW + timedelta(days=9), ("asked", 5, None), None),
+            "SECOND": ("awaiting", NOW + timedelta(days=9), ("yes", 6, None), ("asked", 6, None)),
+            "REMDED": ("awaiting", NOW + timedelta(days=9), ("asked", 6, 1), None),
+            "ANSWRD": ("awaiting", NOW + timedelta(days=9), ("yes", 6, None), ("no", 6, None)),
+            "ENDEDX": ("expired", NOW - timedelta(days=1), ("asked", 9, None), None),
+        }
+        with store.transaction():
+            for i, (intro_id, (state, expires, req, tgt)) in enumerate(cases.items()):
+                store.insert_intro(id=intro_id, state=state, created=NOW - timedelta(days=10) + timedelta(minutes=i),
+                                   updated=NOW, expires=expires)
+                for role, party in (("requester", req), ("target", tgt)):
+                    if party is None:
+                        continue
+                    status, days_ago, reminded_days_ago = party
+                    store.insert_party(intro_id, role)
+                    store.update_party(intro_id, role, status=status,
+                                       asked_at=NOW - timedelta(days=days_ago),
+                                       reminded_at=None if reminded_days_ago is None
+                                       else NOW - timedelta(days=reminded_days_ago))
+        assert store.timers_due(NOW, NOW - reminder) == ["EXPIRD", "EXPNOW", "REMIND", "SECOND"]

@@ -70,7 +70,8 @@ def _both(monkeypatch: pytest.MonkeyPatch, rendered: Rendered, **kw: object) -> 
                 in_reply_to=None, auto_submitted=True, cc=[])
     args.update(kw)
     ours = compose_bytes(rendered, **args)  # type: ignore[arg-type]
-    ref = _reference(rendered, boundary="=_0123456789abcdef01234567", **args)  # type: ignore[arg-type]
+    ref = _reference(rendered, boundary="=_0123456789abcdef01234567",
+                     **args)  # type: ignore[arg-type]
     return ours, ref
 
 
@@ -89,7 +90,8 @@ CASES = {
                                  html="<p>no newline</p>"),
     "blank lines": Rendered(name="x", subject="s", text="\n\n\nthree blank lines first\n\n",
                             html="\n<p>\n</p>\n"),
-    "emoji": Rendered(name="x", subject="👋 hello", text="👋🏽 family: 👨‍👩‍👧\n", html=None),
+    "emoji": Rendered(name="x", subject="👋 hello", text="👋🏽 family: 👨‍👩‍👧\n",
+                      html=None),
 }
 
 

@@ -951,7 +951,8 @@ class TestAnyCue:
 
     SAMPLES = [
         "Could you introduce me to Dr. Anja Becker?", "Would you put me in touch with Tim?",
-        "Pourriez-vous me présenter à Zoë Müller ?", "Könnten Sie mich mit Herrn Weber bekannt machen?",
+        "Pourriez-vous me présenter à Zoë Müller ?",
+        "Könnten Sie mich mit Herrn Weber bekannt machen?",
         "¿Podrías presentarme a Luis Romero?", "Thanks for the lovely dinner.",
         "I look forward to hearing from you.", "Is Helen Achebe someone you could introduce me to?",
         "Could you pass this along to your contact?", "Kontakt zu Frau Berg wäre toll.", "",

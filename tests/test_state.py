@@ -100,8 +100,9 @@ class TestTimersDue:
         }
         with store.transaction():
             for i, (intro_id, (state, expires, req, tgt)) in enumerate(cases.items()):
-                store.insert_intro(id=intro_id, state=state, created=NOW - timedelta(days=10) + timedelta(minutes=i),
-                                   updated=NOW, expires=expires)
+                created = NOW - timedelta(days=10) + timedelta(minutes=i)
+                store.insert_intro(id=intro_id, state=state, created=created, updated=NOW,
+                                   expires=expires)
                 for role, party in (("requester", req), ("target", tgt)):
                     if party is None:
                         continue

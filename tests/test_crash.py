@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from test_outages import Running, append_all, backlog_request, wait_for, write_backlog_contacts
+from test_outages import Running, append_all, backlog_request, backlog_world, wait_for
 from world import INTROS, World
 
 pytestmark = pytest.mark.servers
@@ -34,12 +34,7 @@ SEED = 20261210
 
 @pytest.fixture
 def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s", "batch_size": 25},
-                      "limits": {"max_outgoing_per_hour": 0}}
-    write_backlog_contacts(w, REQUESTS)
-    w.write_config()
-    yield w
+    yield backlog_world(tmp_path, dovecot, smtp_server, count=REQUESTS, batch_size=25)
 
 
 _PARSED: dict[int, list[tuple[tuple[str, ...], EmailMessage]]] = {}

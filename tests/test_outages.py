@@ -127,6 +127,18 @@ def write_backlog_contacts(world: World, count: int) -> None:
     (world.tmp / "contacts.yaml").write_text(yaml.safe_dump(entries))
 
 
+def backlog_world(tmp_path: Path, dovecot: Any, smtp_server: Any, *, count: int,
+                  batch_size: int) -> World:
+    """A world for backlogs: IDLE, FETCH batches of `batch_size`, no hourly limit, and
+    contacts for `count` backlog requests."""
+    w = World(tmp_path, dovecot, smtp_server)
+    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s", "batch_size": batch_size},
+                      "limits": {"max_outgoing_per_hour": 0}}
+    write_backlog_contacts(w, count)
+    w.write_config()
+    return w
+
+
 def append_all(world: World, mails: Sequence[bytes], folder: str = "INBOX") -> None:
     """Put many mails into the intro mailbox over one IMAP session."""
     with world.dovecot.session(INTROS) as imap:

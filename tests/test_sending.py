@@ -14,7 +14,7 @@ import pytest
 from introd.config import load_config
 from introd.daemon import Daemon
 from introd.exceptions import DeliveryError
-from test_outages import Running, append_all, backlog_request, wait_for, write_backlog_contacts
+from test_outages import Running, append_all, backlog_request, backlog_world, wait_for
 from world import INTROS, World
 
 pytestmark = pytest.mark.servers
@@ -24,11 +24,7 @@ COUNT = 24  # requests; with batches of 5 the pass reads five batches
 
 @pytest.fixture
 def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s", "batch_size": 5},
-                      "limits": {"max_outgoing_per_hour": 0}}
-    write_backlog_contacts(w, COUNT)
-    w.write_config()
+    w = backlog_world(tmp_path, dovecot, smtp_server, count=COUNT, batch_size=5)
     append_all(w, [backlog_request(i) for i in range(COUNT)])
     yield w
 

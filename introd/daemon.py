@@ -254,7 +254,9 @@ class Daemon:
                     sender.more(self.clock())
         finally:
             if sender is not None:
-                self._sender_done(sender.finish(self.clock(), stop=self.stop_requested))
+                self._sender_done(sender.finish(self.clock(),
+                                                stop=lambda: self.stop_requested,
+                                                ping=self.notifier.ping))
         return handled
 
     def _start_sender(self) -> SenderProcess | None:

@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,21 +117,32 @@ class SenderProcess:
         """Mail was queued: send what is due at ``now``."""
         self._tell(("send", now))
 
-    def finish(self, now: datetime, *, stop: bool = False) -> SenderReport:
-        """Send what is still due (or, with ``stop``, only finish the mail in hand), then
-        end; returns what the process did."""
-        self._tell(("stop" if stop else "finish", now))
-        report = SenderReport()
+    def finish(self, now: datetime, *, stop: Callable[[], bool],
+               ping: Callable[[], None] = lambda: None) -> SenderReport:
+        """Let the sender send what is still due, then end; returns what it did. While it
+        works, ``ping`` is called every fraction of a second (the watchdog), and once
+        ``stop()`` is true (SIGTERM) the sender is told to finish only the mail in hand."""
+        stopping = stop()
+        self._tell(("stop" if stopping else "finish", now))
+        report: SenderReport | None = None
+        deadline = time.monotonic() + STOP_GRACE if stopping else None
         try:
-            if self._conn.poll(None if not stop else STOP_GRACE):
-                report = self._conn.recv()
-            else:
-                report.error = ("crash", "the sender did not stop in time")
+            while report is None:
+                if self._conn.poll(0.25):
+                    report = self._conn.recv()
+                    break
+                ping()
+                if not stopping and stop():
+                    stopping = True
+                    deadline = time.monotonic() + STOP_GRACE
+                    self._tell(("stop", now))
+                if deadline is not None and time.monotonic() > deadline:
+                    report = SenderReport(error=("crash", "the sender did not stop in time"))
         except (EOFError, OSError):
-            report.error = ("crash", "the sender ended unexpectedly")
+            report = SenderReport(error=("crash", "the sender ended unexpectedly"))
         except Exception as exc:  # noqa: BLE001 - an unreadable report must not stop us
-            report.error = ("crash", f"unreadable report from the sender: "
-                                     f"{exc.__class__.__name__}")
+            report = SenderReport(error=("crash", f"unreadable report from the sender: "
+                                                  f"{exc.__class__.__name__}"))
         try:
             self._proc.wait(STOP_GRACE)
         except subprocess.TimeoutExpired:

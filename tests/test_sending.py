@@ -122,6 +122,34 @@ class TestBacklog:
         assert len(set(ids)) == 2 * COUNT
         assert len(ids) - len(set(ids)) <= 1
 
+    def test_sigterm_mid_backlog_stops_both_within_seconds(self, world: World) -> None:
+        """SIGTERM to the daemon while its sender has mail in flight: both finish what they
+        hold and exit within seconds, nothing is sent twice, and the next run sends the
+        rest."""
+        world.smtp.data_delay = 0.2
+        d = Running(world)
+        try:
+            d.wait_event("sender_started", timeout=30)
+            d.wait_event("mail_sent", 2, timeout=30)
+            pid = d.events("sender_started")[0]["pid"]
+            d.proc.send_signal(signal.SIGTERM)
+            assert d.proc.wait(timeout=10) == 0
+            wait_for(lambda: not _alive(pid), timeout=5, what="the sender gone")
+            assert d.events("daemon_stopped")
+            assert d.events("sender_finished")[0]["error"] is None
+        finally:
+            d.kill()
+        world.smtp.data_delay = 0.0
+        assert len(world.sent()) < 2 * COUNT  # it did stop early
+        again = Running(world)
+        try:
+            world.smtp.wait_for(2 * COUNT, timeout=60)
+            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
+        finally:
+            assert again.stop() == 0
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert len(ids) == 2 * COUNT == len(set(ids))
+
 
 class TestLongRunning:
     def test_moved_mail_leaves_no_untagged_responses_behind(self, world: World,

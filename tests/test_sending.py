@@ -150,6 +150,26 @@ class TestBacklog:
         ids = [m["Message-ID"] for m in world.sent()]
         assert len(ids) == 2 * COUNT == len(set(ids))
 
+    def test_a_dead_sender_is_reported_and_its_mail_sent_anyway(self, world: World) -> None:
+        """The sender killed (the OOM killer, say): the daemon logs sender_failed, counts
+        an error, and sends what is left itself; at most the mail in hand goes twice."""
+        world.smtp.data_delay = 0.1
+        d = Running(world)
+        try:
+            d.wait_event("sender_started", timeout=30)
+            d.wait_event("mail_sent", 2, timeout=30)
+            os.kill(d.events("sender_started")[0]["pid"], signal.SIGKILL)
+            d.wait_event("sender_failed", timeout=30)
+            world.smtp.data_delay = 0.0
+            world.smtp.wait_for(2 * COUNT, timeout=60)
+            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
+        finally:
+            assert d.stop() == 0
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert len(set(ids)) == 2 * COUNT
+        assert len(ids) - len(set(ids)) <= 1
+        assert d.events("sender_finished")[0]["error"] == "crash"
+
 
 class TestLongRunning:
     def test_moved_mail_leaves_no_untagged_responses_behind(self, world: World,

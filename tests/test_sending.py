@@ -48,8 +48,7 @@ class TestBacklog:
         while the daemon reads on is a matter of speed: bench/ measures it.)"""
         d = Running(world)
         try:
-            world.smtp.wait_for(2 * COUNT, timeout=60)
-            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
+            _all_sent_and_put_away(world)
             d.wait_event("sender_finished")
         finally:
             assert d.stop() == 0
@@ -100,25 +99,14 @@ class TestBacklog:
     def test_never_outlives_the_daemon(self, world: World) -> None:
         """SIGKILL to the daemon: its sender stops within seconds, and the next run sends
         what is left, with at most the one mail in hand sent twice."""
-        world.smtp.data_delay = 0.2  # slow acceptance: the kill lands while mail is in flight
-        d = Running(world)
+        d, pid = _slow_backlog(world, 0.2)  # slow acceptance: the kill lands mid-mail
         try:
-            d.wait_event("sender_started", timeout=30)
-            d.wait_event("mail_sent", 2, timeout=30)
-            pid = d.events("sender_started")[0]["pid"]
             os.kill(d.proc.pid, signal.SIGKILL)
             d.proc.wait(timeout=10)
             wait_for(lambda: not _alive(pid), timeout=10, what="the sender gone")
         finally:
             d.kill()
-        world.smtp.data_delay = 0.0
-        again = Running(world)
-        try:
-            world.smtp.wait_for(2 * COUNT, timeout=60)
-            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
-        finally:
-            assert again.stop() == 0
-        ids = [m["Message-ID"] for m in world.sent()]
+        ids = _the_rest_in_a_new_run(world)
         assert len(set(ids)) == 2 * COUNT
         assert len(ids) - len(set(ids)) <= 1
 
@@ -126,12 +114,8 @@ class TestBacklog:
         """SIGTERM to the daemon while its sender has mail in flight: both finish what they
         hold and exit within seconds, nothing is sent twice, and the next run sends the
         rest."""
-        world.smtp.data_delay = 0.2
-        d = Running(world)
+        d, pid = _slow_backlog(world, 0.2)
         try:
-            d.wait_event("sender_started", timeout=30)
-            d.wait_event("mail_sent", 2, timeout=30)
-            pid = d.events("sender_started")[0]["pid"]
             d.proc.send_signal(signal.SIGTERM)
             assert d.proc.wait(timeout=10) == 0
             wait_for(lambda: not _alive(pid), timeout=5, what="the sender gone")
@@ -139,30 +123,19 @@ class TestBacklog:
             assert d.events("sender_finished")[0]["error"] is None
         finally:
             d.kill()
-        world.smtp.data_delay = 0.0
         assert len(world.sent()) < 2 * COUNT  # it did stop early
-        again = Running(world)
-        try:
-            world.smtp.wait_for(2 * COUNT, timeout=60)
-            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
-        finally:
-            assert again.stop() == 0
-        ids = [m["Message-ID"] for m in world.sent()]
+        ids = _the_rest_in_a_new_run(world)
         assert len(ids) == 2 * COUNT == len(set(ids))
 
     def test_a_dead_sender_is_reported_and_its_mail_sent_anyway(self, world: World) -> None:
         """The sender killed (the OOM killer, say): the daemon logs sender_failed, counts
         an error, and sends what is left itself; at most the mail in hand goes twice."""
-        world.smtp.data_delay = 0.1
-        d = Running(world)
+        d, pid = _slow_backlog(world, 0.1)
         try:
-            d.wait_event("sender_started", timeout=30)
-            d.wait_event("mail_sent", 2, timeout=30)
-            os.kill(d.events("sender_started")[0]["pid"], signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
             d.wait_event("sender_failed", timeout=30)
             world.smtp.data_delay = 0.0
-            world.smtp.wait_for(2 * COUNT, timeout=60)
-            wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
+            _all_sent_and_put_away(world)
         finally:
             assert d.stop() == 0
         ids = [m["Message-ID"] for m in world.sent()]
@@ -170,6 +143,35 @@ class TestBacklog:
         assert len(ids) - len(set(ids)) <= 1
         assert d.events("sender_finished")[0]["error"] == "crash"
 
+
+def _slow_backlog(world: World, delay: float) -> tuple[Running, int]:
+    """`introd run` on the backlog with the SMTP server taking `delay` s per mail, once its
+    sender has sent two: the daemon and the sender's pid."""
+    world.smtp.data_delay = delay
+    d = Running(world)
+    try:
+        d.wait_event("sender_started", timeout=30)
+        d.wait_event("mail_sent", 2, timeout=30)
+    except BaseException:
+        d.kill()
+        raise
+    return d, int(d.events("sender_started")[0]["pid"])
+
+
+def _all_sent_and_put_away(world: World) -> None:
+    world.smtp.wait_for(2 * COUNT, timeout=60)
+    wait_for(lambda: world.dovecot.messages(INTROS) == [], what="INBOX emptied")
+
+
+def _the_rest_in_a_new_run(world: World) -> list[str]:
+    """A new `introd run` at full speed until everything is sent; every Message-ID sent."""
+    world.smtp.data_delay = 0.0
+    again = Running(world)
+    try:
+        _all_sent_and_put_away(world)
+    finally:
+        assert again.stop() == 0
+    return [str(m["Message-ID"]) for m in world.sent()]
 
 class TestLongRunning:
     def test_moved_mail_leaves_no_untagged_responses_behind(self, world: World,

@@ -4,6 +4,7 @@ transaction."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,12 +66,14 @@ class Engine:
     def handle(self, raw: bytes, *, folder: str, uidvalidity: int, uid: int,
                now: datetime) -> Outcome:
         reading = read_mail(raw, self.context)
+        seen_as = reading.message_id or _fingerprint(raw)
         with structlog.contextvars.bound_contextvars(uid=uid, kind=reading.kind):
-            if self.store.seen_message_id(reading.message_id):
+            if self.store.seen_message_id(seen_as):
                 decision = Decision(action="ignore", rule="already_seen",
                                     detail="this Message-ID was handled before")
                 with self.store.transaction():
-                    self._record(reading, decision, None, folder, uidvalidity, uid, now)
+                    self._record(seen_as, reading, decision, None, folder, uidvalidity, uid,
+                                 now)
                 log.info("mail_handled", action=decision.action, rule=decision.rule)
                 return Outcome(reading=reading, decision=decision, intro_id=None,
                                placement="processed")
@@ -79,7 +82,8 @@ class Engine:
             try:
                 with self.store.transaction():
                     intro_id = self.apply(reading, decision, now)
-                    self._record(reading, decision, intro_id, folder, uidvalidity, uid, now)
+                    self._record(seen_as, reading, decision, intro_id, folder, uidvalidity,
+                                 uid, now)
             except TemplateError as exc:
                 # nothing of this mail happened: it stays in the folder and is tried again
                 self.template_failed(exc, now)
@@ -91,10 +95,11 @@ class Engine:
             "auto_reply", "bounce") or decision.rule == "already_seen" else "quarantine"
         return Outcome(reading=reading, decision=decision, intro_id=intro_id, placement=placement)
 
-    def _record(self, reading: Reading, decision: Decision, intro_id: str | None, folder: str,
-                uidvalidity: int, uid: int, now: datetime) -> None:
+    def _record(self, seen_as: str, reading: Reading, decision: Decision,
+                intro_id: str | None, folder: str, uidvalidity: int, uid: int,
+                now: datetime) -> None:
         self.store.record_message(folder=folder, uidvalidity=uidvalidity, uid=uid,
-                                  message_id=reading.message_id, kind=reading.kind,
+                                  message_id=seen_as, kind=reading.kind,
                                   intro_id=intro_id, action=decision.action, rule=decision.rule,
                                   now=now)
 
@@ -587,6 +592,13 @@ class Engine:
         log.info("mail_queued", intro_id=intro.id if intro else None, template=template,
                  to_role=role)
         return message_id
+
+
+def _fingerprint(raw: bytes) -> str:
+    """What a mail without a Message-ID is remembered by: a digest of its bytes, in the
+    shape of a Message-ID that no mail can carry (.invalid), so that after a UIDVALIDITY
+    change it is still recognised and not acted on again."""
+    return f"<sha256.{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id.invalid>"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

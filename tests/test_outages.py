@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import email
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -203,13 +205,18 @@ class TestImapOutages:
         assert len(world.dovecot.messages(INTROS, "introd/done")) == count
         assert d.events("mail_crashed") == []
 
-    def test_uidvalidity_change_does_not_repeat_old_mail(self, world: World,
-                                                         clock: Any) -> None:
+    @pytest.mark.parametrize("with_id", [True, False], ids=["message-id", "no-message-id"])
+    def test_uidvalidity_change_does_not_repeat_old_mail(self, world: World, clock: Any,
+                                                         with_id: bool) -> None:
         """The folder recreated with the old mail under new UIDs: the old mail is put away
-        without acting again, the new one is handled."""
+        without acting again, the new one is handled. A mail without a Message-ID is
+        recognised by a digest of its bytes."""
         world.write_config(imap={"folder": "requests", "processed_folder": None,
                                  "quarantine_folder": None})
         old = forward("Tim Walker", TIM, TIM_ASKS, message_id="<old-1@mail.example.test>")
+        if not with_id:
+            old = re.sub(rb"(?m)^Message-ID: [^\r\n]*\r?\n", b"", old, count=1)
+            assert email.message_from_bytes(old)["Message-ID"] is None
         append_all(world, [old], folder="requests")
         assert world.run_once(clock.now()) == 0
         assert len(world.sent()) == 2
@@ -228,6 +235,10 @@ class TestImapOutages:
         assert sum(TIM in str(m["To"]) for m in sent) == 1
         assert world.run_once(clock.now()) == 0
         assert len(world.sent()) == 4
+        db = sqlite3.connect(world.tmp / "introd.db")
+        rules = [r[0] for r in db.execute("SELECT rule FROM messages ORDER BY id")]
+        db.close()
+        assert rules.count("already_seen") == 1, rules  # recognised, not judged again
 
 
 # -- SMTP ------------------------------------------------------------------------------

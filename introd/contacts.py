@@ -567,7 +567,7 @@ class ContactBook:
         tokens = name_tokens(word)
         if len(tokens) != 1 or tokens[0] in self._by_last:
             return []
-        return _distinct_people(self._people[i] for i in self._by_first.get(tokens[0], ()))
+        return distinct(self._people[i] for i in self._by_first.get(tokens[0], ()))
 
     def by_word(self, word: str) -> list[Contact]:
         """Contacts whose first or last name is this word (folded)."""
@@ -736,7 +736,8 @@ _CONNECTOR = re.compile(
 )
 
 
-def _distinct_people(people: Iterable[Contact]) -> list[Contact]:
+def distinct(people: Iterable[Contact]) -> list[Contact]:
+    """The contacts in order, each once."""
     out: list[Contact] = []
     for c in people:
         if c not in out:

@@ -13,7 +13,8 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
-from .contacts import Contact, ContactBook, Mention, compact, company_key, fold, name_tokens
+from .contacts import (Contact, ContactBook, Mention, compact, company_key, distinct, fold,
+                       name_tokens)
 from .asks import Named, find_ask, find_reason, leading_name
 from .cleaning import (
     ADDRESS,
@@ -211,7 +212,7 @@ def _narrow_by_text(found: list[Contact], hint: str) -> list[Contact]:
 
 
 def _from_contacts(written: str, found: list[Contact], hint: str) -> _Resolved:
-    people = _distinct(found)
+    people = distinct(found)
     if len(people) > 1:
         people = _narrow_by_text(people, hint)
     if len(people) == 1:
@@ -223,14 +224,6 @@ def _from_contacts(written: str, found: list[Contact], hint: str) -> _Resolved:
             candidates=tuple(_candidate(c) for c in people),
         )
     return _Resolved(person=Person(name=_clean_name(written), email=None))
-
-
-def _distinct(found: Iterable[Contact]) -> list[Contact]:
-    out: list[Contact] = []
-    for c in found:
-        if c not in out:
-            out.append(c)
-    return out
 
 
 def _clean_name(name: str) -> str:
@@ -320,7 +313,7 @@ def find_requester(
         name = sender.name
     if not name:
         return None, notification
-    found = _distinct(contacts.match(name))
+    found = distinct(contacts.match(name))
     if len(found) == 1:
         return Person(name=found[0].name, email=found[0].email), notification
     return Person(name=_clean_name(name), email=None), notification

@@ -23,7 +23,7 @@ import structlog
 
 from .config import Config, load_config
 from .contacts import load_contacts
-from .delivery import Failure, SmtpConnection
+from .delivery import SmtpConnection
 from .engine import Engine
 from .exceptions import DeliveryError, IntrodError, MailboxError, StateError, TemplateError
 from .mailbox import Mailbox
@@ -270,9 +270,9 @@ class Daemon:
         """What the sender process did goes into the metrics; an SMTP outage it met starts
         the backoff; a state it could not write stops the daemon, as it would here."""
         for template, count in report.sent.items():
-            self.metrics.count("introd_mails_out_total", count, template=template)
+            self.metrics.mail_out(template, count)
         for template, count in report.failed.items():
-            self.metrics.count("introd_mail_failures_total", count, template=template)
+            self.metrics.mail_failed(template, count)
         if report.error is None:
             return
         kind, message = report.error
@@ -294,14 +294,11 @@ class Daemon:
         self.notifier.ping()
 
     def send_outbox(self) -> int:
-        def failed(f: Failure) -> None:
-            self.metrics.count("introd_mail_failures_total", template=f.row.template)
-
         try:
             return send_pass(self.store, lambda: self.engine, self.smtp, self.config,
-                             now=self.clock(),
-                             stop=lambda: self.stop_requested, on_sent=self._mail_sent,
-                             on_failure=failed)
+                             now=self.clock(), stop=lambda: self.stop_requested,
+                             on_sent=self._mail_sent,
+                             on_failure=lambda f: self.metrics.mail_failed(f.row.template))
         finally:
             self.smtp.close()
 

@@ -188,20 +188,20 @@ _SIMPLE_MAILBOX = re.compile(
 def _simple_mailbox(raw: str) -> Person | None:
     """The one person of a header in a plain form (see _SIMPLE_MAILBOX), else None."""
     m = _SIMPLE_MAILBOX.fullmatch(raw)
-    if m is None or ".." in (m["bracketed"] or m["bare"]) or \
-            (m["bracketed"] or m["bare"]).split("@")[0].endswith("."):
+    if m is None:
         return None
-    return _person(m["quoted"] if m["quoted"] is not None else m["plain"],
-                   m["bracketed"] or m["bare"])
+    addr = m["bracketed"] or m["bare"]
+    if ".." in addr or addr.partition("@")[0].endswith("."):
+        return None
+    return _person(m["quoted"] if m["quoted"] is not None else m["plain"], addr)
 
 
 def _address_list(msg: Message, name: str) -> tuple[Person, ...]:
     people: list[Person] = []
-    raws = _raw_values(msg, name)
-    if raws and all("\n" not in r and "\r" not in r for r in raws):
-        simple = [_simple_mailbox(r) for r in raws]
-        if all(p is not None for p in simple):
-            return tuple(p for p in simple if p is not None)
+    # a folded header (CR/LF inside) never matches the plain forms
+    simple = [_simple_mailbox(r) for r in _raw_values(msg, name)]
+    if simple and all(p is not None for p in simple):
+        return tuple(p for p in simple if p is not None)
     try:
         headers = msg.get_all(name) or []
         for header in headers:

@@ -85,8 +85,11 @@ class Metrics:
         self.count("introd_decisions_total", rule=rule, action=action)
         self.observe_latency(seconds)
 
-    def mail_out(self, template: str) -> None:
-        self.count("introd_mails_out_total", template=template)
+    def mail_out(self, template: str, count: int = 1) -> None:
+        self.count("introd_mails_out_total", count, template=template)
+
+    def mail_failed(self, template: str, count: int = 1) -> None:
+        self.count("introd_mail_failures_total", count, template=template)
 
     # -- reading ------------------------------------------------------------------
     def value(self, name: str, **labels: str) -> float:

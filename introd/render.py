@@ -24,7 +24,6 @@ import email.policy
 import email.quoprimime
 import email.utils
 from email.headerregistry import Address
-from email._policybase import Compat32
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -329,7 +328,7 @@ def address_of(person: Person) -> Address:
     return Address(display_name=clean_header(person.name), username=local, domain=domain)
 
 
-class _WirePolicy(Compat32):
+class _WirePolicy(email.policy.Compat32):
     """compat32 with CRLF line ends, and a short cut for a header that needs neither
     folding nor encoding (ASCII, one line, short): written as it is, byte for byte what
     compat32 writes, without building an ``email.header.Header`` for it."""
@@ -373,8 +372,7 @@ def _headers(pairs: Sequence[tuple[str, Any]]) -> bytes:
 def _text_part(text: str, subtype: str) -> tuple[list[tuple[str, Any]], bytes]:
     """The headers and the body of a text part: UTF-8, quoted-printable, CRLF line ends."""
     encoded = email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1"))
-    lines = _NEWLINES.split(encoded)
-    body = "\r\n".join(lines).encode("ascii")
+    body = _NEWLINES.sub("\r\n", encoded).encode("ascii")
     return [("Content-Type", f'text/{subtype}; charset="utf-8"'), ("MIME-Version", "1.0"),
             ("Content-Transfer-Encoding", "quoted-printable")], body
 
@@ -408,14 +406,15 @@ def compose_bytes(rendered: Rendered, *, sender: Address, to: Sequence[Person],
     if not rendered.html:
         return _headers(text_head + head) + text_body
     html_head, html_body = _text_part(rendered.html, "html")
-    boundary = _boundary().encode("ascii")
-    top = [("Content-Type", f'multipart/alternative; boundary="{boundary.decode()}"'),
+    boundary = _boundary()
+    top = [("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
            ("MIME-Version", "1.0")]
+    delimiter = f"--{boundary}".encode("ascii")
     return b"".join([
         _headers(top + head),
-        b"--", boundary, _CRLF, _headers(text_head), text_body,
-        _CRLF, b"--", boundary, _CRLF, _headers(html_head), html_body,
-        _CRLF, b"--", boundary, b"--", _CRLF,
+        delimiter, _CRLF, _headers(text_head), text_body,
+        _CRLF, delimiter, _CRLF, _headers(html_head), html_body,
+        _CRLF, delimiter, b"--", _CRLF,
     ])
 
 

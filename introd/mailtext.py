@@ -10,12 +10,12 @@ from __future__ import annotations
 import codecs
 import re
 from email import policy
-from typing import Any
 from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import html2text

@@ -12,6 +12,10 @@ line, and never runs.
 from __future__ import annotations
 
 import difflib
+import email.header
+import email.policy
+import email.quoprimime
+import email.utils
 import importlib.resources
 import re
 import secrets
@@ -19,10 +23,6 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
-import email.header
-import email.policy
-import email.quoprimime
-import email.utils
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime

@@ -10,22 +10,34 @@ is one of the owner's addresses, and our own border MTA vouches for it in an
 - ``dmarc=pass``, with ``header.from`` equal to the From domain when it is given.
 
 Which headers are believed. Anybody can write an ``Authentication-Results`` header
-into a mail, including one that names our authserv-id. Our MTA adds its headers
-on top of what it received (RFC 8601 section 5), so only the *contiguous top block*
-counts: the headers, read top to bottom, up to the first one that is not from a
-trusted authserv-id or cannot be parsed. A header with our authserv-id below a
-header from anybody else was in the mail before it reached us, and is ignored.
+into a mail, including one that names our authserv-id, and an MTA that does not remove
+such headers (RFC 8601 section 5 says it must; many set-ups don't) hands them on. Our
+MTA adds its header on top of what it received, so a sender's header always lies
+*below* the one our MTA wrote. Two rules follow:
 
-Inside that block we are conservative twice over:
+- only the *contiguous top block* counts: the headers, read top to bottom, up to the
+  first one that is not from a trusted authserv-id or cannot be parsed. A header with
+  our authserv-id below a header from anybody else was in the mail before it reached us;
+- inside that block, only the *topmost header of each trusted authserv-id* counts. Our
+  MTA writes one header per mail; a second one claiming the same authserv-id lower
+  down was written by the sender, whatever it says (``dkim=pass`` below our
+  ``dkim=none``, ``spf=softfail`` or ``none`` adds nothing).
 
-- ``dmarc=fail`` anywhere in the block fails the mail, whatever else is claimed;
-- when one header reports a pass for a method (dkim, spf, dmarc) and another header
-  of the block reports only non-passing results for the same method, the method
-  does not count (a forgery placed directly below our own header).
+Limits (docs/security.md and docs/providers.md say what to configure): a filter that
+writes its header only on some mails (OpenDKIM without ``AlwaysAddARHeader``) leaves
+the sender's forged header topmost on the others, and an MTA set-up whose filters
+each write their own header under one shared authserv-id only has its top header
+counted. Give each filter its own authserv-id, or have the MTA remove foreign headers.
+
+Inside the counted headers we are conservative twice over:
+
+- ``dmarc=fail`` anywhere fails the mail, whatever else is claimed;
+- when one header reports a pass for a method (dkim, spf, dmarc) and another counted
+  header (another trusted authserv-id) reports only non-passing results for the same
+  method, the method does not count.
 
 A malformed header is never trusted and never raises. Setting
-``auth.require: false`` is handled by the caller. The MTA should still remove
-incoming headers that carry its own authserv-id, as RFC 8601 asks.
+``auth.require: false`` is handled by the caller.
 """
 
 from __future__ import annotations
@@ -133,15 +145,23 @@ def _from_address(msg: Message) -> tuple[str | None, str]:
     return email, ""
 
 
-def _trusted_block(msg: Message, trusted: set[str]) -> list[list[_Result]]:
-    """The results of each header of the contiguous top block of trusted headers."""
+def _trusted_block(msg: Message, trusted: set[str]) -> tuple[list[list[_Result]], int]:
+    """The results of the headers that count, and how many lower same-id headers were
+    ignored: the topmost header of each trusted authserv-id within the contiguous top
+    block of trusted headers."""
     block: list[list[_Result]] = []
+    seen: set[str] = set()
+    ignored = 0
     for value in _header_values(msg, "Authentication-Results"):
         parsed = _parse(value)
         if parsed is None or parsed[0] not in trusted:
             break
+        if parsed[0] in seen:  # our MTA wrote the first one; this one came with the mail
+            ignored += 1
+            continue
+        seen.add(parsed[0])
         block.append(parsed[1])
-    return block
+    return block, ignored
 
 
 def _passes(result: _Result, from_domain: str) -> bool:
@@ -189,13 +209,15 @@ def _check(msg: Message, owner_addresses: Collection[str],
         return AuthResult(ok=False, reason=f"From {sender} is not an owner address")
     from_domain = sender.rsplit("@", 1)[1].rstrip(".")
     trusted = {t.strip().lower() for t in trusted_authserv_ids if t.strip()}
-    block = _trusted_block(msg, trusted)
+    block, ignored = _trusted_block(msg, trusted)
     if not block:
         return AuthResult(ok=False, reason="no Authentication-Results from a trusted authserv-id")
     results = [r for header in block for r in header]
     if not results:
-        return AuthResult(ok=False,
-                          reason="no dkim, spf or dmarc result from a trusted authserv-id")
+        reason = "no dkim, spf or dmarc result from a trusted authserv-id"
+        if ignored:
+            reason += f" ({ignored} lower header(s) claiming a trusted authserv-id ignored)"
+        return AuthResult(ok=False, reason=reason)
     dmarc_failed = any(r.method == "dmarc" and r.result == "fail" for r in results)
     failures: list[str] = []
     passed: list[str] = []
@@ -214,4 +236,7 @@ def _check(msg: Message, owner_addresses: Collection[str],
         passed.append(f"{method}=pass" + (f" {detail}={best.identity}" if best.identity else ""))
     if passed and not dmarc_failed:
         return AuthResult(ok=True, reason=passed[0])
-    return AuthResult(ok=False, reason="; ".join(dict.fromkeys(failures)) or "dmarc=fail")
+    reason = "; ".join(dict.fromkeys(failures)) or "dmarc=fail"
+    if ignored:
+        reason += f" ({ignored} lower header(s) claiming a trusted authserv-id ignored)"
+    return AuthResult(ok=False, reason=reason)

@@ -12,7 +12,7 @@ from introd.auth import AuthResult, check_owner_auth, is_aligned
 
 AUTH = Path(__file__).parent / "data" / "auth"
 OWNERS = ("ruth@oakridge-advisory.example",)
-TRUSTED = ("mx.oakridge-advisory.example",)
+TRUSTED = ("mx.oakridge-advisory.example", "mx.google.com")
 
 
 def _check(msg: EmailMessage, owners: tuple[str, ...] = OWNERS,
@@ -43,7 +43,10 @@ AUTH_FILES = [
      "no Authentication-Results from a trusted authserv-id"),
     ("forged_below_other_authserv_id.eml", False,
      "no Authentication-Results from a trusted authserv-id"),
-    ("forged_directly_below_trusted.eml", False, "conflicting dkim results"),
+    ("forged_directly_below_trusted.eml", False, "dkim=none; spf=softfail"),
+    ("forged_below_trusted_none.eml", False, "1 lower header(s) claiming a trusted"),
+    ("forged_gmail_layout_spf_softfail.eml", False, "spf=softfail"),
+    ("forged_below_trusted_fail_other_case.eml", False, "dkim=fail; spf=fail"),
     ("forged_below_trusted_and_relay.eml", False, "spf=fail"),
     ("malformed_only.eml", False, "no Authentication-Results from a trusted authserv-id"),
     ("malformed_below_trusted_pass.eml", True, "dkim=pass"),
@@ -133,6 +136,108 @@ class TestRules:
     def test_alignment(self, identity: str, from_domain: str, expected: bool) -> None:
         """Aligned means equal or a subdomain either way, never a look-alike or a bare TLD."""
         assert is_aligned(identity, from_domain) is expected
+
+
+# what the receiving MTA itself wrote, none of it a pass for the From domain
+MTA_SAYS = [
+    "none",
+    "dkim=none (no signature)",
+    "spf=softfail smtp.mailfrom=ruth@oakridge-advisory.example",
+    "dkim=none; spf=softfail smtp.mailfrom=ruth@oakridge-advisory.example",
+    "dkim=fail header.d=oakridge-advisory.example; spf=fail "
+    "smtp.mailfrom=ruth@oakridge-advisory.example",
+    "spf=neutral smtp.mailfrom=ruth@oakridge-advisory.example; dmarc=none",
+    "dkim=temperror header.d=oakridge-advisory.example",
+    "dkim=pass header.d=bulk-sender.example; spf=pass smtp.mailfrom=bounce@bulk-sender.example",
+]
+# what a sender writes below it, claiming the same authserv-id
+FORGED = [
+    "dkim=pass header.d=oakridge-advisory.example",
+    "spf=pass smtp.mailfrom=ruth@oakridge-advisory.example",
+    "dmarc=pass header.from=oakridge-advisory.example",
+    "dkim=pass header.d=oakridge-advisory.example; spf=pass "
+    "smtp.mailfrom=ruth@oakridge-advisory.example; dmarc=pass header.from=oakridge-advisory.example",
+]
+# how the forged header is written: the same id, another spelling of it, a version, folded
+FORGED_ID = ["mx.oakridge-advisory.example", "MX.OAKRIDGE-ADVISORY.EXAMPLE",
+             "mx.oakridge-advisory.example 1", "mx.oakridge-advisory.example (x)"]
+RECEIVED = ("Received: from relay.attacker-isp.example (relay.attacker-isp.example "
+            "[203.0.113.9])\n\tby mx.oakridge-advisory.example (Postfix) with ESMTPS id 4QY0A1"
+            "\n\tfor <hello@oakridge-advisory.example>; Tue, 4 Mar 2025 10:00:00 +0000\n")
+
+
+def _delivered(own: str, *forged: str, layout: str = "below") -> EmailMessage:
+    """A mail as a non-stripping MTA delivers it: its own header, then what the sender
+    wrote (``layout``: directly below, below the MTA's Received header, or among the
+    sender's other headers)."""
+    mta = f"Authentication-Results: mx.oakridge-advisory.example; {own}\n"
+    sender = "".join(f"Authentication-Results: {f}\n" for f in forged)
+    head = "Return-Path: <ruth@oakridge-advisory.example>\n"
+    body = ("From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
+            "To: hello@oakridge-advisory.example\nSubject: approve\n"
+            "Message-ID: <f1@attacker-isp.example>\n\napprove K7F3Q2\n")
+    if layout == "below":
+        raw = head + RECEIVED + mta + sender + body
+    elif layout == "mta_above_received":
+        raw = head + mta + RECEIVED + sender + body
+    else:  # among the sender's own headers
+        raw = head + RECEIVED + mta + "MIME-Version: 1.0\n" + sender + body
+    return mailtext.parse_bytes(raw.encode())
+
+
+class TestForgedBelowTrusted:
+    @pytest.mark.parametrize("own", MTA_SAYS)
+    @pytest.mark.parametrize("forged", FORGED)
+    @pytest.mark.parametrize("forged_id", FORGED_ID)
+    @pytest.mark.parametrize("layout", ["below", "mta_above_received", "among_headers"])
+    def test_sender_header_claiming_our_id_adds_nothing(
+            self, own: str, forged: str, forged_id: str, layout: str) -> None:
+        """A header the sender wrote under our MTA's own never turns its non-pass into a pass."""
+        alone = _check(_delivered(own, layout=layout))
+        assert not alone.ok
+        result = _check(_delivered(own, f"{forged_id}; {forged}", layout=layout))
+        assert not result.ok
+        assert "lower header(s) claiming a trusted authserv-id ignored" in result.reason
+
+    def test_folded_forgery_is_ignored_too(self) -> None:
+        """A folded forged header is the same header."""
+        msg = _delivered("none", "mx.oakridge-advisory.example;\n\tdkim=pass\n\t"
+                         "header.d=oakridge-advisory.example")
+        assert not _check(msg).ok
+
+    def test_distinct_trusted_ids_each_count_once(self) -> None:
+        """Filters with their own authserv-ids each have their topmost header counted."""
+        msg = _mail("dkim.oakridge-advisory.example; dkim=pass header.d=oakridge-advisory.example",
+                    "mx.oakridge-advisory.example; spf=pass "
+                    "smtp.mailfrom=ruth@oakridge-advisory.example")
+        result = _check(msg, trusted=("mx.oakridge-advisory.example",
+                                      "dkim.oakridge-advisory.example"))
+        assert result.ok
+
+    def test_conflict_between_trusted_ids_fails(self) -> None:
+        """A pass under one trusted id and a non-pass for the same method under another fail."""
+        msg = _mail("dkim.oakridge-advisory.example; dkim=pass header.d=oakridge-advisory.example",
+                    "mx.oakridge-advisory.example; dkim=fail header.d=oakridge-advisory.example")
+        result = _check(msg, trusted=("mx.oakridge-advisory.example",
+                                      "dkim.oakridge-advisory.example"))
+        assert not result.ok
+        assert "conflicting dkim results" in result.reason
+
+    @given(own=st.sampled_from(MTA_SAYS),
+           lower=st.lists(st.sampled_from(FORGED_ID).flatmap(
+               lambda i: st.sampled_from(FORGED + MTA_SAYS).map(lambda r: f"{i}; {r}")),
+               min_size=1, max_size=4))
+    def test_property_lower_headers_never_turn_a_fail_into_a_pass(
+            self, own: str, lower: list[str]) -> None:
+        """Whatever a sender adds below the MTA's header, a failing mail stays failing."""
+        assert not _check(_delivered(own, *lower)).ok
+
+    @given(lower=st.lists(st.sampled_from(FORGED_ID).flatmap(
+        lambda i: st.sampled_from(FORGED + MTA_SAYS).map(lambda r: f"{i}; {r}")), max_size=4))
+    def test_property_lower_headers_never_change_a_pass(self, lower: list[str]) -> None:
+        """What the sender adds below a passing MTA header does not decide anything either."""
+        own = "dkim=pass header.d=oakridge-advisory.example"
+        assert _check(_delivered(own, *lower)).ok
 
 
 class TestNeverRaises:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from world import BLANKET, INTROS, OWNER, TIM_ASKS, World, forward
+from world import BLANKET, INTROS, OWNER, TIM_ASKS, TRUSTED, World, forward
 
 pytestmark = pytest.mark.servers
 
@@ -85,6 +85,29 @@ class TestNeverAnswered:
                                                    raw: bytes) -> None:
         """A request not from an authenticated owner sends nothing and is quarantined."""
         world.owner_sends(raw)
+        assert world.run_once(clock.now()) == 0
+        assert world.sent() == []
+        assert len(world.dovecot.messages(INTROS, "introd/quarantine")) == 1
+        assert world.dovecot.messages(INTROS) == []
+
+    @pytest.mark.parametrize("own", [
+        "none",
+        "dkim=none (no signature); spf=softfail smtp.mailfrom=lisa@example.test",
+        "dkim=fail header.d=example.test; spf=fail smtp.mailfrom=lisa@example.test",
+    ], ids=["none", "softfail", "fail"])
+    def test_forged_results_below_the_mta_header_are_quarantined(
+            self, world: World, clock: Any, own: str) -> None:
+        """A sender's Authentication-Results claiming our MTA's authserv-id, delivered by a
+        path that does not strip it, never makes a forged owner request count."""
+        headers = "\r\n".join([
+            f"Authentication-Results: {TRUSTED}; {own}",
+            "Received: from relay.evil.example (relay.evil.example [203.0.113.9])\r\n"
+            f"\tby {TRUSTED} (Postfix) with ESMTPS id 4QY0A1; Tue, 8 Dec 2026 10:00:00 +0000",
+            f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test; "
+            f"spf=pass smtp.mailfrom={OWNER}; dmarc=pass header.from=example.test",
+        ])
+        raw = forward("Tim Walker", TIM, TIM_ASKS, auth=headers)
+        world.dovecot.deliver(INTROS, raw, OWNER)  # over LMTP: nothing is stripped
         assert world.run_once(clock.now()) == 0
         assert world.sent() == []
         assert len(world.dovecot.messages(INTROS, "introd/quarantine")) == 1

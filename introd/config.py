@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -42,13 +43,24 @@ def parse_duration(value: object) -> timedelta:
     raise ValueError(f"expected a duration like 90s, 15m, 4d, got {value!r}")
 
 
+PASSWORD_COMMAND_TIMEOUT = 30.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Secret:
-    """A password, read lazily so that ``parse`` never needs it."""
+    """A password, read lazily so that ``parse`` never needs it. ``key`` is where the
+    config gave it (``imap``, ``oauth2``), for error messages."""
 
     value: str | None = None
     file: Path | None = None
     env: str | None = None
+    command: str | None = None
+    key: str = ""
+    names: tuple[str, str, str, str] = ("password", "password_file", "password_env",
+                                        "password_command")
+
+    def _where(self, index: int) -> str:
+        return f"{self.key}.{self.names[index]}" if self.key else self.names[index]
 
     def reveal(self) -> str:
         if self.value is not None:
@@ -57,18 +69,81 @@ class Secret:
             try:
                 return self.file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError([("password_file",
+                raise ConfigError([(self._where(1),
                                     f"cannot read {self.file}: {exc.strerror}")]) from None
         if self.env is not None:
             try:
                 return os.environ[self.env]
             except KeyError:
-                raise ConfigError([("password_env",
+                raise ConfigError([(self._where(2),
                                     f"environment variable {self.env} is not set")]) from None
+        if self.command is not None:
+            return run_password_command(self.command, self._where(3))
         return ""
+
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in (self.value, self.file, self.env, self.command))
 
     def __repr__(self) -> str:  # never show a password in logs or tracebacks
         return "Secret(***)"
+
+
+def run_password_command(command: str, where: str) -> str:
+    """The first line a command prints (``pass show introd/imap``, a keyring or token
+    helper). Run by /bin/sh like a mail client's ``passwordeval``; what it prints, on
+    stdout or stderr, never reaches an error message or a log."""
+    try:
+        done = subprocess.run(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=PASSWORD_COMMAND_TIMEOUT,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise ConfigError([(where, f"the command did not finish within "
+                                   f"{PASSWORD_COMMAND_TIMEOUT:.0f}s")]) from None
+    except OSError as exc:
+        raise ConfigError([(where, f"cannot run the command: {exc.strerror}")]) from None
+    if done.returncode != 0:
+        raise ConfigError([(where, f"the command failed (exit status {done.returncode})")])
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    first = lines[0].strip() if lines else ""
+    if not first:
+        raise ConfigError([(where, "the command printed nothing")])
+    return first
+
+
+OAUTH2_PROVIDERS = ("microsoft", "google", "custom")
+OAUTH2_FLOWS = ("client_credentials", "device", "authorization_code")
+MICROSOFT_LOGIN = "https://login.microsoftonline.com"
+# delegated permissions for a person's mailbox; offline_access brings the refresh token
+MICROSOFT_SCOPES = ("https://outlook.office.com/IMAP.AccessAsUser.All",
+                    "https://outlook.office.com/SMTP.Send", "offline_access")
+# an app's own permissions (IMAP.AccessAsApp, SMTP.SendAsApp) are asked for as .default
+MICROSOFT_APP_SCOPES = ("https://outlook.office365.com/.default",)
+GOOGLE_SCOPES = ("https://mail.google.com/",)
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OAuth2Config:
+    """The ``oauth2:`` section, with each provider's endpoints and scopes filled in."""
+
+    provider: str  # microsoft | google | custom
+    client_id: str
+    client_secret: Secret  # empty for a public client
+    tenant: str | None
+    flow: str  # client_credentials | device | authorization_code
+    scopes: tuple[str, ...]
+    token_file: Path
+    token_url: str
+    device_authorization_url: str | None = None
+    authorization_url: str | None = None
+    timeout: float = 30.0
+
+    @property
+    def interactive(self) -> bool:
+        """Whether a person must sign in once (``introd auth login``)."""
+        return self.flow != "client_credentials"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +156,8 @@ class ServerConfig:
     timeout: float = 30.0
     # a CA bundle for a server whose certificate a private CA signed
     ca_file: Path | None = None
+    auth: str = "password"  # password | oauth2
+    oauth2: OAuth2Config | None = None
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificates are always verified; ``ca_file`` adds a private CA."""
@@ -151,6 +228,8 @@ class Config:
     metrics_listen: tuple[str, int] | None = None
     # stored mail bodies of ended intros are pruned after this long
     retention_bodies: timedelta | None = timedelta(days=90)
+    # signing in to IMAP / SMTP with OAuth 2.0 (imap.auth / smtp.auth: oauth2)
+    oauth2: OAuth2Config | None = None
 
     @property
     def intro_address(self) -> str:
@@ -290,26 +369,38 @@ def _from_address(v: Any) -> Address:
         raise ValueError(f"not a valid address: {exc}") from None
 
 
-def _secret(r: _Reader, sect: Mapping[str, Any] | None, prefix: str) -> Secret:
+_SECRET_KEYS = ("password", "password_file", "password_env", "password_command")
+
+
+def _secret(r: _Reader, sect: Mapping[str, Any] | None, prefix: str,
+            names: tuple[str, str, str, str] = _SECRET_KEYS) -> Secret:
+    """One of ``password`` / ``password_file`` / ``password_env`` / ``password_command``
+    (or, for ``oauth2``, the same four named ``client_secret...``)."""
     if sect is None:
-        return Secret()
-    given = [k for k in ("password", "password_file", "password_env") if sect.get(k) is not None]
+        return Secret(key=prefix, names=names)
+    value_key, file_key, env_key, command_key = names
+    given = [k for k in names if sect.get(k) is not None]
     if len(given) > 1:
         r.problems.append((prefix, f"give only one of {', '.join(given)}"))
-    if sect.get("password") is not None:
-        return Secret(value=r.get(sect, prefix, "password", _str))
-    if sect.get("password_file") is not None:
-        raw = r.get(sect, prefix, "password_file", _str)
+    if sect.get(value_key) is not None:
+        return Secret(value=r.get(sect, prefix, value_key, _str), key=prefix, names=names)
+    if sect.get(file_key) is not None:
+        raw = r.get(sect, prefix, file_key, _str)
         if raw is None:
-            return Secret()
+            return Secret(key=prefix, names=names)
         creds = os.environ.get("CREDENTIALS_DIRECTORY")
         p = Path(raw)
         if not p.is_absolute() and creds and (Path(creds) / raw).exists():
-            return Secret(file=Path(creds) / raw)
-        return Secret(file=r.path(raw))
-    if sect.get("password_env") is not None:
-        return Secret(env=r.get(sect, prefix, "password_env", _str))
-    return Secret()
+            return Secret(file=Path(creds) / raw, key=prefix, names=names)
+        return Secret(file=r.path(raw), key=prefix, names=names)
+    if sect.get(env_key) is not None:
+        return Secret(env=r.get(sect, prefix, env_key, _str), key=prefix, names=names)
+    if sect.get(command_key) is not None:
+        command = r.get(sect, prefix, command_key, _str)
+        if command is not None and not command.strip():
+            r.problems.append((f"{prefix}.{command_key}", "is empty"))
+        return Secret(command=command, key=prefix, names=names)
+    return Secret(key=prefix, names=names)
 
 
 _SECURITY_PORTS = {"ssl": (993, 465), "starttls": (143, 587), "none": (143, 25)}
@@ -330,6 +421,7 @@ def _server(r: _Reader, name: str, required: bool) -> dict[str, Any] | None:
         "password": _secret(r, sect, name),
         "timeout": r.get(sect, name, "timeout", lambda v: parse_duration(v).total_seconds(), 30.0),
         "ca_file": _ca_file(r, sect, name),
+        "auth": r.get(sect, name, "auth", _choice("password", "oauth2"), "password"),
     }
 
 
@@ -341,6 +433,88 @@ def _ca_file(r: _Reader, sect: Mapping[str, Any], prefix: str) -> Path | None:
     if not path.is_file():
         r.problems.append((f"{prefix}.ca_file", f"{path} does not exist"))
     return path
+
+
+def _url(v: Any) -> str:
+    """An https URL; plain http only to this machine (a local token server)."""
+    from urllib.parse import urlsplit
+
+    text = _str(v).strip()
+    parts = urlsplit(text)
+    if parts.scheme == "https" and parts.hostname:
+        return text
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return text
+    raise ValueError(f"expected an https:// URL (http:// only on loopback), got {text!r}")
+
+
+def _oauth2(r: _Reader, state_dir: Path) -> OAuth2Config | None:
+    sect = r.section("oauth2")
+    if sect is None:
+        return None
+    p = "oauth2"
+    known = {"provider", "client_id", "client_secret", "client_secret_file",
+             "client_secret_env", "client_secret_command", "tenant", "flow", "scopes",
+             "token_file", "token_url", "device_authorization_url", "authorization_url",
+             "timeout"}
+    for key in sect:
+        if key not in known:
+            r.problems.append((f"{p}.{key}", "unknown key"))
+    provider = r.get(sect, p, "provider", _choice(*OAUTH2_PROVIDERS), "custom",
+                     required=True) or "custom"
+    client_id = r.get(sect, p, "client_id", _str, "", required=True) or ""
+    secret = _secret(r, sect, p, ("client_secret", "client_secret_file", "client_secret_env",
+                                  "client_secret_command"))
+    tenant = r.get(sect, p, "tenant", _str)
+    default_flow = "client_credentials" if provider == "microsoft" and secret.given else (
+        "authorization_code" if provider == "google" else "device")
+    flow = r.get(sect, p, "flow", _choice(*OAUTH2_FLOWS), default_flow) or default_flow
+    scopes = r.get(sect, p, "scopes", _str_list, ()) or ()
+    token_raw = r.get(sect, p, "token_file", _str)
+    token_file = r.path(token_raw) if token_raw else state_dir / "oauth2-token.json"
+    urls = {key: r.get(sect, p, key, _url) for key in
+            ("token_url", "device_authorization_url", "authorization_url")}
+    if provider == "microsoft":
+        if flow == "client_credentials" and not tenant:
+            r.problems.append((f"{p}.tenant", "is required for the client_credentials flow "
+                                              "(your tenant's domain or id)"))
+        base = f"{MICROSOFT_LOGIN}/{tenant or 'organizations'}/oauth2/v2.0"
+        urls = {"token_url": urls["token_url"] or f"{base}/token",
+                "device_authorization_url": urls["device_authorization_url"]
+                or f"{base}/devicecode",
+                "authorization_url": urls["authorization_url"] or f"{base}/authorize"}
+        if not scopes:
+            scopes = MICROSOFT_APP_SCOPES if flow == "client_credentials" else MICROSOFT_SCOPES
+    elif provider == "google":
+        if flow == "client_credentials":
+            r.problems.append((f"{p}.flow", "Google has no client_credentials flow for "
+                                            "Gmail: use authorization_code"))
+        elif flow == "device":
+            r.problems.append((f"{p}.flow", "Google's device flow refuses the Gmail scope: "
+                                            "use authorization_code"))
+        urls = {"token_url": urls["token_url"] or GOOGLE_TOKEN_URL,
+                "device_authorization_url": urls["device_authorization_url"],
+                "authorization_url": urls["authorization_url"] or GOOGLE_AUTHORIZATION_URL}
+        scopes = scopes or GOOGLE_SCOPES
+    else:
+        if not urls["token_url"]:
+            r.problems.append((f"{p}.token_url", "is required for provider custom"))
+        if flow == "device" and not urls["device_authorization_url"]:
+            r.problems.append((f"{p}.device_authorization_url",
+                               "is required for the device flow"))
+        if flow == "authorization_code" and not urls["authorization_url"]:
+            r.problems.append((f"{p}.authorization_url",
+                               "is required for the authorization_code flow"))
+    if flow == "client_credentials" and not secret.given:
+        r.problems.append((f"{p}.client_secret", "is required for the client_credentials "
+                                                 "flow (or client_secret_file / _env)"))
+    return OAuth2Config(
+        provider=provider, client_id=client_id, client_secret=secret, tenant=tenant,
+        flow=flow, scopes=tuple(scopes), token_file=token_file,
+        token_url=urls["token_url"] or "", device_authorization_url=urls[
+            "device_authorization_url"], authorization_url=urls["authorization_url"],
+        timeout=r.get(sect, p, "timeout", lambda v: parse_duration(v).total_seconds(), 30.0),
+    )
 
 
 def _policies(r: _Reader) -> dict[str, RuleConfig]:
@@ -389,7 +563,7 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     r = _Reader(data, base)
     known = {"owner", "imap", "smtp", "from", "reply_address", "secret_file", "state_path",
              "templates_dir", "contacts", "auth", "digest", "optin", "replies", "limits",
-             "policies", "log", "language", "metrics", "retention"}
+             "policies", "log", "language", "metrics", "retention", "oauth2"}
     for key in data:
         if key not in known:
             r.problems.append((str(key), "unknown key"))
@@ -433,6 +607,20 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     default_state = Path(state_dir_env) if state_dir_env else base
     secret_file = r.path(r.get(data, "", "secret_file", _str, None) or default_state / "secret")
     state_path = r.path(r.get(data, "", "state_path", _str, None) or default_state / "introd.db")
+    oauth2 = _oauth2(r, state_path.parent)
+    for srv_name in ("imap", "smtp"):
+        srv = imap if srv_name == "imap" else smtp
+        if srv is None or srv.auth != "oauth2":
+            continue
+        if oauth2 is None:
+            r.problems.append((f"{srv_name}.auth", "oauth2 needs an oauth2: section"))
+        elif not srv.username:
+            r.problems.append((f"{srv_name}.username", "is required with auth: oauth2 (the "
+                                                       "mailbox to sign in to)"))
+    if imap is not None and imap.auth == "oauth2":
+        imap = replace(imap, oauth2=oauth2)
+    if smtp is not None and smtp.auth == "oauth2":
+        smtp = replace(smtp, oauth2=oauth2)
     templates_raw = r.get(data, "", "templates_dir", _str)
     templates_dir = r.path(templates_raw) if templates_raw else None
     if templates_dir is not None and not templates_dir.is_dir():
@@ -501,6 +689,7 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         metrics_textfile=r.path(textfile_raw) if textfile_raw else None,
         metrics_listen=metrics_listen,
         retention_bodies=retention,
+        oauth2=oauth2,
     )
     if cfg.max_outgoing_per_hour < 0:
         r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))
@@ -550,4 +739,29 @@ def warnings_for(cfg: Config) -> list[str]:
         if srv is not None and srv.security == "none" and srv.host not in ("127.0.0.1",
                                                                           "localhost", "::1"):
             out.append(f"{srv_name}.security is none: the password crosses the network in clear")
+        if srv is not None:
+            out += _password_host_advice(srv_name, srv)
     return out
+
+
+# Hosts that take no password (or soon none), and what to configure instead.
+_MICROSOFT_365_HOSTS = ("outlook.office365.com", "outlook.office.com", "smtp.office365.com",
+                        "smtp-legacy.office365.com")
+_OUTLOOK_COM_HOSTS = ("imap-mail.outlook.com", "smtp-mail.outlook.com")
+
+
+def _password_host_advice(name: str, srv: ServerConfig) -> list[str]:
+    host = srv.host.lower().rstrip(".")
+    if srv.auth != "password":
+        return []
+    if host in _OUTLOOK_COM_HOSTS:
+        return [f"{name}.host {srv.host} (Outlook.com) accepts no password, not even an app "
+                f"password: set {name}.auth: oauth2 with an oauth2: section, provider "
+                f"microsoft, flow device (docs/providers.md, Outlook.com)"]
+    if host in _MICROSOFT_365_HOSTS:
+        what = ("Microsoft 365 refuses passwords for IMAP" if name == "imap" else
+                "Microsoft 365 is switching SMTP AUTH with a password off")
+        return [f"{name}.host {srv.host}: {what}: set {name}.auth: oauth2 with an oauth2: "
+                f"section, provider microsoft, flow client_credentials or device "
+                f"(docs/providers.md, Microsoft 365)"]
+    return []

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from . import sasl
 from .config import ServerConfig
-from .exceptions import DeliveryError
+from .exceptions import AuthError, AuthExpired, DeliveryError
 from .state import OutboxRow, Store
 
 log = structlog.get_logger("introd.delivery")
@@ -63,8 +64,17 @@ class SmtpConnection:
                                     local_hostname="localhost")
                 if cfg.security == "starttls":
                     smtp.starttls(context=cfg.tls_context())
-            if cfg.username:
+            if cfg.auth == "oauth2":
+                sasl.smtp_login(smtp, cfg)
+            elif cfg.username:
                 smtp.login(cfg.username, cfg.password.reveal())
+        except AuthExpired:
+            smtp.close()
+            raise
+        except AuthError as exc:  # the provider is unreachable, or the server refuses
+            smtp.close()
+            raise DeliveryError(str(exc) if str(exc).startswith("SMTP ") else
+                                f"SMTP {cfg.host}:{cfg.port}: {exc}") from None
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: login refused ({exc.smtp_code})") \
                 from None

@@ -57,3 +57,13 @@ class UsageError(IntrodError):
     """A command was called wrongly (unknown intro id, bad argument)."""
 
     exit_code = 2
+
+
+class AuthError(IntrodError):
+    """Signing in with OAuth 2.0 failed: the provider's endpoint is unreachable or answers
+    nonsense, refuses the client, or the token file cannot be used."""
+
+
+class AuthExpired(AuthError):
+    """The provider no longer accepts the refresh token (``invalid_grant``): a person must
+    run ``introd auth login`` again. The daemon waits for that instead of retrying."""

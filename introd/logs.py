@@ -54,3 +54,6 @@ def setup_logging(fmt: str = "auto", level: str = "info", stream: Any = None) ->
     )
     # imapclient logs protocol traffic at DEBUG
     logging.getLogger("imapclient").setLevel(logging.WARNING)
+    # the OAuth 2.0 client logs token requests and answers, tokens included, at DEBUG
+    for name in ("requests_oauthlib", "oauthlib", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)

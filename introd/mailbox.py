@@ -17,8 +17,9 @@ import imapclient
 import structlog
 from imapclient.exceptions import IMAPClientError
 
+from . import sasl
 from .config import ImapConfig
-from .exceptions import MailboxError
+from .exceptions import AuthError, AuthExpired, MailboxError
 
 log = structlog.get_logger("introd.mailbox")
 
@@ -40,8 +41,18 @@ class Mailbox:
                                            timeout=cfg.timeout)
             if cfg.security == "starttls":
                 client.starttls(ssl_context=context)
-            client.login(cfg.username or "", cfg.password.reveal())
+            if cfg.auth == "oauth2":
+                sasl.imap_login(client, cfg)
+            else:
+                client.login(cfg.username or "", cfg.password.reveal())
             info = client.select_folder(cfg.folder)
+        except AuthExpired:
+            client.shutdown()
+            raise
+        except AuthError as exc:  # the provider is unreachable, or the server refuses
+            client.shutdown()
+            raise MailboxError(str(exc) if str(exc).startswith("IMAP ") else
+                               f"IMAP {cfg.host}:{cfg.port}: {exc}") from None
         except imapclient.exceptions.LoginError:
             raise MailboxError(f"IMAP {cfg.host}:{cfg.port}: login refused for "
                                f"{cfg.username}") from None

@@ -9,16 +9,33 @@ from typing import Any
 import pytest
 
 try:  # tests/ is on sys.path when it is not a package
-    from servers import DOVECOT_BIN, INSTALL_HINT, Dovecot, ServerError, SmtpServer
+    from oauth_server import TokenServer
+    from servers import (
+        DOVECOT_BIN,
+        INSTALL_HINT,
+        Dovecot,
+        ServerError,
+        SmtpServer,
+        find_free_port,
+    )
 except ImportError:  # pragma: no cover - tests/ became a package
-    from tests.servers import DOVECOT_BIN, INSTALL_HINT, Dovecot, ServerError, SmtpServer  # type: ignore[no-redef]
+    from tests.oauth_server import TokenServer  # type: ignore[no-redef]
+    from tests.servers import (  # type: ignore[no-redef]
+        DOVECOT_BIN,
+        INSTALL_HINT,
+        Dovecot,
+        ServerError,
+        SmtpServer,
+        find_free_port,
+    )
 
 INTRO_USER = "intros@example.test"
 INTRO_PASSWORD = "intros-secret"
 SMTP_USER = INTRO_USER
 SMTP_PASSWORD = "smtp-secret"
 LOCAL_DOMAINS = ("example.test",)
-SERVER_FIXTURES = frozenset({"dovecot", "dovecot_server", "make_dovecot", "smtp_server"})
+SERVER_FIXTURES = frozenset({"dovecot", "dovecot_server", "make_dovecot", "smtp_server",
+                             "oauth_dovecot", "oauth_smtp", "token_server"})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,6 +106,62 @@ def smtp_server(dovecot: Dovecot) -> Iterator[SmtpServer]:
     """An authenticated SMTP server on a free port that delivers local mail into `dovecot`."""
     server = SmtpServer(
         user=SMTP_USER, password=SMTP_PASSWORD, local_domains=LOCAL_DOMAINS, dovecot=dovecot
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def token_server_session() -> Iterator[TokenServer]:
+    server = TokenServer(find_free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def token_server(token_server_session: TokenServer) -> Iterator[TokenServer]:
+    """The local OAuth 2.0 authorization server, with no clients, tokens or faults."""
+    token_server_session.reset()
+    yield token_server_session
+    token_server_session.reset()
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot_server(token_server_session: TokenServer) -> Iterator[Dovecot]:
+    """A second Dovecot whose oauth2 passdb checks XOAUTH2 / OAUTHBEARER tokens at the
+    token server (the other tests keep the password-only one)."""
+    _require_dovecot()
+    server = Dovecot(oauth2_introspection_url=token_server_session.introspection_url)
+    try:
+        server.add_user(INTRO_USER, INTRO_PASSWORD)
+        server.start()
+        yield server
+    except ServerError as exc:
+        pytest.fail(f"the test Dovecot with oauth2 did not start: {exc}", pytrace=False)
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def oauth_dovecot(oauth_dovecot_server: Dovecot, token_server: TokenServer) -> Iterator[Dovecot]:
+    oauth_dovecot_server.start()
+    yield oauth_dovecot_server
+    oauth_dovecot_server.start()
+    oauth_dovecot_server.clear()
+
+
+@pytest.fixture
+def oauth_smtp(oauth_dovecot: Dovecot, token_server: TokenServer) -> Iterator[SmtpServer]:
+    """An SMTP server taking XOAUTH2 / OAUTHBEARER tokens checked at the token server."""
+    server = SmtpServer(
+        user=SMTP_USER, password=SMTP_PASSWORD, local_domains=LOCAL_DOMAINS,
+        dovecot=oauth_dovecot, oauth2_introspection_url=token_server.introspection_url,
     )
     server.start()
     try:

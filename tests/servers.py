@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
+import json
 import logging
 import os
 import shutil
@@ -149,10 +151,10 @@ mail_location = maildir:~/Maildir
 mail_max_userip_connections = 100
 {imap_capability}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 # A failed login must not slow the next tests down.
 auth_failure_delay = 0
-# One passwd-file per user: Dovecot stats a file at most once a second, so a user added
+{oauth2_passdb}# One passwd-file per user: Dovecot stats a file at most once a second, so a user added
 # right after a lookup would stay unknown for up to a second in a shared file.
 passdb {{
   driver = passwd-file
@@ -208,6 +210,25 @@ service auth {{
 }}
 """
 
+# Tokens are checked by POSTing them to the test's authorization server (RFC 7662), as
+# Dovecot does against a real provider's introspection endpoint; nothing is cached, so a
+# revoked token is refused at the next login.
+OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {args}
+}}
+"""
+OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = {introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
 
 class Dovecot:
     """A private Dovecot: IMAP (plain + STARTTLS), IMAPS and LMTP on free loopback ports.
@@ -218,10 +239,13 @@ class Dovecot:
     commands still work, but clients that look at CAPABILITY see them missing.
     """
 
-    def __init__(self, *, disable: Iterable[str] = ()) -> None:
+    def __init__(self, *, disable: Iterable[str] = (),
+                 oauth2_introspection_url: str | None = None) -> None:
         if not DOVECOT_BIN.exists():
             raise ServerError(f"{DOVECOT_BIN} not found: {INSTALL_HINT}")
         self.disabled = frozenset(cap.upper() for cap in disable)
+        # with an introspection URL, XOAUTH2 and OAUTHBEARER logins are checked there
+        self.oauth2_introspection_url = oauth2_introspection_url
         self.host = HOST
         self.root = short_temp_dir("dv-")
         atexit.register(self.close)  # never leave a Dovecot or its files behind a crash
@@ -521,6 +545,14 @@ class Dovecot:
         capability = (
             f"imap_capability = {' '.join(capabilities)}" if capabilities is not None else ""
         )
+        mechanisms, oauth2_passdb = "plain login", ""
+        if self.oauth2_introspection_url is not None:
+            mechanisms = "plain login xoauth2 oauthbearer"
+            oauth2_conf = self.root / "dovecot-oauth2.conf.ext"
+            oauth2_conf.write_text(
+                OAUTH2_CONF.format(introspection_url=self.oauth2_introspection_url)
+            )
+            oauth2_passdb = OAUTH2_PASSDB.format(args=oauth2_conf)
         self.config_path.write_text(
             DOVECOT_CONF.format(
                 instance=f"introd-test-{self.root.name}",
@@ -532,6 +564,8 @@ class Dovecot:
                 imaps_port=self.imaps_port,
                 lmtp_port=self.lmtp_port,
                 imap_capability=capability,
+                auth_mechanisms=mechanisms,
+                oauth2_passdb=oauth2_passdb,
                 **ids,
             )
         )
@@ -691,6 +725,71 @@ class _Handler:
         return "250 OK: queued"
 
 
+def _introspect(url: str, token: str) -> dict[str, Any]:
+    """Ask the authorization server about a token (RFC 7662), as Dovecot does."""
+    import json
+    import urllib.request
+    from urllib.parse import urlencode
+
+    request = urllib.request.Request(url, data=urlencode({"token": token}).encode())
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - loopback
+        data = json.loads(answer.read())
+    return data if isinstance(data, dict) else {}
+
+
+class _OAuthHandler(_Handler):
+    """Also AUTH XOAUTH2 and OAUTHBEARER (RFC 7628), each token checked by introspection
+    at the authorization server; a refusal is the 334 error challenge, then 535."""
+
+    def __init__(self, server: SmtpServer, introspection_url: str) -> None:
+        super().__init__(server)
+        self.introspection_url = introspection_url
+
+    async def _initial(self, smtp: SMTP, args: list[str]) -> bytes | None:
+        if len(args) > 1:
+            try:
+                return base64.b64decode(args[1], validate=True)
+            except ValueError:
+                return None
+        response = await smtp.challenge_auth("")
+        return response if isinstance(response, bytes) else None
+
+    def _check(self, user: str, token: str) -> bool:
+        answer = _introspect(self.introspection_url, token)
+        return answer.get("active") is True and answer.get("username") == user
+
+    async def _finish(self, smtp: SMTP, user: str, token: str, error: dict[str, str]) -> AuthResult:
+        if user and token and self._check(user, token):
+            self.server.oauth_logins.append(user)
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        await smtp.challenge_auth(json.dumps(error))
+        return AuthResult(success=False, handled=False)
+
+    async def auth_XOAUTH2(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        raw = await self._initial(smtp, args)
+        fields = dict(
+            part.split("=", 1) for part in (raw or b"").decode(errors="replace").split("\x01")
+            if "=" in part
+        )
+        token = fields.get("auth", "")
+        token = token[7:] if token.startswith("Bearer ") else ""
+        return await self._finish(smtp, fields.get("user", ""), token,
+                                  {"status": "401", "schemes": "bearer", "scope": "mail"})
+
+    async def auth_OAUTHBEARER(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        raw = (await self._initial(smtp, args) or b"").decode(errors="replace")
+        gs2, _sep, rest = raw.partition("\x01")
+        user = ""
+        for part in gs2.split(","):
+            if part.startswith("a="):
+                user = part[2:].replace("=2C", ",").replace("=3D", "=")
+        fields = dict(part.split("=", 1) for part in rest.split("\x01") if "=" in part)
+        token = fields.get("auth", "")
+        token = token[7:] if token.startswith("Bearer ") else ""
+        return await self._finish(smtp, user, token,
+                                  {"status": "invalid_token", "scope": "mail"})
+
+
 class SmtpServer:
     """An aiosmtpd submission server on a free loopback port that feeds Dovecot.
 
@@ -715,6 +814,7 @@ class SmtpServer:
         security: Security = "none",
         cert: Path | None = None,
         key: Path | None = None,
+        oauth2_introspection_url: str | None = None,
     ) -> None:
         self.host = HOST
         self.port = find_free_port()
@@ -727,6 +827,7 @@ class SmtpServer:
         self.received: list[Received] = []
         self.delivery_failures: list[DeliveryFailure] = []
         self.data_delay = 0.0  # seconds before each mail's final reply (a slow server)
+        self.oauth_logins: list[str] = []  # users who signed in with a token
         self._faults = _Faults()
         self._lock = threading.Condition()
         kwargs: dict[str, Any] = {}
@@ -736,8 +837,13 @@ class SmtpServer:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(str(cert), str(key))
             kwargs["ssl_context" if security == "ssl" else "tls_context"] = context
+        handler = (
+            _OAuthHandler(self, oauth2_introspection_url)
+            if oauth2_introspection_url is not None
+            else _Handler(self)
+        )
         self._controller = Controller(
-            _Handler(self),
+            handler,
             hostname=self.host,
             port=self.port,
             server_hostname="localhost",

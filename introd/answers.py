@@ -25,7 +25,7 @@ from introd import mailtext
 from introd.cleaning import SIG_DASHES
 from introd.model import AnswerWord
 
-__all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command"]
+__all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command", "thanks_in"]
 
 # -- new text -----------------------------------------------------------------
 
@@ -514,3 +514,20 @@ def read_owner_command(text: str) -> tuple[str, str | None, str | None] | None:
         return None
     except Exception:
         return None
+
+
+# -- thanks ----------------------------------------------------------------------
+
+_THANKS = _phrases(
+    "thank you", "thanks", "thank", "thx", "many thanks", "grateful", "much appreciated",
+    "appreciate it", "merci", "reconnaissant", "reconnaissante", "danke", "dankbar",
+    "vielen dank", "gracias", "agradecido", "agradecida", "te agradezco", "le agradezco",
+)
+
+
+def thanks_in(text: str) -> bool:
+    """Whether the new text of a reply thanks its reader ("Yes, we met — thank you!")."""
+    try:
+        return bool(_THANKS.search(_normalise((text or "")[:_MAX_READ])))
+    except Exception:
+        return False

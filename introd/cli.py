@@ -170,10 +170,21 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = _load(args, need_servers=False)
     now = _clock(args)()
     older = now - parse_duration(args.older_than) if args.older_than else None
-    rows = _store(cfg).intros(state=args.state, party=args.party, older_than=older)
+    store = _store(cfg)
+    rows = store.intros(state=args.state, party=args.party, older_than=older,
+                        outcome=args.outcome)
+    followups = store.followups()
+
+    def outcome(r: Any) -> str | None:
+        f = followups.get(r.id)
+        if f is None:
+            return None
+        return f.outcome or ("unanswered" if f.status in ("sent", "reasked") else None)
+
     if args.json:
         json.dump([{"id": r.id, "state": r.state, "created": r.created.isoformat(),
-                    "requester": r.requester_email, "target": r.target_email, "rule": r.rule}
+                    "requester": r.requester_email, "target": r.target_email, "rule": r.rule,
+                    "outcome": outcome(r)}
                    for r in rows], sys.stdout, indent=2)
         print()
         return EXIT_OK
@@ -183,7 +194,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'ID':<7} {'STATE':<19} {'AGE':>5}  REQUESTER -> TARGET")
     for r in rows:
         age = (now - r.created).days
-        print(f"{r.id:<7} {r.state:<19} {age:>4}d  {r.requester_email or r.requester_name or '?'}"
+        state = f"{r.state}, {outcome(r)}" if outcome(r) else r.state
+        print(f"{r.id:<7} {state:<19} {age:>4}d  {r.requester_email or r.requester_name or '?'}"
               f" -> {r.target_email or r.target_name or '(nobody specific)'}")
     return EXIT_OK
 
@@ -210,6 +222,17 @@ def cmd_show(args: argparse.Namespace) -> int:
                                            else "")
               + (f", reminded {p.reminded_at:%Y-%m-%d}" if p.reminded_at else "")
               + (f", answered {p.answered_at:%Y-%m-%d %H:%M}" if p.answered_at else ""))
+    followup = store.followup(intro.id)
+    if followup is not None and followup.status != "skipped":
+        line = f"  follow-up {followup.status}"
+        if followup.sent_at:
+            line += f", sent {followup.sent_at:%Y-%m-%d %H:%M}"
+        if followup.answered_at:
+            line += f", answered {followup.answered_at:%Y-%m-%d %H:%M} ({followup.answer})"
+        print(line)
+        print(f"  outcome   {followup.outcome or 'none yet'}")
+        if followup.thanks:
+            print(f"  thank-you {followup.thanks}")
     print("history:")
     for e in store.events(intro.id):
         at = e.pop("at")
@@ -314,18 +337,33 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     """Who introduced whom, and the favours both ways: the requesters you helped, and
     the targets who gave their time because you asked."""
     cfg = _load(args, need_servers=False)
-    rows = _store(cfg).intros(state="introduced")
+    store = _store(cfg)
+    rows = store.intros(state="introduced")
     if not rows:
         print("no introductions yet")
         return EXIT_OK
+    followups = store.followups()
+    tally = {"met": 0, "not_met": 0, "unanswered": 0}
     print("Introductions made:")
     favours: dict[str, list[int]] = {}
     for r in sorted(rows, key=lambda r: r.updated, reverse=True):
         asker = r.requester_name or r.requester_email or "?"
         giver = r.target_name or r.target_email or "?"
-        print(f"  {r.updated:%Y-%m-%d}  {r.id}  {asker} -> {giver}")
+        f = followups.get(r.id)
+        result = ""
+        if f is not None and f.outcome:
+            result = "  met" if f.outcome == "met" else "  did not meet"
+            tally[f.outcome] += 1
+        elif f is not None and f.status in ("sent", "reasked"):
+            result = "  (follow-up unanswered)"
+            tally["unanswered"] += 1
+        print(f"  {r.updated:%Y-%m-%d}  {r.id}  {asker} -> {giver}{result}")
+        if f is not None and f.thanks:
+            print(f"      thank-you: {f.thanks}")
         favours.setdefault(asker, [0, 0])[0] += 1
         favours.setdefault(giver, [0, 0])[1] += 1
+    print(f"\nmade {len(rows)}, met {tally['met']}, not met {tally['not_met']}, "
+          f"unanswered {tally['unanswered']}")
     print(f"\n{'person':<32} {'you helped them':>15} {'they helped you':>15}")
     for name, (helped, gave) in sorted(favours.items(), key=lambda kv: (-sum(kv[1]), kv[0])):
         print(f"{name:<32} {helped:>15} {gave:>15}")
@@ -374,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--state")
     s.add_argument("--party", metavar="ADDRESS")
     s.add_argument("--older-than", metavar="DURATION")
+    s.add_argument("--outcome", choices=("met", "not_met", "unanswered", "none"),
+                   help="after the follow-up: met, not_met, unanswered or none")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_list)
     s = sub.add_parser("show", parents=[common, timed], help="one intro and its history")

@@ -230,6 +230,8 @@ class Config:
     retention_bodies: timedelta | None = timedelta(days=90)
     # signing in to IMAP / SMTP with OAuth 2.0 (imap.auth / smtp.auth: oauth2)
     oauth2: OAuth2Config | None = None
+    # how long after the introduction the requester is asked whether they met; None: off
+    followup_after: timedelta | None = timedelta(days=14)
 
     @property
     def intro_address(self) -> str:
@@ -563,7 +565,7 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     r = _Reader(data, base)
     known = {"owner", "imap", "smtp", "from", "reply_address", "secret_file", "state_path",
              "templates_dir", "contacts", "auth", "digest", "optin", "replies", "limits",
-             "policies", "log", "language", "metrics", "retention", "oauth2"}
+             "policies", "log", "language", "metrics", "retention", "oauth2", "followup"}
     for key in data:
         if key not in known:
             r.problems.append((str(key), "unknown key"))
@@ -654,6 +656,15 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         retention = r.get({"bodies_after": retention_raw}, "retention", "bodies_after",
                           parse_duration)
 
+    followup_s = r.section("followup")
+    followup_raw = followup_s.get("after", "14d") if followup_s else "14d"
+    followup_after: timedelta | None = None
+    if followup_raw not in (False, "off", "never", None):
+        followup_after = r.get({"after": followup_raw}, "followup", "after", parse_duration)
+    for key in followup_s or {}:
+        if key != "after":
+            r.problems.append((f"followup.{key}", "unknown key"))
+
     optin_s = r.section("optin")
     replies_s = r.section("replies")
     limits_s = r.section("limits")
@@ -690,6 +701,7 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         metrics_listen=metrics_listen,
         retention_bodies=retention,
         oauth2=oauth2,
+        followup_after=followup_after,
     )
     if cfg.max_outgoing_per_hour < 0:
         r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))

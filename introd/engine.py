@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from . import tokens
+from . import answers, tokens
 from .config import Config
 from .contacts import ContactBook
 from .exceptions import TemplateError, UsageError
@@ -202,6 +202,8 @@ class Engine:
         role = proven_role(reading, self.store)
         assert role is not None
         intro = self._intro(ans.intro_id)
+        if intro.state == "introduced":
+            return self._followup_answer(intro, reading, now)
         parties = self.store.parties(intro.id)
         self.store.add_event(intro.id, "answer_received", now, role=role, answer=ans.answer,
                              message_id=reading.message_id)
@@ -262,6 +264,57 @@ class Engine:
     def _introduce(self, intro: IntroRow, now: datetime) -> None:
         self._end(intro, "introduced", now)
         self._mail("introduction", intro, "both", now)
+        self.store.insert_followup(intro.id, now)
+
+    # -- after the introduction -----------------------------------------------------
+    def _send_followup(self, intro_id: str, now: datetime) -> None:
+        """The one follow-up: did the requester and the target connect?"""
+        with self.store.transaction():
+            intro = self._intro(intro_id)
+            followup = self.store.followup(intro.id)
+            if intro.state != "introduced" or followup is None or followup.status != "pending":
+                return
+            if not intro.requester_email or intro.requester_email == "forgotten":
+                self.store.update_followup(intro.id, status="skipped")
+                return
+            self._mail("followup", intro, "requester", now, expects_answer=True,
+                       extra={"again": False, "previous_answer_excerpt": "",
+                              "introduced_at": followup.introduced_at})
+            self.store.update_followup(intro.id, status="sent", sent_at=now, asks=1)
+            self.store.add_event(intro.id, "followup_sent", now, role="requester")
+            log.info("followup_sent", intro_id=intro.id)
+
+    def _followup_answer(self, intro: IntroRow, reading: Reading, now: datetime) -> str:
+        """The requester's answer to the follow-up: yes is met, no is not met, an unclear
+        answer is asked once more; a thank-you is kept for the owner."""
+        ans = reading.answer
+        assert ans is not None
+        followup = self.store.followup(intro.id)
+        assert followup is not None
+        thanks = _excerpt(ans.text, 500) if answers.thanks_in(ans.text) else None
+        fields: dict[str, Any] = {"answer": ans.answer, "answered_at": now}
+        if thanks:
+            fields["thanks"] = thanks
+        outcome = {"yes": "met", "no": "not_met"}.get(ans.answer)
+        if outcome:
+            fields.update(status="answered", outcome=outcome)
+        elif followup.status == "sent":
+            fields.update(status="reasked", asks=followup.asks + 1)
+        else:
+            fields.update(status="answered")
+        self.store.update_followup(intro.id, **fields)
+        self.store.add_event(intro.id, "followup_answered", now, answer=ans.answer,
+                             outcome=outcome, thanks=bool(thanks),
+                             message_id=reading.message_id)
+        log.info("followup_answered", intro_id=intro.id, answer=ans.answer, outcome=outcome,
+                 thanks=bool(thanks))
+        if fields["status"] == "reasked":
+            self._mail("followup", intro, "requester", now, expects_answer=True,
+                       extra={"again": True, "previous_answer_excerpt": _excerpt(ans.text),
+                              "introduced_at": followup.introduced_at})
+            self.store.add_event(intro.id, "followup_sent", now, role="requester", again=True)
+            log.info("followup_sent", intro_id=intro.id, again=True)
+        return intro.id
 
     def _end(self, intro: IntroRow, state: str, now: datetime) -> None:
         self.store.update_intro(intro.id, now, state=state)
@@ -418,6 +471,12 @@ class Engine:
                 self._tick_intro(intro_id, now)
             except TemplateError as exc:
                 self.template_failed(exc, now)
+        if self.config.followup_after is not None:
+            for intro_id in self.store.followups_due(now - self.config.followup_after):
+                try:
+                    self._send_followup(intro_id, now)
+                except TemplateError as exc:
+                    self.template_failed(exc, now)
         self.digest_due(now)
         self.prune_due(now)
 
@@ -496,8 +555,21 @@ class Engine:
         ledger = [DigestLine(id=r.id, requester=self._person(r, "requester"),
                            target=self._person(r, "target"), age_days=0, date=r.updated)
                   for r in self.store.ended_between("introduced", start, end)]
+        answered = self.store.followups_answered_between(start, end)
+        counts["met"] = sum(1 for f in answered if f.outcome == "met")
+        counts["not_met"] = sum(1 for f in answered if f.outcome == "not_met")
+        counts["unanswered"] = sum(
+            1 for f in self.store.followups().values()
+            if f.status in ("sent", "reasked") and f.sent_at is not None and f.sent_at <= end)
+        thanks = []
+        for f in answered:
+            intro = self.store.intro(f.intro_id)
+            if f.thanks and intro is not None:
+                thanks.append(DigestThanks(id=intro.id, requester=self._person(intro, "requester"),
+                                           target=self._person(intro, "target"), text=f.thanks,
+                                           date=f.answered_at))
         return {"period_start": start, "period_end": end, "counts": counts,
-                "awaiting": awaiting, "ledger": ledger}
+                "awaiting": awaiting, "ledger": ledger, "thanks": thanks}
 
     # -- outgoing mail ------------------------------------------------------------
     def _person(self, intro: IntroRow | None, role: str) -> Person | None:
@@ -609,6 +681,17 @@ class DigestLine:
     requester: Person | None
     target: Person | None
     age_days: int
+    date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DigestThanks:
+    """A requester's thank-you, in answer to a follow-up, as the digest shows it."""
+
+    id: str
+    requester: Person | None
+    target: Person | None
+    text: str
     date: datetime | None = None
 
 

@@ -93,6 +93,14 @@ def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decis
     if not config.accept_from_any_address and sender != (party_email or "").lower():
         return Decision(action="ignore", rule="wrong_sender",
                         detail=f"answer for the {role} came from another address")
+    if intro.state == "introduced" and role == "requester":
+        followup = store.followup(intro.id)
+        if followup is not None and followup.status in ("sent", "reasked"):
+            return Decision(action="accept", rule="followup_answer",
+                            detail=f"the requester says {ans.answer} to the follow-up")
+        if followup is not None and followup.status == "answered":
+            return Decision(action="ignore", rule="already_answered",
+                            detail="the requester already answered the follow-up")
     if intro.state not in ANSWERABLE:
         return Decision(action="ignore", rule="intro_ended",
                         detail=f"intro {intro.id} is {intro.state}")

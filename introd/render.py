@@ -41,7 +41,7 @@ TEMPLATE_NAMES = (
     "optin_requester", "optin_target", "introduction", "reminder", "reask",
     "declined_by_target", "thanks_target", "withdrawn", "expired", "decline_no_target",
     "decline_no_reason", "decline_policy", "review", "bounce_notice", "digest",
-    "owner_notice", "late_answer",
+    "owner_notice", "late_answer", "followup",
 )
 OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTS = ("subject", "txt", "html")
@@ -50,7 +50,7 @@ VARIABLES = (
     "owner", "requester", "target", "intro", "reply_address", "recipient", "role", "order",
     "requester_note", "candidates", "rule", "detail", "review_reason", "first_sent",
     "previous_answer_excerpt", "failed_address", "failure", "period_start", "period_end",
-    "counts", "awaiting", "ledger", "headline", "lines",
+    "counts", "awaiting", "ledger", "headline", "lines", "again", "introduced_at", "thanks",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})?$")

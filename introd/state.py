@@ -91,6 +91,24 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX outbox_intro ON outbox(intro_id);
     CREATE INDEX intros_updated ON intros(state, updated);
     """),
+    # after the introduction: one follow-up to the requester, its outcome and thank-you.
+    # Introductions made before this migration are not followed up (status 'skipped').
+    ("003_followups", """
+    CREATE TABLE followups (
+        intro_id TEXT PRIMARY KEY REFERENCES intros(id),
+        introduced_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        sent_at TEXT,
+        asks INTEGER NOT NULL DEFAULT 0,
+        answer TEXT,
+        outcome TEXT,
+        answered_at TEXT,
+        thanks TEXT
+    );
+    CREATE INDEX followups_due ON followups(status, introduced_at);
+    INSERT INTO followups (intro_id, introduced_at, status)
+        SELECT id, updated, 'skipped' FROM intros WHERE state = 'introduced'
+    """),
 ]
 
 ACTIVE_STATES = ("review", "awaiting")
@@ -153,6 +171,29 @@ class IntroRow:
         d = _with_times(row, "created", "updated", "expires")
         d["candidates"] = json.loads(d["candidates"] or "[]")
         return cls(**d)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FollowupRow:
+    """After an introduction: the follow-up to the requester and what came of it.
+
+    ``status``: ``pending`` (not sent yet), ``sent``, ``reasked`` (an unclear answer was
+    asked once more), ``answered`` or ``skipped`` (introduced before follow-ups existed).
+    ``outcome``: ``met``, ``not_met`` or None (no answer, or an unclear one)."""
+
+    intro_id: str
+    introduced_at: datetime
+    status: str
+    sent_at: datetime | None
+    asks: int
+    answer: str | None
+    outcome: str | None
+    answered_at: datetime | None
+    thanks: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> FollowupRow:
+        return cls(**_with_times(row, "introduced_at", "sent_at", "answered_at"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -361,11 +402,20 @@ class Store:
         return IntroRow.from_row(row) if row else None
 
     def intros(self, *, state: str | None = None, party: str | None = None,
-               older_than: datetime | None = None, limit: int | None = None) -> list[IntroRow]:
+               older_than: datetime | None = None, limit: int | None = None,
+               outcome: str | None = None) -> list[IntroRow]:
         sql, params = "SELECT * FROM intros WHERE 1=1", []
         if state:
             sql += " AND state = ?"
             params.append(state)
+        if outcome in ("met", "not_met"):
+            sql += " AND id IN (SELECT intro_id FROM followups WHERE outcome = ?)"
+            params.append(outcome)
+        elif outcome == "unanswered":
+            sql += " AND id IN (SELECT intro_id FROM followups WHERE status IN ('sent', " \
+                   "'reasked'))"
+        elif outcome == "none":
+            sql += " AND id NOT IN (SELECT intro_id FROM followups WHERE outcome IS NOT NULL)"
         if party:
             sql += " AND (requester_email = ? OR target_email = ?)"
             params += [party.lower(), party.lower()]
@@ -412,6 +462,40 @@ class Store:
 
     def count_by_state(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._exec("SELECT state, COUNT(*) FROM intros GROUP BY state")}
+
+    # -- follow-ups -------------------------------------------------------
+    def insert_followup(self, intro_id: str, introduced_at: datetime) -> None:
+        self._exec("INSERT OR IGNORE INTO followups (intro_id, introduced_at) VALUES (?, ?)",
+                   (intro_id, iso(introduced_at)))
+
+    def update_followup(self, intro_id: str, **fields: Any) -> None:
+        for key, value in list(fields.items()):
+            if isinstance(value, datetime):
+                fields[key] = iso(value)
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        self._exec(f"UPDATE followups SET {sets} WHERE intro_id = :_id",
+                   {**fields, "_id": intro_id})
+
+    def followup(self, intro_id: str) -> FollowupRow | None:
+        row = self._exec("SELECT * FROM followups WHERE intro_id = ?",
+                         (intro_id.upper(),)).fetchone()
+        return FollowupRow.from_row(row) if row else None
+
+    def followups(self) -> dict[str, FollowupRow]:
+        return {r["intro_id"]: FollowupRow.from_row(r)
+                for r in self._exec("SELECT * FROM followups")}
+
+    def followups_due(self, introduced_before: datetime) -> list[str]:
+        """Introduced intros whose follow-up is due: not sent yet, introduced long enough."""
+        return [r[0] for r in self._exec(
+            "SELECT f.intro_id FROM followups f JOIN intros i ON i.id = f.intro_id "
+            "WHERE f.status = 'pending' AND i.state = 'introduced' AND f.introduced_at <= ? "
+            "ORDER BY f.introduced_at, f.intro_id", (iso(introduced_before),))]
+
+    def followups_answered_between(self, start: datetime, end: datetime) -> list[FollowupRow]:
+        return [FollowupRow.from_row(r) for r in self._exec(
+            "SELECT * FROM followups WHERE answered_at >= ? AND answered_at <= ? "
+            "ORDER BY answered_at", (iso(start), iso(end)))]
 
     # -- parties ----------------------------------------------------------
     def insert_party(self, intro_id: str, role: str) -> None:
@@ -521,6 +605,7 @@ class Store:
             self._exec("UPDATE outbox SET raw = X'', recipients = '[]' WHERE intro_id = ? AND "
                        "status != 'pending'", (r.id,))
             self._exec("UPDATE events SET detail = '{}' WHERE intro_id = ?", (r.id,))
+            self._exec("UPDATE followups SET thanks = NULL WHERE intro_id = ?", (r.id,))
         self._exec("DELETE FROM notices WHERE address LIKE ?", (f"%{address}",))
         self._exec("DELETE FROM meta WHERE key = ?", (f"language:{address}",))
         return len(rows)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .engine import DigestLine, IntroView, NumberedCandidate
+from .engine import DigestLine, DigestThanks, IntroView, NumberedCandidate
 from .exceptions import UsageError
 from .model import Person
 from .render import (
@@ -49,6 +49,8 @@ WHEN_SENT = {
     "digest": "to the owner on the digest.every schedule",
     "owner_notice": "to the owner: confirms a command sent by mail, answers `status`",
     "late_answer": "once, to a party whose answer came after the intro ended",
+    "followup": "to the requester, followup.after the introduction: did you connect? "
+                "(once more after an unclear answer)",
 }
 TARGET_TEMPLATES = ("optin_target", "thanks_target", "withdrawn")
 _FILE = re.compile(r"^(?P<name>[a-z_]+)\.(?P<part>subject|txt|html)\.j2$")
@@ -62,6 +64,7 @@ _REMOTE = re.compile(
 # -- sample data: the same shapes the engine gives templates --------------------------
 SampleCandidate = NumberedCandidate
 SamplePending = DigestLine
+SampleThanks = DigestThanks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +171,12 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
         for state in ("expired", "introduced", "declined_by_target"):
             for role in ("requester", "target"):
                 yield s(f"{state}, to the {role}", role, intro=_intro(cfg, state=state))
+    elif name == "followup":
+        done = _intro(cfg, state="introduced", expires=None)
+        yield s("first ask", "requester", intro=done, again=False, previous_answer_excerpt="",
+                introduced_at=NOW - timedelta(days=14))
+        yield s("asked again after an unclear answer", "requester", intro=done, again=True,
+                previous_answer_excerpt="We tried, it's complicated.", introduced_at=None)
     elif name == "owner_notice":
         yield s("a command done", "owner", headline="Done: approve K7F3Q2",
                 lines=["I have asked Tim Walker and Bob Jones whether they would like the "
@@ -208,16 +217,20 @@ def _digest_situations(cfg: Config) -> Iterator[Situation]:
     period = {"period_start": NOW - timedelta(days=7), "period_end": NOW,
               "intro": None, "requester": None, "target": None}
     counts = {"received": 5, "introduced": 2, "declined": 1, "expired": 0, "awaiting": 2,
-              "bounced": 1}
+              "bounced": 1, "met": 1, "not_met": 0, "unanswered": 1}
     yield Situation(label="a busy week", role="owner", context=_base(
         cfg, "owner", counts=counts,
         awaiting=[SamplePending(id="K7F3Q2", requester=REQUESTER, target=TARGET, age_days=3),
                   SamplePending(id="M2P9X4", requester=REQUESTER, target=None, age_days=1)],
         ledger=[SamplePending(id="Q4R8T1", requester=TARGET, target=_owner(cfg), age_days=0,
                               date=NOW - timedelta(days=2))],
+        thanks=[SampleThanks(id="Q4R8T1", requester=REQUESTER, target=TARGET,
+                             text="Yes, we met last week — thank you!",
+                             date=NOW - timedelta(days=1))],
         **period))
     yield Situation(label="a quiet week", role="owner", context=_base(
-        cfg, "owner", counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], **period))
+        cfg, "owner", counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], thanks=[],
+        **period))
 
 
 def sample_context(cfg: Config, name: str, role: str | None = None) -> dict[str, Any]:
@@ -402,7 +415,8 @@ def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None =
     both = role == "both"
     to = [p for p in (ctx["requester"], ctx["target"]) if p and p.email] if both \
         else [ctx["recipient"]]
-    expects_answer = bare in ("optin_requester", "optin_target", "reminder", "reask", "review") \
+    expects_answer = bare in ("optin_requester", "optin_target", "reminder", "reask", "review",
+                              "followup") \
         or (bare == "owner_notice" and intro is not None)
     msg = compose(rendered, sender=cfg.from_address, to=to, message_id="<preview@introd>",
                   date=datetime.now(UTC), auto_submitted=not both,

@@ -59,6 +59,14 @@ class TestValidation:
         assert cfg.policies["no_reason"].params["min_words"] == 5
         assert cfg.policies["unknown_requester"].enabled is False
         assert cfg.state_path == tmp_path / "introd.db"
+        assert cfg.followup_after == timedelta(days=14)
+
+    def test_followup_can_be_switched_off(self, tmp_path: Path) -> None:
+        """followup.after: off means no follow-up; a duration sets when it goes."""
+        assert build_config(config_with(followup__after="off"),
+                            path=tmp_path / "c.yaml").followup_after is None
+        assert build_config(config_with(followup__after="21d"),
+                            path=tmp_path / "c.yaml").followup_after == timedelta(days=21)
 
     def test_every_problem_is_reported_with_its_key(self, tmp_path: Path) -> None:
         """Several mistakes are all reported, each naming its key path."""
@@ -80,6 +88,8 @@ class TestValidation:
         ({"auth__trusted_authserv_ids": []}, "auth.trusted_authserv_ids"),
         ({"optin__reminder_after": "20d"}, "optin.reminder_after"),
         ({"contacts": ["missing.csv"]}, "contacts[0]"),
+        ({"followup__after": "soon"}, "followup.after"),
+        ({"followup__every": "14d"}, "followup.every"),
     ])
     def test_bad_values_name_their_key(self, tmp_path: Path, change: dict[str, object],
                                        key: str) -> None:

@@ -20,7 +20,7 @@ class TestStore:
         Store(tmp_path / "s.db").close()
         store = Store(tmp_path / "s.db")
         names = [r[0] for r in store.db.execute("SELECT name FROM schema_migrations")]
-        assert names == ["001_initial", "002_outbox_by_intro"]
+        assert names == ["001_initial", "002_outbox_by_intro", "003_followups"]
 
     def test_newer_database_is_refused(self, tmp_path: Path) -> None:
         """A state written by a newer introd is refused, not misread."""
@@ -113,3 +113,32 @@ class TestTimersDue:
                                        reminded_at=None if reminded_days_ago is None
                                        else NOW - timedelta(days=reminded_days_ago))
         assert store.timers_due(NOW, NOW - reminder) == ["EXPIRD", "EXPNOW", "REMIND", "SECOND"]
+
+
+class TestFollowupMigration:
+    def test_old_introductions_are_readable_and_not_followed_up(self, tmp_path: Path) -> None:
+        """A state from before follow-ups opens; its introductions are marked skipped, so an
+        upgrade sends no follow-up about old introductions, and new ones start pending."""
+        from introd import state
+
+        old = state.MIGRATIONS[:2]
+        path = tmp_path / "s.db"
+        saved = state.MIGRATIONS
+        state.MIGRATIONS = old
+        try:
+            store = Store(path)
+            with store.transaction():
+                store.insert_intro(id="OLD001", state="introduced", created=NOW, updated=NOW,
+                                   requester_email="tim@x.example", target_email="bob@y.example")
+            store.close()
+        finally:
+            state.MIGRATIONS = saved
+        store = Store(path)
+        f = store.followup("OLD001")
+        assert f is not None and f.status == "skipped" and f.introduced_at == NOW
+        assert store.followups_due(NOW + timedelta(days=365)) == []
+        with store.transaction():
+            store.insert_intro(id="NEW001", state="introduced", created=NOW, updated=NOW)
+            store.insert_followup("NEW001", NOW)
+        assert store.followups_due(NOW + timedelta(days=14)) == ["NEW001"]
+        assert store.followups_due(NOW - timedelta(seconds=1)) == []

@@ -34,6 +34,7 @@ NAMES = (
     "digest",
     "owner_notice",
     "late_answer",
+    "followup",
 )
 OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
@@ -45,6 +46,9 @@ NOT_NAMING_TARGET = (
     "decline_policy",
 )
 LANGUAGES = {"en": NAMES, "fr": PARTY_NAMES}
+# languages whose folders hold only some templates so far (the rest falls back to English)
+PARTIAL = {"de": ("followup",), "es": ("followup",)}
+EVERY_LANGUAGE = {**LANGUAGES, **PARTIAL}
 TAG = "[intro K7F3Q2]"
 
 
@@ -79,6 +83,14 @@ class SampleLedgerEntry:
     requester: Person | None
     target: Person | None
     date: datetime | date
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SampleThanks:
+    requester: Person | None
+    target: Person | None
+    date: datetime | date
+    text: str
 
 
 OWNER = Person(name="Marguerite Okafor", email="marguerite@okafor-advisory.example")
@@ -224,6 +236,12 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for state in ("expired", "introduced"):
             yield state, base_context(intro=replace(INTRO, state=state), recipient=TARGET,
                                       role="target")
+    elif name == "followup":
+        done = replace(INTRO, state="introduced", expires=None)
+        yield "first", base_context(intro=done, again=False, previous_answer_excerpt="",
+                                    introduced_at=CREATED)
+        yield "again", base_context(intro=done, again=True, introduced_at=None,
+                                    previous_answer_excerpt="We tried; it's complicated.")
     elif name == "owner_notice":
         owner = {"recipient": OWNER, "role": "owner"}
         yield "confirmation", base_context(headline="Done: approve K7F3Q2",
@@ -312,6 +330,9 @@ def digest_situations() -> Iterator[tuple[str, dict[str, Any]]]:
         "expired": 0,
         "awaiting": 2,
         "bounced": 1,
+        "met": 1,
+        "not_met": 0,
+        "unanswered": 1,
     }
     yield (
         "busy_week",
@@ -325,18 +346,21 @@ def digest_situations() -> Iterator[tuple[str, dict[str, Any]]]:
                 SampleLedgerEntry(requester=REQUESTER, target=TARGET, date=CREATED),
                 SampleLedgerEntry(requester=TARGET, target=OWNER, date=date(2026, 3, 4)),
             ],
+            thanks=[SampleThanks(requester=REQUESTER, target=TARGET, date=CREATED,
+                                 text="Yes, we met last week — thank you!")],
             **period,
             **owner,
         ),
     )
     yield (
         "quiet_week",
-        base_context(counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], **period, **owner),
+        base_context(counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], thanks=[], **period,
+                     **owner),
     )
 
 
 def cases() -> Iterator[Any]:
-    for language, names in LANGUAGES.items():
+    for language, names in EVERY_LANGUAGE.items():
         for name in names:
             for label, context in situations(name):
                 yield pytest.param(language, name, context, id=f"{language}-{name}-{label}")
@@ -355,10 +379,10 @@ def render(language: str, name: str, part: str, context: dict[str, Any]) -> str 
 
 
 class TestTemplateFiles:
-    @pytest.mark.parametrize("language", LANGUAGES)
+    @pytest.mark.parametrize("language", EVERY_LANGUAGE)
     def test_every_name_has_subject_and_text(self, language: str) -> None:
         """Each template of a language has a subject and a text part."""
-        for name in LANGUAGES[language]:
+        for name in EVERY_LANGUAGE[language]:
             for part in ("subject", "txt"):
                 assert (TEMPLATES / template_path(language, name, part)).is_file(), (name, part)
 
@@ -379,7 +403,9 @@ class TestTemplateFiles:
     def test_package_markers_stay(self) -> None:
         """The template folders stay importable packages, so they ship inside the wheel."""
         assert (TEMPLATES / "__init__.py").is_file()
-        assert (TEMPLATES / "fr" / "__init__.py").is_file()
+        for language in EVERY_LANGUAGE:
+            if language != "en":
+                assert (TEMPLATES / language / "__init__.py").is_file(), language
 
     def test_subject_files_are_one_line(self) -> None:
         """Subject templates hold a single line, so no newline reaches the header."""

@@ -330,12 +330,12 @@ class TestList:
                      "de/expired.txt.j2": "Hallo,\n\nerledigt.\n"})
         assert main(["templates", "list", "--config", config_of(tdir)]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert lines[0].split()[:5] == ["template", "parts", "en", "de", "fr"]
+        assert lines[0].split()[:6] == ["template", "parts", "en", "de", "es", "fr"]
         rows = {line.split()[0]: line.split() for line in lines[1:] if line.strip()}
         assert set(TEMPLATE_NAMES) <= set(rows)
-        assert rows["optin_target"][1:5] == ["text+html", "mixed", "-", "built-in"]
-        assert rows["expired"][1:5] == ["text", "built-in", "mixed+en", "mixed"]
-        assert rows["review"][2:5] == ["built-in", "-", "-"]
+        assert rows["optin_target"][1:6] == ["text+html", "mixed", "-", "-", "built-in"]
+        assert rows["expired"][1:6] == ["text", "built-in", "mixed+en", "-", "mixed"]
+        assert rows["review"][2:6] == ["built-in", "-", "-", "-"]
         assert "to the owner when a request needs a decision" in " ".join(rows["review"])
 
 

@@ -1,0 +1,158 @@
+"""After the introduction and around it, against the real Dovecot and SMTP server: the
+follow-up, delegates, asking for details, the owner's last word, snoozes and suggestions.
+Time moves with `--now`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from introd.state import Store
+from world import TIM_ASKS, World, forward
+
+pytestmark = pytest.mark.servers
+
+TIM, BOB = "tim@example.test", "bob@example.test"
+
+
+@pytest.fixture
+def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
+    yield World(tmp_path, dovecot, smtp_server)
+
+
+def _last(world: World, user: str, word: str) -> Any:
+    mails = [m for m in world.inbox(user) if word in str(m["Subject"])]
+    assert mails, f"no mail with {word!r} for {user}: {world.subjects(user)}"
+    return mails[-1]
+
+
+def _text(msg: Any) -> str:
+    return str(msg.get_body(("plain",)).get_content())
+
+
+def _introduced(world: World, clock: Any) -> str:
+    """Tim asks for Bob, both say yes: the introduction goes out. Returns the intro id."""
+    world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+    world.run_once(clock.now())
+    world.reply(TIM, _last(world, TIM, "[intro"), "Yes please", now=clock.now())
+    world.reply(BOB, _last(world, BOB, "[intro"), "Sure, happy to.", now=clock.now())
+    world.run_once(clock.advance(timedelta(minutes=10)))
+    assert any(TIM in str(m["To"]) and BOB in str(m["To"]) for m in world.sent())
+    store = Store(world.tmp / "introd.db")
+    (intro,) = store.intros(state="introduced")
+    return intro.id
+
+
+def _followups(world: World) -> list[Any]:
+    return [m for m in world.sent() if TIM in str(m["To"]) and "connect" in str(m["Subject"])]
+
+
+def _store(world: World) -> Store:
+    return Store(world.tmp / "introd.db")
+
+
+class TestFollowup:
+    def test_met_with_thanks_is_kept_and_shown(self, world: World, clock: Any,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+        """14 days after the introduction one follow-up asks the requester; "Yes, we met last
+        week — thank you!" records met and keeps the thank-you for ledger, list and show."""
+        intro_id = _introduced(world, clock)
+        world.run_once(clock.advance(timedelta(days=13)))
+        assert _followups(world) == []
+        world.run_once(clock.advance(timedelta(days=1, minutes=1)))
+        (followup,) = _followups(world)
+        assert followup["Reply-To"] and "intros+" in str(followup["Reply-To"])
+        assert "Bob Jones" in _text(followup)
+        world.reply(TIM, _last(world, TIM, "connect"), "Yes, we met last week — thank you!",
+                    now=clock.now())
+        world.run_once(clock.advance(timedelta(hours=1)))
+        f = _store(world).followup(intro_id)
+        assert f is not None and f.outcome == "met" and f.status == "answered"
+        assert f.thanks == "Yes, we met last week — thank you!"
+        capsys.readouterr()
+        assert world.cli("list", "--outcome", "met", "--json") == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["id"] == intro_id and row["outcome"] == "met"
+        assert world.cli("list", "--outcome", "not_met") == 0
+        assert "no intros" in capsys.readouterr().out
+        assert world.cli("ledger") == 0
+        out = capsys.readouterr().out
+        assert "met" in out and "thank-you: Yes, we met last week" in out
+        assert "made 1, met 1, not met 0, unanswered 0" in out
+        assert world.cli("show", intro_id) == 0
+        out = capsys.readouterr().out
+        assert "outcome   met" in out and "followup_answered" in out
+        world.run_once(clock.advance(timedelta(days=30)))
+        assert len(_followups(world)) == 1, "one follow-up only"
+
+    def test_no_is_not_met_and_silence_gets_nothing_more(self, world: World,
+                                                         clock: Any) -> None:
+        """A no records not_met; a requester who never answers gets nothing more."""
+        intro_id = _introduced(world, clock)
+        world.run_once(clock.advance(timedelta(days=15)))
+        world.run_once(clock.advance(timedelta(days=30)))
+        world.run_once(clock.advance(timedelta(days=30)))
+        assert len(_followups(world)) == 1
+        f = _store(world).followup(intro_id)
+        assert f is not None and f.status == "sent" and f.outcome is None
+        assert [r.id for r in _store(world).intros(outcome="unanswered")] == [intro_id]
+        world.reply(TIM, _last(world, TIM, "connect"), "No, we never managed to meet.",
+                    now=clock.now())
+        world.run_once(clock.advance(timedelta(hours=1)))
+        f = _store(world).followup(intro_id)
+        assert f is not None and f.outcome == "not_met" and f.thanks is None
+
+    def test_unclear_is_asked_once_more_then_recorded(self, world: World, clock: Any) -> None:
+        """An unclear answer gets one re-ask; a second unclear one is recorded, no third ask."""
+        intro_id = _introduced(world, clock)
+        world.run_once(clock.advance(timedelta(days=15)))
+        world.reply(TIM, _last(world, TIM, "connect"), "We tried, it's complicated.",
+                    now=clock.now())
+        world.run_once(clock.advance(timedelta(hours=1)))
+        assert len(_followups(world)) == 2
+        assert "complicated" in _text(_followups(world)[-1])
+        world.reply(TIM, _last(world, TIM, "connect"), "Hard to say, thanks for asking.",
+                    now=clock.now())
+        world.run_once(clock.advance(timedelta(hours=1)))
+        assert len(_followups(world)) == 2
+        f = _store(world).followup(intro_id)
+        assert f is not None and f.status == "answered" and f.outcome is None
+        assert f.thanks == "Hard to say, thanks for asking."
+
+    def test_followup_off_sends_none(self, world: World, clock: Any) -> None:
+        """followup.after: off sends no follow-up at all."""
+        world.write_config(followup={"after": "off"})
+        _introduced(world, clock)
+        world.run_once(clock.advance(timedelta(days=60)))
+        assert _followups(world) == []
+
+    def test_forged_answer_changes_nothing(self, world: World, clock: Any) -> None:
+        """An answer to the follow-up from another address records nothing."""
+        intro_id = _introduced(world, clock)
+        world.run_once(clock.advance(timedelta(days=15)))
+        world.reply(TIM, _last(world, TIM, "connect"), "No.", now=clock.now(),
+                    sender="mallory@example.test")
+        world.run_once(clock.advance(timedelta(hours=1)))
+        f = _store(world).followup(intro_id)
+        assert f is not None and f.status == "sent" and f.outcome is None
+
+    def test_digest_shows_outcomes_and_thanks(self, world: World, clock: Any) -> None:
+        """The digest counts introductions made, met, not met, unanswered, with thank-yous."""
+        world.write_config(digest={"every": "7d"})
+        _introduced(world, clock)
+        world.run_once(clock.advance(timedelta(days=15)))
+        world.reply(TIM, _last(world, TIM, "connect"), "Yes, we met last week — thank you!",
+                    now=clock.now())
+        world.run_once(clock.advance(timedelta(hours=1)))
+        world.run_once(clock.advance(timedelta(days=7)))
+        digests = [m for m in world.sent() if "introduction" in str(m["Subject"]).lower()
+                   and "lisa@example.test" in str(m["To"]) and "[intro" not in str(m["Subject"])]
+        assert digests, [str(m["Subject"]) for m in world.sent()]
+        text = _text(digests[-1])
+        assert "Met:                   1" in text
+        assert "Yes, we met last week — thank you!" in text

@@ -166,11 +166,39 @@ def new_text(body: str) -> str:
 # -- classifying an answer -------------------------------------------------------
 
 
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+# Answers from phones: emoji that say yes or no (any skin tone, with or without the
+# emoji presentation selector); any other emoji says nothing. Both kinds together are unclear.
+_EMOJI_YES = re.compile("(?:\U0001F44D|\U0001F44C|\u2705|\u2714|\u2611|\U0001F197)"
+                        "[\U0001F3FB-\U0001F3FF\uFE0F]*")
+_EMOJI_NO = re.compile("(?:\U0001F44E|\u274C|\u2716|\U0001F6AB|\u26D4|\u274E|\U0001F645)"
+                       "[\U0001F3FB-\U0001F3FF\uFE0F\u200D\u2640\u2642]*")
+
+
+def _emoji_words(line: str) -> str:
+    """A line with its yes and no emoji written as words: '👍' is 'yes', '👎' is 'no thanks'."""
+    yes, no = _EMOJI_YES.search(line), _EMOJI_NO.search(line)
+    if yes and no:
+        return _EMOJI_NO.sub(" maybe ", _EMOJI_YES.sub(" maybe ", line))
+    if yes:
+        return _EMOJI_YES.sub(" yes ", line)
+    if no:
+        return _EMOJI_NO.sub(" no thanks ", line)
+    return line
+
+
 def _phrases(*words: str) -> re.Pattern[str]:
     """A pattern matching any of ``words`` as whole words (spaces match any blank)."""
-    alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in words), key=len,
+    spaced = [w for w in words if not _CJK.search(w)]
+    alternatives = sorted((re.escape(w).replace(r"\ ", r"\s+") for w in spaced), key=len,
                           reverse=True)
-    return re.compile(r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])", re.IGNORECASE)
+    pattern = r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])"
+    # Chinese and Japanese words have no spaces around them: no word boundaries there
+    unspaced = sorted((re.escape(w) for w in words if _CJK.search(w)), key=len, reverse=True)
+    if unspaced:
+        pattern += "|(?:" + "|".join(unspaced) + ")"
+    return re.compile(pattern, re.IGNORECASE)
 
 
 # phrases that contain a no-word but are not a refusal: removed before looking
@@ -182,6 +210,9 @@ _NEUTRAL = _phrases(
     "warum nicht", "no te preocupes", "no se preocupe", "don't mind", "do not mind",
     "wouldn't mind", "would not mind", "can't wait", "cannot wait", "make sure", "making sure",
     "be sure", "sure that", "sure if", "sure whether",
+    "nessun problema", "non c'è problema", "non c'e problema", "geen probleem", "geen punt",
+    "sem problema", "não há problema", "não tem problema", "nie ma problemu", "nie ma sprawy",
+    "inga problem", "inget problem", "問題ありません", "問題ない",
 )
 # phrases that are unclear on their own and neither yes nor no
 _UNSURE = _phrases(
@@ -190,6 +221,10 @@ _UNSURE = _phrases(
     "je sais pas", "nicht sicher", "weiß nicht", "weiss nicht", "keine ahnung",
     "no estoy seguro", "no estoy segura", "no sé", "no se si", "not yet", "pas encore",
     "noch nicht", "todavía no", "aún no", "not right now but", "not now but",
+    "non so", "non lo so", "non sono sicur", "non ancora", "weet niet", "weet het niet",
+    "niet zeker", "nog niet", "não sei", "não tenho certeza", "ainda não", "nie wiem",
+    "nie jestem pewien", "nie jestem pewna", "jeszcze nie", "vet inte", "inte säker",
+    "inte än", "わかりません", "分かりません",
 )
 _NO = _phrases(
     # English
@@ -236,9 +271,32 @@ _NO = _phrases(
     "yo paso", "nunca", "pero no", "no tengo tiempo", "no estoy disponible",
     "prefiero que no", "preferiría que no", "preferiria que no", "mejor que no",
     "ya no es necesario",
+    # Italian
+    "no grazie", "no, grazie", "non ora", "non adesso", "non al momento", "preferisco di no",
+    "preferirei di no", "preferisco non", "non mi interessa", "non sono interessato",
+    "non sono interessata", "purtroppo no", "purtroppo non", "non posso", "non è possibile",
+    "meglio di no", "non fa per me", "non questa volta", "declino", "non ho tempo",
+    # Dutch
+    "nee", "nee dank je", "nee, dank je", "nee bedankt", "nee, bedankt", "liever niet",
+    "geen interesse", "niet geïnteresseerd", "helaas niet", "helaas nee", "nu niet", "niet nu",
+    "op dit moment niet", "ik pas", "geen tijd", "dat lukt niet", "lukt me niet",
+    # Portuguese
+    "não obrigado", "não, obrigado", "não obrigada", "não, obrigada", "agora não",
+    "de momento não", "neste momento não", "prefiro não", "não me interessa",
+    "não tenho interesse", "infelizmente não", "não posso", "não é possível", "nem pensar",
+    "não tenho tempo",
+    # Polish
+    "nie dziękuję", "nie, dziękuję", "niestety nie", "nie teraz", "nie jestem zainteresowany",
+    "nie jestem zainteresowana", "wolałbym nie", "wolałabym nie", "nie mogę", "raczej nie",
+    # Swedish
+    "nej", "nej tack", "tyvärr inte", "tyvärr nej", "inte nu", "inte just nu",
+    "inte intresserad", "helst inte", "jag avstår", "det passar inte",
+    # Japanese
+    "いいえ", "遠慮させて", "遠慮します", "遠慮いたします", "お断り", "辞退", "結構です",
+    "見送らせて", "難しいです",
 )
 # a bare "no"/"non" counts only at the start of the sentence
-_LEADING_NO = re.compile(r"^\W*(?:no|non|nö)(?![\w'-])", re.IGNORECASE)
+_LEADING_NO = re.compile(r"^\W*(?:no|non|nö|nee|nej|não|nao|nie)(?![\w'-])", re.IGNORECASE)
 _YES = _phrases(
     # English
     "yes", "yeah", "yep", "yup", "sure", "certainly", "happy to", "glad to", "of course",
@@ -267,6 +325,25 @@ _YES = _phrases(
     "sí", "claro", "con gusto", "encantado", "encantada", "por supuesto", "desde luego",
     "vale", "de acuerdo", "adelante", "perfecto", "me encantaría", "con mucho gusto",
     "cómo no", "como no", "me parece bien", "me parece perfecto", "sin problema",
+    # Italian
+    "sì", "certo", "certamente", "volentieri", "ben volentieri", "molto volentieri",
+    "con piacere", "va bene", "d'accordo", "assolutamente", "perfetto", "senz'altro",
+    "procedi pure", "vai pure", "con molto piacere",
+    # Dutch
+    "graag", "ja graag", "zeker", "natuurlijk", "akkoord", "met plezier", "uiteraard",
+    "ga je gang", "ga uw gang", "doe maar", "is goed", "klinkt goed", "prima hoor",
+    # Portuguese
+    "sim", "com prazer", "com todo o gosto", "com muito gosto", "com certeza", "pode ser",
+    "combinado", "perfeito", "está bem", "tá bem", "ótimo", "pode avançar", "podes avançar",
+    # Polish
+    "chętnie", "bardzo chętnie", "oczywiście", "jasne", "z przyjemnością", "pewnie",
+    "zgoda", "śmiało",
+    # Swedish
+    "gärna", "jättegärna", "självklart", "visst", "javisst", "absolut", "med glädje",
+    "det går bra", "okej",
+    # Japanese
+    "はい", "喜んで", "ぜひ", "是非", "承知しました", "かしこまりました", "了解です",
+    "お願いします",
 )
 # yes-words inside phrases that are not consent ("más adelante" is "later")
 _NOT_YES = _phrases("más adelante", "mas adelante", "en adelante", "de acuerdo con",
@@ -301,6 +378,19 @@ _HEDGE = _phrases(
     "cuando", "en cuanto", "una vez", "a la vuelta", "en enero", "en febrero", "en marzo",
     "en abril", "en mayo", "en junio", "en julio", "en agosto", "en septiembre",
     "en octubre", "en noviembre", "en diciembre", "tras",
+    "forse", "magari", "più avanti", "più tardi", "dopo", "ma", "però", "quando",
+    "la prossima settimana", "il prossimo mese", "vediamo", "ci penso", "ci devo pensare",
+    "tra qualche", "fra qualche", "dopo l'estate", "a settembre", "appena",
+    "misschien", "wellicht", "later", "maar", "wanneer", "volgende week", "volgende maand",
+    "eventueel", "even nadenken", "na de zomer", "zodra",
+    "talvez", "mais tarde", "depois", "mas", "porém", "quando", "próxima semana",
+    "próximo mês", "vou pensar", "deixa-me pensar", "a seguir",
+    "może", "później", "ale", "jeśli", "jeżeli", "kiedy", "gdy", "w przyszłym tygodniu",
+    "w przyszłym miesiącu", "zastanowię", "po wakacjach",
+    "kanske", "senare", "men", "när", "nästa vecka", "nästa månad", "efter", "fundera",
+    "eventuellt", "efter sommaren",
+    "ただ", "しかし", "でも", "けど", "けれど", "来月", "来週", "以降", "後で", "検討",
+    "考えさせて", "かもしれ", "多分", "たぶん", "もし", "ちょっと",
 )
 # a refusal turned into "later": "not right now but later", "non, mais peut-être en mai"
 _LATER = _phrases(
@@ -311,25 +401,33 @@ _LATER = _phrases(
     "aber später", "aber vielleicht", "aber gerne", "aber gern", "aber nach",
     "pero más tarde", "pero quizás", "pero quizá", "pero tal vez", "pero más adelante",
     "pero después", "pero con gusto",
+    "ma più avanti", "ma forse", "maar later", "maar misschien", "mas talvez", "mas mais tarde",
+    "ale może", "ale później", "men kanske", "men senare",
 )
 # a first sentence that only thanks or greets is skipped
 _THANKS_ONLY = re.compile(
     r"^\W*(?:thanks|thank you|many thanks|thanks so much|thank you so much|merci|merci beaucoup|"
-    r"danke|vielen dank|danke schön|gracias|muchas gracias)\b[^.!?]*[.!?]?\s*$",
+    r"danke|vielen dank|danke schön|gracias|muchas gracias|grazie|grazie mille|bedankt|"
+    r"dank je|dank u|obrigad[oa]|muito obrigad[oa]|dziękuję|dzięki|tack|tack så mycket)\b"
+    r"[^.!?]*[.!?]?\s*$",
     re.IGNORECASE,
 )
 _GREETING = re.compile(
     r"^\W*(?:hi|hello|hey|hiya|dear|greetings|good\s+(?:morning|afternoon|evening)|morning|"
     r"bonjour|bonsoir|salut|coucou|cher|ch[èe]re|madame|monsieur|hallo|servus|moin|"
     r"guten\s+(?:morgen|tag|abend)|liebe|lieber|liebes|sehr\s+geehrte[rs]?|hola|"
-    r"buen(?:os|as)\s+(?:d[íi]as|tardes|noches)|buenas|estimad[oa]s?|querid[oa]s?)(?![\w'])",
+    r"buen(?:os|as)\s+(?:d[íi]as|tardes|noches)|buenas|estimad[oa]s?|querid[oa]s?|"
+    r"ciao|buongiorno|buonasera|salve|gentile|egregio|hoi|beste|goedemorgen|goedemiddag|"
+    r"ol[áa]|oi|bom\s+dia|boa\s+tarde|prezad[oa]|cze[śs][ćc]|dzie[ńn]\s+dobry|witam|"
+    r"szanown[aey]|hej|hejsan|hall[åa])(?![\w'])",
     re.IGNORECASE,
 )
 _NAME_ONLY = re.compile(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
 _NAME_SENTENCE = re.compile(r"^[A-ZÀ-Þ][\w'.-]*(?:\s+[A-ZÀ-Þ][\w'.-]*){0,2}\s*[,!:—–-]?$")
 _MAX_READ = 4000
 _SENTENCE_END = re.compile(
-    r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\.\.)(?:[!?;]+|\.(?!\.)|…(?!\S))(?=\s|$)")
+    r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\.\.)(?:[!?;]+|\.(?!\.)|…(?!\S))(?=\s|$)"
+    r"|[。！？]+")
 _CONTRAST_START = re.compile(
     r"^\W*(?:but|however|though|although|just|only|unless|except|i'll need|i need|"
     r"let me (?:think|check|see|get back|ask|look|confirm)|"
@@ -340,12 +438,12 @@ _CONTRAST_START = re.compile(
 _NEGATION = re.compile(
     r"(?<![\w'])(?:not|never|cannot|can't|won't|wouldn't|don't|doesn't|didn't|isn't|aren't|"
     r"wasn't|shouldn't|couldn't|no|ne|n'|pas|jamais|nicht|kein|keine|keinen|nie|"
-    r"nunca|tampoco|ni)(?![\w])", re.IGNORECASE)
+    r"nunca|tampoco|ni|non|niet|geen|não|nao|nem|nie|inte|ej)(?![\w])", re.IGNORECASE)
 
 
 def _normalise(text: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00b4", "'")
-    return re.sub(r"[ \t]+", " ", text)
+    return re.sub(r"[ \t]+", " ", _emoji_words(text)).strip(" ") if text.strip() else text
 
 
 def _strip_greeting(line: str) -> str:
@@ -454,7 +552,8 @@ _ID = r"([A-Za-z0-9]{6})"
 _VERB_LINE = re.compile(
     r"^\W{0,3}(approve|decline|cancel|status|approuver|approuve|accepter|refuser|d[ée]cliner|"
     r"annuler|genehmigen|freigeben|ablehnen|abbrechen|stornieren|aprobar|apruebo|"
-    r"rechazar|cancelar)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
+    r"rechazar|cancelar|approva|approvo|approvare|rifiuta|rifiuto|rifiutare|annulla|annullare|"
+    r"goedkeuren|afwijzen|annuleren|aprovar|aprovo|recusar|recuso|rejeitar|anular)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
     + _ID + r"(?![\w-]))?",
     re.IGNORECASE,
 )
@@ -475,6 +574,11 @@ _VERBS = {
     "genehmigen": "approve", "freigeben": "approve",
     "ablehnen": "decline", "abbrechen": "cancel", "stornieren": "cancel",
     "aprobar": "approve", "apruebo": "approve", "rechazar": "decline", "cancelar": "cancel",
+    "approva": "approve", "approvo": "approve", "approvare": "approve", "rifiuta": "decline",
+    "rifiuto": "decline", "rifiutare": "decline", "annulla": "cancel", "annullare": "cancel",
+    "goedkeuren": "approve", "afwijzen": "decline", "annuleren": "cancel",
+    "aprovar": "approve", "aprovo": "approve", "recusar": "decline", "recuso": "decline",
+    "rejeitar": "decline", "anular": "cancel",
 }
 
 

@@ -30,6 +30,23 @@ _SENTENCE_STARTERS = re.compile(
 _COMPANY_ABBREV = re.compile(r"\b(?:Inc|Ltd|Co|Corp|etc|approx|PhD|Ph\.D)\.$")
 
 
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
+
+
+def word_count(text: str) -> int:
+    """Words in a text; in Chinese, Japanese or Korean written without spaces, about one
+    word per two characters, so a reason's length measures the same in every script."""
+    count = 0
+    for piece in (text or "").split():
+        cjk = len(_CJK.findall(piece))
+        if cjk == 0:
+            count += 1
+            continue
+        rest = _CJK.sub(" ", piece).split()
+        count += (cjk + 1) // 2 + sum(1 for r in rest if any(ch.isalnum() for ch in r))
+    return count
+
+
 def sentences(text: str) -> list[tuple[int, str]]:
     """Sentences with their paragraph number; wrapped lines joined, abbreviations kept."""
     out: list[tuple[int, str]] = []
@@ -37,7 +54,7 @@ def sentences(text: str) -> list[tuple[int, str]]:
     for p_index, para in enumerate(paragraphs):
         flat = " ".join(ln.strip() for ln in para.split("\n") if ln.strip())
         start = 0
-        for m in re.finditer(r"[.!?…]+[\"'”’)]*(?=\s+|$)", flat):
+        for m in re.finditer(r"[.!?…]+[\"'”’)]*(?=\s+|$)|[。！？]+[」』）]*", flat):
             end = m.end()
             piece = flat[start:end]
             if (
@@ -104,12 +121,39 @@ _CUES = [
         r"\bpresentaci[óo]n\s+(?:a|con)\b",
         r"\brecomendarme\s+(?:a|con|ante)\b",
         r"\breenviar\b[^.?!\n]{0,60}?\ba\b",
+        # Italian
+        r"\b(?:presentar(?:mi|ci)|introdurr?(?:mi|ci)|(?:mi|ci)\s+presenter\w*|"
+        r"(?:mi|ci)\s+(?:potresti|potrebbe|puoi|può)\s+presentare|farmi\s+conoscere)\s+"
+        r"(?:a|al|alla|allo|all'|ai|agli|alle)\b",
+        r"\bmetter(?:mi|ci)\s+in\s+(?:contatto|comunicazione)\s+con\b",
+        r"\bpresentazione\s+(?:a|al|alla|con)\b",
+        # Portuguese
+        r"\b(?:apresentar(?:-me|-nos|me|nos)?|me\s+apresent\w+|(?:que\s+)?me\s+apresente)\s+"
+        r"(?:a|à|ao|aos|às)\b",
+        r"\b(?:p[ôo]r|colocar)(?:-me|-nos)?\s+(?:me\s+)?em\s+contacto\s+com\b",
+        r"\b(?:p[ôo]r|colocar)(?:-me|-nos)?\s+(?:me\s+)?em\s+contato\s+com\b",
+        r"\b(?:me|nos)\s+(?:p[ôo]r|colocar)\s+em\s+conta(?:c)?to\s+com\b",
+        r"\bapresenta[çc][ãa]o\s+(?:a|à|ao|com)\b",
+        # Dutch
+        r"\b(?:voor\s+te\s+stellen|voorstellen|introduceren|aan\s+te\s+bevelen)\s+(?:aan|bij)\b",
+        r"\bin\s+contact\s+(?:te\s+)?(?:kunnen\s+|willen\s+)?brengen\s+met\b",
+        r"\bkennis\s+(?:laten\s+)?(?:te\s+)?maken\s+met\b",
+        r"\bintroductie\s+(?:bij|aan|met)\b",
+        # Polish
+        r"\bprzedstawi\w*\s+(?:mnie|nas)\b",
+        r"\b(?:skontaktowa\w*|skontaktuj\w*|zapozna\w*|po[łl][ąa]czy\w*|poznać)\s+(?:mnie|nas)"
+        r"\s+(?:z|ze)\b",
+        # Swedish
+        r"\b(?:introducera|presentera)\s+(?:mig|oss)\s+(?:för|till|med)\b",
+        r"\bs[äa]tta\s+(?:mig|oss)\s+i\s+(?:kontakt|förbindelse)\s+med\b",
+        r"\bkoppla\s+ihop\s+(?:mig|oss)\s+med\b",
     )
 ]
 
 # Whether any of the phrases above occurs: one search instead of one per phrase (an
 # alternation matches somewhere exactly when one of its branches does).
 _ANY_CUE = re.compile("|".join(f"(?:{c.pattern})" for c in _CUES), re.I)
+ANY_CUE = _ANY_CUE
 
 # Weaker phrases, tried only when none of the above names anybody.
 _WEAK_CUES = [
@@ -124,6 +168,12 @@ _WEAK_CUES = [
         r"entrer\s+en\s+(?:contact|relation)\s+avec)\b",
         r"\b(?:kennen\s+Sie|kennst\s+du|sprechen\s+mit|Kontakt\s+aufnehmen\s+mit|kennenlernen:?)\b",
         r"\b(?:conoces\s+a|conocerías\s+a|conoce\s+usted\s+a|conocer\s+a|hablar\s+con|contactar\s+(?:a|con)|conversar\s+con)\b",
+        r"\bhelp\s+(?:me|us)\s+reach\b",
+        r"\b(?:conosci|conosce|conoscere|parlare\s+con|contattare|incontrare)\b",
+        r"\b(?:conheces|conhece|conhecer|falar\s+com|contactar|contatar)\b",
+        r"\b(?:ken\s+je|kent\s+u|spreken\s+met|contact\s+opnemen\s+met|ontmoeten)\b",
+        r"\b(?:znasz|zna\s+pani|zna\s+pan|porozmawiać\s+z|poznać)\b",
+        r"\b(?:känner\s+du|träffa|prata\s+med|komma\s+i\s+kontakt\s+med)\b",
     )
 ]
 
@@ -138,14 +188,20 @@ _BLANKET = re.compile(
     r"(?:jemand|jemandem|einigen|ihren\s+kontakten|deinen\s+kontakten|ihrem\s+netzwerk|"
     r"deinem\s+netzwerk|leuten|personen)|"
     r"(?:alguien|algunos|algunas|alguno|alguna|tus\s+contactos|sus\s+contactos|cualquier|"
-    r"personas|gente|tu\s+red|su\s+red))",
+    r"personas|gente|tu\s+red|su\s+red)|"
+    r"(?:qualcuno|qualcuna|alcuni|alcune|chiunque|i\s+tuoi\s+contatti|la\s+tua\s+rete)|"
+    r"(?:algu[ée]m|alguns|algumas|qualquer|os\s+teus\s+contactos|seus\s+contatos|a\s+tua\s+rede)|"
+    r"(?:iemand|enkele|een\s+paar|je\s+contacten|uw\s+contacten|je\s+netwerk|uw\s+netwerk)|"
+    r"(?:kogoś|kogos|kimś|kims|kilku|twoich\s+kontaktów)|"
+    r"(?:någon|nagon|några|nagra|dina\s+kontakter|ditt\s+nätverk))",
     re.I,
 )
 _BLANKET_ANYWHERE = re.compile(
     r"\b(?:any of your|anyone (?:you know|in|at|from|who)|someone (?:in|at|from|who)|"
     r"whoever you|your (?:\d+ )?(?:linkedin )?(?:contacts|network|connections)|"
     r"quelqu'un|vos contacts|jemanden|Ihren Kontakten|alguien|algunos de tus contactos|"
-    r"tus contactos|cualquier contacto)\b",
+    r"tus contactos|cualquier contacto|qualcuno|tuoi contatti|algu[ée]m|tua rede|iemand|"
+    r"je netwerk|kogoś|någon)\b",
     re.I,
 )
 
@@ -164,6 +220,7 @@ _NOT_NAMES = frozenset(
     """
     i we you he she they it my your his her their our ich sie wir ihr ihre ihrem ihren je
     nous vous yo usted el ella the a an this that these those mr mrs ms dr
+    lui lei voi noi ik jij wij u hij zij eu ele ela nos voce ja ty my wy jag du vi ni han hon
     """.split()
 )
 
@@ -177,7 +234,7 @@ class Named:
     mention: Mention | None = None
 
 
-_ARTICLES = frozenset("le la l the el der die den dem lo".split())
+_ARTICLES = frozenset("le la l the el der die den dem lo il het o a os as ao".split())
 
 
 def leading_name(text: str) -> tuple[str, str | None] | None:
@@ -380,6 +437,28 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
     )
 
 
+# A colleague's covering line when they only pass a request on ("Isaac asked me to pass
+# this on - see below", "ti inoltro la richiesta di Francesca", "zie hieronder").
+PASS_ON = re.compile(
+    r"\b(?:pass(?:ing)?\s+(?:this|it|that)?\s*(?:on|along)|passing\s+along|"
+    r"forward(?:ing|ed)?\s+(?:this|it|that|her|his|their)|asked\s+me\s+to\s+(?:forward|pass|send|"
+    r"get|share)|(?:send|get)\s+this\s+to\s+(?:you|her|him|Marta)|see\s+(?:below|(?:his|her|their)\s+"
+    r"(?:note|mail|e-?mail|message)\s+below)|(?:note|mail|message|request)\s+(?:is\s+)?below|"
+    r"(?:from|via)\s+[A-Z][\w'-]+,?\s+(?:via|who)\b|third\s+hand|second\s+hand|"
+    r"je\s+(?:te|vous)\s+(?:transmets|transf[èe]re|fais\s+suivre)|ci-dessous|m'a\s+demand[ée]\s+de\s+"
+    r"(?:te|vous)\s+(?:transmettre|transf[ée]rer|faire\s+suivre)|"
+    r"weiterzuleiten|weiterleiten|leite\s+(?:ich\s+)?(?:dir|Ihnen)|siehe\s+unten|anbei\s+die\s+Anfrage|"
+    r"te\s+reenv[íi]o|le\s+reenv[íi]o|ver\s+abajo|m[áa]s\s+abajo|me\s+pidi[óo]\s+que\s+te\s+"
+    r"(?:reenviara|pasara|enviara)|"
+    r"ti\s+(?:inoltro|giro)|te\s+la\s+giro|vedi\s+sotto|qui\s+sotto|mi\s+ha\s+chiesto\s+di\s+"
+    r"(?:inoltrarti|girarti|mandarti)|"
+    r"doorsturen|doorgestuurd|stuur\s+(?:ik\s+)?(?:je|u)\s+door|zie\s+hieronder|hieronder|"
+    r"reencaminh\w*|encaminh\w*|ver\s+abaixo|segue\s+abaixo|abaixo|pedido\s+d[ao]\s+\w+\s+via|"
+    r"vidarebefordra\w*|se\s+nedan|przekazuj[eę]|poni[żz]ej)",
+    re.I,
+)
+
+
 _EXAMPLE = re.compile(
     r"\b(?:maybe|perhaps|possibly|e\.g\.|for example|for instance|like|such as|ideally|"
     r"peut-être|par exemple|comme|idéalement|vielleicht|etwa|zum Beispiel|z\.\s?B\.|idealerweise|"
@@ -426,7 +505,9 @@ _ROLE = re.compile(
     r"\b(?:ceo|cto|cfo|coo|cso|cmo|founder|co-?founder|head|director|directeur|directrice|"
     r"directora|leiter|leiterin|chef|cheffe|jefe|jefa|partner|vp|president|présidente?|"
     r"presidenta?|manager|gerente|responsable|fondateur|fondatrice|fundador|fundadora|"
-    r"gründer|gründerin|geschäftsführer|geschäftsführerin)\b",
+    r"gründer|gründerin|geschäftsführer|geschäftsführerin|direttore|direttrice|responsabile|"
+    r"fondatore|fondatrice|amministratore|diretor|diretora|fundadora?|directeur|oprichter|"
+    r"dyrektor|prezes|vd|grundare)\b",
     re.I,
 )
 
@@ -475,6 +556,24 @@ def _only_filler(between: str) -> bool:
         "ms",
         "dr",
         "s",
+        # Italian, Portuguese, Dutch, Polish, Swedish articles and fillers
+        "il",
+        "lo",
+        "l",
+        "gli",
+        "i",
+        "o",
+        "os",
+        "ao",
+        "het",
+        "de",
+        "mijn",
+        "collega",
+        "tuo",
+        "tua",
+        "teu",
+        "tua",
+        "min",
     }
     return len(words) <= 3 and all(w in filler or w in TITLES for w in words)
 
@@ -505,14 +604,27 @@ _REASON_CUES = re.compile(
     r"para (?:\w+(?:ar|er|ir)(?:le|la|les|me|nos|lo)?)\b|porque|me gustaría|nos gustaría|"
     r"me encantaría|quisiera|quisiéramos|me interesa|nos interesa|interesad\w+|"
     r"aprender|conversar|colaborar|interview\w*|entrevista\w*|Vorstellungsgespräch\w*|"
-    r"entretien)\b",
+    r"entretien|"
+    r"vorrei|vorremmo|ci\s+piacerebbe|mi\s+piacerebbe|perché|perche|per\s+(?:capire|discutere|"
+    r"parlare|proporre|valutare|imparare|sapere|conoscere|chiedere)|al\s+fine\s+di|cerchiamo|"
+    r"stiamo|interessat\w+|consigli\w*|proporle|proporgli|"
+    r"gostaria|gostaríamos|queremos|quero|procuramos|estamos|perceber|discutir|aprender|"
+    r"interessad\w+|conselhos?|"
+    r"omdat|willen|wil\s+graag|zou\s+graag|graag\s+(?:willen|leren|horen|bespreken)|om\s+te|"
+    r"zoeken|op\s+zoek\s+naar|advies|leren|bespreken|"
+    r"chcielibyśmy|chcielibysmy|chciałbym|chciałabym|chcemy|chcę|ponieważ|żeby|aby|w\s+celu|"
+    r"porozmawiać|omówić|"
+    r"vi\s+vill|jag\s+vill|skulle\s+vilja|eftersom|för\s+att|diskutera)\b|"
+    r"(?:たい|ため|ので|について|ご意見|相談|伺い)",
     re.I,
 )
 _STRONG_CUES = re.compile(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|afin de|parce que|pour (?:lui|comprendre|discuter|apprendre)|"
     r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b|"
-    r"as (?:we|I)(?:'re|'m|'ve)?\s+\w+)|[-–—:;]\s+(?:we|I|my|our)\b",
+    r"as (?:we|I)(?:'re|'m|'ve)?\s+\w+|perché|perche|omdat|porque|ponieważ|eftersom|"
+    r"för att|om te|per (?:capire|discutere)|para (?:perceber|aprender|discutir))|"
+    r"[-–—:;]\s+(?:we|I|my|our)\b",
     re.I,
 )
 _THANKS = re.compile(
@@ -523,7 +635,9 @@ _THANKS = re.compile(
 
 
 _GREETING_PREFIX = re.compile(
-    r"^(?:hi|hello|hey|dear|bonjour|hallo|hola|liebe|lieber|cher|chère)\s+[^\W\d_][\w'’-]*"
+    r"^(?:hi|hello|hey|dear|bonjour|hallo|hola|liebe|lieber|cher|chère|ciao|caro|cara|gentile|"
+    r"salve|buongiorno|beste|hoi|olá|ola|oi|prezado|prezada|hej|cześć|dzień\s+dobry)\s+"
+    r"[^\W\d_][\w'’-]*"
     r"\s*[,:!\-–—]\s*(?=\w)",
     re.I,
 )
@@ -555,11 +669,11 @@ def find_reason(
                 break
     scored: list[tuple[int, int]] = []  # (priority, index)
     for i, (_, s) in enumerate(parts):
-        if GREETING.match(s) and len(s.split()) <= 6:
+        if GREETING.match(s) and word_count(s) <= 6:
             continue
         if _THANKS.match(s) and not _STRONG_CUES.search(s):
             continue
-        if is_sign_off(s) or len(s.split()) < 3:
+        if is_sign_off(s) or word_count(s) < 3 or SMALL_TALK.match(s):
             continue
         if i == ask_at or _ANY_CUE.search(s):
             tail = s
@@ -588,13 +702,37 @@ def find_reason(
     scored.sort()
     chosen = [scored[0][1]]
     if len(scored) > 1:
-        total = len(parts[scored[0][1]][1].split()) + len(parts[scored[1][1]][1].split())
+        total = word_count(parts[scored[0][1]][1]) + word_count(parts[scored[1][1]][1])
         if total <= 70:
             chosen.append(scored[1][1])
     reason = " ".join(_GREETING_PREFIX.sub("", parts[i][1]) for i in sorted(chosen))
-    if len(reason.split()) < max(min_words, 1):
+    if word_count(reason) < max(min_words, 1):
         return None
     return reason
+
+
+# A sentence of small talk is never the reason, whatever words of purpose it holds.
+SMALL_TALK = re.compile(
+    r"^\W*(?:it\s+was\s+(?:a|such\s+a)\s+(?:pleasure|joy|treat|delight)|"
+    r"it\s+was\s+(?:great|good|lovely|nice|wonderful|fantastic)\s+(?:to\s+)?"
+    r"(?:talk|speak|meet|see|catch|chat)\w*|(?:great|good|lovely|nice|wonderful)\s+(?:to\s+)?"
+    r"(?:talk|speak|meet|see|catch|chat)\w*|(?:I\s+)?hope\s+(?:you|this|all|the|your)\b|"
+    r"(?:I\s+)?(?:really\s+)?enjoyed\s+(?:our|the|meeting|talking)|thanks?\s+(?:you\s+)?(?:for|again)\b|"
+    r"c'(?:é|e)tait\s+un\s+(?:plaisir|bonheur)|ce\s+fut\s+un\s+plaisir|j'esp[èe]re\s+que|"
+    r"ravie?\s+d'avoir|es\s+war\s+(?:schön|toll|nett|eine\s+freude)|es\s+hat\s+mich\s+gefreut|"
+    r"ich\s+hoffe|fue\s+un\s+(?:placer|gusto)|espero\s+que|un\s+placer\s+(?:conocerte|hablar)|"
+    r"(?:è|e')\s+stato\s+un\s+piacere|(?:è|e')\s+stato\s+bello|spero\s+che|"
+    r"foi\s+um\s+(?:prazer|gosto)|espero\s+que|"
+    r"het\s+was\s+(?:leuk|fijn|prettig|een\s+genoegen)|ik\s+hoop\s+dat|"
+    r"miło\s+(?:było|mi)|mam\s+nadzieję|det\s+var\s+(?:trevligt|roligt|kul)|jag\s+hoppas|"
+    r"(?:I'?m|I\s+am)\s+writing\s+to\s+ask\s+(?:you\s+)?(?:a|for\s+a)\s+(?:small\s+|quick\s+)?favou?r|"
+    r"(?:le|te)\s+escribo\s+para\s+pedir(?:le|te)\s+un\s+favor|"
+    r"je\s+(?:vous|t')\s*[ée]cris\s+pour\s+(?:vous|te)\s+demander\s+un\s+(?:petit\s+)?service|"
+    r"ich\s+schreibe\s+(?:Ihnen|dir),?\s+um\s+(?:Sie|dich)\s+um\s+einen\s+Gefallen|"
+    r"ti\s+scrivo\s+per\s+chiederti\s+un\s+favore|escrevo-?te\s+para\s+pedir\s+um\s+favor|"
+    r"いつもお世話になっております|お世話になっております)",
+    re.I,
+)
 
 
 _PLEASANTRY = re.compile(
@@ -606,7 +744,8 @@ _PLEASANTRY = re.compile(
 )
 _FIRST_PERSON = re.compile(
     r"\b(?:I|I'm|I've|we|we're|we've|my|our|his|her|their|je|j'|nous|notre|mon|ma|ich|wir|"
-    r"mein|meine|unser|unsere|yo|nosotros|mi|mis|nuestro|nuestra|su|sus)\b",
+    r"mein|meine|unser|unsere|yo|nosotros|mi|mis|nuestro|nuestra|su|sus|io|noi|nostro|nostra|"
+    r"ik|wij|we|mijn|ons|onze|eu|nós|nosso|nossa|ja|my|nasz|nasza|jag|vi|vår|vårt|min)\b",
     re.I,
 )
 
@@ -639,9 +778,9 @@ def _statement(
     """A sentence stating what the writer does or plans, when no purpose phrase gives the why."""
     for i, (_, s) in enumerate(parts):
         s = _GREETING_PREFIX.sub("", s)
-        if i == ask_at or s.rstrip().endswith("?") or len(s.split()) < 8:
+        if i == ask_at or s.rstrip().endswith(("?", "？")) or word_count(s) < 8:
             continue
-        if GREETING.match(s) or _THANKS.match(s) or is_sign_off(s):
+        if GREETING.match(s) or _THANKS.match(s) or is_sign_off(s) or SMALL_TALK.match(s):
             continue
         if _PLEASANTRY.search(s) or _ACQUAINTANCE.search(s) or _SECOND_PERSON.search(s):
             continue
@@ -663,6 +802,11 @@ def _following_sentence(parts: list[tuple[int, str]], ask_at: int | None) -> int
     paragraph, sentence = parts[ask_at + 1]
     if paragraph != parts[ask_at][0] or sentence.rstrip().endswith("?"):
         return None
-    if len(sentence.split()) < 6 or _PLEASANTRY.search(sentence) or is_sign_off(sentence):
+    if (
+        word_count(sentence) < 6
+        or _PLEASANTRY.search(sentence)
+        or is_sign_off(sentence)
+        or SMALL_TALK.match(sentence)
+    ):
         return None
     return ask_at + 1 if _FIRST_PERSON.search(sentence) else None

@@ -65,8 +65,11 @@ _VACATION_START = re.compile(
     r"risposta automatica|fuori ufficio|automatisch antwoord|afwezig|niet aanwezig|"
     r"resposta autom[áa]tica|fora do escrit[óo]rio|aus[êe]ncia|autosvar|fr[åa]nvaro|"
     r"automaattinen vastaus|automatyczna odpowied[źz]|nieobecno[śs][ćc]|"
-    r"vacation (?:reply|notice|response|auto-?reply)|away from (?:the )?office)"
-    r"(?![\w'-])",
+    r"vacation (?:reply|notice|response|auto-?reply)|away from (?:the )?office|"
+    r"fuori sede|assenza|risposta di assenza|afwezigheidsbericht|afwezigheidsmelding|"
+    r"automatiskt svar|fr[åa]nvarande|fr[åa]nvaromeddelande|odpowied[źz] automatyczna|"
+    r"poza biurem|respostas? de aus[êe]ncia|aus[êe]ncia tempor[áa]ria)"
+    r"(?![\w'-])|^\s*(?:\[[^\]]{0,40}\]\s*)?(?:自動応答|自動返信|自動送信|不在)",
     re.IGNORECASE,
 )
 # short words that are a vacation subject only on their own or before a colon
@@ -80,7 +83,9 @@ _VACATION_WORD = re.compile(
 _VACATION_ANYWHERE = re.compile(
     r"\b(?:is out of (?:the )?office|out of (?:the )?office(?: reply| notice)?:|"
     r"automatic reply:|réponse automatique\s*:|respuesta automática\s*:|"
-    r"abwesenheitsnotiz|automatische antwort\s*:)",
+    r"abwesenheitsnotiz|automatische antwort\s*:|risposta automatica\s*:|"
+    r"automatisch antwoord\s*:|resposta autom[áa]tica\s*:|automatiskt svar\s*:|"
+    r"automatyczna odpowied[źz]\s*:)|自動応答|自動返信",
     re.IGNORECASE,
 )
 

@@ -112,6 +112,14 @@ FOOTER = re.compile(
     r"(?:Ce message|Ce courriel|Ce mail).{0,120}(?:confidentiel|destiné).*|"
     r"Diese (?:E-Mail|Nachricht).{0,120}(?:vertraulich|Informationen).*|"
     r"Este (?:mensaje|correo).{0,120}(?:confidencial|destinado).*|"
+    r"(?:Dit|Deze) (?:e-?mail(?:bericht)?|bericht).{0,120}(?:uitsluitend|vertrouwelijk|bestemd).*|"
+    r"(?:Questo|Il presente) (?:messaggio|e-?mail).{0,120}(?:riservat|destinat|confidenzial).*|"
+    r"Le informazioni contenute.{0,120}(?:riservat|destinat|confidenzial).*|"
+    r"(?:Esta|Este) (?:mensagem|e-?mail|correio).{0,120}(?:confidencia|destinad|sigilos).*|"
+    r"(?:Detta|Det här) (?:e-?post(?:meddelande)?|meddelande|mejl).{0,120}"
+    r"(?:konfidentiell|avsett|endast).*|"
+    r"(?:Ta|Niniejsza) wiadomość.{0,120}(?:poufn|przeznaczon).*|"
+    r"(?:Ce message|Ce courriel|Ce mail|Cet e-?mail).{0,120}(?:confidentiel|destiné).*|"
     r"-{10,}\s*$|={10,}\s*$|_{10,}\s*$"
     r")",
     re.I,
@@ -134,7 +142,16 @@ _SIGN_OFF = re.compile(
     r"(?:mit )?(?:freundlich|best|herzlich|viel|lieb|schön|sonnig)\w*\s+gr(?:ü|ue)(?:ß|ss)\w*|"
     r"gruß|grüße|danke|vielen dank|herzlich|lg|mfg|"
     r"saludos|un saludo|atentamente|cordialmente|gracias|muchas gracias|un abrazo|"
-    r"abrazos|besos)\b",
+    r"abrazos|besos|"
+    r"cordiali saluti|distinti saluti|(?:un )?(?:caro |cordiale )?saluto|saluti|grazie(?: mille)?|"
+    r"a presto|buona giornata|un abbraccio|"
+    r"(?:met )?(?:vriendelijke|hartelijke|beste) groet(?:en)?|groet(?:en|jes)?|alvast bedankt|"
+    r"bedankt|dank (?:je|u)(?: wel)?|mvg|"
+    r"(?:com os )?melhores cumprimentos|cumprimentos|atenciosamente|(?:muito )?obrigad[oa]|"
+    r"um abraço|abraços|beijos|saudações|até breve|"
+    r"(?:serdecznie )?pozdrawiam|z poważaniem|pozdrowienia|dziękuję|dzięki|z wyrazami szacunku|"
+    r"(?:med )?(?:vänliga|bästa) hälsningar|hälsningar|mvh|tack(?: på förhand)?|ha det bra)\b|"
+    r"^\s*(?:よろしくお願い(?:いた)?します|敬具|以上)",
     re.I,
 )
 _QUOTE = re.compile(r"^\s*>")
@@ -199,7 +216,9 @@ def _strip_header_block(lines: list[str]) -> list[str]:
 # A company's imprint line under a signature: long, but no part of the message.
 _IMPRINT = re.compile(
     r"(?:\s[·•|]\s.*){2,}|\b(?:Amtsgericht|Registergericht|HRB|Gesch[äa]ftsf[üu]hr\w*|USt-IdNr|"
-    r"SIRET|RCS|Capital social|CIF|NIF|Registered (?:office|in)|Company (?:No|number))\b",
+    r"SIRET|RCS|Capital social|CIF|NIF|Registered (?:office|in)|Company (?:No|number)|"
+    r"KvK|BTW|P\.\s?IVA|Partita IVA|C\.F\.|Codice Fiscale|REA|NIPC|NIF|KRS|NIP|REGON|"
+    r"Org\.?\s?nr|Organisationsnummer|VAT(?: No| number)?)\b",
     re.I,
 )
 

@@ -26,6 +26,10 @@ TITLES = frozenset(
     """
     mr mrs ms miss mx dr doctor prof professor m mme mlle monsieur madame herr frau sr sra
     srta senor senora don dona dra pr herrn sir dame lady lord mister
+    sig sigra ra signor signora signore dott dottssa ssa dottor dottore ing avv
+    dhr mevr mw heer mevrouw ir drs
+    srs snr snra eng
+    pan pani pana panu pania panem
     """.split()
 )
 # Lower-case words inside names: "Pieter van der Berg", "Ana de la Fuente".
@@ -130,8 +134,10 @@ NICKNAMES = _nickname_table()
 
 
 def fold(text: str) -> str:
-    """Case and accents folded by transliteration: 'Zoë Ødegaard' -> 'zoe odegaard'."""
-    return anyascii(text).lower()
+    """Case and accents folded by transliteration: 'Zoë Ødegaard' -> 'zoe odegaard'.
+
+    Ordinal marks go: 'Sr.ª Carvalho' is 'sr. carvalho'."""
+    return anyascii(text.replace("ª", "").replace("º", "")).lower()
 
 
 def name_tokens(text: str) -> tuple[str, ...]:
@@ -520,6 +526,10 @@ class ContactBook:
                             self._by_first.setdefault(nick, []).append(i)
                 if len(tokens) >= 2 and i not in self._by_first.get(tokens[0], []):
                     self._by_first.setdefault(tokens[0], []).append(i)
+                if how == "name" and len(tokens) == 2:
+                    # "pani Agnieszce Wójcik", "z panią Katarzyną Nowak": Polish case endings
+                    for variant in inflected(tokens):
+                        self._by_last.setdefault(variant[-1], []).append((variant, i, "name"))
 
     def __iter__(self) -> Iterator[Contact]:
         return iter(self._people)
@@ -649,15 +659,17 @@ class ContactBook:
                         elif first == best[0] and i not in best[1]:
                             best[1].append(i)
                     break
-            if (
-                best is None
-                and k > 0
-                and flat[k - 1][2] in TITLES
-                and _adjacent(text, flat, k - 1, k)
-            ):
-                ids = self._last_matches(tok)
-                if ids:
-                    best = (k - 1, ids, "title")
+            if best is None and k > 0:
+                # "Dr. Becker", "dhr. De Wit", "dott.ssa Ferraro": titles, particles, last name
+                t = k - 1
+                while t > 0 and flat[t][2] in NAME_PARTICLES and flat[t][2] not in TITLES:
+                    t -= 1
+                if flat[t][2] in TITLES and _adjacent(text, flat, t, k):
+                    while t > 0 and flat[t - 1][2] in TITLES and _adjacent(text, flat, t - 1, t):
+                        t -= 1
+                    ids = self._last_matches(tok)
+                    if ids:
+                        best = (t, ids, "title")
             if best is None and text[start : start + 1].isupper():
                 # a first name with the company right after it: "Fatima at Crescent Pharma"
                 ids = [
@@ -736,6 +748,48 @@ _CONNECTOR = re.compile(
 )
 
 
+# Polish case endings of first names and surnames, on folded words: (nominative ending,
+# genitive, dative, accusative, instrumental, locative). The dative of names in -ka, -ga,
+# -ra, -ta ... changes the consonant (Agnieszka -> Agnieszce, Marta -> Marcie).
+_FEMININE_DATIVE = (
+    ("ka", "ce"), ("ga", "dze"), ("cha", "sze"), ("ra", "rze"), ("ta", "cie"), ("da", "dzie"),
+    ("sa", "sie"), ("za", "zie"), ("na", "nie"), ("ma", "mie"), ("wa", "wie"), ("ba", "bie"),
+    ("pa", "pie"), ("la", "li"), ("ia", "ii"), ("ja", "ji"), ("a", "ie"),
+)
+
+
+def _polish_forms(word: str) -> set[str]:
+    """The oblique case forms of one folded Polish name word (not the word itself)."""
+    forms: set[str] = set()
+    if len(word) < 3:
+        return forms
+    if word.endswith(("ska", "cka", "dzka")):  # Kowalska: -iej (gen/dat/loc), -a (acc/instr)
+        forms |= {word[:-1] + "iej", word[:-1] + "e"}
+    elif word.endswith(("ski", "cki", "dzki")):  # Kowalski
+        forms |= {word + "ego", word + "emu", word + "m"}
+    elif word.endswith("a"):
+        stem = word[:-1]
+        forms |= {stem + ("i" if stem[-1] in "kglj" else "y"), stem + "e", stem + "a"}
+        for ending, dative in _FEMININE_DATIVE:
+            if word.endswith(ending):
+                forms.add(word[: -len(ending)] + dative)
+                break
+    elif word[-1] not in "aeiouy":
+        stem = word[:-2] + word[-1] if word.endswith("ek") else word  # Marek -> Marka
+        forms |= {stem + "a", stem + "owi", stem + ("iem" if stem[-1] in "kg" else "em"), stem + "u"}
+    forms.discard(word)
+    return forms
+
+
+def inflected(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A two-word name as Polish writes it in other cases; feminine surnames in a consonant
+    do not change ('pani Agnieszce Wójcik'), so either word alone may be inflected."""
+    first, last = tokens
+    firsts = _polish_forms(first) | {first}
+    lasts = _polish_forms(last) | {last}
+    return [(f, la) for f in sorted(firsts) for la in sorted(lasts) if (f, la) != (first, last)]
+
+
 def distinct(people: Iterable[Contact]) -> list[Contact]:
     """The contacts in order, each once."""
     out: list[Contact] = []
@@ -777,6 +831,6 @@ def _adjacent(text: str, flat: list[tuple[int, int, str]], first: int, last: int
     """The words from first to last follow each other (spaces, dots, hyphens between)."""
     for j in range(first, last):
         gap = text[flat[j][1] : flat[j + 1][0]]
-        if not re.fullmatch(r"[\s.\-]*", gap) or gap.count("\n") > 1:
+        if not re.fullmatch(r"[\s.\-ªº]*", gap) or gap.count("\n") > 1:
             return False
     return True

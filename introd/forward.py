@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 
 from introd.mailtext import address_list, body_text, first_address, header_text
@@ -98,6 +98,11 @@ _LABELS: dict[str, tuple[str, ...]] = {
         "elküldve",
         "odesláno",
         "wysłano",
+        "wysłane",
+        "wysłany",
+        "wysłana",
+        "inviata",
+        "skickades",
         "отправлено",
         "надіслано",
         "gönderildi",
@@ -726,6 +731,7 @@ def _from_message(inner: Message, note: str, depth: int) -> Forward:
         body=body_text(inner).strip("\n"),
         style="rfc822",
         depth=depth,
+        attached=tuple(_rfc822_parts(inner)),
     )
 
 
@@ -761,7 +767,11 @@ def _find_forward(msg: Message) -> Forward | None:
         return _from_message(attached[0], _clean_note(text), 1)
     if inline is None:
         return None
-    return _follow(inline, inline.note, 1)
+    found = _follow(inline, inline.note, 1)
+    if attached and found.depth == 1:
+        # forwarded inline with the colleague's attachments kept: the request may be one
+        found = replace(found, attached=tuple(attached))
+    return found
 
 
 def nested_forward(fwd: Forward) -> Forward | None:
@@ -773,6 +783,9 @@ def nested_forward(fwd: Forward) -> Forward | None:
     """
     try:
         found = _inline(fwd.body, attribution=False)
+        if found is None and fwd.attached and fwd.depth < MAX_DEPTH:
+            # a colleague's mail with the request attached to it
+            return _from_message(fwd.attached[0], _clean_note(fwd.body), fwd.depth + 1)
     except Exception:
         return None
     if found is None or found.sender is None or not found.body.strip():

@@ -51,14 +51,19 @@ class IntroRequest:
     candidates: tuple[Candidate, ...] = ()
     # the owner's own words above the forward, if any
     owner_note: str = ""
+    # people who only passed the request on to the owner, outermost first
+    forwarded_by: tuple[Person, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "requester": self.requester.as_json() if self.requester else None,
             "target": self.target.as_json() if self.target else None,
             "reason": self.reason,
             "blurb": self.blurb,
         }
+        if self.forwarded_by:
+            out["forwarded_by"] = [p.as_json() for p in self.forwarded_by]
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,3 +140,5 @@ class Forward:
     style: str = ""
     # how many forwards deep the innermost one is (1 = a plain forward)
     depth: int = 1
+    # messages attached to the forwarded one (a forward of an attached forward)
+    attached: tuple[Any, ...] = ()

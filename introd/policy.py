@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, Protocol
 
+from .asks import word_count
 from .config import Config, RuleConfig
 from .model import Decision, Reading
 
@@ -128,7 +129,7 @@ class NoReason(Rule):
         if req is None:
             return None
         minimum = int(s.param(self.NAME, "min_words") or 0)  # type: ignore[call-overload]
-        words = len((req.reason or "").split())
+        words = word_count(req.reason or "")
         if words == 0 or words < minimum:
             return f"no reason given ({words} words, {minimum} needed)"
         return None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from .contacts import (Contact, ContactBook, Mention, compact, company_key, distinct, fold,
                        name_tokens)
-from .asks import Named, find_ask, find_reason, leading_name
+from .asks import ANY_CUE, PASS_ON, Named, find_ask, find_reason, leading_name
 from .cleaning import (
     ADDRESS,
     FOOTER,
@@ -342,10 +342,16 @@ def _emails_of(*people: Person | None) -> set[str]:
 
 
 def _note_target(
-    lines: list[str], *, contacts: ContactBook, own: _Own, requester: Person | None, hint: str
+    lines: list[str],
+    *,
+    contacts: ContactBook,
+    own: _Own,
+    requester: Person | None,
+    hint: str,
+    passers: tuple[Person, ...] = (),
 ) -> _Resolved | None:
     """The target the owner names above the forward, if she names one."""
-    skip = _emails_of(requester)
+    skip = _emails_of(requester, *passers)
     for name, address, company in _note_specs(lines):
         if address and (address in own or address.lower() in skip):
             continue
@@ -366,10 +372,15 @@ def _note_target(
 
 
 def _text_target(
-    texts: list[str], *, contacts: ContactBook, own: _Own, requester: Person | None
+    texts: list[str],
+    *,
+    contacts: ContactBook,
+    own: _Own,
+    requester: Person | None,
+    passers: tuple[Person, ...] = (),
 ) -> tuple[_Resolved | None, tuple[int, int] | None]:
     """The target the requester names in their own words (then the subject), if any."""
-    skip = _emails_of(requester)
+    skip = _emails_of(requester, *passers)
     blanket = blanket_ask = False
     for text in texts:
         ask = find_ask(text, contacts, skip=skip)
@@ -399,23 +410,76 @@ def _text_target(
     return None, None
 
 
-def _innermost_request(forward: Forward, *, contacts: ContactBook, own: _Own) -> Forward:
-    """Go down a forward of a forward when only the message below it asks for somebody.
-
-    A colleague who passes a request on ("this is Ines, she is terrific - could you help
-    her?") is not the requester; the person whose own message names a target is.
-    """
+def _chain(forward: Forward, own: _Own) -> list[Forward]:
+    """The forwarded message and the forwards inside it, outermost first (owner's mail ends it)."""
+    chain = [forward]
     for _ in range(MAX_NESTED):
-        inner = nested_forward(forward)
+        inner = nested_forward(chain[-1])
         if inner is None or inner.sender is None or (inner.sender.email or "") in own:
             break
-        outer_words = clean_message(inner.note)
-        if find_ask(outer_words, contacts).named is not None:
+        chain.append(inner)
+    return chain
+
+
+def _asks(words: str, contacts: ContactBook) -> tuple[frozenset[str], bool]:
+    """Whom a level's own words ask for (contacts' addresses or the name) and whether they ask."""
+    ask = find_ask(words, contacts)
+    if ask.named is None:
+        return frozenset(), bool(ask.blanket_ask or ask.unnamed or ANY_CUE.search(words))
+    if ask.named.mention is not None:
+        who = frozenset(c.email or fold(c.name) for c in ask.named.mention.contacts)
+    else:
+        who = frozenset({fold(ask.named.name)})
+    return who, True
+
+
+def _innermost_request(
+    forward: Forward, *, contacts: ContactBook, own: _Own
+) -> tuple[Forward, tuple[Person, ...]]:
+    """The message of the person who asks, and the people who only passed it on.
+
+    A colleague who passes a request on ("Isaac asked me to pass this on - see below",
+    "this is Ines, she is terrific - could you help her?") is not the requester, through
+    any depth of forwarding: the requester is the innermost sender whose own words ask
+    for somebody, when everyone above only passed it on (said nothing that asks, named
+    the same person, or said they pass it on).
+    """
+    chain = _chain(forward, own)
+    if len(chain) == 1:
+        return forward, ()
+    words = [clean_message(level.body) for level in chain]
+    asks = [_asks(w, contacts) for w in words]
+    chosen = 0
+    for k in range(len(chain) - 1, 0, -1):
+        who, asking = asks[k]
+        if not asking:
+            continue
+        if all(_only_passes(words[j], asks[j], who) for j in range(k)):
+            chosen = k
             break
-        if find_ask(clean_message(inner.body), contacts).named is None:
-            break
-        forward = replace(inner, note=forward.note)
-    return forward
+    if chosen == 0:
+        return forward, ()
+    asker = chain[chosen].sender
+    passers: list[Person] = []
+    for level in chain[:chosen]:
+        p = level.sender
+        if p is None or not p.email or p.email in own:
+            continue
+        if asker is not None and asker.email and p.email.lower() == asker.email.lower():
+            continue
+        if all(q.email != p.email for q in passers):
+            passers.append(p)
+    return replace(chain[chosen], note=forward.note), tuple(passers)
+
+
+def _only_passes(words: str, ask: tuple[frozenset[str], bool], inner_who: frozenset[str]) -> bool:
+    """Whether a level's own words only pass the request below on."""
+    who, asking = ask
+    if PASS_ON.search(words):
+        return True
+    if not asking:
+        return True
+    return bool(who) and bool(inner_who) and bool(who & inner_who)
 
 
 MAX_NESTED = 5
@@ -430,7 +494,7 @@ def _read_forward(
     contacts: ContactBook,
     min_reason_words: int,
 ) -> IntroRequest:
-    forward = _innermost_request(forward, contacts=contacts, own=own)
+    forward, passers = _innermost_request(forward, contacts=contacts, own=own)
     requester, notification = find_requester(forward, subject, contacts=contacts, own=own)
     blurb = clean_message(
         forward.body, notification=notification, signer=requester.name if requester else None
@@ -438,10 +502,14 @@ def _read_forward(
     whole = "\n".join(message_lines(forward.body))
     note = note_lines(forward.note, own, owner_name)
     hint = "\n".join((blurb, forward.subject, subject))
-    resolved = _note_target(note, contacts=contacts, own=own, requester=requester, hint=hint)
+    resolved = _note_target(
+        note, contacts=contacts, own=own, requester=requester, hint=hint, passers=passers
+    )
     texts = [blurb, whole, forward.subject or subject]
     # read even when the note names the target: the ask's place helps find the reason
-    found, ask_span = _text_target(texts, contacts=contacts, own=own, requester=requester)
+    found, ask_span = _text_target(
+        texts, contacts=contacts, own=own, requester=requester, passers=passers
+    )
     if resolved is None:
         resolved = found
     reason_text = "\n".join(_without_greeting_and_sign_off(split_lines(blurb)))
@@ -450,14 +518,18 @@ def _read_forward(
         at = reason_text.find(cue)
         ask_span = (at, at + len(cue)) if at >= 0 else None
     reason = find_reason(reason_text, ask_span=ask_span, min_words=min_reason_words)
+    target = resolved.person if resolved else None
     return IntroRequest(
         requester=requester,
-        target=resolved.person if resolved else None,
+        target=target,
         reason=reason,
         blurb=blurb,
         subject=forward.subject or subject,
         candidates=resolved.candidates if resolved else (),
         owner_note=tidy(split_lines(forward.note)),
+        forwarded_by=tuple(
+            p for p in passers if (p.email or "").lower() not in _emails_of(requester, target)
+        ),
     )
 
 

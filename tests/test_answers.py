@@ -284,3 +284,113 @@ class TestOwnerVerbsInFourLanguages:
     def test_verbs(self, line: str, verb: str) -> None:
         """The owner may write the command verbs in French, German or Spanish."""
         assert read_owner_command(line) == (verb, "K7F3Q2", None)
+
+
+class TestMoreLanguagesAndPhones:
+    """Italian, Dutch, Portuguese, Polish, Swedish and Japanese answers; emoji from phones."""
+
+    @pytest.mark.parametrize(
+        ("text", "answer"),
+        [
+            ("Sì, volentieri!", "yes"),
+            ("Certo, con piacere.", "yes"),
+            ("No, grazie.", "no"),
+            ("Preferisco di no, mi dispiace.", "no"),
+            ("Forse più avanti.", "unclear"),
+            ("Sì, ma dopo l'estate.", "unclear"),
+            ("Ja, graag!", "yes"),
+            ("Prima, ga je gang.", "yes"),
+            ("Nee, dank je.", "no"),
+            ("Liever niet.", "no"),
+            ("Misschien later.", "unclear"),
+            ("Ja, maar pas na de zomer.", "unclear"),
+            ("Sim, com prazer.", "yes"),
+            ("Claro, pode ser!", "yes"),
+            ("Não, obrigado.", "no"),
+            ("Agora não, desculpa.", "no"),
+            ("Talvez no próximo mês.", "unclear"),
+            ("Sim, mas só depois de abril.", "unclear"),
+            ("Tak, chętnie.", "yes"),
+            ("Oczywiście!", "yes"),
+            ("Nie, dziękuję.", "no"),
+            ("Niestety nie.", "no"),
+            ("Może później.", "unclear"),
+            ("Tak.", "unclear"),  # also Danish for "thanks": not a yes on its own
+            ("Ja, gärna!", "yes"),
+            ("Självklart.", "yes"),
+            ("Nej tack.", "no"),
+            ("Ja, men kanske efter sommaren.", "unclear"),
+            ("はい、喜んで。", "yes"),
+            ("ぜひお願いします。", "yes"),
+            ("申し訳ありませんが、今回は遠慮させていただきます。", "no"),
+            ("はい、ただ来月以降でお願いします。", "unclear"),
+            ("検討させてください。", "unclear"),
+        ],
+    )
+    def test_answer_words(self, text: str, answer: str) -> None:
+        """Yes, no and hedges read in each language as far as it goes, never a false yes."""
+        assert classify_answer(text) == answer
+
+    @pytest.mark.parametrize(
+        ("text", "answer"),
+        [
+            ("👍", "yes"),
+            ("👍🏻", "yes"),
+            ("👍🏿", "yes"),
+            ("✅", "yes"),
+            ("✔️", "yes"),
+            ("👌", "yes"),
+            ("Yes 👍", "yes"),
+            ("Ok 👌", "yes"),
+            ("Sure! 🙂", "yes"),
+            ("👎", "no"),
+            ("👎🏽", "no"),
+            ("❌", "no"),
+            ("🚫", "no"),
+            ("🙅‍♀️", "no"),
+            ("👍👎", "unclear"),
+            ("👍?", "unclear"),
+            ("👍 but only after March", "unclear"),
+            ("Maybe later 👍", "unclear"),
+            ("Yes ❌", "unclear"),
+            ("🤔", "unclear"),
+            ("🙏", "unclear"),
+            ("❤️", "unclear"),
+            ("😊", "unclear"),
+            ("🤷", "unclear"),
+            ("👀", "unclear"),
+        ],
+    )
+    def test_emoji(self, text: str, answer: str) -> None:
+        """Thumbs up, OK and check marks say yes; thumbs down and crosses say no; the rest,
+        and any mix or hedge, stay unclear (docs/answers.md)."""
+        assert classify_answer(text) == answer
+
+    @given(
+        new=st.sampled_from(["🤔", "🙏", "Ci devo pensare.", "Even nadenken.", "Deixa-me pensar.",
+                             "Muszę się zastanowić.", "Jag får fundera.", "少し考えさせてください。",
+                             "👍 but not before May", "Vielleicht 👍"]),
+        quoted=st.sampled_from(["Sì, volentieri", "Ja, graag", "Sim, com prazer", "Tak, chętnie",
+                                "Ja, gärna", "はい、喜んで", "👍", "✅ yes"]),
+        attribution=st.sampled_from([
+            "Il giorno mer 5 mar 2025 alle ore 10:00 Marta <m@x.example> ha scritto:",
+            "Op wo 5 mrt 2025 om 10:00 schreef Marta <m@x.example>:",
+            "Em qua., 5 de mar. de 2025 às 10:00, Marta <m@x.example> escreveu:",
+            "On Wed, Mar 5, 2025 at 10:00 AM Marta <m@x.example> wrote:",
+        ]),
+    )
+    def test_a_quoted_yes_is_never_read(self, new: str, quoted: str, attribution: str) -> None:
+        """A yes below the reply, in any language or as an emoji, never makes the reply a yes."""
+        body = f"{new}\n\n{attribution}\n> {quoted}\n"
+        assert classify_answer(new_text(body)) != "yes"
+
+    @pytest.mark.parametrize(
+        ("line", "verb"),
+        [("approva", "approve"), ("rifiuta", "decline"), ("annulla", "cancel"),
+         ("goedkeuren", "approve"), ("afwijzen", "decline"), ("annuleren", "cancel"),
+         ("aprovar", "approve"), ("recusar", "decline"), ("anular", "cancel")],
+    )
+    def test_owner_verbs(self, line: str, verb: str) -> None:
+        """The owner's commands in Italian, Dutch and Portuguese."""
+        parsed = read_owner_command(f"{line} K7F3Q2")
+        assert parsed is not None and parsed[0] == verb and parsed[1] == "K7F3Q2"

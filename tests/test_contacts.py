@@ -264,3 +264,50 @@ class TestMentions:
         found = big.mentions(text)
         assert len(found) == text.count("Dr. Family12")
         assert [c.name for c in found[0].contacts] == ["Person12 Family12"]
+
+
+class TestTitlesAndInflection:
+    """Names as Italian, Dutch, Portuguese and Polish mail writes them."""
+
+    BOOK = ContactBook(
+        [
+            Contact(name="Agnieszka Wójcik", email="a.wojcik@polchem.example", company="PolChem"),
+            Contact(name="Tomasz Wójcik", email="t.wojcik@mailhub.example", company="Freelance"),
+            Contact(name="Katarzyna Nowak", email="k.nowak@wisla.example", company="Wisła"),
+            Contact(name="Jan Kowalski", email="jan.kowalski@krakow.example", company="Kraków"),
+            Contact(name="Anna Kowalska", email="anna.kowalska@gdansk.example", company="Gdańsk"),
+            Contact(name="Marek Zając", email="marek.zajac@lodz.example", company="Łódź"),
+            Contact(name="Giulia Ferraro", email="g.ferraro@lombarda.example", company="Lombarda"),
+            Contact(name="Joost de Wit", email="joost@polder.example", company="Polder"),
+            Contact(name="Beatriz Carvalho", email="beatriz@lisboa.example", company="Lisboa"),
+        ]
+    )
+
+    @pytest.mark.parametrize(
+        ("text", "email"),
+        [
+            ("przedstawić mnie pani Agnieszce Wójcik z PolChem", "a.wojcik@polchem.example"),
+            ("rozmawiałem z Agnieszką Wójcik wczoraj", "a.wojcik@polchem.example"),
+            ("kontakt do Agnieszki Wójcik", "a.wojcik@polchem.example"),
+            ("poznać Agnieszkę Wójcik", "a.wojcik@polchem.example"),
+            ("przedstawić mnie panu Tomaszowi Wójcikowi", "t.wojcik@mailhub.example"),
+            ("z panią Katarzyną Nowak z Wisły", "k.nowak@wisla.example"),
+            ("przedstawić mnie Katarzynie Nowak", "k.nowak@wisla.example"),
+            ("spotkanie z Janem Kowalskim", "jan.kowalski@krakow.example"),
+            ("napisać do Jana Kowalskiego", "jan.kowalski@krakow.example"),
+            ("przedstawić mnie Annie Kowalskiej", "anna.kowalska@gdansk.example"),
+            ("rozmowa z Markiem Zającem", "marek.zajac@lodz.example"),
+            ("alla dott.ssa Ferraro di Lombarda", "g.ferraro@lombarda.example"),
+            ("aan dhr. De Wit van Polder", "joost@polder.example"),
+            ("à Sr.ª Carvalho da Lisboa", "beatriz@lisboa.example"),
+        ],
+    )
+    def test_named_in_another_case_or_with_a_title(self, text: str, email: str) -> None:
+        """A Polish name in the genitive, dative, accusative or instrumental, or a name after
+        'dott.ssa', 'dhr.' or 'Sr.ª', is the contact."""
+        found = self.BOOK.mentions(text)
+        assert [c.email for m in found for c in m.contacts] == [email]
+
+    def test_another_first_name_is_not_inflection(self) -> None:
+        """Inflection never turns one first name into another person's."""
+        assert self.BOOK.mentions("z panią Magdaleną Wójcik") == []

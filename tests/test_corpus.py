@@ -35,6 +35,10 @@ FIELDS = (
     "decision_rule",
     "reply_intro_id",
     "reply_answer",
+    # read by this suite only (the shared checker ignores them)
+    "forwarded_by",
+    "reason_contains",
+    "reason_excludes",
 )
 
 
@@ -147,6 +151,14 @@ class TestCorpus:
             assert got["decision"]["rule"] == entry[key]
         elif key == "reply_intro_id":
             assert _norm((got["reply"] or {}).get("intro_id")) == _norm(entry[key])
+        elif key == "forwarded_by":
+            passers = [p.get("email") for p in req.get("forwarded_by") or []]
+            assert passers == entry[key]
+        elif key == "reason_contains":
+            assert _norm(entry[key]) in (_norm(req.get("reason")) or "")
+        elif key == "reason_excludes":
+            for phrase in _phrases(entry[key]):
+                assert _norm(phrase) not in (_norm(req.get("reason")) or "")
         elif key == "reply_answer":
             answer = (got["reply"] or {}).get("answer")
             assert answer == entry[key], f"read {answer!r}"

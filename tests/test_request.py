@@ -974,3 +974,121 @@ class TestAnyCue:
         from introd import asks
 
         assert bool(asks._ANY_CUE.search(text)) == any(c.search(text) for c in asks._CUES)
+
+
+CHAIN_REQUEST = (
+    "Hi Jonas,\n\nCould you ask Mara to introduce me to Greta Vogt at RheinPolymer? We are "
+    "scaling up a bio-based resin and want to learn how her team qualified suppliers.\n\n"
+    "Thanks,\nRavi Menon\n"
+)
+_GMAIL = ("---------- Forwarded message ---------\nFrom: {name} <{email}>\n"
+          "Date: Mon, Mar 3, 2025 at 9:00 AM\nSubject: Fwd: resin\nTo: someone@x.example\n\n")
+_OUTLOOK = ("________________________________\nFrom: {name} <{email}>\n"
+            "Sent: Monday, March 3, 2025 9:00 AM\nTo: someone@x.example\nSubject: FW: resin\n\n")
+_ITALIAN = ("________________________________\nDa: {name} <{email}>\n"
+            "Inviato: lunedì 3 marzo 2025 09:00\nA: someone@x.example\nOggetto: I: resina\n\n")
+_DUTCH = ("---------- Doorgestuurd bericht ---------\nVan: {name} <{email}>\n"
+          "Date: ma 3 mrt 2025 om 09:00\nSubject: Fwd: hars\nTo: someone@x.example\n\n")
+_PASS_ON = [
+    "Ravi asked me to pass this on - see below.",
+    "Forwarding this from a friend.",
+    "Ti inoltro la richiesta, vedi sotto.",
+    "Zie hieronder, graag doorsturen.",
+    "Segue abaixo o pedido.",
+    "",
+]
+
+
+class TestForwardChains:
+    """The requester is the person who asks, through any depth of forwarding."""
+
+    def _chain(self, levels: list[tuple[str, str, str]], formats: list[str]) -> Forward:
+        """The forward of ``levels[0]``: each colleague's words (outermost first), then the
+        next one's forward header, down to the asker's request."""
+        below = [*levels[1:], ("Ravi Menon", "ravi.menon@mailbox.example", "")]
+        body = ""
+        for (_, _, words), (name, email, _), fmt in zip(levels, below, formats, strict=True):
+            body += (words + "\n\n" if words else "") + fmt.format(name=name, email=email)
+        body += CHAIN_REQUEST
+        return forward(body, sender=Person(name=levels[0][0], email=levels[0][1]))
+
+    @pytest.mark.parametrize("depth", [1, 2, 3])
+    @pytest.mark.parametrize("fmt", [_GMAIL, _OUTLOOK, _ITALIAN, _DUTCH])
+    def test_passers_are_recorded_never_requester_or_target(self, depth: int, fmt: str) -> None:
+        """Two and three levels of colleagues passing the request on: the asker is the
+        requester, each colleague is in forwarded_by, and the blurb is the asker's words."""
+        people = [("Jonas Berg", "jonas@berg.example", "Mara, one for you - see below."),
+                  ("Lea Kurz", "lea@kurz.example", "Passing along, Jonas knows him."),
+                  ("Ola Nord", "ola@nord.example", "")][:depth]
+        req = read(self._chain(people, [fmt] * depth))
+        assert req.requester == Person(name="Ravi Menon", email="ravi.menon@mailbox.example")
+        assert target_of(req) == ("Greta Vogt", "greta.vogt@rheinpolymer.example")
+        assert [p.email for p in req.forwarded_by] == [p[1] for p in people]
+        assert "see below" not in req.blurb and "Passing along" not in req.blurb
+        assert "bio-based resin" in req.blurb and req.reason
+
+    def test_a_forward_of_ones_own_thread_keeps_the_outer_asker(self) -> None:
+        """Someone who forwards an older mail and asks in their own words is the requester."""
+        body = (
+            "Could you introduce me to Greta Vogt? Her team wrote the mail below and I want to "
+            "discuss their supplier audit with her.\n\nRavi\n\n"
+            + _GMAIL.format(name="Greta Vogt", email="greta.vogt@rheinpolymer.example")
+            + "Dear all, the supplier audit starts on Monday.\n\nGreta\n"
+        )
+        req = read(forward(body))
+        assert req.requester is not None and req.requester.email == "ravi.menon@mailbox.example"
+        assert req.forwarded_by == ()
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        words=st.lists(st.sampled_from(_PASS_ON), min_size=1, max_size=4),
+        fmts=st.lists(st.sampled_from([_GMAIL, _OUTLOOK, _ITALIAN, _DUTCH]), min_size=4,
+                      max_size=4),
+        noise=st.text(max_size=40),
+    )
+    def test_any_chain_of_passers_reads_the_asker(
+        self, words: list[str], fmts: list[str], noise: str
+    ) -> None:
+        """Whatever the depth, client format and covering words, the asker is the requester
+        and no passer is requester or target; odd text never makes the reader raise."""
+        people = [(f"Colleague {i}", f"colleague{i}@relay.example", w) for i, w in enumerate(words)]
+        fwd = self._chain(people, fmts[: len(people)])
+        req = read(fwd)
+        assert req.requester is not None and req.requester.email == "ravi.menon@mailbox.example"
+        emails = {p.email for p in req.forwarded_by}
+        assert emails <= {p[1] for p in people}
+        assert req.target is None or req.target.email not in emails
+        read(forward(noise + fwd.body, sender=fwd.sender))  # never raises
+
+    def test_forwarded_by_is_in_the_json(self) -> None:
+        """`introd parse` shows who passed the request on."""
+        people = [("Jonas Berg", "jonas@berg.example", "See below.")]
+        req = read(self._chain(people, [_GMAIL]))
+        assert req.as_json()["forwarded_by"] == [{"name": "Jonas Berg", "email": "jonas@berg.example"}]
+        assert "forwarded_by" not in read(forward(CHAIN_REQUEST)).as_json()
+
+
+class TestReasonMeasure:
+    @pytest.mark.parametrize(
+        ("text", "words"),
+        [("We want to learn", 4), ("弊社の新しい炭素繊維の試験について伺いたい", 11),
+         ("Sensor 試験", 2), ("", 0)],
+    )
+    def test_words_are_counted_in_every_script(self, text: str, words: int) -> None:
+        """Words are counted by spaces, and in CJK text about one per two characters."""
+        from introd.asks import word_count
+
+        assert word_count(text) == words
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "It was a pleasure talking to you at the summit. Could you introduce me to Greta Vogt?",
+            "Foi um prazer conversar contigo no jantar. Podes apresentar-me à Greta Vogt?",
+            "È stato un piacere conoscerti a Milano. Potresti presentarmi a Greta Vogt?",
+            "Het was leuk je te zien op de beurs. Kun je me voorstellen aan Greta Vogt?",
+        ],
+    )
+    def test_a_pleasantry_is_not_the_reason(self, text: str) -> None:
+        """Small talk before the ask is never taken as its purpose."""
+        assert find_reason(text) is None

@@ -107,6 +107,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems: list[str] = []
     contacts = load_contacts(contact_paths(cfg))
     problems += check_templates(cfg)
+    from .login import problems as signin_problems
+
+    problems += signin_problems(cfg)
     for w in warnings_for(cfg):
         print(f"warning: {w}", file=sys.stderr)
     if not args.offline:
@@ -330,7 +333,40 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"outbox:   {store.outbox_depth()} waiting")
     print(f"awaiting: {counts.get('awaiting', 0)}; in review: {counts.get('review', 0)}")
     print(f"errors in the last hour: {errors}")
-    return EXIT_OK if alive else EXIT_FAIL
+    signin_ok = True
+    if cfg.oauth2 is not None:
+        from .login import status as signin_status
+
+        st = signin_status(cfg)
+        for line in st.lines:
+            if line.startswith(("problem:", "not signed in")):
+                print(f"sign-in:  {line.removeprefix('problem: ')}")
+        signin_ok = not st.login_needed
+    return EXIT_OK if alive and signin_ok else EXIT_FAIL
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    """Sign in once (`login`), or show what the token file says (`status`)."""
+    cfg = _load(args, need_servers=False)
+    if cfg.oauth2 is None:
+        raise UsageError(f"{cfg.path}: no oauth2: section; `introd auth` is for "
+                         f"imap.auth / smtp.auth: oauth2 (see docs/providers.md)")
+    from . import login
+
+    if args.auth_command == "login":
+        token = login.login(cfg, paste=args.paste, port=args.port)
+        until = (f", access token valid until "
+                 f"{datetime.fromtimestamp(token.expires_at, UTC):%Y-%m-%d %H:%M} UTC"
+                 if token.expires_at else "")
+        print(f"signed in{' as ' + token.account if token.account else ''}: tokens stored in "
+              f"{cfg.oauth2.token_file}{until}")
+        print("a running daemon picks them up at its next try; `systemctl reload introd` "
+              "makes it try now")
+        return EXIT_OK
+    st = login.status(cfg)
+    for line in st.lines:
+        print(line)
+    return EXIT_FAIL if st.login_needed else EXIT_OK
 
 
 def cmd_ledger(args: argparse.Namespace) -> int:
@@ -443,6 +479,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_templates)
     s = sub.add_parser("status", parents=[common], help="is the daemon running")
     s.set_defaults(func=cmd_status)
+    s = sub.add_parser("auth", parents=[common], help="OAuth 2.0 sign-in to the mail servers")
+    asub = s.add_subparsers(dest="auth_command", required=True)
+    # --config before or after login/status: the inner one must not reset the outer one
+    nested = argparse.ArgumentParser(add_help=False)
+    nested.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default $INTROD_CONFIG, then /etc/introd/config.yaml)")
+    a = asub.add_parser("login", parents=[nested], help="sign in once and store the tokens")
+    a.add_argument("--paste", action="store_true",
+                   help="authorization_code: paste the address the browser ended on")
+    a.add_argument("--port", type=int, default=0, metavar="N",
+                   help="authorization_code: the loopback port to listen on (default: any)")
+    asub.add_parser("status", parents=[nested], help="account, scopes, token expiry")
+    s.set_defaults(func=cmd_auth)
     s = sub.add_parser("ledger", parents=[common], help="who introduced whom")
     s.set_defaults(func=cmd_ledger)
     s = sub.add_parser("forget", parents=[common], help="erase a person's data")

@@ -10,6 +10,7 @@ placed again on the next pass, without acting on it a second time.
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import time
@@ -25,9 +26,18 @@ from .config import Config, load_config
 from .contacts import load_contacts
 from .delivery import SmtpConnection
 from .engine import Engine
-from .exceptions import DeliveryError, IntrodError, MailboxError, StateError, TemplateError
+from .exceptions import (
+    AuthExpired,
+    DeliveryError,
+    IntrodError,
+    MailboxError,
+    StateError,
+    TemplateError,
+)
+from .login import AUTH_EXPIRED_META
 from .mailbox import Mailbox
 from .metrics import Exporter, Metrics
+from .oauth2 import forget_sources
 from .render import Templates
 from .sending import SenderProcess, SenderReport, send_pass
 from .state import OutboxRow, Store
@@ -133,6 +143,10 @@ class Daemon:
         self.imap_outage = Outage("imap")
         self.smtp_outage = Outage("smtp")
         self._rate_limited_until = 0.0
+        # the provider refused the refresh token: wait for a new login (or SIGHUP)
+        self.auth_blocked = False
+        self._auth_delay = FIRST_BACKOFF
+        self._auth_retry_at = 0.0
         self.stop_requested = False
         self.waiting_uids: set[int] = set()
         self.reload_requested = False
@@ -278,6 +292,9 @@ class Daemon:
         kind, message = report.error
         if kind == "state":
             raise StateError(message)
+        if kind == "auth":
+            self._auth_expired(AuthExpired(message))
+            return
         if kind == "delivery":
             self._smtp_failed(DeliveryError(message))
         else:
@@ -288,6 +305,34 @@ class Daemon:
         started, _ = self.smtp_outage.failed(str(exc))
         if started:
             self._record_error("smtp", str(exc))
+
+    def _auth_expired(self, exc: AuthExpired) -> float:
+        """The refresh token is refused: one ``auth_expired`` event naming the fix, the fact
+        kept for ``introd status`` and ``check-config``, then a backoff (1 s doubling to
+        5 min) instead of a crash loop. Mail already queued stays in the outbox."""
+        now = time.monotonic()
+        if not self.auth_blocked:
+            self.auth_blocked = True
+            self._auth_delay = FIRST_BACKOFF
+            log.error("auth_expired", error=str(exc),
+                      fix="run `introd auth login` as the service user, then reload introd")
+            self._record_error("auth", str(exc))
+            # the real time, not the daemon's clock: it is compared with the time of the
+            # next `introd auth login`
+            self.store.set_meta(AUTH_EXPIRED_META, json.dumps(
+                {"at": datetime.now(UTC).isoformat(), "error": str(exc)[:300]}))
+        else:
+            self._auth_delay = min(self._auth_delay * 2, MAX_BACKOFF)
+        self._auth_retry_at = now + self._auth_delay
+        return self._auth_delay
+
+    def _auth_ok(self) -> None:
+        """A login worked again (a new ``introd auth login``)."""
+        if self.auth_blocked:
+            self.auth_blocked = False
+            self._auth_delay, self._auth_retry_at = FIRST_BACKOFF, 0.0
+            self.store.set_meta(AUTH_EXPIRED_META, "")
+            log.info("auth_recovered")
 
     def _mail_sent(self, row: OutboxRow) -> None:
         self.metrics.mail_out(row.template)
@@ -345,6 +390,9 @@ class Daemon:
             except DeliveryError as exc:
                 self._record_error("smtp", str(exc))
                 raise
+            except AuthExpired as exc:
+                self._auth_expired(exc)
+                raise
         finally:
             self.mailbox.close()
             self.export_metrics()
@@ -374,6 +422,9 @@ class Daemon:
             return
         self.config, self.engine = new, engine
         assert new.imap is not None and new.smtp is not None
+        # read the token file afresh (a new `introd auth login`) and try at once
+        forget_sources()
+        self._auth_retry_at = 0.0
         self.mailbox.close()
         self.mailbox = Mailbox(new.imap)
         self.smtp = SmtpConnection(new.smtp)
@@ -418,6 +469,8 @@ class Daemon:
             try:
                 if self.mailbox.client is None:
                     self.mailbox.connect()
+                    if self.config.imap is not None and self.config.imap.auth == "oauth2":
+                        self._auth_ok()
                     if self.imap_outage.recovered():
                         self.metrics.count("introd_imap_reconnects_total")
                 self.phase = "working"
@@ -439,6 +492,16 @@ class Daemon:
                 self.notifier.status(self.status_line())
                 self.export_metrics()
                 self._wait()
+            except AuthExpired as exc:
+                self.mailbox.close()
+                delay = self._auth_expired(exc)
+                self.phase = "waiting for `introd auth login`"
+                if not ready:
+                    self.notifier.ready()
+                    ready = True
+                self.notifier.status(self.status_line())
+                self.export_metrics()
+                self._sleep(delay)
             except MailboxError as exc:
                 self.mailbox.close()
                 started, delay = self.imap_outage.failed(str(exc))
@@ -462,6 +525,11 @@ class Daemon:
         except DeliveryError as exc:
             self._smtp_failed(exc)
             return
+        except AuthExpired as exc:
+            self._auth_expired(exc)
+            return
+        if self.config.smtp is not None and self.config.smtp.auth == "oauth2":
+            self._auth_ok()
         self.smtp_outage.recovered()
         limit = self.config.max_outgoing_per_hour
         if limit and self.store.sent_since(self.clock() - timedelta(hours=1)) >= limit:
@@ -469,7 +537,9 @@ class Daemon:
 
     def _send_wait(self) -> float:
         """Seconds before the outbox may be tried again (SMTP backoff, hourly limit)."""
-        return max(self.smtp_outage.waiting(), self._rate_limited_until - time.monotonic(), 0.0)
+        auth_wait = self._auth_retry_at - time.monotonic() if self.auth_blocked else 0.0
+        return max(self.smtp_outage.waiting(), self._rate_limited_until - time.monotonic(),
+                   auth_wait, 0.0)
 
     def _use_idle(self) -> bool:
         return bool(self.config.imap and self.config.imap.idle and self.mailbox.capable("IDLE"))

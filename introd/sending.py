@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from .delivery import Failure, SmtpConnection, send_due
-from .exceptions import DeliveryError, StateError
+from .exceptions import AuthExpired, DeliveryError, StateError
 
 if TYPE_CHECKING:
     from .config import Config
@@ -85,7 +85,7 @@ class SenderReport:
 
     sent: Counter[str] = field(default_factory=Counter)  # by template
     failed: Counter[str] = field(default_factory=Counter)  # by template
-    error: tuple[str, str] | None = None  # ("delivery" | "state" | "crash", message)
+    error: tuple[str, str] | None = None  # ("delivery" | "auth" | "state" | "crash", message)
 
     @property
     def total(self) -> int:
@@ -262,6 +262,8 @@ def main(fd: int, daemon_pid: int) -> int:
                 break
     except DeliveryError as exc:
         report.error = ("delivery", str(exc))
+    except AuthExpired as exc:
+        report.error = ("auth", str(exc))
     except StateError as exc:
         report.error = ("state", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported to the daemon, which records it

@@ -225,6 +225,13 @@ def cmd_show(args: argparse.Namespace) -> int:
                                            else "")
               + (f", reminded {p.reminded_at:%Y-%m-%d}" if p.reminded_at else "")
               + (f", answered {p.answered_at:%Y-%m-%d %H:%M}" if p.answered_at else ""))
+    done = {"approve": "approved", "pick": "approved", "target": "approved",
+            "decline": "declined", "cancel": "cancelled"}
+    for e in store.events(intro.id):
+        if e["event"] == "owner_command" and e.get("verb") in done:
+            by = e.get("by") or "shell"
+            who = "the owner (shell)" if by == "shell" else by
+            print(f"  {done[e['verb']]:<9} by {who}, {e['at']:%Y-%m-%d %H:%M}")
     followup = store.followup(intro.id)
     if followup is not None and followup.status != "skipped":
         line = f"  follow-up {followup.status}"

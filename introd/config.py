@@ -185,6 +185,10 @@ class Owner:
     name: str
     addresses: tuple[str, ...]
     language: str = "en"
+    # assistants or colleagues who may answer review mails and send commands
+    delegates: tuple[str, ...] = ()
+    # whether a delegate's forwards start intros as the owner's do
+    delegates_may_forward: bool = False
 
     @property
     def email(self) -> str:
@@ -345,6 +349,13 @@ def _address_list(v: Any) -> tuple[str, ...]:
     if not isinstance(items, list) or not items:
         raise ValueError("expected a list of email addresses")
     return tuple(_email(x) for x in items)
+
+
+def _delegate_list(v: Any) -> tuple[str, ...]:
+    items = [v] if isinstance(v, str) else v
+    if not isinstance(items, list):
+        raise ValueError("expected a list of email addresses")
+    return tuple(dict.fromkeys(_email(x) for x in items))
 
 
 def _listen(v: Any) -> tuple[str, int]:
@@ -572,9 +583,15 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
 
     owner_s = r.section("owner", required=True)
     owner_addresses = r.get(owner_s, "owner", "addresses", _address_list, (), required=True)
+    delegates = r.get(owner_s, "owner", "delegates", _delegate_list, ())
+    for address in set(delegates or ()) & set(owner_addresses or ()):
+        r.problems.append(("owner.delegates", f"{address} is an owner address already"))
     owner = Owner(name=r.get(owner_s, "owner", "name", _str, "") or "",
                   addresses=owner_addresses or ("owner@invalid.example",),
-                  language=r.get(owner_s, "owner", "language", _str, "en") or "en")
+                  language=r.get(owner_s, "owner", "language", _str, "en") or "en",
+                  delegates=delegates or (),
+                  delegates_may_forward=r.get(owner_s, "owner", "delegates_may_forward",
+                                              _bool, False))
 
     imap_v = _server(r, "imap", required=need_servers)
     imap: ImapConfig | None = None
@@ -705,6 +722,8 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     )
     if cfg.max_outgoing_per_hour < 0:
         r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))
+    if cfg.intro_address in cfg.owner.delegates:
+        r.problems.append(("owner.delegates", f"{cfg.intro_address} is the intro address"))
     if cfg.reminder_after >= cfg.expire_after:
         r.problems.append(("optin.reminder_after", "must be shorter than optin.expire_after"))
     if r.problems:

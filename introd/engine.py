@@ -110,7 +110,7 @@ class Engine:
             return self._new_intro(reading, decision, now)
         if decision.action != "accept":
             if reading.kind == "owner_command" and decision.rule in (
-                    "no_intro", "unknown_intro", "not_applicable"):
+                    "no_intro", "unknown_intro", "not_applicable", "delegate_is_party"):
                 self.refuse_command(reading, decision, now)
             if reading.kind == "bounce":
                 self._bounced(reading, now)
@@ -330,9 +330,11 @@ class Engine:
             log.info("owner_status_requested")
             self._notify_owner(None, now, "Status of your introductions", self._status_lines())
             return None
+        by = (reading.sender.email or "").lower() if reading.sender else None
         try:
             with self.store.savepoint():
-                intro_id = self.owner_action(cmd.verb, cmd.intro_id, now, argument=cmd.argument)
+                intro_id = self.owner_action(cmd.verb, cmd.intro_id, now, argument=cmd.argument,
+                                             by=by)
         except UsageError as exc:
             intro = self.store.intro(cmd.intro_id)
             self._notify_owner(intro, now, f"Could not {cmd.verb} {cmd.intro_id}",
@@ -369,14 +371,20 @@ class Engine:
                    extra={"headline": headline, "lines": lines})
 
     def owner_action(self, verb: str, intro_id: str, now: datetime,
-                     argument: str | None = None) -> str:
-        """approve / pick / target / decline / cancel, from a reply or from the shell."""
+                     argument: str | None = None, by: str | None = None) -> str:
+        """approve / pick / target / decline / cancel, from a reply or from the shell.
+
+        ``by`` is who acts: the owner's or a delegate's address (mail), None for the shell.
+        """
         intro = self._intro(intro_id.upper())
         allowed = {"approve": ("review",), "pick": ("review",), "target": ("review",),
                    "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES}
         if intro.state not in allowed.get(verb, ()):
             raise UsageError(f"{verb} does not apply to intro {intro.id} ({intro.state})")
-        self.store.add_event(intro.id, "owner_command", now, verb=verb, argument=argument)
+        self.store.add_event(intro.id, "owner_command", now, verb=verb, argument=argument,
+                             by=by or "shell")
+        log.info("owner_command_applied", intro_id=intro.id, verb=verb,
+                 by_delegate=bool(by and by in self.config.owner.delegates))
         if verb == "pick":
             try:
                 chosen = intro.candidates[int(argument or "0") - 1]
@@ -396,6 +404,10 @@ class Engine:
             self.store.update_intro(intro.id, now, target_email=address, target_name=name)
             verb = "approve"
         intro = self._intro(intro.id)
+        if verb == "approve" and by and by in self.config.owner.delegates and by in (
+                intro.requester_email, intro.target_email):
+            raise UsageError(f"{by} is a party of intro {intro.id}; only the owner can "
+                             "approve it")
         if verb == "approve":
             if not intro.requester_email or not intro.target_email:
                 raise UsageError(f"intro {intro.id} needs a target address: "
@@ -638,6 +650,8 @@ class Engine:
             person = self._person(intro, role)
             assert person is not None and person.email
             to = [person]
+            if role == "owner" and template in DELEGATE_TEMPLATES:
+                to += [Person(email=d) for d in self.config.owner.delegates]
             lang = self._language(person, role)
         if template in OWNER_TEMPLATES:
             lang = self.config.owner.language
@@ -664,6 +678,10 @@ class Engine:
         log.info("mail_queued", intro_id=intro.id if intro else None, template=template,
                  to_role=role)
         return message_id
+
+
+# mail to the owner that the delegates get too: what they can answer
+DELEGATE_TEMPLATES = ("review", "owner_notice")
 
 
 def _fingerprint(raw: bytes) -> str:

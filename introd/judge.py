@@ -9,7 +9,7 @@ from .config import Config
 from .contacts import ContactBook
 from .model import Decision, Reading
 from .policy import Situation, decide
-from .state import ACTIVE_STATES, Store
+from .state import ACTIVE_STATES, IntroRow, Store
 
 ANSWERABLE = ("awaiting",)
 
@@ -45,7 +45,7 @@ def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
 def _judge_command(reading: Reading, config: Config, store: Store | None) -> Decision:
     cmd = reading.command
     assert cmd is not None
-    if not reading.from_owner:
+    if not (reading.from_owner or reading.from_delegate):
         return Decision(action="ignore", rule="not_from_owner", detail="command not from owner")
     if config.auth_require and not reading.authenticated:
         return Decision(action="ignore", rule="unauthenticated",
@@ -64,7 +64,32 @@ def _judge_command(reading: Reading, config: Config, store: Store | None) -> Dec
     if intro.state not in allowed.get(cmd.verb, ()):
         return Decision(action="ignore", rule="not_applicable",
                         detail=f"{cmd.verb} does not apply to an intro in state {intro.state}")
+    conflict = delegate_conflict(reading, config, intro, cmd.verb, cmd.argument)
+    if conflict:
+        return Decision(action="ignore", rule="delegate_is_party", detail=conflict)
     return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {intro.id}")
+
+
+APPROVING = ("approve", "pick", "target")
+
+
+def delegate_conflict(reading: Reading, config: Config, intro: IntroRow, verb: str,
+                      argument: str | None) -> str | None:
+    """Why a delegate may not approve this intro: they would be its requester or target."""
+    actor = (reading.sender.email or "").lower() if reading.sender else ""
+    if not reading.from_delegate or verb not in APPROVING:
+        return None
+    parties = {intro.requester_email, intro.target_email}
+    if verb == "target":
+        parties.add((argument or "").strip().lower())
+    elif verb == "pick":
+        try:
+            parties.add((intro.candidates[int(argument or "0") - 1].get("email") or "").lower())
+        except (ValueError, IndexError):
+            pass
+    if actor in parties:
+        return f"{actor} is a party of intro {intro.id}; only the owner can approve it"
+    return None
 
 
 def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decision:

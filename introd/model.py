@@ -114,6 +114,9 @@ class Reading:
     command: OwnerCommand | None = None
     authenticated: bool = False
     from_owner: bool = False
+    # from one of owner.delegates (who may command, but start intros only when
+    # owner.delegates_may_forward is true)
+    from_delegate: bool = False
     # addresses a bounce reports as failed
     failed_addresses: tuple[str, ...] = ()
     # why the mail was set aside, when it was

@@ -68,6 +68,11 @@ class NotFromOwner(Rule):
         if s.reading.from_owner:
             return None
         sender = s.reading.sender.email if s.reading.sender else None
+        if s.reading.from_delegate:
+            if s.config.owner.delegates_may_forward:
+                return None
+            return (f"from the delegate {sender}: only the owner's forwards start intros "
+                    "(owner.delegates_may_forward is false)")
         return f"from {sender or 'no address'}, not an owner address"
 
 

@@ -130,26 +130,31 @@ def _read(raw: bytes, ctx: Context) -> Reading:
 
     sender_email = (sender.email or "").lower() if sender else ""
     from_owner = len(senders) == 1 and sender_email in cfg.owner.addresses
+    from_delegate = len(senders) == 1 and sender_email in cfg.owner.delegates
     if sender_email and sender_email == cfg.intro_address:
         return Reading(kind="unknown", problem="mail from the intro address itself", **base)
     authenticated = False
     auth_reason = ""
-    if from_owner:
+    if from_owner or from_delegate:
+        # a delegate is authenticated exactly as the owner is
         if cfg.auth_require:
-            result = auth.check_owner_auth(msg, owner_addresses=cfg.owner.addresses,
+            result = auth.check_owner_auth(msg, owner_addresses=(*cfg.owner.addresses,
+                                                                 *cfg.owner.delegates),
                                            trusted_authserv_ids=cfg.trusted_authserv_ids)
             authenticated, auth_reason = result.ok, result.reason
         else:
             authenticated, auth_reason = True, "auth.require is false"
     extra = {"auth_reason": auth_reason, "references": _references(msg)}
-    common = dict(from_owner=from_owner, authenticated=authenticated, extra=extra, **base)
+    common = dict(from_owner=from_owner, from_delegate=from_delegate,
+                  authenticated=authenticated, extra=extra, **base)
+    commands = from_owner or from_delegate
 
     body = mailtext.body_text(msg)
     if _is_replyish(msg, ctx, subject):
         intro_id, role, proof, tok = _tie_reply(msg, ctx, subject)
         extra["token"] = tok
         new = answers.new_text(body)
-        if from_owner and (role == "owner" or role is None):
+        if commands and (role == "owner" or role is None):
             cmd = _owner_command(new, intro_id)
             if cmd is not None:
                 extra["proof"] = proof
@@ -159,16 +164,19 @@ def _read(raw: bytes, ctx: Context) -> Reading:
                         answer=word, text=new, proof=proof)
         return Reading(kind="reply", answer=answer, **common)
 
-    if from_owner:
+    if commands:
         new = answers.new_text(body)
         first = next((ln for ln in new.splitlines() if ln.strip()), "")
         for line in (first, subject):
             cmd = _owner_command(line, None)
             if cmd is not None and cmd.verb in _COMMAND_VERBS:
                 return Reading(kind="owner_command", command=cmd, **common)
+    if from_owner or (from_delegate and cfg.owner.delegates_may_forward):
         fwd = forward.find_forward(msg)
+        # the delegate who forwards is never the requester or the target of it
+        passers = (*cfg.owner.addresses, sender_email) if from_delegate else cfg.owner.addresses
         req = request.read_request(
-            body=body, forward=fwd, subject=subject, owner_addresses=cfg.owner.addresses,
+            body=body, forward=fwd, subject=subject, owner_addresses=passers,
             intro_address=cfg.intro_address, owner_name=cfg.owner.name, contacts=ctx.contacts,
             min_reason_words=int(cfg.policies["no_reason"].params.get("min_words") or 0))
         return Reading(kind="request", request=req, **common)

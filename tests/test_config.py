@@ -89,6 +89,10 @@ class TestValidation:
         ({"optin__reminder_after": "20d"}, "optin.reminder_after"),
         ({"contacts": ["missing.csv"]}, "contacts[0]"),
         ({"followup__after": "soon"}, "followup.after"),
+        ({"owner__delegates": ["not-an-address"]}, "owner.delegates"),
+        ({"owner__delegates": ["LISA@example.com"]}, "owner.delegates"),
+        ({"owner__delegates": ["intros@example.com"]}, "owner.delegates"),
+        ({"owner__delegates_may_forward": "yes"}, "owner.delegates_may_forward"),
         ({"followup__every": "14d"}, "followup.every"),
     ])
     def test_bad_values_name_their_key(self, tmp_path: Path, change: dict[str, object],

@@ -156,3 +156,71 @@ class TestFollowup:
         text = _text(digests[-1])
         assert "Met:                   1" in text
         assert "Yes, we met last week — thank you!" in text
+
+
+ASSISTANT = "assistant@example.test"
+
+
+class TestDelegates:
+    def test_delegate_approves_a_review_and_show_names_them(
+            self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        """The review reaches the delegate too; their authenticated 'approve' sends both
+        opt-ins, and `introd show` says who approved."""
+        world.write_config(owner={"delegates": [ASSISTANT]},
+                           policies={"review_all": {"enabled": True}})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        review = _last(world, ASSISTANT, "[intro")
+        world.reply(ASSISTANT, review, "approve", now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert len(world.sent_to(TIM)) == 1 and len(world.sent_to(BOB)) == 1
+        (intro,) = _store(world).intros(state="awaiting")
+        capsys.readouterr()
+        assert world.cli("show", intro.id) == 0
+        assert f"approved  by {ASSISTANT}" in capsys.readouterr().out
+
+    def test_forged_delegate_changes_nothing(self, world: World, clock: Any) -> None:
+        """An 'approve' from the delegate's address without authentication does nothing."""
+        world.write_config(owner={"delegates": [ASSISTANT]},
+                           policies={"review_all": {"enabled": True}})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.reply(ASSISTANT, _last(world, ASSISTANT, "[intro"), "approve", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert world.sent_to(TIM) == [] and world.sent_to(BOB) == []
+        assert [i.state for i in _store(world).intros()] == ["review"]
+
+    def test_delegate_forward_is_not_a_request_unless_allowed(self, world: World,
+                                                              clock: Any) -> None:
+        """A delegate's forward starts nothing (quarantined) unless delegates_may_forward."""
+        world.write_config(owner={"delegates": [ASSISTANT]})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS,
+                                  sender=f"Ann Assistant <{ASSISTANT}>"))
+        world.run_once(clock.now())
+        assert world.sent() == [] and _store(world).intros() == []
+        assert len(world.dovecot.messages("intros@example.test", "introd/quarantine")) == 1
+        world.write_config(owner={"delegates": [ASSISTANT], "delegates_may_forward": True})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS,
+                                  sender=f"Ann Assistant <{ASSISTANT}>"))
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert len(world.sent_to(TIM)) == 1 and len(world.sent_to(BOB)) == 1
+
+    def test_delegate_cannot_approve_their_own_intro(self, world: World, clock: Any) -> None:
+        """A delegate who is the target cannot approve the intro; the owner still can."""
+        world.write_config(owner={"delegates": [ASSISTANT]},
+                           policies={"review_all": {"enabled": True}})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS,
+                                  note=f"intro: Ann Assistant <{ASSISTANT}>"))
+        world.run_once(clock.now())
+        (intro,) = _store(world).intros()
+        assert intro.target_email == ASSISTANT and intro.state == "review"
+        world.reply(ASSISTANT, _last(world, ASSISTANT, "[intro"), "approve", now=clock.now(),
+                    authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert world.sent_to(TIM) == []
+        assert _store(world).intro(intro.id).state == "review"  # type: ignore[union-attr]
+        assert any("Could not approve" in s for s in world.sent_to(ASSISTANT))
+        world.reply("lisa@example.test", _last(world, "lisa@example.test", "review"),
+                    "approve", now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert len(world.sent_to(TIM)) == 1

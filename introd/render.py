@@ -36,6 +36,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .exceptions import TemplateError
 from .model import Person
+from .texthtml import text_to_html
 
 TEMPLATE_NAMES = (
     "optin_requester", "optin_target", "introduction", "reminder", "reask",
@@ -53,6 +54,7 @@ VARIABLES = (
     "counts", "awaiting", "ledger", "headline", "lines", "again", "introduced_at", "thanks",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+_TAG = re.compile(r"\s*\[intro [A-Za-z0-9]+\]")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})?$")
 
 
@@ -285,12 +287,11 @@ class Templates:
             return None, [f"unknown template {name!r}"]
         problems: list[str] = []
         out: dict[str, str | None] = {}
-        sources = {part: self.source(name, part, language) for part in PARTS}
+        sources = {part: self.source(name, part, language) for part in ("subject", "txt")}
         for part, source in sources.items():
             out[part] = None
             if source is None:
-                if part != "html":
-                    problems.append(f"{name}.{part}.j2: template missing")
+                problems.append(f"{name}.{part}.j2: template missing")
                 continue
             try:
                 out[part] = self._render_part(source, context)
@@ -305,18 +306,41 @@ class Templates:
             elif not clean_header(subject):
                 problems.append(f"{subject_file.path}: the subject is empty")
         text = (out["txt"] or "").strip("\n")
-        # an empty NAME.html.j2 in templates_dir turns the HTML part off
-        html = out["html"] if out["html"] and out["html"].strip() else None
         if text_file is not None and out["txt"] is not None and not text.strip():
-            if html is not None:
-                problems.append(f"{text_file.path}: the text part is empty but there is an "
-                                "HTML part; every mail needs a text part")
-            else:
-                problems.append(f"{text_file.path}: the body is empty")
-        if problems:
+            problems.append(f"{text_file.path}: the body is empty")
+        if problems or text_file is None:
             return None, problems
+        html, problem = self._html(name, text_file, context, text, clean_header(subject))
+        if problem:
+            return None, [problem]
         return Rendered(name=name, subject=clean_header(subject), text=text + "\n",
                         html=html), []
+
+    def html_source(self, name: str, text_file: Source, language: str | None) -> Source | None:
+        """Where NAME's HTML part comes from: its own NAME.html.j2 beside the text part
+        (same language folder), else the layout."""
+        folder = text_file.filename.rpartition("/")[0]
+        own = self._find(f"{folder}/{name}.html.j2" if folder else f"{name}.html.j2")
+        return own if own is not None else self.source("layout", "html", language)
+
+    def _html(self, name: str, text_file: Source, context: Mapping[str, Any], text: str,
+              subject: str) -> tuple[str | None, str | None]:
+        """The HTML part (None when switched off by an empty file) and a problem, if any."""
+        folder = text_file.filename.rpartition("/")[0]
+        lang = folder or self.default_language
+        source = self.html_source(name, text_file, lang)
+        if source is None:
+            return None, None
+        extra: dict[str, Any] = {}
+        if source.filename.rpartition("/")[2] == "layout.html.j2":
+            extra = {"body": lambda style=None: text_to_html(text, style, lang=lang),
+                     "subject": _TAG.sub("", subject).strip(), "lang": lang, "template": name}
+        try:
+            html = self._render_part(source, {**context, **extra})
+        except TemplateError as exc:
+            return None, str(exc)
+        # an empty NAME.html.j2 (or layout.html.j2) in templates_dir turns the HTML part off
+        return (html if html.strip() else None), None
 
 
 def address_of(person: Person) -> Address:

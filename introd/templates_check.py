@@ -273,8 +273,6 @@ def check_templates(cfg: Config) -> list[str]:
         for name in TEMPLATE_NAMES:
             if lang and not _has_language(templates, name, lang):
                 continue
-            for problem in _check_parts_agree(templates, name, lang):
-                problems[problem] = None
             for situation in situations(cfg, name):
                 rendered, found = templates.try_render(name, situation.context, lang)
                 for problem in found:
@@ -308,9 +306,12 @@ def _check_files(templates: Templates) -> Iterator[str]:
             yield (f"{path}: introd never reads this file: '{folder}' is not a language "
                    "folder (two or three letters, like 'fr' or 'pt-br')")
             continue
+        elif path.name == "layout.html.j2":
+            pass
         elif not match or match["name"] not in TEMPLATE_NAMES:
-            yield (f"{path}: introd never reads this file: not NAME.subject.j2, NAME.txt.j2 "
-                   "or NAME.html.j2 for a template name (see `introd templates list`)")
+            yield (f"{path}: introd never reads this file: not NAME.subject.j2, NAME.txt.j2, "
+                   "NAME.html.j2 for a template name (see `introd templates list`) or "
+                   "layout.html.j2")
             continue
         try:
             templates.env.get_template(rel)
@@ -318,34 +319,13 @@ def _check_files(templates: Templates) -> Iterator[str]:
             yield describe_error(exc, str(path))
 
 
-def _check_parts_agree(templates: Templates, name: str, lang: str | None) -> Iterator[str]:
-    """A rewritten text part beside a built-in HTML part (or the other way round) means
-    people whose mail program shows HTML read something else than the owner wrote."""
-    html = templates.source(name, "html", lang)
-    text = templates.source(name, "txt", lang)
-    if html is None or text is None or not html.path.read_text(encoding="utf-8").strip():
-        return
-    if (html.origin, html.filename.rpartition("/")[0]) == \
-            (text.origin, text.filename.rpartition("/")[0]):
-        return
-    if text.origin != html.origin:
-        mine = text if text.origin == "templates_dir" else html
-    else:
-        mine = text if "/" in text.filename else html
-    other = html if mine is text else text
-    yield (f"{mine.path}: the {'text' if mine is text else 'HTML'} part comes from this file "
-           f"but the {'HTML' if mine is text else 'text'} part from {other.origin} "
-           f"{other.filename}, so the two parts of the mail differ; put a matching "
-           f"{Path(other.filename).name} in {mine.path.parent} (an empty {name}.html.j2 "
-           "there sends text only)")
-
-
 def _check_html(templates: Templates, rendered: Rendered, lang: str | None) -> Iterator[str]:
     if rendered.html is None:
         return
     remote = _REMOTE.search(rendered.html)
     if remote:
-        source = templates.source(rendered.name, "html", lang)
+        text = templates.source(rendered.name, "txt", lang)
+        source = templates.html_source(rendered.name, text, lang) if text else None
         yield (f"{source.path if source else rendered.name}: the HTML part loads something "
                f"from the network ({remote.group(0)[:60]}...): mail programs block it and it "
                "tells the sender who read the mail; use inline styles and text instead")
@@ -363,6 +343,16 @@ def _origin(templates: Templates, name: str, lang: str | None) -> str:
     return f"{where}+en" if fallback else where
 
 
+def _parts(templates: Templates, name: str) -> str:
+    """text+layout (HTML derived from the text), text+html (a NAME.html.j2 of its own) or
+    text (an empty HTML file turns the HTML part off)."""
+    text = templates.source(name, "txt")
+    html = templates.html_source(name, text, None) if text else None
+    if html is None or not html.path.read_text(encoding="utf-8").strip():
+        return "text"
+    return "text+layout" if html.filename.endswith("layout.html.j2") else "text+html"
+
+
 def list_templates(cfg: Config) -> list[str]:
     """One line per template: its parts, where it comes from in each language, when sent."""
     templates = Templates(cfg.templates_dir)
@@ -371,8 +361,7 @@ def list_templates(cfg: Config) -> list[str]:
         f"{lang:<14} " for lang in langs) + "sent"
     lines = [head]
     for name in TEMPLATE_NAMES:
-        html = templates.source(name, "html")
-        parts = "text+html" if html and html.path.read_text(encoding="utf-8").strip() else "text"
+        parts = _parts(templates, name)
         cols = "".join(f"{_origin(templates, name, lang):<14} " for lang in [None, *langs])
         lines.append(f"{name:<20} {parts:<10} {cols}{WHEN_SENT[name]}")
     if langs:

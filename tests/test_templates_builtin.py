@@ -1,4 +1,4 @@
-"""The built-in mail templates render for every situation, in English and French."""
+"""The built-in mail templates render for every situation, in every built-in language."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from jinja2.sandbox import SandboxedEnvironment
 
 from introd.model import Person
+from introd.render import Templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NAMES = (
@@ -38,7 +39,6 @@ NAMES = (
 )
 OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
-HTML_NAMES = ("optin_requester", "optin_target", "introduction")
 NOT_NAMING_TARGET = (
     "declined_by_target",
     "decline_no_target",
@@ -372,6 +372,8 @@ def template_path(language: str, name: str, part: str) -> str:
 
 
 def render(language: str, name: str, part: str, context: dict[str, Any]) -> str | None:
+    if part == "html":  # derived from the text part inside the layout
+        return Templates().render(name, context, language=language).html
     path = template_path(language, name, part)
     if not (TEMPLATES / path).is_file():
         return None
@@ -386,17 +388,18 @@ class TestTemplateFiles:
             for part in ("subject", "txt"):
                 assert (TEMPLATES / template_path(language, name, part)).is_file(), (name, part)
 
-    @pytest.mark.parametrize("language", LANGUAGES)
-    def test_html_parts_exactly_where_wanted(self, language: str) -> None:
-        """The opt-in mails and the introduction have HTML parts; the rest are plain text."""
-        folder = TEMPLATES if language == "en" else TEMPLATES / language
-        have = {p.name.removesuffix(".html.j2") for p in folder.glob("*.html.j2")}
-        assert have == set(HTML_NAMES)
+    def test_one_layout_and_no_html_of_their_own(self) -> None:
+        """The HTML parts come from the text parts inside the one layout: no built-in
+        NAME.html.j2, so editing a text part changes both parts."""
+        assert sorted(p.relative_to(TEMPLATES).as_posix()
+                      for p in TEMPLATES.rglob("*.html.j2")) == ["layout.html.j2"]
 
     def test_no_stray_files(self) -> None:
-        """Every file is NAME.subject/txt/html.j2 for a known name (a typo would be ignored)."""
-        pattern = re.compile(r"^(?P<name>[a-z_]+)\.(subject|txt|html)\.j2$")
+        """Every file is NAME.subject/txt.j2 for a known name (a typo would be ignored)."""
+        pattern = re.compile(r"^(?P<name>[a-z_]+)\.(subject|txt)\.j2$")
         for path in TEMPLATES.rglob("*.j2"):
+            if path.name == "layout.html.j2" and path.parent == TEMPLATES:
+                continue
             match = pattern.match(path.name)
             assert match and match["name"] in NAMES, path
 
@@ -429,15 +432,14 @@ class TestRendering:
 
     @pytest.mark.parametrize(("language", "name", "context"), list(cases()))
     def test_bodies_are_not_empty(self, language: str, name: str, context: dict[str, Any]) -> None:
-        """Text parts (and HTML parts where present) have content and no leftover markup."""
+        """Text and HTML parts have content and no leftover markup."""
         text = render(language, name, "txt", context)
         assert text is not None and len(text.strip()) > 40
         assert "{{" not in text and "{%" not in text
         assert "\n\n\n" not in text, "no double blank lines"
         html = render(language, name, "html", context)
-        if name in HTML_NAMES:
-            assert html is not None and "</html>" in html
-            assert "max-width:600px" in html
+        assert html is not None and "</html>" in html
+        assert "max-width:600px" in html and "{{" not in html
 
     @pytest.mark.parametrize(("language", "name", "context"), list(cases()))
     def test_party_mail_signed_by_owner(

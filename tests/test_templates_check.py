@@ -17,7 +17,7 @@ from introd.contacts import ContactBook
 from introd.engine import Engine
 from introd.exceptions import TemplateError
 from introd.model import Person
-from introd.render import TEMPLATE_NAMES, Templates
+from introd.render import TEMPLATE_NAMES, Templates, builtin_dir
 from introd.state import Store
 from introd.templates_check import (
     SampleCandidate,
@@ -100,12 +100,18 @@ BROKEN = [
      "declined_by_target.subject.j2", ["the subject is empty"]),
     ("HTML part without a text part",
      {"introduction.txt.j2": "{# nothing #}\n", "introduction.html.j2": "<p>Hi</p>\n"},
-     "introduction.txt.j2", ["text part is empty but there is an HTML part"]),
-    ("HTML rewritten, text built-in",
-     {"introduction.html.j2": "<p>Hi {{ target.first_name }}</p>\n"},
-     "introduction.html.j2", ["the text part from built-in introduction.txt.j2"]),
-    ("text rewritten, HTML built-in", {"fr/introduction.txt.j2": "Bonjour à vous deux.\n"},
-     "fr/introduction.txt.j2", ["the HTML part from built-in fr/introduction.html.j2"]),
+     "introduction.txt.j2", ["the body is empty"]),
+    ("layout does not compile", {"layout.html.j2": "<p>{{ body(style) }</p>\n"},
+     "layout.html.j2:1:", ["unexpected '}'"]),
+    ("layout uses a variable nobody gives", {"layout.html.j2": "<p>\n{{ footer_text }}</p>\n"},
+     "layout.html.j2:2:", ["undefined variable 'footer_text'"]),
+    ("layout loads a remote font",
+     {"layout.html.j2": '<div style="font-family:x; background:url(//cdn.example/f.png)">'
+                        "{{ body() }}</div>\n"},
+     "layout.html.j2", ["loads something from the network", "cdn.example"]),
+    ("layout in a language folder escapes the sandbox",
+     {"de/layout.html.j2": "{{ body.__globals__ }}\n"},
+     "de/layout.html.j2:1:", ["'__globals__' is not allowed"]),
     ("tracking pixel",
      {"introduction.txt.j2": "Hi both.\n",
       "introduction.html.j2": '<p>Hi both.</p><img src="https://px.tracker.example/o.gif">\n'},
@@ -187,6 +193,20 @@ class TestBrokenOverrides:
         })
         assert main(["templates", "check", "--config", config_of(tdir)]) == 0
         assert capsys.readouterr().out.strip() == "all templates render"
+
+    def test_a_text_override_alone_passes(self, tdir: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+        """A copied text part, edited, with no HTML beside it: the check passes (the HTML part
+        follows the text) and `check-config` too."""
+        built_in = (builtin_dir() / "optin_target.txt.j2").read_text(encoding="utf-8")
+        write(tdir, {"optin_target.txt.j2": built_in.replace("A no is perfectly fine.",
+                                                             "Saying no is fine.")})
+        assert main(["templates", "check", "--config", config_of(tdir)]) == 0
+        assert main(["check-config", "--offline", "--config", config_of(tdir)]) == 0
+        context = situations(load(tdir), "optin_target")[0].context
+        mail = Templates(tdir).render("optin_target", context)
+        assert mail.html is not None and "Saying no is fine." in mail.html
+        assert "Saying no is fine." in mail.text
 
 
 class TestSituations:
@@ -333,9 +353,9 @@ class TestList:
         assert lines[0].split()[:6] == ["template", "parts", "en", "de", "es", "fr"]
         rows = {line.split()[0]: line.split() for line in lines[1:] if line.strip()}
         assert set(TEMPLATE_NAMES) <= set(rows)
-        assert rows["optin_target"][1:6] == ["text+html", "mixed", "-", "-", "built-in"]
-        assert rows["expired"][1:6] == ["text", "built-in", "mixed+en", "-", "mixed"]
-        assert rows["review"][2:6] == ["built-in", "-", "-", "-"]
+        assert rows["optin_target"][1:5] == ["text+layout", "mixed", "-", "built-in"]
+        assert rows["expired"][1:5] == ["text+layout", "built-in", "mixed+en", "mixed"]
+        assert rows["review"][2:5] == ["built-in", "-", "-"]
         assert "to the owner when a request needs a decision" in " ".join(rows["review"])
 
 

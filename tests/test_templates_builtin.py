@@ -45,10 +45,8 @@ NOT_NAMING_TARGET = (
     "decline_no_reason",
     "decline_policy",
 )
-LANGUAGES = {"en": NAMES, "fr": PARTY_NAMES}
-# languages whose folders hold only some templates so far (the rest falls back to English)
-PARTIAL = {"de": ("followup",), "es": ("followup",)}
-EVERY_LANGUAGE = {**LANGUAGES, **PARTIAL}
+LANGUAGES = {"en": NAMES, "fr": NAMES, "de": NAMES, "es": NAMES}
+EVERY_LANGUAGE = LANGUAGES
 TAG = "[intro K7F3Q2]"
 
 
@@ -497,9 +495,9 @@ class TestContent:
         assert text is not None
         assert INTRO.reason and INTRO.reason in text
         assert "    I saw that you know Ingrid Sørensen" in text
-        assert (
-            "A no is perfectly fine" if language == "en" else "Un non ne pose aucun problème"
-        ) in text
+        assert {"en": "A no is perfectly fine", "fr": "Un non ne pose aucun problème",
+                "de": "Ein Nein ist völlig in Ordnung",
+                "es": "Un no está perfectamente bien"}[language] in text
         html = render(language, "optin_target", "html", context)
         assert html is not None and "<blockquote" in html
 
@@ -515,13 +513,14 @@ class TestContent:
     @pytest.mark.parametrize("language", LANGUAGES)
     @pytest.mark.parametrize("name", ["optin_requester", "optin_target", "reminder", "reask"])
     def test_questions_ask_for_words_the_reader_understands(self, language: str, name: str) -> None:
-        """Mails expecting an answer ask for yes / no (oui / non in French)."""
+        """Mails expecting an answer ask for the words introd reads, in the reader's language."""
         context = base_context(
             order="parallel", requester_note=None, first_sent=CREATED, previous_answer_excerpt="hmm"
         )
         text = render(language, name, "txt", context)
         assert text is not None
-        words = ('"yes"', '"no"') if language == "en" else ("« oui »", "« non »")
+        words = {"en": ('"yes"', '"no"'), "fr": ("« oui »", "« non »"),
+                 "de": ("„ja“", "„nein“"), "es": ("«sí»", "«no»")}[language]
         assert all(w in text for w in words)
 
     @pytest.mark.parametrize("language", LANGUAGES)
@@ -532,7 +531,8 @@ class TestContent:
         assert TARGET.first_name in text.splitlines()[0]
         assert REQUESTER.first_name in text.splitlines()[0]
         assert "I spent six years in packaging" in text
-        for robotic in ('"yes"', "« oui »", "reply to this mail", "intro K7F3Q2", "automatic"):
+        for robotic in ('"yes"', "« oui »", "„ja“", "«sí»", "reply to this mail", "intro K7F3Q2",
+                        "automatic"):
             assert robotic.lower() not in text.lower()
 
     def test_review_lists_candidates_as_numbered_lines(self) -> None:
@@ -575,12 +575,28 @@ class TestContent:
         assert "M2P9X4  Daniel Whitcombe → (unknown) (1 day)" in text
         assert "4 March 2026  Ingrid Sørensen → Marguerite Okafor" in text
 
-    @pytest.mark.parametrize(("day", "expected"), [(1, "1er mars 2026"), (15, "15 mars 2026")])
-    def test_french_dates_are_french(self, day: int, expected: str) -> None:
-        """French mails write dates in French, whatever the renderer's locale."""
+    @pytest.mark.parametrize(("language", "day", "expected"), [
+        ("fr", 1, "jusqu'au 1er mars 2026"), ("fr", 15, "jusqu'au 15 mars 2026"),
+        ("de", 1, "bis zum 1. März 2026"), ("es", 15, "hasta el 15 de marzo de 2026")])
+    def test_dates_in_the_mails_language(self, language: str, day: int, expected: str) -> None:
+        """Mails write dates in their own language, whatever the renderer's locale."""
         intro = replace(INTRO, expires=datetime(2026, 3, day, tzinfo=UTC))
-        text = render("fr", "optin_requester", "txt", base_context(order="parallel", intro=intro))
-        assert text is not None and f"jusqu'au {expected}" in text
+        text = render(language, "optin_requester", "txt",
+                      base_context(order="parallel", intro=intro))
+        assert text is not None and expected in text
+
+    @pytest.mark.parametrize("language", ["fr", "de", "es"])
+    @pytest.mark.parametrize("name", ["review", "digest", "bounce_notice", "owner_notice",
+                                      "reminder", "decline_no_target"])
+    def test_no_english_left_in_other_languages(self, language: str, name: str) -> None:
+        """The owner's mails too are written in the language, down to dates and reasons."""
+        for _, context in situations(name):
+            if context.get("intro") is not None:  # the requester's own words stay as written
+                context = {**context, "intro": replace(context["intro"], blurb="", reason=None)}
+            context = {**context, "lines": [], "review_reason": "", "failure": ""}
+            text = render(language, name, "txt", context) or ""
+            for english in (" the ", " and ", "March", "Hi ", " you ", "matches"):
+                assert english not in text, (english, text)
 
 
 class TestDocumentation:

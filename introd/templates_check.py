@@ -334,9 +334,12 @@ def _check_html(templates: Templates, rendered: Rendered, lang: str | None) -> I
 # -- listing -----------------------------------------------------------------------
 def _origin(templates: Templates, name: str, lang: str | None) -> str:
     """Where NAME comes from in LANG: built-in, templates_dir, or a mix of files."""
-    sources = [templates.source(name, part, lang) for part in PARTS]
     if lang and not _has_language(templates, name, lang):
         return "-"
+    sources = [templates.source(name, part, lang) for part in ("subject", "txt")]
+    html = templates.html_source(name, sources[1], lang) if sources[1] else None
+    if html is not None and not html.filename.endswith("layout.html.j2"):
+        sources.append(html)
     origins = {s.origin for s in sources if s is not None}
     fallback = lang is not None and any(s is not None and "/" not in s.filename for s in sources)
     where = origins.pop() if len(origins) == 1 else "mixed"

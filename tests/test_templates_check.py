@@ -292,10 +292,11 @@ class TestLanguages:
 
     def test_new_language_falls_back_to_default_per_file(self, tdir: Path) -> None:
         """A language with only a text file takes the other parts from the default language."""
-        write(tdir, {"de/expired.txt.j2": "Hallo {{ requester.first_name }}, leider zu spät.\n"})
+        write(tdir, {"it/expired.txt.j2": "Ciao {{ requester.first_name }}, troppo tardi.\n"})
         context = situations(load(tdir), "expired")[0].context
-        mail = Templates(tdir).render("expired", context, language="de")
-        assert mail.text.startswith("Hallo Tim") and mail.subject.startswith("Your introduction")
+        mail = Templates(tdir).render("expired", context, language="it")
+        assert mail.text.startswith("Ciao Tim") and mail.subject.startswith("Your introduction")
+        assert mail.html is not None and '<html lang="it">' in mail.html
 
     @pytest.mark.parametrize(("language", "greeting"), [
         ("fr", "Bonjour"), ("FR", "Bonjour"), ("fr-CA", "Bonjour"), ("fr_BE", "Bonjour"),
@@ -347,15 +348,19 @@ class TestList:
         """`templates list`: one line per template, origin per language, when it is sent."""
         write(tdir, {"optin_target.subject.j2": "Would you meet {{ requester.name }}?",
                      "fr/expired.txt.j2": "Bonjour,\n\nC'est clos.\n",
-                     "de/expired.txt.j2": "Hallo,\n\nerledigt.\n"})
+                     "it/expired.txt.j2": "Ciao,\n\nchiuso.\n",
+                     "expired.html.j2": "<p>Closed.</p>\n", "digest.html.j2": ""})
         assert main(["templates", "list", "--config", config_of(tdir)]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert lines[0].split()[:6] == ["template", "parts", "en", "de", "es", "fr"]
+        assert lines[0].split()[:7] == ["template", "parts", "en", "de", "es", "fr", "it"]
         rows = {line.split()[0]: line.split() for line in lines[1:] if line.strip()}
         assert set(TEMPLATE_NAMES) <= set(rows)
-        assert rows["optin_target"][1:5] == ["text+layout", "mixed", "-", "built-in"]
-        assert rows["expired"][1:5] == ["text+layout", "built-in", "mixed+en", "mixed"]
-        assert rows["review"][2:5] == ["built-in", "-", "-"]
+        assert rows["optin_target"][1:7] == ["text+layout", "mixed", "built-in", "built-in",
+                                            "built-in", "-"]
+        assert rows["expired"][1:7] == ["text+html", "mixed", "built-in", "built-in", "mixed",
+                                       "mixed+en"]
+        assert rows["digest"][1:3] == ["text", "mixed"]
+        assert rows["review"][2:7] == ["built-in", "built-in", "built-in", "built-in", "-"]
         assert "to the owner when a request needs a decision" in " ".join(rows["review"])
 
 

@@ -48,28 +48,21 @@ def _load(args: argparse.Namespace, *, need_servers: bool = True) -> Config:
     return cfg
 
 
-def contact_paths(cfg: Config) -> list[Path]:
-    """The config's contacts, then what `contacts import` stored beside the state."""
-    imported = cfg.state_path.parent / "contacts"
-    extra = sorted(p for p in imported.glob("*") if p.is_file()) if imported.is_dir() else []
-    return [*cfg.contacts, *extra]
-
-
 # -- commands ----------------------------------------------------------------
 def cmd_parse(args: argparse.Namespace) -> int:
-    from .contacts import load_contacts
     from .judge import judge
     from .reading import Context, read_mail
-    from .state import Store
     from .config import config_path, load_config
+    from .state import Store
     from .tokens import load_secret
+    from .wiring import load_book
 
     # parse only reads: it logs nothing, so it does not even load the logging setup
     cfg = load_config(config_path(args.config), need_servers=False)
     now = _clock(args)()
-    contacts = load_contacts(contact_paths(cfg))
+    contacts = load_book(cfg)
     secret = load_secret(cfg.secret_file) if cfg.secret_file.is_file() else None
-    store = Store(cfg.state_path) if cfg.state_path.is_file() else None
+    store = Store.open_readonly(cfg.state_path) if cfg.state_path.is_file() else None
     ctx = Context(config=cfg, contacts=contacts, secret=secret)
     results = []
     status = EXIT_OK
@@ -99,13 +92,13 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .contacts import load_contacts
     from .config import config_path, load_config, warnings_for
     from .templates_check import check_templates
+    from .wiring import load_book
 
     cfg = load_config(config_path(args.config), need_servers=not args.offline)
     problems: list[str] = []
-    contacts = load_contacts(contact_paths(cfg))
+    contacts = load_book(cfg)
     problems += check_templates(cfg)
     from .login import problems as signin_problems
 
@@ -279,13 +272,14 @@ def cmd_owner_action(args: argparse.Namespace) -> int:
 
 
 def cmd_contacts(args: argparse.Namespace) -> int:
-    from .contacts import load_contacts, read_contacts_file
+    from .contacts import read_contacts_file
+    from .wiring import imported_contacts_dir, load_book
 
     cfg = _load(args, need_servers=False)
     if args.contacts_command == "import":
         src = Path(args.file)
         entries = read_contacts_file(src)
-        dest_dir = cfg.state_path.parent / "contacts"
+        dest_dir = imported_contacts_dir(cfg)
         dest_dir.mkdir(parents=True, exist_ok=True)
         dest = dest_dir / src.name
         shutil.copyfile(src, dest)
@@ -293,7 +287,7 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         print(f"imported {len(entries)} contacts ({with_email} with an address) from {src} "
               f"into {dest}")
         return EXIT_OK
-    book = load_contacts(contact_paths(cfg))
+    book = load_book(cfg)
     for c in sorted(book, key=lambda c: c.name.lower()):
         extra = " [never]" if c.introductions == "never" else ""
         print(f"{c.name:<28} {c.email or '-':<40} {c.company or ''}{extra}")

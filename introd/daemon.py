@@ -23,7 +23,6 @@ from typing import Any
 import structlog
 
 from .config import Config, load_config
-from .contacts import load_contacts
 from .delivery import SmtpConnection
 from .engine import Engine
 from .exceptions import (
@@ -38,12 +37,11 @@ from .login import AUTH_EXPIRED_META
 from .mailbox import Mailbox
 from .metrics import Exporter, Metrics
 from .oauth2 import forget_sources
-from .render import Templates
 from .sending import SenderProcess, SenderReport, send_pass
 from .state import OutboxRow, Store
 from .systemd import Notifier
 from .templates_check import check_templates
-from .tokens import load_secret
+from .wiring import build_engine
 
 log = structlog.get_logger("introd.daemon")
 
@@ -60,13 +58,6 @@ Clock = Callable[[], datetime]
 
 def real_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def build_engine(config: Config, store: Store) -> Engine:
-    contacts = load_contacts(list(config.contacts))
-    templates = Templates(config.templates_dir)
-    return Engine(config, store=store, templates=templates, contacts=contacts,
-                  secret=load_secret(config.secret_file))
 
 
 def placement_of(row: sqlite3.Row | Mapping[str, Any]) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from .config import build_config
-from .daemon import build_engine
+from .wiring import build_engine
 from .logs import setup_logging
 from .state import OutboxRow, Store
 

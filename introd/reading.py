@@ -177,8 +177,7 @@ def _read(raw: bytes, ctx: Context) -> Reading:
         passers = (*cfg.owner.addresses, sender_email) if from_delegate else cfg.owner.addresses
         req = request.read_request(
             body=body, forward=fwd, subject=subject, owner_addresses=passers,
-            intro_address=cfg.intro_address, owner_name=cfg.owner.name, contacts=ctx.contacts,
-            min_reason_words=int(cfg.policies["no_reason"].params.get("min_words") or 0))
+            intro_address=cfg.intro_address, owner_name=cfg.owner.name, contacts=ctx.contacts)
         return Reading(kind="request", request=req, **common)
     return Reading(kind="unknown", **common)
 

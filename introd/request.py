@@ -492,7 +492,6 @@ def _read_forward(
     own: _Own,
     owner_name: str | None,
     contacts: ContactBook,
-    min_reason_words: int,
 ) -> IntroRequest:
     forward, passers = _innermost_request(forward, contacts=contacts, own=own)
     requester, notification = find_requester(forward, subject, contacts=contacts, own=own)
@@ -517,7 +516,7 @@ def _read_forward(
         cue = blurb[ask_span[0] : ask_span[1]]
         at = reason_text.find(cue)
         ask_span = (at, at + len(cue)) if at >= 0 else None
-    reason = find_reason(reason_text, ask_span=ask_span, min_words=min_reason_words)
+    reason = find_reason(reason_text, ask_span=ask_span, min_words=1)
     target = resolved.person if resolved else None
     return IntroRequest(
         requester=requester,
@@ -622,7 +621,6 @@ def _read_note(
     own: _Own,
     owner_name: str | None,
     contacts: ContactBook,
-    min_reason_words: int,
 ) -> IntroRequest:
     """The owner's own note naming two people: requester first, then target."""
     lines = cut_footer(cut_history(split_lines(body)))
@@ -645,9 +643,8 @@ def _read_note(
     blurb = tidy(note_lines("\n".join(own_words), own, owner_name))
     # the lines naming the people are not the why; the owner's other words may be
     words = "\n".join(ln for ln in own_words if not ADDRESS.search(ln) and not _ARROW.search(ln))
-    reason = find_reason(text, min_words=min_reason_words) or find_reason(
-        words, min_words=min_reason_words, third_person=True
-    )
+    reason = _fuller(find_reason(text, min_words=1),
+                     find_reason(words, min_words=1, third_person=True))
     return IntroRequest(
         requester=requester,
         target=target.person if target else None,
@@ -659,6 +656,18 @@ def _read_note(
     )
 
 
+# a stated purpose this long is taken as it is; a shorter one only when nothing fuller is said
+FULL_REASON_WORDS = 5
+
+
+def _fuller(first: str | None, second: str | None) -> str | None:
+    """The first reason if it is full, else the second if that is, else whichever exists."""
+    for reason in (first, second):
+        if reason and len(reason.split()) >= FULL_REASON_WORDS:
+            return reason
+    return first or second
+
+
 def read_request(
     *,
     body: str,
@@ -668,9 +677,11 @@ def read_request(
     intro_address: str | None,
     owner_name: str | None,
     contacts: ContactBook,
-    min_reason_words: int = 5,
 ) -> IntroRequest:
-    """What an owner's mail asks for: requester, target, reason and the blurb to pass on."""
+    """What an owner's mail asks for: requester, target, reason and the blurb to pass on.
+
+    The reason is reported however short it is: whether it is enough is the ``no_reason``
+    policy's call, not the reader's."""
     own = _Own.of(owner_addresses, intro_address)
     try:
         if forward is not None:
@@ -680,7 +691,6 @@ def read_request(
                 own=own,
                 owner_name=owner_name,
                 contacts=contacts,
-                min_reason_words=min_reason_words,
             )
         return _read_note(
             body or "",
@@ -688,7 +698,6 @@ def read_request(
             own=own,
             owner_name=owner_name,
             contacts=contacts,
-            min_reason_words=min_reason_words,
         )
     except (ValueError, IndexError, AttributeError, TypeError, RecursionError):
         # never raise on mail: a reading with nobody in it goes to the owner's policies

@@ -243,7 +243,7 @@ def main(fd: int, daemon_pid: int) -> int:
         """Built on the first failure only: it needs the templates and the contacts, which
         a sender that only sends never loads."""
         if not built:
-            from .daemon import build_engine
+            from .wiring import build_engine
 
             assert store is not None
             built.append(build_engine(config, store))

@@ -258,6 +258,26 @@ class Store:
             raise StateError(f"{path}: cannot create the state folder: {exc.strerror}") from None
         self._depth = 0
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> Store | None:
+        """The state opened for reading only (`introd parse`): no migration, no write, no
+        new file. None when it cannot be read or was written by another schema."""
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        store._depth = 0
+        try:
+            store.db = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, timeout=30)
+            store.db.row_factory = sqlite3.Row
+            store.db.execute("PRAGMA query_only=ON")
+            done = {r[0] for r in store.db.execute("SELECT name FROM schema_migrations")}
+        except (sqlite3.Error, OSError):
+            return None
+        if done != {name for name, _ in MIGRATIONS}:
+            store.db.close()
+            return None
+        return store
+
     def close(self) -> None:
         self.db.close()
 

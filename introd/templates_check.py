@@ -427,17 +427,17 @@ def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None =
 
 def _real_context(cfg: Config, templates: Templates, store: Any, intro_id: str, name: str,
                   role: str, sample: dict[str, Any], lang: str) -> tuple[dict[str, Any], str]:
-    from .contacts import ContactBook, load_contacts
+    from .contacts import ContactBook
     from .engine import Engine
     from .tokens import load_secret
 
     intro = store.intro(intro_id) if store is not None else None
     if intro is None:
         raise UsageError(f"no intro {intro_id}")
-    from .cli import contact_paths
+    from .wiring import load_book
 
     try:
-        book = load_contacts(contact_paths(cfg))
+        book = load_book(cfg)
     except Exception:  # the preview still works with the intro's own data
         book = ContactBook([])
     engine = Engine(cfg, store=store, templates=templates, contacts=book,

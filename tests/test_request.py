@@ -714,11 +714,10 @@ class TestNeverRaises:
             own=own,
             owner_name="Mara Lindgren",
             contacts=BOOK,
-            min_reason_words=5,
         )
         assert isinstance(req, IntroRequest)
         req2 = request._read_note(
-            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK, min_reason_words=5
+            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK
         )
         assert isinstance(req2, IntroRequest)
 
@@ -776,10 +775,9 @@ class TestNeverRaises:
             own=own,
             owner_name="Mara Lindgren",
             contacts=BOOK,
-            min_reason_words=5,
         )
         request._read_note(
-            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK, min_reason_words=5
+            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK
         )
 
 

@@ -7,6 +7,9 @@ the file and the field.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -15,11 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from introd.cli import contact_paths
-from introd.config import Config, load_config
-from introd.contacts import ContactBook, load_contacts
-from introd.engine import judge
-from introd.reading import Context, read_mail
+from introd.cli import main
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
 NOW = datetime(2025, 3, 6, 12, 0, tzinfo=UTC)
@@ -52,25 +51,20 @@ def _expected() -> list[dict[str, Any]]:
 
 
 @cache
-def _setup() -> tuple[Config, ContactBook]:
-    cfg = load_config(CORPUS / "config.yaml", need_servers=False)
-    return cfg, load_contacts(contact_paths(cfg))
+def _parsed() -> dict[str, dict[str, Any]]:
+    """What `introd parse` prints for the whole corpus (without state), by file name."""
+    files = sorted(str(p) for p in CORPUS.glob("*.eml"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["parse", "--config", str(CORPUS / "config.yaml"),
+                       "--now", NOW.isoformat(), *files])
+    assert status == 0
+    return {Path(r["file"]).name: r for r in json.loads(out.getvalue())}
 
 
-@cache
 def parse(name: str) -> dict[str, Any]:
-    """What `introd parse` prints for one corpus file (without state)."""
-    cfg, contacts = _setup()
-    reading = read_mail((CORPUS / name).read_bytes(), Context(config=cfg, contacts=contacts))
-    decision = judge(reading, config=cfg, contacts=contacts, store=None, now=NOW)
-    return {
-        "kind": reading.kind,
-        "request": reading.request.as_json()
-        if reading.kind == "request" and reading.request
-        else None,
-        "reply": reading.answer.as_json() if reading.kind == "reply" and reading.answer else None,
-        "decision": decision.as_json(),
-    }
+    """What `introd parse` printed for one corpus file."""
+    return _parsed()[name]
 
 
 def _norm(value: Any) -> str | None:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from introd.config import build_config
-from introd.daemon import build_engine
+from introd.wiring import build_engine
 from introd.engine import Engine
 from introd.state import OutboxRow, Store
 from world import BLANKET, OWNER, TIM_ASKS, forward

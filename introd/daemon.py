@@ -24,7 +24,6 @@ import structlog
 
 from .config import Config, load_config
 from .delivery import SmtpConnection
-from .engine import Engine
 from .exceptions import (
     AuthExpired,
     DeliveryError,

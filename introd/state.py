@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -373,10 +373,6 @@ class Store:
         return self._exec("SELECT 1 FROM messages WHERE message_id = ? LIMIT 1",
                           (message_id,)).fetchone() is not None
 
-    def known_uids(self, folder: str, uidvalidity: int) -> set[int]:
-        return {r[0] for r in self._exec(
-            "SELECT uid FROM messages WHERE folder=? AND uidvalidity=?", (folder, uidvalidity))}
-
     def record_message(self, *, folder: str, uidvalidity: int, uid: int, message_id: str | None,
                        kind: str, intro_id: str | None, action: str, rule: str,
                        now: datetime) -> None:
@@ -533,13 +529,6 @@ class Store:
         return {r["role"]: PartyRow.from_row(r) for r in self._exec(
             "SELECT * FROM parties WHERE intro_id = ?", (intro_id,))}
 
-    def party_by_optin_message(self, message_ids: list[str]) -> PartyRow | None:
-        for mid in message_ids:
-            row = self._exec("SELECT * FROM parties WHERE optin_message_id = ?", (mid,)).fetchone()
-            if row:
-                return PartyRow.from_row(row)
-        return None
-
     def outbox_by_message_ids(self, message_ids: list[str]) -> OutboxRow | None:
         for mid in message_ids:
             row = self._exec("SELECT * FROM outbox WHERE message_id = ?", (mid,)).fetchone()
@@ -647,7 +636,3 @@ class Store:
         cur = self._exec("INSERT OR IGNORE INTO notices VALUES (?, ?)",
                          (address.lower(), now.astimezone(UTC).strftime("%Y-%m-%d")))
         return cur.rowcount == 1
-
-
-def expiry(created: datetime, expire_after: timedelta) -> datetime:
-    return created + expire_after

@@ -517,11 +517,12 @@ class TestReason:
                 "verde.",
                 "Me gustaría conversar con ella sobre química verde.",
             ),
-            ("Could you introduce me to Greta Vogt? I would like that.", None),
+            # reported however short: whether four words are enough is no_reason's call
+            ("Could you introduce me to Greta Vogt? I would like that.", "I would like that."),
         ],
     )
     def test_stated_purpose_or_none(self, text: str, reason: str | None) -> None:
-        """The purpose sentence is the reason; a bare ask has none; short ones do not count."""
+        """The purpose sentence is the reason; a bare ask or a thank-you has none."""
         assert read(forward(text)).reason == reason
 
     def test_min_words_counts_the_reason_only(self) -> None:

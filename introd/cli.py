@@ -251,7 +251,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_owner_action(args: argparse.Namespace) -> int:
-    from .daemon import build_engine
+    from .wiring import build_engine
 
     cfg = _load(args, need_servers=False)
     store = _store(cfg)

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from introd.cli import contact_paths  # noqa: E402
+from introd.wiring import contact_paths  # noqa: E402
 from introd.config import load_config  # noqa: E402
 from introd.contacts import load_contacts  # noqa: E402
 from introd.engine import judge  # noqa: E402

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from introd.cli import contact_paths
+from introd.wiring import contact_paths
 from introd.config import load_config
 from introd.contacts import ContactBook, load_contacts
 from introd.forward import find_forward

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from email.message import Message
 
+from introd.addresses import parse_mailbox
 from introd.mailtext import address_list, body_text, first_address, header_text
 from introd.model import Forward, Person
 
@@ -276,7 +277,9 @@ _SPLIT_LABELS = sorted(
 _INLINE_LABEL = re.compile(
     "(?:"
     + "|".join(re.escape(label[0].upper() + label[1:]) for label in _SPLIT_LABELS)
-    + "|CC|BCC)[ \u00a0]*[:：]"
+    + "|CC|BCC"
+    # a one-letter label (Italian and Spanish "A:" for To) glued to the address before it
+    + "|(?<=>)A)[ \u00a0]*[:：]"
 )
 
 
@@ -310,8 +313,12 @@ def _clean_name(name: str) -> str | None:
 
 def _unmailto(value: str) -> str:
     value = value[:_MAX_VALUE]
+    # "addr<mailto:addr>" is one address shown with its link; a link to another address
+    # is the address (the shown text is the display name)
     value = re.sub(
-        r"(?<![^\s<>\[\]])([^\s<>\[\]@]++@[^\s<>\[\]]+?)\s*<mailto:[^>]*>", r"\1", value, flags=re.I
+        r"(?<![^\s<>\[\]])([^\s<>\[\]@]++@[^\s<>\[\]]+?)\s*<mailto:([^>]*)>",
+        lambda m: m.group(1) if m.group(1).lower() == m.group(2).strip().lower()
+        else f"{m.group(1)} <{m.group(2)}>", value, flags=re.I
     )
     value = re.sub(r"<mailto:([^>]+)>", r"<\1>", value, flags=re.I)
     value = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", value, flags=re.I)
@@ -331,21 +338,13 @@ def parse_person(value: str) -> Person | None:
 def _parse_person(value: str) -> Person | None:
     value = _INVISIBLE.sub("", value[:_MAX_VALUE]).replace("\u00a0", " ").strip()
     value = _ON_BEHALF.sub("", _unmailto(value))
-    match = EMAIL.search(value)
-    if match is None:
-        name = _clean_name(value)
+    person = parse_mailbox(value)
+    if person is None:
+        return None
+    name = _clean_name(person.name) if person.name else None
+    if person.email is None:
         return Person(name=name, email=None) if name else None
-    email = match.group(0).strip(".").lower()
-    before = value[: match.start()]
-    name = _clean_name(before)
-    if name is None:
-        after = value[match.end() :]
-        paren = re.match(r"^\s*>?\s*\(([^)]+)\)", after)
-        if paren:
-            name = _clean_name(paren.group(1))
-    if name is not None and (name.lower() == email or EMAIL.fullmatch(name)):
-        name = None
-    return Person(name=name, email=email)
+    return Person(name=name, email=person.email)
 
 
 def parse_people(value: str) -> tuple[Person, ...]:

@@ -14,12 +14,12 @@ from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import getaddresses
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import html2text
 
+from introd.addresses import parse_mailboxes
 from introd.model import Person
 
 __all__ = [
@@ -197,31 +197,19 @@ def _simple_mailbox(raw: str) -> Person | None:
 
 
 def _address_list(msg: Message, name: str) -> tuple[Person, ...]:
-    people: list[Person] = []
+    """The mailboxes of every header ``name``, read from the raw values by the one
+    address routine (introd.addresses): the address is the bracketed one or the
+    addr-spec, never a display name or a comment."""
+    raw = _raw_values(msg, name)
     # a folded header (CR/LF inside) never matches the plain forms
-    simple = [_simple_mailbox(r) for r in _raw_values(msg, name)]
+    simple = [_simple_mailbox(r) for r in raw]
     if simple and all(p is not None for p in simple):
         return tuple(p for p in simple if p is not None)
+    people: list[Person] = []
     try:
-        headers = msg.get_all(name) or []
-        for header in headers:
-            addresses = getattr(header, "addresses", None)
-            if addresses is None:
-                raise ValueError("unstructured address header")
-            for address in addresses:
-                person = _person(address.display_name, address.addr_spec)
-                if person is not None:
-                    people.append(person)
-        if people or not headers:
-            return tuple(people)
-    except Exception:
-        people = []
-    try:
-        raw = [re.sub(r"\r?\n[ \t]", " ", v) for v in _raw_values(msg, name)]
-        for display, addr in getaddresses(raw):
-            person = _person(_decode_raw_header(display), addr)
-            if person is not None:
-                people.append(person)
+        for value in raw:
+            unfolded = _LINE_BREAK.sub(" ", _unsurrogate(value))
+            people.extend(parse_mailboxes(unfolded))
     except Exception:
         return tuple(people)
     return tuple(people)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from introd.names import clean_name
+
 Kind = Literal["request", "reply", "owner_command", "auto_reply", "bounce", "unknown"]
 Role = Literal["requester", "target"]
 AnswerWord = Literal["yes", "no", "unclear"]
@@ -17,6 +19,11 @@ class Person:
 
     name: str | None = None
     email: str | None = None
+
+    def __post_init__(self) -> None:
+        # every name is rebuilt where it is made: from mail, the state or the contacts
+        if self.name is not None:
+            object.__setattr__(self, "name", clean_name(self.name))
 
     @property
     def first_name(self) -> str:

@@ -36,6 +36,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .exceptions import TemplateError
 from .model import Person
+from .names import clean_name
 from .texthtml import text_to_html
 
 TEMPLATE_NAMES = (
@@ -349,7 +350,7 @@ def address_of(person: Person) -> Address:
     local, _, domain = email.partition("@")
     if not local or not domain:
         raise TemplateError(f"not an address: {email!r}")
-    return Address(display_name=clean_header(person.name), username=local, domain=domain)
+    return Address(display_name=clean_name(person.name) or "", username=local, domain=domain)
 
 
 class _WirePolicy(email.policy.Compat32):
@@ -382,7 +383,7 @@ def _header(value: str) -> str | email.header.Header:
 
 
 def _mailbox(address: Address) -> str:
-    name = clean_header(address.display_name)
+    name = clean_name(address.display_name) or ""
     spec = clean_header(address.addr_spec)
     if not spec.isascii():
         raise TemplateError(f"cannot send to a non-ASCII address: {spec!r}")

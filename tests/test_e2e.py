@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from world import BLANKET, INTROS, OWNER, TIM_ASKS, TRUSTED, World, forward
+from world import AUTH_OK, BLANKET, INTROS, OWNER, TIM_ASKS, TRUSTED, World, forward
 
 pytestmark = pytest.mark.servers
 
@@ -146,6 +146,48 @@ class TestNeverAnswered:
         world.reply(TIM, _optin(world, TIM), "Yes please.", now=clock.now(), to=INTROS)
         world.run_once(clock.now())
         assert len(world.sent()) == 3
+
+
+def _attached(inner_from: str) -> bytes:
+    """The owner forwards a request as an attachment; its From is what the sender wrote."""
+    inner = (f"From: {inner_from}\r\nTo: {OWNER}\r\nSubject: Introduction request\r\n"
+             "Message-ID: <r1@evil.example>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n\r\n"
+             + TIM_ASKS.replace("\n", "\r\n"))
+    return (f"{AUTH_OK}\r\nFrom: Lisa Balbes <{OWNER}>\r\nTo: {INTROS}\r\n"
+            "Subject: Fwd: Introduction request\r\nMessage-ID: <f1@mail.example.test>\r\n"
+            "Date: Tue, 08 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=b1\r\n\r\n"
+            "--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+            "--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--b1--\r\n").encode()
+
+
+class TestHostileNames:
+    @pytest.mark.parametrize("raw", [
+        _attached("=?UTF-8?Q?Tim=0A?=Bcc: mallory@evil.example <tim@example.test>"),
+        _attached('"=?UTF-8?Q?Tim_Walker=0D=0ABcc=3A_mallory@evil.example?=" '
+                  "<tim@example.test>"),
+        _attached('"mallory@evil.example" <tim@example.test>'),
+        _attached("Tim (mallory@evil.example) <tim@example.test>"),
+        forward("mallory@evil.example", TIM, TIM_ASKS),
+        forward('"mallory@evil.example"', TIM, TIM_ASKS),
+    ], ids=["encoded_newline_bcc", "encoded_crlf_in_quotes", "quoted_address_name",
+            "address_comment", "gmail_block_address_name", "gmail_block_quoted_name"])
+    def test_only_the_bracketed_address_gets_mail_and_headers_parse(
+            self, world: World, clock: Any, raw: bytes) -> None:
+        """A requester whose name is an address or hides a line break gets the opt-in at
+        the bracketed address; nothing goes to an address named in the name, and every
+        header of every mail sent parses cleanly with the standard library."""
+        world.owner_sends(raw)
+        assert world.run_once(clock.now()) == 0
+        received = world.smtp.received
+        assert sorted(r for m in received for r in m.rcpt_tos) == [BOB, TIM]
+        for msg in world.sent():
+            for name in msg.keys():
+                assert not getattr(msg[name], "defects", ()), (name, str(msg[name]))
+            assert "Bcc" not in msg
+            shown = [a.addr_spec for h in ("To", "Cc") if msg[h] for a in msg[h].addresses]
+            assert shown and set(shown) <= {BOB, TIM}
+            assert "mallory" not in str(msg["To"]) + str(msg.get("Cc", ""))
 
 
 class TestRestarts:

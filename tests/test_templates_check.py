@@ -323,11 +323,11 @@ class TestSendTime:
     def test_line_break_from_data_is_folded(self, tdir: Path) -> None:
         """A name read from mail with a line break cannot stop a mail: the header is cleaned."""
         context = {**situations(load(tdir), "optin_target")[0].context,
-                   "requester": Person(name="Tim\r\nBcc: all@elsewhere.example",
+                   "requester": Person(name="Tim\r\nBcc: everyone",
                                        email="tim.walker@example.org")}
         mail = Templates(tdir).render("optin_target", context)
         assert "\n" not in mail.subject and "\r" not in mail.subject
-        assert "Tim Bcc: all@elsewhere.example" in mail.subject
+        assert "Tim Bcc: everyone" in mail.subject
 
     def test_check_mode_refuses_a_template_line_break(self, tdir: Path) -> None:
         """With strict (as `templates check` renders) a subject line break is an error."""

@@ -335,7 +335,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"awaiting: {counts.get('awaiting', 0)}; in review: {counts.get('review', 0)}")
     print(f"errors in the last hour: {errors}")
     signin_ok = True
-    if cfg.oauth2 is not None:
+    if cfg.oauth2 is not None and any(srv is not None and srv.auth == "oauth2"
+                                      for srv in (cfg.imap, cfg.smtp)):
         from .login import status as signin_status
 
         st = signin_status(cfg)

@@ -55,8 +55,14 @@ class Token:
     obtained_at: float
 
     def fresh(self, now: float, margin: float = REFRESH_MARGIN) -> bool:
-        return bool(self.access_token) and (self.expires_at is None
-                                            or self.expires_at - margin > now)
+        """Usable for a while yet: more than ``margin`` left, or, for a token that lives
+        shorter than ten margins, more than a tenth of its life."""
+        if not self.access_token:
+            return False
+        if self.expires_at is None:
+            return True
+        life = self.expires_at - self.obtained_at
+        return self.expires_at - min(margin, max(life, 0.0) / 10) > now
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

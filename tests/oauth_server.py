@@ -169,6 +169,15 @@ class TokenServer:
                     return
         raise KeyError(user_code)
 
+    def deny(self, user_code: str) -> None:
+        """The person enters the code and refuses."""
+        with self._lock:
+            for device in self.devices.values():
+                if device.user_code == user_code:
+                    device.denied = True
+                    return
+        raise KeyError(user_code)
+
     def expire_access_tokens(self) -> int:
         """Every access token issued so far stops working (as at the end of its hour)."""
         with self._lock:

@@ -154,7 +154,8 @@ disable_plaintext_auth = no
 auth_mechanisms = {auth_mechanisms}
 # A failed login must not slow the next tests down.
 auth_failure_delay = 0
-{oauth2_passdb}# One passwd-file per user: Dovecot stats a file at most once a second, so a user added
+{oauth2_passdb}
+# One passwd-file per user: Dovecot stats a file at most once a second, so a user added
 # right after a lookup would stay unknown for up to a second in a shared file.
 passdb {{
   driver = passwd-file

@@ -302,6 +302,17 @@ class TestSasl:
         assert second != first and token_server.stats.grants == ["refresh_token"]
         assert source.access_token() == second
 
+    @pytest.mark.parametrize("life, used_after, fresh", [
+        (3600, 3000, True), (3600, 3400, False), (60, 50, True), (60, 55, False),
+    ])
+    def test_when_a_token_counts_as_fresh(self, life: float, used_after: float,
+                                          fresh: bool) -> None:
+        """Five minutes' margin, or a tenth of the life of a short-lived token."""
+        token = oauth2.Token(access_token="a", expires_at=1000.0 + life, refresh_token="r",
+                             scopes=(), account=None, flow="device", client_id="c",
+                             obtained_at=1000.0)
+        assert token.fresh(1000.0 + used_after) is fresh
+
     def test_revoked_refresh_token_is_auth_expired(self, signed_in: Any,
                                                    token_server: Any) -> None:
         """A revoked grant: the refresh answers invalid_grant, which is AuthExpired."""

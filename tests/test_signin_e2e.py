@@ -248,6 +248,43 @@ class TestBadInput:
         assert "no oauth2: section" in capsys.readouterr().err
 
 
+class TestOtherLogins:
+    def test_device_sign_in_refused(self, world: World, token_server: Any,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+        """The person refuses on the verification page: one line, nothing stored."""
+
+        def refuse() -> None:
+            token_server.deny(token_server.wait_for_device_code(timeout=20))
+
+        thread = threading.Thread(target=refuse, daemon=True)
+        thread.start()
+        assert world.cli("auth", "login") == 1
+        thread.join(10)
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.startswith("introd:")]
+        assert len(lines) == 1 and "access_denied" in lines[0]
+        assert not (world.tmp / "oauth2-token.json").exists()
+
+    def test_client_credentials_login_and_status(self, world: World, token_server: Any,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+        """client_credentials: auth status needs no login; auth login proves the app."""
+        token_server.add_client("app", "app-secret", app_mailbox=INTROS)
+        (world.tmp / "app-secret").write_text("app-secret\n")
+        world.write_config(oauth2={"provider": "custom", "client_id": "app",
+                                   "client_secret_file": "app-secret",
+                                   "flow": "client_credentials",
+                                   "token_url": token_server.token_url, "timeout": "2s"})
+        assert world.cli("auth", "status") == 0
+        assert "introd fetches one itself" in capsys.readouterr().out
+        assert world.cli("auth", "login") == 0
+        assert "signed in as intros@example.test" in capsys.readouterr().out
+        assert world.cli("auth", "status") == 0
+        out = capsys.readouterr().out
+        assert "refresh token: none (client_credentials needs none)" in out
+        assert "app-secret" not in out
+        assert token_server.stats.grants == ["client_credentials"]
+
+
 class TestAuthorizationCode:
     def _config(self, world: World, token_server: Any) -> Any:
         token_server.add_client("desktop", "desktop-secret")

@@ -1,8 +1,13 @@
-"""Structured logging: console on a tty, JSON lines otherwise; stable event names."""
+"""Structured logging: console on a tty, JSON lines otherwise; stable event names.
+
+Under systemd, stderr is a stream to the journal (``$JOURNAL_STREAM`` names it); each
+line then starts with the syslog priority of its level (``<6>`` for info, ``<4>`` for a
+warning, ``<3>`` for an error), which journald strips and stores as ``PRIORITY``."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -12,6 +17,31 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
            "error": logging.ERROR}
 # never let one of these reach a log line, whatever a caller binds
 _SECRET_KEYS = {"password", "token", "secret", "body", "raw", "reply_to"}
+
+
+# syslog priorities by structlog method name
+_PRIORITIES = {"debug": 7, "info": 6, "msg": 6, "warning": 4, "warn": 4, "error": 3,
+               "exception": 3, "critical": 2, "fatal": 2}
+
+
+def journal_stream(fd: int) -> bool:
+    """Whether ``fd`` is the journal stream systemd connected (``$JOURNAL_STREAM`` holds its
+    device and inode, so a stderr redirected elsewhere is not mistaken for it)."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    dev, _, ino = expected.partition(":")
+    if not dev.isdigit() or not ino.isdigit():
+        return False
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+
+
+def _priority_prefix(_: Any, method: str, line: str) -> str:
+    """``<N>`` before every line of a rendered event, N its level's syslog priority."""
+    prefix = f"<{_PRIORITIES.get(method, 6)}>"
+    return "\n".join(prefix + part for part in line.split("\n"))
 
 
 def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -33,9 +63,20 @@ class _Stderr:
     def isatty(self) -> bool:
         return sys.stderr.isatty()
 
+    def fileno(self) -> int:
+        return sys.stderr.fileno()
 
-def setup_logging(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
+
+def setup_logging(fmt: str = "auto", level: str = "info", stream: Any = None,
+                  journal: bool | None = None) -> None:
+    """Log to ``stream`` (stderr by default). ``journal``: prefix each line with its syslog
+    priority; by default when stderr is systemd's journal stream."""
     stream = stream or _Stderr()
+    if journal is None:
+        try:
+            journal = journal_stream(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            journal = False
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (structlog.processors.JSONRenderer() if use_json
                      else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
@@ -47,6 +88,7 @@ def setup_logging(fmt: str = "auto", level: str = "info", stream: Any = None) ->
             _redact,
             structlog.processors.format_exc_info,
             renderer,
+            *([_priority_prefix] if journal else []),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=stream),

@@ -403,8 +403,14 @@ def _secret(r: _Reader, sect: Mapping[str, Any] | None, prefix: str,
             return Secret(key=prefix, names=names)
         creds = os.environ.get("CREDENTIALS_DIRECTORY")
         p = Path(raw)
-        if not p.is_absolute() and creds and (Path(creds) / raw).exists():
-            return Secret(file=Path(creds) / raw, key=prefix, names=names)
+        if not p.is_absolute() and creds:
+            candidate = Path(creds) / raw
+            try:
+                there = candidate.exists()
+            except OSError:  # a directory we may not search: reading it says so, by path
+                there = True
+            if there:
+                return Secret(file=candidate, key=prefix, names=names)
         return Secret(file=r.path(raw), key=prefix, names=names)
     if sect.get(env_key) is not None:
         return Secret(env=r.get(sect, prefix, env_key, _str), key=prefix, names=names)

@@ -143,6 +143,28 @@ class TestSecrets:
                            path=tmp_path / "c.yaml")
         assert cfg.imap is not None and cfg.imap.password.reveal() == "from-systemd"
 
+    def test_unsearchable_credentials_directory_is_one_clear_error(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A $CREDENTIALS_DIRECTORY the service may not search (EACCES) is a config error
+        naming the file when the password is read, not a traceback while loading."""
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+        real_stat = Path.stat
+
+        def stat(self: Path, **kwargs: object) -> object:
+            if self.parent == creds:  # as for a non-root user in a 0700 root folder
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_stat(self, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Path, "stat", stat)
+        monkeypatch.setattr(Path, "read_text", lambda self, **kw: stat(self) and "")
+        cfg = build_config(config_with(imap__password=None, imap__password_file="imap"),
+                           path=tmp_path / "c.yaml")
+        assert cfg.imap is not None
+        with pytest.raises(ConfigError, match=f"cannot read {creds}/imap: Permission denied"):
+            cfg.imap.password.reveal()
+
 
 class TestLoading:
     def test_missing_file(self, tmp_path: Path) -> None:

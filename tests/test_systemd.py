@@ -550,6 +550,35 @@ class TestUnderSystemd:
         sent = m.received_since(mark)
         assert sorted(_to(msg) for msg in sent) == _parties(batch)
 
+    def test_backup_and_restore_as_documented(self, machine: Machine) -> None:
+        """docs/operations.md's backup (SQLite's online backup while introd runs) and
+        restore (files copied back as root, then chown to the service's uid): the service
+        starts on the restored state, owns it, and writes it."""
+        m = machine
+        python = str(Path(INTROD).with_name("python"))
+        m.sd.run("install", "-d", "-m", "0700", "/var/backups/introd")
+        m.sd.run(python, "-c", "import sqlite3, sys; "
+                 "sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))",
+                 "/var/lib/introd/introd.db", "/var/backups/introd/introd.db")
+        m.sd.run("cp", "/var/lib/introd/secret", "/var/backups/introd/secret")
+        before, secret = m.intros(), m.sd.read("/var/lib/introd/secret")
+        m.sd.systemctl("stop", UNIT)
+        m.sd.run("sh", "-c", "rm -f /var/lib/introd/*")  # the state is lost
+        m.sd.run("cp", "/var/backups/introd/introd.db", "/var/lib/introd/introd.db")
+        m.sd.run("cp", "/var/backups/introd/secret", "/var/lib/introd/secret")
+        m.sd.run("chown", "-R", "--reference=/var/lib/private/introd",
+                 "/var/lib/private/introd")
+        mark = len(m.smtp.received)
+        _append(m, range(23, 24))
+        m.sd.systemctl("start", UNIT, timeout=60)
+        assert sorted(_to(msg) for msg in m.received_since(mark)) == _parties(range(23, 24))
+        assert m.sd.read("/var/lib/introd/secret") == secret
+        after = m.intros()
+        assert all(intro in after for intro in before) and len(after) == len(before) + 1
+        uid = int(m.sd.read(f"/proc/{m.main_pid()}/status").split("Uid:")[1].split()[0])
+        for name in ("introd.db", "secret"):
+            assert m.sd.stat(f"/var/lib/private/introd/{name}")[0] == uid
+
     def test_logs_reach_the_journal_with_their_priority_one_event_per_line(
             self, machine: Machine) -> None:
         """Every line introd wrote is one JSON event whose level is the journal entry's

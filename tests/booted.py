@@ -269,7 +269,8 @@ class BootedSystemd:
         """The end of systemd's console output, for failure messages."""
         if not self.console_log.exists():
             return ""
-        text = [ln for ln in self.console_log.read_text(errors="replace").replace("\r", "").splitlines() if ln]
+        raw = self.console_log.read_text(errors="replace").replace("\r", "")
+        text = [ln for ln in raw.splitlines() if ln]
         return "\n".join(text[-lines:])
 
     def close(self) -> None:

@@ -41,6 +41,7 @@ import introd
 
 from booted import BootedSystemd, BootError, HostSnapshot, NamespacesUnavailable
 from conftest import INTRO_PASSWORD, INTRO_USER, SMTP_PASSWORD, SMTP_USER
+from oauth_server import TokenServer
 from servers import PARTY_PASSWORD, Dovecot, SmtpServer
 from test_outages import backlog_request, requester_of, target_of
 from world import OWNER, TRUSTED
@@ -57,6 +58,9 @@ INSTANCES = {  # instance: (mailbox, IMAP password, SMTP password)
     "a": ("intros-a@example.test", "imap-a-secret", "smtp-a-secret"),
     "b": ("intros-b@example.test", "imap-b-secret", "smtp-b-secret"),
 }
+# instance b signs in with OAuth 2.0 (client_credentials at the suite's token server)
+OAUTH_CLIENT, OAUTH_SECRET = "introd-b", "b-client-secret"
+TOKEN_FILE = "/var/lib/private/introd/b/oauth2-token.json"
 PRIORITY = {"debug": "7", "info": "6", "warning": "4", "error": "3", "critical": "2"}
 # hidden from the service by ProtectHome=/PrivateTmp=, or covered in the namespace
 HIDDEN = ("/home", "/root", "/run/user", "/tmp", "/var/tmp")
@@ -96,11 +100,14 @@ class Machine:
     """The booted systemd with introd installed in it, and the mail servers it uses."""
 
     def __init__(self, booted: BootedSystemd, dovecot: Dovecot, smtp: SmtpServer,
-                 instance_smtp: dict[str, SmtpServer]) -> None:
+                 instance_smtp: dict[str, SmtpServer], instance_dovecot: dict[str, Dovecot],
+                 token_server: TokenServer) -> None:
         self.sd = booted
         self.dovecot = dovecot
         self.smtp = smtp
         self.instance_smtp = instance_smtp
+        self.instance_dovecot = instance_dovecot
+        self.token_server = token_server
 
     def write_config(self, **changes: Any) -> None:
         path = self.sd.etc / "config.yaml"
@@ -170,7 +177,8 @@ class Machine:
             if len(server.received) != last:
                 last, since = len(server.received), time.monotonic()
 
-    def reply(self, optin: EmailMessage, sender: str, text: str, to: str | None = None) -> None:
+    def reply(self, optin: EmailMessage, sender: str, text: str, to: str | None = None,
+              dovecot: Dovecot | None = None) -> None:
         """`sender` answers an opt-in like a mail client: to its Reply-To, quoting it."""
         msg = EmailMessage()
         msg["From"] = sender
@@ -179,7 +187,7 @@ class Machine:
         msg["Message-ID"] = make_msgid(domain="example.test")
         msg["In-Reply-To"] = msg["References"] = str(optin["Message-ID"])
         msg.set_content(f"{text}\n\nOn Tue, Lisa Balbes wrote:\n> ...\n")
-        self.dovecot.deliver(str(msg["To"]), msg.as_bytes(), sender)
+        (dovecot or self.dovecot).deliver(str(msg["To"]), msg.as_bytes(), sender)
 
 
 def _to(msg: EmailMessage) -> str:
@@ -264,7 +272,8 @@ def host() -> Iterator[HostSnapshot]:
 
 
 @pytest.fixture(scope="module")
-def machine(host: HostSnapshot, dovecot_server: Dovecot,
+def machine(host: HostSnapshot, dovecot_server: Dovecot, oauth_dovecot_server: Dovecot,
+            token_server_session: TokenServer,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
     """systemd booted in namespaces with both units installed; introd not started yet."""
     stage = tmp_path_factory.mktemp("systemd")
@@ -281,14 +290,21 @@ def machine(host: HostSnapshot, dovecot_server: Dovecot,
         smtp = SmtpServer(user=SMTP_USER, password=SMTP_PASSWORD, dovecot=dovecot_server)
         servers.append(smtp)
         instance_smtp = {}
+        instance_dovecot = {"a": dovecot_server, "b": oauth_dovecot_server}
+        oauth_dovecot_server.start()
+        token_server_session.add_client(OAUTH_CLIENT, OAUTH_SECRET,
+                                        app_mailbox=INSTANCES["b"][0])
         for name, (mailbox, imap_pw, smtp_pw) in INSTANCES.items():
-            dovecot_server.add_user(mailbox, imap_pw)
+            instance_dovecot[name].add_user(mailbox, imap_pw)
+            introspection = token_server_session.introspection_url if name == "b" else None
             instance_smtp[name] = SmtpServer(user=mailbox, password=smtp_pw,
-                                             dovecot=dovecot_server)
+                                             dovecot=instance_dovecot[name],
+                                             oauth2_introspection_url=introspection)
             servers.append(instance_smtp[name])
         for server in servers:
             server.start()
-        m = Machine(booted, dovecot_server, smtp, instance_smtp)
+        m = Machine(booted, dovecot_server, smtp, instance_smtp, instance_dovecot,
+                    token_server_session)
         _install_introd(stage)
         _install(m)
         booted.boot(["systemd-journald.service"])
@@ -300,6 +316,7 @@ def machine(host: HostSnapshot, dovecot_server: Dovecot,
         for server in servers:
             server.stop()
         dovecot_server.clear()
+        oauth_dovecot_server.clear()
 
 
 def _install(m: Machine) -> None:
@@ -323,10 +340,25 @@ def _install(m: Machine) -> None:
     secrets = {creds / "imap": INTRO_PASSWORD, creds / "smtp": SMTP_PASSWORD}
     for name, (mailbox, imap_pw, smtp_pw) in INSTANCES.items():
         path = etc / f"{name}.yaml"
-        path.write_text(_config(mailbox, m.dovecot, m.instance_smtp[name],
+        path.write_text(_config(mailbox, m.instance_dovecot[name], m.instance_smtp[name],
                                 f"/var/lib/introd/{name}"))
         secrets[creds / name / "imap"] = imap_pw
         secrets[creds / name / "smtp"] = smtp_pw
+    # b: OAuth, as docs/operations.md says: the client secret as one more credential (a
+    # drop-in), the imap and smtp credentials empty, the token file beside the state
+    data = yaml.safe_load((etc / "b.yaml").read_text())
+    for section in ("imap", "smtp"):
+        del data[section]["password_file"]
+        data[section]["auth"] = "oauth2"
+    data["oauth2"] = {"provider": "custom", "client_id": OAUTH_CLIENT,
+                      "flow": "client_credentials", "token_url": m.token_server.token_url,
+                      "client_secret_file": "oauth2", "timeout": "5s"}
+    (etc / "b.yaml").write_text(yaml.safe_dump(data))
+    secrets.update({creds / "b" / "imap": "", creds / "b" / "smtp": "",
+                    creds / "b" / "oauth2": OAUTH_SECRET})
+    (units / "introd@b.service.d").mkdir()
+    (units / "introd@b.service.d" / "oauth2.conf").write_text(
+        "[Service]\nLoadCredential=oauth2:/etc/introd/credentials/b/oauth2\n")
     for path, value in secrets.items():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.write_text(value)
@@ -335,8 +367,9 @@ def _install(m: Machine) -> None:
         path.chmod(0o644)
 
 
-def _append(m: Machine, indexes: range, mailbox: str = INTRO_USER) -> None:
-    with m.dovecot.session(mailbox) as imap:
+def _append(m: Machine, indexes: range, mailbox: str = INTRO_USER,
+            dovecot: Dovecot | None = None) -> None:
+    with (dovecot or m.dovecot).session(mailbox) as imap:
         for i in indexes:
             imap.append("INBOX", backlog_request(i))
 
@@ -616,7 +649,7 @@ class TestUnderSystemd:
         m.sd.run("rm", "/var/lib/introd")
         marks = {name: len(smtp.received) for name, smtp in m.instance_smtp.items()}
         _append(m, range(30, 31), INSTANCES["a"][0])
-        _append(m, range(31, 32), INSTANCES["b"][0])
+        _append(m, range(31, 32), INSTANCES["b"][0], m.instance_dovecot["b"])
         m.sd.systemctl("start", "introd@a.service", "introd@b.service", timeout=60)
         sent = {name: m.received_since(marks[name], m.instance_smtp[name])
                 for name in INSTANCES}
@@ -636,7 +669,8 @@ class TestUnderSystemd:
             secrets[name] = m.sd.read(f"/var/lib/introd/{name}/secret")
             env = m.sd.read(f"/proc/{pid}/environ").split("\0")
             assert f"CREDENTIALS_DIRECTORY=/run/credentials/{unit}" in env
-            assert m.sd.read(f"/run/credentials/{unit}/imap") == INSTANCES[name][1]
+            if name == "a":
+                assert m.sd.read(f"/run/credentials/{unit}/imap") == INSTANCES[name][1]
             intros = m.intros(f"/etc/introd/{name}.yaml")
             assert [i["requester"] for i in intros] == \
                 [requester_of(30 if name == "a" else 31)[1]]
@@ -645,7 +679,8 @@ class TestUnderSystemd:
         target_a = target_of(30)[1]
         optin = _optin_to(sent["a"], target_a)
         token = str(optin["Reply-To"]).split("+")[1]
-        m.reply(optin, target_a, "Yes, happy to.", to=f"intros-b+{token}")
+        m.reply(optin, target_a, "Yes, happy to.", to=f"intros-b+{token}",
+                dovecot=m.instance_dovecot["b"])
         m.sd.wait_for("b sets the answer aside", lambda: [
             e for e in m.events("mail_handled", unit="introd@b.service")
             if e.get("action") == "ignore"])
@@ -657,6 +692,16 @@ class TestUnderSystemd:
             if e.get("action") == "accept" and e.get("kind") == "reply"])
         for name in INSTANCES:
             assert len(m.instance_smtp[name].received) == marks[name] + 2
+        # b signed in with a token; its token file is the dynamic user's, 0600, and a
+        # restart signs in with it again instead of asking for a new one
+        assert m.instance_smtp["b"].oauth_logins and not m.instance_smtp["a"].oauth_logins
+        owner, _gid, mode = m.sd.stat(TOKEN_FILE)
+        assert owner == uids["b"] and mode == "600"
+        token, grants = m.sd.read(TOKEN_FILE), len(m.token_server.stats.grants)
+        m.sd.systemctl("restart", "introd@b.service", timeout=60)
+        assert m.sd.show("introd@b.service", "StatusText")["StatusText"].startswith("idle")
+        assert m.sd.read(TOKEN_FILE) == token and len(m.token_server.stats.grants) == grants
+        assert m.sd.stat(TOKEN_FILE)[0] == m.sd.stat("/var/lib/private/introd/b")[0]
         started = time.monotonic()
         m.sd.systemctl("stop", "introd@a.service", "introd@b.service")
         assert time.monotonic() - started < 5.0

@@ -39,11 +39,13 @@ def _clock(args: argparse.Namespace) -> Any:
     return lambda: fixed
 
 
-def _load(args: argparse.Namespace, *, need_servers: bool = True) -> Config:
+def _load(args: argparse.Namespace, *, need_servers: bool = True,
+          make_templates_dir: bool = False) -> Config:
     from .config import config_path, load_config
     from .logs import setup_logging
 
-    cfg = load_config(config_path(args.config), need_servers=need_servers)
+    cfg = load_config(config_path(args.config), need_servers=need_servers,
+                      make_templates_dir=make_templates_dir)
     setup_logging(cfg.log_format, cfg.log_level)
     return cfg
 
@@ -105,6 +107,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems += signin_problems(cfg)
     for w in warnings_for(cfg):
         print(f"warning: {w}", file=sys.stderr)
+    from .templates_copy import outdated
+
+    for w in outdated(cfg):
+        print(w, file=sys.stderr)
     if not args.offline:
         from .delivery import SmtpConnection
         from .mailbox import Mailbox
@@ -297,22 +303,37 @@ def cmd_contacts(args: argparse.Namespace) -> int:
 
 def cmd_templates(args: argparse.Namespace) -> int:
     from .templates_check import check_templates, list_templates, preview
+    from .templates_copy import copy_template, diff_template, outdated
 
-    cfg = _load(args, need_servers=False)
-    if args.templates_command == "list":
+    command = args.templates_command
+    cfg = _load(args, need_servers=False, make_templates_dir=command == "copy")
+    if command == "list":
         for line in list_templates(cfg):
             print(line)
         return EXIT_OK
-    if args.templates_command == "check":
+    if command == "check":
         problems = check_templates(cfg)
         for p in problems:
             print(p)
+        for w in outdated(cfg):
+            print(w)
         if problems:
             return EXIT_USAGE
         print("all templates render")
         return EXIT_OK
+    if command == "copy":
+        paths = copy_template(cfg, args.name, args.lang, force=args.force)
+        for path in paths[:-1]:
+            print(f"copied {path.name} to {path}", file=sys.stderr)
+        print(paths[-1])
+        return EXIT_OK
+    if command == "diff":
+        lines = diff_template(cfg, args.name, args.lang)
+        sys.stdout.writelines(lines)
+        return EXIT_FAIL if lines else EXIT_OK
     store = _store(cfg) if args.intro else None
-    print(preview(cfg, args.name, store=store, intro_id=args.intro, html_out=args.html))
+    print(preview(cfg, args.name, lang=args.lang, store=store, intro_id=args.intro,
+                  html_out=args.html))
     return EXIT_OK
 
 
@@ -470,14 +491,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     csub.add_parser("list", parents=[common])
     s.set_defaults(func=cmd_contacts)
-    s = sub.add_parser("templates", parents=[common], help="list, check, preview templates")
+    s = sub.add_parser("templates", parents=[common], help="list, check, copy, diff, preview templates")
     tsub = s.add_subparsers(dest="templates_command", required=True)
     tsub.add_parser("list", parents=[common])
     tsub.add_parser("check", parents=[common])
+    t = tsub.add_parser("copy", parents=[common],
+                        help="copy a built-in template (or `layout`) into templates_dir")
+    t.add_argument("name")
+    t.add_argument("--lang", metavar="LL")
+    t.add_argument("--force", action="store_true", help="overwrite files already there")
+    t = tsub.add_parser("diff", parents=[common],
+                        help="how an override differs from the installed built-in")
+    t.add_argument("name")
+    t.add_argument("--lang", metavar="LL")
     t = tsub.add_parser("preview", parents=[common])
     t.add_argument("name")
+    t.add_argument("--lang", metavar="LL")
     t.add_argument("--intro", metavar="ID")
-    t.add_argument("--html", metavar="OUT.html")
+    t.add_argument("--html", metavar="FILE")
     s.set_defaults(func=cmd_templates)
     s = sub.add_parser("status", parents=[common], help="is the daemon running")
     s.set_defaults(func=cmd_status)

@@ -573,7 +573,8 @@ def _policies(r: _Reader) -> dict[str, RuleConfig]:
     return rules
 
 
-def build_config(data: Any, *, path: Path | None = None, need_servers: bool = True) -> Config:
+def build_config(data: Any, *, path: Path | None = None, need_servers: bool = True,
+                 make_templates_dir: bool = False) -> Config:
     """Validate a parsed YAML document; raise ConfigError listing every problem."""
     source = str(path) if path else "config"
     if not isinstance(data, Mapping):
@@ -648,6 +649,12 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         smtp = replace(smtp, oauth2=oauth2)
     templates_raw = r.get(data, "", "templates_dir", _str)
     templates_dir = r.path(templates_raw) if templates_raw else None
+    if templates_dir is not None and make_templates_dir and not templates_dir.exists():
+        try:  # `introd templates copy` makes it
+            templates_dir.mkdir(parents=True)
+        except OSError as exc:
+            r.problems.append(("templates_dir", f"cannot create {templates_dir}: "
+                                                f"{exc.strerror or exc}"))
     if templates_dir is not None and not templates_dir.is_dir():
         r.problems.append(("templates_dir", f"{templates_dir} is not a folder"))
     contacts = tuple(r.path(p) for p in (r.get(data, "", "contacts", _str_list, ()) or ()))
@@ -741,8 +748,10 @@ def config_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("INTROD_CONFIG") or DEFAULT_PATH)
 
 
-def load_config(path: Path, *, need_servers: bool = True) -> Config:
-    """Read and validate the config file at ``path``."""
+def load_config(path: Path, *, need_servers: bool = True,
+                make_templates_dir: bool = False) -> Config:
+    """Read and validate the config file at ``path`` (creating its templates_dir first with
+    ``make_templates_dir``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -757,7 +766,8 @@ def load_config(path: Path, *, need_servers: bool = True) -> Config:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError([("", f"{where}{problem}")], str(path)) from None
-    return build_config(data, path=path.resolve(), need_servers=need_servers)
+    return build_config(data, path=path.resolve(), need_servers=need_servers,
+                        make_templates_dir=make_templates_dir)
 
 
 def warnings_for(cfg: Config) -> list[str]:

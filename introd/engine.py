@@ -5,6 +5,7 @@ transaction."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from .judge import judge, proven_role
 from .language import guess_language
 from .model import Candidate, Decision, Person, Reading
 from .reading import Context, read_mail
-from .render import OWNER_TEMPLATES, Templates, compose_bytes
+from .render import OWNER_TEMPLATES, Rendered, Templates, compose_bytes
 from .state import ACTIVE_STATES, IntroRow, Store, iso, parse_iso
 
 log = structlog.get_logger("introd.engine")
@@ -185,12 +186,12 @@ class Engine:
             self._ask(intro, role, now)
 
     def _ask(self, intro: IntroRow, role: str, now: datetime) -> None:
-        mid = self._mail(f"optin_{role}", intro, role, now, expects_answer=True)
+        mid = self._mail(f"optin_{role}", intro, role, now)
         self.store.update_party(intro.id, role, status="asked", asked_at=now, optin_message_id=mid)
         self.store.add_event(intro.id, "optin_sent", now, role=role)
 
     def _ask_owner(self, intro: IntroRow, now: datetime, *, rule: str, detail: str) -> None:
-        self._mail("review", intro, "owner", now, expects_answer=True,
+        self._mail("review", intro, "owner", now,
                    extra={"rule": rule, "detail": detail,
                           "review_reason": _review_reason(rule, detail)})
         self.store.add_event(intro.id, "review_requested", now, rule=rule)
@@ -238,7 +239,7 @@ class Engine:
             party = parties[role]
             if party.reasks == 0:
                 self.store.update_party(intro.id, role, status="asked", reasks=1)
-                self._mail("reask", intro, role, now, expects_answer=True,
+                self._mail("reask", intro, role, now,
                            extra={"previous_answer_excerpt": _excerpt(ans.text)})
                 self.store.add_event(intro.id, "reask_sent", now, role=role)
             else:
@@ -277,7 +278,7 @@ class Engine:
             if not intro.requester_email or intro.requester_email == "forgotten":
                 self.store.update_followup(intro.id, status="skipped")
                 return
-            self._mail("followup", intro, "requester", now, expects_answer=True,
+            self._mail("followup", intro, "requester", now,
                        extra={"again": False, "previous_answer_excerpt": "",
                               "introduced_at": followup.introduced_at})
             self.store.update_followup(intro.id, status="sent", sent_at=now, asks=1)
@@ -309,7 +310,7 @@ class Engine:
         log.info("followup_answered", intro_id=intro.id, answer=ans.answer, outcome=outcome,
                  thanks=bool(thanks))
         if fields["status"] == "reasked":
-            self._mail("followup", intro, "requester", now, expects_answer=True,
+            self._mail("followup", intro, "requester", now,
                        extra={"again": True, "previous_answer_excerpt": _excerpt(ans.text),
                               "introduced_at": followup.introduced_at})
             self.store.add_event(intro.id, "followup_sent", now, role="requester", again=True)
@@ -367,7 +368,7 @@ class Engine:
 
     def _notify_owner(self, intro: IntroRow | None, now: datetime, headline: str,
                       lines: list[str]) -> None:
-        self._mail("owner_notice", intro, "owner", now, expects_answer=intro is not None,
+        self._mail("owner_notice", intro, "owner", now,
                    extra={"headline": headline, "lines": lines})
 
     def owner_action(self, verb: str, intro_id: str, now: datetime,
@@ -420,7 +421,7 @@ class Engine:
                 for role, party in parties.items():
                     if party.status == "unclear":
                         self.store.update_party(intro.id, role, status="asked")
-                        self._mail("reask", intro, role, now, expects_answer=True,
+                        self._mail("reask", intro, role, now,
                                    extra={"previous_answer_excerpt": ""})
                         self.store.add_event(intro.id, "reask_sent", now, role=role)
             else:
@@ -519,7 +520,7 @@ class Engine:
                 if party.status != "asked" or party.asked_at is None or party.reminded_at:
                     continue
                 if party.asked_at + self.config.reminder_after <= now:
-                    self._mail("reminder", intro, role, now, expects_answer=True,
+                    self._mail("reminder", intro, role, now,
                                extra={"first_sent": party.asked_at})
                     self.store.update_party(intro.id, role, reminded_at=now)
                     self.store.add_event(intro.id, "reminder_sent", now, role=role)
@@ -585,22 +586,13 @@ class Engine:
 
     # -- outgoing mail ------------------------------------------------------------
     def _person(self, intro: IntroRow | None, role: str) -> Person | None:
-        if role == "owner":
-            return Person(name=self.config.owner.name, email=self.config.owner.email)
-        if intro is None:
-            return None
-        if role == "requester":
-            return Person(name=intro.requester_name, email=intro.requester_email)
-        return Person(name=intro.target_name, email=intro.target_email)
+        return party(self.config, intro, role)
 
-    def _language(self, person: Person | None, role: str) -> str:
-        """The contact's `language`, else the language they wrote to us in, else the default."""
-        if role == "owner" or person is None or not person.email:
-            return self.config.owner.language
-        contact = self.contacts.by_email(person.email)
+    def _known_language(self, email: str) -> str | None:
+        """The contact's `language`, else the language they last wrote to us in."""
+        contact = self.contacts.by_email(email)
         return (getattr(contact, "language", None)
-                or self.store.get_meta(f"language:{person.email.lower()}")
-                or self.config.default_language)
+                or self.store.get_meta(f"language:{email.lower()}"))
 
     def _learn_language(self, email: str | None, text: str) -> None:
         lang = guess_language(text) if email else None
@@ -609,64 +601,19 @@ class Engine:
 
     def render_context(self, intro: IntroRow | None, role: str,
                        extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        reply = self.config.reply_address
-        if intro is not None and role in ("requester", "target", "owner"):
-            reply = tokens.reply_address_with(reply, tokens.make_token(self.secret, intro.id, role))
-        view = None
-        if intro is not None:
-            view = IntroView(id=intro.id, reason=intro.reason, blurb=intro.blurb,
-                             created=intro.created, expires=intro.expires, state=intro.state)
-        candidates = [Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
-                      for c in (intro.candidates if intro else [])]
-        ctx: dict[str, Any] = {
-            "owner": Person(name=self.config.owner.name, email=self.config.owner.email),
-            "requester": self._person(intro, "requester"),
-            "target": self._person(intro, "target"),
-            "intro": view,
-            "reply_address": reply,
-            "recipient": self._person(intro, role) if role != "both" else None,
-            "role": role,
-            "order": intro.optin_order if intro else self.config.optin_order,
-            "requester_note": intro.requester_note if intro else None,
-            "candidates": [NumberedCandidate(number=i, name=c.name, email=c.email,
-                                             company=c.company)
-                           for i, c in enumerate(candidates, 1)],
-            "rule": intro.rule if intro else None,
-            "detail": intro.detail if intro else None,
-            "review_reason": "",
-        }
-        ctx.update(extra or {})
-        return ctx
+        return render_context(self.config, self.secret, intro, role, extra)
 
     def _mail(self, template: str, intro: IntroRow | None, role: str, now: datetime, *,
-              expects_answer: bool = False, extra: dict[str, Any] | None = None) -> str:
+              extra: dict[str, Any] | None = None) -> str:
         """Render, compose and queue one mail; returns its Message-ID."""
-        ctx = self.render_context(intro, role, extra)
-        if role == "both":
-            to = [p for p in (self._person(intro, "requester"), self._person(intro, "target"))
-                  if p is not None]
-            lang = self._language(to[0] if to else None, "requester")
-        else:
-            person = self._person(intro, role)
-            assert person is not None and person.email
-            to = [person]
-            if role == "owner" and template in DELEGATE_TEMPLATES:
-                to += [Person(email=d) for d in self.config.owner.delegates]
-            lang = self._language(person, role)
-        if template in OWNER_TEMPLATES:
-            lang = self.config.owner.language
-        try:
-            rendered = self.templates.render(template, ctx, language=lang)
-        except TemplateError as exc:
-            raise TemplateError(str(exc), template=template) from None
-        if intro is not None and f"[intro {intro.id}]" not in rendered.subject:
-            rendered = replace(rendered, subject=f"{rendered.subject} [intro {intro.id}]")
+        to = recipients(self.config, template, intro, role)
+        lang = mail_language(self.config, template, intro, role, self._known_language)
         message_id = tokens.new_message_id(intro.id if intro else None,
                                            role if role in ("requester", "target", "owner")
                                            else "notice", self.domain)
-        raw = compose_bytes(rendered, sender=self.config.from_address, to=to, message_id=message_id,
-                            date=now, reply_to=ctx["reply_address"] if expects_answer else None,
-                            auto_submitted=template != "introduction")
+        _, raw = write_mail(self.config, self.templates, template, intro, role,
+                            context=self.render_context(intro, role, extra), language=lang,
+                            to=to, message_id=message_id, now=now)
         self.store.enqueue(intro_id=intro.id if intro else None, template=template,
                            role=role if role in ("requester", "target", "owner") else None,
                            sender=str(self.config.from_address.addr_spec),
@@ -678,6 +625,115 @@ class Engine:
         log.info("mail_queued", intro_id=intro.id if intro else None, template=template,
                  to_role=role)
         return message_id
+
+
+# -- one mail, from template to bytes: shared by the engine, `templates check` and `preview`
+# the templates whose mail asks for an answer, and so carries a Reply-To with a token
+EXPECTS_ANSWER = ("optin_requester", "optin_target", "reminder", "reask", "review", "followup")
+
+
+def expects_answer(template: str, intro: IntroRow | None) -> bool:
+    """Whether TEMPLATE's mail asks for an answer: an owner_notice does when it is about an
+    intro (the owner may answer it with a command)."""
+    return template in EXPECTS_ANSWER or (template == "owner_notice" and intro is not None)
+
+
+def party(config: Config, intro: IntroRow | None, role: str) -> Person | None:
+    """The person ROLE is in INTRO: the owner, the requester or the target."""
+    if role == "owner":
+        return Person(name=config.owner.name, email=config.owner.email)
+    if intro is None:
+        return None
+    if role == "requester":
+        return Person(name=intro.requester_name, email=intro.requester_email)
+    return Person(name=intro.target_name, email=intro.target_email)
+
+
+def recipients(config: Config, template: str, intro: IntroRow | None,
+               role: str) -> list[Person]:
+    """Whom the mail goes to: both parties for the introduction, else ROLE (and the owner's
+    delegates for what they can answer)."""
+    if role == "both":
+        return [p for p in (party(config, intro, "requester"), party(config, intro, "target"))
+                if p is not None]
+    person = party(config, intro, role)
+    assert person is not None and person.email
+    to = [person]
+    if role == "owner" and template in DELEGATE_TEMPLATES:
+        to += [Person(email=d) for d in config.owner.delegates]
+    return to
+
+
+def party_language(config: Config, person: Person | None, role: str,
+                   known: Callable[[str], str | None]) -> str:
+    """PERSON's language: KNOWN(email) (their contact entry's `language`, else the language
+    they last wrote to us in), else the config's default; the owner's for the owner."""
+    if role == "owner" or person is None or not person.email:
+        return config.owner.language
+    return known(person.email) or config.default_language
+
+
+def mail_language(config: Config, template: str, intro: IntroRow | None, role: str,
+                  known: Callable[[str], str | None]) -> str:
+    """The language TEMPLATE is written in for ROLE: the owner's for mail to the owner,
+    the requester's for the introduction (which goes to both), else the recipient's."""
+    if template in OWNER_TEMPLATES:
+        return config.owner.language
+    who = "requester" if role == "both" else role
+    return party_language(config, party(config, intro, who), who, known)
+
+
+def render_context(config: Config, secret: bytes, intro: IntroRow | None, role: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every variable a template gets: the same for every template, plus EXTRA."""
+    reply = config.reply_address
+    if intro is not None and role in ("requester", "target", "owner"):
+        reply = tokens.reply_address_with(reply, tokens.make_token(secret, intro.id, role))
+    view = None
+    if intro is not None:
+        view = IntroView(id=intro.id, reason=intro.reason, blurb=intro.blurb,
+                         created=intro.created, expires=intro.expires, state=intro.state)
+    candidates = [Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
+                  for c in (intro.candidates if intro else [])]
+    ctx: dict[str, Any] = {
+        "owner": Person(name=config.owner.name, email=config.owner.email),
+        "requester": party(config, intro, "requester"),
+        "target": party(config, intro, "target"),
+        "intro": view,
+        "reply_address": reply,
+        "recipient": party(config, intro, role) if role != "both" else None,
+        "role": role,
+        "order": intro.optin_order if intro else config.optin_order,
+        "requester_note": intro.requester_note if intro else None,
+        "candidates": [NumberedCandidate(number=i, name=c.name, email=c.email,
+                                         company=c.company)
+                       for i, c in enumerate(candidates, 1)],
+        "rule": intro.rule if intro else None,
+        "detail": intro.detail if intro else None,
+        "review_reason": "",
+    }
+    ctx.update(extra or {})
+    return ctx
+
+
+def write_mail(config: Config, templates: Templates, template: str, intro: IntroRow | None,
+               role: str, *, context: dict[str, Any], language: str, to: list[Person],
+               message_id: str, now: datetime) -> tuple[Rendered, bytes]:
+    """TEMPLATE rendered in LANGUAGE and composed as it goes on the wire: the subject with its
+    [intro ID] tag, Reply-To when an answer is expected, Auto-Submitted but for the
+    introduction. Raises TemplateError naming the template."""
+    try:
+        rendered = templates.render(template, context, language=language)
+    except TemplateError as exc:
+        raise TemplateError(str(exc), template=template) from None
+    if intro is not None and f"[intro {intro.id}]" not in rendered.subject:
+        rendered = replace(rendered, subject=f"{rendered.subject} [intro {intro.id}]")
+    raw = compose_bytes(rendered, sender=config.from_address, to=to, message_id=message_id,
+                        date=now,
+                        reply_to=context["reply_address"] if expects_answer(template, intro)
+                        else None,
+                        auto_submitted=template != "introduction")
+    return rendered, raw
 
 
 # mail to the owner that the delegates get too: what they can answer

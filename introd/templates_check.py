@@ -8,17 +8,28 @@ some situation is found here, not in a mail to a contact.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .engine import DigestLine, DigestThanks, IntroView, NumberedCandidate
+from .engine import (
+    DigestLine,
+    DigestThanks,
+    NumberedCandidate,
+    mail_language,
+    recipients,
+    render_context,
+    write_mail,
+)
 from .exceptions import UsageError
 from .model import Person
+from .state import IntroRow
 from .render import (
     OWNER_TEMPLATES,
     PARTS,
@@ -26,7 +37,6 @@ from .render import (
     Rendered,
     Templates,
     builtin_dir,
-    compose,
     describe_error,
     language_folders,
 )
@@ -69,10 +79,13 @@ SampleThanks = DigestThanks
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Situation:
-    """One situation a template is rendered in: who it goes to and what it is given."""
+    """One situation a template is rendered in: who it goes to, the intro as the state holds
+    it, what the engine adds for this mail, and so the context the engine gives it."""
 
     label: str
     role: str
+    intro: IntroRow | None
+    extra: dict[str, Any]
     context: dict[str, Any]
 
 
@@ -81,40 +94,43 @@ REQUESTER = Person(name="Tim Walker", email="tim.walker@example.org")
 TARGET = Person(name="Bob Jones", email="bob.jones@bigchem.example")
 NOTE = ("I am finishing my PhD on polymer catalysts and move to St. Louis in June.\n"
         "Ten minutes about the team would help me a lot.")
+# signs the sample reply addresses: their shape is the real one, their token is no one's
+SAMPLE_SECRET = b"introd templates check: sample data only"
+_ROW_FIELDS = frozenset(f.name for f in fields(IntroRow))
 
 
-def _intro(cfg: Config, **changes: Any) -> IntroView:
-    intro = IntroView(
-        id="K7F3Q2",
+def sample_intro(cfg: Config, **changes: Any) -> IntroRow:
+    """An intro as the state holds it, for the sample situations."""
+    created = NOW - timedelta(days=2)
+    intro = IntroRow(
+        id="K7F3Q2", state="awaiting", created=created, updated=created,
+        expires=created + cfg.expire_after,
+        requester_name=REQUESTER.name, requester_email=REQUESTER.email,
+        target_name=TARGET.name, target_email=TARGET.email,
         reason="applied for the Manager, Technology Transfer role and would like to learn "
                "about the team",
         blurb="Dear Lisa,\n\nCould you introduce me to Bob Jones? I applied for the Manager, "
               "Technology Transfer role and would value ten minutes of his time.\n\nThank you,\n"
               "Tim",
-        created=NOW - timedelta(days=2), expires=NOW - timedelta(days=2) + cfg.expire_after,
-        state="awaiting")
+        subject="Introduction to Bob Jones?", source_message_id=None, rule=None, action=None,
+        detail=None, candidates=[], optin_order=cfg.optin_order, requester_note=None)
     return replace(intro, **changes)
 
 
 def _owner(cfg: Config) -> Person:
-    return Person(name=cfg.owner.name or "Lisa Balbes", email=cfg.owner.email)
+    return Person(name=cfg.owner.name, email=cfg.owner.email)
 
 
-def _base(cfg: Config, role: str, **changes: Any) -> dict[str, Any]:
-    """What the engine gives every template (`Engine.render_context`), for ROLE."""
-    owner = _owner(cfg)
-    local, _, domain = cfg.reply_address.partition("@")
-    ctx: dict[str, Any] = {
-        "owner": owner, "requester": REQUESTER, "target": TARGET, "intro": _intro(cfg),
-        "reply_address": f"{local}+k7f3q2{role[:1]}abcdefghijklmnop@{domain}",
-        "recipient": {"owner": owner, "requester": REQUESTER, "target": TARGET}.get(role),
-        "role": role, "order": cfg.optin_order, "requester_note": None, "candidates": [],
-        "rule": None, "detail": None, "review_reason": "",
-    }
-    ctx.update(changes)
-    if "recipient" not in changes and role in ("requester", "target"):
-        ctx["recipient"] = ctx[role]
-    return ctx
+def situation(cfg: Config, label: str, role: str, *, intro: bool = True,
+              **changes: Any) -> Situation:
+    """A situation: CHANGES that name an intro's field change the sample intro (none when
+    INTRO is false), the others are what the engine adds for this mail; the context is
+    built by the engine's own `render_context`."""
+    row = sample_intro(cfg, **{k: v for k, v in changes.items() if k in _ROW_FIELDS}) \
+        if intro else None
+    extra = {k: v for k, v in changes.items() if k not in _ROW_FIELDS}
+    return Situation(label=label, role=role, intro=row, extra=extra,
+                     context=render_context(cfg, SAMPLE_SECRET, row, role, extra))
 
 
 def situations(cfg: Config, name: str) -> list[Situation]:
@@ -124,102 +140,95 @@ def situations(cfg: Config, name: str) -> list[Situation]:
 
 def _situations(cfg: Config, name: str) -> Iterator[Situation]:
     def s(label: str, role: str, **changes: Any) -> Situation:
-        return Situation(label=label, role=role, context=_base(cfg, role, **changes))
+        return situation(cfg, label, role, **changes)
 
-    no_name = Person(email="lab@bigchem.example")
+    no_name = {"target_name": None, "target_email": "lab@bigchem.example"}
     if name in ("optin_requester", "optin_target"):
         role = name.removeprefix("optin_")
         for order in ("parallel", "requester_first", "target_first"):
             note = NOTE if order == "requester_first" and role == "target" else None
-            yield s(order, role, order=order, requester_note=note)
-        yield s("no reason, no blurb, no expiry", role,
-                intro=_intro(cfg, reason=None, blurb="", expires=None))
-        yield s("names unknown, addresses only", role, requester=Person(email=REQUESTER.email),
-                target=no_name)
+            yield s(order, role, optin_order=order, requester_note=note)
+        yield s("no reason, no blurb, no expiry", role, reason=None, blurb="", expires=None)
+        yield s("names unknown, addresses only", role, requester_name=None, **no_name)
     elif name == "introduction":
-        yield s("with the requester's note", "both", recipient=None, requester_note=NOTE)
-        yield s("with a reason, no note", "both", recipient=None)
-        yield s("blurb only", "both", recipient=None, intro=_intro(cfg, reason=None))
-        yield s("nothing to quote", "both", recipient=None, target=no_name,
-                intro=_intro(cfg, reason=None, blurb=""))
+        yield s("with the requester's note", "both", requester_note=NOTE, state="introduced")
+        yield s("with a reason, no note", "both", state="introduced")
+        yield s("blurb only", "both", reason=None, state="introduced")
+        yield s("nothing to quote", "both", reason=None, blurb="", state="introduced", **no_name)
     elif name in ("reminder", "reask"):
         extra = ({"first_sent": NOW - timedelta(days=4)} if name == "reminder"
                  else {"previous_answer_excerpt": "Maybe next month? Things are busy here."})
         for role in ("requester", "target"):
             yield s(f"to the {role}", role, **extra)
     elif name == "decline_no_target":
-        yield s("blanket request", "requester", target=None,
-                intro=_intro(cfg, reason=None, state="declined"))
+        yield s("blanket request", "requester", target_name=None, target_email=None,
+                reason=None, state="declined")
     elif name in TARGET_TEMPLATES:
         yield s("to the target", "target")
     elif name in ("declined_by_target", "expired", "decline_no_reason", "decline_policy"):
         yield s("to the requester", "requester")
         if name in ("decline_no_reason", "decline_policy"):
-            yield s("no reason, target by address", "requester", target=no_name,
-                    intro=_intro(cfg, reason=None, state="declined"))
+            yield s("no reason, target by address", "requester", reason=None, state="declined",
+                    **no_name)
     elif name == "review":
         yield from _review_situations(cfg)
     elif name == "bounce_notice":
-        failure = {"failed_address": TARGET.email, "failure": "550 5.1.1 <bob.jones@bigchem"
-                   ".example>: Recipient address rejected: User unknown"}
-        yield s("with an intro", "owner", **failure)
-        yield s("without an intro", "owner", intro=None, requester=None, target=None,
+        yield s("with an intro", "owner", failed_address=TARGET.email,
+                failure="550 5.1.1 <bob.jones@bigchem.example>: Recipient address rejected: "
+                        "User unknown")
+        yield s("without an intro", "owner", intro=False,
                 failed_address="old.friend@gone.example", failure="")
     elif name == "digest":
         yield from _digest_situations(cfg)
     elif name == "late_answer":
         for state in ("expired", "introduced", "declined_by_target"):
             for role in ("requester", "target"):
-                yield s(f"{state}, to the {role}", role, intro=_intro(cfg, state=state))
+                yield s(f"{state}, to the {role}", role, state=state)
     elif name == "followup":
-        done = _intro(cfg, state="introduced", expires=None)
-        yield s("first ask", "requester", intro=done, again=False, previous_answer_excerpt="",
-                introduced_at=NOW - timedelta(days=14))
-        yield s("asked again after an unclear answer", "requester", intro=done, again=True,
-                previous_answer_excerpt="We tried, it's complicated.", introduced_at=None)
+        done = {"state": "introduced", "expires": None}
+        yield s("first ask", "requester", again=False, previous_answer_excerpt="",
+                introduced_at=NOW - timedelta(days=14), **done)
+        yield s("asked again after an unclear answer", "requester", again=True,
+                previous_answer_excerpt="We tried, it's complicated.", introduced_at=None,
+                **done)
     elif name == "owner_notice":
         yield s("a command done", "owner", headline="Done: approve K7F3Q2",
                 lines=["I have asked Tim Walker and Bob Jones whether they would like the "
                        "introduction."])
-        yield s("status, no intro", "owner", intro=None, requester=None, target=None,
+        yield s("status, no intro", "owner", intro=False,
                 headline="Status of your introductions",
                 lines=["Waiting for answers: 2", "Waiting for you: 1"])
 
 
 def _review_situations(cfg: Config) -> Iterator[Situation]:
-    review = _intro(cfg, state="review")
-    owner = {"intro": review}
-    yield Situation(label="ambiguous_target with candidates", role="owner", context=_base(
-        cfg, "owner", target=Person(name="Sarah Chen"), rule="ambiguous_target",
-        intro=_intro(cfg, state="review", blurb="Hi Lisa,\n\nCould you introduce me to Sarah "
-                     "Chen? I would like to ask her about polymer recycling.\n\nTim"),
-        detail="'Sarah Chen' matches 2 contacts",
-        review_reason="the name matches several of your contacts",
-        candidates=[
-            SampleCandidate(number=1, name="Sarah Chen", email="sarah.chen@helix.example",
-                            company="Helix Polymers"),
-            SampleCandidate(number=2, name="Sarah Chen", email="schen@arbor.example",
-                            company=None)]))
-    yield Situation(label="unknown_target without an address", role="owner", context=_base(
-        cfg, "owner", target=Person(name="Mr. Halvorsen"), rule="unknown_target",
-        detail="no address known for 'Mr. Halvorsen'",
-        review_reason="I have no address for the person named", **owner))
-    yield Situation(label="unclear_answer", role="owner", context=_base(
-        cfg, "owner", rule="unclear_answer",
-        detail="the target answered twice without a clear yes or no",
-        review_reason="an answer was unclear twice", **owner))
-    yield Situation(label="review_all, no reason, no blurb", role="owner", context=_base(
-        cfg, "owner", rule="review_all", detail="", review_reason="you asked to see every request",
-        intro=_intro(cfg, reason=None, blurb="", state="review")))
+    def s(label: str, **changes: Any) -> Situation:
+        return situation(cfg, label, "owner", state="review", **changes)
+
+    yield s("ambiguous_target with candidates", target_name="Sarah Chen", target_email=None,
+            rule="ambiguous_target",
+            blurb="Hi Lisa,\n\nCould you introduce me to Sarah Chen? I would like to ask her "
+                  "about polymer recycling.\n\nTim",
+            detail="'Sarah Chen' matches 2 contacts",
+            review_reason="the name matches several of your contacts",
+            candidates=[{"name": "Sarah Chen", "email": "sarah.chen@helix.example",
+                         "company": "Helix Polymers"},
+                        {"name": "Sarah Chen", "email": "schen@arbor.example", "company": None}])
+    yield s("unknown_target without an address", target_name="Mr. Halvorsen", target_email=None,
+            rule="unknown_target", detail="no address known for 'Mr. Halvorsen'",
+            review_reason="I have no address for the person named")
+    yield s("unclear_answer", rule="unclear_answer",
+            detail="the target answered twice without a clear yes or no",
+            review_reason="an answer was unclear twice")
+    yield s("review_all, no reason, no blurb", rule="review_all", detail="",
+            review_reason="you asked to see every request", reason=None, blurb="")
 
 
 def _digest_situations(cfg: Config) -> Iterator[Situation]:
-    period = {"period_start": NOW - timedelta(days=7), "period_end": NOW,
-              "intro": None, "requester": None, "target": None}
+    period = {"period_start": NOW - timedelta(days=7), "period_end": NOW}
     counts = {"received": 5, "introduced": 2, "declined": 1, "expired": 0, "awaiting": 2,
               "bounced": 1, "met": 1, "not_met": 0, "unanswered": 1}
-    yield Situation(label="a busy week", role="owner", context=_base(
-        cfg, "owner", counts=counts,
+    yield situation(
+        cfg, "a busy week", "owner", intro=False, counts=counts,
         awaiting=[SamplePending(id="K7F3Q2", requester=REQUESTER, target=TARGET, age_days=3),
                   SamplePending(id="M2P9X4", requester=REQUESTER, target=None, age_days=1)],
         ledger=[SamplePending(id="Q4R8T1", requester=TARGET, target=_owner(cfg), age_days=0,
@@ -227,18 +236,9 @@ def _digest_situations(cfg: Config) -> Iterator[Situation]:
         thanks=[SampleThanks(id="Q4R8T1", requester=REQUESTER, target=TARGET,
                              text="Yes, we met last week — thank you!",
                              date=NOW - timedelta(days=1))],
-        **period))
-    yield Situation(label="a quiet week", role="owner", context=_base(
-        cfg, "owner", counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], thanks=[],
-        **period))
-
-
-def sample_context(cfg: Config, name: str, role: str | None = None) -> dict[str, Any]:
-    """The first situation of NAME (for ROLE when given): what `preview` shows."""
-    for situation in situations(cfg, name):
-        if role is None or situation.role == role:
-            return situation.context
-    return situations(cfg, name)[0].context
+        **period)
+    yield situation(cfg, "a quiet week", "owner", intro=False, counts=dict.fromkeys(counts, 0),
+                    awaiting=[], ledger=[], thanks=[], **period)
 
 
 # -- checking ----------------------------------------------------------------------
@@ -384,38 +384,42 @@ def _role_of(name: str) -> str:
     return "target" if name in TARGET_TEMPLATES else "requester"
 
 
-def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None = None,
-            html_out: str | None = None) -> str:
-    """NAME (or LANG/NAME) rendered as it would go out: headers, then the text part.
+def preview(cfg: Config, name: str, *, lang: str | None = None, store: Any = None,
+            intro_id: str | None = None, html_out: str | None = None) -> str:
+    """NAME rendered as it would go out, in LANG (else the language the engine would choose):
+    headers, then the text part. `fr/NAME` is NAME with `--lang fr`.
 
-    Sample data, or with INTRO_ID the intro's real data from the state.
+    Sample data, or with INTRO_ID the intro's real data from the state. The context, the
+    language, the recipients and whether a Reply-To is set come from the engine's own
+    functions, so what is shown is what would be sent.
     """
-    lang, _, bare = name.rpartition("/")
+    folder, _, bare = name.rpartition("/")
+    lang = lang or folder or None
     if bare not in TEMPLATE_NAMES:
         raise UsageError(f"unknown template {bare!r}; see `introd templates list`")
     if lang and not language_folders(lang):
-        raise UsageError(f"not a language: {lang!r} (use a code like fr/{bare})")
+        raise UsageError(f"not a language: {lang!r} (use a code like fr or pt-br)")
     templates = Templates(cfg.templates_dir)
     role = _role_of(bare)
-    ctx = sample_context(cfg, bare, role)
+    sample = next((s for s in situations(cfg, bare) if s.role == role), situations(cfg, bare)[0])
+    intro, secret = sample.intro, SAMPLE_SECRET
+    known: Callable[[str], str | None] = _nobody_known
     if intro_id:
-        ctx, lang = _real_context(cfg, templates, store, intro_id, bare, role, ctx, lang)
-    rendered = templates.render(bare, ctx, language=lang or None)
-    intro = ctx.get("intro")
-    if intro is not None and f"[intro {intro.id}]" not in rendered.subject:
-        rendered = replace(rendered, subject=f"{rendered.subject} [intro {intro.id}]")
-    both = role == "both"
-    to = [p for p in (ctx["requester"], ctx["target"]) if p and p.email] if both \
-        else [ctx["recipient"]]
-    expects_answer = bare in ("optin_requester", "optin_target", "reminder", "reask", "review",
-                              "followup") \
-        or (bare == "owner_notice" and intro is not None)
-    msg = compose(rendered, sender=cfg.from_address, to=to, message_id="<preview@introd>",
-                  date=datetime.now(UTC), auto_submitted=not both,
-                  reply_to=ctx["reply_address"] if expects_answer else None)
+        engine = _engine(cfg, templates, store)
+        intro = store.intro(intro_id.upper()) if store is not None else None
+        if intro is None:
+            raise UsageError(f"no intro {intro_id}")
+        secret, known = engine.secret, engine._known_language
+    context = render_context(cfg, secret, intro, role, sample.extra)
+    language = lang or mail_language(cfg, bare, intro, role, known)
+    rendered, raw = write_mail(cfg, templates, bare, intro, role, context=context,
+                               language=language, to=recipients(cfg, bare, intro, role),
+                               message_id="<preview@introd>", now=datetime.now(UTC))
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
     head = "\n".join(f"{k}: {v}" for k, v in msg.items() if k.lower() not in (
         "content-type", "content-transfer-encoding", "mime-version"))
-    out = f"{head}\n\n{rendered.text}"
+    text = templates.source(bare, "txt", language)
+    out = f"{head}\n\n{rendered.text}\n[language {language}: {text.path if text else bare}]"
     if rendered.html is not None:
         if html_out:
             Path(html_out).write_text(rendered.html, encoding="utf-8")
@@ -425,29 +429,20 @@ def preview(cfg: Config, name: str, *, store: Any = None, intro_id: str | None =
     return out
 
 
-def _real_context(cfg: Config, templates: Templates, store: Any, intro_id: str, name: str,
-                  role: str, sample: dict[str, Any], lang: str) -> tuple[dict[str, Any], str]:
+def _nobody_known(email: str) -> str | None:
+    """The sample people are no one's contacts and never wrote to us."""
+    return None
+
+
+def _engine(cfg: Config, templates: Templates, store: Any) -> Any:
     from .contacts import ContactBook
     from .engine import Engine
     from .tokens import load_secret
-
-    intro = store.intro(intro_id) if store is not None else None
-    if intro is None:
-        raise UsageError(f"no intro {intro_id}")
     from .wiring import load_book
 
     try:
         book = load_book(cfg)
     except Exception:  # the preview still works with the intro's own data
         book = ContactBook([])
-    engine = Engine(cfg, store=store, templates=templates, contacts=book,
-                    secret=load_secret(cfg.secret_file))
-    ctx = {**sample, **engine.render_context(intro, role)}
-    if not lang:
-        if name in OWNER_TEMPLATES:
-            lang = cfg.owner.language
-        else:
-            person = ctx["requester"] if role == "both" else ctx["recipient"]
-            contact = book.by_email(person.email) if person and person.email else None
-            lang = getattr(contact, "language", None) or cfg.default_language
-    return ctx, lang
+    return Engine(cfg, store=store, templates=templates, contacts=book,
+                  secret=load_secret(cfg.secret_file))

@@ -1,0 +1,123 @@
+"""Templates as a new user meets them, against the real Dovecot and SMTP server: copy a
+template, edit only its text, check, preview, `run --once`, and read both parts of the
+mail that arrives; a German and a Spanish party through a whole opt-in."""
+
+from __future__ import annotations
+
+import html as html_module
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from introd.cli import main
+from world import TIM_ASKS, World, forward
+
+pytestmark = pytest.mark.servers
+
+TIM, BOB = "tim@example.test", "bob@example.test"
+JUERGEN, LUCIA = "juergen@example.test", "lucia@example.test"
+JUERGEN_ASKS = (
+    "Liebe Lisa,\n\nvielen Dank für das nette Gespräch auf der Konferenz. Ich baue gerade "
+    "eine kleine Firma für Recycling von Kunststoffen auf.\n\nKönntest du mich bitte Lucía "
+    "Gómez bei Polímeros Sur vorstellen? Ich würde gern mit ihr über ihre Pilotanlage "
+    "sprechen, weil wir eine ähnliche Anlage in Bremen planen.\n\nVielen Dank und viele "
+    "Grüße,\nJürgen Bauer\n")
+
+
+@pytest.fixture
+def world(tmp_path: Path, dovecot: Any, smtp_server: Any, clock: Any) -> Iterator[World]:
+    w = World(tmp_path, dovecot, smtp_server)
+    contacts = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
+    contacts.append({"name": "Lucía Gómez", "email": LUCIA, "company": "Polímeros Sur",
+                     "language": "es"})
+    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(contacts, allow_unicode=True))
+    (tmp_path / "templates").mkdir()
+    w.write_config(templates_dir="templates")
+    yield w
+
+
+def templates(world: World, *args: str) -> int:
+    return main(["templates", *args, "--config", str(world.config_path)])
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def parts(msg: EmailMessage) -> tuple[str, str]:
+    """The text and the HTML part of a mail introd sent."""
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
+def visible(html: str) -> str:
+    body = re.sub(r"(?s)<head>.*?</head>", "", html)
+    return html_module.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def the_mail(world: World, user: str, subject_has: str) -> EmailMessage:
+    (msg,) = [m for m in world.inbox(user) if subject_has in str(m["Subject"])]
+    return msg
+
+
+class TestNewUser:
+    def test_copy_edit_text_check_preview_run(self, world: World, clock: Any,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+        """Edit only the copied text: check and preview pass, and the mail that arrives says
+        the new sentence in its text and its HTML part."""
+        assert templates(world, "copy", "optin_target") == 0
+        path = Path(capsys.readouterr().out.strip())
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "A no is perfectly fine.", "Saying no is absolutely fine, <truly>."),
+            encoding="utf-8")
+        assert templates(world, "check") == 0
+        assert capsys.readouterr().out.strip() == "all templates render"
+        out_html = world.tmp / "preview.html"
+        assert templates(world, "preview", "optin_target", "--html", str(out_html)) == 0
+        assert "Saying no is absolutely fine, &lt;truly&gt;." in out_html.read_text()
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        assert world.run_once(clock.now()) == 0
+        text, html = parts(the_mail(world, BOB, "[intro "))
+        assert "Saying no is absolutely fine, <truly>." in text
+        assert "Saying no is absolutely fine, &lt;truly&gt;." in html
+        assert words(visible(html)) == words(text)
+        tim_text, tim_html = parts(the_mail(world, TIM, "[intro "))
+        assert "absolutely" not in tim_text + tim_html
+
+
+class TestGermanAndSpanish:
+    def test_a_full_opt_in_in_each_partys_language(self, world: World, clock: Any) -> None:
+        """A German request gets German mail back; the Spanish contact is asked in Spanish;
+        the introduction goes out in the requester's language; every mail has both parts,
+        saying the same words."""
+        world.owner_sends(forward("Jürgen Bauer", JUERGEN, JUERGEN_ASKS,
+                                  subject="Vorstellung Lucía Gómez"))
+        assert world.run_once(clock.now()) == 0
+        to_juergen = the_mail(world, JUERGEN, "[intro ")
+        to_lucia = the_mail(world, LUCIA, "[intro ")
+        text, html = parts(to_juergen)
+        assert text.startswith("Hallo Jürgen,") and "„ja“" in text
+        assert '<html lang="de">' in html and words(visible(html)) == words(text)
+        text, html = parts(to_lucia)
+        assert text.startswith("Hola, Lucía:") and "«sí»" in text
+        assert '<html lang="es">' in html and words(visible(html)) == words(text)
+        assert "Lucía" not in str(to_juergen["To"]) and "Jürgen Bauer" in text
+        world.reply(LUCIA, to_lucia, "Sí, con mucho gusto.", now=clock.now())
+        world.reply(JUERGEN, to_juergen, "Ja, gerne!\n\nIch freue mich sehr auf das Gespräch "
+                    "mit Ihnen über die Anlage.", now=clock.now())
+        clock.advance(timedelta(hours=1))
+        assert world.run_once(clock.now()) == 0
+        (intro,) = [m for m in world.sent() if "Auto-Submitted" not in m]
+        text, html = parts(intro)
+        assert text.startswith("Hallo Lucía, hallo Jürgen,")
+        assert "Ich freue mich sehr auf das Gespräch" in text
+        assert '<html lang="de">' in html and "<blockquote" in html
+        assert words(visible(html)) == words(text)

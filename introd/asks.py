@@ -28,6 +28,8 @@ _SENTENCE_STARTERS = re.compile(
     r"Thanks|Thank|Also|As|If|So|But|And|Je|Nous|Il|Elle|Ich|Wir|Er|Sie|Yo|Nosotros|Él|Ella)\b"
 )
 _COMPANY_ABBREV = re.compile(r"\b(?:Inc|Ltd|Co|Corp|etc|approx|PhD|Ph\.D)\.$")
+# longer than the longest abbreviation plus its dot, so that \b never falls on the cut
+_ABBREV_WINDOW = 20
 
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
@@ -57,11 +59,14 @@ def sentences(text: str) -> list[tuple[int, str]]:
         for m in re.finditer(r"[.!?…]+[\"'”’)]*(?=\s+|$)|[。！？]+[」』）]*", flat):
             end = m.end()
             piece = flat[start:end]
+            # the abbreviations are short: look at the few characters before the dot only
+            # (searching the whole paragraph for each dot is quadratic on a long one)
+            before = flat[max(0, m.start() - _ABBREV_WINDOW) : m.start() + 1]
             if (
                 m.group().startswith(".")
-                and _ABBREV.search(flat[: m.start() + 1])
+                and _ABBREV.search(before)
                 and not (
-                    _COMPANY_ABBREV.search(flat[: m.start() + 1])
+                    _COMPANY_ABBREV.search(before)
                     and _SENTENCE_STARTERS.match(flat, end)
                 )
             ):

@@ -5,6 +5,7 @@ transaction."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 import structlog
 
 from . import answers, tokens
+from .budget import Budget
 from .config import Config
 from .contacts import ContactBook
 from .exceptions import TemplateError, UsageError
@@ -24,6 +26,10 @@ from .render import OWNER_TEMPLATES, Rendered, Templates, compose_bytes
 from .state import ACTIVE_STATES, IntroRow, Store, iso, parse_iso
 
 log = structlog.get_logger("introd.engine")
+
+# the state's note of the mail being read for longer than budget.SLOW_AFTER, as
+# "folder:uidvalidity:uid"; cleared when that mail is recorded
+SLOW_MAIL_KEY = "slow_mail"
 
 __all__ = ["Engine", "IntroView", "Outcome", "judge"]
 
@@ -58,6 +64,7 @@ class Engine:
         self.contacts = contacts
         self.secret = secret
         self.domain = config.from_address.domain or config.reply_address.partition("@")[2]
+        self.budget_clock = time.process_time  # what a mail's reading time is measured on
 
     @property
     def context(self) -> Context:
@@ -66,15 +73,19 @@ class Engine:
     # -- one incoming mail ----------------------------------------------------
     def handle(self, raw: bytes, *, folder: str, uidvalidity: int, uid: int,
                now: datetime) -> Outcome:
-        reading = read_mail(raw, self.context)
+        reading, slow = self._read(raw, f"{folder}:{uidvalidity}:{uid}")
         seen_as = reading.message_id or _fingerprint(raw)
         with structlog.contextvars.bound_contextvars(uid=uid, kind=reading.kind):
+            if reading.extra.get("over_budget"):
+                log.warning("mail_over_budget", reason=reading.problem[:200])
             if self.store.seen_message_id(seen_as):
                 decision = Decision(action="ignore", rule="already_seen",
                                     detail="this Message-ID was handled before")
                 with self.store.transaction():
                     self._record(seen_as, reading, decision, None, folder, uidvalidity, uid,
                                  now)
+                    if slow:
+                        self.store.delete_meta(SLOW_MAIL_KEY)
                 log.info("mail_handled", action=decision.action, rule=decision.rule)
                 return Outcome(reading=reading, decision=decision, intro_id=None,
                                placement="processed")
@@ -85,8 +96,12 @@ class Engine:
                     intro_id = self.apply(reading, decision, now)
                     self._record(seen_as, reading, decision, intro_id, folder, uidvalidity,
                                  uid, now)
+                    if slow:
+                        self.store.delete_meta(SLOW_MAIL_KEY)
             except TemplateError as exc:
                 # nothing of this mail happened: it stays in the folder and is tried again
+                if slow:
+                    self.store.delete_meta(SLOW_MAIL_KEY)
                 self.template_failed(exc, now)
                 return Outcome(reading=reading, decision=decision, intro_id=None,
                                placement="wait")
@@ -95,6 +110,19 @@ class Engine:
         placement = "processed" if decision.action != "ignore" or reading.kind in (
             "auto_reply", "bounce") or decision.rule == "already_seen" else "quarantine"
         return Outcome(reading=reading, decision=decision, intro_id=intro_id, placement=placement)
+
+    def _read(self, raw: bytes, where: str) -> tuple[Reading, bool]:
+        """Read one mail within its budget; (reading, whether it was slow). A mail that
+        was still being read when introd last stopped (killed by the OOM killer or the
+        watchdog, say) is not read again: that could stop introd again, for ever."""
+        if self.store.get_meta(SLOW_MAIL_KEY) == where:
+            return Reading(kind="unknown", message_id=None, sender=None,
+                           problem="over budget: introd stopped while reading this mail",
+                           extra={"over_budget": True}), True
+        limits = Budget(clock=self.budget_clock,
+                        on_slow=lambda: self.store.set_meta(SLOW_MAIL_KEY, where))
+        reading = read_mail(raw, self.context, limits=limits)
+        return reading, limits.slow
 
     def _record(self, seen_as: str, reading: Reading, decision: Decision,
                 intro_id: str | None, folder: str, uidvalidity: int, uid: int,

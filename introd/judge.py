@@ -26,7 +26,8 @@ def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
                         detail="automatic reply; never answered")
     if kind == "unknown":
         if reading.problem:
-            return Decision(action="ignore", rule="unreadable", detail=reading.problem)
+            rule = "over_budget" if reading.extra.get("over_budget") else "unreadable"
+            return Decision(action="ignore", rule=rule, detail=reading.problem)
         situation = Situation(reading=reading, config=config, contacts=contacts, state=store,
                               now=now)
         decision = decide(situation)

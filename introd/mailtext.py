@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 
 import html2text
 
+from introd import budget
 from introd.addresses import parse_mailboxes
 from introd.model import Person
 
@@ -39,8 +40,6 @@ _SPACES = re.compile(r"\s+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the email package unfolds on
 _MAX_DEPTH = 20
-# html2text reads about a megabyte a second; mail HTML past this is not a letter
-_MAX_HTML = 2_000_000
 
 
 # What was read from a message already, for as long as the message lives.
@@ -293,6 +292,25 @@ def _unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
+def _cap_lines(text: str) -> str:
+    """Every line cut to budget.MAX_LINE characters (a paragraph is rarely a tenth of it)."""
+    limit = budget.MAX_LINE
+    if len(text) <= limit or max(map(len, text.split("\n"))) <= limit:
+        return text
+    return "\n".join(line[:limit] for line in text.split("\n"))
+
+
+def _head_bytes(data: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes or a little less, ending before a byte of a multi-byte
+    UTF-8 sequence, so that a cut text still decodes with its charset."""
+    if len(data) <= limit:
+        return data
+    cut = limit
+    while cut > limit - 8 and data[cut] >= 0x80:
+        cut -= 1
+    return data[:cut]
+
+
 def _leaf_text(part: Message) -> str:
     """The text of a single (non-multipart) text part."""
     try:
@@ -311,9 +329,13 @@ def _leaf_text(part: Message) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    text = _clean_text(_decode_bytes(bytes(data), charset))
+    budget.checkpoint("decoding a part")
     if _content_type(part) == "text/html":
-        return html_to_text(text)
+        html = _decode_bytes(_head_bytes(bytes(data), budget.MAX_HTML * 4), charset)
+        return html_to_text(_clean_text(html)[:budget.MAX_HTML])
+    # a letter is a few thousand characters: what lies past the caps is not read
+    text = _clean_text(_decode_bytes(bytes(data), charset))
+    text = _cap_lines(text)[:budget.MAX_TEXT]
     if _param(part, "format") == "flowed":
         text = _unflow(text, _param(part, "delsp") == "yes")
     return text
@@ -376,8 +398,16 @@ def _best_text(part: Message, depth: int) -> str:
             if text.strip():
                 return text
         return ""
-    texts = [_best_text(c, depth + 1) for c in parts]
-    return "\n\n".join(t.strip("\n") for t in texts if t.strip())
+    texts: list[str] = []
+    size = 0
+    for child in parts:
+        if size >= budget.MAX_TEXT:
+            break
+        text = _best_text(child, depth + 1)
+        if text.strip():
+            texts.append(text.strip("\n"))
+            size += len(text)
+    return "\n\n".join(texts)
 
 
 def body_text(part: Message) -> str:
@@ -391,7 +421,7 @@ def body_text(part: Message) -> str:
     except TypeError:
         pass
     try:
-        text = _best_text(part, 0)
+        text = _best_text(part, 0)[:budget.MAX_TEXT]
     except Exception:
         return ""
     try:
@@ -442,15 +472,54 @@ def _mailto(match: re.Match[str]) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """Readable text from mail HTML: one line per paragraph, quotes as "> "."""
+    """Readable text from mail HTML: one line per paragraph, quotes as "> ".
+
+    HTML past the budget (too deeply nested, too many tags, on which html2text is slow)
+    is read with its tags stripped: linear, and still the words of the mail."""
+    html = (html or "")[:budget.MAX_HTML]
     try:
+        if _too_complex(html):
+            return _stripped(html)
         return _html_to_text(html)
     except Exception:
-        return _clean_text(_SPACES.sub(" ", _TAGS.sub(" ", html or ""))).strip()
+        return _stripped(html)
+
+
+def _stripped(html: str) -> str:
+    return _clean_text(_SPACES.sub(" ", _TAGS.sub(" ", _COMMENTS.sub("", html)))).strip()
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+                   "meta", "param", "source", "track", "wbr", "p", "li", "td", "th", "tr",
+                   "option", "dt", "dd"})
+
+
+def _too_complex(html: str) -> bool:
+    """More tags, or deeper nesting, than html2text reads within the budget. Elements
+    whose end tag HTML lets one leave out (p, li, td ...) do not count as nesting."""
+    if html.count("<") <= 200:
+        return False
+    depth = deepest = tags = 0
+    for m in _TAG.finditer(html):
+        tags += 1
+        if tags > budget.MAX_HTML_TAGS:
+            return True
+        if m.group(3) or m.group(2).lower() in _VOID:
+            continue
+        if m.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > budget.MAX_HTML_DEPTH:
+                    return True
+    return False
 
 
 def _html_to_text(html: str) -> str:
-    html = _HEAD.sub("", (html or "")[:_MAX_HTML])
+    html = _HEAD.sub("", html)
     html = _COMMENTS.sub("", html)
     html = _OFFICE_P.sub("", html)
     html = _MAILTO.sub(_mailto, html)

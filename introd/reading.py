@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from . import answers, auth, automail, forward, mailtext, request, tokens
+from . import answers, auth, automail, budget, forward, mailtext, request, tokens
 from .config import Config
 from .contacts import ContactBook
 from .model import Answer, OwnerCommand, Reading
@@ -95,21 +95,34 @@ def _owner_command(text: str, default_intro: str | None) -> OwnerCommand | None:
     return OwnerCommand(verb=verb, intro_id=intro_id or default_intro, argument=arg)
 
 
-def read_mail(raw: bytes, ctx: Context) -> Reading:
-    """Classify and read one mail. Never raises on bad mail: it returns kind `unknown`."""
+def read_mail(raw: bytes, ctx: Context, *, limits: budget.Budget | None = None) -> Reading:
+    """Classify and read one mail. Never raises on bad mail: it returns kind `unknown`.
+
+    The reading runs under ``limits`` (a fresh ``budget.Budget`` when not given): a mail
+    whose headers are too costly to parse, or whose reading takes too long, is kind
+    `unknown` with ``extra["over_budget"]`` and the reason as its problem."""
     try:
-        return _read(raw, ctx)
-    except RecursionError:
+        try:
+            with budget.reading(limits or budget.Budget()):
+                return _read(raw, ctx)
+        except RecursionError:
+            return Reading(kind="unknown", message_id=None, sender=None,
+                           problem="message nested too deeply to read")
+        except Exception as exc:  # a mail the email package cannot read safely is set aside
+            return Reading(kind="unknown", message_id=None, sender=None,
+                           problem=f"unreadable mail: {type(exc).__name__}")
+    except budget.OverBudget as exc:
         return Reading(kind="unknown", message_id=None, sender=None,
-                       problem="message nested too deeply to read")
-    except Exception as exc:  # a mail the email package cannot read safely is set aside
-        return Reading(kind="unknown", message_id=None, sender=None,
-                       problem=f"unreadable mail: {type(exc).__name__}")
+                       problem=f"over budget: {exc.reason}", extra={"over_budget": True})
 
 
 def _read(raw: bytes, ctx: Context) -> Reading:
     cfg = ctx.config
-    msg = mailtext.parse_bytes(raw)
+    msg = mailtext.parse_bytes(budget.trim(raw))
+    budget.checkpoint("parsing")
+    problem = budget.header_problem(msg)
+    if problem:
+        raise budget.OverBudget(problem)
     message_id = mailtext.header_text(msg, "Message-ID").strip() or None
     subject = mailtext.header_text(msg, "Subject")
     senders = mailtext.address_list(msg, "From")
@@ -118,7 +131,9 @@ def _read(raw: bytes, ctx: Context) -> Reading:
     if not raw.strip() or (sender is None and not subject and not msg.keys()):
         return Reading(kind="unknown", problem="empty message", **base)
 
+    budget.checkpoint("headers")
     bounce = automail.bounce_info(msg)
+    budget.checkpoint("bounce")
     if bounce is not None:
         return Reading(kind="bounce", failed_addresses=tuple(bounce.failed),
                        extra={"status": bounce.status, "reason": bounce.reason,
@@ -150,6 +165,7 @@ def _read(raw: bytes, ctx: Context) -> Reading:
     commands = from_owner or from_delegate
 
     body = mailtext.body_text(msg)
+    budget.checkpoint("body")
     if _is_replyish(msg, ctx, subject):
         intro_id, role, proof, tok = _tie_reply(msg, ctx, subject)
         extra["token"] = tok
@@ -173,6 +189,7 @@ def _read(raw: bytes, ctx: Context) -> Reading:
                 return Reading(kind="owner_command", command=cmd, **common)
     if from_owner or (from_delegate and cfg.owner.delegates_may_forward):
         fwd = forward.find_forward(msg)
+        budget.checkpoint("forward")
         # the delegate who forwards is never the requester or the target of it
         passers = (*cfg.owner.addresses, sender_email) if from_delegate else cfg.owner.addresses
         req = request.read_request(

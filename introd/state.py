@@ -363,6 +363,9 @@ class Store:
                    "excluded.value", (key, value))
 
     # -- messages ---------------------------------------------------------
+    def delete_meta(self, key: str) -> None:
+        self._exec("DELETE FROM meta WHERE key = ?", (key,))
+
     def seen_uid(self, folder: str, uidvalidity: int, uid: int) -> sqlite3.Row | None:
         return self._exec("SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND uid=?",
                           (folder, uidvalidity, uid)).fetchone()

@@ -332,7 +332,7 @@ def _leaf_text(part: Message) -> str:
     budget.checkpoint("decoding a part")
     if _content_type(part) == "text/html":
         html = _decode_bytes(_head_bytes(bytes(data), budget.MAX_HTML * 4), charset)
-        return html_to_text(_clean_text(html)[:budget.MAX_HTML])
+        return _cap_lines(html_to_text(_clean_text(html)[:budget.MAX_HTML]))[:budget.MAX_TEXT]
     # a letter is a few thousand characters: what lies past the caps is not read
     text = _clean_text(_decode_bytes(bytes(data), charset))
     text = _cap_lines(text)[:budget.MAX_TEXT]

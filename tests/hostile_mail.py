@@ -225,6 +225,23 @@ def stranger_from_comments(n: int) -> bytes:
     return mail(headers={"From": _address(n, "(c) ", "Mallory <m@evil.example>")}, owner=False)
 
 
+def subject_many_words(n: int) -> bytes:
+    return mail(headers={"Subject": "Fwd: introduce me to Bob Jones " * n})
+
+
+def inline_from_comments(n: int) -> bytes:
+    """An inline forward block whose From line is all comments."""
+    body = ("---------- Forwarded message ---------\n"
+            f"From: {'(c) ' * n}Tim <tim@walker.example>\nSubject: x\n\n{REQUEST}")
+    return mail(body=body, forward=False)
+
+
+def inline_cc_many(n: int) -> bytes:
+    body = ("---------- Forwarded message ---------\nFrom: Tim <tim@walker.example>\n"
+            f"Cc: {', '.join(f'p{i}@x.example' for i in range(n))}\nSubject: x\n\n{REQUEST}")
+    return mail(body=body, forward=False)
+
+
 def one_paragraph(n: int) -> bytes:
     """A request that is one paragraph of ``n`` words, no line breaks."""
     words = ("please introduce me to Bob Jones at BigChem because I would like to learn "
@@ -402,7 +419,10 @@ SHAPES: dict[str, tuple[Shape, int]] = {
     "attached_subject_encoded_words": (attached_subject_encoded_words, 7_000),
     "stranger_from_comments": (stranger_from_comments, 20_000),
     "part_header_comments": (part_header_comments, 30_000),
+    "subject_many_words": (subject_many_words, 3_000),
     # introd's own reading
+    "inline_from_comments": (inline_from_comments, 20_000),
+    "inline_cc_many": (inline_cc_many, 5_000),
     "one_paragraph": (one_paragraph, 18_000),
     "one_long_word": (one_long_word, 1_000_000),
     "many_sentences_one_line": (many_sentences_one_line, 3_000),

@@ -445,6 +445,7 @@ _MAILTO = re.compile(
     r"<a\b[^>]*?href\s*=\s*[\"']?mailto:([^\"'>?\s]+)[^>]*>(.{0,2000}?)</a\s*>", re.I | re.S
 )
 _TAGS = re.compile(r"<[^>]*>")
+_OPEN_TAGS = re.compile(r"<[^<>]*>")  # linear even when ">" never comes
 _HEADINGS = re.compile(r"<(/?)h[1-6]\b", re.I)
 _OFFICE_P = re.compile(r"</?o:p\s*>", re.I)
 _COMMENTS = re.compile(r"<!--.*?-->", re.S)
@@ -486,7 +487,28 @@ def html_to_text(html: str) -> str:
 
 
 def _stripped(html: str) -> str:
-    return _clean_text(_SPACES.sub(" ", _TAGS.sub(" ", _COMMENTS.sub("", html)))).strip()
+    html = _unclosed_comment_cut(_before_last(_COMMENTS, "", html, "-->"))
+    return _clean_text(_SPACES.sub(" ", _OPEN_TAGS.sub(" ", html))).strip()
+
+
+def _unclosed_comment_cut(html: str) -> str:
+    """A comment never closed runs to the end, as in a browser (and Python's HTML parser
+    would rescan the rest for each one)."""
+    start = html.find("<!--")
+    return html if start < 0 else html[:start]
+
+
+def _before_last(pattern: re.Pattern[str], repl: Any, html: str, close: str) -> str:
+    """``pattern.sub(repl, html)`` for a pattern that ends with ``close`` (a comment's end,
+    an end tag): only up to the last ``close``, since no match can end after it. Linear
+    where the plain sub is quadratic: a lazy match tried at each of thousands of
+    openings that are never closed scans to the end of the text each time."""
+    cut = html.lower().rfind(close)
+    if cut < 0:
+        return html
+    end = html.find(">", cut + len(close) - 1)
+    end = len(html) if end < 0 else end + 1
+    return pattern.sub(repl, html[:end]) + html[end:]
 
 
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
@@ -500,6 +522,8 @@ def _too_complex(html: str) -> bool:
     whose end tag HTML lets one leave out (p, li, td ...) do not count as nesting."""
     if html.count("<") <= 200:
         return False
+    if html.count("<!") + html.count("<?") > 200:  # declarations: rescanned when unclosed
+        return True
     depth = deepest = tags = 0
     for m in _TAG.finditer(html):
         tags += 1
@@ -519,15 +543,16 @@ def _too_complex(html: str) -> bool:
 
 
 def _html_to_text(html: str) -> str:
-    html = _HEAD.sub("", html)
-    html = _COMMENTS.sub("", html)
+    html = _before_last(_HEAD, "", html, "</head")
+    html = _unclosed_comment_cut(_before_last(_COMMENTS, "", html, "-->"))
     html = _OFFICE_P.sub("", html)
-    html = _MAILTO.sub(_mailto, html)
+    html = _before_last(_MAILTO, _mailto, html, "</a")
     html = _TRAILING_BR.sub(r"\1\2\3", html)
     html = _HEADINGS.sub(r"<\1p", html)
     html = _INLINE_MARKUP.sub("", html)
     html = _CELL_END.sub(r" \g<0>", html)
-    html = _PRE.sub(lambda m: "<div>" + m.group(1).replace("\n", "<br>") + "</div>", html)
+    html = _before_last(_PRE, lambda m: "<div>" + m.group(1).replace("\n", "<br>") + "</div>",
+                        html, "</pre")
     converter = _PlainText(bodywidth=0)
     converter.ignore_links = True
     converter.ignore_images = True

@@ -82,6 +82,15 @@ def mail(*, headers: dict[str, str] | None = None, body: str = REQUEST,
     return head.encode("utf-8") + b"\r\n\r\n" + raw_body
 
 
+def as_stranger(raw: bytes, n: int) -> bytes:
+    """The same mail from a stranger, with a Message-ID of its own (the n-th)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = [ln for ln in head.split(b"\r\n") if not ln.startswith(b"Authentication-Results:")]
+    head = b"\r\n".join(lines).replace(f"<{OWNER}>".encode(), b"<stranger@elsewhere.example>")
+    head = head.replace(b"<hostile@mail.example.test>", f"<hostile.{n}@elsewhere.example>".encode())
+    return head + b"\r\n\r\n" + body
+
+
 def attached(inner_headers: dict[str, str], *, inner_body: str = REQUEST) -> bytes:
     """An owner's forward with the request attached as message/rfc822, whose own headers
     carry the hostile shape."""

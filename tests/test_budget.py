@@ -96,6 +96,7 @@ class Watch:
             assert problem is None, f"the header parser was given {name}: {problem}"
         for html in self.html:
             assert len(html) <= budget.MAX_HTML and not mailtext._too_complex(html)
+            assert html.find("<!--", html.rfind("-->") + 1) < 0, "an unclosed comment"
         for body in self.request_bodies:
             assert len(body) <= budget.MAX_TEXT
             assert all(len(line) <= budget.MAX_LINE for line in body.split("\n"))
@@ -371,3 +372,48 @@ class TestNeverReadTwice:
         assert store.get_meta(SLOW_MAIL_KEY) is None
         events = [e for e in logs if e["event"] == "mail_over_budget"]
         assert events and "reading took more than 1 s" in events[0]["reason"]
+
+
+class TestInTheMailbox:
+    def test_hostile_mails_then_a_genuine_request(self, tmp_path: Path, dovecot: Any,
+                                                  smtp_server: Any, clock: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+        """Against the real Dovecot and SMTP server: hostile mails of each kind, then a
+        genuine request, in one `run --once`: every hostile one is quarantined with its
+        reason (log event and state), the genuine one gets its two opt-ins in the same
+        pass, and every mail is put away."""
+        from introd.state import Store
+        from world import TIM_ASKS, World, forward
+
+        world = World(tmp_path, dovecot, smtp_server)
+        refused = ["from_comments", "all_address_comments", "cc_obs_dots",
+                   "subject_encoded_words", "many_headers", "many_parts",
+                   "stranger_from_comments"]
+        for name in refused:
+            family, n = SHAPES[name]
+            world.owner_sends(family(n))
+        read = ["one_paragraph", "nested_divs", "html_comments_open", "many_lines"]
+        for i, name in enumerate(read):  # read within budget: a stranger's, so quarantined
+            family, n = SHAPES[name]
+            world.owner_sends(hostile_mail.as_stranger(family(n), i))
+        world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+        capsys.readouterr()
+        assert world.run_once(clock.now()) == 0
+        out = capsys.readouterr()
+        logs = [json.loads(line) for line in (out.out + out.err).splitlines()
+                if line.startswith("{")]
+        assert sorted(world.sent_to("tim@example.test") + world.sent_to("bob@example.test"))
+        assert len(world.sent()) == 2, "the genuine request's two opt-ins, nothing else"
+        total = len(refused) + len(read) + 1
+        assert world.dovecot.messages(hostile_mail.INTROS) == []
+        quarantined = world.dovecot.messages(hostile_mail.INTROS, "introd/quarantine")
+        assert len(quarantined) == len(refused) + len(read)
+        assert len(world.dovecot.messages(hostile_mail.INTROS, "introd/done")) == 1
+        over = [e for e in logs if e.get("event") == "mail_over_budget"]
+        assert len(over) == len(refused) and all(e["reason"] for e in over)
+        store = Store(tmp_path / "introd.db")
+        rules = [r["rule"] for r in store.db.execute("SELECT rule FROM messages ORDER BY uid")]
+        assert len(rules) == total
+        assert rules[:len(refused)] == ["over_budget"] * len(refused)
+        assert rules[len(refused):-1] == ["not_from_owner"] * len(read)
+        assert rules[-1] == "default"

@@ -12,6 +12,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import imapclient
 import structlog
@@ -22,6 +23,9 @@ from .config import ImapConfig
 from .exceptions import AuthError, AuthExpired, MailboxError
 
 log = structlog.get_logger("introd.mailbox")
+
+MAX_FETCH_BYTES = 4_000_000  # of a bigger mail only this much is fetched
+MAX_BATCH_BYTES = 16_000_000  # a FETCH asks for about this much at most
 
 
 class Mailbox:
@@ -101,16 +105,50 @@ class Mailbox:
             yield from batch
 
     def fetch_batches(self, uids: Sequence[int]) -> Iterator[list[tuple[int, bytes]]]:
-        """Lists of (uid, raw bytes), ``batch_size`` mails per FETCH, without setting \\Seen."""
+        """Lists of (uid, raw bytes), without setting \\Seen: at most ``batch_size`` mails
+        and about ``MAX_BATCH_BYTES`` per list (the sizes are asked first), and of a mail
+        larger than ``MAX_FETCH_BYTES`` only its first bytes (introd reads less than that
+        of any mail: see introd/budget.py), so that a flood of big mails cannot fill the
+        memory."""
         size = max(1, self.cfg.batch_size)
         for i in range(0, len(uids), size):
             batch = list(uids[i:i + size])
             try:
-                data = self._c().fetch(batch, ["BODY.PEEK[]"])
+                sizes = self._c().fetch(batch, ["RFC822.SIZE"])
             except (OSError, IMAPClientError) as exc:
                 raise MailboxError(f"IMAP fetch failed: {exc}") from None
-            # a mail expunged meanwhile is simply not there
-            yield [(uid, data[uid].get(b"BODY[]", b"") or b"") for uid in batch if uid in data]
+            group: list[int] = []
+            total = 0
+            for uid in batch:
+                if uid not in sizes:
+                    continue
+                n = min(int(sizes[uid].get(b"RFC822.SIZE") or 0), MAX_FETCH_BYTES)
+                if group and total + n > MAX_BATCH_BYTES:
+                    yield self._fetch(group, sizes)
+                    group, total = [], 0
+                group.append(uid)
+                total += n
+            if group:
+                yield self._fetch(group, sizes)
+
+    def _fetch(self, uids: list[int], sizes: dict[int, Any]) -> list[tuple[int, bytes]]:
+        big = [u for u in uids if int(sizes[u].get(b"RFC822.SIZE") or 0) > MAX_FETCH_BYTES]
+        small = [u for u in uids if u not in big]
+        data: dict[int, Any] = {}
+        try:
+            if small:
+                data.update(self._c().fetch(small, ["BODY.PEEK[]"]))
+            if big:
+                data.update(self._c().fetch(big, [f"BODY.PEEK[]<0.{MAX_FETCH_BYTES}>"]))
+        except (OSError, IMAPClientError) as exc:
+            raise MailboxError(f"IMAP fetch failed: {exc}") from None
+        out = []
+        for uid in uids:
+            if uid in data:
+                item = data[uid]
+                raw = item.get(b"BODY[]") or item.get(b"BODY[]<0>") or b""
+                out.append((uid, raw))
+        return out  # a mail expunged meanwhile is simply not there
 
     # -- putting away -----------------------------------------------------
     def _ensure_folder(self, folder: str) -> None:

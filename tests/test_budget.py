@@ -417,3 +417,36 @@ class TestInTheMailbox:
         assert rules[:len(refused)] == ["over_budget"] * len(refused)
         assert rules[len(refused):-1] == ["not_from_owner"] * len(read)
         assert rules[-1] == "default"
+
+
+class TestFetchBudget:
+    def test_big_mail_is_fetched_in_part_and_batches_are_bounded(
+            self, tmp_path: Path, dovecot: Any, smtp_server: Any,
+            monkeypatch: pytest.MonkeyPatch) -> None:
+        """Of a mail larger than MAX_FETCH_BYTES only its first bytes are fetched, and a
+        FETCH asks for about MAX_BATCH_BYTES at most: a flood of big mails cannot fill the
+        memory. (The limits are lowered here so the mails stay small.)"""
+        from introd import mailbox
+        from world import World
+
+        world = World(tmp_path, dovecot, smtp_server)
+        monkeypatch.setattr(mailbox, "MAX_FETCH_BYTES", 20_000)
+        monkeypatch.setattr(mailbox, "MAX_BATCH_BYTES", 30_000)
+        small = hostile_mail.mail()
+        big = hostile_mail.mail(body="Please introduce me to Bob Jones.\n" * 3_000)
+        for raw in (small, big, small, small, big, small):
+            world.owner_sends(raw)
+        cfg = load_config(world.config_path)
+        assert cfg.imap is not None
+        box = mailbox.Mailbox(cfg.imap)
+        box.connect()
+        try:
+            batches = list(box.fetch_batches(box.new_uids(0)))
+        finally:
+            box.close()
+        fetched = [raw for batch in batches for _, raw in batch]
+        assert len(fetched) == 6
+        assert [len(r) for r in fetched if len(r) != len(small)] == [20_000, 20_000]
+        assert all(r == big[:20_000] for r in fetched if len(r) != len(small))
+        assert len(batches) >= 2
+        assert all(sum(len(r) for _, r in b) <= 30_000 for b in batches)

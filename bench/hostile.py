@@ -1,13 +1,17 @@
 """Wall-clock time and peak memory of `introd parse` on every hostile mail shape.
 
     python bench/hostile.py [--scale 1.0] [--only NAME ...] [--timeout 60] [--markdown]
+                            [--before TREE]
 
 Each shape of tests/hostile_mail.py is written to a file at the size an MTA lets through and
 read by a fresh `introd parse` process (the same reading path as `introd run`); the
 table shows, per shape, the mail's size, the seconds and peak RSS of that process (its
 start-up included: the `benign` row is an ordinary request for comparison), the seconds
 spent in the reading itself (measured in the process, from a second in-process run),
-and the decision. The budget is 1 s and 100 MB per mail. Never part of the test suite.
+and the decision. The budget is 1 s and 100 MB per mail. With ``--before TREE`` (a checkout
+of an older introd, e.g. ``git worktree add /tmp/old v1``) each shape is also run with that
+tree's introd, right before the current one, so both see the same load. Never part of the
+test suite.
 """
 
 from __future__ import annotations
@@ -55,11 +59,16 @@ def setup(folder: Path) -> Path:
     return cfg
 
 
-def run_measured(cfg: Path, eml: Path, timeout: float) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, kind/rule) of one `introd parse` process (RSS from wait4)."""
+def run_measured(cfg: Path, eml: Path, timeout: float,
+                 tree: Path | None = None) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB, kind/rule) of one `introd parse` process (RSS from wait4);
+    with ``tree``, the introd package of that folder."""
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     start = time.perf_counter()
     proc = subprocess.Popen([str(INTROD), "parse", "--config", str(cfg), str(eml)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = start + timeout
     out = b""
     assert proc.stdout is not None
@@ -122,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-inprocess", action="store_true",
                     help="skip the in-process timing (it has no time limit of its own)")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--before", type=Path, help="an older introd tree to compare with")
     args = ap.parse_args(argv)
     shapes = [("benign", hostile.mail())]
     shapes += [(n, raw) for n, raw in hostile.hostile_mails(args.scale)
@@ -130,29 +140,36 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         cfg = setup(folder)
         head = ["shape", "bytes", "parse s", "peak MB", "read s", "decision"]
+        if args.before:
+            head[2:2] = ["before s", "before MB"]
         if args.markdown:
             print("| " + " | ".join(head) + " |")
             print("|" + "---|" * len(head))
         else:
-            print(f"{head[0]:<32} {head[1]:>9} {head[2]:>8} {head[3]:>8} {head[4]:>7}  "
-                  f"{head[5]}")
+            print(" ".join(f"{h:>9}" if i else f"{h:<32}" for i, h in enumerate(head[:-1]))
+                  + "  " + head[-1])
         worst_s = worst_mb = 0.0
         for name, raw in shapes:
             eml = folder / f"{name}.eml"
             eml.write_bytes(raw)
+            before: list[str] = []
+            if args.before:
+                b_s, b_mb, b_rule = run_measured(cfg, eml, args.timeout, args.before)
+                before = [f"{b_s:.2f}" if b_s != float("inf") else f">{args.timeout:.0f}",
+                          f"{b_mb:.0f}"]
             seconds, rss, rule = run_measured(cfg, eml, args.timeout)
             inproc = float("nan")
             if not args.no_inprocess and seconds != float("inf"):
                 inproc = reading_seconds(cfg, raw)
             if name != "benign":
                 worst_s, worst_mb = max(worst_s, seconds), max(worst_mb, rss)
-            cells = [name, str(len(raw)), f"{seconds:.2f}", f"{rss:.0f}", f"{inproc:.3f}",
-                     rule]
+            cells = [name, str(len(raw)), *before, f"{seconds:.2f}", f"{rss:.0f}",
+                     f"{inproc:.3f}", rule]
             if args.markdown:
-                print("| " + " | ".join(cells) + " |")
+                print("| " + " | ".join(cells) + " |", flush=True)
             else:
-                print(f"{cells[0]:<32} {cells[1]:>9} {cells[2]:>8} {cells[3]:>8} "
-                      f"{cells[4]:>7}  {cells[5]}", flush=True)
+                print(" ".join(f"{c:>9}" if i else f"{c:<32}" for i, c in enumerate(cells[:-1]))
+                      + "  " + cells[-1], flush=True)
         print(f"\nworst: {worst_s:.2f} s, {worst_mb:.0f} MB (budget: 1 s of reading, 100 MB)")
     return 0
 

@@ -51,7 +51,7 @@ import authres  # type: ignore[import-untyped]
 
 from introd import mailtext
 
-__all__ = ["AuthResult", "check_owner_auth", "is_aligned"]
+__all__ = ["AuthResult", "check_exchange_online", "check_owner_auth", "is_aligned", "is_tenant_id"]
 
 _METHODS = ("dkim", "spf", "dmarc")
 
@@ -240,3 +240,105 @@ def _check(msg: Message, owner_addresses: Collection[str],
     if ignored:
         reason += f" ({ignored} lower header(s) claiming a trusted authserv-id ignored)"
     return AuthResult(ok=False, reason=reason)
+
+
+# -- Exchange Online ------------------------------------------------------------------------
+
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_EXO_HOST = re.compile(r"(?:[a-z0-9-]+\.)+outlook\.com")
+# the headers Exchange Online stamps on a mail submitted inside the tenant, and the value
+# each must have (None: any value, checked separately)
+_EXO_STAMPS: dict[str, str | None] = {
+    "x-ms-exchange-organization-authas": "internal",
+    "x-ms-exchange-organization-authsource": None,
+    "x-ms-exchange-crosstenant-authas": "internal",
+    "x-ms-exchange-crosstenant-id": None,
+}
+# stamped on some internal mail only; when present they must say "internal"
+_EXO_OPTIONAL: dict[str, str] = {
+    "x-ms-exchange-organization-messagedirectionality": "originating",
+    "x-ms-exchange-crosstenant-fromentityheader": "hosted",
+}
+
+
+def is_tenant_id(value: str) -> bool:
+    """True for a Microsoft Entra tenant id (a GUID)."""
+    return _TENANT_ID.fullmatch(value.strip().lower()) is not None
+
+
+def _stamps(msg: Message) -> dict[str, list[str]]:
+    """Every value of each Exchange header introd reads, top to bottom, unfolded."""
+    wanted = set(_EXO_STAMPS) | set(_EXO_OPTIONAL)
+    found: dict[str, list[str]] = {name: [] for name in wanted}
+    try:
+        items = msg.raw_items() if hasattr(msg, "raw_items") else msg.items()
+        for key, value in items:
+            key = key.strip().lower()
+            if key in found:
+                found[key].append(" ".join(str(value).split()).lower())
+    except Exception:
+        return {name: [] for name in wanted}
+    return found
+
+
+def check_exchange_online(msg: Message, *, owner_addresses: Collection[str],
+                          tenant_id: str) -> AuthResult:
+    """Whether ``msg`` is an owner mail submitted inside the Exchange Online tenant
+    ``tenant_id`` (see docs/providers.md, "Microsoft 365").
+
+    Exchange Online writes no authserv-id, but it stamps every mail with headers that an
+    outsider cannot bring in: its header firewall removes ``X-MS-Exchange-Organization-*``
+    headers from mail that enters the tenant from outside, and stamps its own, and it
+    strips the cross-tenant headers of other tenants (``X-MS-Exchange-Transport-
+    CrossTenantHeadersStripped``). A mail passes when each stamp is there exactly once:
+    ``X-MS-Exchange-Organization-AuthAs: Internal`` (the sender authenticated as a user
+    of the organisation), an ``X-MS-Exchange-Organization-AuthSource`` that is an
+    Exchange Online server, ``X-MS-Exchange-CrossTenant-AuthAs: Internal`` and
+    ``X-MS-Exchange-CrossTenant-Id`` equal to the configured tenant; and the direction
+    stamps, where present, say ``Originating`` and ``Hosted``. A second copy of any
+    stamp is a forgery that Exchange did not remove: the mail fails.
+    """
+    try:
+        return _check_exchange(msg, owner_addresses, tenant_id)
+    except Exception as exc:  # hostile mail never gets through by crashing us
+        return AuthResult(ok=False, reason=f"unreadable mail: {type(exc).__name__}")
+
+
+def _check_exchange(msg: Message, owner_addresses: Collection[str],
+                    tenant_id: str) -> AuthResult:
+    sender, problem = _from_address(msg)
+    if sender is None:
+        return AuthResult(ok=False, reason=problem)
+    if sender not in {a.strip().lower() for a in owner_addresses}:
+        return AuthResult(ok=False, reason=f"From {sender} is not an owner address")
+    tenant = tenant_id.strip().lower()
+    if not is_tenant_id(tenant):
+        return AuthResult(ok=False, reason="no Exchange Online tenant id configured")
+    stamps = _stamps(msg)
+    for name, expected in _EXO_STAMPS.items():
+        values = stamps[name]
+        if not values:
+            return AuthResult(ok=False, reason=f"no {_pretty(name)} header from Exchange Online")
+        if len(values) > 1:
+            return AuthResult(ok=False, reason=f"{len(values)} {_pretty(name)} headers "
+                                               "(one is not Exchange Online's)")
+        if expected is not None and values[0] != expected:
+            return AuthResult(ok=False, reason=f"{_pretty(name)} is {values[0]!r}, "
+                                               f"not {expected!r}")
+    source = stamps["x-ms-exchange-organization-authsource"][0]
+    if not _EXO_HOST.fullmatch(source):
+        return AuthResult(ok=False, reason=f"AuthSource {source!r} is not an Exchange "
+                                           "Online server")
+    if stamps["x-ms-exchange-crosstenant-id"][0] != tenant:
+        return AuthResult(ok=False, reason="X-MS-Exchange-CrossTenant-Id is another tenant")
+    for name, expected in _EXO_OPTIONAL.items():
+        values = stamps[name]
+        if len(values) > 1 or values and values[0] != expected:
+            return AuthResult(ok=False, reason=f"{_pretty(name)} is "
+                                               f"{', '.join(values)!r}, not {expected!r}")
+    return AuthResult(ok=True, reason=f"exchange online: internal to tenant {tenant}")
+
+
+def _pretty(name: str) -> str:
+    return "-".join(part.upper() if part in ("x", "ms", "id") else part.capitalize()
+                    for part in name.split("-"))

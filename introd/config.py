@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .auth import is_tenant_id
 from .exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -217,6 +218,9 @@ class Config:
     contacts: tuple[Path, ...]
     auth_require: bool
     trusted_authserv_ids: tuple[str, ...]
+    # Microsoft Entra tenant id: owner mail submitted inside that Exchange Online tenant
+    # is authenticated by the stamps Exchange writes (introd.auth.check_exchange_online)
+    exchange_online_tenant: str | None = None
     digest_every: timedelta | None
     optin_order: str
     reminder_after: timedelta
@@ -326,6 +330,15 @@ def _bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise ValueError(f"expected true or false, got {v!r}")
     return v
+
+
+def _tenant_id(v: Any) -> str:
+    s = _str(v).strip().lower()
+    if not is_tenant_id(s):
+        raise ValueError(f"expected the tenant id, a GUID such as "
+                         f"6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b, got {v!r} (Microsoft Entra "
+                         "admin center, Overview, Tenant ID)")
+    return s
 
 
 def _choice(*options: str) -> Callable[[Any], str]:
@@ -665,10 +678,13 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     auth_s = r.section("auth")
     auth_require = r.get(auth_s, "auth", "require", _bool, True)
     trusted = r.get(auth_s, "auth", "trusted_authserv_ids", _str_list, ())
-    if auth_require and not trusted:
+    exchange_tenant = r.get(auth_s, "auth", "exchange_online_tenant", _tenant_id, None)
+    exchange_given = bool(auth_s and auth_s.get("exchange_online_tenant"))
+    if auth_require and not trusted and not exchange_given:
         r.problems.append(("auth.trusted_authserv_ids",
                            "is required when auth.require is true (the authserv-id your "
-                           "mail server writes in Authentication-Results)"))
+                           "mail server writes in Authentication-Results), unless "
+                           "auth.exchange_online_tenant is set"))
 
     digest_s = r.section("digest")
     digest_raw = digest_s.get("every", "7d") if digest_s else "7d"
@@ -713,6 +729,7 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         contacts=contacts,
         auth_require=auth_require,
         trusted_authserv_ids=tuple(t.lower() for t in trusted or ()),
+        exchange_online_tenant=exchange_tenant,
         digest_every=digest_every,
         optin_order=r.get(optin_s, "optin", "order",
                           _choice("parallel", "requester_first", "target_first"), "parallel"),

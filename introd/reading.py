@@ -153,9 +153,14 @@ def _read(raw: bytes, ctx: Context) -> Reading:
     if from_owner or from_delegate:
         # a delegate is authenticated exactly as the owner is
         if cfg.auth_require:
-            result = auth.check_owner_auth(msg, owner_addresses=(*cfg.owner.addresses,
-                                                                 *cfg.owner.delegates),
+            owners = (*cfg.owner.addresses, *cfg.owner.delegates)
+            result = auth.check_owner_auth(msg, owner_addresses=owners,
                                            trusted_authserv_ids=cfg.trusted_authserv_ids)
+            if not result.ok and cfg.exchange_online_tenant:
+                exchange = auth.check_exchange_online(msg, owner_addresses=owners,
+                                                      tenant_id=cfg.exchange_online_tenant)
+                result = exchange if exchange.ok else auth.AuthResult(
+                    ok=False, reason=f"{result.reason}; {exchange.reason}")
             authenticated, auth_reason = result.ok, result.reason
         else:
             authenticated, auth_reason = True, "auth.require is false"

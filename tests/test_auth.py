@@ -8,7 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from introd import mailtext
-from introd.auth import AuthResult, check_owner_auth, is_aligned
+from introd.config import build_config
+from introd.contacts import ContactBook
+from introd.reading import Context, read_mail
+from introd.auth import AuthResult, check_exchange_online, check_owner_auth, is_aligned
 
 AUTH = Path(__file__).parent / "data" / "auth"
 OWNERS = ("ruth@oakridge-advisory.example",)
@@ -258,3 +261,145 @@ class TestNeverRaises:
     def test_random_bytes(self, raw: bytes) -> None:
         """Any bytes as a mail give a result, not an exception."""
         assert isinstance(_check(mailtext.parse_bytes(raw)), AuthResult)
+
+
+EXO = AUTH / "exchange"
+TENANT = "6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b"
+OTHER_TENANT = "4e2c6054-71cb-48f1-bd6c-3a9705aca71b"
+
+
+def _exo(raw: bytes, tenant: str = TENANT,
+         owners: tuple[str, ...] = OWNERS) -> AuthResult:
+    return check_exchange_online(mailtext.parse_bytes(raw), owner_addresses=owners,
+                                 tenant_id=tenant)
+
+
+def _internal(*changes: tuple[str, str]) -> bytes:
+    """The tenant's internal owner mail, with header lines replaced (old, new)."""
+    raw = (EXO / "internal_owner.eml").read_bytes().decode()
+    for old, new in changes:
+        assert old in raw
+        raw = raw.replace(old, new)
+    return raw.encode()
+
+
+class TestExchangeOnline:
+    def test_internal_mail_of_the_tenant_passes(self) -> None:
+        """Owner mail submitted inside the tenant carries Exchange's stamps: authenticated."""
+        result = _exo((EXO / "internal_owner.eml").read_bytes())
+        assert result.ok
+        assert TENANT in result.reason
+
+    def test_tenant_id_compares_case_insensitively(self) -> None:
+        """A tenant id configured in capitals still matches."""
+        assert _exo((EXO / "internal_owner.eml").read_bytes(), tenant=TENANT.upper()).ok
+
+    def test_outsider_with_forged_stamps_fails(self) -> None:
+        """An outsider's mail whose own Internal stamps sit beside Exchange's Anonymous ones
+        (as a mailbox that did not strip them would show it) fails."""
+        result = _exo((EXO / "outsider_forged_stamps.eml").read_bytes())
+        assert not result.ok
+        assert "2 X-MS-Exchange-Organization-Authas headers" in result.reason
+
+    @pytest.mark.parametrize(("changes", "reason"), [
+        ([("X-MS-Exchange-CrossTenant-id: " + TENANT,
+           "X-MS-Exchange-CrossTenant-id: " + OTHER_TENANT)], "another tenant"),
+        ([("X-MS-Exchange-Organization-AuthAs: Internal",
+           "X-MS-Exchange-Organization-AuthAs: Anonymous")], "'anonymous', not 'internal'"),
+        ([("X-MS-Exchange-CrossTenant-AuthAs: Internal",
+           "X-MS-Exchange-CrossTenant-AuthAs: Anonymous")], "'anonymous', not 'internal'"),
+        ([("X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+           "X-MS-Exchange-Organization-AuthSource: mail.attacker-isp.example")],
+         "not an Exchange Online server"),
+        ([("X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+           "X-MS-Exchange-Organization-AuthSource: outlook.com.attacker-isp.example")],
+         "not an Exchange Online server"),
+        ([("X-MS-Exchange-CrossTenant-id: " + TENANT + "\n", "")], "no X-MS-Exchange-Crosstenant-ID"),
+        ([("X-MS-Exchange-Organization-AuthAs: Internal\n", "")],
+         "no X-MS-Exchange-Organization-Authas"),
+        ([("X-MS-Exchange-Organization-MessageDirectionality: Originating",
+           "X-MS-Exchange-Organization-MessageDirectionality: Incoming")], "'incoming'"),
+        ([("X-MS-Exchange-CrossTenant-fromentityheader: Hosted",
+           "X-MS-Exchange-CrossTenant-fromentityheader: Internet")], "'internet'"),
+        ([("Content-Type: text/plain", "X-MS-Exchange-CrossTenant-id: " + TENANT
+           + "\nContent-Type: text/plain")], "2 X-MS-Exchange-Crosstenant-ID headers"),
+        ([("From: Ruth Okafor <ruth@oakridge-advisory.example>",
+           "From: Eve <eve@oakridge-advisory.example>")], "not an owner address"),
+        ([("From: Ruth Okafor <ruth@oakridge-advisory.example>",
+           "From: Ruth Okafor <ruth@oakridge-advisory.example>, eve@attacker-isp.example")],
+         "2 addresses"),
+    ], ids=["other_tenant", "org_anonymous", "crosstenant_anonymous", "foreign_authsource",
+            "lookalike_authsource", "no_tenant_id", "no_authas", "incoming", "internet",
+            "duplicate_tenant_id", "not_owner", "two_from"])
+    def test_forged_or_foreign_variants_fail(self, changes: list[tuple[str, str]],
+                                             reason: str) -> None:
+        """Each stamp must be Exchange's own, once, for our tenant, from our owner."""
+        result = _exo(_internal(*changes))
+        assert not result.ok
+        assert reason in result.reason
+
+    def test_stamps_inside_an_attached_message_do_not_count(self) -> None:
+        """Exchange's stamps count only in the mail's own header, not in an attachment."""
+        inner = (EXO / "internal_owner.eml").read_text()
+        outer = (f"From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
+                 "To: hello@oakridge-advisory.example\nSubject: approve\n"
+                 "X-MS-Exchange-Organization-AuthAs: Anonymous\nMIME-Version: 1.0\n"
+                 "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+                 "approve\n--b\nContent-Type: message/rfc822\n\n" + inner + "\n--b--\n")
+        assert not _exo(outer.encode()).ok
+
+    @pytest.mark.parametrize("tenant", ["", "oakridge-advisory.example", "not-a-guid"])
+    def test_without_a_tenant_id_nothing_passes(self, tenant: str) -> None:
+        """A missing or malformed tenant id never lets a mail through."""
+        assert not _exo((EXO / "internal_owner.eml").read_bytes(), tenant=tenant).ok
+
+    def test_authentication_results_without_authserv_id_stay_untrusted(self) -> None:
+        """The same mail, read by the Authentication-Results check, is not authenticated."""
+        msg = mailtext.parse_bytes((EXO / "internal_owner.eml").read_bytes())
+        assert not _check(msg).ok
+
+    @given(st.lists(st.sampled_from([
+        "X-MS-Exchange-Organization-AuthAs: Internal",
+        "X-MS-Exchange-Organization-AuthAs: Anonymous",
+        "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+        "X-MS-Exchange-CrossTenant-AuthAs: Internal",
+        f"X-MS-Exchange-CrossTenant-Id: {TENANT}",
+        f"X-MS-Exchange-CrossTenant-Id: {OTHER_TENANT}",
+        "X-MS-Exchange-Organization-MessageDirectionality: Originating",
+    ]), min_size=1, max_size=6))
+    def test_property_headers_added_to_exchange_stamps_never_pass_an_outsider(
+            self, forged: list[str]) -> None:
+        """Whatever stamps an outsider adds to a mail Exchange marked Anonymous, it fails."""
+        raw = (EXO / "outsider_forged_stamps.eml").read_text()
+        head, body = raw.split("\n\n", 1)
+        own = [ln for ln in head.split("\n") if not ln.startswith("X-MS-Exchange-")
+               or "Anonymous" in ln or "Incoming" in ln or "Internet" in ln
+               or "eop-nam11" in ln or ln.startswith(("X-MS-Exchange-CrossTenant-Id",
+                                                      "X-MS-Exchange-Transport"))]
+        raw = "\n".join(own + forged) + "\n\n" + body
+        assert not _exo(raw.encode()).ok
+
+
+class TestExchangeOnlineReading:
+    @pytest.fixture
+    def ctx(self, tmp_path: Path) -> Context:
+        cfg = build_config({
+            "owner": {"name": "Ruth Okafor", "addresses": list(OWNERS)},
+            "reply_address": "hello@oakridge-advisory.example",
+            "auth": {"exchange_online_tenant": TENANT},
+        }, path=tmp_path / "c.yaml", need_servers=False)
+        return Context(config=cfg, contacts=ContactBook([]), secret=b"s" * 32)
+
+    def test_internal_owner_mail_is_authenticated(self, ctx: Context) -> None:
+        """With auth.exchange_online_tenant, the tenant's own owner mail is authenticated."""
+        reading = read_mail((EXO / "internal_owner.eml").read_bytes(), ctx)
+        assert reading.from_owner and reading.authenticated
+        assert "exchange online" in reading.extra["auth_reason"]
+
+    def test_outsider_is_not(self, ctx: Context) -> None:
+        """The outsider's forged stamps leave the mail unauthenticated, with both reasons."""
+        reading = read_mail((EXO / "outsider_forged_stamps.eml").read_bytes(), ctx)
+        assert reading.from_owner and not reading.authenticated
+        assert "no Authentication-Results from a trusted authserv-id" in \
+            reading.extra["auth_reason"]
+        assert "X-MS-Exchange-Organization-Authas" in reading.extra["auth_reason"]

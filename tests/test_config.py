@@ -86,6 +86,9 @@ class TestValidation:
         ({"limits__max_outgoing_per_hour": -1}, "limits.max_outgoing_per_hour"),
         ({"reply_address": "intros+x@example.com"}, "reply_address"),
         ({"auth__trusted_authserv_ids": []}, "auth.trusted_authserv_ids"),
+        ({"auth__exchange_online_tenant": "contoso.onmicrosoft.com"},
+         "auth.exchange_online_tenant"),
+        ({"auth__exchange_online_tenant": 42}, "auth.exchange_online_tenant"),
         ({"optin__reminder_after": "20d"}, "optin.reminder_after"),
         ({"contacts": ["missing.csv"]}, "contacts[0]"),
         ({"followup__after": "soon"}, "followup.after"),
@@ -101,6 +104,14 @@ class TestValidation:
         with pytest.raises(ConfigError) as err:
             build_config(config_with(**change), path=tmp_path / "c.yaml")
         assert key in {k for k, _ in err.value.problems}
+
+    def test_exchange_online_tenant_stands_in_for_authserv_ids(self, tmp_path: Path) -> None:
+        """With the tenant id set, no authserv-id is needed; the id is kept lower-cased."""
+        cfg = build_config(config_with(auth={
+            "exchange_online_tenant": "6C3A1F0E-2B4D-4E8F-9A7B-1C2D3E4F5A6B"}),
+            path=tmp_path / "c.yaml")
+        assert cfg.exchange_online_tenant == "6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b"
+        assert cfg.trusted_authserv_ids == () and cfg.auth_require
 
     def test_servers_optional_for_parse(self, tmp_path: Path) -> None:
         """`parse` needs only owner, auth, contacts and policies."""

@@ -190,6 +190,51 @@ class TestHostileNames:
             assert "mallory" not in str(msg["To"]) + str(msg.get("Cc", ""))
 
 
+TENANT = "6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b"
+EXO_INTERNAL = "\r\n".join([
+    "X-MS-Exchange-Organization-AuthAs: Internal",
+    "X-MS-Exchange-Organization-AuthMechanism: 04",
+    "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+    "X-MS-Exchange-Organization-MessageDirectionality: Originating",
+    "Authentication-Results: dkim=none (message not signed) header.d=none;dmarc=none "
+    "action=none header.from=example.test;",
+    "X-MS-Exchange-CrossTenant-AuthAs: Internal",
+    "X-MS-Exchange-CrossTenant-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+    "X-MS-Exchange-CrossTenant-fromentityheader: Hosted",
+    f"X-MS-Exchange-CrossTenant-id: {TENANT}",
+])
+EXO_OUTSIDER = "\r\n".join([
+    "Authentication-Results: spf=softfail (sender IP is 203.0.113.9) "
+    "smtp.mailfrom=example.test; dkim=none (message not signed) header.d=none;dmarc=fail "
+    "action=none header.from=example.test;compauth=fail reason=000",
+    "X-MS-Exchange-Organization-MessageDirectionality: Incoming",
+    "X-MS-Exchange-Organization-AuthSource: BN8NAM11FT066.eop-nam11.prod.protection.outlook.com",
+    "X-MS-Exchange-Organization-AuthAs: Anonymous",
+    f"X-MS-Exchange-CrossTenant-Id: {TENANT}",
+    "X-MS-Exchange-CrossTenant-AuthAs: Anonymous",
+    "X-MS-Exchange-CrossTenant-FromEntityHeader: Internet",
+    # what the sender wrote, which a mailbox outside Exchange would not have removed
+    "X-MS-Exchange-Organization-AuthAs: Internal",
+    "X-MS-Exchange-CrossTenant-AuthAs: Internal",
+])
+
+
+class TestExchangeOnline:
+    def test_tenant_internal_request_is_handled_and_outsider_quarantined(
+            self, world: World, clock: Any) -> None:
+        """With auth.exchange_online_tenant and no authserv-id, the owner's mail from inside
+        the tenant starts the intro; an outsider's with forged stamps sends nothing."""
+        world.write_config(auth={"require": True, "trusted_authserv_ids": [],
+                                 "exchange_online_tenant": TENANT})
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS, auth=EXO_OUTSIDER))
+        assert world.run_once(clock.now()) == 0
+        assert world.sent() == []
+        assert len(world.dovecot.messages(INTROS, "introd/quarantine")) == 1
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS, auth=EXO_INTERNAL))
+        assert world.run_once(clock.now()) == 0
+        assert sorted(r for m in world.smtp.received for r in m.rcpt_tos) == [BOB, TIM]
+
+
 class TestRestarts:
     def test_smtp_down_then_up_sends_each_once(self, world: World, clock: Any) -> None:
         """Opt-ins queued while SMTP is down go out once it is back, exactly once."""

@@ -18,10 +18,11 @@ from .budget import Budget
 from .config import Config
 from .contacts import ContactBook
 from .exceptions import TemplateError, UsageError
-from .judge import judge, proven_role
+from .judge import COMMAND_STATES, judge, proven_role
 from .language import guess_language
-from .model import Candidate, Decision, Person, Reading
+from .model import Candidate, Decision, Forward, IntroRequest, Person, Reading
 from .reading import Context, read_mail
+from .request import read_request
 from .render import OWNER_TEMPLATES, Rendered, Templates, compose_bytes
 from .state import ACTIVE_STATES, IntroRow, Store, iso, parse_iso
 
@@ -233,6 +234,8 @@ class Engine:
         intro = self._intro(ans.intro_id)
         if intro.state == "introduced":
             return self._followup_answer(intro, reading, now)
+        if intro.state == "details":
+            return self._details_answer(intro, reading, now)
         parties = self.store.parties(intro.id)
         self.store.add_event(intro.id, "answer_received", now, role=role, answer=ans.answer,
                              message_id=reading.message_id)
@@ -406,9 +409,7 @@ class Engine:
         ``by`` is who acts: the owner's or a delegate's address (mail), None for the shell.
         """
         intro = self._intro(intro_id.upper())
-        allowed = {"approve": ("review",), "pick": ("review",), "target": ("review",),
-                   "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES}
-        if intro.state not in allowed.get(verb, ()):
+        if intro.state not in COMMAND_STATES.get(verb, ()):
             raise UsageError(f"{verb} does not apply to intro {intro.id} ({intro.state})")
         self.store.add_event(intro.id, "owner_command", now, verb=verb, argument=argument,
                              by=by or "shell")
@@ -461,6 +462,84 @@ class Engine:
                 self._mail("decline_policy", intro, "requester", now)
         elif verb == "cancel":
             self._end(intro, "cancelled", now)
+        elif verb == "details":
+            self._ask_details(intro, argument, now, by=by)
+        return intro.id
+
+    # -- asking the requester for details ---------------------------------------------
+    def _ask_details(self, intro: IntroRow, question: str | None, now: datetime, *,
+                     by: str | None) -> None:
+        """Send the requester the owner's question; their answer completes the request."""
+        if not question or not question.strip():
+            raise UsageError("details needs your question on the lines below it")
+        if not intro.requester_email or intro.requester_email == "forgotten":
+            raise UsageError(f"intro {intro.id} has no requester address to ask")
+        if self.store.parties(intro.id):
+            raise UsageError(f"intro {intro.id} has already been put to both people")
+        if any(e["event"] == "details_asked" for e in self.store.events(intro.id)):
+            raise UsageError(f"the requester of {intro.id} was asked for details once already")
+        question = question.strip()
+        self.store.update_intro(intro.id, now, state="details",
+                                expires=now + self.config.expire_after)
+        intro = self._intro(intro.id)
+        self._mail("ask_details", intro, "requester", now, expects_answer=True,
+                   extra={"question": question})
+        self.store.add_event(intro.id, "details_asked", now, by=by or "shell",
+                             question=question)
+        log.info("details_asked", intro_id=intro.id)
+
+    def _details_answer(self, intro: IntroRow, reading: Reading, now: datetime) -> str:
+        """The requester's answer, read as an addition to the request, which is judged again
+        as if it had come that way. One round: still incomplete, it goes to the owner."""
+        ans = reading.answer
+        assert ans is not None
+        requester = Person(name=intro.requester_name, email=intro.requester_email)
+        cfg = self.config
+        # the answer on its own names the person and the reason; what it leaves out
+        # comes from the request as it was
+        fwd = Forward(note="", sender=requester, subject=intro.subject, body=ans.text)
+        added = read_request(
+            body=ans.text, forward=fwd, subject=intro.subject,
+            owner_addresses=cfg.owner.addresses, intro_address=cfg.intro_address,
+            owner_name=cfg.owner.name, contacts=self.contacts,
+            min_reason_words=int(cfg.policies["no_reason"].params.get("min_words") or 0))
+        before = Person(name=intro.target_name, email=intro.target_email) \
+            if intro.target_name or intro.target_email else None
+        candidates = added.candidates if added.target else tuple(
+            Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
+            for c in intro.candidates)
+        blurb = "\n\n".join(p for p in (intro.blurb.strip(), added.blurb.strip()) if p)
+        req = IntroRequest(requester=requester, target=added.target or before,
+                           reason=added.reason or intro.reason, blurb=blurb,
+                           subject=intro.subject, candidates=candidates)
+        again = Reading(kind="request", message_id=reading.message_id,
+                        sender=Person(name=cfg.owner.name, email=cfg.owner.email),
+                        subject=intro.subject, request=req, authenticated=True, from_owner=True)
+        decision = judge(again, config=cfg, contacts=self.contacts, store=self.store, now=now)
+        target = req.target
+        self.store.update_intro(
+            intro.id, now, target_name=target.name if target else None,
+            target_email=(target.email or "").lower() or None if target else None,
+            reason=req.reason, blurb=req.blurb, rule=decision.rule, action=decision.action,
+            detail=decision.detail,
+            candidates=[{"name": c.name, "email": c.email, "company": c.company}
+                        for c in req.candidates])
+        self.store.add_event(intro.id, "details_answered", now, rule=decision.rule,
+                             action=decision.action, message_id=reading.message_id)
+        log.info("details_answered", intro_id=intro.id, action=decision.action,
+                 rule=decision.rule)
+        intro = self._intro(intro.id)
+        if decision.action == "accept":
+            self.store.update_intro(intro.id, now, state="awaiting",
+                                    expires=now + cfg.expire_after)
+            self._start_optins(self._intro(intro.id), now)
+        elif decision.action == "decline" and decision.rule not in INCOMPLETE_RULES:
+            self._end(intro, "declined", now)
+            self._mail(decision.template or "decline_policy", intro, "requester", now)
+        else:
+            detail = f"after one round of details: {decision.detail}"
+            self.store.update_intro(intro.id, now, state="review", expires=None, detail=detail)
+            self._ask_owner(self._intro(intro.id), now, rule=decision.rule, detail=detail)
         return intro.id
 
     # -- bounces ------------------------------------------------------------------
@@ -537,7 +616,7 @@ class Engine:
     def _tick_intro(self, intro_id: str, now: datetime) -> None:
         with self.store.transaction():
             intro = self._intro(intro_id)
-            if intro.state != "awaiting":
+            if intro.state not in ("awaiting", "details"):
                 return
             if intro.expires is not None and intro.expires <= now:
                 self._end(intro, "expired", now)
@@ -657,7 +736,8 @@ class Engine:
 
 # -- one mail, from template to bytes: shared by the engine, `templates check` and `preview`
 # the templates whose mail asks for an answer, and so carries a Reply-To with a token
-EXPECTS_ANSWER = ("optin_requester", "optin_target", "reminder", "reask", "review", "followup")
+EXPECTS_ANSWER = ("optin_requester", "optin_target", "reminder", "reask", "review", "followup",
+                  "ask_details")
 
 
 def expects_answer(template: str, intro: IntroRow | None) -> bool:
@@ -764,6 +844,9 @@ def write_mail(config: Config, templates: Templates, template: str, intro: Intro
     return rendered, raw
 
 
+# a request still missing something after a round of details goes to the owner
+INCOMPLETE_RULES = ("no_target", "no_reason", "ambiguous_target", "unknown_target")
+
 # mail to the owner that the delegates get too: what they can answer
 DELEGATE_TEMPLATES = ("review", "owner_notice")
 
@@ -812,6 +895,8 @@ _CONFIRMATIONS = {
                 "you will see the result in the digest.",
     "declined": "I have let the requester know, politely, that it will not work out.",
     "cancelled": "I have closed it; nobody else was told.",
+    "details": "I have sent your question to the requester; their answer completes the "
+               "request, which I will then judge again (or show you, if still incomplete).",
 }
 
 _REVIEW_REASONS = {

@@ -12,6 +12,13 @@ from .policy import Situation, decide
 from .state import ACTIVE_STATES, IntroRow, Store
 
 ANSWERABLE = ("awaiting",)
+# where each owner command applies
+COMMAND_STATES: dict[str, tuple[str, ...]] = {
+    "approve": ("review",), "pick": ("review",), "target": ("review",),
+    "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES,
+    # ask the requester for details: a request in review, or declined by a policy
+    "details": ("review", "declined"),
+}
 
 
 def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
@@ -60,9 +67,7 @@ def _judge_command(reading: Reading, config: Config, store: Store | None) -> Dec
     intro = store.intro(cmd.intro_id)
     if intro is None:
         return Decision(action="ignore", rule="unknown_intro", detail=f"no intro {cmd.intro_id}")
-    allowed = {"approve": ("review",), "pick": ("review",), "target": ("review",),
-               "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES}
-    if intro.state not in allowed.get(cmd.verb, ()):
+    if intro.state not in COMMAND_STATES.get(cmd.verb, ()):
         return Decision(action="ignore", rule="not_applicable",
                         detail=f"{cmd.verb} does not apply to an intro in state {intro.state}")
     conflict = delegate_conflict(reading, config, intro, cmd.verb, cmd.argument)
@@ -119,6 +124,9 @@ def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decis
     if not config.accept_from_any_address and sender != (party_email or "").lower():
         return Decision(action="ignore", rule="wrong_sender",
                         detail=f"answer for the {role} came from another address")
+    if intro.state == "details" and role == "requester":
+        return Decision(action="accept", rule="details_answer",
+                        detail="the requester answers the owner's question")
     if intro.state == "introduced" and role == "requester":
         followup = store.followup(intro.id)
         if followup is not None and followup.status in ("sent", "reasked"):

@@ -87,7 +87,35 @@ def _is_replyish(msg: EmailMessage, ctx: Context, subject: str) -> bool:
     return bool(SUBJECT_TAG.search(subject))
 
 
+# the owner's (or a delegate's) own words: `details` with the question on the next lines,
+# `send` for an introduction draft
+_OWN_WORDS = re.compile(r"^\W{0,3}(details|send)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
+                        r"([A-Za-z0-9]{6})(?![\w-]))?\]?[\s:,.-]*(.*)$", re.I)
+
+
+def _own_words(text: str, default_intro: str | None) -> OwnerCommand | None:
+    """`details [ID]` + question, or `send [ID]`, from the first line of the new text."""
+    lines = (text or "").strip().split("\n")
+    match = _OWN_WORDS.match(lines[0].strip()) if lines else None
+    if match is None:
+        return None
+    verb, token, rest = match.group(1).lower(), match.group(2), match.group(3)
+    intro_id = token.upper() if token and (any(c.isdigit() for c in token)
+                                           or token.isupper()) else None
+    if token and intro_id is None:
+        rest = f"{token} {rest}"
+    if verb == "send":  # "send", "send it", "send as is, thanks"; more words are a text
+        return OwnerCommand(verb="send", intro_id=intro_id or default_intro) \
+            if len(rest.split()) <= 4 and "\n" not in rest else None
+    question = "\n".join([rest, *lines[1:]]).strip()
+    return OwnerCommand(verb="details", intro_id=intro_id or default_intro,
+                        argument=question[:2000] or None)
+
+
 def _owner_command(text: str, default_intro: str | None) -> OwnerCommand | None:
+    own = _own_words(text, default_intro)
+    if own is not None:
+        return own
     parsed = answers.read_owner_command(text)
     if parsed is None:
         return None
@@ -187,6 +215,9 @@ def _read(raw: bytes, ctx: Context) -> Reading:
 
     if commands:
         new = answers.new_text(body)
+        own = _own_words(new, None)
+        if own is not None and own.intro_id is not None:  # a bare "Details below" is a note
+            return Reading(kind="owner_command", command=own, **common)
         first = next((ln for ln in new.splitlines() if ln.strip()), "")
         for line in (first, subject):
             cmd = _owner_command(line, None)

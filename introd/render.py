@@ -43,7 +43,7 @@ TEMPLATE_NAMES = (
     "optin_requester", "optin_target", "introduction", "reminder", "reask",
     "declined_by_target", "thanks_target", "withdrawn", "expired", "decline_no_target",
     "decline_no_reason", "decline_policy", "review", "bounce_notice", "digest",
-    "owner_notice", "late_answer", "followup",
+    "owner_notice", "late_answer", "followup", "ask_details",
 )
 OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTS = ("subject", "txt", "html")
@@ -53,6 +53,7 @@ VARIABLES = (
     "requester_note", "candidates", "rule", "detail", "review_reason", "first_sent",
     "previous_answer_excerpt", "failed_address", "failure", "period_start", "period_end",
     "counts", "awaiting", "ledger", "headline", "lines", "again", "introduced_at", "thanks",
+    "question",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 _TAG = re.compile(r"\s*\[intro [A-Za-z0-9]+\]")

@@ -111,7 +111,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     """),
 ]
 
-ACTIVE_STATES = ("review", "awaiting")
+ACTIVE_STATES = ("review", "awaiting", "details")
 END_STATES = ("introduced", "declined", "declined_by_target", "withdrawn", "expired",
               "cancelled", "ignored")
 
@@ -451,7 +451,7 @@ class Store:
         party asked at or before ``asked_before`` and not reminded yet. (Times are stored
         as whole UTC seconds in one format, so they compare as text.)"""
         return [r[0] for r in self._exec(
-            "SELECT id FROM intros WHERE state = 'awaiting' AND ("
+            "SELECT id FROM intros WHERE state IN ('awaiting', 'details') AND ("
             "(expires IS NOT NULL AND expires <= ?) OR EXISTS (SELECT 1 FROM parties p "
             "WHERE p.intro_id = intros.id AND p.status = 'asked' AND p.asked_at IS NOT NULL "
             "AND p.reminded_at IS NULL AND p.asked_at <= ?)) ORDER BY created, id",

@@ -59,6 +59,8 @@ WHEN_SENT = {
     "digest": "to the owner on the digest.every schedule",
     "owner_notice": "to the owner: confirms a command sent by mail, answers `status`",
     "late_answer": "once, to a party whose answer came after the intro ended",
+    "ask_details": "to the requester when you (or a delegate) answered `details` and a "
+                   "question: their answer completes the request",
     "followup": "to the requester, followup.after the introduction: did you connect? "
                 "(once more after an unclear answer)",
 }
@@ -191,6 +193,12 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
         yield s("asked again after an unclear answer", "requester", again=True,
                 previous_answer_excerpt="We tried, it's complicated.", introduced_at=None,
                 **done)
+    elif name == "ask_details":
+        yield s("a blanket request in review", "requester", target_name=None, target_email=None,
+                reason=None, state="details",
+                question="Who at BigChem specifically, and why them?")
+        yield s("a question of several lines", "requester", state="details",
+                question="Which team do you mean?\n\nAnd what would you ask them?")
     elif name == "owner_notice":
         yield s("a command done", "owner", headline="Done: approve K7F3Q2",
                 lines=["I have asked Tim Walker and Bob Jones whether they would like the "

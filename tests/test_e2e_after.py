@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from introd.state import Store
-from world import TIM_ASKS, World, forward
+from world import BLANKET, OWNER, TIM_ASKS, World, forward
 
 pytestmark = pytest.mark.servers
 
@@ -224,3 +224,82 @@ class TestDelegates:
                     "approve", now=clock.now(), authenticated=True)
         world.run_once(clock.advance(timedelta(minutes=5)))
         assert len(world.sent_to(TIM)) == 1
+
+
+BRAD = "brad@example.test"
+QUESTION = "details\nWho at BigChem specifically, and why them?"
+
+
+class TestDetails:
+    @pytest.fixture(autouse=True)
+    def _blanket_goes_to_review(self, world: World) -> None:
+        world.write_config(policies={"no_target": {"action": "review"}})
+
+    def _blanket(self, world: World, clock: Any) -> Any:
+        world.owner_sends(forward("Brad Seller", BRAD, BLANKET))
+        world.run_once(clock.now())
+        return _last(world, OWNER, "review")
+
+    def test_details_turn_a_blanket_request_into_a_specific_one(self, world: World,
+                                                                 clock: Any) -> None:
+        """The owner's `details` question goes to the requester, quoted; their answer naming
+        Bob and a reason is judged again with the request, and both are asked."""
+        review = self._blanket(world, clock)
+        world.reply(OWNER, review, QUESTION, now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        ask = _last(world, BRAD, "question")
+        assert "> Who at BigChem specifically, and why them?" in _text(ask)
+        assert "intros+" in str(ask["Reply-To"])
+        assert world.sent_to(BOB) == []
+        world.reply(BRAD, ask, "Bob Jones at BigChem. I'd like to ask him how they find new "
+                    "customers in pharma.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        (intro,) = _store(world).intros()
+        assert intro.state == "awaiting" and intro.target_email == BOB
+        assert "new customers in pharma" in (intro.reason or "")
+        assert len(world.sent_to(BOB)) == 1
+        assert "new customers in pharma" in _text(_last(world, BOB, "[intro"))
+
+    def test_still_incomplete_goes_to_review_once(self, world: World, clock: Any) -> None:
+        """An answer that still names nobody goes to the owner; details are asked once only."""
+        review = self._blanket(world, clock)
+        world.reply(OWNER, review, QUESTION, now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        world.reply(BRAD, _last(world, BRAD, "question"), "Anyone in pharma really, thanks.",
+                    now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        (intro,) = _store(world).intros()
+        assert intro.state == "review" and intro.rule == "no_target"
+        assert "after one round of details" in (intro.detail or "")
+        reviews = [s for s in world.sent_to(OWNER) if "review" in s.lower()]
+        assert len(reviews) == 2
+        world.reply(OWNER, _last(world, OWNER, "review"), QUESTION, now=clock.now(),
+                    authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert len([s for s in world.sent_to(BRAD) if "question" in s]) == 1
+        assert any("Could not details" in s for s in world.sent_to(OWNER))
+
+    def test_forged_details_do_nothing(self, world: World, clock: Any) -> None:
+        """`details` from the owner's address without authentication mails nobody."""
+        review = self._blanket(world, clock)
+        world.reply(OWNER, review, QUESTION, now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert world.sent_to(BRAD) == []
+        assert [i.state for i in _store(world).intros()] == ["review"]
+
+    def test_details_without_a_question_is_refused(self, world: World, clock: Any) -> None:
+        """A bare `details` asks nobody anything; the owner gets one note saying why."""
+        review = self._blanket(world, clock)
+        world.reply(OWNER, review, "details", now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert world.sent_to(BRAD) == []
+        assert any("Could not details" in s for s in world.sent_to(OWNER))
+
+    def test_unanswered_details_expire(self, world: World, clock: Any) -> None:
+        """No answer within optin.expire_after: the request expires, with one note."""
+        review = self._blanket(world, clock)
+        world.reply(OWNER, review, QUESTION, now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        world.run_once(clock.advance(timedelta(days=15)))
+        assert [i.state for i in _store(world).intros()] == ["expired"]
+        assert len(world.sent_to(BRAD)) == 2

@@ -36,6 +36,7 @@ NAMES = (
     "owner_notice",
     "late_answer",
     "followup",
+    "ask_details",
 )
 OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
@@ -240,6 +241,10 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
                                     introduced_at=CREATED)
         yield "again", base_context(intro=done, again=True, introduced_at=None,
                                     previous_answer_excerpt="We tried; it's complicated.")
+    elif name == "ask_details":
+        yield "blanket", base_context(target=None, intro=replace(no_reason, reason=None),
+                                      question="Who at BigChem specifically, and why them?")
+        yield "two_lines", base_context(question="Which team?\n\nAnd what would you ask?")
     elif name == "owner_notice":
         owner = {"recipient": OWNER, "role": "owner"}
         yield "confirmation", base_context(headline="Done: approve K7F3Q2",

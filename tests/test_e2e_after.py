@@ -248,7 +248,7 @@ class TestDetails:
         world.reply(OWNER, review, QUESTION, now=clock.now(), authenticated=True)
         world.run_once(clock.advance(timedelta(minutes=5)))
         ask = _last(world, BRAD, "question")
-        assert "> Who at BigChem specifically, and why them?" in _text(ask)
+        assert "    Who at BigChem specifically, and why them?" in _text(ask)
         assert "intros+" in str(ask["Reply-To"])
         assert world.sent_to(BOB) == []
         world.reply(BRAD, ask, "Bob Jones at BigChem. I'd like to ask him how they find new "

@@ -501,8 +501,7 @@ class Engine:
         added = read_request(
             body=ans.text, forward=fwd, subject=intro.subject,
             owner_addresses=cfg.owner.addresses, intro_address=cfg.intro_address,
-            owner_name=cfg.owner.name, contacts=self.contacts,
-            min_reason_words=int(cfg.policies["no_reason"].params.get("min_words") or 0))
+            owner_name=cfg.owner.name, contacts=self.contacts)
         before = Person(name=intro.target_name, email=intro.target_email) \
             if intro.target_name or intro.target_email else None
         candidates = added.candidates if added.target else tuple(

@@ -482,7 +482,7 @@ class Engine:
         self.store.update_intro(intro.id, now, state="details",
                                 expires=now + self.config.expire_after)
         intro = self._intro(intro.id)
-        self._mail("ask_details", intro, "requester", now, expects_answer=True,
+        self._mail("ask_details", intro, "requester", now,
                    extra={"question": question})
         self.store.add_event(intro.id, "details_asked", now, by=by or "shell",
                              question=question)

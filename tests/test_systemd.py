@@ -637,6 +637,25 @@ class TestUnderSystemd:
         code, out = m.introd("status")
         assert code == 0 and out.startswith("daemon:   running"), out
 
+    def test_commands_run_as_the_service_user(self, machine: Machine) -> None:
+        """docs/operations.md's `introctl`: systemd-run with User=introd and DynamicUser
+        runs a command as the running service's uid, on its state, with its credentials."""
+        m = machine
+        m.sd.systemctl("start", "--job-mode=ignore-dependencies", "dbus.socket",
+                       "dbus.service")
+        # DefaultDependencies=no only because this systemd never ran sysinit.target
+        result = m.sd.run(
+            "systemd-run", "--quiet", "--pipe", "--wait", "--collect",
+            "-p", "DefaultDependencies=no",
+            "-p", "User=introd", "-p", "DynamicUser=yes", "-p", "StateDirectory=introd",
+            "-p", "LoadCredential=imap:/etc/introd/credentials/imap",
+            "-p", "LoadCredential=smtp:/etc/introd/credentials/smtp",
+            "-E", "INTROD_CONFIG=/etc/introd/config.yaml", INTROD, "status", timeout=60)
+        assert result.stdout.startswith("daemon:   running"), result.stdout
+        uid = int(m.sd.read(f"/proc/{m.main_pid()}/status").split("Uid:")[1].split()[0])
+        out = m.sd.run("find", "/var/lib/private/introd", "!", "-uid", str(uid)).stdout
+        assert out == "", f"files not the service's: {out}"
+
     def test_two_instances_on_two_mailboxes_do_not_cross(self, machine: Machine) -> None:
         """introd@a and introd@b run at once, each on its mailbox with its own config,
         credentials, dynamic user, state and secret; an answer to one's token sent to

@@ -104,7 +104,7 @@ def run_measured(cfg: Path, eml: Path, timeout: float,
 
 def reading_seconds(cfg: Path, raw: bytes) -> float:
     """The reading alone, in this process (best of two)."""
-    from introd.cli import contact_paths
+    from introd.wiring import contact_paths
     from introd.config import load_config
     from introd.contacts import load_contacts
     from introd.judge import judge

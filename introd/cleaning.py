@@ -78,10 +78,14 @@ def notification_name(text: str, *, loose: bool = False) -> str | None:
 
 _HEADER_LABELS = (
     r"(?:From|Sent|Date|To|Cc|Subject|De|Envoy[ée]|Date|À|A|Cc|Objet|Sujet|Von|"
-    r"Gesendet|Datum|An|Betreff|Enviado|Fecha|Para|Asunto|Da|Inviato|Oggetto)"
+    r"Gesendet|Datum|An|Betreff|Enviado|Fecha|Para|Asunto|Da|Inviato|Oggetto|Van|Verzonden|"
+    r"Aan|Onderwerp|Assunto|Från|Skickat|Till|Ämne|Od|Wysłane|Do|Temat|差出人|送信日時|宛先|件名)"
 )
 _HEADER_LINE = re.compile(rf"^\s*\**{_HEADER_LABELS}\s*\**\s*:", re.I)
 _FROM_LINE = re.compile(r"^\s*\**(?:From|De|Von|Da|Van)\s*\**\s*:\s*\S", re.I)
+_LABEL_ONLY_FROM = re.compile(
+    r"^\s*\**(?:From|De|Von|Da|Van|Od|Från|Fra|差出人)\s*\**\s*[:：]\s*$", re.I
+)
 _HISTORY = re.compile(
     r"^\s*(?:"
     r"-{2,}\s*(?:Original Message|Message d'origine|Ursprüngliche Nachricht|Mensaje original|"
@@ -119,6 +123,10 @@ FOOTER = re.compile(
     r"(?:Detta|Det här) (?:e-?post(?:meddelande)?|meddelande|mejl).{0,120}"
     r"(?:konfidentiell|avsett|endast).*|"
     r"(?:Ta|Niniejsza) wiadomość.{0,120}(?:poufn|przeznaczon).*|"
+    r"(?:De informatie|Le informazioni|As informa[çc][õo]es|A informa[çc][ãa]o|Informationen|"
+    r"The information|La información|Les informations|Informationen i|Informacje).{0,120}"
+    r"\b(?:vertrouwelijk|riservat[ae]|confidencia(?:l|is)|konfidentiell|vertraulich|"
+    r"confidential|confidentielles?|poufne)\b.*|"
     r"(?:Ce message|Ce courriel|Ce mail|Cet e-?mail).{0,120}(?:confidentiel|destiné).*|"
     r"-{10,}\s*$|={10,}\s*$|_{10,}\s*$"
     r")",
@@ -178,6 +186,10 @@ def _history_at(lines: list[str], i: int) -> bool:
         for j in (i + 1, i + 2):
             if j < len(lines) and _WROTE_END.search(lines[j]) and len(lines[j]) < 120:
                 return True
+    if _LABEL_ONLY_FROM.match(line):
+        # Outlook's header table read as text: "From:" / name / "Sent:" / date ...
+        following = [ln for ln in lines[i + 1 : i + 6] if ln.strip()]
+        return sum(1 for ln in following[:4] if _HEADER_LINE.match(ln)) >= 1
     if _RULE.match(line) or _FROM_LINE.match(line):
         following = [ln for ln in lines[i + 1 : i + 6] if ln.strip()]
         if _RULE.match(line):

@@ -400,6 +400,46 @@ def _split_inline_headers(text: str) -> list[str]:
     return parts
 
 
+_LABEL_ONLY = re.compile(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]$")
+
+
+def _join_label_lines(raw: list[str], lines: list[_Line]) -> tuple[list[str], list[_Line]]:
+    """Outlook's header table read as text puts each label above its value ("Sent:" /
+    "Monday, April 14, 2025 11:20 AM"): join them, so the block reads as one."""
+    if not any(_LABEL_ONLY.match(ln.text) for ln in lines):
+        return raw, lines
+    out_raw: list[str] = []
+    out: list[_Line] = []
+    i = 0
+    while i < len(lines):
+        label = _LABEL_ONLY.match(lines[i].text)
+        if (
+            label
+            and _field(label.group(1)) is not None
+            and i + 1 < len(lines)
+            and lines[i + 1].text
+            and _header(lines[i + 1].text) is None
+            and not _LABEL_ONLY.match(lines[i + 1].text)
+            and _is_label_table(lines, i)
+        ):
+            joined = f"{lines[i].text} {lines[i + 1].text}"
+            out_raw.append(joined)
+            out.append(_Line(text=joined, depth=lines[i].depth))
+            i += 2
+            continue
+        out_raw.append(raw[i])
+        out.append(lines[i])
+        i += 1
+    return out_raw, out
+
+
+def _is_label_table(lines: list[_Line], i: int) -> bool:
+    """Labels alone on every other line around ``i``: at least two of the next six lines."""
+    window = lines[max(0, i - 6) : i + 7]
+    labels = [ln for ln in window if (m := _LABEL_ONLY.match(ln.text)) and _field(m.group(1))]
+    return len(labels) >= 3
+
+
 def _field(label: str) -> str | None:
     label = unicodedata.normalize("NFC", label).replace("*", "").strip().lower()
     label = re.sub(r"\s+", " ", label)
@@ -639,6 +679,7 @@ def _inline(text: str, attribution: bool = True) -> _Inline | None:
         for piece in pieces:
             raw.append(original if len(pieces) == 1 else piece)
             lines.append(_Line(text=piece, depth=line.depth))
+    raw, lines = _join_label_lines(raw, lines)
     block = _find_block(lines)
     if block is not None:
         fields = block.fields

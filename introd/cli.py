@@ -212,6 +212,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  created   {intro.created:%Y-%m-%d %H:%M} UTC"
           + (f", expires {intro.expires:%Y-%m-%d %H:%M} UTC" if intro.expires else ""))
     print(f"  requester {intro.requester_name or ''} <{intro.requester_email or '?'}>")
+    if intro.forwarded_by:
+        print("  passed on by " + ", ".join(
+            f"{p.get('name') or ''} <{p.get('email') or '?'}>".strip() for p in intro.forwarded_by))
     print(f"  target    {intro.target_name or '(nobody specific)'} <{intro.target_email or '?'}>")
     print(f"  decision  {intro.action} (rule {intro.rule}): {intro.detail}")
     for i, c in enumerate(intro.candidates, 1):

@@ -185,6 +185,7 @@ class Engine:
             detail=decision.detail,
             candidates=[{"name": c.name, "email": c.email, "company": c.company}
                         for c in req.candidates],
+            forwarded_by=[p.as_json() for p in req.forwarded_by],
             optin_order=self.config.optin_order)
         self.store.add_event(intro_id, "request_received", now, rule=decision.rule,
                              action=decision.action, detail=decision.detail,

@@ -109,6 +109,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     INSERT INTO followups (intro_id, introduced_at, status)
         SELECT id, updated, 'skipped' FROM intros WHERE state = 'introduced'
     """),
+    # the people who only passed a request on to the owner: JSON [{"name", "email"}]
+    ("004_forwarded_by", """
+    ALTER TABLE intros ADD COLUMN forwarded_by TEXT NOT NULL DEFAULT '[]'
+    """),
 ]
 
 ACTIVE_STATES = ("review", "awaiting", "details")
@@ -165,11 +169,14 @@ class IntroRow:
     candidates: list[dict[str, Any]]
     optin_order: str
     requester_note: str | None
+    # who passed the request on to the owner (never requester or target)
+    forwarded_by: list[dict[str, Any]]
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> IntroRow:
         d = _with_times(row, "created", "updated", "expires")
         d["candidates"] = json.loads(d["candidates"] or "[]")
+        d["forwarded_by"] = json.loads(d.get("forwarded_by") or "[]")
         return cls(**d)
 
 
@@ -398,6 +405,8 @@ class Store:
     def insert_intro(self, **fields: Any) -> None:
         fields = dict(fields)
         fields["candidates"] = json.dumps(fields.get("candidates") or [])
+        if "forwarded_by" in fields:
+            fields["forwarded_by"] = json.dumps(fields["forwarded_by"] or [])
         for key in ("created", "updated", "expires"):
             if isinstance(fields.get(key), datetime):
                 fields[key] = iso(fields[key])
@@ -607,7 +616,8 @@ class Store:
         rows = self.intros(party=address)
         for r in rows:
             fields: dict[str, Any] = {"blurb": "", "reason": None, "requester_note": None,
-                                      "subject": "", "detail": None, "candidates": "[]"}
+                                      "subject": "", "detail": None, "candidates": "[]",
+                                      "forwarded_by": "[]"}
             if r.requester_email == address:
                 fields.update(requester_email="forgotten", requester_name=None)
             if r.target_email == address:
@@ -618,9 +628,14 @@ class Store:
                        "status != 'pending'", (r.id,))
             self._exec("UPDATE events SET detail = '{}' WHERE intro_id = ?", (r.id,))
             self._exec("UPDATE followups SET thanks = NULL WHERE intro_id = ?", (r.id,))
+        # someone who only passed requests on
+        passed = self._exec(
+            "UPDATE intros SET forwarded_by = '[]' WHERE instr(lower(forwarded_by), ?)",
+            (json.dumps(address),),
+        )
         self._exec("DELETE FROM notices WHERE address LIKE ?", (f"%{address}",))
         self._exec("DELETE FROM meta WHERE key = ?", (f"language:{address}",))
-        return len(rows)
+        return len(rows) + max(passed.rowcount - len(rows), 0)
 
     def prune_bodies(self, ended_before: datetime) -> int:
         """Drop stored mail text of intros that ended before ``ended_before``."""

@@ -133,6 +133,30 @@ class TestLedgerAndList:
         assert main(["list", "--config", cfg, "--party", "kevin@growthpath.example"]) == 0
         assert "kevin@growthpath.example" in capsys.readouterr().out
 
+    def test_show_names_who_passed_the_request_on(self, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+        """`show ID` names the colleagues who only forwarded the request to the owner."""
+        from datetime import UTC, datetime
+
+        from introd.config import load_config
+        from introd.state import Store
+
+        assert main(["demo", "--out", str(tmp_path / "d")]) == 0
+        capsys.readouterr()
+        cfg = str(tmp_path / "d" / "config.yaml")
+        store = Store(load_config(Path(cfg), need_servers=False).state_path)
+        now = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+        with store.transaction():
+            store.insert_intro(id="FWD234", state="awaiting", created=now, updated=now,
+                               requester_name="Isaac Mensah", requester_email="isaac@grid.example",
+                               forwarded_by=[{"name": "Henrik Dahl", "email": "henrik@relay.example"},
+                                             {"name": None, "email": "nora@relay.example"}])
+        store.close()
+        assert main(["show", "--config", cfg, "FWD234"]) == 0
+        out = capsys.readouterr().out
+        assert "passed on by Henrik Dahl <henrik@relay.example>, <nora@relay.example>" in out
+        assert "requester Isaac Mensah <isaac@grid.example>" in out
+
     def test_show_prints_the_whole_history(self, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
         """`show ID` prints the decision, the parties, every event and every mail out."""

@@ -189,6 +189,27 @@ class TestLifecycle:
         assert len(h.new_mail()) == 2
 
 
+class TestForwardChain:
+    def test_a_colleague_who_passed_it_on_is_recorded_and_never_mailed(self, h: Harness) -> None:
+        """A request a colleague forwarded to the owner: opt-ins go to the asker and the
+        target only; the colleague is kept as forwarded_by in the state."""
+        relayed = (
+            "Lisa, Tim asked me to pass this on - see below.\n\nAnna\n\n"
+            "---------- Forwarded message ---------\n"
+            f"From: Tim Walker <{TIM}>\nDate: Sun, Dec 6, 2026 at 8:00 PM\n"
+            "Subject: Introduction request\nTo: Anna Berg <anna@relay.example>\n\n" + TIM_ASKS
+        )
+        out = h.handle(forward("Anna Berg", "anna@relay.example", relayed))
+        intro = h.store.intro(out.intro_id)
+        assert intro is not None
+        assert (intro.requester_email, intro.target_email) == (TIM, BOB)
+        assert intro.forwarded_by == [{"name": "Anna Berg", "email": "anna@relay.example"}]
+        mail = h.new_mail()
+        assert {r.template for r in mail} == {"optin_requester", "optin_target"}
+        assert all("anna@relay.example" not in r.recipients for r in mail)
+        assert "pass this on" not in intro.blurb and "Bob Jones at BigChem" in intro.blurb
+
+
 class TestOwnerReview:
     def test_ambiguous_target_owner_picks_two(self, h: Harness) -> None:
         """An ambiguous name goes to review; the owner's '2' picks the second candidate."""

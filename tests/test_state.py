@@ -20,7 +20,8 @@ class TestStore:
         Store(tmp_path / "s.db").close()
         store = Store(tmp_path / "s.db")
         names = [r[0] for r in store.db.execute("SELECT name FROM schema_migrations")]
-        assert names == ["001_initial", "002_outbox_by_intro", "003_followups"]
+        assert names == ["001_initial", "002_outbox_by_intro", "003_followups",
+                         "004_forwarded_by"]
 
     def test_newer_database_is_refused(self, tmp_path: Path) -> None:
         """A state written by a newer introd is refused, not misread."""
@@ -142,3 +143,46 @@ class TestFollowupMigration:
             store.insert_followup("NEW001", NOW)
         assert store.followups_due(NOW + timedelta(days=14)) == ["NEW001"]
         assert store.followups_due(NOW - timedelta(seconds=1)) == []
+
+
+class TestForwardedBy:
+    PASSERS = [{"name": "Henrik Dahl", "email": "henrik@relay.example"},
+               {"name": None, "email": "nora@relay.example"}]
+
+    def test_passers_are_kept_and_old_intros_have_none(self, tmp_path: Path) -> None:
+        """Intros stored before the column existed read as passed on by nobody; new ones keep
+        who passed the request on, in order."""
+        from introd import state
+
+        path = tmp_path / "s.db"
+        saved = state.MIGRATIONS
+        state.MIGRATIONS = [m for m in saved if m[0] != "004_forwarded_by"]
+        try:
+            store = Store(path)
+            with store.transaction():
+                store.insert_intro(id="OLD001", state="awaiting", created=NOW, updated=NOW)
+            store.close()
+        finally:
+            state.MIGRATIONS = saved
+        store = Store(path)
+        old = store.intro("OLD001")
+        assert old is not None and old.forwarded_by == []
+        with store.transaction():
+            store.insert_intro(id="NEW001", state="awaiting", created=NOW, updated=NOW,
+                               requester_email="isaac@grid.example", forwarded_by=self.PASSERS)
+        new = store.intro("NEW001")
+        assert new is not None and new.forwarded_by == self.PASSERS
+
+    def test_forget_erases_a_passer(self, tmp_path: Path) -> None:
+        """`forget` of someone who only passed a request on removes them from it."""
+        store = Store(tmp_path / "s.db")
+        with store.transaction():
+            store.insert_intro(id="NEW001", state="awaiting", created=NOW, updated=NOW,
+                               requester_email="isaac@grid.example", forwarded_by=self.PASSERS)
+            store.insert_intro(id="NEW002", state="awaiting", created=NOW, updated=NOW,
+                               requester_email="other@grid.example")
+        with store.transaction():
+            assert store.forget("Henrik@Relay.example") == 1
+        intro = store.intro("NEW001")
+        assert intro is not None and intro.forwarded_by == []
+        assert intro.requester_email == "isaac@grid.example"

@@ -526,10 +526,6 @@ class ContactBook:
                             self._by_first.setdefault(nick, []).append(i)
                 if len(tokens) >= 2 and i not in self._by_first.get(tokens[0], []):
                     self._by_first.setdefault(tokens[0], []).append(i)
-                if how == "name" and len(tokens) == 2:
-                    # "pani Agnieszce Wójcik", "z panią Katarzyną Nowak": Polish case endings
-                    for variant in inflected(tokens):
-                        self._by_last.setdefault(variant[-1], []).append((variant, i, "name"))
 
     def __iter__(self) -> Iterator[Contact]:
         return iter(self._people)
@@ -600,9 +596,19 @@ class ContactBook:
         ]
         return narrowed or found
 
+    def _known_form(self, token: str) -> str:
+        """The token, or the nominative of a name written in another Polish case
+        ("agnieszce" -> "agnieszka") when only that is a contact's name."""
+        if token in self._by_last or token in self._by_first or len(token) < 4:
+            return token
+        for form in nominatives(token):
+            if form in self._by_last or form in self._by_first:
+                return form
+        return token
+
     def match(self, name: str, company: str | None = None) -> list[Contact]:
         """The distinct contacts a written name may stand for (several when ambiguous)."""
-        tokens, titled = _strip_title(name_tokens(name))
+        tokens, titled = _strip_title(tuple(self._known_form(t) for t in name_tokens(name)))
         if not tokens:
             return []
         found = [i for i, _ in self._full_matches(tokens)]
@@ -630,7 +636,7 @@ class ContactBook:
         flat: list[tuple[int, int, str]] = []
         for start, end, toks in words:
             for t in toks:
-                flat.append((start, end, t))
+                flat.append((start, end, self._known_form(t)))
         out: list[Mention] = []
         last_end = -1
         for k, (start, end, tok) in enumerate(flat):
@@ -748,46 +754,36 @@ _CONNECTOR = re.compile(
 )
 
 
-# Polish case endings of first names and surnames, on folded words: (nominative ending,
-# genitive, dative, accusative, instrumental, locative). The dative of names in -ka, -ga,
-# -ra, -ta ... changes the consonant (Agnieszka -> Agnieszce, Marta -> Marcie).
-_FEMININE_DATIVE = (
-    ("ka", "ce"), ("ga", "dze"), ("cha", "sze"), ("ra", "rze"), ("ta", "cie"), ("da", "dzie"),
-    ("sa", "sie"), ("za", "zie"), ("na", "nie"), ("ma", "mie"), ("wa", "wie"), ("ba", "bie"),
-    ("pa", "pie"), ("la", "li"), ("ia", "ii"), ("ja", "ji"), ("a", "ie"),
+# Polish case endings, on folded words: an oblique ending and the nominative endings it
+# may come from ("agnieszce" is "agnieszka", "kowalskiej" is "kowalska", "tomaszowi" is
+# "tomasz"). Longest endings first; the first candidate that is a known name wins.
+_POLISH_ENDINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("skiego", ("ski",)), ("skiemu", ("ski",)), ("skim", ("ski",)),
+    ("ckiego", ("cki",)), ("ckiemu", ("cki",)), ("ckim", ("cki",)),
+    ("skiej", ("ska",)), ("ckiej", ("cka",)),
+    ("dzie", ("da",)), ("dze", ("ga",)), ("sze", ("cha",)), ("rze", ("ra",)),
+    ("cie", ("ta",)), ("ce", ("ka",)),
+    ("owi", ("",)), ("iem", ("",)), ("em", ("",)),
+    ("ii", ("ia",)), ("ji", ("ja",)), ("li", ("la",)), ("ie", ("a",)),
+    ("ki", ("ka",)), ("gi", ("ga",)), ("y", ("a",)), ("e", ("a",)),
+    ("a", ("",)), ("u", ("",)),
 )
 
 
-def _polish_forms(word: str) -> set[str]:
-    """The oblique case forms of one folded Polish name word (not the word itself)."""
-    forms: set[str] = set()
-    if len(word) < 3:
-        return forms
-    if word.endswith(("ska", "cka", "dzka")):  # Kowalska: -iej (gen/dat/loc), -a (acc/instr)
-        forms |= {word[:-1] + "iej", word[:-1] + "e"}
-    elif word.endswith(("ski", "cki", "dzki")):  # Kowalski
-        forms |= {word + "ego", word + "emu", word + "m"}
-    elif word.endswith("a"):
-        stem = word[:-1]
-        forms |= {stem + ("i" if stem[-1] in "kglj" else "y"), stem + "e", stem + "a"}
-        for ending, dative in _FEMININE_DATIVE:
-            if word.endswith(ending):
-                forms.add(word[: -len(ending)] + dative)
-                break
-    elif word[-1] not in "aeiouy":
-        stem = word[:-2] + word[-1] if word.endswith("ek") else word  # Marek -> Marka
-        forms |= {stem + "a", stem + "owi", stem + ("iem" if stem[-1] in "kg" else "em"), stem + "u"}
-    forms.discard(word)
-    return forms
-
-
-def inflected(tokens: tuple[str, ...]) -> list[tuple[str, str]]:
-    """A two-word name as Polish writes it in other cases; feminine surnames in a consonant
-    do not change ('pani Agnieszce Wójcik'), so either word alone may be inflected."""
-    first, last = tokens
-    firsts = _polish_forms(first) | {first}
-    lasts = _polish_forms(last) | {last}
-    return [(f, la) for f in sorted(firsts) for la in sorted(lasts) if (f, la) != (first, last)]
+def nominatives(word: str) -> list[str]:
+    """The nominative forms a folded Polish name word in another case may stand for."""
+    out: list[str] = []
+    if len(word) < 4:
+        return out
+    for ending, bases in _POLISH_ENDINGS:
+        if not word.endswith(ending) or len(word) - len(ending) < 2:
+            continue
+        stem = word[: -len(ending)]
+        for base in bases:
+            out.append(stem + base)
+            if not base and stem.endswith(("k", "c")):  # Markowi -> Marek, Jacka -> Jacek
+                out.append(stem[:-1] + "e" + stem[-1])
+    return out
 
 
 def distinct(people: Iterable[Contact]) -> list[Contact]:

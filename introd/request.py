@@ -483,6 +483,8 @@ def _only_passes(words: str, ask: tuple[frozenset[str], bool], inner_who: frozen
 
 
 MAX_NESTED = 5
+# characters of a mail's text the reader looks at (a long request is 5,000)
+MAX_TEXT = 20_000
 
 
 def _read_forward(
@@ -683,6 +685,11 @@ def read_request(
     The reason is reported however short it is: whether it is enough is the ``no_reason``
     policy's call, not the reader's."""
     own = _Own.of(owner_addresses, intro_address)
+    # a request is a few paragraphs: reading the start of a huge mail is enough, and
+    # keeps every mail within the same time however much text it carries
+    body = (body or "")[:MAX_TEXT]
+    if forward is not None and (len(forward.body) > MAX_TEXT or len(forward.note) > MAX_TEXT):
+        forward = replace(forward, body=forward.body[:MAX_TEXT], note=forward.note[:MAX_TEXT])
     try:
         if forward is not None:
             return _read_forward(

@@ -34,12 +34,13 @@ _MAX_ATTRIBUTION = 300
 # an attribution line ends with one of these ("... X <x@y> wrote:")
 _ATTRIBUTION_END = re.compile(
     r"(?:\bwrote|\bwrites|\ba\s+[ée]crit|\bescribi[óo]|\bha\s+escrito"
-    r"|\bscrive|\bha\s+scritto|\bschreef|\bnapisa[łl]|\bschrieb|\bschreibt"
+    r"|\bscrive|\bha\s+scritto|\bschreef|\bnapisa[łl]\w*|\bpisze|\bschrieb|\bschreibt"
+    r"|\bescreveu|\bskrev|\bkirjoitti|\bskrev\s.{1,200}"
     r"|\bschrieb\s.{1,200}|\bschreibt\s.{1,200})\s*:\s*$",
     re.IGNORECASE,
 )
 # an attribution line begins with one of these ("On Mon, 3 Mar 2025 ...")
-_ATTRIBUTION_START = re.compile(r"^(?:On|Le|Am|El|Il|Op|W dniu)\s", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(r"^(?:On|Le|Am|El|Il|Op|W dniu|Em|Den|No dia)\s", re.IGNORECASE)
 
 _SEPARATORS = [
     # Outlook desktop, Proton, Thunderbird (old) and their translations
@@ -47,7 +48,8 @@ _SEPARATORS = [
         r"^\s*-{2,}\s*(?:original message|ursp(?:r|rü)(?:ü|ue)ngliche nachricht|"
         r"urspr(?:ü|ue)ngliche nachricht|message d'origine|message original|mensaje original|"
         r"messaggio originale|oorspronkelijk bericht|forwarded message|message transf[ée]r[ée]|"
-        r"message transmis|mensaje transmitido|"
+        r"message transmis|mensaje transmitido|mensagem original|originalmeddelande|"
+        r"wiadomo[śs][ćc] oryginalna|oryginalna wiadomo[śs][ćc]|"
         r"weitergeleitete nachricht|mensaje reenviado|reply message|original e-?mail)\s*-{2,}\s*$",
         re.IGNORECASE,
     ),
@@ -79,7 +81,9 @@ _MOBILE_SIGNATURE = re.compile(
     r"von meinem \w+ gesendet|gesendet von (?:meinem|mein|outlook|yahoo)\b|"
     r"outlook f(?:ü|ue)r (?:ios|android) beziehen|"
     r"enviado desde mi \w+|enviado desde (?:outlook|yahoo|correo)\b|obtener outlook para|"
-    r"inviato da(?:l mio)? \w+)",
+    r"inviato da(?:l mio)? \w+|verzonden (?:vanaf|met) (?:mijn )?\w+|"
+    r"enviado (?:do|a partir do|de) (?:meu |minha )?\w+|wys[łl]ane z (?:mojego )?\w+|"
+    r"skickat fr[åa]n (?:min |mitt )?\w+)",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
@@ -92,7 +96,12 @@ _CLOSING = re.compile(
     r"mit freundlichen gr(?:ü|ue)(?:ß|ss)en|liebe gr(?:ü|ue)(?:ß|ss)e|gr(?:ü|ue)(?:ß|ss)e|lg|"
     r"vg|mfg|danke|vielen dank|herzliche gr(?:ü|ue)(?:ß|ss)e|sch(?:ö|oe)ne gr(?:ü|ue)(?:ß|ss)e|"
     r"saludos|un saludo|saludos cordiales|atentamente|un abrazo|gracias|muchas gracias|"
-    r"cordialmente|abrazos)\s*[,.!]?\s*$",
+    r"cordialmente|abrazos|"
+    r"cordiali saluti|distinti saluti|un saluto|saluti|grazie|grazie mille|a presto|"
+    r"met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groet(?:en|jes)?|bedankt|mvg|"
+    r"com os melhores cumprimentos|melhores cumprimentos|cumprimentos|atenciosamente|"
+    r"obrigad[oa]|um abraço|abraços|pozdrawiam|z poważaniem|dziękuję|"
+    r"med vänliga hälsningar|vänliga hälsningar|hälsningar|mvh|tack)\s*[,.!]?\s*$",
     re.IGNORECASE,
 )
 _MAX_SIGNATURE_LINES = 7

@@ -394,3 +394,24 @@ class TestMoreLanguagesAndPhones:
         """The owner's commands in Italian, Dutch and Portuguese."""
         parsed = read_owner_command(f"{line} K7F3Q2")
         assert parsed is not None and parsed[0] == verb and parsed[1] == "K7F3Q2"
+
+
+class TestHistoryInMoreLanguages:
+    @pytest.mark.parametrize(
+        ("body", "kept"),
+        [
+            ("Olá,\n\nEm qua., 5 de mar. de 2025 às 10:00, Marta <\nm@x.example> escreveu:\n\n"
+             "Sim, com prazer\n", "Olá,"),
+            ("Hej\n\nDen ons 5 mars 2025 kl 10:00 skrev Marta <m@x.example>:\n\nJa, gärna\n", "Hej"),
+            ("Hm.\n\nW dniu 5.03.2025 o 10:00, Marta <m@x.example> pisze:\n\nTak, chętnie\n", "Hm."),
+            ("Ok\n\n-----Mensagem original-----\nDe: Marta\nSim\n", "Ok"),
+            ("Ja, gärna!\n\nSkickat från min iPhone\n", "Ja, gärna!"),
+            ("Ja, graag.\n\nVerzonden vanaf mijn iPhone\n", "Ja, graag."),
+            ("Sim.\n\nEnviado do meu iPhone\n", "Sim."),
+            ("Tak, chętnie.\n\nWysłane z iPhone'a\n", "Tak, chętnie."),
+        ],
+    )
+    def test_history_and_footers_are_cut(self, body: str, kept: str) -> None:
+        """Portuguese, Swedish and Polish attributions and separators, and phone footers in
+        Dutch, Portuguese, Polish and Swedish, end the new text."""
+        assert new_text(body) == kept

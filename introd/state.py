@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,7 @@ class IntroRow:
     optin_order: str
     requester_note: str | None
     # who passed the request on to the owner (never requester or target)
-    forwarded_by: list[dict[str, Any]]
+    forwarded_by: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> IntroRow:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .exceptions import ConfigError, IntrodError, UsageError
+from .files import private_umask
 
 if TYPE_CHECKING:
     from .config import Config
@@ -151,13 +152,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     problems = check_templates(cfg)
     if problems:
         raise ConfigError([("templates", p) for p in problems], str(cfg.path))
-    daemon = Daemon(cfg, clock=_clock(args))
-    if args.once:
-        stats = daemon.run_once()
-        print(f"handled {stats.handled} mails, sent {stats.sent}", file=sys.stderr) \
-            if sys.stderr.isatty() else None
-        return EXIT_OK
-    return daemon.run_forever()
+    from .runlock import RunLock
+
+    with RunLock(cfg.state_path) as lock:  # one `run` per state, or duplicates would leave
+        daemon = Daemon(cfg, clock=_clock(args), lock=lock)
+        if args.once:
+            stats = daemon.run_once()
+            print(f"handled {stats.handled} mails, sent {stats.sent}", file=sys.stderr) \
+                if sys.stderr.isatty() else None
+            return EXIT_OK
+        return daemon.run_forever()
 
 
 def _store(cfg: Config) -> Any:
@@ -543,7 +547,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with private_umask():  # whatever introd writes is its user's alone
+            return int(args.func(args))
     except IntrodError as exc:
         print(f"introd: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -36,6 +36,7 @@ from .login import AUTH_EXPIRED_META
 from .mailbox import Mailbox
 from .metrics import Exporter, Metrics
 from .oauth2 import forget_sources
+from .runlock import RunLock
 from .sending import SenderProcess, SenderReport, send_pass
 from .state import OutboxRow, Store
 from .systemd import Notifier
@@ -119,8 +120,10 @@ class Outage:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, clock: Clock = real_clock) -> None:
+    def __init__(self, config: Config, *, clock: Clock = real_clock,
+                 lock: RunLock | None = None) -> None:
         self.config = config
+        self.lock = lock
         self.clock = clock
         self.store = Store(config.state_path)
         self.engine = build_engine(config, self.store)
@@ -265,7 +268,7 @@ class Daemon:
 
     def _start_sender(self) -> SenderProcess | None:
         try:
-            return SenderProcess(self.config)
+            return SenderProcess(self.config, keep_fd=self.lock.fd if self.lock else None)
         except Exception as exc:  # noqa: BLE001 - the pass sends at its end instead
             log.warning("sender_unavailable", error=f"{exc.__class__.__name__}: {exc}")
             return None

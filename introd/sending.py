@@ -100,12 +100,14 @@ class SenderProcess:
     the final report travel over it pickled (multiprocessing's framing). The configuration
     is its first order, so the sender works from exactly the daemon's settings."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, keep_fd: int | None = None) -> None:
         ours, theirs = socket.socketpair()
+        # keep_fd: the daemon's run lock, held by the sender too until it ends
+        kept = [theirs.fileno()] + ([keep_fd] if keep_fd is not None else [])
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "introd.sending", str(theirs.fileno()), str(os.getpid())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+                pass_fds=kept, stdin=subprocess.DEVNULL, close_fds=True)
         finally:
             theirs.close()
         self._conn = Connection(ours.detach())

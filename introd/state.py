@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import files
 from .exceptions import StateError
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -252,7 +253,7 @@ class Store:
         self.path = Path(path) if str(path) != ":memory:" else None
         try:
             if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._prepare_files(self.path)
             self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -261,8 +262,10 @@ class Store:
             self._migrate()
         except sqlite3.Error as exc:
             raise StateError(f"{path}: cannot open the state database: {exc}") from None
+        except files.UnsafePath as exc:
+            raise StateError(f"state_path: {exc}") from None
         except OSError as exc:
-            raise StateError(f"{path}: cannot create the state folder: {exc.strerror}") from None
+            raise StateError(f"{path}: cannot create the state: {exc.strerror}") from None
         self._depth = 0
 
     @classmethod
@@ -284,6 +287,16 @@ class Store:
             store.db.close()
             return None
         return store
+
+    @staticmethod
+    def _prepare_files(path: Path) -> None:
+        """The database and its WAL and SHM files: never links, always 0600 (SQLite gives
+        the WAL and SHM files the database's own mode), the folder 0700 when created."""
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+            files.refuse_link(path.with_name(name))
+        files.create_private(path)
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+            files.tighten(path.with_name(name))
 
     def close(self) -> None:
         self.db.close()

@@ -15,7 +15,12 @@ import re
 import secrets
 from pathlib import Path
 
+import structlog
+
+from . import files
 from .exceptions import ConfigError
+
+log = structlog.get_logger("introd.tokens")
 
 ROLES = {"requester": "r", "target": "t", "owner": "o"}
 _ROLE_OF = {v: k for k, v in ROLES.items()}
@@ -26,27 +31,24 @@ _MSGID = re.compile(r"<introd\.([A-Z0-9]{6})\.(requester|target|owner|notice)\.[
 
 
 def load_secret(path: Path) -> bytes:
-    """Read the secret, creating it (mode 0600) when missing."""
+    """Read the secret, creating it (mode 0600, never through a link) when missing."""
     try:
-        data = path.read_bytes().strip()
-        if len(data) < 16:
-            raise ConfigError([("secret_file", f"{path} holds fewer than 16 bytes")])
-        return data
-    except FileNotFoundError:
-        pass
+        files.refuse_link(path)
+        if not path.exists():
+            files.create_private(path, secrets.token_hex(32).encode() + b"\n")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            data = f.read().strip()
+        if files.tighten(path):
+            log.warning("secret_permissions_tightened", path=str(path))
+    except files.UnsafePath as exc:
+        raise ConfigError([("secret_file", str(exc))]) from None
     except OSError as exc:
-        raise ConfigError([("secret_file", f"cannot read {path}: {exc.strerror}")]) from None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_secret(path)
-    except OSError as exc:
-        raise ConfigError([("secret_file", f"cannot create {path}: {exc.strerror}")]) from None
-    value = secrets.token_hex(32).encode()
-    with os.fdopen(fd, "wb") as f:
-        f.write(value + b"\n")
-    return value
+        raise ConfigError([("secret_file", f"cannot read or create {path}: "
+                                           f"{exc.strerror or exc}")]) from None
+    if len(data) < 16:
+        raise ConfigError([("secret_file", f"{path} holds fewer than 16 bytes")])
+    return data
 
 
 def new_intro_id() -> str:

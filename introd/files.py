@@ -1,0 +1,120 @@
+"""The files introd keeps: created private (0600, folders 0700) whatever the umask, and
+never through a symbolic link.
+
+The state database holds the reply tokens' inputs and every party's address, the secret
+makes valid tokens: a link planted where one of them is created could make introd write
+it somewhere readable, or read someone else's file. So a link at any of these paths is
+refused with one line, files are created with ``O_EXCL | O_NOFOLLOW`` and their mode set
+with ``fchmod`` (the umask cannot widen it), and an existing file with group or other
+bits is tightened. ``private_umask`` makes everything else introd writes private too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+class UnsafePath(OSError):
+    """A path introd will not create or open: a symbolic link, or not a regular file."""
+
+
+def refuse_link(path: Path) -> None:
+    """Raise UnsafePath when ``path`` is a symbolic link (dangling or not) or exists but is
+    not a regular file."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePath(f"{path} is a symbolic link; introd does not follow links for "
+                         "its state and secret files (use the real path)")
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePath(f"{path} is not a regular file")
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents with mode 0700 (existing ones untouched)."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        if current.is_symlink():  # a dangling link where a folder should be
+            raise UnsafePath(f"{current} is a dangling symbolic link")
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(part, DIR_MODE)
+            os.chmod(part, DIR_MODE)
+
+
+def tighten(path: Path) -> bool:
+    """Take group and other bits off an existing regular file; True when it changed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or not st.st_mode & 0o077:
+        return False
+    try:
+        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077, follow_symlinks=False)
+    except PermissionError:  # someone else's file, only read here (`introd list` as admin)
+        return False
+    return True
+
+
+def create_private(path: Path, data: bytes = b"") -> bool:
+    """Create ``path`` with mode 0600 holding ``data``; False when it already exists (it
+    is then left alone). Never follows a link; the folder is made 0700 if missing."""
+    refuse_link(path)
+    make_private_dirs(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     FILE_MODE)
+    except FileExistsError:
+        refuse_link(path)  # a link planted between the check and the open
+        return False
+    try:
+        os.fchmod(fd, FILE_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
+
+
+def open_private(path: Path, flags: int) -> int:
+    """Open (creating if needed) a file of introd's own, mode 0600, never through a link."""
+    refuse_link(path)
+    make_private_dirs(path.parent)
+    fd = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePath(f"{path} is not a regular file")
+        if st.st_mode & 0o077:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o077)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Within: every file introd creates is private to its user (umask 077)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)

@@ -5,10 +5,17 @@ only that mail (5 min, doubling, capped at 2 h, for up to 3 days); a 5xx or
 three days without success fails it. The sent mark is written right after
 the server accepted the mail: a crash between the two is the only way a
 mail can leave twice.
+
+A mail whose fate is unknown — the server took its DATA and then dropped the connection
+or did not answer within ``smtp.timeout`` — may have been delivered. It is deferred like
+a 4xx (the rest of the outbox goes on, on a new connection), and after
+``MAX_UNCONFIRMED`` such attempts it is failed and the owner told, so a server that
+never confirms receives each mail at most that many times.
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -27,6 +34,7 @@ log = structlog.get_logger("introd.delivery")
 FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(hours=2)
 GIVE_UP_AFTER = timedelta(days=3)
+MAX_UNCONFIRMED = 3  # attempts whose outcome is unknown before a mail is given up
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -93,6 +101,61 @@ class SmtpConnection:
             self.smtp = None
 
 
+class OutcomeUnknown(Exception):
+    """The server took the mail's DATA but its answer never came: delivered or not."""
+
+
+def transmit(smtp: smtplib.SMTP, sender: str, recipients: list[str],
+             raw: bytes) -> dict[str, tuple[int, bytes]]:
+    """``smtplib.SMTP.sendmail``, telling a failure before the data went (nothing was
+    delivered: smtplib's own exceptions) from one after (``OutcomeUnknown``). Returns the
+    refused recipients, as sendmail does."""
+    smtp.ehlo_or_helo_if_needed()
+    options = [f"size={len(raw)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+    code, resp = smtp.mail(sender, options)
+    if code != 250:
+        _end_transaction(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, resp, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for rcpt in recipients:
+        code, resp = smtp.rcpt(rcpt)
+        if code not in (250, 251):
+            refused[rcpt] = (code, resp)
+        if code == 421:
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+    if len(refused) == len(recipients):
+        _end_transaction(smtp, 0)
+        raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+    smtp.putcmd("data")
+    code, resp = smtp.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, resp)
+    data = re.sub(rb"(?m)^\.", b"..", raw)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    try:
+        smtp.send(data + b".\r\n")
+        code, resp = smtp.getreply()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise OutcomeUnknown(f"{exc.__class__.__name__} after the mail's data") from None
+    if code != 250:
+        _end_transaction(smtp, code)
+        raise smtplib.SMTPDataError(code, resp)
+    return refused
+
+
+def _end_transaction(smtp: smtplib.SMTP, code: int) -> None:
+    """After a refusal: close on 421 (the server is leaving), else RSET, quietly."""
+    if code == 421:
+        smtp.close()
+        return
+    try:
+        smtp.rset()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
 def _text(message: bytes | str) -> str:
     return message.decode("utf-8", "replace") if isinstance(message, bytes) else message
 
@@ -122,7 +185,11 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
             break
         smtp = conn.open()
         try:
-            refused = smtp.sendmail(envelope_from, row.recipients, row.raw)
+            refused = transmit(smtp, envelope_from, row.recipients, row.raw)
+        except OutcomeUnknown as exc:
+            conn.close()  # the session is unusable; the next mail opens a new one
+            _unconfirmed(store, row, now, str(exc), on_failure)
+            continue
         except smtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients
         except smtplib.SMTPResponseException as exc:
@@ -171,3 +238,22 @@ def _defer_or_fail(store: Store, row: OutboxRow, now: datetime, code: int, text:
         store.mark_failed(row.id, text)
         on_failure(Failure(row=row, addresses=tuple(addresses), reason=text))
     log.error("mail_failed", intro_id=row.intro_id, template=row.template, code=code)
+
+
+def _unconfirmed(store: Store, row: OutboxRow, now: datetime, text: str,
+                 on_failure: Callable[[Failure], None]) -> None:
+    """The server may have the mail: wait as after a 4xx, and give up after
+    MAX_UNCONFIRMED such attempts rather than sending it again and again."""
+    tries = row.unconfirmed + 1
+    if tries < MAX_UNCONFIRMED:
+        delay = retry_delay(row.attempts + 1)
+        store.mark_unconfirmed(row.id, now + delay, text)
+        log.warning("mail_outcome_unknown", intro_id=row.intro_id, template=row.template,
+                    outbox_id=row.id, unconfirmed=tries, retry_in_s=int(delay.total_seconds()))
+        return
+    reason = f"the server never confirmed the mail ({tries} attempts: {text})"
+    with store.transaction():
+        store.mark_unconfirmed(row.id, None, reason)
+        on_failure(Failure(row=row, addresses=tuple(row.recipients), reason=reason))
+    log.error("mail_failed", intro_id=row.intro_id, template=row.template, code=0,
+              unconfirmed=tries)

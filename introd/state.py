@@ -114,6 +114,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("004_forwarded_by", """
     ALTER TABLE intros ADD COLUMN forwarded_by TEXT NOT NULL DEFAULT '[]'
     """),
+    # attempts whose outcome the server never told (it took the data, then went away)
+    ("005_outbox_unconfirmed", """
+    ALTER TABLE outbox ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0;
+    """),
 ]
 
 ACTIVE_STATES = ("review", "awaiting", "details")
@@ -237,6 +241,7 @@ class OutboxRow:
     sent_at: datetime | None
     last_error: str | None
     copied: int
+    unconfirmed: int = 0
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> OutboxRow:
@@ -613,6 +618,17 @@ class Store:
     def mark_deferred(self, outbox_id: int, next_attempt: datetime, error: str) -> None:
         self._exec("UPDATE outbox SET attempts=attempts+1, next_attempt=?, last_error=? "
                    "WHERE id=?", (iso(next_attempt), error, outbox_id))
+
+    def mark_unconfirmed(self, outbox_id: int, next_attempt: datetime | None,
+                         error: str) -> None:
+        """An attempt of unknown outcome: retried at ``next_attempt``, or failed (None)."""
+        if next_attempt is None:
+            self._exec("UPDATE outbox SET status='failed', attempts=attempts+1, "
+                       "unconfirmed=unconfirmed+1, last_error=? WHERE id=?", (error, outbox_id))
+        else:
+            self._exec("UPDATE outbox SET attempts=attempts+1, unconfirmed=unconfirmed+1, "
+                       "next_attempt=?, last_error=? WHERE id=?",
+                       (iso(next_attempt), error, outbox_id))
 
     def mark_failed(self, outbox_id: int, error: str) -> None:
         self._exec("UPDATE outbox SET status='failed', attempts=attempts+1, last_error=? "

@@ -707,6 +707,7 @@ class _Handler:
         refusal = self.server._take_fault("DATA")
         if refusal:
             return refusal
+        drop = self.server._take_drop()
         if self.server.data_delay:
             await asyncio.sleep(self.server.data_delay)
         data = envelope.original_content or b""
@@ -723,6 +724,10 @@ class _Handler:
                 login=login,
             )
         )
+        if drop and smtp.transport is not None:  # it has the mail, the client never hears
+            smtp.transport.abort()
+        if self.server.reply_delay:  # it has the mail, the client hears late (or never)
+            await asyncio.sleep(self.server.reply_delay)
         return "250 OK: queued"
 
 
@@ -829,6 +834,8 @@ class SmtpServer:
         self.delivery_failures: list[DeliveryFailure] = []
         self.data_delay = 0.0  # seconds before each mail's final reply (a slow server)
         self.oauth_logins: list[str] = []  # users who signed in with a token
+        self.reply_delay = 0.0  # seconds between taking a mail and answering 250
+        self.drops_left = 0  # mails taken whole, then the connection dropped before the 250
         self._faults = _Faults()
         self._lock = threading.Condition()
         kwargs: dict[str, Any] = {}
@@ -879,6 +886,7 @@ class SmtpServer:
             self.received.clear()
             self.delivery_failures.clear()
             self._faults = _Faults()
+            self.drops_left = 0
 
     # -- fault injection ------------------------------------------------------------
 
@@ -893,6 +901,12 @@ class SmtpServer:
         """Answer `code` to the next `count` MAIL (or RCPT, or DATA) commands."""
         with self._lock:
             self._faults.pending.append(_Failure(count, code, message, stage))
+
+    def drop_after_data(self, count: int = 1) -> None:
+        """Take the next `count` mails whole (they count as received and are delivered),
+        then drop the connection instead of answering 250: the client cannot know."""
+        with self._lock:
+            self.drops_left = count
 
     def reject_rcpt(
         self, address: str, code: int = 550, message: str = "5.1.1 No such user here"
@@ -955,6 +969,13 @@ class SmtpServer:
             and auth_data.password.decode() == self.password
         )
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+    def _take_drop(self) -> bool:
+        with self._lock:
+            if self.drops_left > 0:
+                self.drops_left -= 1
+                return True
+            return False
 
     def _take_fault(self, stage: str) -> str | None:
         with self._lock:

@@ -21,7 +21,7 @@ class TestStore:
         store = Store(tmp_path / "s.db")
         names = [r[0] for r in store.db.execute("SELECT name FROM schema_migrations")]
         assert names == ["001_initial", "002_outbox_by_intro", "003_followups",
-                         "004_forwarded_by"]
+                         "004_forwarded_by", "005_outbox_unconfirmed"]
 
     def test_newer_database_is_refused(self, tmp_path: Path) -> None:
         """A state written by a newer introd is refused, not misread."""

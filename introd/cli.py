@@ -152,9 +152,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     problems = check_templates(cfg)
     if problems:
         raise ConfigError([("templates", p) for p in problems], str(cfg.path))
-    from .runlock import RunLock
+    from .runlock import RESTART_WAIT, RunLock
 
-    with RunLock(cfg.state_path) as lock:  # one `run` per state, or duplicates would leave
+    # one `run` per state, or the same due mail would leave twice
+    with RunLock(cfg.state_path, wait=RESTART_WAIT) as lock:
         daemon = Daemon(cfg, clock=_clock(args), lock=lock)
         if args.once:
             stats = daemon.run_once()

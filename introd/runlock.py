@@ -6,7 +6,8 @@ they open the state, hold it while they run, and write their PID into it; a seco
 refuses to start with one line naming the first. The kernel drops the lock when the
 holder dies, even by SIGKILL, so a stale lock file never blocks a restart. The sender
 process inherits the open lock, so a new daemon cannot start while a killed daemon's
-sender still finishes the mail in hand. Commands that only read the state (`list`,
+sender still finishes the mail in hand (a new `run` waits up to ``RESTART_WAIT`` seconds
+for the lock before it refuses). Commands that only read the state (`list`,
 `show`, `status`, `parse`, `ledger`) and the owner's shell actions (which only queue mail
 in a transaction) take no lock and work while the daemon runs.
 """
@@ -16,10 +17,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from . import files
 from .exceptions import StateError
+
+
+# a daemon killed a moment ago may leave its sender finishing the mail in hand
+RESTART_WAIT = 3.0
 
 
 class StateLocked(StateError):
@@ -57,7 +63,7 @@ def _pid_in(fd: int) -> int | None:
 class RunLock:
     """The held lock; ``fd`` stays open (and locked) until ``release``."""
 
-    def __init__(self, state_path: Path) -> None:
+    def __init__(self, state_path: Path, *, wait: float = 0.0) -> None:
         self.path = lock_path(state_path)
         try:
             fd = files.open_private(self.path, os.O_RDWR)
@@ -66,9 +72,15 @@ class RunLock:
         except OSError as exc:
             raise StateError(f"{self.path}: cannot create the lock file: {exc.strerror}") \
                 from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
             pid = _pid_in(fd)
             os.close(fd)
             who = f"introd (pid {pid})" if pid else "introd"

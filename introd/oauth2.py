@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from . import files
 from .config import OAuth2Config
 from .exceptions import AuthError, AuthExpired
 
@@ -116,10 +117,12 @@ def _text(value: Any) -> str:
 
 def write_token(path: Path, token: Token) -> None:
     """Replace the token file atomically; it is created mode 0600 and stays so."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        files.refuse_link(path)
+        files.make_private_dirs(path.parent)
+        tmp.unlink(missing_ok=True)  # never write through a link planted at the temp name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             os.fchmod(f.fileno(), 0o600)
             json.dump(token.as_json(), f, indent=2)
@@ -135,6 +138,8 @@ def write_token(path: Path, token: Token) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, files.UnsafePath):
+            raise AuthError(f"oauth2.token_file: {exc}") from None
         raise AuthError(f"oauth2.token_file {path}: cannot write: {exc.strerror}") from None
 
 
@@ -143,8 +148,9 @@ def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock beside the token file: one refresh at a time, across processes."""
     lock = path.with_name(path.name + ".lock")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = files.open_private(lock, os.O_RDWR)
+    except files.UnsafePath as exc:
+        raise AuthError(f"oauth2.token_file: {exc}") from None
     except OSError as exc:
         raise AuthError(f"oauth2.token_file {path}: cannot lock: {exc.strerror}") from None
     try:

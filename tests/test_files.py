@@ -225,3 +225,42 @@ def _no_lingering_umask() -> Iterator[None]:
     os.umask(old)
     yield
     assert os.umask(old) == old, "a test left the umask changed"
+
+
+class TestTokenFile:
+    def _token(self) -> Any:
+        from introd.oauth2 import Token
+
+        return Token(access_token="a", expires_at=None, refresh_token="r", scopes=(),
+                     account=None, flow="device", client_id="c", obtained_at=0.0)
+
+    @pytest.mark.parametrize("umask", [0o022, 0o000])
+    def test_token_file_and_its_lock_are_private(self, tmp_path: Path, umask: int) -> None:
+        """The OAuth token file, its folder and its lock are 0600/0700 under any umask."""
+        from introd.oauth2 import _locked, write_token
+
+        path = tmp_path / "oauth" / "token.json"
+        old = os.umask(umask)
+        try:
+            with _locked(path):
+                write_token(path, self._token())
+        finally:
+            os.umask(old)
+        assert _mode(path) == 0o600 and _mode(tmp_path / "oauth") == 0o700
+        assert _mode(path.with_name("token.json.lock")) == 0o600
+
+    @pytest.mark.parametrize("where", ["token", "lock"])
+    def test_link_at_token_file_or_lock_is_refused(self, tmp_path: Path, where: str) -> None:
+        """A symlink at the token file or its lock: one AuthError naming it, nothing
+        written through it."""
+        from introd.exceptions import AuthError
+        from introd.oauth2 import _locked, write_token
+
+        path = tmp_path / "token.json"
+        aim = tmp_path / "elsewhere"
+        aim.write_text("keep\n")
+        (path if where == "token" else path.with_name("token.json.lock")).symlink_to(aim)
+        with pytest.raises(AuthError, match="symbolic link"):
+            with _locked(path):
+                write_token(path, self._token())
+        assert aim.read_text() == "keep\n"

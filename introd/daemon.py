@@ -62,8 +62,8 @@ def real_clock() -> datetime:
 
 def placement_of(row: sqlite3.Row | Mapping[str, Any]) -> str:
     """Where a recorded mail belongs: "processed" or "quarantine" (as the engine decided)."""
-    if row["action"] != "ignore" or row["kind"] in ("auto_reply", "bounce") or \
-            row["rule"] == "already_seen":
+    kept = row["kind"] in ("auto_reply", "bounce") and row["rule"] != "bounce_unproven"
+    if row["action"] != "ignore" or kept or row["rule"] == "already_seen":
         return "processed"
     return "quarantine"
 
@@ -524,8 +524,7 @@ class Daemon:
         if self.config.smtp is not None and self.config.smtp.auth == "oauth2":
             self._auth_ok()
         self.smtp_outage.recovered()
-        limit = self.config.max_outgoing_per_hour
-        if limit and self.store.sent_since(self.clock() - timedelta(hours=1)) >= limit:
+        if self.store.due_outbox(self.clock(), limit=1):  # held back by an hourly limit
             self._rate_limited_until = time.monotonic() + RATE_LIMIT_RECHECK
 
     def _send_wait(self) -> float:

@@ -27,7 +27,7 @@ import structlog
 from . import sasl
 from .config import ServerConfig
 from .exceptions import AuthError, AuthExpired, DeliveryError
-from .state import OutboxRow, Store
+from .state import NOTICE_TEMPLATES, OutboxRow, Store
 
 log = structlog.get_logger("introd.delivery")
 
@@ -35,6 +35,12 @@ FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(hours=2)
 GIVE_UP_AFTER = timedelta(days=3)
 MAX_UNCONFIRMED = 3  # attempts whose outcome is unknown before a mail is given up
+
+
+def notice_limit(max_per_hour: int) -> int:
+    """Notices to the owner per hour: a quarter of the limit (at least one), so that
+    failures, however many, leave three quarters to the intros' own mail."""
+    return max(1, max_per_hour // 4)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -173,16 +179,22 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
     """Send every due mail of the outbox; return how many left. Raises DeliveryError when
     the server cannot be reached at all or closes the session with 421 (the mail in hand is
     deferred, the rest stays pending untouched)."""
-    sent = 0
-    budget = None
+    sent = notices = 0
+    budget = notice_budget = None
     if max_per_hour:
-        budget = max_per_hour - store.sent_since(now - timedelta(hours=1))
-    for row in store.due_outbox(now):
+        hour_ago = now - timedelta(hours=1)
+        budget = max_per_hour - store.sent_since(hour_ago)
+        notice_budget = notice_limit(max_per_hour) - store.sent_since(hour_ago, notices=True)
+    for row in store.due_outbox(now):  # the intros' own mail first, then notices
         if stop is not None and stop():  # SIGTERM: the rest waits in the outbox
             break
         if budget is not None and sent >= budget:
             log.info("outbox_rate_limited", pending=store.outbox_depth(), max_per_hour=max_per_hour)
             break
+        is_notice = row.template in NOTICE_TEMPLATES
+        if is_notice and notice_budget is not None and notices >= notice_budget:
+            log.info("notices_rate_limited", max_per_hour=notice_limit(max_per_hour))
+            break  # notices come last: nothing else is due
         smtp = conn.open()
         try:
             refused = transmit(smtp, envelope_from, row.recipients, row.raw)
@@ -218,6 +230,7 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
                             template=row.template, refused=len(failed))
                 on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
         sent += 1
+        notices += is_notice
         log.info("mail_sent", intro_id=row.intro_id, template=row.template, role=row.role,
                  outbox_id=row.id, recipients=len(row.recipients))
         if on_sent is not None:

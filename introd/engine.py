@@ -18,7 +18,7 @@ from .budget import Budget
 from .config import Config
 from .contacts import ContactBook
 from .exceptions import TemplateError, UsageError
-from .judge import COMMAND_STATES, judge, proven_role
+from .judge import COMMAND_STATES, judge, proven_bounce, proven_role
 from .language import guess_language
 from .model import Candidate, Decision, Forward, IntroRequest, Person, Reading
 from .reading import Context, read_mail
@@ -108,8 +108,9 @@ class Engine:
                                placement="wait")
             log.info("mail_handled", action=decision.action, rule=decision.rule,
                      intro_id=intro_id, detail=decision.detail[:200])
-        placement = "processed" if decision.action != "ignore" or reading.kind in (
-            "auto_reply", "bounce") or decision.rule == "already_seen" else "quarantine"
+        kept = reading.kind in ("auto_reply", "bounce") and decision.rule != "bounce_unproven"
+        placement = "processed" if decision.action != "ignore" or kept \
+            or decision.rule == "already_seen" else "quarantine"
         return Outcome(reading=reading, decision=decision, intro_id=intro_id, placement=placement)
 
     def _read(self, raw: bytes, where: str) -> tuple[Reading, bool]:
@@ -142,7 +143,7 @@ class Engine:
             if reading.kind == "owner_command" and decision.rule in (
                     "no_intro", "unknown_intro", "not_applicable", "delegate_is_party"):
                 self.refuse_command(reading, decision, now)
-            if reading.kind == "bounce":
+            if reading.kind == "bounce" and decision.rule == "bounce":
                 self._bounced(reading, now)
             if reading.kind == "reply" and decision.rule == "intro_ended":
                 self._late_answer(reading, now)
@@ -544,7 +545,13 @@ class Engine:
 
     # -- bounces ------------------------------------------------------------------
     def _bounced(self, reading: Reading, now: datetime) -> None:
-        for address in reading.failed_addresses:
+        """A proven bounce (see ``proven_bounce``): its failed recipients are marked in
+        their active intros, and the owner told once per address."""
+        proof = proven_bounce(reading, self.store)
+        if proof is None:
+            return
+        row, failed = proof
+        for address in failed:
             address = address.lower()
             for intro in self.store.intros(party=address):
                 if intro.state in ACTIVE_STATES:
@@ -552,14 +559,15 @@ class Engine:
                     if self.store.parties(intro.id).get(role):
                         self.store.update_party(intro.id, role, status="failed")
                     self.store.add_event(intro.id, "bounced", now, role=role)
-            self.notify_failure(address, str(reading.extra.get("reason") or "bounced"), now)
+            self.notify_failure(address, str(reading.extra.get("reason") or "bounced"), now,
+                                intro_id=row.intro_id)
 
     def notify_failure(self, address: str, failure: str, now: datetime,
                        intro_id: str | None = None) -> None:
-        """One bounce_notice to the owner per failed address (and day)."""
+        """One bounce_notice to the owner per failed address, ever."""
         if address in self.config.owner.addresses:
             return
-        if not self.store.take_notice(f"bounce:{address}", now):
+        if not self.store.take_notice_once(f"bounce:{address.lower()}"):
             return
         intro = self.store.intro(intro_id) if intro_id else None
         self._mail("bounce_notice", intro, "owner", now,

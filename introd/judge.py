@@ -9,7 +9,7 @@ from .config import Config
 from .contacts import ContactBook
 from .model import Decision, Reading
 from .policy import Situation, decide
-from .state import ACTIVE_STATES, IntroRow, Store
+from .state import ACTIVE_STATES, IntroRow, OutboxRow, Store
 
 ANSWERABLE = ("awaiting",)
 # where each owner command applies
@@ -26,8 +26,16 @@ def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
     """The decision on one mail; `store` is None when there is no state (`parse`)."""
     kind = reading.kind
     if kind == "bounce":
+        failed = reading.failed_addresses
+        if store is not None:
+            proof = proven_bounce(reading, store)
+            if proof is None:
+                return Decision(action="ignore", rule="bounce_unproven",
+                                detail="a delivery report that returns no mail introd sent to "
+                                       "the addresses it names; it changes nothing")
+            failed = proof[1]
         return Decision(action="ignore", rule="bounce",
-                        detail="delivery failure for " + ", ".join(reading.failed_addresses))
+                        detail="delivery failure for " + ", ".join(failed))
     if kind == "auto_reply":
         return Decision(action="ignore", rule="auto_reply",
                         detail="automatic reply; never answered")
@@ -48,6 +56,22 @@ def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
     if kind == "owner_command":
         return _judge_command(reading, config, store)
     return _judge_reply(reading, config, store)
+
+
+def proven_bounce(reading: Reading, store: Store) -> tuple[OutboxRow, tuple[str, ...]] | None:
+    """The mail introd sent that this bounce returns, and the failed addresses among its
+    recipients; None when the bounce proves nothing. The proof is that mail's Message-ID
+    inside the report (random, so only the mail's recipients and the servers on its way
+    know it); an address counts only if that mail went to it."""
+    for mid in reading.extra.get("references") or ():
+        row = store.outbox_by_message_ids([mid])
+        if row is None or row.status not in ("sent", "failed"):
+            continue
+        recipients = {r.lower() for r in row.recipients}
+        failed = tuple(a for a in reading.failed_addresses if a.lower() in recipients)
+        if failed:
+            return row, failed
+    return None
 
 
 def _judge_command(reading: Reading, config: Config, store: Store | None) -> Decision:

@@ -144,6 +144,13 @@ def read_mail(raw: bytes, ctx: Context, *, limits: budget.Budget | None = None) 
                        problem=f"over budget: {exc.reason}", extra={"over_budget": True})
 
 
+def _bounce_references(raw: bytes, bounce: automail.Bounce) -> tuple[str, ...]:
+    """What a bounce may prove with: the Message-IDs of introd's shape it holds."""
+    found = tokens.own_message_ids(raw)
+    mid = getattr(bounce, "original_message_id", None)
+    return found if not mid or mid in found else (mid, *found)
+
+
 def _read(raw: bytes, ctx: Context) -> Reading:
     cfg = ctx.config
     msg = mailtext.parse_bytes(budget.trim(raw))
@@ -165,6 +172,7 @@ def _read(raw: bytes, ctx: Context) -> Reading:
     if bounce is not None:
         return Reading(kind="bounce", failed_addresses=tuple(bounce.failed),
                        extra={"status": bounce.status, "reason": bounce.reason,
+                              "references": _bounce_references(raw, bounce),
                               "original_message_id": getattr(bounce, "original_message_id", None)},
                        **base)
     if automail.is_auto_reply(msg):

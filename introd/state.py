@@ -121,6 +121,9 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 ACTIVE_STATES = ("review", "awaiting", "details")
+# automatic mail to the owner: sent after the intros' own mail, within their own budget
+NOTICE_TEMPLATES = ("bounce_notice", "owner_notice", "digest")
+_NOTICES_SQL = ", ".join(f"'{t}'" for t in NOTICE_TEMPLATES)
 END_STATES = ("introduced", "declined", "declined_by_target", "withdrawn", "expired",
               "cancelled", "ignored")
 
@@ -593,8 +596,8 @@ class Store:
 
     def due_outbox(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
         return [OutboxRow.from_row(r) for r in self._exec(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY id "
-            "LIMIT ?", (iso(now), limit))]
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY "
+            f"template IN ({_NOTICES_SQL}), id LIMIT ?", (iso(now), limit))]
 
     def outbox_depth(self) -> int:
         return int(self._exec("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
@@ -634,8 +637,10 @@ class Store:
         self._exec("UPDATE outbox SET status='failed', attempts=attempts+1, last_error=? "
                    "WHERE id=?", (error, outbox_id))
 
-    def sent_since(self, since: datetime) -> int:
-        return int(self._exec("SELECT COUNT(*) FROM outbox WHERE sent_at >= ?",
+    def sent_since(self, since: datetime, *, notices: bool = False) -> int:
+        """Mails sent since ``since`` (only the owner's notices, with ``notices``)."""
+        only = f" AND template IN ({_NOTICES_SQL})" if notices else ""
+        return int(self._exec(f"SELECT COUNT(*) FROM outbox WHERE sent_at >= ?{only}",
                               (iso(since),)).fetchone()[0])
 
     # -- erasure ----------------------------------------------------------
@@ -678,6 +683,11 @@ class Store:
         return cur.rowcount
 
     # -- automatic notices outside the intro flow ------------------------
+    def take_notice_once(self, key: str) -> bool:
+        """True (and remembered) the first time only: a notice that is never repeated."""
+        cur = self._exec("INSERT OR IGNORE INTO notices VALUES (?, 'once')", (key.lower(),))
+        return cur.rowcount == 1
+
     def take_notice(self, address: str, now: datetime) -> bool:
         """True (and remembered) when ``address`` got no automatic notice today."""
         cur = self._exec("INSERT OR IGNORE INTO notices VALUES (?, ?)",

@@ -51,6 +51,24 @@ def load_secret(path: Path) -> bytes:
     return data
 
 
+_OWN_ID = re.compile(rb"<introd\.[A-Za-z0-9]{6}\.(?:requester|target|owner|notice)\."
+                     rb"[A-Za-z0-9_-]{8,64}@[A-Za-z0-9.-]{1,253}>")
+MAX_REFERENCES = 20
+
+
+def own_message_ids(raw: bytes) -> tuple[str, ...]:
+    """The Message-IDs of introd's own shape anywhere in a mail (a bounce returning one of
+    our mails, its headers or a quote of them), in order, once each, at most 20."""
+    found: list[str] = []
+    for match in _OWN_ID.finditer(raw):
+        mid = match.group(0).decode("ascii")
+        if mid not in found:
+            found.append(mid)
+            if len(found) >= MAX_REFERENCES:
+                break
+    return tuple(found)
+
+
 def new_intro_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
 

@@ -366,9 +366,17 @@ class Daemon:
         self.metrics.gauge("introd_intros_awaiting", counts.get("awaiting", 0))
         self.exporter.flush()
 
+    def check_clock(self) -> None:
+        """The clock set back since the last pass: stamps from the future become now."""
+        went_back = self.store.note_clock(self.clock(), expire_after=self.config.expire_after)
+        if went_back is not None:
+            log.warning("clock_went_back", seconds=int(went_back.total_seconds()))
+            self._rate_limited_until = 0.0
+
     def run_once(self) -> RunStats:
         """Process what is there and what is due, then return."""
         stats = RunStats()
+        self.check_clock()
         try:
             try:
                 self.mailbox.connect()
@@ -467,6 +475,7 @@ class Daemon:
                     if self.imap_outage.recovered():
                         self.metrics.count("introd_imap_reconnects_total")
                 self.phase = "working"
+                self.check_clock()
                 self.process_mailbox()
                 self._note_poll()
                 if self.stop_requested:

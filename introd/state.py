@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,18 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE outbox ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0;
     """),
 ]
+
+# the clock going back by more than this is a jump, not the skew between two runs
+CLOCK_SLACK = timedelta(minutes=5)
+# no retry is planned further ahead than this (delivery.MAX_RETRY, with room to spare)
+MAX_PLANNED_RETRY = timedelta(hours=3)
+# what happened at a time: never later than now (what is planned, next_attempt and
+# expires, is clamped by clamp_future on its own terms)
+_PAST_STAMPS = (("outbox", "created"), ("outbox", "sent_at"), ("intros", "created"),
+                ("intros", "updated"), ("parties", "asked_at"), ("parties", "reminded_at"),
+                ("parties", "answered_at"), ("events", "at"), ("messages", "handled_at"),
+                ("followups", "introduced_at"), ("followups", "sent_at"),
+                ("followups", "answered_at"))
 
 ACTIVE_STATES = ("review", "awaiting", "details")
 # automatic mail to the owner: sent after the intros' own mail, within their own budget
@@ -681,6 +693,48 @@ class Store:
         cur = self._exec(f"UPDATE intros SET blurb = '', requester_note = NULL WHERE {old} AND "
                          "(blurb != '' OR requester_note IS NOT NULL)", params)
         return cur.rowcount
+
+    # -- the clock set back ----------------------------------------------
+    def note_clock(self, now: datetime, *, expire_after: timedelta) -> timedelta | None:
+        """Compare ``now`` with the latest time a run saw. When it went back by more than
+        CLOCK_SLACK (an NTP correction, a VM restored from a snapshot), every stamp from
+        the future is treated as now (``clamp_future``), so limits and timers go on within
+        their own periods rather than wait for the clock to catch up; returns how far it
+        went back. Otherwise it only remembers the latest time (written at most once a
+        minute)."""
+        kept = parse_iso(self.get_meta("clock_high"))
+        seen = kept or self._latest_stamp()
+        if seen is not None and now < seen - CLOCK_SLACK:
+            with self.transaction():
+                self.clamp_future(now, expire_after=expire_after)
+                self.set_meta("clock_high", iso(now))
+            return seen - now
+        if kept is None or now - kept >= timedelta(minutes=1):
+            self.set_meta("clock_high", iso(max(now, seen) if seen else now))
+        return None
+
+    def _latest_stamp(self) -> datetime | None:
+        """The latest time written in a state from before ``clock_high`` was kept."""
+        row = self._exec("SELECT MAX(sent_at) FROM outbox").fetchone()
+        last = self._exec("SELECT created FROM outbox ORDER BY id DESC LIMIT 1").fetchone()
+        found = [parse_iso(v) for v in (row[0] if row else None, last[0] if last else None) if v]
+        return max(found) if found else None
+
+    def clamp_future(self, now: datetime, *, expire_after: timedelta) -> None:
+        """Stamps after ``now`` become ``now``; a retry further away than the longest
+        backoff is due now; an expiry further away than ``expire_after`` is moved to
+        ``now + expire_after``. Call inside a transaction."""
+        at = iso(now)
+        for table, column in _PAST_STAMPS:
+            self._exec(f"UPDATE {table} SET {column} = ? WHERE {column} > ?", (at, at))
+        self._exec("UPDATE outbox SET next_attempt = ? WHERE status = 'pending' AND "
+                   "next_attempt > ?", (at, iso(now + MAX_PLANNED_RETRY)))
+        latest = iso(now + expire_after)
+        self._exec("UPDATE intros SET expires = ? WHERE expires > ?", (latest, latest))
+        for key in ("last_digest", "last_prune"):
+            value = self.get_meta(key)
+            if value and value > at:
+                self.set_meta(key, at)
 
     # -- automatic notices outside the intro flow ------------------------
     def take_notice_once(self, key: str) -> bool:

@@ -6,10 +6,11 @@ they open the state, hold it while they run, and write their PID into it; a seco
 refuses to start with one line naming the first. The kernel drops the lock when the
 holder dies, even by SIGKILL, so a stale lock file never blocks a restart. The sender
 process inherits the open lock, so a new daemon cannot start while a killed daemon's
-sender still finishes the mail in hand (a new `run` waits up to ``RESTART_WAIT`` seconds
-for the lock before it refuses). Commands that only read the state (`list`,
-`show`, `status`, `parse`, `ledger`) and the owner's shell actions (which only queue mail
-in a transaction) take no lock and work while the daemon runs.
+sender still finishes the mail in hand (a new `run` then waits up to ``RESTART_WAIT``
+seconds for the lock; while the daemon that took it is alive, it refuses at once).
+Commands that only read the state (`list`, `show`, `status`, `parse`, `ledger`) and the
+owner's shell actions (which only queue mail in a transaction) take no lock and work
+while the daemon runs.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from . import files
 from .exceptions import StateError
 
 
-# a daemon killed a moment ago may leave its sender finishing the mail in hand
-RESTART_WAIT = 3.0
+# a daemon killed a moment ago may leave its sender finishing the mail in hand (it has
+# sending.STOP_GRACE to do so): a new run waits this long for it, but not for a live daemon
+RESTART_WAIT = 35.0
 
 
 class StateLocked(StateError):
@@ -60,6 +62,18 @@ def _pid_in(fd: int) -> int | None:
     return None
 
 
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 class RunLock:
     """The held lock; ``fd`` stays open (and locked) until ``release``."""
 
@@ -78,7 +92,9 @@ class RunLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() < deadline:
+                # the daemon that wrote its PID is gone: its sender still finishes the mail
+                # in hand, wait for it; a live holder is refused at once
+                if not _alive(_pid_in(fd)) and time.monotonic() < deadline:
                     time.sleep(0.1)
                     continue
             pid = _pid_in(fd)

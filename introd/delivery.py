@@ -87,8 +87,7 @@ class SmtpConnection:
             raise
         except AuthError as exc:  # the provider is unreachable, or the server refuses
             smtp.close()
-            raise DeliveryError(str(exc) if str(exc).startswith("SMTP ") else
-                                f"SMTP {cfg.host}:{cfg.port}: {exc}") from None
+            raise DeliveryError(sasl.described("SMTP", cfg, exc)) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: login refused ({exc.smtp_code})") \
                 from None

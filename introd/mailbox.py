@@ -55,8 +55,7 @@ class Mailbox:
             raise
         except AuthError as exc:  # the provider is unreachable, or the server refuses
             client.shutdown()
-            raise MailboxError(str(exc) if str(exc).startswith("IMAP ") else
-                               f"IMAP {cfg.host}:{cfg.port}: {exc}") from None
+            raise MailboxError(sasl.described("IMAP", cfg, exc)) from None
         except imapclient.exceptions.LoginError:
             raise MailboxError(f"IMAP {cfg.host}:{cfg.port}: login refused for "
                                f"{cfg.username}") from None

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +37,6 @@ log = structlog.get_logger("introd.oauth2")
 REFRESH_MARGIN = 300.0
 TOKEN_FILE_VERSION = 1
 LOGIN_HINT = "run `introd auth login`"
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 Clock = Callable[[], float]
 
@@ -505,7 +504,3 @@ def store_login(cfg: OAuth2Config, token: Token) -> None:
     with _locked(cfg.token_file):
         write_token(cfg.token_file, token)
     forget_sources()
-
-
-def with_account(token: Token, account: str | None) -> Token:
-    return replace(token, account=account) if account and not token.account else token

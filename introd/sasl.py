@@ -53,6 +53,21 @@ def _source(cfg: ServerConfig) -> TokenSource:
     return source_for(cfg.oauth2, account=cfg.username)
 
 
+def described(protocol: str, cfg: ServerConfig, exc: AuthError) -> str:
+    """The error as one line that names the server (provider errors do not)."""
+    text = str(exc)
+    return text if text.startswith(f"{protocol} ") else f"{protocol} {cfg.host}:{cfg.port}: {text}"
+
+
+def _mechanism(protocol: str, cfg: ServerConfig, offered: list[str]) -> str:
+    mechanism = choose_mechanism(offered)
+    if mechanism is None:
+        raise AuthError(f"{protocol} {cfg.host}:{cfg.port}: the server offers neither "
+                        f"OAUTHBEARER nor XOAUTH2 (it offers {', '.join(offered) or 'no AUTH'}"
+                        f"); {protocol.lower()}.auth: oauth2 cannot work here")
+    return mechanism
+
+
 def with_fresh_token(cfg: ServerConfig, attempt: Callable[[str], None]) -> str | None:
     """Call ``attempt(token)``; when it raises Refused, once more with a fresh token.
     Returns None on success, else the server's last refusal."""
@@ -83,12 +98,7 @@ def imap_login(client: imapclient.IMAPClient, cfg: ServerConfig) -> None:
     or refuses the token twice."""
     from imapclient.exceptions import LoginError
 
-    offered = imap_offered(client)
-    mechanism = choose_mechanism(offered)
-    if mechanism is None:
-        raise AuthError(f"IMAP {cfg.host}:{cfg.port}: the server offers neither OAUTHBEARER "
-                        f"nor XOAUTH2 (it offers {', '.join(offered) or 'no AUTH'}); "
-                        f"imap.auth: oauth2 cannot work here")
+    mechanism = _mechanism("IMAP", cfg, imap_offered(client))
     user = cfg.username or ""
 
     def attempt(token: str) -> None:
@@ -111,11 +121,7 @@ def smtp_login(smtp: smtplib.SMTP, cfg: ServerConfig) -> None:
     """AUTH with a token, the initial response in the AUTH command."""
     smtp.ehlo_or_helo_if_needed()
     offered = smtp.esmtp_features.get("auth", "").split() if smtp.has_extn("auth") else []
-    mechanism = choose_mechanism(offered)
-    if mechanism is None:
-        raise AuthError(f"SMTP {cfg.host}:{cfg.port}: the server offers neither OAUTHBEARER "
-                        f"nor XOAUTH2 (it offers {', '.join(offered) or 'no AUTH'}); "
-                        f"smtp.auth: oauth2 cannot work here")
+    mechanism = _mechanism("SMTP", cfg, offered)
     user = cfg.username or ""
 
     def attempt(token: str) -> None:

@@ -202,6 +202,20 @@ def _server_config(tmp_path: Path, dovecot: Any, smtp: Any, token_server: Any,
     return build_config(data, path=tmp_path / "c.yaml")
 
 
+def _sign_in_to_both(cfg: Any) -> None:
+    """Log in to IMAP, then to SMTP, and log out of both."""
+    box = Mailbox(cfg.imap)
+    try:
+        box.connect()
+    finally:
+        box.close()
+    conn = SmtpConnection(cfg.smtp)
+    try:
+        conn.open()
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def signed_in(tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any,
               token_server: Any) -> Any:
@@ -262,16 +276,7 @@ class TestSasl:
                                              token_server: Any, oauth_smtp: Any) -> None:
         """A token the servers refuse (expired early) is refreshed once, then works."""
         token_server.expire_access_tokens()
-        box = Mailbox(signed_in.imap)
-        try:
-            box.connect()
-        finally:
-            box.close()
-        conn = SmtpConnection(signed_in.smtp)
-        try:
-            conn.open()
-        finally:
-            conn.close()
+        _sign_in_to_both(signed_in)
         assert token_server.stats.grants == ["refresh_token"], "one refresh serves both"
         stored = oauth2.read_token(signed_in.oauth2.token_file)
         assert stored is not None and token_server.introspect(stored.access_token)["active"]
@@ -301,6 +306,22 @@ class TestSasl:
         second = source.access_token()
         assert second != first and token_server.stats.grants == ["refresh_token"]
         assert source.access_token() == second
+
+    def test_server_without_oauth_mechanisms(self, tmp_path: Path, dovecot: Any,
+                                             smtp_server: Any, token_server: Any) -> None:
+        """A server that offers only PLAIN/LOGIN: one line saying oauth2 cannot work."""
+        oauth2.forget_sources()
+        token_server.add_client(CLIENT)
+        cfg = _server_config(tmp_path, dovecot, smtp_server, token_server)
+        access, refresh = token_server.issue(INTROS, CLIENT)
+        oauth2.write_token(cfg.oauth2.token_file, _token(access, refresh=refresh))
+        with pytest.raises(MailboxError, match="offers neither OAUTHBEARER nor XOAUTH2 "
+                                               r"\(it offers PLAIN, LOGIN\)"):
+            Mailbox(cfg.imap).connect()
+        with pytest.raises(DeliveryError, match="smtp.auth: oauth2 cannot work here"):
+            SmtpConnection(cfg.smtp).open()
+        assert token_server.stats.grants == []
+        oauth2.forget_sources()
 
     @pytest.mark.parametrize("life, used_after, fresh", [
         (3600, 3000, True), (3600, 3400, False), (60, 50, True), (60, 55, False),
@@ -361,16 +382,7 @@ class TestProviderFaults:
         cfg = _server_config(tmp_path, oauth_dovecot, oauth_smtp, token_server,
                              client_id="app", flow="client_credentials",
                              client_secret="right-secret")
-        box = Mailbox(cfg.imap)
-        try:
-            box.connect()
-        finally:
-            box.close()
-        conn = SmtpConnection(cfg.smtp)
-        try:
-            conn.open()
-        finally:
-            conn.close()
+        _sign_in_to_both(cfg)
         assert token_server.stats.grants == ["client_credentials"]
         stored = oauth2.read_token(cfg.oauth2.token_file)
         assert stored is not None and stored.refresh_token is None

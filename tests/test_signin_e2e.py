@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,6 +24,7 @@ from introd import login, oauth2
 from introd.config import load_config
 from introd.exceptions import AuthError
 
+from test_daemon import _wait_for
 from world import INTROS, TIM_ASKS, World, forward
 
 pytestmark = pytest.mark.servers
@@ -44,15 +44,6 @@ def _approve_when_asked(token_server: Any, user: str = INTROS) -> threading.Thre
     thread = threading.Thread(target=approve, daemon=True)
     thread.start()
     return thread
-
-
-def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

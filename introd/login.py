@@ -102,10 +102,10 @@ def _authorization_code(o: OAuth2Config, *, account: str | None, out: Callable[[
             from None
     try:
         redirect_uri = f"http://127.0.0.1:{httpd.server_address[1]}/"
-        url, session = oauth2.authorization_url(o, redirect_uri)
+        pending = oauth2.authorization_url(o, redirect_uri)
         out("Open this page in a browser and sign in"
             + (f" as {account}" if account else "") + ":")
-        out(url)
+        out(pending.url)
         if paste:
             out("Then paste here the address the browser ended on (it may show an error "
                 "page; its address holds the code):")
@@ -122,7 +122,7 @@ def _authorization_code(o: OAuth2Config, *, account: str | None, out: Callable[[
             answer = redirect_uri.rstrip("/") + got.target
     finally:
         httpd.server_close()
-    return oauth2.exchange_code(o, session, answer, account=account, now=time.time())
+    return oauth2.exchange_code(o, pending, answer, account=account, now=time.time())
 
 
 # -- status -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -344,7 +345,7 @@ def finish_device_flow(cfg: OAuth2Config, code: DeviceCode, *, account: str | No
     session = OAuth2Session(client=DeviceClient(client_id=cfg.client_id),
                             scope=list(cfg.scopes))
     secret = _secret(cfg)
-    interval = max(code.interval, 0.0)
+    interval = max(code.interval, 0.05)  # a server that says 0 still gets no busy loop
     deadline = clock() + code.expires_in
 
     def poll() -> Any:
@@ -369,8 +370,18 @@ def finish_device_flow(cfg: OAuth2Config, code: DeviceCode, *, account: str | No
         sleep(interval)
 
 
-def authorization_url(cfg: OAuth2Config, redirect_uri: str) -> tuple[str, Any]:
-    """The page a person opens (PKCE S256), and the session that finishes the flow."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PendingSignIn:
+    """An authorization-code sign-in under way: the page to open, the state it carries,
+    and the session that holds the PKCE verifier."""
+
+    url: str
+    state: str
+    session: Any
+
+
+def authorization_url(cfg: OAuth2Config, redirect_uri: str) -> PendingSignIn:
+    """The page a person opens (PKCE S256, a random state)."""
     if not cfg.authorization_url:
         raise AuthError("oauth2.authorization_url: is required for the authorization_code "
                         "flow")
@@ -381,11 +392,12 @@ def authorization_url(cfg: OAuth2Config, redirect_uri: str) -> tuple[str, Any]:
                             redirect_uri=redirect_uri, pkce="S256")
     extra = {"access_type": "offline", "prompt": "consent"} if cfg.provider == "google" \
         else {}
-    url, _state = session.authorization_url(cfg.authorization_url, **extra)
-    return url, session
+    state = secrets.token_urlsafe(24)
+    url, _same = session.authorization_url(cfg.authorization_url, state=state, **extra)
+    return PendingSignIn(url=url, state=state, session=session)
 
 
-def exchange_code(cfg: OAuth2Config, session: Any, redirected: str, *,
+def exchange_code(cfg: OAuth2Config, pending: PendingSignIn, redirected: str, *,
                   account: str | None, now: float) -> Token:
     """The redirect (a whole URL, or just the code) turned into tokens; the state must
     match the one sent, so a forged redirect is refused."""
@@ -396,7 +408,7 @@ def exchange_code(cfg: OAuth2Config, session: Any, redirected: str, *,
         raise AuthError(f"oauth2: sign-in refused: {query['error'][0]}")
     if query:
         state = query.get("state", [None])[0]
-        if state != session._state:
+        if state != pending.state:
             raise AuthError("oauth2: the redirect's state does not match this sign-in "
                             "(an old or forged link)")
         code = query.get("code", [""])[0]
@@ -404,7 +416,7 @@ def exchange_code(cfg: OAuth2Config, session: Any, redirected: str, *,
         code = redirected.strip()
     if not code:
         raise AuthError("oauth2: the redirect holds no code")
-    answer = _call(cfg, "token_url", lambda: session.fetch_token(
+    answer = _call(cfg, "token_url", lambda: pending.session.fetch_token(
         cfg.token_url, code=code, include_client_id=True, client_secret=_secret(cfg),
         timeout=cfg.timeout))
     return _token_from(cfg, dict(answer), now, account=account)

@@ -201,6 +201,30 @@ class TestDaemonAuthExpired:
         assert token["access_token"] not in d.lines()
         assert token["refresh_token"] not in d.lines()
 
+    def test_sender_process_reporting_auth_expired(self, world: World, token_server: Any,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+        """The backlog sender's refused refresh token is the daemon's auth_expired: logged
+        once, the outbox held back with the backoff, not a sender crash."""
+        from introd.daemon import Daemon
+        from introd.logs import setup_logging
+        from introd.sending import SenderReport
+
+        _login(world, token_server, capsys)
+        setup_logging("json", "info")
+        daemon = Daemon(load_config(world.config_path))
+        report = SenderReport(error=("auth", "oauth2.token_url 127.0.0.1:1 no longer accepts "
+                                             "the refresh token (invalid_grant)"))
+        daemon._sender_done(report)
+        daemon._sender_done(report)
+        assert daemon.auth_blocked and daemon._send_wait() > 0
+        err = capsys.readouterr().err
+        assert err.count('"event": "auth_expired"') == 1 and "sender_failed" not in err
+        assert world.cli("status") == 1
+        assert "sign-in:  the provider refused the refresh token" in capsys.readouterr().out
+        daemon._auth_ok()
+        assert not daemon.auth_blocked and daemon._send_wait() == 0
+        assert '"event": "auth_recovered"' in capsys.readouterr().err
+
     @staticmethod
     def _status(world: World, capsys: pytest.CaptureFixture[str]) -> str:
         capsys.readouterr()

@@ -60,6 +60,7 @@ def _tokens(text: str) -> list[tuple[int, str]]:
     tokens: list[tuple[int, str]] = []
     i, n = 0, len(text)
     word: list[str] = []
+    no_close = n  # no ">" at or after this position: "<<<<..." stays linear
 
     def end_word() -> None:
         if word:
@@ -100,8 +101,9 @@ def _tokens(text: str) -> list[tuple[int, str]]:
             tokens.append((_COMMENT, "".join(buf)))
             i = j + 1
         elif ch == "<":
-            close = text.find(">", i + 1)
+            close = text.find(">", i + 1) if i < no_close else -1
             if close < 0:
+                no_close = min(no_close, i)
                 word.append(ch)
                 i += 1
                 continue

@@ -22,6 +22,7 @@ import re
 from email.message import EmailMessage, Message
 
 from introd import mailtext
+from introd.addresses import ADDRESS
 from introd.cleaning import SIG_DASHES
 from introd.model import AnswerWord
 
@@ -567,8 +568,7 @@ _VERB_LINE = re.compile(
     re.IGNORECASE,
 )
 _PICK_LINE = re.compile(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_ADDRESS = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@" + _LABEL + r"(?:\." + _LABEL + r")+"
+_ADDRESS = ADDRESS.pattern
 _ADDRESS_LINE = re.compile(
     r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
     r"(?:mailto:)?(" + _ADDRESS + r")\s*>?\s*[.]?\s*$",

@@ -27,6 +27,7 @@ from email.message import Message
 from email.parser import HeaderParser
 
 from introd import mailtext
+from introd.addresses import ADDRESS
 
 __all__ = ["Bounce", "bounce_info", "is_auto_reply"]
 
@@ -160,10 +161,7 @@ def _is_auto_reply(msg: Message) -> bool:
 
 # -- bounces ------------------------------------------------------------------
 
-_ADDRESS = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
-)
+_ADDRESS = ADDRESS
 _TOKEN_SPLIT = re.compile(r"[\s<>()\[\],;:\"']+")
 
 

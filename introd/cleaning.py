@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import re
 
+from .addresses import ADDRESS
 from .contacts import name_tokens
 from .model import Person
 
-ADDRESS = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
-)
 
 
 # --- notification senders (LinkedIn and the like) ------------------------------------------

@@ -240,6 +240,8 @@ class Config:
     oauth2: OAuth2Config | None = None
     # how long after the introduction the requester is asked whether they met; None: off
     followup_after: timedelta | None = timedelta(days=14)
+    # both said yes: the owner sees the introduction as a draft and sends it
+    owner_reviews_introduction: bool = False
 
     @property
     def intro_address(self) -> str:
@@ -749,6 +751,8 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         retention_bodies=retention,
         oauth2=oauth2,
         followup_after=followup_after,
+        owner_reviews_introduction=r.get(optin_s, "optin", "owner_reviews_introduction", _bool,
+                                         False),
     )
     if cfg.max_outgoing_per_hour < 0:
         r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))

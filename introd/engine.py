@@ -254,7 +254,7 @@ class Engine:
                     intro = self._intro(intro.id)
             other_party = parties.get(other)
             if other_party is not None and other_party.status == "yes":
-                self._introduce(intro, now)
+                self._both_said_yes(intro, now)
             elif other_party is not None and other_party.asked_at is None:
                 self._ask(intro, other, now)
         elif ans.answer == "no":
@@ -295,10 +295,38 @@ class Engine:
         self._mail("late_answer", intro, role, now)
         self.store.add_event(intro.id, "late_answer_sent", now, role=role)
 
-    def _introduce(self, intro: IntroRow, now: datetime) -> None:
+    def _introduce(self, intro: IntroRow, now: datetime, owner_text: str | None = None) -> None:
         self._end(intro, "introduced", now)
-        self._mail("introduction", intro, "both", now)
+        self._mail("introduction", intro, "both", now,
+                   extra={"owner_text": owner_text} if owner_text else None)
         self.store.insert_followup(intro.id, now)
+
+    # -- the owner's last word ------------------------------------------------------
+    def _both_said_yes(self, intro: IntroRow, now: datetime) -> None:
+        """Introduce them, or first show the owner the draft (owner_reviews_introduction)."""
+        if not self.config.owner_reviews_introduction:
+            self._introduce(intro, now)
+            return
+        self.store.update_intro(intro.id, now, state="draft", expires=None)
+        self.store.add_event(intro.id, "state_changed", now, state="draft")
+        self.store.insert_party(intro.id, "owner")
+        self.store.update_party(intro.id, "owner", status="asked", asked_at=now)
+        self._send_draft(self._intro(intro.id), now, first_sent=None)
+        log.info("introduction_drafted", intro_id=intro.id)
+
+    def _send_draft(self, intro: IntroRow, now: datetime, *, first_sent: datetime | None) -> None:
+        """The introduction as it would go, to the owner: `send`, or their own words."""
+        context = self.render_context(intro, "both")
+        language = mail_language(self.config, "introduction", intro, "both",
+                                 self._known_language)
+        try:
+            rendered = self.templates.render("introduction", context, language=language)
+        except TemplateError as exc:
+            raise TemplateError(str(exc), template="introduction") from None
+        self._mail("introduction_draft", intro, "owner", now,
+                   extra={"introduction": rendered.text, "introduction_subject": rendered.subject,
+                          "first_sent": first_sent})
+        self.store.add_event(intro.id, "draft_sent", now, reminder=first_sent is not None)
 
     # -- after the introduction -----------------------------------------------------
     def _send_followup(self, intro_id: str, now: datetime) -> None:
@@ -466,6 +494,12 @@ class Engine:
             self._end(intro, "cancelled", now)
         elif verb == "details":
             self._ask_details(intro, argument, now, by=by)
+        elif verb in ("send", "words"):
+            if verb == "words" and not (argument or "").strip():
+                raise UsageError("your reply holds no text to send")
+            self.store.update_party(intro.id, "owner", status="yes", answered_at=now)
+            self._introduce(intro, now, owner_text=argument if verb == "words" else None)
+            log.info("introduction_sent_by_owner", intro_id=intro.id, own_words=verb == "words")
         return intro.id
 
     # -- asking the requester for details ---------------------------------------------
@@ -624,6 +658,14 @@ class Engine:
     def _tick_intro(self, intro_id: str, now: datetime) -> None:
         with self.store.transaction():
             intro = self._intro(intro_id)
+            if intro.state == "draft":  # one reminder to the owner, never an automatic send
+                owner = self.store.parties(intro.id).get("owner")
+                if owner is not None and owner.asked_at is not None and not owner.reminded_at \
+                        and owner.asked_at + self.config.reminder_after <= now:
+                    self._send_draft(intro, now, first_sent=owner.asked_at)
+                    self.store.update_party(intro.id, "owner", reminded_at=now)
+                    self.store.add_event(intro.id, "reminder_sent", now, role="owner")
+                return
             if intro.state not in ("awaiting", "details"):
                 return
             if intro.expires is not None and intro.expires <= now:
@@ -745,7 +787,7 @@ class Engine:
 # -- one mail, from template to bytes: shared by the engine, `templates check` and `preview`
 # the templates whose mail asks for an answer, and so carries a Reply-To with a token
 EXPECTS_ANSWER = ("optin_requester", "optin_target", "reminder", "reask", "review", "followup",
-                  "ask_details")
+                  "ask_details", "introduction_draft")
 
 
 def expects_answer(template: str, intro: IntroRow | None) -> bool:
@@ -856,7 +898,7 @@ def write_mail(config: Config, templates: Templates, template: str, intro: Intro
 INCOMPLETE_RULES = ("no_target", "no_reason", "ambiguous_target", "unknown_target")
 
 # mail to the owner that the delegates get too: what they can answer
-DELEGATE_TEMPLATES = ("review", "owner_notice")
+DELEGATE_TEMPLATES = ("review", "owner_notice", "introduction_draft")
 
 
 def _fingerprint(raw: bytes) -> str:
@@ -903,6 +945,7 @@ _CONFIRMATIONS = {
                 "you will see the result in the digest.",
     "declined": "I have let the requester know, politely, that it will not work out.",
     "cancelled": "I have closed it; nobody else was told.",
+    "introduced": "I have sent the introduction to both of them, from you.",
     "details": "I have sent your question to the requester; their answer completes the "
                "request, which I will then judge again (or show you, if still incomplete).",
 }

@@ -18,6 +18,8 @@ COMMAND_STATES: dict[str, tuple[str, ...]] = {
     "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES,
     # ask the requester for details: a request in review, or declined by a policy
     "details": ("review", "declined"),
+    # the owner's last word on an introduction draft: send it as is, or their own words
+    "send": ("draft",), "words": ("draft",),
 }
 
 
@@ -84,6 +86,11 @@ def _judge_command(reading: Reading, config: Config, store: Store | None) -> Dec
                         detail=str(reading.extra.get("auth_reason") or "authentication failed"))
     if cmd.verb == "status":
         return Decision(action="accept", rule="owner_command", detail="status")
+    if cmd.verb == "words" and (store is None or cmd.intro_id is None
+                                or getattr(store.intro(cmd.intro_id), "state", None) != "draft"):
+        # an owner's reply that is no command and answers no draft: nothing to do
+        return Decision(action="ignore", rule="not_a_command",
+                        detail="the reply holds no command")
     if cmd.intro_id is None:
         return Decision(action="ignore", rule="no_intro", detail=f"{cmd.verb}: which intro?")
     if store is None:
@@ -100,7 +107,7 @@ def _judge_command(reading: Reading, config: Config, store: Store | None) -> Dec
     return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {intro.id}")
 
 
-APPROVING = ("approve", "pick", "target")
+APPROVING = ("approve", "pick", "target", "send", "words")
 
 
 def delegate_conflict(reading: Reading, config: Config, intro: IntroRow, verb: str,

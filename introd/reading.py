@@ -213,6 +213,9 @@ def _read(raw: bytes, ctx: Context) -> Reading:
         new = answers.new_text(body)
         if commands and (role == "owner" or role is None):
             cmd = _owner_command(new, intro_id)
+            if cmd is None and role == "owner" and intro_id and new.strip():
+                # their own words, for an introduction draft (judged against the state)
+                cmd = OwnerCommand(verb="words", intro_id=intro_id, argument=new.strip()[:8000])
             if cmd is not None:
                 extra["proof"] = proof
                 return Reading(kind="owner_command", command=cmd, **common)

@@ -43,9 +43,9 @@ TEMPLATE_NAMES = (
     "optin_requester", "optin_target", "introduction", "reminder", "reask",
     "declined_by_target", "thanks_target", "withdrawn", "expired", "decline_no_target",
     "decline_no_reason", "decline_policy", "review", "bounce_notice", "digest",
-    "owner_notice", "late_answer", "followup", "ask_details",
+    "owner_notice", "late_answer", "followup", "ask_details", "introduction_draft",
 )
-OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice")
+OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice", "introduction_draft")
 PARTS = ("subject", "txt", "html")
 # every variable some template is given; used to suggest a fix for a misspelt one
 VARIABLES = (
@@ -53,7 +53,7 @@ VARIABLES = (
     "requester_note", "candidates", "rule", "detail", "review_reason", "first_sent",
     "previous_answer_excerpt", "failed_address", "failure", "period_start", "period_end",
     "counts", "awaiting", "ledger", "headline", "lines", "again", "introduced_at", "thanks",
-    "question",
+    "question", "introduction", "introduction_subject", "owner_text",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 _TAG = re.compile(r"\s*\[intro [A-Za-z0-9]+\]")

@@ -132,7 +132,7 @@ _PAST_STAMPS = (("outbox", "created"), ("outbox", "sent_at"), ("intros", "create
                 ("followups", "introduced_at"), ("followups", "sent_at"),
                 ("followups", "answered_at"))
 
-ACTIVE_STATES = ("review", "awaiting", "details")
+ACTIVE_STATES = ("review", "awaiting", "details", "draft")
 # automatic mail to the owner: sent after the intros' own mail, within their own budget
 NOTICE_TEMPLATES = ("bounce_notice", "owner_notice", "digest")
 _NOTICES_SQL = ", ".join(f"'{t}'" for t in NOTICE_TEMPLATES)
@@ -493,7 +493,7 @@ class Store:
         party asked at or before ``asked_before`` and not reminded yet. (Times are stored
         as whole UTC seconds in one format, so they compare as text.)"""
         return [r[0] for r in self._exec(
-            "SELECT id FROM intros WHERE state IN ('awaiting', 'details') AND ("
+            "SELECT id FROM intros WHERE state IN ('awaiting', 'details', 'draft') AND ("
             "(expires IS NOT NULL AND expires <= ?) OR EXISTS (SELECT 1 FROM parties p "
             "WHERE p.intro_id = intros.id AND p.status = 'asked' AND p.asked_at IS NOT NULL "
             "AND p.reminded_at IS NULL AND p.asked_at <= ?)) ORDER BY created, id",

@@ -59,6 +59,8 @@ WHEN_SENT = {
     "digest": "to the owner on the digest.every schedule",
     "owner_notice": "to the owner: confirms a command sent by mail, answers `status`",
     "late_answer": "once, to a party whose answer came after the intro ended",
+    "introduction_draft": "to you (and your delegates) when both said yes and "
+                          "optin.owner_reviews_introduction is on: `send`, or your own words",
     "ask_details": "to the requester when you (or a delegate) answered `details` and a "
                    "question: their answer completes the request",
     "followup": "to the requester, followup.after the introduction: did you connect? "
@@ -157,6 +159,8 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
         yield s("with a reason, no note", "both", state="introduced")
         yield s("blurb only", "both", reason=None, state="introduced")
         yield s("nothing to quote", "both", reason=None, blurb="", state="introduced", **no_name)
+        yield s("in the owner's own words", "both", state="introduced",
+                owner_text="Hi both,\n\nTim, meet Bob: <the> person for tech transfer.")
     elif name in ("reminder", "reask"):
         extra = ({"first_sent": NOW - timedelta(days=4)} if name == "reminder"
                  else {"previous_answer_excerpt": "Maybe next month? Things are busy here."})
@@ -193,6 +197,12 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
         yield s("asked again after an unclear answer", "requester", again=True,
                 previous_answer_excerpt="We tried, it's complicated.", introduced_at=None,
                 **done)
+    elif name == "introduction_draft":
+        draft = {"state": "draft", "introduction_subject": "Introduction: Tim Walker <> Bob Jones",
+                 "introduction": "Hi Bob and Tim,\n\nIt's a pleasure to introduce you.\n\n"
+                                 "All the best,\nLisa"}
+        yield s("the draft", "owner", first_sent=None, **draft)
+        yield s("the one reminder", "owner", first_sent=NOW - timedelta(days=4), **draft)
     elif name == "ask_details":
         yield s("a blanket request in review", "requester", target_name=None, target_email=None,
                 reason=None, state="details",

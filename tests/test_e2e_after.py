@@ -303,3 +303,63 @@ class TestDetails:
         world.run_once(clock.advance(timedelta(days=15)))
         assert [i.state for i in _store(world).intros()] == ["expired"]
         assert len(world.sent_to(BRAD)) == 2
+
+
+class TestOwnersLastWord:
+    @pytest.fixture(autouse=True)
+    def _owner_reviews(self, world: World) -> None:
+        world.write_config(optin={"owner_reviews_introduction": True})
+
+    def _both_yes(self, world: World, clock: Any) -> Any:
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.reply(TIM, _last(world, TIM, "[intro"), "Yes please", now=clock.now())
+        world.reply(BOB, _last(world, BOB, "[intro"), "Sure, happy to.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        return _last(world, OWNER, "ready to send")
+
+    def _introductions(self, world: World) -> list[Any]:
+        return [m for m in world.sent() if TIM in str(m["To"]) and BOB in str(m["To"])]
+
+    def test_send_sends_the_draft_as_is(self, world: World, clock: Any) -> None:
+        """Both said yes: the owner gets the full draft, nothing goes to the parties until
+        the owner answers `send`; then the introduction goes as drafted."""
+        draft = self._both_yes(world, clock)
+        assert self._introductions(world) == []
+        assert "It's a pleasure to introduce you" in _text(draft)
+        world.reply(OWNER, draft, "send", now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        (intro,) = self._introductions(world)
+        assert "It's a pleasure to introduce you" in _text(intro)
+        assert [i.state for i in _store(world).intros()] == ["introduced"]
+
+    def test_own_words_are_sent_instead_escaped(self, world: World, clock: Any) -> None:
+        """The owner's own text above the quote is sent instead, in the introduction's
+        frame, escaped in the HTML part."""
+        draft = self._both_yes(world, clock)
+        world.reply(OWNER, draft, "Hi both,\n\nTim, meet Bob <the tech transfer lead>. Bob, "
+                    "Tim is the sharpest PhD I met this year.", now=clock.now(),
+                    authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        (intro,) = self._introductions(world)
+        text = _text(intro)
+        assert "sharpest PhD I met this year" in text
+        assert "It's a pleasure to introduce you" not in text
+        assert "Auto-Submitted" not in intro
+        html = intro.get_body(("html",))
+        assert html is not None and "&lt;the tech transfer lead&gt;" in html.get_content()
+        assert "<the tech transfer lead>" not in html.get_content()
+
+    def test_forged_send_and_reminder_never_send(self, world: World, clock: Any) -> None:
+        """A forged `send` does nothing; silence brings one reminder, never an automatic
+        send."""
+        draft = self._both_yes(world, clock)
+        world.reply(OWNER, draft, "send", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert self._introductions(world) == []
+        world.run_once(clock.advance(timedelta(days=4, minutes=1)))
+        assert len([s for s in world.sent_to(OWNER) if "ready to send" in s]) == 2
+        world.run_once(clock.advance(timedelta(days=30)))
+        assert len([s for s in world.sent_to(OWNER) if "ready to send" in s]) == 2
+        assert self._introductions(world) == []
+        assert [i.state for i in _store(world).intros()] == ["draft"]

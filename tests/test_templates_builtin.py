@@ -37,8 +37,9 @@ NAMES = (
     "late_answer",
     "followup",
     "ask_details",
+    "introduction_draft",
 )
-OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice")
+OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice", "introduction_draft")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
 NOT_NAMING_TARGET = (
     "declined_by_target",
@@ -241,6 +242,12 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
                                     introduced_at=CREATED)
         yield "again", base_context(intro=done, again=True, introduced_at=None,
                                     previous_answer_excerpt="We tried; it's complicated.")
+    elif name == "introduction_draft":
+        draft = {"recipient": OWNER, "role": "owner", "intro": replace(INTRO, state="draft"),
+                 "introduction_subject": "Introduction: Daniel <> Ingrid",
+                 "introduction": "Hi Ingrid and Daniel,\n\nMeet each other.\n\nBest,\nMarguerite"}
+        yield "draft", base_context(first_sent=None, **draft)
+        yield "reminder", base_context(first_sent=CREATED, **draft)
     elif name == "ask_details":
         yield "blanket", base_context(target=None, intro=replace(no_reason, reason=None),
                                       question="Who at BigChem specifically, and why them?")

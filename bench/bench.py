@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from imapclient import IMAPClient  # noqa: E402
 from mails import INTROS, OWNER, OWNER_NAME, TRUSTED, person, request_mail  # noqa: E402
 from servers import Dovecot, Received, SmtpServer  # noqa: E402
 

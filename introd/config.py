@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .auth import is_tenant_id
+from .reading.auth import is_tenant_id
 from .exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -219,7 +219,7 @@ class Config:
     auth_require: bool
     trusted_authserv_ids: tuple[str, ...]
     # Microsoft Entra tenant id: owner mail submitted inside that Exchange Online tenant
-    # is authenticated by the stamps Exchange writes (introd.auth.check_exchange_online)
+    # is authenticated by the stamps Exchange writes (introd.reading.auth.check_exchange_online)
     exchange_online_tenant: str | None = None
     digest_every: timedelta | None
     optin_order: str

@@ -13,16 +13,17 @@ from typing import Any
 
 import structlog
 
-from . import answers, tokens
+from .reading import answers
+from . import tokens
 from .budget import Budget
 from .config import Config
-from .contacts import ContactBook
+from .reading.people import ContactBook
 from .exceptions import TemplateError, UsageError
 from .judge import COMMAND_STATES, judge, proven_bounce, proven_role
-from .language import guess_language
+from .reading.language import guess_language
 from .model import Candidate, Decision, Forward, IntroRequest, Person, Reading
 from .reading import Context, read_mail
-from .request import read_request
+from .reading.request import read_request
 from .render import OWNER_TEMPLATES, Rendered, Templates, compose_bytes
 from .state import ACTIVE_STATES, IntroRow, Store, iso, parse_iso
 

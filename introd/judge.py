@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .config import Config
-from .contacts import ContactBook
+from .reading.people import ContactBook
 from .model import Decision, Reading
 from .policy import Situation, decide
 from .state import ACTIVE_STATES, IntroRow, OutboxRow, Store

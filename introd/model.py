@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from introd.names import clean_name
+from introd.reading.names import clean_name
 
 Kind = Literal["request", "reply", "owner_command", "auto_reply", "bounce", "unknown"]
 Role = Literal["requester", "target"]

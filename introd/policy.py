@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, Protocol
 
-from .asks import word_count
+from .reading.asks import word_count
 from .config import Config, RuleConfig
 from .model import Decision, Reading
 

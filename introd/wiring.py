@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .config import Config
-    from .contacts import ContactBook
+    from .reading.people import ContactBook
     from .engine import Engine
     from .state import Store
 

@@ -1,5 +1,5 @@
 """Which address a mailbox names, and what its name becomes: one routine for headers and
-forward lines (introd.addresses, introd.names), and what reaches an outgoing mail."""
+forward lines (introd.reading.addresses, introd.reading.names), and what reaches an outgoing mail."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from introd import mailtext
-from introd.addresses import parse_mailbox, parse_mailboxes
+from introd.reading import mailtext
+from introd.reading.addresses import parse_mailbox, parse_mailboxes
 from introd.config import build_config
-from introd.contacts import ContactBook
-from introd.forward import parse_person
+from introd.reading.people import ContactBook
+from introd.reading.forward import parse_person
 from introd.model import Person
-from introd.names import clean_name, decode_words
+from introd.reading.names import clean_name, decode_words
 from introd.reading import Context, read_mail
 from introd.render import Rendered, compose_bytes
 from world import AUTH_OK, OWNER

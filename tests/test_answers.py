@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from introd import mailtext
-from introd.answers import classify_answer, new_text, read_answer, read_owner_command
+from introd.reading import mailtext
+from introd.reading.answers import classify_answer, new_text, read_answer, read_owner_command
 
 REPLIES = Path(__file__).parent / "data" / "replies"
 

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from introd import mailtext
+from introd.reading import mailtext
 from introd.config import build_config
-from introd.contacts import ContactBook
+from introd.reading.people import ContactBook
 from introd.reading import Context, read_mail
-from introd.auth import AuthResult, check_exchange_online, check_owner_auth, is_aligned
+from introd.reading.auth import AuthResult, check_exchange_online, check_owner_auth, is_aligned
 
 AUTH = Path(__file__).parent / "data" / "auth"
 OWNERS = ("ruth@oakridge-advisory.example",)
@@ -341,7 +341,7 @@ class TestExchangeOnline:
     def test_stamps_inside_an_attached_message_do_not_count(self) -> None:
         """Exchange's stamps count only in the mail's own header, not in an attachment."""
         inner = (EXO / "internal_owner.eml").read_text()
-        outer = (f"From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
+        outer = ("From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
                  "To: hello@oakridge-advisory.example\nSubject: approve\n"
                  "X-MS-Exchange-Organization-AuthAs: Anonymous\nMIME-Version: 1.0\n"
                  "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"

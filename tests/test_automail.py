@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from introd import mailtext
-from introd.automail import Bounce, bounce_info, is_auto_reply
+from introd.reading import mailtext
+from introd.reading.automail import Bounce, bounce_info, is_auto_reply
 
 AUTOMAIL = Path(__file__).parent / "data" / "automail"
 

@@ -18,9 +18,10 @@ import yaml
 
 from introd.wiring import contact_paths
 from introd.config import load_config
-from introd.contacts import ContactBook, load_contacts
-from introd.forward import find_forward
-from introd.mailtext import body_text, parse_bytes
+from introd.reading.people import ContactBook
+from introd.contacts import load_contacts
+from introd.reading.forward import find_forward
+from introd.reading.mailtext import body_text, parse_bytes
 from introd.reading import Context, read_mail
 
 DATA = Path(__file__).parent / "data"

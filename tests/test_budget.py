@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.headerregistry import HeaderRegistry
 from email.parser import BytesParser
@@ -20,7 +20,8 @@ import pytest
 
 import hostile_mail
 from hostile_mail import SHAPES, hostile_mails
-from introd import budget, mailtext, request
+from introd import budget
+from introd.reading import mailtext, request
 from introd.budget import Budget, OverBudget
 from introd.cli import main
 from introd.config import load_config

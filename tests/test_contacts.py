@@ -6,14 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from introd.contacts import (
-    Contact,
-    ContactBook,
-    company_key,
-    fold,
-    load_contacts,
-    read_contacts_file,
-)
+from introd.reading.people import Contact, ContactBook, company_key, fold
+from introd.contacts import load_contacts, read_contacts_file
 from introd.exceptions import ContactsError
 
 DATA = Path(__file__).parent / "data" / "contacts"

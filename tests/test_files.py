@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from introd import files
-from introd.cli import main
 from introd.runlock import RunLock, StateLocked, holder
 from introd.state import Store
 from test_outages import Running

@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from introd.forward import find_forward, nested_forward, parse_people, parse_person
-from introd.mailtext import parse_bytes
+from introd.reading.forward import find_forward, nested_forward, parse_people, parse_person
+from introd.reading.mailtext import parse_bytes
 from introd.model import Forward, Person
 
 DATA = Path(__file__).parent / "data" / "forward"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from introd.language import guess_language
+from introd.reading.language import guess_language
 
 
 class TestGuessLanguage:

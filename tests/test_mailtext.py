@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from introd.mailtext import (
+from introd.reading.mailtext import (
     address_list,
     body_text,
     first_address,
@@ -125,7 +125,7 @@ class TestAddresses:
 
 def _full_parser(value: str) -> tuple[Person, ...]:
     """What the email package's own address parser makes of a From header."""
-    from introd import mailtext
+    from introd.reading import mailtext
 
     msg = _mail(f"From: {value}")
     return tuple(p for h in msg.get_all("From") for a in h.addresses
@@ -142,7 +142,7 @@ class TestPlainMailboxes:
         '"(not a comment)" <a@b.example>',
     ])
     def test_plain_forms_agree_with_the_full_parser(self, value: str) -> None:
-        from introd import mailtext
+        from introd.reading import mailtext
 
         assert mailtext._simple_mailbox(value) is not None
         assert address_list(_mail(f"From: {value}"), "From") == _full_parser(value)
@@ -155,8 +155,8 @@ class TestPlainMailboxes:
         "Tim (work) <t@x.example>", "Group: a@b.example;", "<a@b.example> trailing",
     ])
     def test_anything_else_goes_to_the_address_routine(self, value: str) -> None:
-        """What the plain forms do not cover is read by introd.addresses, the one routine."""
-        from introd import addresses, mailtext
+        """What the plain forms do not cover is read by introd.reading.addresses, the one routine."""
+        from introd.reading import addresses, mailtext
 
         assert mailtext._simple_mailbox(value) is None
         assert address_list(_mail(f"From: {value}"), "From") == \
@@ -165,7 +165,7 @@ class TestPlainMailboxes:
     @settings(max_examples=300, deadline=None)
     @given(st.text(alphabet=st.sampled_from(list("aZ0 '\"-.@<>,()+_:;\\")), max_size=40))
     def test_never_disagree(self, value: str) -> None:
-        from introd import mailtext
+        from introd.reading import mailtext
 
         if mailtext._simple_mailbox(value) is not None:
             assert address_list(_mail(f"From: {value}"), "From") == _full_parser(value)

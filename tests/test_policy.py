@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from introd.config import build_config
-from introd.contacts import Contact, ContactBook
+from introd.reading.people import Contact, ContactBook
 from introd.model import Candidate, Decision, IntroRequest, Person, Reading
 from introd.policy import RULES, Situation, decide
 from introd.state import Store

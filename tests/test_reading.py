@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from introd.config import build_config
-from introd.contacts import ContactBook
+from introd.reading.people import ContactBook
 from introd.engine import judge
 from introd.model import Person
 from introd.reading import Context, read_mail

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from introd import request
-from introd.contacts import Contact, ContactBook
+from introd.reading import request
+from introd.reading.people import Contact, ContactBook
 from introd.model import Forward, IntroRequest, Person
-from introd.asks import find_reason
-from introd.cleaning import clean_message
-from introd.request import read_request
+from introd.reading.asks import find_reason
+from introd.reading.cleaning import clean_message
+from introd.reading.request import read_request
 
 DATA = Path(__file__).parent / "data" / "request"
 OWNER = "mara@lindgren-advisory.example"
@@ -690,8 +690,8 @@ class TestFixtures:
         not_in_blurb: str,
     ) -> None:
         """A whole owner mail, through the forward finder, reads as expected."""
-        from introd import forward as forwarding
-        from introd import mailtext
+        from introd.reading import forward as forwarding
+        from introd.reading import mailtext
 
         msg = mailtext.parse_bytes((DATA / name).read_bytes())
         fwd = forwarding.find_forward(msg)
@@ -959,7 +959,7 @@ class TestAnyCue:
 
     @pytest.mark.parametrize("text", SAMPLES)
     def test_agrees_on_samples(self, text: str) -> None:
-        from introd import asks
+        from introd.reading import asks
 
         assert bool(asks._ANY_CUE.search(text)) == any(c.search(text) for c in asks._CUES)
 
@@ -970,7 +970,7 @@ class TestAnyCue:
          "Helen", "Achebe", "someone", "you", "pass", "along", ".", "?", "\n", "Dr."]),
         max_size=14).map(" ".join))
     def test_agrees_on_made_up_text(self, text: str) -> None:
-        from introd import asks
+        from introd.reading import asks
 
         assert bool(asks._ANY_CUE.search(text)) == any(c.search(text) for c in asks._CUES)
 
@@ -1075,7 +1075,7 @@ class TestReasonMeasure:
     )
     def test_words_are_counted_in_every_script(self, text: str, words: int) -> None:
         """Words are counted by spaces, and in CJK text about one per two characters."""
-        from introd.asks import word_count
+        from introd.reading.asks import word_count
 
         assert word_count(text) == words
 

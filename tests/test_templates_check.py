@@ -13,18 +13,13 @@ import yaml
 from introd import engine as engine_module
 from introd.cli import main
 from introd.config import Config, load_config
-from introd.contacts import ContactBook
+from introd.reading.people import ContactBook
 from introd.engine import Engine
 from introd.exceptions import TemplateError
 from introd.model import Person
 from introd.render import TEMPLATE_NAMES, Templates, builtin_dir
 from introd.state import Store
-from introd.templates_check import (
-    SampleCandidate,
-    SamplePending,
-    check_templates,
-    situations,
-)
+from introd.templates_check import SampleCandidate, SamplePending, check_templates, situations
 
 CONFIG = {
     "owner": {"name": "Marguerite Okafor", "addresses": ["marguerite@okafor.example"]},

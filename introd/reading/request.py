@@ -1,8 +1,8 @@
 """Reading what a forwarded request asks for: who asks, whom, why, and the note to pass on.
 
 The owner's note, the people in it and their resolution against the contacts live
-here; cleaning a message's text is in :mod:`introd.cleaning`, asking phrases and
-stated purposes in :mod:`introd.asks`. Pure functions of text: nothing here
+here; cleaning a message's text is in :mod:`introd.reading.cleaning`, asking phrases and
+stated purposes in :mod:`introd.reading.asks`. Pure functions of text: nothing here
 touches the network, the disk or the clock, and nothing raises on odd mail; the
 worst a strange message gets is an empty reading.
 """
@@ -13,8 +13,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
-from .contacts import (Contact, ContactBook, Mention, compact, company_key, distinct, fold,
-                       name_tokens)
+from .people import Contact, ContactBook, Mention, compact, company_key, distinct, fold, name_tokens
 from .asks import ANY_CUE, PASS_ON, Named, find_ask, find_reason, leading_name
 from .cleaning import (
     ADDRESS,
@@ -35,7 +34,7 @@ from .cleaning import (
     tidy,
 )
 from .forward import nested_forward
-from .model import Candidate, Forward, IntroRequest, Person
+from ..model import Candidate, Forward, IntroRequest, Person
 
 
 # --- the owner and the intro address -------------------------------------------------------

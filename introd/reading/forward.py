@@ -13,8 +13,8 @@ import unicodedata
 from dataclasses import dataclass, replace
 from email.message import Message
 
-from introd.addresses import parse_mailbox
-from introd.mailtext import address_list, body_text, first_address, header_text
+from introd.reading.addresses import parse_mailbox
+from introd.reading.mailtext import address_list, body_text, first_address, header_text
 from introd.model import Forward, Person
 
 __all__ = ["find_forward", "nested_forward", "parse_person", "parse_people"]

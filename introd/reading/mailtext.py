@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary
 import html2text
 
 from introd import budget
-from introd.addresses import parse_mailboxes
+from introd.reading.addresses import parse_mailboxes
 from introd.model import Person
 
 __all__ = [
@@ -197,7 +197,7 @@ def _simple_mailbox(raw: str) -> Person | None:
 
 def _address_list(msg: Message, name: str) -> tuple[Person, ...]:
     """The mailboxes of every header ``name``, read from the raw values by the one
-    address routine (introd.addresses): the address is the bracketed one or the
+    address routine (introd.reading.addresses): the address is the bracketed one or the
     addr-spec, never a display name or a comment."""
     raw = _raw_values(msg, name)
     # a folded header (CR/LF inside) never matches the plain forms

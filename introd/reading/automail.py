@@ -26,8 +26,8 @@ from email import policy
 from email.message import Message
 from email.parser import HeaderParser
 
-from introd import mailtext
-from introd.addresses import ADDRESS
+from introd.reading import mailtext
+from introd.reading.addresses import ADDRESS
 
 __all__ = ["Bounce", "bounce_info", "is_auto_reply"]
 

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from .cleaning import GREETING, is_sign_off
-from .contacts import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
+from .people import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
 
 # --- sentences -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ be the same everywhere:
   <mallory@b.example>``, ``victim@a.example <mallory@b.example>`` (Gmail's forward
   block) and ``Mal (victim@a.example) <mallory@b.example>`` all are mallory, unnamed.
   Two different bare addresses and no brackets name nobody.
-- **A name is rebuilt** by :func:`introd.names.clean_name` (encoded words decoded and
+- **A name is rebuilt** by :func:`introd.reading.names.clean_name` (encoded words decoded and
   joined, control characters removed); what comes out can go into a template or an
   outgoing header as it is.
 
@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 
 from introd.model import Person
-from introd.names import clean_name
+from introd.reading.names import clean_name
 
 __all__ = ["ADDRESS", "parse_mailbox", "parse_mailboxes"]
 

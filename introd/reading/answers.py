@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage, Message
 
-from introd import mailtext
-from introd.addresses import ADDRESS
-from introd.cleaning import SIG_DASHES
+from introd.reading import mailtext
+from introd.reading.addresses import ADDRESS
+from introd.reading.cleaning import SIG_DASHES
 from introd.model import AnswerWord
 
 __all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command", "thanks_in"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from .addresses import ADDRESS
-from .contacts import name_tokens
-from .model import Person
+from .people import name_tokens
+from ..model import Person
 
 
 

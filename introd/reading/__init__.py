@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from email.message import EmailMessage
 
-from . import answers, auth, automail, budget, forward, mailtext, request, tokens
-from .config import Config
-from .contacts import ContactBook
-from .model import Answer, OwnerCommand, Reading
+from . import answers, auth, automail, forward, mailtext, request
+from .. import budget, tokens
+from .people import ContactBook
+from ..model import Answer, OwnerCommand, Reading
+
+if TYPE_CHECKING:  # config imports the reading core, not the other way
+    from ..config import Config
 
 SUBJECT_TAG = re.compile(r"\[intro\s+([A-Z0-9]{6})\]", re.I)
 _MSGID_IN = re.compile(r"<[^<>\s]+>")

@@ -61,10 +61,24 @@ class Sizes:
     startup_runs: int
 
 
-FULL = Sizes(backlog=2000, backlog_rounds=3, latency=200, state_intros=100_000,
-             state_backlog=2000, soak=10_000, startup_runs=20)
-QUICK = Sizes(backlog=200, backlog_rounds=1, latency=20, state_intros=5_000,
-              state_backlog=200, soak=600, startup_runs=5)
+FULL = Sizes(
+    backlog=2000,
+    backlog_rounds=3,
+    latency=200,
+    state_intros=100_000,
+    state_backlog=2000,
+    soak=10_000,
+    startup_runs=20,
+)
+QUICK = Sizes(
+    backlog=200,
+    backlog_rounds=1,
+    latency=20,
+    state_intros=5_000,
+    state_backlog=200,
+    soak=600,
+    startup_runs=5,
+)
 
 
 @dataclass
@@ -133,12 +147,27 @@ class Lab:
         folder.mkdir(parents=True, exist_ok=True)
         data: dict[str, Any] = {
             "owner": {"name": OWNER_NAME, "addresses": [OWNER]},
-            "imap": {"host": "127.0.0.1", "port": self.dovecot.imap_port, "security": "none",
-                     "username": INTROS, "password": IMAP_PASSWORD, "folder": "INBOX",
-                     "processed_folder": "introd/done", "quarantine_folder": "introd/quarantine",
-                     "idle": False, "poll_interval": "60s", "timeout": "30s"},
-            "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "security": "none",
-                     "username": INTROS, "password": SMTP_PASSWORD, "timeout": "30s"},
+            "imap": {
+                "host": "127.0.0.1",
+                "port": self.dovecot.imap_port,
+                "security": "none",
+                "username": INTROS,
+                "password": IMAP_PASSWORD,
+                "folder": "INBOX",
+                "processed_folder": "introd/done",
+                "quarantine_folder": "introd/quarantine",
+                "idle": False,
+                "poll_interval": "60s",
+                "timeout": "30s",
+            },
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": self.smtp.port,
+                "security": "none",
+                "username": INTROS,
+                "password": SMTP_PASSWORD,
+                "timeout": "30s",
+            },
             "from": f"{OWNER_NAME} <{OWNER}>",
             "reply_address": INTROS,
             "secret_file": "secret",
@@ -147,8 +176,7 @@ class Lab:
             "auth": {"require": True, "trusted_authserv_ids": [TRUSTED]},
             "digest": {"every": "off"},
             "limits": {"max_outgoing_per_hour": 0},
-            "policies": {"requester_limit": {"enabled": False},
-                         "target_limit": {"enabled": False}},
+            "policies": {"requester_limit": {"enabled": False}, "target_limit": {"enabled": False}},
             "log": {"format": "json", "level": "info"},
         }
         for section, value in changes.items():
@@ -216,8 +244,9 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run_measured(argv: list[str], *, log: Path, sample_every: float = 0.2,
-                 env: dict[str, str] | None = None) -> Finished:
+def run_measured(
+    argv: list[str], *, log: Path, sample_every: float = 0.2, env: dict[str, str] | None = None
+) -> Finished:
     """Run a process to its end; its time, exit code, peak RSS and RSS samples. The peak is
     the larger of wait4's (the largest single process) and the largest sampled sum over the
     process and its children: with a sender process running, the sum is what it costs."""
@@ -238,36 +267,44 @@ def run_measured(argv: list[str], *, log: Path, sample_every: float = 0.2,
         done.set()
         proc.returncode = os.waitstatus_to_exitcode(status)
     peak = max([usage.ru_maxrss, *(kb for _, kb in samples)])
-    return Finished(seconds=seconds, returncode=proc.returncode, max_rss_kb=peak,
-                    samples=samples)
+    return Finished(seconds=seconds, returncode=proc.returncode, max_rss_kb=peak, samples=samples)
 
 
-def run_once_until(lab: Lab, config: Path, expected: int,
-                   wrap: list[str] | None = None) -> tuple[Finished, int]:
+def run_once_until(
+    lab: Lab, config: Path, expected: int, wrap: list[str] | None = None
+) -> tuple[Finished, int]:
     """`introd run --once` until the SMTP server has `expected` mails (at most 10 runs, as a
     run may leave part of the outbox for the next); the summed time, the peak RSS, the runs."""
     seconds, peak, runs = 0.0, 0, 0
     samples: list[tuple[float, int]] = []
     while runs < 10:
         runs += 1
-        run = run_measured([*(wrap or []), INTROD, "run", "--once", "--config", str(config)],
-                           log=config.parent / "introd.log")
+        run = run_measured(
+            [*(wrap or []), INTROD, "run", "--once", "--config", str(config)],
+            log=config.parent / "introd.log",
+        )
         seconds += run.seconds
         peak = max(peak, run.max_rss_kb)
         samples += run.samples
         if run.returncode != 0 or lab.smtp.count() >= expected:
             break
     if run.returncode != 0 or lab.smtp.count() != expected:
-        raise RuntimeError(f"introd run --once: exit {run.returncode}, {lab.smtp.count()} mails "
-                           f"sent, {expected} expected; see {config.parent / 'introd.log'}")
+        raise RuntimeError(
+            f"introd run --once: exit {run.returncode}, {lab.smtp.count()} mails "
+            f"sent, {expected} expected; see {config.parent / 'introd.log'}"
+        )
     return Finished(seconds=seconds, returncode=0, max_rss_kb=peak, samples=samples), runs
 
 
 def floor(what: str, lab: Lab, arg: str) -> float:
     user, password = (INTROS, IMAP_PASSWORD) if what == "fetch" else (INTROS, SMTP_PASSWORD)
     port = lab.dovecot.imap_port if what == "fetch" else lab.smtp.port
-    out = subprocess.run([PY, str(ROOT / "bench" / "floor.py"), what, "127.0.0.1", str(port),
-                          user, password, arg], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [PY, str(ROOT / "bench" / "floor.py"), what, "127.0.0.1", str(port), user, password, arg],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(json.loads(out.stdout)["seconds"])
 
 
@@ -277,8 +314,9 @@ class Daemon:
     def __init__(self, config: Path, log: Path) -> None:
         self.log = log
         self.out = open(log, "ab")
-        self.proc = subprocess.Popen([INTROD, "run", "--config", str(config)],
-                                     stdout=self.out, stderr=self.out)
+        self.proc = subprocess.Popen(
+            [INTROD, "run", "--config", str(config)], stdout=self.out, stderr=self.out
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -341,8 +379,11 @@ def measure_backlog(lab: Lab, report: Report, n: int, rounds: int) -> None:
         send_s = floor("send", lab, str(replay))
         lab.smtp.clear()
         results.append((run.seconds / (fetch_s + send_s), fetch_s, send_s, run, runs))
-        print(f"  round {r + 1}: introd {run.seconds:.2f} s, floor {fetch_s:.2f} + "
-              f"{send_s:.2f} s: {results[-1][0]:.2f}×", flush=True)
+        print(
+            f"  round {r + 1}: introd {run.seconds:.2f} s, floor {fetch_s:.2f} + "
+            f"{send_s:.2f} s: {results[-1][0]:.2f}×",
+            flush=True,
+        )
     ratios = sorted(x[0] for x in results)
     ratio, fetch_s, send_s, run, runs = sorted(results, key=lambda x: x[0])[len(results) // 2]
     peak_kb = max(x[3].max_rss_kb for x in results)
@@ -352,43 +393,80 @@ def measure_backlog(lab: Lab, report: Report, n: int, rounds: int) -> None:
     peer_s = None
     if PEER.exists():
         peer_cfg = lab.work / "imapautofiler.yaml"
-        peer_cfg.write_text(yaml.safe_dump({
-            "server": {"hostname": "127.0.0.1", "port": lab.dovecot.imap_port, "ssl": False,
-                       "username": INTROS, "password": IMAP_PASSWORD},
-            "mailboxes": [{"name": "PeerIn", "rules": [{
-                "headers": [{"name": "from", "substring": OWNER}],
-                "action": {"name": "move", "dest-mailbox": "PeerFiled"}}]}],
-        }))
+        peer_cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "server": {
+                        "hostname": "127.0.0.1",
+                        "port": lab.dovecot.imap_port,
+                        "ssl": False,
+                        "username": INTROS,
+                        "password": IMAP_PASSWORD,
+                    },
+                    "mailboxes": [
+                        {
+                            "name": "PeerIn",
+                            "rules": [
+                                {
+                                    "headers": [{"name": "from", "substring": OWNER}],
+                                    "action": {"name": "move", "dest-mailbox": "PeerFiled"},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            )
+        )
         peer = run_measured([str(PEER), "-c", str(peer_cfg)], log=lab.work / "peer.log")
         moved = lab.folder_count("PeerFiled")
         if peer.returncode != 0 or moved != n:
-            report.notes.append(f"imapautofiler exited {peer.returncode} and moved {moved} of "
-                                f"{n} mails")
+            report.notes.append(
+                f"imapautofiler exited {peer.returncode} and moved {moved} of {n} mails"
+            )
         peer_s = peer.seconds
 
     which = f" (median of {rounds} rounds)" if rounds > 1 else ""
-    report.add(f"backlog: `introd run --once`, {n} requests → {2 * n} opt-in mails{which}",
-               f"{run.seconds:.2f} s ({n / run.seconds:.0f} requests/s)"
-               + (f", **{runs} runs needed**" if runs > 1 else ""))
+    report.add(
+        f"backlog: `introd run --once`, {n} requests → {2 * n} opt-in mails{which}",
+        f"{run.seconds:.2f} s ({n / run.seconds:.0f} requests/s)"
+        + (f", **{runs} runs needed**" if runs > 1 else ""),
+    )
     if any(x[4] > 1 for x in results):
-        report.notes.append(f"`introd run --once` left part of the outbox unsent in some round: "
-                            f"it took more than one run to send all {2 * n} mails (the "
-                            "backlog time is their sum).")
-    report.add(f"floor: fetch + parse {n} mails (imapclient, batches of 200), same round",
-               f"{fetch_s:.2f} s ({n / fetch_s:.0f} mails/s)")
-    report.add(f"floor: send {2 * n} mails over one SMTP connection (smtplib), same round",
-               f"{send_s:.2f} s ({2 * n / send_s:.0f} mails/s)")
+        report.notes.append(
+            f"`introd run --once` left part of the outbox unsent in some round: "
+            f"it took more than one run to send all {2 * n} mails (the "
+            "backlog time is their sum)."
+        )
+    report.add(
+        f"floor: fetch + parse {n} mails (imapclient, batches of 200), same round",
+        f"{fetch_s:.2f} s ({n / fetch_s:.0f} mails/s)",
+    )
+    report.add(
+        f"floor: send {2 * n} mails over one SMTP connection (smtplib), same round",
+        f"{send_s:.2f} s ({2 * n / send_s:.0f} mails/s)",
+    )
     each = ", ".join(f"{r:.2f}" for r in ratios)
-    report.add("backlog: introd ÷ floor" + (f" (all rounds: {each})" if rounds > 1 else ""),
-               f"{ratio:.2f}×", "≤ 2×", ratio <= 2.0)
+    report.add(
+        "backlog: introd ÷ floor" + (f" (all rounds: {each})" if rounds > 1 else ""),
+        f"{ratio:.2f}×",
+        "≤ 2×",
+        ratio <= 2.0,
+    )
     if peer_s is not None:
-        report.add(f"peer: imapautofiler moves the same {n} mails", f"{peer_s:.2f} s "
-                   f"({n / peer_s:.0f} mails/s; {peer_s / run.seconds:.2f}× introd's time)")
-    report.add("memory: peak RSS of `introd run --once` (with its sender process) through the "
-               "backlog" + (", all rounds" if rounds > 1 else ""),
-               mb(peak_kb), "< 100 MB", peak_kb < 100 * 1024)
-    report.notes.append(f"Backlog mails average {size / 1024:.1f} KB in, "
-                        f"opt-in mails {out_size / 1024:.1f} KB out.")
+        report.add(
+            f"peer: imapautofiler moves the same {n} mails",
+            f"{peer_s:.2f} s ({n / peer_s:.0f} mails/s; {peer_s / run.seconds:.2f}× introd's time)",
+        )
+    report.add(
+        "memory: peak RSS of `introd run --once` (with its sender process) through the "
+        "backlog" + (", all rounds" if rounds > 1 else ""),
+        mb(peak_kb),
+        "< 100 MB",
+        peak_kb < 100 * 1024,
+    )
+    report.notes.append(
+        f"Backlog mails average {size / 1024:.1f} KB in, opt-in mails {out_size / 1024:.1f} KB out."
+    )
 
 
 def measure_idle_delay(lab: Lab, samples: int) -> list[float]:
@@ -430,10 +508,12 @@ def measure_latency(lab: Lab, report: Report, n: int) -> None:
                 t0 = time.monotonic()
                 client.append("INBOX", request_mail(10_000 + i, seed=2))
                 with lab.smtp._lock:
-                    if not lab.smtp._lock.wait_for(lambda: len(lab.smtp.received) >= expected,
-                                                   timeout=10):
-                        raise RuntimeError(f"request {i}: no opt-in mails after 10 s; see "
-                                           f"{daemon.log}")
+                    if not lab.smtp._lock.wait_for(
+                        lambda expected=expected: len(lab.smtp.received) >= expected, timeout=10
+                    ):
+                        raise RuntimeError(
+                            f"request {i}: no opt-in mails after 10 s; see {daemon.log}"
+                        )
                     latencies.append(lab.smtp.times[expected - 1] - t0)
     finally:
         daemon.stop()
@@ -441,16 +521,23 @@ def measure_latency(lab: Lab, report: Report, n: int) -> None:
     burst_s, burst_worst = measure_burst(lab, burst)
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     d50, d99 = percentile(idle_delays, 50), percentile(idle_delays, 99)
-    report.add(f"latency: APPEND → both opt-ins accepted, p50 ({n} requests)",
-               f"{p50 * 1000:.0f} ms")
+    report.add(
+        f"latency: APPEND → both opt-ins accepted, p50 ({n} requests)", f"{p50 * 1000:.0f} ms"
+    )
     report.add("latency: p99", f"{p99 * 1000:.0f} ms", "< 1 s", p99 < 1.0)
-    report.add(f"Dovecot IDLE delay: APPEND → EXISTS, p50 / p99 ({len(idle_delays)} samples)",
-               f"{d50 * 1000:.0f} / {d99 * 1000:.0f} ms")
-    report.add("introd's share (latency − IDLE delay), p50 / p99",
-               f"{(p50 - d50) * 1000:.0f} / {(p99 - d50) * 1000:.0f} ms")
-    report.add(f"burst under IDLE: {burst} requests appended while introd works, until all "
-               f"{2 * burst} opt-ins are accepted", f"{burst_s:.1f} s (slowest request "
-               f"{burst_worst:.1f} s)")
+    report.add(
+        f"Dovecot IDLE delay: APPEND → EXISTS, p50 / p99 ({len(idle_delays)} samples)",
+        f"{d50 * 1000:.0f} / {d99 * 1000:.0f} ms",
+    )
+    report.add(
+        "introd's share (latency − IDLE delay), p50 / p99",
+        f"{(p50 - d50) * 1000:.0f} / {(p99 - d50) * 1000:.0f} ms",
+    )
+    report.add(
+        f"burst under IDLE: {burst} requests appended while introd works, until all "
+        f"{2 * burst} opt-ins are accepted",
+        f"{burst_s:.1f} s (slowest request {burst_worst:.1f} s)",
+    )
 
 
 def measure_burst(lab: Lab, n: int) -> tuple[float, float]:
@@ -468,10 +555,11 @@ def measure_burst(lab: Lab, n: int) -> tuple[float, float]:
                 appended.append(time.monotonic())
                 client.append("INBOX", request_mail(40_000 + i, seed=7))
         with lab.smtp._lock:
-            if not lab.smtp._lock.wait_for(lambda: len(lab.smtp.received) >= 2 * n,
-                                           timeout=300):
-                raise RuntimeError(f"burst: {len(lab.smtp.received)} of {2 * n} opt-ins after "
-                                   f"300 s; see {daemon.log}")
+            if not lab.smtp._lock.wait_for(lambda: len(lab.smtp.received) >= 2 * n, timeout=300):
+                raise RuntimeError(
+                    f"burst: {len(lab.smtp.received)} of {2 * n} opt-ins after "
+                    f"300 s; see {daemon.log}"
+                )
             done = {}
             for mail, when in zip(lab.smtp.received, lab.smtp.times, strict=True):
                 done[mail.rcpt_tos[0]] = when
@@ -489,8 +577,16 @@ def fill_state(path: Path, count: int) -> None:
     store = Store(path)
     rng = random.Random(3)
     now = datetime.now(UTC)
-    states = ["introduced"] * 40 + ["declined"] * 15 + ["declined_by_target"] * 10 + \
-        ["expired"] * 20 + ["withdrawn"] * 5 + ["ignored"] * 5 + ["awaiting"] * 4 + ["review"]
+    states = (
+        ["introduced"] * 40
+        + ["declined"] * 15
+        + ["declined_by_target"] * 10
+        + ["expired"] * 20
+        + ["withdrawn"] * 5
+        + ["ignored"] * 5
+        + ["awaiting"] * 4
+        + ["review"]
+    )
     with store.transaction():
         for i in range(count):
             created = now - timedelta(minutes=rng.randrange(1, 2 * 365 * 24 * 60))
@@ -500,26 +596,50 @@ def fill_state(path: Path, count: int) -> None:
             requester, target = person(500_000 + i, "requester"), person(500_000 + i, "target")
             intro_id = f"S{i:07d}"
             store.insert_intro(
-                id=intro_id, state=state, created=created, updated=created + timedelta(days=2),
-                expires=created + timedelta(days=14), requester_name=requester.name,
-                requester_email=requester.email, target_name=target.name,
-                target_email=target.email, reason="would like to learn about the team's work",
+                id=intro_id,
+                state=state,
+                created=created,
+                updated=created + timedelta(days=2),
+                expires=created + timedelta(days=14),
+                requester_name=requester.name,
+                requester_email=requester.email,
+                target_name=target.name,
+                target_email=target.email,
+                reason="would like to learn about the team's work",
                 blurb="Hi Lisa, could you introduce me? I would like to learn about the team.",
-                subject="Introduction request", source_message_id=f"<state.{i}@bench.example>",
-                rule="default", action="accept", detail="")
+                subject="Introduction request",
+                source_message_id=f"<state.{i}@bench.example>",
+                rule="default",
+                action="accept",
+                detail="",
+            )
             for role in ("requester", "target"):
                 store.insert_party(intro_id, role)
-            store.record_message(folder="INBOX", uidvalidity=1, uid=i + 1,
-                                 message_id=f"<state.{i}@bench.example>", kind="request",
-                                 intro_id=intro_id, action="accept", rule="default", now=created)
+            store.record_message(
+                folder="INBOX",
+                uidvalidity=1,
+                uid=i + 1,
+                message_id=f"<state.{i}@bench.example>",
+                kind="request",
+                intro_id=intro_id,
+                action="accept",
+                rule="default",
+                now=created,
+            )
             store.add_event(intro_id, "received", created, rule="default")
             store.add_event(intro_id, "state_changed", created + timedelta(days=2), to=state)
             if state != "review":
                 for role, who in (("requester", requester), ("target", target)):
-                    row = store.enqueue(intro_id=intro_id, template=f"optin_{role}", role=role,
-                                        sender=INTROS, recipients=[who.email],
-                                        message_id=f"<optin.{role}.{i}@bench.example>",
-                                        raw=b"", now=created)
+                    row = store.enqueue(
+                        intro_id=intro_id,
+                        template=f"optin_{role}",
+                        role=role,
+                        sender=INTROS,
+                        recipients=[who.email],
+                        message_id=f"<optin.{role}.{i}@bench.example>",
+                        raw=b"",
+                        now=created,
+                    )
                     store.mark_sent(row, created)
     store.close()
 
@@ -535,16 +655,22 @@ def measure_big_state(lab: Lab, report: Report, intros: int, n: int) -> None:
     lab.append_all(request_mail(20_000 + i, seed=3) for i in range(n))
     run, runs = run_once_until(lab, config, 2 * n)
     lab.smtp.clear()
-    status = run_measured([INTROD, "status", "--config", str(config)],
-                          log=config.parent / "status.log")
-    report.add(f"memory: peak RSS, {intros:,} intros in the state + {n} requests",
-               f"{mb(run.max_rss_kb)} ({run.seconds:.2f} s, {n / run.seconds:.0f} requests/s"
-               + (f", {runs} runs)" if runs > 1 else ")"),
-               "< 100 MB", run.max_rss_kb < 100 * 1024)
+    status = run_measured(
+        [INTROD, "status", "--config", str(config)], log=config.parent / "status.log"
+    )
+    report.add(
+        f"memory: peak RSS, {intros:,} intros in the state + {n} requests",
+        f"{mb(run.max_rss_kb)} ({run.seconds:.2f} s, {n / run.seconds:.0f} requests/s"
+        + (f", {runs} runs)" if runs > 1 else ")"),
+        "< 100 MB",
+        run.max_rss_kb < 100 * 1024,
+    )
     report.add(f"`introd status` with {intros:,} intros", f"{status.seconds * 1000:.0f} ms")
-    report.notes.append(f"The {intros:,}-intro state was written through introd.state.Store in "
-                        f"{fill_s:.0f} s: {db_mb:.0f} MB of SQLite (sent opt-ins with their "
-                        "bodies pruned, two events and one seen message per intro).")
+    report.notes.append(
+        f"The {intros:,}-intro state was written through introd.state.Store in "
+        f"{fill_s:.0f} s: {db_mb:.0f} MB of SQLite (sent opt-ins with their "
+        "bodies pruned, two events and one seen message per intro)."
+    )
 
 
 def measure_soak(lab: Lab, report: Report, n: int, *, idle: bool = False) -> None:
@@ -577,17 +703,22 @@ def measure_soak(lab: Lab, report: Report, n: int, *, idle: bool = False) -> Non
                 for _ in range(min(batch, n - appended)):
                     raw = request_mail(30_000 + appended, seed=4)
                     if appended % 10 == 9:  # now and then mail from someone else
-                        raw = raw.replace(f"From: {OWNER_NAME} <{OWNER}>".encode(),
-                                          b"From: Someone Else <someone@elsewhere.example>")
+                        raw = raw.replace(
+                            f"From: {OWNER_NAME} <{OWNER}>".encode(),
+                            b"From: Someone Else <someone@elsewhere.example>",
+                        )
                     else:
                         owners += 1
                     client.append("INBOX", raw)
                     appended += 1
                 with lab.smtp._lock:
                     if not lab.smtp._lock.wait_for(
-                            lambda: len(lab.smtp.received) >= 2 * owners, timeout=120):
-                        raise RuntimeError(f"soak: {len(lab.smtp.received)} of {2 * owners} "
-                                           f"opt-ins after 120 s; see {daemon.log}")
+                        lambda owners=owners: len(lab.smtp.received) >= 2 * owners, timeout=120
+                    ):
+                        raise RuntimeError(
+                            f"soak: {len(lab.smtp.received)} of {2 * owners} "
+                            f"opt-ins after 120 s; see {daemon.log}"
+                        )
                     lab.smtp.received.clear()  # keep the harness itself small
                     lab.smtp.times.clear()
                 samples.append((appended, vm_rss_kb(daemon.proc.pid)))
@@ -600,12 +731,17 @@ def measure_soak(lab: Lab, report: Report, n: int, *, idle: bool = False) -> Non
     last = samples[-1][1]
     growth = (last - first) / 1024
     marks = [samples[int(len(samples) * f) - 1] for f in (0.25, 0.5, 0.75, 1.0)]
-    report.add(f"soak: RSS of `introd run` over {n:,} mails, {how} "
-               f"({time.perf_counter() - started:.0f} s; after start, at 25/50/75/100 %)",
-               f"{mb(base)}; " + " / ".join(mb(kb) for _, kb in marks))
-    report.add("soak: RSS growth from 10 % to 100 % of the mails; peak (with sender processes)",
-               f"{growth:+.1f} MB, peak {mb(peak)}", "flat, < 100 MB",
-               peak < 100 * 1024 and growth < 10)
+    report.add(
+        f"soak: RSS of `introd run` over {n:,} mails, {how} "
+        f"({time.perf_counter() - started:.0f} s; after start, at 25/50/75/100 %)",
+        f"{mb(base)}; " + " / ".join(mb(kb) for _, kb in marks),
+    )
+    report.add(
+        "soak: RSS growth from 10 % to 100 % of the mails; peak (with sender processes)",
+        f"{growth:+.1f} MB, peak {mb(peak)}",
+        "flat, < 100 MB",
+        peak < 100 * 1024 and growth < 10,
+    )
 
 
 def measure_startup(lab: Lab, report: Report, runs: int) -> None:
@@ -613,16 +749,29 @@ def measure_startup(lab: Lab, report: Report, runs: int) -> None:
     config = lab.config("startup")
     mail = config.parent / "request.eml"
     mail.write_bytes(request_mail(1, seed=6))
-    commands = {"`introd --help`": [INTROD, "--help"],
-                "`introd parse` on one mail": [INTROD, "parse", "--config", str(config),
-                                               str(mail)]}
+    commands = {
+        "`introd --help`": [INTROD, "--help"],
+        "`introd parse` on one mail": [INTROD, "parse", "--config", str(config), str(mail)],
+    }
     hyperfine = shutil.which("hyperfine")
     for name, argv in commands.items():
         if hyperfine:
             export = lab.work / "hyperfine.json"
-            subprocess.run([hyperfine, "--warmup", "3", "--runs", str(runs), "-N",
-                            "--export-json", str(export), " ".join(argv)],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    hyperfine,
+                    "--warmup",
+                    "3",
+                    "--runs",
+                    str(runs),
+                    "-N",
+                    "--export-json",
+                    str(export),
+                    " ".join(argv),
+                ],
+                check=True,
+                capture_output=True,
+            )
             result = json.loads(export.read_text())["results"][0]
             mean, sd = result["mean"], result["stddev"] or 0.0
             how = "hyperfine"
@@ -635,8 +784,12 @@ def measure_startup(lab: Lab, report: Report, runs: int) -> None:
                     times.append(time.perf_counter() - t0)
             mean, sd = statistics.mean(times), statistics.pstdev(times)
             how = "timed runs"
-        report.add(f"start-up: {name} ({how}, {runs} runs)",
-                   f"{mean * 1000:.0f} ± {sd * 1000:.0f} ms", "< 300 ms", mean < 0.3)
+        report.add(
+            f"start-up: {name} ({how}, {runs} runs)",
+            f"{mean * 1000:.0f} ± {sd * 1000:.0f} ms",
+            "< 300 ms",
+            mean < 0.3,
+        )
 
 
 # -- the machine --------------------------------------------------------------------
@@ -652,22 +805,32 @@ def machine() -> list[tuple[str, str]]:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
             mem_kb = int(line.split()[1])
-    dovecot = subprocess.run(["/usr/sbin/dovecot", "--version"], capture_output=True,
-                             text=True).stdout.strip()
+    dovecot = subprocess.run(
+        ["/usr/sbin/dovecot", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     import imapclient
 
-    return [("CPU", f"{cpu}, {os.cpu_count()} cores"), ("RAM", f"{mem_kb / 1024 / 1024:.1f} GB"),
-            ("OS", f"{platform.system()} {platform.release()}"),
-            ("Python", platform.python_version()), ("Dovecot", dovecot),
-            ("IMAPClient", imapclient.__version__),
-            ("mail store", "Maildir on tmpfs (/dev/shm)"),
-            ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))]
+    return [
+        ("CPU", f"{cpu}, {os.cpu_count()} cores"),
+        ("RAM", f"{mem_kb / 1024 / 1024:.1f} GB"),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        ("Python", platform.python_version()),
+        ("Dovecot", dovecot),
+        ("IMAPClient", imapclient.__version__),
+        ("mail store", "Maildir on tmpfs (/dev/shm)"),
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
 
 
-def render(report: Report, sizes: Sizes, elapsed: float, quick: bool,
-           load: tuple[float, float]) -> str:
-    lines = [f"Command: `bash bench/run{' --quick' if quick else ''}` — took "
-             f"{elapsed / 60:.1f} min.", "", "| machine | |", "| --- | --- |"]
+def render(
+    report: Report, sizes: Sizes, elapsed: float, quick: bool, load: tuple[float, float]
+) -> str:
+    lines = [
+        f"Command: `bash bench/run{' --quick' if quick else ''}` — took {elapsed / 60:.1f} min.",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+    ]
     lines += [f"| {k} | {v} |" for k, v in machine()]
     lines += [f"| load average (1 min) at start / end | {load[0]:.2f} / {load[1]:.2f} |"]
     lines += ["", report.table()]
@@ -688,13 +851,21 @@ def write_doc(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, to check the scripts")
-    parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=None,
-                        help="write the table into docs/benchmarks.md (default: not with --quick)")
-    parser.add_argument("--only", action="append",
-                        choices=["backlog", "latency", "state", "soak", "startup"],
-                        help="run only these measures (repeatable)")
-    parser.add_argument("--soak-idle", action="store_true",
-                        help="soak under IDLE instead of polling each second")
+    parser.add_argument(
+        "--write",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write the table into docs/benchmarks.md (default: not with --quick)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["backlog", "latency", "state", "soak", "startup"],
+        help="run only these measures (repeatable)",
+    )
+    parser.add_argument(
+        "--soak-idle", action="store_true", help="soak under IDLE instead of polling each second"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     write = (not args.quick) if args.write is None else args.write
@@ -702,8 +873,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
     report = Report()
-    work = Path(tempfile.mkdtemp(prefix="introd-bench-", dir="/dev/shm"
-                                 if os.access("/dev/shm", os.W_OK) else None))
+    work = Path(
+        tempfile.mkdtemp(
+            prefix="introd-bench-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        )
+    )
     dovecot = Dovecot()
     dovecot.add_user(INTROS, IMAP_PASSWORD)
     dovecot.start()
@@ -713,11 +887,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("startup", lambda: measure_startup(lab, report, sizes.startup_runs)),
-            ("backlog", lambda: measure_backlog(lab, report, sizes.backlog,
-                                                sizes.backlog_rounds)),
+            ("backlog", lambda: measure_backlog(lab, report, sizes.backlog, sizes.backlog_rounds)),
             ("latency", lambda: measure_latency(lab, report, sizes.latency)),
-            ("state", lambda: measure_big_state(lab, report, sizes.state_intros,
-                                                sizes.state_backlog)),
+            (
+                "state",
+                lambda: measure_big_state(lab, report, sizes.state_intros, sizes.state_backlog),
+            ),
             ("soak", lambda: measure_soak(lab, report, sizes.soak, idle=args.soak_idle)),
         ]
         for name, step in steps:
@@ -733,8 +908,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scratch kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    text = render(report, sizes, time.perf_counter() - started, args.quick,
-                  (load_start, os.getloadavg()[0]))
+    text = render(
+        report, sizes, time.perf_counter() - started, args.quick, (load_start, os.getloadavg()[0])
+    )
     print()
     print(text)
     if write:

@@ -8,8 +8,9 @@ plus ``--hostile`` mails of the hostile shapes of tests/hostile_mail.py) are app
 the folder as fast as IMAP takes them, followed by one genuine owner-forwarded request.
 Prints: how long the appends took, how long after its append the genuine request's two
 opt-ins reached the SMTP server (with ``--waiting`` the whole flood and the request are in
-the folder before the daemon starts: the time is from its start), the daemon's peak RSS (with its sender process), whether
-every stranger's mail was quarantined and what was sent. Never part of the test suite.
+the folder before the daemon starts: the time is from its start), the daemon's peak RSS
+(with its sender process), whether every stranger's mail was quarantined and what was sent.
+Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -57,9 +58,14 @@ def stranger_mail(i: int, rng: random.Random) -> bytes:
     if kind == 0:  # a request that looks like the owner's forward, but is not from the owner
         raw = request_mail(50_000 + i, seed=7)
         return raw.replace(f"From: {OWNER_NAME} <{OWNER}>".encode(), f"From: {sender}".encode())
-    headers = [f"From: {sender}", f"To: {INTROS}", f"Message-ID: <flood.{i}@elsewhere.example>",
-               "Date: Tue, 08 Dec 2026 10:00:00 +0000", "MIME-Version: 1.0",
-               'Content-Type: text/plain; charset="utf-8"']
+    headers = [
+        f"From: {sender}",
+        f"To: {INTROS}",
+        f"Message-ID: <flood.{i}@elsewhere.example>",
+        "Date: Tue, 08 Dec 2026 10:00:00 +0000",
+        "MIME-Version: 1.0",
+        'Content-Type: text/plain; charset="utf-8"',
+    ]
     if kind == 1:  # a reply with a made-up token
         token = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(26))
         headers[1] = f"To: intros+{token}@bench.example"
@@ -74,15 +80,23 @@ def stranger_mail(i: int, rng: random.Random) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=5000)
-    ap.add_argument("--hostile", type=int, default=0,
-                    help="how many of the flood are hostile shapes (cycled), from strangers")
+    ap.add_argument(
+        "--hostile",
+        type=int,
+        default=0,
+        help="how many of the flood are hostile shapes (cycled), from strangers",
+    )
     ap.add_argument("--idle", action="store_true", help="IDLE instead of polling each second")
-    ap.add_argument("--waiting", action="store_true",
-                    help="the flood is in the folder before the daemon starts")
+    ap.add_argument(
+        "--waiting", action="store_true", help="the flood is in the folder before the daemon starts"
+    )
     args = ap.parse_args(argv)
     rng = random.Random(11)
-    work = Path(tempfile.mkdtemp(prefix="introd-flood-", dir="/dev/shm"
-                                 if os.access("/dev/shm", os.W_OK) else None))
+    work = Path(
+        tempfile.mkdtemp(
+            prefix="introd-flood-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        )
+    )
     dovecot = Dovecot()
     dovecot.add_user(INTROS, IMAP_PASSWORD)
     dovecot.start()
@@ -96,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         mails = [stranger_mail(i, rng) for i in range(args.count - args.hostile)]
         for i in range(args.hostile):
             family, n = shapes[i % len(shapes)]
-            mails.insert(rng.randrange(len(mails) + 1),
-                         hostile_mail.as_stranger(family(n), 10_000 + i))
+            mails.insert(
+                rng.randrange(len(mails) + 1), hostile_mail.as_stranger(family(n), 10_000 + i)
+            )
         genuine = request_mail(1, seed=3)
-        daemon: Daemon | None = None if args.waiting else Daemon(config,
-                                                                   config.parent / "introd.log")
+        daemon: Daemon | None = (
+            None if args.waiting else Daemon(config, config.parent / "introd.log")
+        )
         peak = [0]
         watching = threading.Event()
 
@@ -141,25 +157,43 @@ def main(argv: list[str] | None = None) -> int:
         processed = lab.folder_count("introd/done")
         left = lab.folder_count("INBOX")
         recipients = sorted({r for m in smtp.received for r in m.rcpt_tos})
-        print(f"flood: {args.count:,} mails from strangers ({args.hostile} of hostile shapes), "
-              f"then 1 genuine request, into `introd run` "
-              f"({'IDLE' if args.idle else 'polling each second'})")
-        print(f"  appending the flood took           {appended - append_start:6.1f} s "
-              f"({args.count / max(appended - append_start, 1e-9):.0f} mails/s)")
+        print(
+            f"flood: {args.count:,} mails from strangers ({args.hostile} of hostile shapes), "
+            f"then 1 genuine request, into `introd run` "
+            f"({'IDLE' if args.idle else 'polling each second'})"
+        )
+        print(
+            f"  appending the flood took           {appended - append_start:6.1f} s "
+            f"({args.count / max(appended - append_start, 1e-9):.0f} mails/s)"
+        )
         since = "the daemon's start" if args.waiting else "its append"
-        print(f"  genuine request's opt-ins sent     {got - genuine_at:6.1f} s after {since}"
-              f"{'' if ok else ' (NOT within 600 s)'}")
-        print(f"  whole flood put away               {done - start:6.1f} s after "
-              f"{'the start' if args.waiting else 'the first append'} "
-              f"({(args.count + 1) / max(done - start, 1e-9):.0f} mails/s)")
+        print(
+            f"  genuine request's opt-ins sent     {got - genuine_at:6.1f} s after {since}"
+            f"{'' if ok else ' (NOT within 600 s)'}"
+        )
+        print(
+            f"  whole flood put away               {done - start:6.1f} s after "
+            f"{'the start' if args.waiting else 'the first append'} "
+            f"({(args.count + 1) / max(done - start, 1e-9):.0f} mails/s)"
+        )
         print(f"  peak RSS (daemon + sender)         {peak[0] / 1024:6.1f} MB")
         print(f"  quarantined / processed / left     {quarantined} / {processed} / {left}")
-        print(f"  mails sent                         {len(smtp.received)}"
-              + (f" to {', '.join(recipients)}" if recipients else ""))
-        verdict = (quarantined == args.count and processed == 1 and left == 0
-                   and len(smtp.received) == 2 and peak[0] < 100 * 1024 and ok)
-        print(f"  {'OK' if verdict else 'NOT OK'}: all quarantined, 0 sent to strangers, "
-              f"RSS < 100 MB, genuine request handled")
+        print(
+            f"  mails sent                         {len(smtp.received)}"
+            + (f" to {', '.join(recipients)}" if recipients else "")
+        )
+        verdict = (
+            quarantined == args.count
+            and processed == 1
+            and left == 0
+            and len(smtp.received) == 2
+            and peak[0] < 100 * 1024
+            and ok
+        )
+        print(
+            f"  {'OK' if verdict else 'NOT OK'}: all quarantined, 0 sent to strangers, "
+            f"RSS < 100 MB, genuine request handled"
+        )
         return 0 if verdict else 1
     finally:
         smtp.stop()

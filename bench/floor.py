@@ -35,7 +35,7 @@ def fetch(host: str, port: int, user: str, password: str, folder: str) -> dict[s
     parser = BytesParser(policy=policy.default)
     count = 0
     for i in range(0, len(uids), BATCH):
-        data = client.fetch(uids[i:i + BATCH], ["BODY.PEEK[]"])
+        data = client.fetch(uids[i : i + BATCH], ["BODY.PEEK[]"])
         for item in data.values():
             message = parser.parsebytes(item[b"BODY[]"])
             count += message["Message-ID"] is not None

@@ -59,16 +59,21 @@ def setup(folder: Path) -> Path:
     return cfg
 
 
-def run_measured(cfg: Path, eml: Path, timeout: float,
-                 tree: Path | None = None) -> tuple[float, float, str]:
+def run_measured(
+    cfg: Path, eml: Path, timeout: float, tree: Path | None = None
+) -> tuple[float, float, str]:
     """(seconds, peak RSS in MB, kind/rule) of one `introd parse` process (RSS from wait4);
     with ``tree``, the introd package of that folder."""
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     start = time.perf_counter()
-    proc = subprocess.Popen([str(INTROD), "parse", "--config", str(cfg), str(eml)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [str(INTROD), "parse", "--config", str(cfg), str(eml)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     deadline = start + timeout
     out = b""
     assert proc.stdout is not None
@@ -130,14 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--timeout", type=float, default=60.0)
-    ap.add_argument("--no-inprocess", action="store_true",
-                    help="skip the in-process timing (it has no time limit of its own)")
+    ap.add_argument(
+        "--no-inprocess",
+        action="store_true",
+        help="skip the in-process timing (it has no time limit of its own)",
+    )
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--before", type=Path, help="an older introd tree to compare with")
     args = ap.parse_args(argv)
     shapes = [("benign", hostile.mail())]
-    shapes += [(n, raw) for n, raw in hostile.hostile_mails(args.scale)
-               if not args.only or n in args.only]
+    shapes += [
+        (n, raw) for n, raw in hostile.hostile_mails(args.scale) if not args.only or n in args.only
+    ]
     with tempfile.TemporaryDirectory(prefix="introd-hostile-") as tmp:
         folder = Path(tmp)
         cfg = setup(folder)
@@ -148,8 +157,11 @@ def main(argv: list[str] | None = None) -> int:
             print("| " + " | ".join(head) + " |")
             print("|" + "---|" * len(head))
         else:
-            print(" ".join(f"{h:>9}" if i else f"{h:<32}" for i, h in enumerate(head[:-1]))
-                  + "  " + head[-1])
+            print(
+                " ".join(f"{h:>9}" if i else f"{h:<32}" for i, h in enumerate(head[:-1]))
+                + "  "
+                + head[-1]
+            )
         worst_s = worst_mb = 0.0
         for name, raw in shapes:
             eml = folder / f"{name}.eml"
@@ -157,21 +169,35 @@ def main(argv: list[str] | None = None) -> int:
             before: list[str] = []
             if args.before:
                 b_s, b_mb, b_rule = run_measured(cfg, eml, args.timeout, args.before)
-                before = [f"{b_s:.2f}" if b_s != float("inf") else f">{args.timeout:.0f}",
-                          f"{b_mb:.0f}"]
+                before = [
+                    f"{b_s:.2f}" if b_s != float("inf") else f">{args.timeout:.0f}",
+                    f"{b_mb:.0f}",
+                ]
             seconds, rss, rule = run_measured(cfg, eml, args.timeout)
             inproc = incpu = float("nan")
             if not args.no_inprocess and seconds != float("inf"):
                 inproc, incpu = reading_seconds(cfg, raw)
             if name != "benign":
                 worst_s, worst_mb = max(worst_s, seconds), max(worst_mb, rss)
-            cells = [name, str(len(raw)), *before, f"{seconds:.2f}", f"{rss:.0f}",
-                     f"{inproc:.3f}", f"{incpu:.3f}", rule]
+            cells = [
+                name,
+                str(len(raw)),
+                *before,
+                f"{seconds:.2f}",
+                f"{rss:.0f}",
+                f"{inproc:.3f}",
+                f"{incpu:.3f}",
+                rule,
+            ]
             if args.markdown:
                 print("| " + " | ".join(cells) + " |", flush=True)
             else:
-                print(" ".join(f"{c:>9}" if i else f"{c:<32}" for i, c in enumerate(cells[:-1]))
-                      + "  " + cells[-1], flush=True)
+                print(
+                    " ".join(f"{c:>9}" if i else f"{c:<32}" for i, c in enumerate(cells[:-1]))
+                    + "  "
+                    + cells[-1],
+                    flush=True,
+                )
         print(f"\nworst: {worst_s:.2f} s, {worst_mb:.0f} MB (budget: 1 s of reading, 100 MB)")
     return 0
 

@@ -31,14 +31,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from servers import Dovecot, SmtpServer  # noqa: E402
 from test_crash import _distinct, _is_introduction, _is_optin, _parsed  # noqa: E402
 from test_outages import (  # noqa: E402
-    Running, append_all, backlog_request, backlog_world, wait_for)
+    Running,
+    append_all,
+    backlog_request,
+    backlog_world,
+    wait_for,
+)
 from world import INTROS, World  # noqa: E402
 
 INTRO_USER, INTRO_PASSWORD = "intros@example.test", "intros-secret"
 
 
-def run_with_kills(world: World, rng: random.Random, kills: int, most: int,
-                   done: Callable[[], bool], feed: Callable[[], None] | None = None) -> int:
+def run_with_kills(
+    world: World,
+    rng: random.Random,
+    kills: int,
+    most: int,
+    done: Callable[[], bool],
+    feed: Callable[[], None] | None = None,
+) -> int:
     """Run the daemon, SIGKILL it `kills` times, each after 1 to `most` log events of the
     current run (mails handled, queued, sent: the kill lands in reading, placing or
     sending), restart it each time, then let it finish; returns the kills that hit a
@@ -74,34 +85,37 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--kills", type=int, default=50, help="kills while the requests are read")
-    p.add_argument("--answer-kills", type=int, default=25,
-                   help="kills while the answers are read")
+    p.add_argument("--answer-kills", type=int, default=25, help="kills while the answers are read")
     p.add_argument("--seed", type=int, default=20261203)
     p.add_argument("--batch-size", type=int, default=10, help="imap.batch_size")
-    p.add_argument("--most", type=int, default=60,
-                   help="a kill comes after 1 to MOST log events of the run")
+    p.add_argument(
+        "--most", type=int, default=60, help="a kill comes after 1 to MOST log events of the run"
+    )
     args = p.parse_args(argv)
     n = args.requests
     rng = random.Random(args.seed)
     dovecot = Dovecot()
     dovecot.add_user(INTRO_USER, INTRO_PASSWORD)
     dovecot.start()
-    smtp = SmtpServer(user=INTRO_USER, password="smtp-secret", local_domains=("example.test",),
-                      dovecot=dovecot)
+    smtp = SmtpServer(
+        user=INTRO_USER, password="smtp-secret", local_domains=("example.test",), dovecot=dovecot
+    )
     smtp.start()
     failures: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="introd-sigkill-") as tmp:
-            world = backlog_world(Path(tmp), dovecot, smtp, count=n,
-                                  batch_size=args.batch_size)
+            world = backlog_world(Path(tmp), dovecot, smtp, count=n, batch_size=args.batch_size)
             append_all(world, [backlog_request(i) for i in range(n)])
             started = time.monotonic()
-            kills = run_with_kills(world, rng, args.kills, args.most,
-                                   lambda: len(_distinct(world, _is_optin)) >= 2 * n)
+            kills = run_with_kills(
+                world, rng, args.kills, args.most, lambda: len(_distinct(world, _is_optin)) >= 2 * n
+            )
             optins = _distinct(world, _is_optin)
             asked = Counter(r for rcpts, _ in optins.values() for r in rcpts)
-            print(f"requests: {n} requests, {kills} kills, {len(optins)} distinct opt-ins, "
-                  f"{len(smtp.received)} accepted, {time.monotonic() - started:.0f} s")
+            print(
+                f"requests: {n} requests, {kills} kills, {len(optins)} distinct opt-ins, "
+                f"{len(smtp.received)} accepted, {time.monotonic() - started:.0f} s"
+            )
             if len(optins) != 2 * n or len(asked) != 2 * n or set(asked.values()) != {1}:
                 failures.append("opt-ins lost or sent to the wrong people")
 
@@ -113,13 +127,20 @@ def main(argv: list[str] | None = None) -> int:
                 for rcpts, mail in optins.values():
                     world.reply(rcpts[0], mail, "Yes, happy to be introduced. Thanks!", now=now)
 
-            kills += run_with_kills(world, rng, args.answer_kills, args.most,
-                                    lambda: len(_distinct(world, _is_introduction)) >= n,
-                                    feed=answer_all)
+            kills += run_with_kills(
+                world,
+                rng,
+                args.answer_kills,
+                args.most,
+                lambda: len(_distinct(world, _is_introduction)) >= n,
+                feed=answer_all,
+            )
             introductions = _distinct(world, _is_introduction)
-            print(f"answers:  {2 * n} answers, {kills - before} kills, "
-                  f"{len(introductions)} distinct introductions, "
-                  f"{time.monotonic() - started:.0f} s")
+            print(
+                f"answers:  {2 * n} answers, {kills - before} kills, "
+                f"{len(introductions)} distinct introductions, "
+                f"{time.monotonic() - started:.0f} s"
+            )
             pairs = {frozenset(rcpts) for rcpts, _ in introductions.values()}
             if len(introductions) != n or len(pairs) != n:
                 failures.append("introductions lost or doubled")
@@ -141,9 +162,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows = (pending.fetchone()[0], unplaced.fetchone()[0])
             if rows != (0, 0):
                 failures.append(f"{rows[0]} outbox rows not sent, {rows[1]} mails unplaced")
-            print(f"summary:  {kills} kills, {3 * n} incoming mails, {distinct} distinct mails "
-                  f"sent, {duplicates} duplicates (bound: {kills}), lost: "
-                  f"{3 * n - distinct if distinct < 3 * n else 0}")
+            print(
+                f"summary:  {kills} kills, {3 * n} incoming mails, {distinct} distinct mails "
+                f"sent, {duplicates} duplicates (bound: {kills}), lost: "
+                f"{3 * n - distinct if distinct < 3 * n else 0}"
+            )
     finally:
         smtp.stop()
         dovecot.close()

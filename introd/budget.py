@@ -85,8 +85,11 @@ MAX_DEPTH = 30  # MIME nesting
 _SPECIALS = '()<>@,;:\\".[]'
 # headers the email package parses into a tree when they are read (the rest are strings,
 # unless they carry encoded words)
-_PARSED = frozenset(name for name, cls in HeaderRegistry().registry.items()
-                    if not issubclass(cls, UnstructuredHeader))
+_PARSED = frozenset(
+    name
+    for name, cls in HeaderRegistry().registry.items()
+    if not issubclass(cls, UnstructuredHeader)
+)
 _PARENS = re.compile(r"[()]")
 _WORD = re.compile(r"\S+")
 
@@ -115,12 +118,12 @@ def _cut(segment: bytes, limit: int, lines: int = MAX_PART_LINES) -> bytes:
     """At most ``limit`` bytes and ``lines`` lines of ``segment``, cut at a line end."""
     if len(segment) > limit:
         cut = segment.rfind(b"\n", 0, limit)
-        segment = segment[:cut + 1] if cut > 0 else segment[:limit] + b"\r\n"
+        segment = segment[: cut + 1] if cut > 0 else segment[:limit] + b"\r\n"
     if segment.count(b"\n") > lines:
         pos = -1
         for _ in range(lines):
             pos = segment.find(b"\n", pos + 1)
-        segment = segment[:pos + 1]
+        segment = segment[: pos + 1]
     return segment
 
 
@@ -131,12 +134,13 @@ def _trim_part(segment: bytes, part_limit: int) -> bytes:
     if head is not None:
         kind = _PART_TYPE.search(segment, 0, head.start())
         if kind is not None and kind.group(1).lower() not in _READ_TYPES:
-            return segment[:head.end()]
+            return segment[: head.end()]
     return _cut(segment, part_limit)
 
 
-def trim(raw: bytes, *, part_limit: int = MAX_PART_BYTES,
-         mail_limit: int = MAX_MAIL_BYTES) -> bytes:
+def trim(
+    raw: bytes, *, part_limit: int = MAX_PART_BYTES, mail_limit: int = MAX_MAIL_BYTES
+) -> bytes:
     """The bytes of a mail as far as introd reads them, before the email package sees
     them. A part is the run of lines from one line that starts with ``--`` (a MIME
     boundary, whatever its string) to the next: attachments lose their body, other parts
@@ -184,17 +188,26 @@ def _value_problem(name: str, value: str) -> tuple[str | None, int, int]:
         return f"header {name} has {len(value)} characters (limit {MAX_HEADER_CHARS})", 0, 0
     specials = sum(value.count(c) for c in _SPECIALS)
     if specials > MAX_SPECIALS:
-        return (f"header {name} has {specials} special characters (limit {MAX_SPECIALS})",
-                specials, 0)
+        return (
+            f"header {name} has {specials} special characters (limit {MAX_SPECIALS})",
+            specials,
+            0,
+        )
     encoded = value.count("=?")
     if encoded > MAX_ENCODED_WORDS:
-        return (f"header {name} has {encoded} encoded words (limit {MAX_ENCODED_WORDS})",
-                specials, encoded)
+        return (
+            f"header {name} has {encoded} encoded words (limit {MAX_ENCODED_WORDS})",
+            specials,
+            encoded,
+        )
     if "(" in value and value.count("(") > MAX_COMMENT_DEPTH:
         depth = _comment_depth(value)
         if depth > MAX_COMMENT_DEPTH:
-            return (f"header {name} nests comments {depth} deep (limit {MAX_COMMENT_DEPTH})",
-                    specials, encoded)
+            return (
+                f"header {name} nests comments {depth} deep (limit {MAX_COMMENT_DEPTH})",
+                specials,
+                encoded,
+            )
     if len(value) > MAX_WORDS:  # at most len/2 words: count only when there can be many
         words = sum(1 for _ in _WORD.finditer(value))
         if words > MAX_WORDS:
@@ -237,11 +250,12 @@ def header_problem(msg: Message) -> str | None:
                 parsed_specials += specials
                 parsed_encoded += encoded
         if parsed_specials > MAX_PARSED_SPECIALS:
-            return (f"{parsed_specials} special characters in parsed headers "
-                    f"(limit {MAX_PARSED_SPECIALS})")
+            return (
+                f"{parsed_specials} special characters in parsed headers "
+                f"(limit {MAX_PARSED_SPECIALS})"
+            )
         if parsed_encoded > MAX_PARSED_ENCODED_WORDS:
-            return (f"{parsed_encoded} encoded words in headers "
-                    f"(limit {MAX_PARSED_ENCODED_WORDS})")
+            return f"{parsed_encoded} encoded words in headers (limit {MAX_PARSED_ENCODED_WORDS})"
     return None
 
 
@@ -256,9 +270,14 @@ class Budget:
     ``slow_after``. Within ``reading()`` in the main thread a CPU-time interval timer enforces
     the same between checkpoints."""
 
-    def __init__(self, *, limit: float = TIME_LIMIT, slow_after: float = SLOW_AFTER,
-                 clock: Clock = time.process_time,
-                 on_slow: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        limit: float = TIME_LIMIT,
+        slow_after: float = SLOW_AFTER,
+        clock: Clock = time.process_time,
+        on_slow: Callable[[], None] | None = None,
+    ) -> None:
         self.limit = limit
         self.slow_after = slow_after
         self.clock = clock
@@ -301,7 +320,8 @@ class Budget:
 
 
 _CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
-    "introd_budget", default=None)
+    "introd_budget", default=None
+)
 
 
 def checkpoint(stage: str) -> None:
@@ -312,8 +332,7 @@ def checkpoint(stage: str) -> None:
 
 
 def _can_alarm() -> bool:
-    return (hasattr(signal, "setitimer")
-            and threading.current_thread() is threading.main_thread())
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
 @contextmanager

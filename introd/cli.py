@@ -28,8 +28,9 @@ def parse_now(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--now: expected a time like 2026-12-10T09:00:00Z, got {text!r}") \
-            from None
+        raise UsageError(
+            f"--now: expected a time like 2026-12-10T09:00:00Z, got {text!r}"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -40,13 +41,15 @@ def _clock(args: argparse.Namespace) -> Any:
     return lambda: fixed
 
 
-def _load(args: argparse.Namespace, *, need_servers: bool = True,
-          make_templates_dir: bool = False) -> Config:
+def _load(
+    args: argparse.Namespace, *, need_servers: bool = True, make_templates_dir: bool = False
+) -> Config:
     from .config import config_path, load_config
     from .logs import setup_logging
 
-    cfg = load_config(config_path(args.config), need_servers=need_servers,
-                      make_templates_dir=make_templates_dir)
+    cfg = load_config(
+        config_path(args.config), need_servers=need_servers, make_templates_dir=make_templates_dir
+    )
     setup_logging(cfg.log_format, cfg.log_level)
     return cfg
 
@@ -78,16 +81,20 @@ def cmd_parse(args: argparse.Namespace) -> int:
             continue
         reading = read_mail(raw, ctx)
         decision = judge(reading, config=cfg, contacts=contacts, store=store, now=now)
-        results.append({
-            "file": name,
-            "kind": reading.kind,
-            "message_id": reading.message_id,
-            "request": reading.request.as_json() if reading.kind == "request" and reading.request
-            else None,
-            "reply": reading.answer.as_json() if reading.kind == "reply" and reading.answer
-            else None,
-            "decision": decision.as_json(),
-        })
+        results.append(
+            {
+                "file": name,
+                "kind": reading.kind,
+                "message_id": reading.message_id,
+                "request": reading.request.as_json()
+                if reading.kind == "request" and reading.request
+                else None,
+                "reply": reading.answer.as_json()
+                if reading.kind == "reply" and reading.answer
+                else None,
+                "decision": decision.as_json(),
+            }
+        )
     out: Any = results[0] if len(results) == 1 and len(args.files) == 1 else results
     json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -121,8 +128,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         try:
             box.connect()
             caps = [c for c in ("IDLE", "MOVE", "UIDPLUS") if box.capable(c)]
-            print(f"imap: logged in to {cfg.imap.host} as {cfg.imap.username}; "
-                  f"{cfg.imap.folder} selected; server has {', '.join(caps) or 'no IDLE/MOVE'}")
+            print(
+                f"imap: logged in to {cfg.imap.host} as {cfg.imap.username}; "
+                f"{cfg.imap.folder} selected; server has {', '.join(caps) or 'no IDLE/MOVE'}"
+            )
         except IntrodError as exc:
             problems.append(str(exc))
         finally:
@@ -159,8 +168,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         daemon = Daemon(cfg, clock=_clock(args), lock=lock)
         if args.once:
             stats = daemon.run_once()
-            print(f"handled {stats.handled} mails, sent {stats.sent}", file=sys.stderr) \
-                if sys.stderr.isatty() else None
+            print(
+                f"handled {stats.handled} mails, sent {stats.sent}", file=sys.stderr
+            ) if sys.stderr.isatty() else None
             return EXIT_OK
         return daemon.run_forever()
 
@@ -178,8 +188,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     now = _clock(args)()
     older = now - parse_duration(args.older_than) if args.older_than else None
     store = _store(cfg)
-    rows = store.intros(state=args.state, party=args.party, older_than=older,
-                        outcome=args.outcome)
+    rows = store.intros(state=args.state, party=args.party, older_than=older, outcome=args.outcome)
     followups = store.followups()
 
     def outcome(r: Any) -> str | None:
@@ -189,10 +198,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         return f.outcome or ("unanswered" if f.status in ("sent", "reasked") else None)
 
     if args.json:
-        json.dump([{"id": r.id, "state": r.state, "created": r.created.isoformat(),
-                    "requester": r.requester_email, "target": r.target_email, "rule": r.rule,
-                    "outcome": outcome(r)}
-                   for r in rows], sys.stdout, indent=2)
+        json.dump(
+            [
+                {
+                    "id": r.id,
+                    "state": r.state,
+                    "created": r.created.isoformat(),
+                    "requester": r.requester_email,
+                    "target": r.target_email,
+                    "rule": r.rule,
+                    "outcome": outcome(r),
+                }
+                for r in rows
+            ],
+            sys.stdout,
+            indent=2,
+        )
         print()
         return EXIT_OK
     if not rows:
@@ -202,8 +223,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         age = (now - r.created).days
         state = f"{r.state}, {outcome(r)}" if outcome(r) else r.state
-        print(f"{r.id:<7} {state:<19} {age:>4}d  {r.requester_email or r.requester_name or '?'}"
-              f" -> {r.target_email or r.target_name or '(nobody specific)'}")
+        print(
+            f"{r.id:<7} {state:<19} {age:>4}d  {r.requester_email or r.requester_name or '?'}"
+            f" -> {r.target_email or r.target_name or '(nobody specific)'}"
+        )
     return EXIT_OK
 
 
@@ -214,26 +237,42 @@ def cmd_show(args: argparse.Namespace) -> int:
     if intro is None:
         raise UsageError(f"no intro {args.id.upper()} (see `introd list`)")
     print(f"intro {intro.id}: {intro.state}")
-    print(f"  created   {intro.created:%Y-%m-%d %H:%M} UTC"
-          + (f", expires {intro.expires:%Y-%m-%d %H:%M} UTC" if intro.expires else ""))
+    print(
+        f"  created   {intro.created:%Y-%m-%d %H:%M} UTC"
+        + (f", expires {intro.expires:%Y-%m-%d %H:%M} UTC" if intro.expires else "")
+    )
     print(f"  requester {intro.requester_name or ''} <{intro.requester_email or '?'}>")
     if intro.forwarded_by:
-        print("  passed on by " + ", ".join(
-            f"{p.get('name') or ''} <{p.get('email') or '?'}>".strip() for p in intro.forwarded_by))
+        print(
+            "  passed on by "
+            + ", ".join(
+                f"{p.get('name') or ''} <{p.get('email') or '?'}>".strip()
+                for p in intro.forwarded_by
+            )
+        )
     print(f"  target    {intro.target_name or '(nobody specific)'} <{intro.target_email or '?'}>")
     print(f"  decision  {intro.action} (rule {intro.rule}): {intro.detail}")
     for i, c in enumerate(intro.candidates, 1):
-        print(f"    {i}. {c['name']} <{c.get('email') or 'no address'}>"
-              + (f" — {c['company']}" if c.get("company") else ""))
+        print(
+            f"    {i}. {c['name']} <{c.get('email') or 'no address'}>"
+            + (f" — {c['company']}" if c.get("company") else "")
+        )
     if intro.reason:
         print(f"  reason    {intro.reason}")
     for role, p in store.parties(intro.id).items():
-        print(f"  {role:<9} {p.status}" + (f", asked {p.asked_at:%Y-%m-%d %H:%M}" if p.asked_at
-                                           else "")
-              + (f", reminded {p.reminded_at:%Y-%m-%d}" if p.reminded_at else "")
-              + (f", answered {p.answered_at:%Y-%m-%d %H:%M}" if p.answered_at else ""))
-    done = {"approve": "approved", "pick": "approved", "target": "approved",
-            "decline": "declined", "cancel": "cancelled"}
+        print(
+            f"  {role:<9} {p.status}"
+            + (f", asked {p.asked_at:%Y-%m-%d %H:%M}" if p.asked_at else "")
+            + (f", reminded {p.reminded_at:%Y-%m-%d}" if p.reminded_at else "")
+            + (f", answered {p.answered_at:%Y-%m-%d %H:%M}" if p.answered_at else "")
+        )
+    done = {
+        "approve": "approved",
+        "pick": "approved",
+        "target": "approved",
+        "decline": "declined",
+        "cancel": "cancelled",
+    }
     for e in store.events(intro.id):
         if e["event"] == "owner_command" and e.get("verb") in done:
             by = e.get("by") or "shell"
@@ -259,8 +298,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     print("mail out:")
     for o in store.outbox_for(intro.id):
         when = o.sent_at or o.next_attempt
-        print(f"  {when:%Y-%m-%d %H:%M}  {o.template:<18} to {', '.join(o.recipients)}  "
-              f"[{o.status}{', ' + o.last_error if o.last_error else ''}]")
+        print(
+            f"  {when:%Y-%m-%d %H:%M}  {o.template:<18} to {', '.join(o.recipients)}  "
+            f"[{o.status}{', ' + o.last_error if o.last_error else ''}]"
+        )
     return EXIT_OK
 
 
@@ -298,8 +339,10 @@ def cmd_contacts(args: argparse.Namespace) -> int:
         dest = dest_dir / src.name
         shutil.copyfile(src, dest)
         with_email = sum(1 for c in entries if c.email)
-        print(f"imported {len(entries)} contacts ({with_email} with an address) from {src} "
-              f"into {dest}")
+        print(
+            f"imported {len(entries)} contacts ({with_email} with an address) from {src} "
+            f"into {dest}"
+        )
         return EXIT_OK
     book = load_book(cfg)
     for c in sorted(book, key=lambda c: c.name.lower()):
@@ -340,8 +383,11 @@ def cmd_templates(args: argparse.Namespace) -> int:
         sys.stdout.writelines(lines)
         return EXIT_FAIL if lines else EXIT_OK
     store = _store(cfg) if args.intro else None
-    print(preview(cfg, args.name, lang=args.lang, store=store, intro_id=args.intro,
-                  html_out=args.html))
+    print(
+        preview(
+            cfg, args.name, lang=args.lang, store=store, intro_id=args.intro, html_out=args.html
+        )
+    )
     return EXIT_OK
 
 
@@ -358,14 +404,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     alive = False
     if last:
         alive = now - datetime.fromisoformat(last) < timedelta(minutes=15)
-    print(f"daemon:   {'running' if alive else 'not seen in the last 15 minutes'}"
-          f" (last poll {last or 'never'})")
+    print(
+        f"daemon:   {'running' if alive else 'not seen in the last 15 minutes'}"
+        f" (last poll {last or 'never'})"
+    )
     print(f"outbox:   {store.outbox_depth()} waiting")
     print(f"awaiting: {counts.get('awaiting', 0)}; in review: {counts.get('review', 0)}")
     print(f"errors in the last hour: {errors}")
     signin_ok = True
-    if cfg.oauth2 is not None and any(srv is not None and srv.auth == "oauth2"
-                                      for srv in (cfg.imap, cfg.smtp)):
+    if cfg.oauth2 is not None and any(
+        srv is not None and srv.auth == "oauth2" for srv in (cfg.imap, cfg.smtp)
+    ):
         from .login import status as signin_status
 
         st = signin_status(cfg)
@@ -380,19 +429,28 @@ def cmd_auth(args: argparse.Namespace) -> int:
     """Sign in once (`login`), or show what the token file says (`status`)."""
     cfg = _load(args, need_servers=False)
     if cfg.oauth2 is None:
-        raise UsageError(f"{cfg.path}: no oauth2: section; `introd auth` is for "
-                         f"imap.auth / smtp.auth: oauth2 (see docs/providers.md)")
+        raise UsageError(
+            f"{cfg.path}: no oauth2: section; `introd auth` is for "
+            f"imap.auth / smtp.auth: oauth2 (see docs/providers.md)"
+        )
     from . import login
 
     if args.auth_command == "login":
         token = login.login(cfg, paste=args.paste, port=args.port)
-        until = (f", access token valid until "
-                 f"{datetime.fromtimestamp(token.expires_at, UTC):%Y-%m-%d %H:%M} UTC"
-                 if token.expires_at else "")
-        print(f"signed in{' as ' + token.account if token.account else ''}: tokens stored in "
-              f"{cfg.oauth2.token_file}{until}")
-        print("a running daemon picks them up at its next try; `systemctl reload introd` "
-              "makes it try now")
+        until = (
+            f", access token valid until "
+            f"{datetime.fromtimestamp(token.expires_at, UTC):%Y-%m-%d %H:%M} UTC"
+            if token.expires_at
+            else ""
+        )
+        print(
+            f"signed in{' as ' + token.account if token.account else ''}: tokens stored in "
+            f"{cfg.oauth2.token_file}{until}"
+        )
+        print(
+            "a running daemon picks them up at its next try; `systemctl reload introd` "
+            "makes it try now"
+        )
         return EXIT_OK
     st = login.status(cfg)
     for line in st.lines:
@@ -429,8 +487,10 @@ def cmd_ledger(args: argparse.Namespace) -> int:
             print(f"      thank-you: {f.thanks}")
         favours.setdefault(asker, [0, 0])[0] += 1
         favours.setdefault(giver, [0, 0])[1] += 1
-    print(f"\nmade {len(rows)}, met {tally['met']}, not met {tally['not_met']}, "
-          f"unanswered {tally['unanswered']}")
+    print(
+        f"\nmade {len(rows)}, met {tally['met']}, not met {tally['not_met']}, "
+        f"unanswered {tally['unanswered']}"
+    )
     print(f"\n{'person':<32} {'you helped them':>15} {'they helped you':>15}")
     for name, (helped, gave) in sorted(favours.items(), key=lambda kv: (-sum(kv[1]), kv[0])):
         print(f"{name:<32} {helped:>15} {gave:>15}")
@@ -456,13 +516,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH",
-                        help="config file (default $INTROD_CONFIG, then /etc/introd/config.yaml)")
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default $INTROD_CONFIG, then /etc/introd/config.yaml)",
+    )
     timed = argparse.ArgumentParser(add_help=False)
     timed.add_argument("--now", metavar="TIME", help="act as if it were TIME (ISO 8601, UTC)")
 
-    p = argparse.ArgumentParser(prog="introd", description="A double-opt-in introduction "
-                                "broker that lives on a mailbox.")
+    p = argparse.ArgumentParser(
+        prog="introd", description="A double-opt-in introduction broker that lives on a mailbox."
+    )
     p.add_argument("--version", action="version", version=f"introd {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -479,8 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--state")
     s.add_argument("--party", metavar="ADDRESS")
     s.add_argument("--older-than", metavar="DURATION")
-    s.add_argument("--outcome", choices=("met", "not_met", "unanswered", "none"),
-                   help="after the follow-up: met, not_met, unanswered or none")
+    s.add_argument(
+        "--outcome",
+        choices=("met", "not_met", "unanswered", "none"),
+        help="after the follow-up: met, not_met, unanswered or none",
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_list)
     s = sub.add_parser("show", parents=[common, timed], help="one intro and its history")
@@ -499,17 +566,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     csub.add_parser("list", parents=[common])
     s.set_defaults(func=cmd_contacts)
-    s = sub.add_parser("templates", parents=[common], help="list, check, copy, diff, preview templates")
+    s = sub.add_parser(
+        "templates", parents=[common], help="list, check, copy, diff, preview templates"
+    )
     tsub = s.add_subparsers(dest="templates_command", required=True)
     tsub.add_parser("list", parents=[common])
     tsub.add_parser("check", parents=[common])
-    t = tsub.add_parser("copy", parents=[common],
-                        help="copy a built-in template (or `layout`) into templates_dir")
+    t = tsub.add_parser(
+        "copy", parents=[common], help="copy a built-in template (or `layout`) into templates_dir"
+    )
     t.add_argument("name")
     t.add_argument("--lang", metavar="LL")
     t.add_argument("--force", action="store_true", help="overwrite files already there")
-    t = tsub.add_parser("diff", parents=[common],
-                        help="how an override differs from the installed built-in")
+    t = tsub.add_parser(
+        "diff", parents=[common], help="how an override differs from the installed built-in"
+    )
     t.add_argument("name")
     t.add_argument("--lang", metavar="LL")
     t = tsub.add_parser("preview", parents=[common])
@@ -524,13 +595,25 @@ def build_parser() -> argparse.ArgumentParser:
     asub = s.add_subparsers(dest="auth_command", required=True)
     # --config before or after login/status: the inner one must not reset the outer one
     nested = argparse.ArgumentParser(add_help=False)
-    nested.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help="config file (default $INTROD_CONFIG, then /etc/introd/config.yaml)")
+    nested.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default $INTROD_CONFIG, then /etc/introd/config.yaml)",
+    )
     a = asub.add_parser("login", parents=[nested], help="sign in once and store the tokens")
-    a.add_argument("--paste", action="store_true",
-                   help="authorization_code: paste the address the browser ended on")
-    a.add_argument("--port", type=int, default=0, metavar="N",
-                   help="authorization_code: the loopback port to listen on (default: any)")
+    a.add_argument(
+        "--paste",
+        action="store_true",
+        help="authorization_code: paste the address the browser ended on",
+    )
+    a.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        metavar="N",
+        help="authorization_code: the loopback port to listen on (default: any)",
+    )
     asub.add_parser("status", parents=[nested], help="account, scopes, token expiry")
     s.set_defaults(func=cmd_auth)
     s = sub.add_parser("ledger", parents=[common], help="who introduced whom")

@@ -57,8 +57,12 @@ class Secret:
     env: str | None = None
     command: str | None = None
     key: str = ""
-    names: tuple[str, str, str, str] = ("password", "password_file", "password_env",
-                                        "password_command")
+    names: tuple[str, str, str, str] = (
+        "password",
+        "password_file",
+        "password_env",
+        "password_command",
+    )
 
     def _where(self, index: int) -> str:
         return f"{self.key}.{self.names[index]}" if self.key else self.names[index]
@@ -70,14 +74,16 @@ class Secret:
             try:
                 return self.file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError([(self._where(1),
-                                    f"cannot read {self.file}: {exc.strerror}")]) from None
+                raise ConfigError(
+                    [(self._where(1), f"cannot read {self.file}: {exc.strerror}")]
+                ) from None
         if self.env is not None:
             try:
                 return os.environ[self.env]
             except KeyError:
-                raise ConfigError([(self._where(2),
-                                    f"environment variable {self.env} is not set")]) from None
+                raise ConfigError(
+                    [(self._where(2), f"environment variable {self.env} is not set")]
+                ) from None
         if self.command is not None:
             return run_password_command(self.command, self._where(3))
         return ""
@@ -95,12 +101,17 @@ def run_password_command(command: str, where: str) -> str:
     helper). Run by /bin/sh like a mail client's ``passwordeval``; what it prints, on
     stdout or stderr, never reaches an error message or a log."""
     try:
-        done = subprocess.run(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=PASSWORD_COMMAND_TIMEOUT,
-                              check=False)
+        done = subprocess.run(
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=PASSWORD_COMMAND_TIMEOUT,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise ConfigError([(where, f"the command did not finish within "
-                                   f"{PASSWORD_COMMAND_TIMEOUT:.0f}s")]) from None
+        raise ConfigError(
+            [(where, f"the command did not finish within {PASSWORD_COMMAND_TIMEOUT:.0f}s")]
+        ) from None
     except OSError as exc:
         raise ConfigError([(where, f"cannot run the command: {exc.strerror}")]) from None
     if done.returncode != 0:
@@ -116,8 +127,11 @@ OAUTH2_PROVIDERS = ("microsoft", "google", "custom")
 OAUTH2_FLOWS = ("client_credentials", "device", "authorization_code")
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 # delegated permissions for a person's mailbox; offline_access brings the refresh token
-MICROSOFT_SCOPES = ("https://outlook.office.com/IMAP.AccessAsUser.All",
-                    "https://outlook.office.com/SMTP.Send", "offline_access")
+MICROSOFT_SCOPES = (
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+    "https://outlook.office.com/SMTP.Send",
+    "offline_access",
+)
 # an app's own permissions (IMAP.AccessAsApp, SMTP.SendAsApp) are asked for as .default
 MICROSOFT_APP_SCOPES = ("https://outlook.office365.com/.default",)
 GOOGLE_SCOPES = ("https://mail.google.com/",)
@@ -250,6 +264,7 @@ class Config:
             return self.imap.username.lower()
         return self.reply_address.lower()
 
+
 # The policy rules of SPEC.md, in evaluation order, with their defaults.
 RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "not_from_owner": {"enabled": True, "action": "ignore"},
@@ -257,13 +272,21 @@ RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "no_target": {"enabled": True, "action": "decline", "template": "decline_no_target"},
     "ambiguous_target": {"enabled": True, "action": "review"},
     "unknown_target": {"enabled": True, "action": "review"},
-    "no_reason": {"enabled": True, "action": "decline", "template": "decline_no_reason",
-                  "min_words": 5},
+    "no_reason": {
+        "enabled": True,
+        "action": "decline",
+        "template": "decline_no_reason",
+        "min_words": 5,
+    },
     "target_opted_out": {"enabled": True, "action": "decline", "template": "decline_policy"},
     "blocked_domain": {"enabled": True, "action": "ignore", "domains": []},
     "duplicate": {"enabled": True, "action": "ignore", "cooldown": "180d"},
-    "declined_before": {"enabled": True, "action": "decline", "template": "decline_policy",
-                        "cooldown": "180d"},
+    "declined_before": {
+        "enabled": True,
+        "action": "decline",
+        "template": "decline_policy",
+        "cooldown": "180d",
+    },
     "requester_limit": {"enabled": True, "action": "review", "max": 3, "window": "30d"},
     "target_limit": {"enabled": True, "action": "review", "max": 2, "window": "30d"},
     "unknown_requester": {"enabled": False, "action": "review"},
@@ -291,8 +314,15 @@ class _Reader:
             return None
         return value
 
-    def get(self, sect: Mapping[str, Any] | None, prefix: str, key: str, kind: Callable[[Any], Any],
-            default: Any = None, required: bool = False) -> Any:
+    def get(
+        self,
+        sect: Mapping[str, Any] | None,
+        prefix: str,
+        key: str,
+        kind: Callable[[Any], Any],
+        default: Any = None,
+        required: bool = False,
+    ) -> Any:
         path = f"{prefix}.{key}" if prefix else key
         if sect is None or key not in sect or sect[key] is None:
             if required:
@@ -337,9 +367,11 @@ def _bool(v: Any) -> bool:
 def _tenant_id(v: Any) -> str:
     s = _str(v).strip().lower()
     if not is_tenant_id(s):
-        raise ValueError(f"expected the tenant id, a GUID such as "
-                         f"6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b, got {v!r} (Microsoft Entra "
-                         "admin center, Overview, Tenant ID)")
+        raise ValueError(
+            f"expected the tenant id, a GUID such as "
+            f"6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b, got {v!r} (Microsoft Entra "
+            "admin center, Overview, Tenant ID)"
+        )
     return s
 
 
@@ -400,8 +432,12 @@ def _from_address(v: Any) -> Address:
 _SECRET_KEYS = ("password", "password_file", "password_env", "password_command")
 
 
-def _secret(r: _Reader, sect: Mapping[str, Any] | None, prefix: str,
-            names: tuple[str, str, str, str] = _SECRET_KEYS) -> Secret:
+def _secret(
+    r: _Reader,
+    sect: Mapping[str, Any] | None,
+    prefix: str,
+    names: tuple[str, str, str, str] = _SECRET_KEYS,
+) -> Secret:
     """One of ``password`` / ``password_file`` / ``password_env`` / ``password_command``
     (or, for ``oauth2``, the same four named ``client_secret...``)."""
     if sect is None:
@@ -444,8 +480,13 @@ def _server(r: _Reader, name: str, required: bool) -> dict[str, Any] | None:
     sect = r.section(name, required=required)
     if sect is None:
         return None
-    security = r.get(sect, name, "security", _choice("ssl", "starttls", "none"), "ssl"
-                     if name == "imap" else "starttls")
+    security = r.get(
+        sect,
+        name,
+        "security",
+        _choice("ssl", "starttls", "none"),
+        "ssl" if name == "imap" else "starttls",
+    )
     imap_port, smtp_port = _SECURITY_PORTS[security or "ssl"]
     return {
         "host": r.get(sect, name, "host", _str, required=True) or "",
@@ -487,66 +528,113 @@ def _oauth2(r: _Reader, state_dir: Path) -> OAuth2Config | None:
     if sect is None:
         return None
     p = "oauth2"
-    known = {"provider", "client_id", "client_secret", "client_secret_file",
-             "client_secret_env", "client_secret_command", "tenant", "flow", "scopes",
-             "token_file", "token_url", "device_authorization_url", "authorization_url",
-             "timeout"}
+    known = {
+        "provider",
+        "client_id",
+        "client_secret",
+        "client_secret_file",
+        "client_secret_env",
+        "client_secret_command",
+        "tenant",
+        "flow",
+        "scopes",
+        "token_file",
+        "token_url",
+        "device_authorization_url",
+        "authorization_url",
+        "timeout",
+    }
     for key in sect:
         if key not in known:
             r.problems.append((f"{p}.{key}", "unknown key"))
-    provider = r.get(sect, p, "provider", _choice(*OAUTH2_PROVIDERS), "custom",
-                     required=True) or "custom"
+    provider = (
+        r.get(sect, p, "provider", _choice(*OAUTH2_PROVIDERS), "custom", required=True) or "custom"
+    )
     client_id = r.get(sect, p, "client_id", _str, "", required=True) or ""
-    secret = _secret(r, sect, p, ("client_secret", "client_secret_file", "client_secret_env",
-                                  "client_secret_command"))
+    secret = _secret(
+        r,
+        sect,
+        p,
+        ("client_secret", "client_secret_file", "client_secret_env", "client_secret_command"),
+    )
     tenant = r.get(sect, p, "tenant", _str)
-    default_flow = "client_credentials" if provider == "microsoft" and secret.given else (
-        "authorization_code" if provider == "google" else "device")
+    default_flow = (
+        "client_credentials"
+        if provider == "microsoft" and secret.given
+        else ("authorization_code" if provider == "google" else "device")
+    )
     flow = r.get(sect, p, "flow", _choice(*OAUTH2_FLOWS), default_flow) or default_flow
     scopes = r.get(sect, p, "scopes", _str_list, ()) or ()
     token_raw = r.get(sect, p, "token_file", _str)
     token_file = r.path(token_raw) if token_raw else state_dir / "oauth2-token.json"
-    urls = {key: r.get(sect, p, key, _url) for key in
-            ("token_url", "device_authorization_url", "authorization_url")}
+    urls = {
+        key: r.get(sect, p, key, _url)
+        for key in ("token_url", "device_authorization_url", "authorization_url")
+    }
     if provider == "microsoft":
         if flow == "client_credentials" and not tenant:
-            r.problems.append((f"{p}.tenant", "is required for the client_credentials flow "
-                                              "(your tenant's domain or id)"))
+            r.problems.append(
+                (
+                    f"{p}.tenant",
+                    "is required for the client_credentials flow (your tenant's domain or id)",
+                )
+            )
         base = f"{MICROSOFT_LOGIN}/{tenant or 'organizations'}/oauth2/v2.0"
-        urls = {"token_url": urls["token_url"] or f"{base}/token",
-                "device_authorization_url": urls["device_authorization_url"]
-                or f"{base}/devicecode",
-                "authorization_url": urls["authorization_url"] or f"{base}/authorize"}
+        urls = {
+            "token_url": urls["token_url"] or f"{base}/token",
+            "device_authorization_url": urls["device_authorization_url"] or f"{base}/devicecode",
+            "authorization_url": urls["authorization_url"] or f"{base}/authorize",
+        }
         if not scopes:
             scopes = MICROSOFT_APP_SCOPES if flow == "client_credentials" else MICROSOFT_SCOPES
     elif provider == "google":
         if flow == "client_credentials":
-            r.problems.append((f"{p}.flow", "Google has no client_credentials flow for "
-                                            "Gmail: use authorization_code"))
+            r.problems.append(
+                (
+                    f"{p}.flow",
+                    "Google has no client_credentials flow for Gmail: use authorization_code",
+                )
+            )
         elif flow == "device":
-            r.problems.append((f"{p}.flow", "Google's device flow refuses the Gmail scope: "
-                                            "use authorization_code"))
-        urls = {"token_url": urls["token_url"] or GOOGLE_TOKEN_URL,
-                "device_authorization_url": urls["device_authorization_url"],
-                "authorization_url": urls["authorization_url"] or GOOGLE_AUTHORIZATION_URL}
+            r.problems.append(
+                (
+                    f"{p}.flow",
+                    "Google's device flow refuses the Gmail scope: use authorization_code",
+                )
+            )
+        urls = {
+            "token_url": urls["token_url"] or GOOGLE_TOKEN_URL,
+            "device_authorization_url": urls["device_authorization_url"],
+            "authorization_url": urls["authorization_url"] or GOOGLE_AUTHORIZATION_URL,
+        }
         scopes = scopes or GOOGLE_SCOPES
     else:
         if not urls["token_url"]:
             r.problems.append((f"{p}.token_url", "is required for provider custom"))
         if flow == "device" and not urls["device_authorization_url"]:
-            r.problems.append((f"{p}.device_authorization_url",
-                               "is required for the device flow"))
+            r.problems.append((f"{p}.device_authorization_url", "is required for the device flow"))
         if flow == "authorization_code" and not urls["authorization_url"]:
-            r.problems.append((f"{p}.authorization_url",
-                               "is required for the authorization_code flow"))
+            r.problems.append(
+                (f"{p}.authorization_url", "is required for the authorization_code flow")
+            )
     if flow == "client_credentials" and not secret.given:
-        r.problems.append((f"{p}.client_secret", "is required for the client_credentials "
-                                                 "flow (or client_secret_file / _env)"))
+        r.problems.append(
+            (
+                f"{p}.client_secret",
+                "is required for the client_credentials flow (or client_secret_file / _env)",
+            )
+        )
     return OAuth2Config(
-        provider=provider, client_id=client_id, client_secret=secret, tenant=tenant,
-        flow=flow, scopes=tuple(scopes), token_file=token_file,
-        token_url=urls["token_url"] or "", device_authorization_url=urls[
-            "device_authorization_url"], authorization_url=urls["authorization_url"],
+        provider=provider,
+        client_id=client_id,
+        client_secret=secret,
+        tenant=tenant,
+        flow=flow,
+        scopes=tuple(scopes),
+        token_file=token_file,
+        token_url=urls["token_url"] or "",
+        device_authorization_url=urls["device_authorization_url"],
+        authorization_url=urls["authorization_url"],
         timeout=r.get(sect, p, "timeout", lambda v: parse_duration(v).total_seconds(), 30.0),
     )
 
@@ -555,8 +643,9 @@ def _policies(r: _Reader) -> dict[str, RuleConfig]:
     sect = r.section("policies") or {}
     for key in sect:
         if key not in RULE_DEFAULTS:
-            r.problems.append((f"policies.{key}",
-                               f"unknown rule; rules are {', '.join(RULE_DEFAULTS)}"))
+            r.problems.append(
+                (f"policies.{key}", f"unknown rule; rules are {', '.join(RULE_DEFAULTS)}")
+            )
     rules: dict[str, RuleConfig] = {}
     for name, defaults in RULE_DEFAULTS.items():
         given = sect.get(name) or {}
@@ -577,28 +666,58 @@ def _policies(r: _Reader) -> dict[str, RuleConfig]:
             elif key in ("max", "min_words"):
                 params[key] = r.get(merged, prefix, key, _int)
             elif key == "domains":
-                params[key] = tuple(d.lower().lstrip("@") for d in
-                                    (r.get(merged, prefix, key, _str_list) or ()))
+                params[key] = tuple(
+                    d.lower().lstrip("@") for d in (r.get(merged, prefix, key, _str_list) or ())
+                )
         action = r.get(merged, prefix, "action", _choice(*ACTIONS), defaults["action"])
         template = r.get(merged, prefix, "template", _str, defaults.get("template"))
         if action == "decline" and template is None:
             template = "decline_policy"
-        rules[name] = RuleConfig(enabled=r.get(merged, prefix, "enabled", _bool, True),
-                                 action=action, template=template, params=params)
+        rules[name] = RuleConfig(
+            enabled=r.get(merged, prefix, "enabled", _bool, True),
+            action=action,
+            template=template,
+            params=params,
+        )
     return rules
 
 
-def build_config(data: Any, *, path: Path | None = None, need_servers: bool = True,
-                 make_templates_dir: bool = False) -> Config:
+def build_config(
+    data: Any,
+    *,
+    path: Path | None = None,
+    need_servers: bool = True,
+    make_templates_dir: bool = False,
+) -> Config:
     """Validate a parsed YAML document; raise ConfigError listing every problem."""
     source = str(path) if path else "config"
     if not isinstance(data, Mapping):
         raise ConfigError([("", "the config file must be a YAML mapping")], source)
     base = path.parent if path else Path.cwd()
     r = _Reader(data, base)
-    known = {"owner", "imap", "smtp", "from", "reply_address", "secret_file", "state_path",
-             "templates_dir", "contacts", "auth", "digest", "optin", "replies", "limits",
-             "policies", "log", "language", "metrics", "retention", "oauth2", "followup"}
+    known = {
+        "owner",
+        "imap",
+        "smtp",
+        "from",
+        "reply_address",
+        "secret_file",
+        "state_path",
+        "templates_dir",
+        "contacts",
+        "auth",
+        "digest",
+        "optin",
+        "replies",
+        "limits",
+        "policies",
+        "log",
+        "language",
+        "metrics",
+        "retention",
+        "oauth2",
+        "followup",
+    }
     for key in data:
         if key not in known:
             r.problems.append((str(key), "unknown key"))
@@ -608,12 +727,13 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     delegates = r.get(owner_s, "owner", "delegates", _delegate_list, ())
     for address in set(delegates or ()) & set(owner_addresses or ()):
         r.problems.append(("owner.delegates", f"{address} is an owner address already"))
-    owner = Owner(name=r.get(owner_s, "owner", "name", _str, "") or "",
-                  addresses=owner_addresses or ("owner@invalid.example",),
-                  language=r.get(owner_s, "owner", "language", _str, "en") or "en",
-                  delegates=delegates or (),
-                  delegates_may_forward=r.get(owner_s, "owner", "delegates_may_forward",
-                                              _bool, False))
+    owner = Owner(
+        name=r.get(owner_s, "owner", "name", _str, "") or "",
+        addresses=owner_addresses or ("owner@invalid.example",),
+        language=r.get(owner_s, "owner", "language", _str, "en") or "en",
+        delegates=delegates or (),
+        delegates_may_forward=r.get(owner_s, "owner", "delegates_may_forward", _bool, False),
+    )
 
     imap_v = _server(r, "imap", required=need_servers)
     imap: ImapConfig | None = None
@@ -656,8 +776,12 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         if oauth2 is None:
             r.problems.append((f"{srv_name}.auth", "oauth2 needs an oauth2: section"))
         elif not srv.username:
-            r.problems.append((f"{srv_name}.username", "is required with auth: oauth2 (the "
-                                                       "mailbox to sign in to)"))
+            r.problems.append(
+                (
+                    f"{srv_name}.username",
+                    "is required with auth: oauth2 (the mailbox to sign in to)",
+                )
+            )
     if imap is not None and imap.auth == "oauth2":
         imap = replace(imap, oauth2=oauth2)
     if smtp is not None and smtp.auth == "oauth2":
@@ -668,8 +792,9 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         try:  # `introd templates copy` makes it
             templates_dir.mkdir(parents=True)
         except OSError as exc:
-            r.problems.append(("templates_dir", f"cannot create {templates_dir}: "
-                                                f"{exc.strerror or exc}"))
+            r.problems.append(
+                ("templates_dir", f"cannot create {templates_dir}: {exc.strerror or exc}")
+            )
     if templates_dir is not None and not templates_dir.is_dir():
         r.problems.append(("templates_dir", f"{templates_dir} is not a folder"))
     contacts = tuple(r.path(p) for p in (r.get(data, "", "contacts", _str_list, ()) or ()))
@@ -683,10 +808,14 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     exchange_tenant = r.get(auth_s, "auth", "exchange_online_tenant", _tenant_id, None)
     exchange_given = bool(auth_s and auth_s.get("exchange_online_tenant"))
     if auth_require and not trusted and not exchange_given:
-        r.problems.append(("auth.trusted_authserv_ids",
-                           "is required when auth.require is true (the authserv-id your "
-                           "mail server writes in Authentication-Results), unless "
-                           "auth.exchange_online_tenant is set"))
+        r.problems.append(
+            (
+                "auth.trusted_authserv_ids",
+                "is required when auth.require is true (the authserv-id your "
+                "mail server writes in Authentication-Results), unless "
+                "auth.exchange_online_tenant is set",
+            )
+        )
 
     digest_s = r.section("digest")
     digest_raw = digest_s.get("every", "7d") if digest_s else "7d"
@@ -701,8 +830,9 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
     retention_raw = retention_s.get("bodies_after", "90d") if retention_s else "90d"
     retention: timedelta | None = None
     if retention_raw not in (False, "off", "never", None):
-        retention = r.get({"bodies_after": retention_raw}, "retention", "bodies_after",
-                          parse_duration)
+        retention = r.get(
+            {"bodies_after": retention_raw}, "retention", "bodies_after", parse_duration
+        )
 
     followup_s = r.section("followup")
     followup_raw = followup_s.get("after", "14d") if followup_s else "14d"
@@ -733,26 +863,33 @@ def build_config(data: Any, *, path: Path | None = None, need_servers: bool = Tr
         trusted_authserv_ids=tuple(t.lower() for t in trusted or ()),
         exchange_online_tenant=exchange_tenant,
         digest_every=digest_every,
-        optin_order=r.get(optin_s, "optin", "order",
-                          _choice("parallel", "requester_first", "target_first"), "parallel"),
-        reminder_after=r.get(optin_s, "optin", "reminder_after", parse_duration,
-                             timedelta(days=4)),
+        optin_order=r.get(
+            optin_s,
+            "optin",
+            "order",
+            _choice("parallel", "requester_first", "target_first"),
+            "parallel",
+        ),
+        reminder_after=r.get(optin_s, "optin", "reminder_after", parse_duration, timedelta(days=4)),
         expire_after=r.get(optin_s, "optin", "expire_after", parse_duration, timedelta(days=14)),
-        accept_from_any_address=r.get(replies_s, "replies", "accept_from_any_address", _bool,
-                                      False),
+        accept_from_any_address=r.get(
+            replies_s, "replies", "accept_from_any_address", _bool, False
+        ),
         max_outgoing_per_hour=r.get(limits_s, "limits", "max_outgoing_per_hour", _int, 60),
         policies=_policies(r),
         log_format=r.get(log_s, "log", "format", _choice("auto", "json", "console"), "auto"),
-        log_level=r.get(log_s, "log", "level",
-                        _choice("debug", "info", "warning", "error"), "info"),
+        log_level=r.get(
+            log_s, "log", "level", _choice("debug", "info", "warning", "error"), "info"
+        ),
         default_language=r.get(data, "", "language", _str, owner.language) or "en",
         metrics_textfile=r.path(textfile_raw) if textfile_raw else None,
         metrics_listen=metrics_listen,
         retention_bodies=retention,
         oauth2=oauth2,
         followup_after=followup_after,
-        owner_reviews_introduction=r.get(optin_s, "optin", "owner_reviews_introduction", _bool,
-                                         False),
+        owner_reviews_introduction=r.get(
+            optin_s, "optin", "owner_reviews_introduction", _bool, False
+        ),
     )
     if cfg.max_outgoing_per_hour < 0:
         r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))
@@ -769,15 +906,17 @@ def config_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("INTROD_CONFIG") or DEFAULT_PATH)
 
 
-def load_config(path: Path, *, need_servers: bool = True,
-                make_templates_dir: bool = False) -> Config:
+def load_config(
+    path: Path, *, need_servers: bool = True, make_templates_dir: bool = False
+) -> Config:
     """Read and validate the config file at ``path`` (creating its templates_dir first with
     ``make_templates_dir``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([("", "file not found (give --config PATH or set INTROD_CONFIG)")],
-                          str(path)) from None
+        raise ConfigError(
+            [("", "file not found (give --config PATH or set INTROD_CONFIG)")], str(path)
+        ) from None
     except OSError as exc:
         raise ConfigError([("", f"cannot read: {exc.strerror}")], str(path)) from None
     try:
@@ -787,25 +926,33 @@ def load_config(path: Path, *, need_servers: bool = True,
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError([("", f"{where}{problem}")], str(path)) from None
-    return build_config(data, path=path.resolve(), need_servers=need_servers,
-                        make_templates_dir=make_templates_dir)
+    return build_config(
+        data, path=path.resolve(), need_servers=need_servers, make_templates_dir=make_templates_dir
+    )
 
 
 def warnings_for(cfg: Config) -> list[str]:
     """Settings that are valid but unwise; check-config prints them."""
     out = []
     if not cfg.auth_require:
-        out.append("auth.require is false: anyone who forges the owner's From address can "
-                   "make introd send mail; use it only when your server adds no "
-                   "Authentication-Results header")
+        out.append(
+            "auth.require is false: anyone who forges the owner's From address can "
+            "make introd send mail; use it only when your server adds no "
+            "Authentication-Results header"
+        )
     if cfg.accept_from_any_address:
-        out.append("replies.accept_from_any_address is true: a forwarded opt-in mail lets "
-                   "its new reader answer for the party")
+        out.append(
+            "replies.accept_from_any_address is true: a forwarded opt-in mail lets "
+            "its new reader answer for the party"
+        )
     if cfg.max_outgoing_per_hour == 0:
         out.append("limits.max_outgoing_per_hour is 0: no limit on outgoing mail")
     for srv_name, srv in (("imap", cfg.imap), ("smtp", cfg.smtp)):
-        if srv is not None and srv.security == "none" and srv.host not in ("127.0.0.1",
-                                                                          "localhost", "::1"):
+        if (
+            srv is not None
+            and srv.security == "none"
+            and srv.host not in ("127.0.0.1", "localhost", "::1")
+        ):
             out.append(f"{srv_name}.security is none: the password crosses the network in clear")
         if srv is not None:
             out += _password_host_advice(srv_name, srv)
@@ -813,8 +960,12 @@ def warnings_for(cfg: Config) -> list[str]:
 
 
 # Hosts that take no password (or soon none), and what to configure instead.
-_MICROSOFT_365_HOSTS = ("outlook.office365.com", "outlook.office.com", "smtp.office365.com",
-                        "smtp-legacy.office365.com")
+_MICROSOFT_365_HOSTS = (
+    "outlook.office365.com",
+    "outlook.office.com",
+    "smtp.office365.com",
+    "smtp-legacy.office365.com",
+)
 _OUTLOOK_COM_HOSTS = ("imap-mail.outlook.com", "smtp-mail.outlook.com")
 
 
@@ -823,13 +974,20 @@ def _password_host_advice(name: str, srv: ServerConfig) -> list[str]:
     if srv.auth != "password":
         return []
     if host in _OUTLOOK_COM_HOSTS:
-        return [f"{name}.host {srv.host} (Outlook.com) accepts no password, not even an app "
-                f"password: set {name}.auth: oauth2 with an oauth2: section, provider "
-                f"microsoft, flow device (docs/providers.md, Outlook.com)"]
+        return [
+            f"{name}.host {srv.host} (Outlook.com) accepts no password, not even an app "
+            f"password: set {name}.auth: oauth2 with an oauth2: section, provider "
+            f"microsoft, flow device (docs/providers.md, Outlook.com)"
+        ]
     if host in _MICROSOFT_365_HOSTS:
-        what = ("Microsoft 365 refuses passwords for IMAP" if name == "imap" else
-                "Microsoft 365 is switching SMTP AUTH with a password off")
-        return [f"{name}.host {srv.host}: {what}: set {name}.auth: oauth2 with an oauth2: "
-                f"section, provider microsoft, flow client_credentials or device "
-                f"(docs/providers.md, Microsoft 365)"]
+        what = (
+            "Microsoft 365 refuses passwords for IMAP"
+            if name == "imap"
+            else "Microsoft 365 is switching SMTP AUTH with a password off"
+        )
+        return [
+            f"{name}.host {srv.host}: {what}: set {name}.auth: oauth2 with an oauth2: "
+            f"section, provider microsoft, flow client_credentials or device "
+            f"(docs/providers.md, Microsoft 365)"
+        ]
     return []

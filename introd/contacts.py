@@ -17,6 +17,7 @@ import yaml
 from .exceptions import ContactsError
 from .reading.people import INTRODUCTIONS, Contact, ContactBook
 
+
 def _clean(value: Any) -> str | None:
     if value is None:
         return None

@@ -79,8 +79,9 @@ class Outage:
     """The health of one server: the change to broken and the recovery are logged once
     each; retries back off exponentially (1 s, 2 s, 4 s ... capped)."""
 
-    def __init__(self, name: str, *, first: float = FIRST_BACKOFF,
-                 cap: float = MAX_BACKOFF) -> None:
+    def __init__(
+        self, name: str, *, first: float = FIRST_BACKOFF, cap: float = MAX_BACKOFF
+    ) -> None:
         self.name = name
         self.first = first
         self.cap = cap
@@ -120,8 +121,9 @@ class Outage:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, clock: Clock = real_clock,
-                 lock: RunLock | None = None) -> None:
+    def __init__(
+        self, config: Config, *, clock: Clock = real_clock, lock: RunLock | None = None
+    ) -> None:
         self.config = config
         self.lock = lock
         self.clock = clock
@@ -160,8 +162,9 @@ class Daemon:
         if before == now_v:
             return
         if before is not None:
-            log.warning("uidvalidity_changed", folder=self.config.imap.folder, old=before,
-                        new=now_v)
+            log.warning(
+                "uidvalidity_changed", folder=self.config.imap.folder, old=before, new=now_v
+            )
         self.store.set_meta(key, now_v)
 
     def _folder_for(self, placement: str) -> str | None:
@@ -188,25 +191,47 @@ class Daemon:
         now = self.clock()
         started = time.perf_counter()
         try:
-            outcome = self.engine.handle(raw, folder=imap.folder, uidvalidity=uidvalidity,
-                                         uid=uid, now=now)
+            outcome = self.engine.handle(
+                raw, folder=imap.folder, uidvalidity=uidvalidity, uid=uid, now=now
+            )
         except StateError:
             raise
         except Exception as exc:  # noqa: BLE001 - set the mail aside with its reason
             log.exception("mail_crashed", uid=uid, error=f"{exc.__class__.__name__}: {exc}")
             with self.store.transaction():
-                self.store.record_message(folder=imap.folder, uidvalidity=uidvalidity, uid=uid,
-                                          message_id=None, kind="unknown", intro_id=None,
-                                          action="ignore", rule="internal_error", now=now)
-                self.store.add_event(None, "error", now, where="engine", uid=uid,
-                                     error=f"{exc.__class__.__name__}: {exc}"[:300])
+                self.store.record_message(
+                    folder=imap.folder,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                    message_id=None,
+                    kind="unknown",
+                    intro_id=None,
+                    action="ignore",
+                    rule="internal_error",
+                    now=now,
+                )
+                self.store.add_event(
+                    None,
+                    "error",
+                    now,
+                    where="engine",
+                    uid=uid,
+                    error=f"{exc.__class__.__name__}: {exc}"[:300],
+                )
             self.metrics.count("introd_errors_total", where="engine")
-            self.metrics.mail_in(kind="unknown", rule="internal_error", action="ignore",
-                                 seconds=time.perf_counter() - started)
+            self.metrics.mail_in(
+                kind="unknown",
+                rule="internal_error",
+                action="ignore",
+                seconds=time.perf_counter() - started,
+            )
             return "quarantine"
-        self.metrics.mail_in(kind=outcome.reading.kind, rule=outcome.decision.rule,
-                             action=outcome.decision.action,
-                             seconds=time.perf_counter() - started)
+        self.metrics.mail_in(
+            kind=outcome.reading.kind,
+            rule=outcome.decision.rule,
+            action=outcome.decision.action,
+            seconds=time.perf_counter() - started,
+        )
         return outcome.placement
 
     def process_mailbox(self) -> int:
@@ -261,9 +286,11 @@ class Daemon:
                     sender.more(self.clock())
         finally:
             if sender is not None:
-                self._sender_done(sender.finish(self.clock(),
-                                                stop=lambda: self.stop_requested,
-                                                ping=self.notifier.ping))
+                self._sender_done(
+                    sender.finish(
+                        self.clock(), stop=lambda: self.stop_requested, ping=self.notifier.ping
+                    )
+                )
         return handled
 
     def _start_sender(self) -> SenderProcess | None:
@@ -307,13 +334,18 @@ class Daemon:
         if not self.auth_blocked:
             self.auth_blocked = True
             self._auth_delay = FIRST_BACKOFF
-            log.error("auth_expired", error=str(exc),
-                      fix="run `introd auth login` as the service user, then reload introd")
+            log.error(
+                "auth_expired",
+                error=str(exc),
+                fix="run `introd auth login` as the service user, then reload introd",
+            )
             self._record_error("auth", str(exc))
             # the real time, not the daemon's clock: it is compared with the time of the
             # next `introd auth login`
-            self.store.set_meta(AUTH_EXPIRED_META, json.dumps(
-                {"at": datetime.now(UTC).isoformat(), "error": str(exc)[:300]}))
+            self.store.set_meta(
+                AUTH_EXPIRED_META,
+                json.dumps({"at": datetime.now(UTC).isoformat(), "error": str(exc)[:300]}),
+            )
         else:
             self._auth_delay = min(self._auth_delay * 2, MAX_BACKOFF)
         self._auth_retry_at = now + self._auth_delay
@@ -333,10 +365,16 @@ class Daemon:
 
     def send_outbox(self) -> int:
         try:
-            return send_pass(self.store, lambda: self.engine, self.smtp, self.config,
-                             now=self.clock(), stop=lambda: self.stop_requested,
-                             on_sent=self._mail_sent,
-                             on_failure=lambda f: self.metrics.mail_failed(f.row.template))
+            return send_pass(
+                self.store,
+                lambda: self.engine,
+                self.smtp,
+                self.config,
+                now=self.clock(),
+                stop=lambda: self.stop_requested,
+                on_sent=self._mail_sent,
+                on_failure=lambda f: self.metrics.mail_failed(f.row.template),
+            )
         finally:
             self.smtp.close()
 
@@ -435,9 +473,11 @@ class Daemon:
     def status_line(self) -> str:
         counts = self.store.count_by_state()
         review = counts.get("review", 0)
-        return (f"{self.phase}; {counts.get('awaiting', 0)} awaiting, "
-                + (f"{review} in review, " if review else "")
-                + f"{self.store.outbox_depth()} in outbox")
+        return (
+            f"{self.phase}; {counts.get('awaiting', 0)} awaiting, "
+            + (f"{review} in review, " if review else "")
+            + f"{self.store.outbox_depth()} in outbox"
+        )
 
     def run_forever(self) -> int:
         """Watch, handle, send until SIGTERM; exits non-zero (so systemd restarts it) only
@@ -445,8 +485,9 @@ class Daemon:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
         signal.signal(signal.SIGHUP, self._on_hup)
-        self.exporter = Exporter(self.metrics, textfile=self.config.metrics_textfile,
-                                 listen=self.config.metrics_listen)
+        self.exporter = Exporter(
+            self.metrics, textfile=self.config.metrics_textfile, listen=self.config.metrics_listen
+        )
         try:
             self._loop()
         except StateError as exc:
@@ -488,8 +529,11 @@ class Daemon:
                 self.phase = "idle" if self._use_idle() else "polling"
                 if not ready:
                     self.notifier.ready(self.status_line())
-                    log.info("daemon_ready", folder=self.config.imap.folder if self.config.imap
-                             else None, idle=self._use_idle())
+                    log.info(
+                        "daemon_ready",
+                        folder=self.config.imap.folder if self.config.imap else None,
+                        idle=self._use_idle(),
+                    )
                     ready = True
                 self.notifier.status(self.status_line())
                 self.export_metrics()
@@ -539,8 +583,9 @@ class Daemon:
     def _send_wait(self) -> float:
         """Seconds before the outbox may be tried again (SMTP backoff, hourly limit)."""
         auth_wait = self._auth_retry_at - time.monotonic() if self.auth_blocked else 0.0
-        return max(self.smtp_outage.waiting(), self._rate_limited_until - time.monotonic(),
-                   auth_wait, 0.0)
+        return max(
+            self.smtp_outage.waiting(), self._rate_limited_until - time.monotonic(), auth_wait, 0.0
+        )
 
     def _use_idle(self) -> bool:
         return bool(self.config.imap and self.config.imap.idle and self.mailbox.capable("IDLE"))
@@ -576,8 +621,10 @@ class Daemon:
         assert imap is not None
         last = int(self.store.get_meta(self._uid_key()) or 0)
         uv = self.mailbox.uidvalidity
-        return any(uid not in self.waiting_uids and self.store.seen_uid(imap.folder, uv, uid)
-                   is None for uid in self.mailbox.new_uids(last))
+        return any(
+            uid not in self.waiting_uids and self.store.seen_uid(imap.folder, uv, uid) is None
+            for uid in self.mailbox.new_uids(last)
+        )
 
     def _interrupted(self) -> bool:
         return self.stop_requested or self.reload_requested

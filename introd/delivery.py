@@ -71,11 +71,13 @@ class SmtpConnection:
         cfg = self.cfg
         try:
             if cfg.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout,
-                                                      context=cfg.tls_context())
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    cfg.host, cfg.port, timeout=cfg.timeout, context=cfg.tls_context()
+                )
             else:
-                smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout,
-                                    local_hostname="localhost")
+                smtp = smtplib.SMTP(
+                    cfg.host, cfg.port, timeout=cfg.timeout, local_hostname="localhost"
+                )
                 if cfg.security == "starttls":
                     smtp.starttls(context=cfg.tls_context())
             if cfg.auth == "oauth2":
@@ -89,11 +91,13 @@ class SmtpConnection:
             smtp.close()
             raise DeliveryError(sasl.described("SMTP", cfg, exc)) from None
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: login refused ({exc.smtp_code})") \
-                from None
+            raise DeliveryError(
+                f"SMTP {cfg.host}:{cfg.port}: login refused ({exc.smtp_code})"
+            ) from None
         except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
-            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: cannot connect: "
-                                f"{exc.__class__.__name__}: {exc}") from None
+            raise DeliveryError(
+                f"SMTP {cfg.host}:{cfg.port}: cannot connect: {exc.__class__.__name__}: {exc}"
+            ) from None
         self.smtp = smtp
         return smtp
 
@@ -110,8 +114,9 @@ class OutcomeUnknown(Exception):
     """The server took the mail's DATA but its answer never came: delivered or not."""
 
 
-def transmit(smtp: smtplib.SMTP, sender: str, recipients: list[str],
-             raw: bytes) -> dict[str, tuple[int, bytes]]:
+def transmit(
+    smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes
+) -> dict[str, tuple[int, bytes]]:
     """``smtplib.SMTP.sendmail``, telling a failure before the data went (nothing was
     delivered: smtplib's own exceptions) from one after (``OutcomeUnknown``). Returns the
     refused recipients, as sendmail does."""
@@ -166,15 +171,25 @@ def _text(message: bytes | str) -> str:
 
 
 def _code_text(exc: smtplib.SMTPResponseException) -> str:
-    msg = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) \
+    msg = (
+        exc.smtp_error.decode("utf-8", "replace")
+        if isinstance(exc.smtp_error, bytes)
         else str(exc.smtp_error)
+    )
     return f"{exc.smtp_code} {' '.join(msg.split())}"
 
 
-def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from: str,
-             max_per_hour: int, on_failure: Callable[[Failure], None],
-             on_sent: Callable[[OutboxRow], None] | None = None,
-             stop: Callable[[], bool] | None = None) -> int:
+def send_due(
+    store: Store,
+    conn: SmtpConnection,
+    *,
+    now: datetime,
+    envelope_from: str,
+    max_per_hour: int,
+    on_failure: Callable[[Failure], None],
+    on_sent: Callable[[OutboxRow], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> int:
     """Send every due mail of the outbox; return how many left. Raises DeliveryError when
     the server cannot be reached at all or closes the session with 421 (the mail in hand is
     deferred, the rest stays pending untouched)."""
@@ -204,12 +219,14 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
         except smtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients
         except smtplib.SMTPResponseException as exc:
-            _defer_or_fail(store, row, now, exc.smtp_code, _code_text(exc), row.recipients,
-                           on_failure)
+            _defer_or_fail(
+                store, row, now, exc.smtp_code, _code_text(exc), row.recipients, on_failure
+            )
             if exc.smtp_code == 421:  # the server is closing: stop this pass, try again later
                 conn.close()
-                raise DeliveryError(f"SMTP {conn.cfg.host}:{conn.cfg.port}: "
-                                    f"{_code_text(exc)}") from None
+                raise DeliveryError(
+                    f"SMTP {conn.cfg.host}:{conn.cfg.port}: {_code_text(exc)}"
+                ) from None
             continue
         except (smtplib.SMTPException, OSError) as exc:  # disconnected, or talking nonsense
             conn.close()
@@ -225,25 +242,48 @@ def send_due(store: Store, conn: SmtpConnection, *, now: datetime, envelope_from
             store.mark_sent(row.id, now)
             if refused:  # some recipients took it, some did not: tell the owner about those
                 failed = tuple(a for a, (c, _) in refused.items())
-                log.warning("mail_recipient_refused", intro_id=row.intro_id,
-                            template=row.template, refused=len(failed))
+                log.warning(
+                    "mail_recipient_refused",
+                    intro_id=row.intro_id,
+                    template=row.template,
+                    refused=len(failed),
+                )
                 on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
         sent += 1
         notices += is_notice
-        log.info("mail_sent", intro_id=row.intro_id, template=row.template, role=row.role,
-                 outbox_id=row.id, recipients=len(row.recipients))
+        log.info(
+            "mail_sent",
+            intro_id=row.intro_id,
+            template=row.template,
+            role=row.role,
+            outbox_id=row.id,
+            recipients=len(row.recipients),
+        )
         if on_sent is not None:
             on_sent(row)
     return sent
 
 
-def _defer_or_fail(store: Store, row: OutboxRow, now: datetime, code: int, text: str,
-                   addresses: list[str], on_failure: Callable[[Failure], None]) -> None:
+def _defer_or_fail(
+    store: Store,
+    row: OutboxRow,
+    now: datetime,
+    code: int,
+    text: str,
+    addresses: list[str],
+    on_failure: Callable[[Failure], None],
+) -> None:
     if 400 <= code < 500 and now - row.created < GIVE_UP_AFTER:
         delay = retry_delay(row.attempts + 1)
         store.mark_deferred(row.id, now + delay, text)
-        log.warning("mail_deferred", intro_id=row.intro_id, template=row.template, code=code,
-                    retry_in_s=int(delay.total_seconds()), attempts=row.attempts + 1)
+        log.warning(
+            "mail_deferred",
+            intro_id=row.intro_id,
+            template=row.template,
+            code=code,
+            retry_in_s=int(delay.total_seconds()),
+            attempts=row.attempts + 1,
+        )
         return
     # the failed mark and the owner's notice land together: a crash loses neither
     with store.transaction():
@@ -252,20 +292,28 @@ def _defer_or_fail(store: Store, row: OutboxRow, now: datetime, code: int, text:
     log.error("mail_failed", intro_id=row.intro_id, template=row.template, code=code)
 
 
-def _unconfirmed(store: Store, row: OutboxRow, now: datetime, text: str,
-                 on_failure: Callable[[Failure], None]) -> None:
+def _unconfirmed(
+    store: Store, row: OutboxRow, now: datetime, text: str, on_failure: Callable[[Failure], None]
+) -> None:
     """The server may have the mail: wait as after a 4xx, and give up after
     MAX_UNCONFIRMED such attempts rather than sending it again and again."""
     tries = row.unconfirmed + 1
     if tries < MAX_UNCONFIRMED:
         delay = retry_delay(row.attempts + 1)
         store.mark_unconfirmed(row.id, now + delay, text)
-        log.warning("mail_outcome_unknown", intro_id=row.intro_id, template=row.template,
-                    outbox_id=row.id, unconfirmed=tries, retry_in_s=int(delay.total_seconds()))
+        log.warning(
+            "mail_outcome_unknown",
+            intro_id=row.intro_id,
+            template=row.template,
+            outbox_id=row.id,
+            unconfirmed=tries,
+            retry_in_s=int(delay.total_seconds()),
+        )
         return
     reason = f"the server never confirmed the mail ({tries} attempts: {text})"
     with store.transaction():
         store.mark_unconfirmed(row.id, None, reason)
         on_failure(Failure(row=row, addresses=tuple(row.recipients), reason=reason))
-    log.error("mail_failed", intro_id=row.intro_id, template=row.template, code=0,
-              unconfirmed=tries)
+    log.error(
+        "mail_failed", intro_id=row.intro_id, template=row.template, code=0, unconfirmed=tries
+    )

@@ -28,16 +28,34 @@ from .state import OutboxRow, Store
 OWNER = "Maya Okafor <maya@okafor-consulting.example>"
 
 STORIES = [
-    ("1_referral_request.eml", "A specific referral request: both say yes",
-     {"requester": ("yes", "Yes please, and thank you!\n\nA short note for Ms. Holm: I work on "
-                    "continuous crystallisation and would value twenty minutes on how her "
-                    "team runs scale-up projects."),
-      "target": ("yes", "Hi Maya,\n\nHappy to, I remember how hard that first job search is.\n\n"
-                 "Ingrid")}),
-    ("2_forward_my_note.eml", "A note to forward: the target declines",
-     {"requester": ("yes", "Yes, go ahead. Thank you Maya."),
-      "target": ("no", "Hola Maya,\n\nNo thanks, not right now: our partnering slots are full "
-                 "until autumn.\n\nTomás")}),
+    (
+        "1_referral_request.eml",
+        "A specific referral request: both say yes",
+        {
+            "requester": (
+                "yes",
+                "Yes please, and thank you!\n\nA short note for Ms. Holm: I work on "
+                "continuous crystallisation and would value twenty minutes on how her "
+                "team runs scale-up projects.",
+            ),
+            "target": (
+                "yes",
+                "Hi Maya,\n\nHappy to, I remember how hard that first job search is.\n\nIngrid",
+            ),
+        },
+    ),
+    (
+        "2_forward_my_note.eml",
+        "A note to forward: the target declines",
+        {
+            "requester": ("yes", "Yes, go ahead. Thank you Maya."),
+            "target": (
+                "no",
+                "Hola Maya,\n\nNo thanks, not right now: our partnering slots are full "
+                "until autumn.\n\nTomás",
+            ),
+        },
+    ),
     ("3_blanket_request.eml", "A blanket request: may I pitch any of your contacts?", {}),
 ]
 
@@ -113,15 +131,17 @@ def run_demo(out: Path | None = None) -> int:
         (folder / stale).unlink(missing_ok=True)
     config_file = folder / "config.yaml"
     config_file.write_text(yaml.safe_dump(_demo_config(folder), sort_keys=False))
-    cfg = build_config(yaml.safe_load(config_file.read_text()), path=config_file,
-                       need_servers=False)
+    cfg = build_config(
+        yaml.safe_load(config_file.read_text()), path=config_file, need_servers=False
+    )
     store = Store(cfg.state_path)
     engine = build_engine(cfg, store)
     post = PostOffice(store, folder)
     now = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
     uid = 0
-    print("introd demo: three requests forwarded by Maya Okafor to "
-          "intros@okafor-consulting.example\n")
+    print(
+        "introd demo: three requests forwarded by Maya Okafor to intros@okafor-consulting.example\n"
+    )
     for filename, title, answers in STORIES:
         now += timedelta(hours=1)
         uid += 1
@@ -132,14 +152,17 @@ def run_demo(out: Path | None = None) -> int:
         who = req.requester.name if req and req.requester else "?"
         whom = (req.target.name or req.target.email) if req and req.target else "nobody specific"
         print(f"  → in   Maya forwards a request from {who} (to meet: {whom})")
-        print(f"         decision: {outcome.decision.action} (rule {outcome.decision.rule})"
-              + (f", intro {outcome.intro_id}" if outcome.intro_id else ""))
+        print(
+            f"         decision: {outcome.decision.action} (rule {outcome.decision.rule})"
+            + (f", intro {outcome.intro_id}" if outcome.intro_id else "")
+        )
         sent = post.deliver(now)
         for role in ("requester", "target"):
             if role not in answers:
                 continue
-            optin = next((r for r in sent if r.role == role and r.template == f"optin_{role}"),
-                         None)
+            optin = next(
+                (r for r in sent if r.role == role and r.template == f"optin_{role}"), None
+            )
             if optin is None:
                 continue
             now += timedelta(hours=2)
@@ -148,11 +171,16 @@ def run_demo(out: Path | None = None) -> int:
             reply_raw = _reply(optin, text, now)
             (folder / f"{post.count:02d}b_reply_from_{role}.eml").write_bytes(reply_raw)
             result = engine.handle(reply_raw, folder="INBOX", uidvalidity=1, uid=uid, now=now)
-            first = text.splitlines()[0] if not text.startswith(("Hi", "Hola")) else \
-                text.split("\n\n")[1]
-            print(f"  → in   the {role} replies: “{textwrap.shorten(first, 60)}” "
-                  f"→ read as {result.reading.answer.answer if result.reading.answer else '?'}"
-                  f" ({result.decision.action})")
+            first = (
+                text.splitlines()[0]
+                if not text.startswith(("Hi", "Hola"))
+                else text.split("\n\n")[1]
+            )
+            print(
+                f"  → in   the {role} replies: “{textwrap.shorten(first, 60)}” "
+                f"→ read as {result.reading.answer.answer if result.reading.answer else '?'}"
+                f" ({result.decision.action})"
+            )
             sent += post.deliver(now)
         if outcome.intro_id:
             intro = store.intro(outcome.intro_id)
@@ -161,4 +189,3 @@ def run_demo(out: Path | None = None) -> int:
     print(f"The {post.count} mails introd sent, and the parties' replies, are in {folder}")
     print(f"Inspect the state with: introd list --config {config_file}")
     return 0
-

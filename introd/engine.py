@@ -58,8 +58,15 @@ class Outcome:
 
 
 class Engine:
-    def __init__(self, config: Config, *, store: Store, templates: Templates,
-                 contacts: ContactBook, secret: bytes) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store,
+        templates: Templates,
+        contacts: ContactBook,
+        secret: bytes,
+    ) -> None:
         self.config = config
         self.store = store
         self.templates = templates
@@ -73,31 +80,37 @@ class Engine:
         return Context(config=self.config, contacts=self.contacts, secret=self.secret)
 
     # -- one incoming mail ----------------------------------------------------
-    def handle(self, raw: bytes, *, folder: str, uidvalidity: int, uid: int,
-               now: datetime) -> Outcome:
+    def handle(
+        self, raw: bytes, *, folder: str, uidvalidity: int, uid: int, now: datetime
+    ) -> Outcome:
         reading, slow = self._read(raw, f"{folder}:{uidvalidity}:{uid}")
         seen_as = reading.message_id or _fingerprint(raw)
         with structlog.contextvars.bound_contextvars(uid=uid, kind=reading.kind):
             if reading.extra.get("over_budget"):
                 log.warning("mail_over_budget", reason=reading.problem[:200])
             if self.store.seen_message_id(seen_as):
-                decision = Decision(action="ignore", rule="already_seen",
-                                    detail="this Message-ID was handled before")
+                decision = Decision(
+                    action="ignore",
+                    rule="already_seen",
+                    detail="this Message-ID was handled before",
+                )
                 with self.store.transaction():
-                    self._record(seen_as, reading, decision, None, folder, uidvalidity, uid,
-                                 now)
+                    self._record(seen_as, reading, decision, None, folder, uidvalidity, uid, now)
                     if slow:
                         self.store.delete_meta(SLOW_MAIL_KEY)
                 log.info("mail_handled", action=decision.action, rule=decision.rule)
-                return Outcome(reading=reading, decision=decision, intro_id=None,
-                               placement="processed")
-            decision = judge(reading, config=self.config, contacts=self.contacts,
-                             store=self.store, now=now)
+                return Outcome(
+                    reading=reading, decision=decision, intro_id=None, placement="processed"
+                )
+            decision = judge(
+                reading, config=self.config, contacts=self.contacts, store=self.store, now=now
+            )
             try:
                 with self.store.transaction():
                     intro_id = self.apply(reading, decision, now)
-                    self._record(seen_as, reading, decision, intro_id, folder, uidvalidity,
-                                 uid, now)
+                    self._record(
+                        seen_as, reading, decision, intro_id, folder, uidvalidity, uid, now
+                    )
                     if slow:
                         self.store.delete_meta(SLOW_MAIL_KEY)
             except TemplateError as exc:
@@ -105,13 +118,20 @@ class Engine:
                 if slow:
                     self.store.delete_meta(SLOW_MAIL_KEY)
                 self.template_failed(exc, now)
-                return Outcome(reading=reading, decision=decision, intro_id=None,
-                               placement="wait")
-            log.info("mail_handled", action=decision.action, rule=decision.rule,
-                     intro_id=intro_id, detail=decision.detail[:200])
+                return Outcome(reading=reading, decision=decision, intro_id=None, placement="wait")
+            log.info(
+                "mail_handled",
+                action=decision.action,
+                rule=decision.rule,
+                intro_id=intro_id,
+                detail=decision.detail[:200],
+            )
         kept = reading.kind in ("auto_reply", "bounce") and decision.rule != "bounce_unproven"
-        placement = "processed" if decision.action != "ignore" or kept \
-            or decision.rule == "already_seen" else "quarantine"
+        placement = (
+            "processed"
+            if decision.action != "ignore" or kept or decision.rule == "already_seen"
+            else "quarantine"
+        )
         return Outcome(reading=reading, decision=decision, intro_id=intro_id, placement=placement)
 
     def _read(self, raw: bytes, where: str) -> tuple[Reading, bool]:
@@ -119,40 +139,69 @@ class Engine:
         was still being read when introd last stopped (killed by the OOM killer or the
         watchdog, say) is not read again: that could stop introd again, for ever."""
         if self.store.get_meta(SLOW_MAIL_KEY) == where:
-            return Reading(kind="unknown", message_id=None, sender=None,
-                           problem="over budget: introd stopped while reading this mail",
-                           extra={"over_budget": True}), True
-        limits = Budget(clock=self.budget_clock,
-                        on_slow=lambda: self.store.set_meta(SLOW_MAIL_KEY, where))
+            return Reading(
+                kind="unknown",
+                message_id=None,
+                sender=None,
+                problem="over budget: introd stopped while reading this mail",
+                extra={"over_budget": True},
+            ), True
+        limits = Budget(
+            clock=self.budget_clock, on_slow=lambda: self.store.set_meta(SLOW_MAIL_KEY, where)
+        )
         reading = read_mail(raw, self.context, limits=limits)
         return reading, limits.slow
 
-    def _record(self, seen_as: str, reading: Reading, decision: Decision,
-                intro_id: str | None, folder: str, uidvalidity: int, uid: int,
-                now: datetime) -> None:
-        self.store.record_message(folder=folder, uidvalidity=uidvalidity, uid=uid,
-                                  message_id=seen_as, kind=reading.kind,
-                                  intro_id=intro_id, action=decision.action, rule=decision.rule,
-                                  now=now)
+    def _record(
+        self,
+        seen_as: str,
+        reading: Reading,
+        decision: Decision,
+        intro_id: str | None,
+        folder: str,
+        uidvalidity: int,
+        uid: int,
+        now: datetime,
+    ) -> None:
+        self.store.record_message(
+            folder=folder,
+            uidvalidity=uidvalidity,
+            uid=uid,
+            message_id=seen_as,
+            kind=reading.kind,
+            intro_id=intro_id,
+            action=decision.action,
+            rule=decision.rule,
+            now=now,
+        )
 
     def apply(self, reading: Reading, decision: Decision, now: datetime) -> str | None:
         """Carry out a decision; returns the intro it concerns. Call inside a transaction."""
-        if reading.kind == "request" and decision.rule not in ("not_from_owner",
-                                                               "unauthenticated"):
+        if reading.kind == "request" and decision.rule not in ("not_from_owner", "unauthenticated"):
             return self._new_intro(reading, decision, now)
         if decision.action != "accept":
             if reading.kind == "owner_command" and decision.rule in (
-                    "no_intro", "unknown_intro", "not_applicable", "delegate_is_party"):
+                "no_intro",
+                "unknown_intro",
+                "not_applicable",
+                "delegate_is_party",
+            ):
                 self.refuse_command(reading, decision, now)
             if reading.kind == "bounce" and decision.rule == "bounce":
                 self._bounced(reading, now)
             if reading.kind == "reply" and decision.rule == "intro_ended":
                 self._late_answer(reading, now)
-            intro_id = (reading.answer.intro_id if reading.answer else None) or \
-                reading.extra.get("intro_id")
+            intro_id = (reading.answer.intro_id if reading.answer else None) or reading.extra.get(
+                "intro_id"
+            )
             if intro_id and self.store.intro_exists(intro_id):
-                self.store.add_event(intro_id, f"{reading.kind}_ignored", now,
-                                     rule=decision.rule, detail=decision.detail)
+                self.store.add_event(
+                    intro_id,
+                    f"{reading.kind}_ignored",
+                    now,
+                    rule=decision.rule,
+                    detail=decision.detail,
+                )
                 return intro_id
             return None
         if reading.kind == "reply":
@@ -172,26 +221,45 @@ class Engine:
         req = reading.request
         assert req is not None
         intro_id = self._unique_id()
-        state = {"accept": "awaiting", "review": "review", "decline": "declined",
-                 "ignore": "ignored"}[decision.action]
+        state = {
+            "accept": "awaiting",
+            "review": "review",
+            "decline": "declined",
+            "ignore": "ignored",
+        }[decision.action]
         requester, target = req.requester, req.target
         self.store.insert_intro(
-            id=intro_id, state=state, created=now, updated=now,
+            id=intro_id,
+            state=state,
+            created=now,
+            updated=now,
             expires=now + self.config.expire_after if state == "awaiting" else None,
             requester_name=requester.name if requester else None,
             requester_email=(requester.email or "").lower() or None if requester else None,
             target_name=target.name if target else None,
             target_email=(target.email or "").lower() or None if target else None,
-            reason=req.reason, blurb=req.blurb, subject=req.subject or reading.subject,
-            source_message_id=reading.message_id, rule=decision.rule, action=decision.action,
+            reason=req.reason,
+            blurb=req.blurb,
+            subject=req.subject or reading.subject,
+            source_message_id=reading.message_id,
+            rule=decision.rule,
+            action=decision.action,
             detail=decision.detail,
-            candidates=[{"name": c.name, "email": c.email, "company": c.company}
-                        for c in req.candidates],
+            candidates=[
+                {"name": c.name, "email": c.email, "company": c.company} for c in req.candidates
+            ],
             forwarded_by=[p.as_json() for p in req.forwarded_by],
-            optin_order=self.config.optin_order)
-        self.store.add_event(intro_id, "request_received", now, rule=decision.rule,
-                             action=decision.action, detail=decision.detail,
-                             message_id=reading.message_id)
+            optin_order=self.config.optin_order,
+        )
+        self.store.add_event(
+            intro_id,
+            "request_received",
+            now,
+            rule=decision.rule,
+            action=decision.action,
+            detail=decision.detail,
+            message_id=reading.message_id,
+        )
         log.info("intro_created", intro_id=intro_id, state=state, rule=decision.rule)
         self._learn_language(requester.email if requester else None, req.blurb)
         intro = self._intro(intro_id)
@@ -212,8 +280,11 @@ class Engine:
     def _start_optins(self, intro: IntroRow, now: datetime) -> None:
         self.store.insert_party(intro.id, "requester")
         self.store.insert_party(intro.id, "target")
-        first = {"parallel": ("requester", "target"), "requester_first": ("requester",),
-                 "target_first": ("target",)}[intro.optin_order]
+        first = {
+            "parallel": ("requester", "target"),
+            "requester_first": ("requester",),
+            "target_first": ("target",),
+        }[intro.optin_order]
         for role in first:
             self._ask(intro, role, now)
 
@@ -223,9 +294,13 @@ class Engine:
         self.store.add_event(intro.id, "optin_sent", now, role=role)
 
     def _ask_owner(self, intro: IntroRow, now: datetime, *, rule: str, detail: str) -> None:
-        self._mail("review", intro, "owner", now,
-                   extra={"rule": rule, "detail": detail,
-                          "review_reason": _review_reason(rule, detail)})
+        self._mail(
+            "review",
+            intro,
+            "owner",
+            now,
+            extra={"rule": rule, "detail": detail, "review_reason": _review_reason(rule, detail)},
+        )
         self.store.add_event(intro.id, "review_requested", now, rule=rule)
 
     # -- answers ----------------------------------------------------------------
@@ -240,11 +315,18 @@ class Engine:
         if intro.state == "details":
             return self._details_answer(intro, reading, now)
         parties = self.store.parties(intro.id)
-        self.store.add_event(intro.id, "answer_received", now, role=role, answer=ans.answer,
-                             message_id=reading.message_id)
+        self.store.add_event(
+            intro.id,
+            "answer_received",
+            now,
+            role=role,
+            answer=ans.answer,
+            message_id=reading.message_id,
+        )
         log.info("answer_read", intro_id=intro.id, role=role, answer=ans.answer)
-        self._learn_language(intro.requester_email if role == "requester" else intro.target_email,
-                             ans.text)
+        self._learn_language(
+            intro.requester_email if role == "requester" else intro.target_email, ans.text
+        )
         other = "target" if role == "requester" else "requester"
         if ans.answer == "yes":
             self.store.update_party(intro.id, role, status="yes", answered_at=now)
@@ -273,14 +355,19 @@ class Engine:
             party = parties[role]
             if party.reasks == 0:
                 self.store.update_party(intro.id, role, status="asked", reasks=1)
-                self._mail("reask", intro, role, now,
-                           extra={"previous_answer_excerpt": _excerpt(ans.text)})
+                self._mail(
+                    "reask", intro, role, now, extra={"previous_answer_excerpt": _excerpt(ans.text)}
+                )
                 self.store.add_event(intro.id, "reask_sent", now, role=role)
             else:
                 self.store.update_party(intro.id, role, status="unclear", answered_at=now)
                 self.store.update_intro(intro.id, now, state="review", rule="unclear_answer")
-                self._ask_owner(self._intro(intro.id), now, rule="unclear_answer",
-                                detail=f"the {role} answered twice without a clear yes or no")
+                self._ask_owner(
+                    self._intro(intro.id),
+                    now,
+                    rule="unclear_answer",
+                    detail=f"the {role} answered twice without a clear yes or no",
+                )
         return intro.id
 
     def _late_answer(self, reading: Reading, now: datetime) -> None:
@@ -290,16 +377,23 @@ class Engine:
         intro = self.store.intro(reading.answer.intro_id)
         if role is None or intro is None or intro.state in ("cancelled", "ignored"):
             return
-        if any(e["event"] == "late_answer_sent" and e.get("role") == role
-               for e in self.store.events(intro.id)):
+        if any(
+            e["event"] == "late_answer_sent" and e.get("role") == role
+            for e in self.store.events(intro.id)
+        ):
             return
         self._mail("late_answer", intro, role, now)
         self.store.add_event(intro.id, "late_answer_sent", now, role=role)
 
     def _introduce(self, intro: IntroRow, now: datetime, owner_text: str | None = None) -> None:
         self._end(intro, "introduced", now)
-        self._mail("introduction", intro, "both", now,
-                   extra={"owner_text": owner_text} if owner_text else None)
+        self._mail(
+            "introduction",
+            intro,
+            "both",
+            now,
+            extra={"owner_text": owner_text} if owner_text else None,
+        )
         self.store.insert_followup(intro.id, now)
 
     # -- the owner's last word ------------------------------------------------------
@@ -318,15 +412,22 @@ class Engine:
     def _send_draft(self, intro: IntroRow, now: datetime, *, first_sent: datetime | None) -> None:
         """The introduction as it would go, to the owner: `send`, or their own words."""
         context = self.render_context(intro, "both")
-        language = mail_language(self.config, "introduction", intro, "both",
-                                 self._known_language)
+        language = mail_language(self.config, "introduction", intro, "both", self._known_language)
         try:
             rendered = self.templates.render("introduction", context, language=language)
         except TemplateError as exc:
             raise TemplateError(str(exc), template="introduction") from None
-        self._mail("introduction_draft", intro, "owner", now,
-                   extra={"introduction": rendered.text, "introduction_subject": rendered.subject,
-                          "first_sent": first_sent})
+        self._mail(
+            "introduction_draft",
+            intro,
+            "owner",
+            now,
+            extra={
+                "introduction": rendered.text,
+                "introduction_subject": rendered.subject,
+                "first_sent": first_sent,
+            },
+        )
         self.store.add_event(intro.id, "draft_sent", now, reminder=first_sent is not None)
 
     # -- after the introduction -----------------------------------------------------
@@ -340,9 +441,17 @@ class Engine:
             if not intro.requester_email or intro.requester_email == "forgotten":
                 self.store.update_followup(intro.id, status="skipped")
                 return
-            self._mail("followup", intro, "requester", now,
-                       extra={"again": False, "previous_answer_excerpt": "",
-                              "introduced_at": followup.introduced_at})
+            self._mail(
+                "followup",
+                intro,
+                "requester",
+                now,
+                extra={
+                    "again": False,
+                    "previous_answer_excerpt": "",
+                    "introduced_at": followup.introduced_at,
+                },
+            )
             self.store.update_followup(intro.id, status="sent", sent_at=now, asks=1)
             self.store.add_event(intro.id, "followup_sent", now, role="requester")
             log.info("followup_sent", intro_id=intro.id)
@@ -366,15 +475,34 @@ class Engine:
         else:
             fields.update(status="answered")
         self.store.update_followup(intro.id, **fields)
-        self.store.add_event(intro.id, "followup_answered", now, answer=ans.answer,
-                             outcome=outcome, thanks=bool(thanks),
-                             message_id=reading.message_id)
-        log.info("followup_answered", intro_id=intro.id, answer=ans.answer, outcome=outcome,
-                 thanks=bool(thanks))
+        self.store.add_event(
+            intro.id,
+            "followup_answered",
+            now,
+            answer=ans.answer,
+            outcome=outcome,
+            thanks=bool(thanks),
+            message_id=reading.message_id,
+        )
+        log.info(
+            "followup_answered",
+            intro_id=intro.id,
+            answer=ans.answer,
+            outcome=outcome,
+            thanks=bool(thanks),
+        )
         if fields["status"] == "reasked":
-            self._mail("followup", intro, "requester", now,
-                       extra={"again": True, "previous_answer_excerpt": _excerpt(ans.text),
-                              "introduced_at": followup.introduced_at})
+            self._mail(
+                "followup",
+                intro,
+                "requester",
+                now,
+                extra={
+                    "again": True,
+                    "previous_answer_excerpt": _excerpt(ans.text),
+                    "introduced_at": followup.introduced_at,
+                },
+            )
             self.store.add_event(intro.id, "followup_sent", now, role="requester", again=True)
             log.info("followup_sent", intro_id=intro.id, again=True)
         return intro.id
@@ -396,17 +524,25 @@ class Engine:
         by = (reading.sender.email or "").lower() if reading.sender else None
         try:
             with self.store.savepoint():
-                intro_id = self.owner_action(cmd.verb, cmd.intro_id, now, argument=cmd.argument,
-                                             by=by)
+                intro_id = self.owner_action(
+                    cmd.verb, cmd.intro_id, now, argument=cmd.argument, by=by
+                )
         except UsageError as exc:
             intro = self.store.intro(cmd.intro_id)
-            self._notify_owner(intro, now, f"Could not {cmd.verb} {cmd.intro_id}",
-                               [f"I could not do that: {exc}.", "Nothing was changed."])
+            self._notify_owner(
+                intro,
+                now,
+                f"Could not {cmd.verb} {cmd.intro_id}",
+                [f"I could not do that: {exc}.", "Nothing was changed."],
+            )
             return intro.id if intro else None
         intro = self._intro(intro_id)
-        self._notify_owner(intro, now, f"Done: {cmd.verb} {intro.id}",
-                           [_CONFIRMATIONS.get(intro.state, f"Intro {intro.id} is now "
-                                               f"{intro.state}.")])
+        self._notify_owner(
+            intro,
+            now,
+            f"Done: {cmd.verb} {intro.id}",
+            [_CONFIRMATIONS.get(intro.state, f"Intro {intro.id} is now {intro.state}.")],
+        )
         return intro_id
 
     def refuse_command(self, reading: Reading, decision: Decision, now: datetime) -> None:
@@ -414,27 +550,43 @@ class Engine:
         cmd = reading.command
         assert cmd is not None
         intro = self.store.intro(cmd.intro_id) if cmd.intro_id else None
-        self._notify_owner(intro, now, f"Could not {cmd.verb} {cmd.intro_id or ''}".strip(),
-                           [f"I could not do that: {decision.detail}.", "Nothing was changed."])
+        self._notify_owner(
+            intro,
+            now,
+            f"Could not {cmd.verb} {cmd.intro_id or ''}".strip(),
+            [f"I could not do that: {decision.detail}.", "Nothing was changed."],
+        )
 
     def _status_lines(self) -> list[str]:
         counts = self.store.count_by_state()
-        lines = [f"Waiting for answers: {counts.get('awaiting', 0)}",
-                 f"Waiting for you (review): {counts.get('review', 0)}",
-                 f"Introductions made so far: {counts.get('introduced', 0)}",
-                 f"Mails waiting in the outbox: {self.store.outbox_depth()}"]
+        lines = [
+            f"Waiting for answers: {counts.get('awaiting', 0)}",
+            f"Waiting for you (review): {counts.get('review', 0)}",
+            f"Introductions made so far: {counts.get('introduced', 0)}",
+            f"Mails waiting in the outbox: {self.store.outbox_depth()}",
+        ]
         for intro in self.store.intros(state="review", limit=20):
-            lines.append(f"  {intro.id}: {intro.requester_name or intro.requester_email} -> "
-                         f"{intro.target_name or intro.target_email or '?'} ({intro.rule})")
+            lines.append(
+                f"  {intro.id}: {intro.requester_name or intro.requester_email} -> "
+                f"{intro.target_name or intro.target_email or '?'} ({intro.rule})"
+            )
         return lines
 
-    def _notify_owner(self, intro: IntroRow | None, now: datetime, headline: str,
-                      lines: list[str]) -> None:
-        self._mail("owner_notice", intro, "owner", now,
-                   extra={"headline": headline, "lines": lines})
+    def _notify_owner(
+        self, intro: IntroRow | None, now: datetime, headline: str, lines: list[str]
+    ) -> None:
+        self._mail(
+            "owner_notice", intro, "owner", now, extra={"headline": headline, "lines": lines}
+        )
 
-    def owner_action(self, verb: str, intro_id: str, now: datetime,
-                     argument: str | None = None, by: str | None = None) -> str:
+    def owner_action(
+        self,
+        verb: str,
+        intro_id: str,
+        now: datetime,
+        argument: str | None = None,
+        by: str | None = None,
+    ) -> str:
         """approve / pick / target / decline / cancel, from a reply or from the shell.
 
         ``by`` is who acts: the owner's or a delegate's address (mail), None for the shell.
@@ -442,10 +594,15 @@ class Engine:
         intro = self._intro(intro_id.upper())
         if intro.state not in COMMAND_STATES.get(verb, ()):
             raise UsageError(f"{verb} does not apply to intro {intro.id} ({intro.state})")
-        self.store.add_event(intro.id, "owner_command", now, verb=verb, argument=argument,
-                             by=by or "shell")
-        log.info("owner_command_applied", intro_id=intro.id, verb=verb,
-                 by_delegate=bool(by and by in self.config.owner.delegates))
+        self.store.add_event(
+            intro.id, "owner_command", now, verb=verb, argument=argument, by=by or "shell"
+        )
+        log.info(
+            "owner_command_applied",
+            intro_id=intro.id,
+            verb=verb,
+            by_delegate=bool(by and by in self.config.owner.delegates),
+        )
         if verb == "pick":
             try:
                 chosen = intro.candidates[int(argument or "0") - 1]
@@ -453,8 +610,9 @@ class Engine:
                 raise UsageError(f"intro {intro.id} has no candidate {argument}") from None
             if not chosen.get("email"):
                 raise UsageError(f"candidate {argument} of {intro.id} has no address")
-            self.store.update_intro(intro.id, now, target_name=chosen["name"],
-                                    target_email=chosen["email"].lower())
+            self.store.update_intro(
+                intro.id, now, target_name=chosen["name"], target_email=chosen["email"].lower()
+            )
             verb = "approve"
         elif verb == "target":
             address = (argument or "").strip().lower()
@@ -465,24 +623,28 @@ class Engine:
             self.store.update_intro(intro.id, now, target_email=address, target_name=name)
             verb = "approve"
         intro = self._intro(intro.id)
-        if verb == "approve" and by and by in self.config.owner.delegates and by in (
-                intro.requester_email, intro.target_email):
-            raise UsageError(f"{by} is a party of intro {intro.id}; only the owner can "
-                             "approve it")
+        if (
+            verb == "approve"
+            and by
+            and by in self.config.owner.delegates
+            and by in (intro.requester_email, intro.target_email)
+        ):
+            raise UsageError(f"{by} is a party of intro {intro.id}; only the owner can approve it")
         if verb == "approve":
             if not intro.requester_email or not intro.target_email:
-                raise UsageError(f"intro {intro.id} needs a target address: "
-                                 f"approve {intro.id} --target ADDRESS")
-            self.store.update_intro(intro.id, now, state="awaiting",
-                                    expires=now + self.config.expire_after)
+                raise UsageError(
+                    f"intro {intro.id} needs a target address: approve {intro.id} --target ADDRESS"
+                )
+            self.store.update_intro(
+                intro.id, now, state="awaiting", expires=now + self.config.expire_after
+            )
             intro = self._intro(intro.id)
             parties = self.store.parties(intro.id)
             if parties:  # back from review after an unclear answer: ask that party once more
                 for role, party in parties.items():
                     if party.status == "unclear":
                         self.store.update_party(intro.id, role, status="asked")
-                        self._mail("reask", intro, role, now,
-                                   extra={"previous_answer_excerpt": ""})
+                        self._mail("reask", intro, role, now, extra={"previous_answer_excerpt": ""})
                         self.store.add_event(intro.id, "reask_sent", now, role=role)
             else:
                 self._start_optins(intro, now)
@@ -504,8 +666,9 @@ class Engine:
         return intro.id
 
     # -- asking the requester for details ---------------------------------------------
-    def _ask_details(self, intro: IntroRow, question: str | None, now: datetime, *,
-                     by: str | None) -> None:
+    def _ask_details(
+        self, intro: IntroRow, question: str | None, now: datetime, *, by: str | None
+    ) -> None:
         """Send the requester the owner's question; their answer completes the request."""
         if not question or not question.strip():
             raise UsageError("details needs your question on the lines below it")
@@ -516,13 +679,12 @@ class Engine:
         if any(e["event"] == "details_asked" for e in self.store.events(intro.id)):
             raise UsageError(f"the requester of {intro.id} was asked for details once already")
         question = question.strip()
-        self.store.update_intro(intro.id, now, state="details",
-                                expires=now + self.config.expire_after)
+        self.store.update_intro(
+            intro.id, now, state="details", expires=now + self.config.expire_after
+        )
         intro = self._intro(intro.id)
-        self._mail("ask_details", intro, "requester", now,
-                   extra={"question": question})
-        self.store.add_event(intro.id, "details_asked", now, by=by or "shell",
-                             question=question)
+        self._mail("ask_details", intro, "requester", now, extra={"question": question})
+        self.store.add_event(intro.id, "details_asked", now, by=by or "shell", question=question)
         log.info("details_asked", intro_id=intro.id)
 
     def _details_answer(self, intro: IntroRow, reading: Reading, now: datetime) -> str:
@@ -536,38 +698,73 @@ class Engine:
         # comes from the request as it was
         fwd = Forward(note="", sender=requester, subject=intro.subject, body=ans.text)
         added = read_request(
-            body=ans.text, forward=fwd, subject=intro.subject,
-            owner_addresses=cfg.owner.addresses, intro_address=cfg.intro_address,
-            owner_name=cfg.owner.name, contacts=self.contacts)
-        before = Person(name=intro.target_name, email=intro.target_email) \
-            if intro.target_name or intro.target_email else None
-        candidates = added.candidates if added.target else tuple(
-            Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
-            for c in intro.candidates)
+            body=ans.text,
+            forward=fwd,
+            subject=intro.subject,
+            owner_addresses=cfg.owner.addresses,
+            intro_address=cfg.intro_address,
+            owner_name=cfg.owner.name,
+            contacts=self.contacts,
+        )
+        before = (
+            Person(name=intro.target_name, email=intro.target_email)
+            if intro.target_name or intro.target_email
+            else None
+        )
+        candidates = (
+            added.candidates
+            if added.target
+            else tuple(
+                Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
+                for c in intro.candidates
+            )
+        )
         blurb = "\n\n".join(p for p in (intro.blurb.strip(), added.blurb.strip()) if p)
-        req = IntroRequest(requester=requester, target=added.target or before,
-                           reason=added.reason or intro.reason, blurb=blurb,
-                           subject=intro.subject, candidates=candidates)
-        again = Reading(kind="request", message_id=reading.message_id,
-                        sender=Person(name=cfg.owner.name, email=cfg.owner.email),
-                        subject=intro.subject, request=req, authenticated=True, from_owner=True)
+        req = IntroRequest(
+            requester=requester,
+            target=added.target or before,
+            reason=added.reason or intro.reason,
+            blurb=blurb,
+            subject=intro.subject,
+            candidates=candidates,
+        )
+        again = Reading(
+            kind="request",
+            message_id=reading.message_id,
+            sender=Person(name=cfg.owner.name, email=cfg.owner.email),
+            subject=intro.subject,
+            request=req,
+            authenticated=True,
+            from_owner=True,
+        )
         decision = judge(again, config=cfg, contacts=self.contacts, store=self.store, now=now)
         target = req.target
         self.store.update_intro(
-            intro.id, now, target_name=target.name if target else None,
+            intro.id,
+            now,
+            target_name=target.name if target else None,
             target_email=(target.email or "").lower() or None if target else None,
-            reason=req.reason, blurb=req.blurb, rule=decision.rule, action=decision.action,
+            reason=req.reason,
+            blurb=req.blurb,
+            rule=decision.rule,
+            action=decision.action,
             detail=decision.detail,
-            candidates=[{"name": c.name, "email": c.email, "company": c.company}
-                        for c in req.candidates])
-        self.store.add_event(intro.id, "details_answered", now, rule=decision.rule,
-                             action=decision.action, message_id=reading.message_id)
-        log.info("details_answered", intro_id=intro.id, action=decision.action,
-                 rule=decision.rule)
+            candidates=[
+                {"name": c.name, "email": c.email, "company": c.company} for c in req.candidates
+            ],
+        )
+        self.store.add_event(
+            intro.id,
+            "details_answered",
+            now,
+            rule=decision.rule,
+            action=decision.action,
+            message_id=reading.message_id,
+        )
+        log.info("details_answered", intro_id=intro.id, action=decision.action, rule=decision.rule)
         intro = self._intro(intro.id)
         if decision.action == "accept":
-            self.store.update_intro(intro.id, now, state="awaiting",
-                                    expires=now + cfg.expire_after)
+            self.store.update_intro(intro.id, now, state="awaiting", expires=now + cfg.expire_after)
             self._start_optins(self._intro(intro.id), now)
         elif decision.action == "decline" and decision.rule not in INCOMPLETE_RULES:
             self._end(intro, "declined", now)
@@ -594,19 +791,26 @@ class Engine:
                     if self.store.parties(intro.id).get(role):
                         self.store.update_party(intro.id, role, status="failed")
                     self.store.add_event(intro.id, "bounced", now, role=role)
-            self.notify_failure(address, str(reading.extra.get("reason") or "bounced"), now,
-                                intro_id=row.intro_id)
+            self.notify_failure(
+                address, str(reading.extra.get("reason") or "bounced"), now, intro_id=row.intro_id
+            )
 
-    def notify_failure(self, address: str, failure: str, now: datetime,
-                       intro_id: str | None = None) -> None:
+    def notify_failure(
+        self, address: str, failure: str, now: datetime, intro_id: str | None = None
+    ) -> None:
         """One bounce_notice to the owner per failed address, ever."""
         if address in self.config.owner.addresses:
             return
         if not self.store.take_notice_once(f"bounce:{address.lower()}"):
             return
         intro = self.store.intro(intro_id) if intro_id else None
-        self._mail("bounce_notice", intro, "owner", now,
-                   extra={"failed_address": address, "failure": failure[:300]})
+        self._mail(
+            "bounce_notice",
+            intro,
+            "owner",
+            now,
+            extra={"failed_address": address, "failure": failure[:300]},
+        )
         log.info("bounce_noticed", intro_id=intro_id)
 
     # -- timers -------------------------------------------------------------------
@@ -618,13 +822,24 @@ class Engine:
             self.store.add_event(None, "error", now, error=f"template {name}: {exc}"[:300])
             if not self.store.take_notice(f"template:{name}", now):
                 return
-            builtin = Engine(self.config, store=self.store, templates=Templates(None),
-                             contacts=self.contacts, secret=self.secret)
-            builtin._notify_owner(None, now, f"Template {name} does not render", [
-                f"I could not write a mail from your template {name}: {exc}.",
-                "Nothing was sent; the introduction waits. Fix the template "
-                "(`introd templates check` shows the problem) and reload introd "
-                "(systemctl reload introd); I will try again."])
+            builtin = Engine(
+                self.config,
+                store=self.store,
+                templates=Templates(None),
+                contacts=self.contacts,
+                secret=self.secret,
+            )
+            builtin._notify_owner(
+                None,
+                now,
+                f"Template {name} does not render",
+                [
+                    f"I could not write a mail from your template {name}: {exc}.",
+                    "Nothing was sent; the introduction waits. Fix the template "
+                    "(`introd templates check` shows the problem) and reload introd "
+                    "(systemctl reload introd); I will try again.",
+                ],
+            )
 
     def tick(self, now: datetime) -> None:
         """Reminders and expiry: whatever is due at ``now``. Only the intros with something
@@ -661,8 +876,12 @@ class Engine:
             intro = self._intro(intro_id)
             if intro.state == "draft":  # one reminder to the owner, never an automatic send
                 owner = self.store.parties(intro.id).get("owner")
-                if owner is not None and owner.asked_at is not None and not owner.reminded_at \
-                        and owner.asked_at + self.config.reminder_after <= now:
+                if (
+                    owner is not None
+                    and owner.asked_at is not None
+                    and not owner.reminded_at
+                    and owner.asked_at + self.config.reminder_after <= now
+                ):
                     self._send_draft(intro, now, first_sent=owner.asked_at)
                     self.store.update_party(intro.id, "owner", reminded_at=now)
                     self.store.add_event(intro.id, "reminder_sent", now, role="owner")
@@ -678,8 +897,7 @@ class Engine:
                 if party.status != "asked" or party.asked_at is None or party.reminded_at:
                     continue
                 if party.asked_at + self.config.reminder_after <= now:
-                    self._mail("reminder", intro, role, now,
-                               extra={"first_sent": party.asked_at})
+                    self._mail("reminder", intro, role, now, extra={"first_sent": party.asked_at})
                     self.store.update_party(intro.id, role, reminded_at=now)
                     self.store.add_event(intro.id, "reminder_sent", now, role=role)
 
@@ -719,28 +937,54 @@ class Engine:
             "bounced": len(self.store.recent_events("bounced", start)),
         }
         awaiting = [
-            DigestLine(id=r.id, requester=self._person(r, "requester"),
-                     target=self._person(r, "target"), age_days=(end - r.created).days)
-            for r in self.store.intros(state="awaiting")]
+            DigestLine(
+                id=r.id,
+                requester=self._person(r, "requester"),
+                target=self._person(r, "target"),
+                age_days=(end - r.created).days,
+            )
+            for r in self.store.intros(state="awaiting")
+        ]
         counts["awaiting"] = len(awaiting)
-        ledger = [DigestLine(id=r.id, requester=self._person(r, "requester"),
-                           target=self._person(r, "target"), age_days=0, date=r.updated)
-                  for r in self.store.ended_between("introduced", start, end)]
+        ledger = [
+            DigestLine(
+                id=r.id,
+                requester=self._person(r, "requester"),
+                target=self._person(r, "target"),
+                age_days=0,
+                date=r.updated,
+            )
+            for r in self.store.ended_between("introduced", start, end)
+        ]
         answered = self.store.followups_answered_between(start, end)
         counts["met"] = sum(1 for f in answered if f.outcome == "met")
         counts["not_met"] = sum(1 for f in answered if f.outcome == "not_met")
         counts["unanswered"] = sum(
-            1 for f in self.store.followups().values()
-            if f.status in ("sent", "reasked") and f.sent_at is not None and f.sent_at <= end)
+            1
+            for f in self.store.followups().values()
+            if f.status in ("sent", "reasked") and f.sent_at is not None and f.sent_at <= end
+        )
         thanks = []
         for f in answered:
             intro = self.store.intro(f.intro_id)
             if f.thanks and intro is not None:
-                thanks.append(DigestThanks(id=intro.id, requester=self._person(intro, "requester"),
-                                           target=self._person(intro, "target"), text=f.thanks,
-                                           date=f.answered_at))
-        return {"period_start": start, "period_end": end, "counts": counts,
-                "awaiting": awaiting, "ledger": ledger, "thanks": thanks}
+                thanks.append(
+                    DigestThanks(
+                        id=intro.id,
+                        requester=self._person(intro, "requester"),
+                        target=self._person(intro, "target"),
+                        text=f.thanks,
+                        date=f.answered_at,
+                    )
+                )
+        return {
+            "period_start": start,
+            "period_end": end,
+            "counts": counts,
+            "awaiting": awaiting,
+            "ledger": ledger,
+            "thanks": thanks,
+        }
 
     # -- outgoing mail ------------------------------------------------------------
     def _person(self, intro: IntroRow | None, role: str) -> Person | None:
@@ -749,46 +993,81 @@ class Engine:
     def _known_language(self, email: str) -> str | None:
         """The contact's `language`, else the language they last wrote to us in."""
         contact = self.contacts.by_email(email)
-        return (getattr(contact, "language", None)
-                or self.store.get_meta(f"language:{email.lower()}"))
+        return getattr(contact, "language", None) or self.store.get_meta(
+            f"language:{email.lower()}"
+        )
 
     def _learn_language(self, email: str | None, text: str) -> None:
         lang = guess_language(text) if email else None
         if lang and email:
             self.store.set_meta(f"language:{email.lower()}", lang)
 
-    def render_context(self, intro: IntroRow | None, role: str,
-                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def render_context(
+        self, intro: IntroRow | None, role: str, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         return render_context(self.config, self.secret, intro, role, extra)
 
-    def _mail(self, template: str, intro: IntroRow | None, role: str, now: datetime, *,
-              extra: dict[str, Any] | None = None) -> str:
+    def _mail(
+        self,
+        template: str,
+        intro: IntroRow | None,
+        role: str,
+        now: datetime,
+        *,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
         """Render, compose and queue one mail; returns its Message-ID."""
         to = recipients(self.config, template, intro, role)
         lang = mail_language(self.config, template, intro, role, self._known_language)
-        message_id = tokens.new_message_id(intro.id if intro else None,
-                                           role if role in ("requester", "target", "owner")
-                                           else "notice", self.domain)
-        _, raw = write_mail(self.config, self.templates, template, intro, role,
-                            context=self.render_context(intro, role, extra), language=lang,
-                            to=to, message_id=message_id, now=now)
-        self.store.enqueue(intro_id=intro.id if intro else None, template=template,
-                           role=role if role in ("requester", "target", "owner") else None,
-                           sender=str(self.config.from_address.addr_spec),
-                           recipients=[p.email for p in to if p.email], message_id=message_id,
-                           raw=raw, now=now)
+        message_id = tokens.new_message_id(
+            intro.id if intro else None,
+            role if role in ("requester", "target", "owner") else "notice",
+            self.domain,
+        )
+        _, raw = write_mail(
+            self.config,
+            self.templates,
+            template,
+            intro,
+            role,
+            context=self.render_context(intro, role, extra),
+            language=lang,
+            to=to,
+            message_id=message_id,
+            now=now,
+        )
+        self.store.enqueue(
+            intro_id=intro.id if intro else None,
+            template=template,
+            role=role if role in ("requester", "target", "owner") else None,
+            sender=str(self.config.from_address.addr_spec),
+            recipients=[p.email for p in to if p.email],
+            message_id=message_id,
+            raw=raw,
+            now=now,
+        )
         if intro is not None:
-            self.store.add_event(intro.id, "mail_queued", now, template=template, to=role,
-                                 message_id=message_id)
-        log.info("mail_queued", intro_id=intro.id if intro else None, template=template,
-                 to_role=role)
+            self.store.add_event(
+                intro.id, "mail_queued", now, template=template, to=role, message_id=message_id
+            )
+        log.info(
+            "mail_queued", intro_id=intro.id if intro else None, template=template, to_role=role
+        )
         return message_id
 
 
 # -- one mail, from template to bytes: shared by the engine, `templates check` and `preview`
 # the templates whose mail asks for an answer, and so carries a Reply-To with a token
-EXPECTS_ANSWER = ("optin_requester", "optin_target", "reminder", "reask", "review", "followup",
-                  "ask_details", "introduction_draft")
+EXPECTS_ANSWER = (
+    "optin_requester",
+    "optin_target",
+    "reminder",
+    "reask",
+    "review",
+    "followup",
+    "ask_details",
+    "introduction_draft",
+)
 
 
 def expects_answer(template: str, intro: IntroRow | None) -> bool:
@@ -808,13 +1087,15 @@ def party(config: Config, intro: IntroRow | None, role: str) -> Person | None:
     return Person(name=intro.target_name, email=intro.target_email)
 
 
-def recipients(config: Config, template: str, intro: IntroRow | None,
-               role: str) -> list[Person]:
+def recipients(config: Config, template: str, intro: IntroRow | None, role: str) -> list[Person]:
     """Whom the mail goes to: both parties for the introduction, else ROLE (and the owner's
     delegates for what they can answer)."""
     if role == "both":
-        return [p for p in (party(config, intro, "requester"), party(config, intro, "target"))
-                if p is not None]
+        return [
+            p
+            for p in (party(config, intro, "requester"), party(config, intro, "target"))
+            if p is not None
+        ]
     person = party(config, intro, role)
     assert person is not None and person.email
     to = [person]
@@ -823,8 +1104,9 @@ def recipients(config: Config, template: str, intro: IntroRow | None,
     return to
 
 
-def party_language(config: Config, person: Person | None, role: str,
-                   known: Callable[[str], str | None]) -> str:
+def party_language(
+    config: Config, person: Person | None, role: str, known: Callable[[str], str | None]
+) -> str:
     """PERSON's language: KNOWN(email) (their contact entry's `language`, else the language
     they last wrote to us in), else the config's default; the owner's for the owner."""
     if role == "owner" or person is None or not person.email:
@@ -832,8 +1114,13 @@ def party_language(config: Config, person: Person | None, role: str,
     return known(person.email) or config.default_language
 
 
-def mail_language(config: Config, template: str, intro: IntroRow | None, role: str,
-                  known: Callable[[str], str | None]) -> str:
+def mail_language(
+    config: Config,
+    template: str,
+    intro: IntroRow | None,
+    role: str,
+    known: Callable[[str], str | None],
+) -> str:
     """The language TEMPLATE is written in for ROLE: the owner's for mail to the owner,
     the requester's for the introduction (which goes to both), else the recipient's."""
     if template in OWNER_TEMPLATES:
@@ -842,18 +1129,31 @@ def mail_language(config: Config, template: str, intro: IntroRow | None, role: s
     return party_language(config, party(config, intro, who), who, known)
 
 
-def render_context(config: Config, secret: bytes, intro: IntroRow | None, role: str,
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def render_context(
+    config: Config,
+    secret: bytes,
+    intro: IntroRow | None,
+    role: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Every variable a template gets: the same for every template, plus EXTRA."""
     reply = config.reply_address
     if intro is not None and role in ("requester", "target", "owner"):
         reply = tokens.reply_address_with(reply, tokens.make_token(secret, intro.id, role))
     view = None
     if intro is not None:
-        view = IntroView(id=intro.id, reason=intro.reason, blurb=intro.blurb,
-                         created=intro.created, expires=intro.expires, state=intro.state)
-    candidates = [Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
-                  for c in (intro.candidates if intro else [])]
+        view = IntroView(
+            id=intro.id,
+            reason=intro.reason,
+            blurb=intro.blurb,
+            created=intro.created,
+            expires=intro.expires,
+            state=intro.state,
+        )
+    candidates = [
+        Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
+        for c in (intro.candidates if intro else [])
+    ]
     ctx: dict[str, Any] = {
         "owner": Person(name=config.owner.name, email=config.owner.email),
         "requester": party(config, intro, "requester"),
@@ -864,9 +1164,10 @@ def render_context(config: Config, secret: bytes, intro: IntroRow | None, role: 
         "role": role,
         "order": intro.optin_order if intro else config.optin_order,
         "requester_note": intro.requester_note if intro else None,
-        "candidates": [NumberedCandidate(number=i, name=c.name, email=c.email,
-                                         company=c.company)
-                       for i, c in enumerate(candidates, 1)],
+        "candidates": [
+            NumberedCandidate(number=i, name=c.name, email=c.email, company=c.company)
+            for i, c in enumerate(candidates, 1)
+        ],
         "rule": intro.rule if intro else None,
         "detail": intro.detail if intro else None,
         "review_reason": "",
@@ -875,9 +1176,19 @@ def render_context(config: Config, secret: bytes, intro: IntroRow | None, role: 
     return ctx
 
 
-def write_mail(config: Config, templates: Templates, template: str, intro: IntroRow | None,
-               role: str, *, context: dict[str, Any], language: str, to: list[Person],
-               message_id: str, now: datetime) -> tuple[Rendered, bytes]:
+def write_mail(
+    config: Config,
+    templates: Templates,
+    template: str,
+    intro: IntroRow | None,
+    role: str,
+    *,
+    context: dict[str, Any],
+    language: str,
+    to: list[Person],
+    message_id: str,
+    now: datetime,
+) -> tuple[Rendered, bytes]:
     """TEMPLATE rendered in LANGUAGE and composed as it goes on the wire: the subject with its
     [intro ID] tag, Reply-To when an answer is expected, Auto-Submitted but for the
     introduction. Raises TemplateError naming the template."""
@@ -887,11 +1198,15 @@ def write_mail(config: Config, templates: Templates, template: str, intro: Intro
         raise TemplateError(str(exc), template=template) from None
     if intro is not None and f"[intro {intro.id}]" not in rendered.subject:
         rendered = replace(rendered, subject=f"{rendered.subject} [intro {intro.id}]")
-    raw = compose_bytes(rendered, sender=config.from_address, to=to, message_id=message_id,
-                        date=now,
-                        reply_to=context["reply_address"] if expects_answer(template, intro)
-                        else None,
-                        auto_submitted=template != "introduction")
+    raw = compose_bytes(
+        rendered,
+        sender=config.from_address,
+        to=to,
+        message_id=message_id,
+        date=now,
+        reply_to=context["reply_address"] if expects_answer(template, intro) else None,
+        auto_submitted=template != "introduction",
+    )
     return rendered, raw
 
 
@@ -943,12 +1258,12 @@ class NumberedCandidate:
 
 _CONFIRMATIONS = {
     "awaiting": "I have asked both of them whether they would like the introduction; "
-                "you will see the result in the digest.",
+    "you will see the result in the digest.",
     "declined": "I have let the requester know, politely, that it will not work out.",
     "cancelled": "I have closed it; nobody else was told.",
     "introduced": "I have sent the introduction to both of them, from you.",
     "details": "I have sent your question to the requester; their answer completes the "
-               "request, which I will then judge again (or show you, if still incomplete).",
+    "request, which I will then judge again (or show you, if still incomplete).",
 }
 
 _REVIEW_REASONS = {
@@ -977,4 +1292,4 @@ def _note_from(text: str) -> str | None:
 
 def _excerpt(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -33,8 +33,10 @@ def refuse_link(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISLNK(st.st_mode):
-        raise UnsafePath(f"{path} is a symbolic link; introd does not follow links for "
-                         "its state and secret files (use the real path)")
+        raise UnsafePath(
+            f"{path} is a symbolic link; introd does not follow links for "
+            "its state and secret files (use the real path)"
+        )
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePath(f"{path} is not a regular file")
 
@@ -77,8 +79,9 @@ def create_private(path: Path, data: bytes = b"") -> bool:
     refuse_link(path)
     make_private_dirs(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     FILE_MODE)
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE
+        )
     except FileExistsError:
         refuse_link(path)  # a link planted between the check and the open
         return False
@@ -86,7 +89,7 @@ def create_private(path: Path, data: bytes = b"") -> bool:
         os.fchmod(fd, FILE_MODE)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

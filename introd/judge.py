@@ -14,17 +14,27 @@ from .state import ACTIVE_STATES, IntroRow, OutboxRow, Store
 ANSWERABLE = ("awaiting",)
 # where each owner command applies
 COMMAND_STATES: dict[str, tuple[str, ...]] = {
-    "approve": ("review",), "pick": ("review",), "target": ("review",),
-    "decline": ("review", "awaiting"), "cancel": ACTIVE_STATES,
+    "approve": ("review",),
+    "pick": ("review",),
+    "target": ("review",),
+    "decline": ("review", "awaiting"),
+    "cancel": ACTIVE_STATES,
     # ask the requester for details: a request in review, or declined by a policy
     "details": ("review", "declined"),
     # the owner's last word on an introduction draft: send it as is, or their own words
-    "send": ("draft",), "words": ("draft",),
+    "send": ("draft",),
+    "words": ("draft",),
 }
 
 
-def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
-          store: Store | None, now: datetime) -> Decision:
+def judge(
+    reading: Reading,
+    *,
+    config: Config,
+    contacts: ContactBook | None,
+    store: Store | None,
+    now: datetime,
+) -> Decision:
     """The decision on one mail; `store` is None when there is no state (`parse`)."""
     kind = reading.kind
     if kind == "bounce":
@@ -32,29 +42,39 @@ def judge(reading: Reading, *, config: Config, contacts: ContactBook | None,
         if store is not None:
             proof = proven_bounce(reading, store)
             if proof is None:
-                return Decision(action="ignore", rule="bounce_unproven",
-                                detail="a delivery report that returns no mail introd sent to "
-                                       "the addresses it names; it changes nothing")
+                return Decision(
+                    action="ignore",
+                    rule="bounce_unproven",
+                    detail="a delivery report that returns no mail introd sent to "
+                    "the addresses it names; it changes nothing",
+                )
             failed = proof[1]
-        return Decision(action="ignore", rule="bounce",
-                        detail="delivery failure for " + ", ".join(failed))
+        return Decision(
+            action="ignore", rule="bounce", detail="delivery failure for " + ", ".join(failed)
+        )
     if kind == "auto_reply":
-        return Decision(action="ignore", rule="auto_reply",
-                        detail="automatic reply; never answered")
+        return Decision(
+            action="ignore", rule="auto_reply", detail="automatic reply; never answered"
+        )
     if kind == "unknown":
         if reading.problem:
             rule = "over_budget" if reading.extra.get("over_budget") else "unreadable"
             return Decision(action="ignore", rule=rule, detail=reading.problem)
-        situation = Situation(reading=reading, config=config, contacts=contacts, state=store,
-                              now=now)
+        situation = Situation(
+            reading=reading, config=config, contacts=contacts, state=store, now=now
+        )
         decision = decide(situation)
         if decision.rule in ("not_from_owner", "unauthenticated"):
             return decision
-        return Decision(action="ignore", rule="not_a_request",
-                        detail="from the owner but no request, command or answer found")
+        return Decision(
+            action="ignore",
+            rule="not_a_request",
+            detail="from the owner but no request, command or answer found",
+        )
     if kind == "request":
-        return decide(Situation(reading=reading, config=config, contacts=contacts, state=store,
-                                now=now))
+        return decide(
+            Situation(reading=reading, config=config, contacts=contacts, state=store, now=now)
+        )
     if kind == "owner_command":
         return _judge_command(reading, config, store)
     return _judge_reply(reading, config, store)
@@ -82,15 +102,20 @@ def _judge_command(reading: Reading, config: Config, store: Store | None) -> Dec
     if not (reading.from_owner or reading.from_delegate):
         return Decision(action="ignore", rule="not_from_owner", detail="command not from owner")
     if config.auth_require and not reading.authenticated:
-        return Decision(action="ignore", rule="unauthenticated",
-                        detail=str(reading.extra.get("auth_reason") or "authentication failed"))
+        return Decision(
+            action="ignore",
+            rule="unauthenticated",
+            detail=str(reading.extra.get("auth_reason") or "authentication failed"),
+        )
     if cmd.verb == "status":
         return Decision(action="accept", rule="owner_command", detail="status")
-    if cmd.verb == "words" and (store is None or cmd.intro_id is None
-                                or getattr(store.intro(cmd.intro_id), "state", None) != "draft"):
+    if cmd.verb == "words" and (
+        store is None
+        or cmd.intro_id is None
+        or getattr(store.intro(cmd.intro_id), "state", None) != "draft"
+    ):
         # an owner's reply that is no command and answers no draft: nothing to do
-        return Decision(action="ignore", rule="not_a_command",
-                        detail="the reply holds no command")
+        return Decision(action="ignore", rule="not_a_command", detail="the reply holds no command")
     if cmd.intro_id is None:
         return Decision(action="ignore", rule="no_intro", detail=f"{cmd.verb}: which intro?")
     if store is None:
@@ -99,8 +124,11 @@ def _judge_command(reading: Reading, config: Config, store: Store | None) -> Dec
     if intro is None:
         return Decision(action="ignore", rule="unknown_intro", detail=f"no intro {cmd.intro_id}")
     if intro.state not in COMMAND_STATES.get(cmd.verb, ()):
-        return Decision(action="ignore", rule="not_applicable",
-                        detail=f"{cmd.verb} does not apply to an intro in state {intro.state}")
+        return Decision(
+            action="ignore",
+            rule="not_applicable",
+            detail=f"{cmd.verb} does not apply to an intro in state {intro.state}",
+        )
     conflict = delegate_conflict(reading, config, intro, cmd.verb, cmd.argument)
     if conflict:
         return Decision(action="ignore", rule="delegate_is_party", detail=conflict)
@@ -110,8 +138,9 @@ def _judge_command(reading: Reading, config: Config, store: Store | None) -> Dec
 APPROVING = ("approve", "pick", "target", "send", "words")
 
 
-def delegate_conflict(reading: Reading, config: Config, intro: IntroRow, verb: str,
-                      argument: str | None) -> str | None:
+def delegate_conflict(
+    reading: Reading, config: Config, intro: IntroRow, verb: str, argument: str | None
+) -> str | None:
     """Why a delegate may not approve this intro: they would be its requester or target."""
     actor = (reading.sender.email or "").lower() if reading.sender else ""
     if not reading.from_delegate or verb not in APPROVING:
@@ -139,42 +168,63 @@ def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decis
         return Decision(action="ignore", rule="bad_token", detail="token not valid")
     if store is None:
         if ans.proof in ("token", "reference"):
-            return Decision(action="accept", rule="answer",
-                            detail=f"{ans.answer} for {ans.intro_id}")
-        return Decision(action="ignore", rule="no_reference",
-                        detail="subject tag only: proves nothing")
+            return Decision(
+                action="accept", rule="answer", detail=f"{ans.answer} for {ans.intro_id}"
+            )
+        return Decision(
+            action="ignore", rule="no_reference", detail="subject tag only: proves nothing"
+        )
     role = proven_role(reading, store)
     if role is None:
-        return Decision(action="ignore", rule="no_reference",
-                        detail="neither a token nor a reference to a mail introd sent")
+        return Decision(
+            action="ignore",
+            rule="no_reference",
+            detail="neither a token nor a reference to a mail introd sent",
+        )
     intro = store.intro(ans.intro_id)
     if intro is None:
         return Decision(action="ignore", rule="no_reference", detail=f"no intro {ans.intro_id}")
     party_email = intro.requester_email if role == "requester" else intro.target_email
     sender = (reading.sender.email or "").lower() if reading.sender else ""
     if not config.accept_from_any_address and sender != (party_email or "").lower():
-        return Decision(action="ignore", rule="wrong_sender",
-                        detail=f"answer for the {role} came from another address")
+        return Decision(
+            action="ignore",
+            rule="wrong_sender",
+            detail=f"answer for the {role} came from another address",
+        )
     if intro.state == "details" and role == "requester":
-        return Decision(action="accept", rule="details_answer",
-                        detail="the requester answers the owner's question")
+        return Decision(
+            action="accept",
+            rule="details_answer",
+            detail="the requester answers the owner's question",
+        )
     if intro.state == "introduced" and role == "requester":
         followup = store.followup(intro.id)
         if followup is not None and followup.status in ("sent", "reasked"):
-            return Decision(action="accept", rule="followup_answer",
-                            detail=f"the requester says {ans.answer} to the follow-up")
+            return Decision(
+                action="accept",
+                rule="followup_answer",
+                detail=f"the requester says {ans.answer} to the follow-up",
+            )
         if followup is not None and followup.status == "answered":
-            return Decision(action="ignore", rule="already_answered",
-                            detail="the requester already answered the follow-up")
+            return Decision(
+                action="ignore",
+                rule="already_answered",
+                detail="the requester already answered the follow-up",
+            )
     if intro.state not in ANSWERABLE:
-        return Decision(action="ignore", rule="intro_ended",
-                        detail=f"intro {intro.id} is {intro.state}")
+        return Decision(
+            action="ignore", rule="intro_ended", detail=f"intro {intro.id} is {intro.state}"
+        )
     party = store.parties(intro.id).get(role)
     if party is None or party.asked_at is None:
         return Decision(action="ignore", rule="not_asked", detail=f"the {role} was not asked yet")
     if party.status in ("yes", "no"):
-        return Decision(action="ignore", rule="already_answered",
-                        detail=f"the {role} already answered {party.status}")
+        return Decision(
+            action="ignore",
+            rule="already_answered",
+            detail=f"the {role} already answered {party.status}",
+        )
     return Decision(action="accept", rule="answer", detail=f"{role} says {ans.answer}")
 
 

@@ -13,15 +13,28 @@ from typing import Any
 
 import structlog
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 # never let one of these reach a log line, whatever a caller binds
 _SECRET_KEYS = {"password", "token", "secret", "body", "raw", "reply_to"}
 
 
 # syslog priorities by structlog method name
-_PRIORITIES = {"debug": 7, "info": 6, "msg": 6, "warning": 4, "warn": 4, "error": 3,
-               "exception": 3, "critical": 2, "fatal": 2}
+_PRIORITIES = {
+    "debug": 7,
+    "info": 6,
+    "msg": 6,
+    "warning": 4,
+    "warn": 4,
+    "error": 3,
+    "exception": 3,
+    "critical": 2,
+    "fatal": 2,
+}
 
 
 def journal_stream(fd: int) -> bool:
@@ -67,8 +80,9 @@ class _Stderr:
         return sys.stderr.fileno()
 
 
-def setup_logging(fmt: str = "auto", level: str = "info", stream: Any = None,
-                  journal: bool | None = None) -> None:
+def setup_logging(
+    fmt: str = "auto", level: str = "info", stream: Any = None, journal: bool | None = None
+) -> None:
     """Log to ``stream`` (stderr by default). ``journal``: prefix each line with its syslog
     priority; by default when stderr is systemd's journal stream."""
     stream = stream or _Stderr()
@@ -78,8 +92,11 @@ def setup_logging(fmt: str = "auto", level: str = "info", stream: Any = None,
         except (AttributeError, OSError, ValueError):
             journal = False
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
-    renderer: Any = (structlog.processors.JSONRenderer() if use_json
-                     else structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -40,9 +40,13 @@ class Mailbox:
         cfg = self.cfg
         try:
             context = cfg.tls_context()
-            client = imapclient.IMAPClient(cfg.host, port=cfg.port, ssl=cfg.security == "ssl",
-                                           ssl_context=context if cfg.security == "ssl" else None,
-                                           timeout=cfg.timeout)
+            client = imapclient.IMAPClient(
+                cfg.host,
+                port=cfg.port,
+                ssl=cfg.security == "ssl",
+                ssl_context=context if cfg.security == "ssl" else None,
+                timeout=cfg.timeout,
+            )
             if cfg.security == "starttls":
                 client.starttls(ssl_context=context)
             if cfg.auth == "oauth2":
@@ -57,11 +61,13 @@ class Mailbox:
             client.shutdown()
             raise MailboxError(sasl.described("IMAP", cfg, exc)) from None
         except imapclient.exceptions.LoginError:
-            raise MailboxError(f"IMAP {cfg.host}:{cfg.port}: login refused for "
-                               f"{cfg.username}") from None
+            raise MailboxError(
+                f"IMAP {cfg.host}:{cfg.port}: login refused for {cfg.username}"
+            ) from None
         except (OSError, IMAPClientError, ssl.SSLError) as exc:
-            raise MailboxError(f"IMAP {cfg.host}:{cfg.port}: {exc.__class__.__name__}: "
-                               f"{exc}") from None
+            raise MailboxError(
+                f"IMAP {cfg.host}:{cfg.port}: {exc.__class__.__name__}: {exc}"
+            ) from None
         self.client = client
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
 
@@ -111,7 +117,7 @@ class Mailbox:
         memory."""
         size = max(1, self.cfg.batch_size)
         for i in range(0, len(uids), size):
-            batch = list(uids[i:i + size])
+            batch = list(uids[i : i + size])
             try:
                 sizes = self._c().fetch(batch, ["RFC822.SIZE"])
             except (OSError, IMAPClientError) as exc:
@@ -208,8 +214,9 @@ class Mailbox:
             raise MailboxError(f"IMAP cannot append to {folder}: {exc}") from None
 
     # -- waiting ----------------------------------------------------------
-    def idle_wait(self, timeout: float, interrupted: Callable[[], bool],
-                  ping: Callable[[], None]) -> bool:
+    def idle_wait(
+        self, timeout: float, interrupted: Callable[[], bool], ping: Callable[[], None]
+    ) -> bool:
         """IDLE up to ``timeout`` seconds, waking each second to ping the watchdog and to
         notice a signal; True when the server announced something."""
         c = self._c()

@@ -30,8 +30,10 @@ _HELP: dict[str, tuple[str, str]] = {
     "introd_imap_reconnects_total": ("counter", "Reconnections to the IMAP server after a loss."),
     "introd_errors_total": ("counter", "Outages and internal errors, by where they happened."),
     "introd_last_poll_timestamp_seconds": ("gauge", "When the folder was last read (Unix time)."),
-    "introd_mail_processing_seconds": ("histogram",
-                                       "Time to read, decide on and record one incoming mail."),
+    "introd_mail_processing_seconds": (
+        "histogram",
+        "Time to read, decide on and record one incoming mail.",
+    ),
 }
 
 
@@ -172,11 +174,13 @@ class MetricsServer:
         try:
             self.httpd = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
-            raise ConfigError([("metrics.listen", f"cannot listen on {host}:{port}: "
-                                f"{exc.strerror}")]) from None
+            raise ConfigError(
+                [("metrics.listen", f"cannot listen on {host}:{port}: {exc.strerror}")]
+            ) from None
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="introd-metrics",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, name="introd-metrics", daemon=True
+        )
         self.thread.start()
 
     @property
@@ -191,14 +195,22 @@ class MetricsServer:
 class Exporter:
     """The metrics and where they go (textfile, HTTP, both or neither)."""
 
-    def __init__(self, metrics: Metrics, *, textfile: Path | None = None,
-                 listen: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        *,
+        textfile: Path | None = None,
+        listen: tuple[str, int] | None = None,
+    ) -> None:
         self.metrics = metrics
         self.textfile = textfile
         self.server = MetricsServer(metrics, *listen) if listen else None
         if textfile or listen:
-            log.info("metrics_enabled", textfile=str(textfile) if textfile else None,
-                     listen=f"{listen[0]}:{self.server.port}" if listen and self.server else None)
+            log.info(
+                "metrics_enabled",
+                textfile=str(textfile) if textfile else None,
+                listen=f"{listen[0]}:{self.server.port}" if listen and self.server else None,
+            )
 
     @property
     def enabled(self) -> bool:
@@ -214,4 +226,3 @@ class Exporter:
         if self.server is not None:
             self.server.close()
             self.server = None
-

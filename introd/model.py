@@ -29,8 +29,12 @@ class Person:
     def first_name(self) -> str:
         if not self.name:
             return (self.email or "").split("@")[0]
-        words = [w for w in self.name.replace(",", " ").split() if w.rstrip(".").lower()
-                 not in {"mr", "ms", "mrs", "dr", "prof", "mme", "m", "herr", "frau", "sr", "sra"}]
+        words = [
+            w
+            for w in self.name.replace(",", " ").split()
+            if w.rstrip(".").lower()
+            not in {"mr", "ms", "mrs", "dr", "prof", "mme", "m", "herr", "frau", "sr", "sra"}
+        ]
         return words[0] if words else self.name
 
     def as_json(self) -> dict[str, Any]:

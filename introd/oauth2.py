@@ -102,10 +102,15 @@ def read_token(path: Path) -> Token | None:
             obtained_at=float(data["obtained_at"]),
         )
     except (ValueError, KeyError, TypeError) as exc:
-        reason = str(exc) if isinstance(exc, ValueError) and "version" in str(exc) else (
-            f"missing {exc}" if isinstance(exc, KeyError) else "malformed JSON")
-        raise AuthError(f"oauth2.token_file {path}: not a token file introd wrote "
-                        f"({reason}); {LOGIN_HINT} to write a new one") from None
+        reason = (
+            str(exc)
+            if isinstance(exc, ValueError) and "version" in str(exc)
+            else (f"missing {exc}" if isinstance(exc, KeyError) else "malformed JSON")
+        )
+        raise AuthError(
+            f"oauth2.token_file {path}: not a token file introd wrote "
+            f"({reason}); {LOGIN_HINT} to write a new one"
+        ) from None
     return token
 
 
@@ -167,8 +172,7 @@ def _prepare(cfg: OAuth2Config) -> None:
     it anywhere else); Microsoft answers with the scopes it granted, often spelt
     differently, so a changed scope is not an error."""
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
-    urls = [u for u in (cfg.token_url, cfg.device_authorization_url, cfg.authorization_url)
-            if u]
+    urls = [u for u in (cfg.token_url, cfg.device_authorization_url, cfg.authorization_url) if u]
     if urls and all(urlsplit(u).hostname in ("127.0.0.1", "localhost", "::1") for u in urls):
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
@@ -177,8 +181,9 @@ def _host(url: str | None) -> str:
     return urlsplit(url or "").netloc or "the provider"
 
 
-def _call(cfg: OAuth2Config, key: str, fn: Callable[[], Any], *,
-          expired_on_invalid_grant: bool = False) -> Any:
+def _call(
+    cfg: OAuth2Config, key: str, fn: Callable[[], Any], *, expired_on_invalid_grant: bool = False
+) -> Any:
     """Run one request to the provider; every way it can fail becomes one line."""
     import requests
     from oauthlib.oauth2 import OAuth2Error
@@ -196,17 +201,19 @@ def _call(cfg: OAuth2Config, key: str, fn: Callable[[], Any], *,
     except OAuth2Error as exc:
         error = str(getattr(exc, "error", "") or "error")
         if error == "missing_token":  # oauthlib's word for an answer without a token
-            raise AuthError(f"{where}: the answer is not an OAuth 2.0 token response") \
-                from None
+            raise AuthError(f"{where}: the answer is not an OAuth 2.0 token response") from None
         detail = " ".join(str(getattr(exc, "description", "") or "").split())[:200]
         detail = f": {detail}" if detail else ""
         if error == "invalid_grant" and expired_on_invalid_grant:
-            raise AuthExpired(f"{where} no longer accepts the refresh token "
-                              f"(invalid_grant{detail}); {LOGIN_HINT}") from None
+            raise AuthExpired(
+                f"{where} no longer accepts the refresh token (invalid_grant{detail}); {LOGIN_HINT}"
+            ) from None
         if error in ("invalid_client", "unauthorized_client"):
-            raise AuthError(f"oauth2.client_secret: {_host(url)} refused the client "
-                            f"({error}{detail}); check oauth2.client_id and the client "
-                            f"secret") from None
+            raise AuthError(
+                f"oauth2.client_secret: {_host(url)} refused the client "
+                f"({error}{detail}); check oauth2.client_id and the client "
+                f"secret"
+            ) from None
         raise AuthError(f"{where} refused: {error}{detail}") from None
     except (ValueError, TypeError, KeyError, Warning):
         raise AuthError(f"{where}: the answer is not an OAuth 2.0 token response") from None
@@ -217,12 +224,19 @@ def _secret(cfg: OAuth2Config) -> str | None:
     return value or None
 
 
-def _token_from(cfg: OAuth2Config, answer: dict[str, Any], now: float, *,
-                account: str | None, previous: Token | None = None) -> Token:
+def _token_from(
+    cfg: OAuth2Config,
+    answer: dict[str, Any],
+    now: float,
+    *,
+    account: str | None,
+    previous: Token | None = None,
+) -> Token:
     access = answer.get("access_token")
     if not isinstance(access, str) or not access:
-        raise AuthError(f"oauth2.token_url {_host(cfg.token_url)}: the answer holds no "
-                        f"access token")
+        raise AuthError(
+            f"oauth2.token_url {_host(cfg.token_url)}: the answer holds no access token"
+        )
     expires_in = answer.get("expires_in")
     try:
         expires_at = now + float(expires_in) if expires_in is not None else None
@@ -238,31 +252,43 @@ def _token_from(cfg: OAuth2Config, answer: dict[str, Any], now: float, *,
     refresh = answer.get("refresh_token")
     if not isinstance(refresh, str) or not refresh:
         refresh = previous.refresh_token if previous else None
-    return Token(access_token=access, expires_at=expires_at, refresh_token=refresh,
-                 scopes=scopes, account=account or (previous.account if previous else None),
-                 flow=cfg.flow, client_id=cfg.client_id, obtained_at=now)
+    return Token(
+        access_token=access,
+        expires_at=expires_at,
+        refresh_token=refresh,
+        scopes=scopes,
+        account=account or (previous.account if previous else None),
+        flow=cfg.flow,
+        client_id=cfg.client_id,
+        obtained_at=now,
+    )
 
 
-def fetch_client_credentials(cfg: OAuth2Config, *, now: float,
-                             account: str | None) -> Token:
+def fetch_client_credentials(cfg: OAuth2Config, *, now: float, account: str | None) -> Token:
     """An app's own token (Microsoft 365 service principal): no person, no refresh token."""
     _prepare(cfg)
     from oauthlib.oauth2 import BackendApplicationClient
     from requests_oauthlib import OAuth2Session
 
-    session = OAuth2Session(client=BackendApplicationClient(client_id=cfg.client_id),
-                            scope=list(cfg.scopes))
-    answer = _call(cfg, "token_url", lambda: session.fetch_token(
-        cfg.token_url, include_client_id=True, client_secret=_secret(cfg),
-        timeout=cfg.timeout))
+    session = OAuth2Session(
+        client=BackendApplicationClient(client_id=cfg.client_id), scope=list(cfg.scopes)
+    )
+    answer = _call(
+        cfg,
+        "token_url",
+        lambda: session.fetch_token(
+            cfg.token_url, include_client_id=True, client_secret=_secret(cfg), timeout=cfg.timeout
+        ),
+    )
     return _token_from(cfg, dict(answer), now, account=account)
 
 
 def refresh(cfg: OAuth2Config, token: Token, *, now: float) -> Token:
     """A new access token for the refresh token; ``invalid_grant`` is AuthExpired."""
     if not token.refresh_token:
-        raise AuthExpired(f"oauth2.token_file {cfg.token_file} holds no refresh token; "
-                          f"{LOGIN_HINT}")
+        raise AuthExpired(
+            f"oauth2.token_file {cfg.token_file} holds no refresh token; {LOGIN_HINT}"
+        )
     _prepare(cfg)
     from requests_oauthlib import OAuth2Session
 
@@ -271,9 +297,14 @@ def refresh(cfg: OAuth2Config, token: Token, *, now: float) -> Token:
     secret = _secret(cfg)
     if secret:
         extra["client_secret"] = secret
-    answer = _call(cfg, "token_url", lambda: session.refresh_token(
-        cfg.token_url, refresh_token=token.refresh_token, timeout=cfg.timeout, **extra),
-        expired_on_invalid_grant=True)
+    answer = _call(
+        cfg,
+        "token_url",
+        lambda: session.refresh_token(
+            cfg.token_url, refresh_token=token.refresh_token, timeout=cfg.timeout, **extra
+        ),
+        expired_on_invalid_grant=True,
+    )
     return _token_from(cfg, dict(answer), now, account=token.account, previous=token)
 
 
@@ -307,8 +338,13 @@ def start_device_flow(cfg: OAuth2Config) -> DeviceCode:
         form["client_secret"] = secret
 
     def ask() -> dict[str, Any]:
-        answer = session.post(cfg.device_authorization_url, data=form, timeout=cfg.timeout,
-                              headers={"Accept": "application/json"}, withhold_token=True)
+        answer = session.post(
+            cfg.device_authorization_url,
+            data=form,
+            timeout=cfg.timeout,
+            headers={"Accept": "application/json"},
+            withhold_token=True,
+        )
         data = answer.json()
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
@@ -321,38 +357,49 @@ def start_device_flow(cfg: OAuth2Config) -> DeviceCode:
     data = _call(cfg, "device_authorization_url", ask)
     try:
         return DeviceCode(
-            device_code=_text(data["device_code"]), user_code=_text(data["user_code"]),
-            verification_uri=_text(data.get("verification_uri")
-                                   or data.get("verification_url")),
+            device_code=_text(data["device_code"]),
+            user_code=_text(data["user_code"]),
+            verification_uri=_text(data.get("verification_uri") or data.get("verification_url")),
             expires_in=float(data.get("expires_in", 900)),
             interval=float(data.get("interval", 5)),
-            message=data.get("message") if isinstance(data.get("message"), str) else None)
+            message=data.get("message") if isinstance(data.get("message"), str) else None,
+        )
     except (KeyError, TypeError, ValueError):
-        raise AuthError(f"oauth2.device_authorization_url "
-                        f"{_host(cfg.device_authorization_url)}: the answer is not a device "
-                        f"authorization response") from None
+        raise AuthError(
+            f"oauth2.device_authorization_url "
+            f"{_host(cfg.device_authorization_url)}: the answer is not a device "
+            f"authorization response"
+        ) from None
 
 
-def finish_device_flow(cfg: OAuth2Config, code: DeviceCode, *, account: str | None,
-                       clock: Clock = time.time,
-                       sleep: Callable[[float], None] = time.sleep) -> Token:
+def finish_device_flow(
+    cfg: OAuth2Config,
+    code: DeviceCode,
+    *,
+    account: str | None,
+    clock: Clock = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Token:
     """RFC 8628 step 2: poll the token endpoint until the person approved (or refused, or
     the code expired), slowing down when asked to."""
     _prepare(cfg)
     from oauthlib.oauth2 import DeviceClient, OAuth2Error
     from requests_oauthlib import OAuth2Session
 
-    session = OAuth2Session(client=DeviceClient(client_id=cfg.client_id),
-                            scope=list(cfg.scopes))
+    session = OAuth2Session(client=DeviceClient(client_id=cfg.client_id), scope=list(cfg.scopes))
     secret = _secret(cfg)
     interval = max(code.interval, 0.05)  # a server that says 0 still gets no busy loop
     deadline = clock() + code.expires_in
 
     def poll() -> Any:
         try:
-            return session.fetch_token(cfg.token_url, device_code=code.device_code,
-                                       include_client_id=True, client_secret=secret,
-                                       timeout=cfg.timeout)
+            return session.fetch_token(
+                cfg.token_url,
+                device_code=code.device_code,
+                include_client_id=True,
+                client_secret=secret,
+                timeout=cfg.timeout,
+            )
         except OAuth2Error as exc:
             if getattr(exc, "error", "") in ("authorization_pending", "slow_down"):
                 return exc.error
@@ -365,8 +412,9 @@ def finish_device_flow(cfg: OAuth2Config, code: DeviceCode, *, account: str | No
         elif answer != "authorization_pending":
             return _token_from(cfg, dict(answer), clock(), account=account)
         if clock() + interval > deadline:
-            raise AuthError("oauth2: the device code expired before anyone signed in; "
-                            f"{LOGIN_HINT} again")
+            raise AuthError(
+                f"oauth2: the device code expired before anyone signed in; {LOGIN_HINT} again"
+            )
         sleep(interval)
 
 
@@ -383,22 +431,22 @@ class PendingSignIn:
 def authorization_url(cfg: OAuth2Config, redirect_uri: str) -> PendingSignIn:
     """The page a person opens (PKCE S256, a random state)."""
     if not cfg.authorization_url:
-        raise AuthError("oauth2.authorization_url: is required for the authorization_code "
-                        "flow")
+        raise AuthError("oauth2.authorization_url: is required for the authorization_code flow")
     _prepare(cfg)
     from requests_oauthlib import OAuth2Session
 
-    session = OAuth2Session(client_id=cfg.client_id, scope=list(cfg.scopes),
-                            redirect_uri=redirect_uri, pkce="S256")
-    extra = {"access_type": "offline", "prompt": "consent"} if cfg.provider == "google" \
-        else {}
+    session = OAuth2Session(
+        client_id=cfg.client_id, scope=list(cfg.scopes), redirect_uri=redirect_uri, pkce="S256"
+    )
+    extra = {"access_type": "offline", "prompt": "consent"} if cfg.provider == "google" else {}
     state = secrets.token_urlsafe(24)
     url, _same = session.authorization_url(cfg.authorization_url, state=state, **extra)
     return PendingSignIn(url=url, state=state, session=session)
 
 
-def exchange_code(cfg: OAuth2Config, pending: PendingSignIn, redirected: str, *,
-                  account: str | None, now: float) -> Token:
+def exchange_code(
+    cfg: OAuth2Config, pending: PendingSignIn, redirected: str, *, account: str | None, now: float
+) -> Token:
     """The redirect (a whole URL, or just the code) turned into tokens; the state must
     match the one sent, so a forged redirect is refused."""
     from urllib.parse import parse_qs
@@ -409,16 +457,25 @@ def exchange_code(cfg: OAuth2Config, pending: PendingSignIn, redirected: str, *,
     if query:
         state = query.get("state", [None])[0]
         if state != pending.state:
-            raise AuthError("oauth2: the redirect's state does not match this sign-in "
-                            "(an old or forged link)")
+            raise AuthError(
+                "oauth2: the redirect's state does not match this sign-in (an old or forged link)"
+            )
         code = query.get("code", [""])[0]
     else:
         code = redirected.strip()
     if not code:
         raise AuthError("oauth2: the redirect holds no code")
-    answer = _call(cfg, "token_url", lambda: pending.session.fetch_token(
-        cfg.token_url, code=code, include_client_id=True, client_secret=_secret(cfg),
-        timeout=cfg.timeout))
+    answer = _call(
+        cfg,
+        "token_url",
+        lambda: pending.session.fetch_token(
+            cfg.token_url,
+            code=code,
+            include_client_id=True,
+            client_secret=_secret(cfg),
+            timeout=cfg.timeout,
+        ),
+    )
     return _token_from(cfg, dict(answer), now, account=account)
 
 
@@ -428,8 +485,9 @@ class TokenSource:
     REFRESH_MARGIN left, else a refreshed one (or, for client_credentials, a new one).
     ``rejected`` names a token the mail server refused: it is replaced, once."""
 
-    def __init__(self, cfg: OAuth2Config, *, account: str | None = None,
-                 clock: Clock = time.time) -> None:
+    def __init__(
+        self, cfg: OAuth2Config, *, account: str | None = None, clock: Clock = time.time
+    ) -> None:
         self.cfg = cfg
         self.account = account
         self.clock = clock
@@ -447,8 +505,10 @@ class TokenSource:
     def _load(self) -> Token | None:
         token = read_token(self.cfg.token_file)
         if token is not None and token.client_id != self.cfg.client_id:
-            raise AuthExpired(f"oauth2.token_file {self.cfg.token_file} was written for "
-                              f"another oauth2.client_id; {LOGIN_HINT}")
+            raise AuthExpired(
+                f"oauth2.token_file {self.cfg.token_file} was written for "
+                f"another oauth2.client_id; {LOGIN_HINT}"
+            )
         return token
 
     def access_token(self, *, rejected: str | None = None) -> str:
@@ -463,8 +523,12 @@ class TokenSource:
             with _locked(self.cfg.token_file):
                 # another process may have refreshed meanwhile: its token will do
                 disk = self._load()
-                if disk is not None and disk.fresh(now) and disk.access_token != rejected \
-                        and (token is None or disk.access_token != token.access_token):
+                if (
+                    disk is not None
+                    and disk.fresh(now)
+                    and disk.access_token != rejected
+                    and (token is None or disk.access_token != token.access_token)
+                ):
                     new = disk
                 else:
                     new = self._renew(disk or token, now, forced=rejected is not None)
@@ -475,15 +539,19 @@ class TokenSource:
     def _renew(self, token: Token | None, now: float, *, forced: bool) -> Token:
         cfg = self.cfg
         if cfg.flow == "client_credentials":
-            new = fetch_client_credentials(cfg, now=now,
-                                           account=self.account or (token and token.account))
+            new = fetch_client_credentials(
+                cfg, now=now, account=self.account or (token and token.account)
+            )
         else:
             if token is None:
-                raise AuthExpired(f"oauth2.token_file {cfg.token_file}: no token yet; "
-                                  f"{LOGIN_HINT}")
+                raise AuthExpired(f"oauth2.token_file {cfg.token_file}: no token yet; {LOGIN_HINT}")
             new = refresh(cfg, token, now=now)
-        log.info("oauth2_token_refreshed", flow=cfg.flow, after_rejection=forced,
-                 expires_in_s=round(new.expires_at - now) if new.expires_at else None)
+        log.info(
+            "oauth2_token_refreshed",
+            flow=cfg.flow,
+            after_rejection=forced,
+            expires_in_s=round(new.expires_at - now) if new.expires_at else None,
+        )
         return new
 
     def stored(self) -> Token | None:

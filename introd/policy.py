@@ -19,8 +19,9 @@ from .model import Decision, Reading
 class StateView(Protocol):
     """What the rules may read from the state (absent under `parse` with no state)."""
 
-    def count_requests(self, *, requester: str | None = None, target: str | None = None,
-                       since: datetime) -> int: ...
+    def count_requests(
+        self, *, requester: str | None = None, target: str | None = None, since: datetime
+    ) -> int: ...
 
     def pair_history(self, requester: str, target: str) -> list: ...  # type: ignore[type-arg]
 
@@ -71,8 +72,10 @@ class NotFromOwner(Rule):
         if s.reading.from_delegate:
             if s.config.owner.delegates_may_forward:
                 return None
-            return (f"from the delegate {sender}: only the owner's forwards start intros "
-                    "(owner.delegates_may_forward is false)")
+            return (
+                f"from the delegate {sender}: only the owner's forwards start intros "
+                "(owner.delegates_may_forward is false)"
+            )
         return f"from {sender or 'no address'}, not an owner address"
 
 
@@ -107,11 +110,14 @@ class AmbiguousTarget(Rule):
         req = s.reading.request
         if req is None or len(req.candidates) < 2:
             return None
-        names = "; ".join(f"{i}. {c.name} <{c.email or 'no address'}>"
-                          + (f" — {c.company}" if c.company else "")
-                          for i, c in enumerate(req.candidates, 1))
-        return f"'{req.target.name if req.target else '?'}' matches {len(req.candidates)} " \
-               f"contacts: {names}"
+        names = "; ".join(
+            f"{i}. {c.name} <{c.email or 'no address'}>" + (f" — {c.company}" if c.company else "")
+            for i, c in enumerate(req.candidates, 1)
+        )
+        return (
+            f"'{req.target.name if req.target else '?'}' matches {len(req.candidates)} "
+            f"contacts: {names}"
+        )
 
 
 @rule
@@ -224,8 +230,10 @@ class _Limit(Rule):
         since = s.now - window  # type: ignore[operator]
         count = s.state.count_requests(**{self.COLUMN: person.email.lower()}, since=since)
         if count >= limit:
-            return f"{person.email} already {'made' if self.COLUMN == 'requester' else 'had'} " \
-                   f"{count} requests in the last {window.days} days (max {limit})"  # type: ignore[union-attr]
+            return (
+                f"{person.email} already {'made' if self.COLUMN == 'requester' else 'had'} "
+                f"{count} requests in the last {window.days} days (max {limit})"
+            )  # type: ignore[union-attr]
         return None
 
 
@@ -272,7 +280,10 @@ def decide(situation: Situation) -> Decision:
         if detail is None:
             continue
         template = settings.template if settings.action == "decline" else None
-        return Decision(action=settings.action, rule=name, detail=detail,  # type: ignore[arg-type]
-                        template=template)
+        return Decision(
+            action=settings.action,
+            rule=name,
+            detail=detail,  # type: ignore[arg-type]
+            template=template,
+        )
     return Decision(action="accept", rule="default", detail="no rule fired")
-

@@ -40,20 +40,62 @@ from .reading.names import clean_name
 from .texthtml import text_to_html
 
 TEMPLATE_NAMES = (
-    "optin_requester", "optin_target", "introduction", "reminder", "reask",
-    "declined_by_target", "thanks_target", "withdrawn", "expired", "decline_no_target",
-    "decline_no_reason", "decline_policy", "review", "bounce_notice", "digest",
-    "owner_notice", "late_answer", "followup", "ask_details", "introduction_draft",
+    "optin_requester",
+    "optin_target",
+    "introduction",
+    "reminder",
+    "reask",
+    "declined_by_target",
+    "thanks_target",
+    "withdrawn",
+    "expired",
+    "decline_no_target",
+    "decline_no_reason",
+    "decline_policy",
+    "review",
+    "bounce_notice",
+    "digest",
+    "owner_notice",
+    "late_answer",
+    "followup",
+    "ask_details",
+    "introduction_draft",
 )
 OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice", "introduction_draft")
 PARTS = ("subject", "txt", "html")
 # every variable some template is given; used to suggest a fix for a misspelt one
 VARIABLES = (
-    "owner", "requester", "target", "intro", "reply_address", "recipient", "role", "order",
-    "requester_note", "candidates", "rule", "detail", "review_reason", "first_sent",
-    "previous_answer_excerpt", "failed_address", "failure", "period_start", "period_end",
-    "counts", "awaiting", "ledger", "headline", "lines", "again", "introduced_at", "thanks",
-    "question", "introduction", "introduction_subject", "owner_text",
+    "owner",
+    "requester",
+    "target",
+    "intro",
+    "reply_address",
+    "recipient",
+    "role",
+    "order",
+    "requester_note",
+    "candidates",
+    "rule",
+    "detail",
+    "review_reason",
+    "first_sent",
+    "previous_answer_excerpt",
+    "failed_address",
+    "failure",
+    "period_start",
+    "period_end",
+    "counts",
+    "awaiting",
+    "ledger",
+    "headline",
+    "lines",
+    "again",
+    "introduced_at",
+    "thanks",
+    "question",
+    "introduction",
+    "introduction_subject",
+    "owner_text",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 _TAG = re.compile(r"\s*\[intro [A-Za-z0-9]+\]")
@@ -105,20 +147,31 @@ class _NoPrivateNames(Extension):
                 raise jinja2.TemplateSyntaxError(
                     f"'{name}' is not allowed in a template: names starting with '_' are "
                     "off limits (the sandbox refuses them)",
-                    token.lineno, stream.name, stream.filename)
+                    token.lineno,
+                    stream.name,
+                    stream.filename,
+                )
             previous = [*previous[-2:], token]
             yield token
 
 
 def _private_name(previous: list[Token], token: Token) -> str | None:
-    if token.type == "name" and str(token.value).startswith("_") and previous \
-            and previous[-1].type == "dot":
+    if (
+        token.type == "name"
+        and str(token.value).startswith("_")
+        and previous
+        and previous[-1].type == "dot"
+    ):
         return str(token.value)
     if token.type == "string" and str(token.value).startswith("_") and previous:
         if previous[-1].type == "lbracket":
             return str(token.value)
-        if previous[-1].type == "lparen" and len(previous) >= 2 and \
-                previous[-2].type == "name" and previous[-2].value == "attr":
+        if (
+            previous[-1].type == "lparen"
+            and len(previous) >= 2
+            and previous[-2].type == "name"
+            and previous[-2].value == "attr"
+        ):
             return str(token.value)
     return None
 
@@ -142,8 +195,7 @@ class _Undefined(jinja2.StrictUndefined):
         if have:
             hint = difflib.get_close_matches(str(name), have, n=1)
             meant = f"did you mean '{hint[0]}'? " if hint else ""
-            return (f"{_kind(obj)} has no attribute '{name}' ({meant}"
-                    f"it has: {', '.join(have)})")
+            return f"{_kind(obj)} has no attribute '{name}' ({meant}it has: {', '.join(have)})"
         return f"{_kind(obj)} has no attribute or key '{name}'"
 
 
@@ -223,8 +275,9 @@ class Templates:
             # templates change only on reload (SIGHUP builds a new Templates)
             auto_reload=False,
             undefined=_Undefined,
-            autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
-                                                default_for_string=False, default=False),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html.j2",), default_for_string=False, default=False
+            ),
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
@@ -248,8 +301,9 @@ class Templates:
 
     def _look_up(self, filename: str) -> Source | None:
         if self.templates_dir is not None and (self.templates_dir / filename).is_file():
-            return Source(filename=filename, origin="templates_dir",
-                          path=self.templates_dir / filename)
+            return Source(
+                filename=filename, origin="templates_dir", path=self.templates_dir / filename
+            )
         if (builtin_dir() / filename).is_file():
             return Source(filename=filename, origin="built-in", path=builtin_dir() / filename)
         return None
@@ -269,8 +323,14 @@ class Templates:
         except Exception as exc:  # any failure of a user's template, reported in one line
             raise TemplateError(describe_error(exc, str(source.path))) from None
 
-    def render(self, name: str, context: Mapping[str, Any], language: str | None = None,
-               *, strict: bool = False) -> Rendered:
+    def render(
+        self,
+        name: str,
+        context: Mapping[str, Any],
+        language: str | None = None,
+        *,
+        strict: bool = False,
+    ) -> Rendered:
         """Render NAME's subject, text and (optional) HTML part; raise TemplateError.
 
         With ``strict`` (as `templates check` renders), a line break in the subject
@@ -282,8 +342,14 @@ class Templates:
             raise TemplateError(problems[0])
         return rendered
 
-    def try_render(self, name: str, context: Mapping[str, Any], language: str | None = None,
-                   *, strict: bool = True) -> tuple[Rendered | None, list[str]]:
+    def try_render(
+        self,
+        name: str,
+        context: Mapping[str, Any],
+        language: str | None = None,
+        *,
+        strict: bool = True,
+    ) -> tuple[Rendered | None, list[str]]:
         """The rendered mail, or None and every problem found (one line each)."""
         if name not in TEMPLATE_NAMES:
             return None, [f"unknown template {name!r}"]
@@ -303,8 +369,10 @@ class Templates:
         subject = (out["subject"] or "").strip()
         if subject_file is not None and out["subject"] is not None:
             if strict and _CONTROL.search(subject.replace(" ", "")):
-                problems.append(f"{subject_file.path}: the subject has a line break or a "
-                                "control character; a subject must be one line")
+                problems.append(
+                    f"{subject_file.path}: the subject has a line break or a "
+                    "control character; a subject must be one line"
+                )
             elif not clean_header(subject):
                 problems.append(f"{subject_file.path}: the subject is empty")
         text = (out["txt"] or "").strip("\n")
@@ -315,8 +383,7 @@ class Templates:
         html, problem = self._html(name, text_file, context, text, clean_header(subject))
         if problem:
             return None, [problem]
-        return Rendered(name=name, subject=clean_header(subject), text=text + "\n",
-                        html=html), []
+        return Rendered(name=name, subject=clean_header(subject), text=text + "\n", html=html), []
 
     def html_source(self, name: str, text_file: Source, language: str | None) -> Source | None:
         """Where NAME's HTML part comes from: its own NAME.html.j2 beside the text part
@@ -325,8 +392,9 @@ class Templates:
         own = self._find(f"{folder}/{name}.html.j2" if folder else f"{name}.html.j2")
         return own if own is not None else self.source("layout", "html", language)
 
-    def _html(self, name: str, text_file: Source, context: Mapping[str, Any], text: str,
-              subject: str) -> tuple[str | None, str | None]:
+    def _html(
+        self, name: str, text_file: Source, context: Mapping[str, Any], text: str, subject: str
+    ) -> tuple[str | None, str | None]:
         """The HTML part (None when switched off by an empty file) and a problem, if any."""
         folder = text_file.filename.rpartition("/")[0]
         lang = folder or self.default_language
@@ -335,8 +403,12 @@ class Templates:
             return None, None
         extra: dict[str, Any] = {}
         if source.filename.rpartition("/")[2] == "layout.html.j2":
-            extra = {"body": lambda style=None: text_to_html(text, style, lang=lang),
-                     "subject": _TAG.sub("", subject).strip(), "lang": lang, "template": name}
+            extra = {
+                "body": lambda style=None: text_to_html(text, style, lang=lang),
+                "subject": _TAG.sub("", subject).strip(),
+                "lang": lang,
+                "template": name,
+            }
         try:
             html = self._render_part(source, {**context, **extra})
         except TemplateError as exc:
@@ -360,8 +432,13 @@ class _WirePolicy(email.policy.Compat32):
     compat32 writes, without building an ``email.header.Header`` for it."""
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        if isinstance(value, str) and value.isascii() and "\r" not in value \
-                and "\n" not in value and len(name) + len(value) + 2 <= self.max_line_length:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and "\r" not in value
+            and "\n" not in value
+            and len(name) + len(value) + 2 <= self.max_line_length
+        ):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
@@ -399,14 +476,25 @@ def _text_part(text: str, subtype: str) -> tuple[list[tuple[str, Any]], bytes]:
     """The headers and the body of a text part: UTF-8, quoted-printable, CRLF line ends."""
     encoded = email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1"))
     body = _NEWLINES.sub("\r\n", encoded).encode("ascii")
-    return [("Content-Type", f'text/{subtype}; charset="utf-8"'), ("MIME-Version", "1.0"),
-            ("Content-Transfer-Encoding", "quoted-printable")], body
+    return [
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "quoted-printable"),
+    ], body
 
 
-def compose_bytes(rendered: Rendered, *, sender: Address, to: Sequence[Person],
-                  message_id: str, date: datetime, reply_to: str | None = None,
-                  in_reply_to: str | None = None, auto_submitted: bool = True,
-                  cc: Sequence[Person] = ()) -> bytes:
+def compose_bytes(
+    rendered: Rendered,
+    *,
+    sender: Address,
+    to: Sequence[Person],
+    message_id: str,
+    date: datetime,
+    reply_to: str | None = None,
+    in_reply_to: str | None = None,
+    auto_submitted: bool = True,
+    cc: Sequence[Person] = (),
+) -> bytes:
     """The outgoing mail as it goes on the wire: text, or multipart/alternative when there
     is an HTML part, quoted-printable UTF-8, CRLF line ends.
 
@@ -415,17 +503,24 @@ def compose_bytes(rendered: Rendered, *, sender: Address, to: Sequence[Person],
     generator writes for the equivalent ``MIMEMultipart`` (a test holds them equal), at a
     fraction of the cost. Every mail introd sends has this one shape.
     """
-    head: list[tuple[str, Any]] = [("From", _mailbox(sender)),
-                                   ("To", ", ".join(_mailbox(address_of(p)) for p in to))]
+    head: list[tuple[str, Any]] = [
+        ("From", _mailbox(sender)),
+        ("To", ", ".join(_mailbox(address_of(p)) for p in to)),
+    ]
     if cc:
         head.append(("Cc", ", ".join(_mailbox(address_of(p)) for p in cc)))
-    head += [("Subject", _header(rendered.subject)), ("Date", format_datetime(date)),
-             ("Message-ID", clean_header(message_id))]
+    head += [
+        ("Subject", _header(rendered.subject)),
+        ("Date", format_datetime(date)),
+        ("Message-ID", clean_header(message_id)),
+    ]
     if reply_to:
         head.append(("Reply-To", clean_header(reply_to)))
     if in_reply_to:
-        head += [("In-Reply-To", clean_header(in_reply_to)),
-                 ("References", clean_header(in_reply_to))]
+        head += [
+            ("In-Reply-To", clean_header(in_reply_to)),
+            ("References", clean_header(in_reply_to)),
+        ]
     if auto_submitted:
         head += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All")]
     text_head, text_body = _text_part(rendered.text, "plain")
@@ -433,15 +528,29 @@ def compose_bytes(rendered: Rendered, *, sender: Address, to: Sequence[Person],
         return _headers(text_head + head) + text_body
     html_head, html_body = _text_part(rendered.html, "html")
     boundary = _boundary()
-    top = [("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
-           ("MIME-Version", "1.0")]
+    top = [
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        ("MIME-Version", "1.0"),
+    ]
     delimiter = f"--{boundary}".encode("ascii")
-    return b"".join([
-        _headers(top + head),
-        delimiter, _CRLF, _headers(text_head), text_body,
-        _CRLF, delimiter, _CRLF, _headers(html_head), html_body,
-        _CRLF, delimiter, b"--", _CRLF,
-    ])
+    return b"".join(
+        [
+            _headers(top + head),
+            delimiter,
+            _CRLF,
+            _headers(text_head),
+            text_body,
+            _CRLF,
+            delimiter,
+            _CRLF,
+            _headers(html_head),
+            html_body,
+            _CRLF,
+            delimiter,
+            b"--",
+            _CRLF,
+        ]
+    )
 
 
 def compose(rendered: Rendered, **kwargs: Any) -> EmailMessage:

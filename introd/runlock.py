@@ -84,8 +84,7 @@ class RunLock:
         except files.UnsafePath as exc:
             raise StateError(f"state_path: {exc}") from None
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot create the lock file: {exc.strerror}") \
-                from None
+            raise StateError(f"{self.path}: cannot create the lock file: {exc.strerror}") from None
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -100,8 +99,10 @@ class RunLock:
             pid = _pid_in(fd)
             os.close(fd)
             who = f"introd (pid {pid})" if pid else "introd"
-            raise StateLocked(f"{state_path}: another {who} is running on this state "
-                              f"(lock {self.path}); stop it first") from None
+            raise StateLocked(
+                f"{state_path}: another {who} is running on this state "
+                f"(lock {self.path}); stop it first"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd

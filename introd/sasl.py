@@ -62,9 +62,11 @@ def described(protocol: str, cfg: ServerConfig, exc: AuthError) -> str:
 def _mechanism(protocol: str, cfg: ServerConfig, offered: list[str]) -> str:
     mechanism = choose_mechanism(offered)
     if mechanism is None:
-        raise AuthError(f"{protocol} {cfg.host}:{cfg.port}: the server offers neither "
-                        f"OAUTHBEARER nor XOAUTH2 (it offers {', '.join(offered) or 'no AUTH'}"
-                        f"); {protocol.lower()}.auth: oauth2 cannot work here")
+        raise AuthError(
+            f"{protocol} {cfg.host}:{cfg.port}: the server offers neither "
+            f"OAUTHBEARER nor XOAUTH2 (it offers {', '.join(offered) or 'no AUTH'}"
+            f"); {protocol.lower()}.auth: oauth2 cannot work here"
+        )
     return mechanism
 
 
@@ -88,8 +90,10 @@ def with_fresh_token(cfg: ServerConfig, attempt: Callable[[str], None]) -> str |
 
 # -- IMAP ----------------------------------------------------------------------------
 def imap_offered(client: imapclient.IMAPClient) -> list[str]:
-    caps = [c.decode("ascii", "replace") if isinstance(c, bytes) else str(c)
-            for c in client.capabilities()]
+    caps = [
+        c.decode("ascii", "replace") if isinstance(c, bytes) else str(c)
+        for c in client.capabilities()
+    ]
     return [c[5:] for c in caps if c.upper().startswith("AUTH=")]
 
 
@@ -112,8 +116,10 @@ def imap_login(client: imapclient.IMAPClient, cfg: ServerConfig) -> None:
 
     refusal = with_fresh_token(cfg, attempt)
     if refusal is not None:
-        raise AuthError(f"IMAP {cfg.host}:{cfg.port}: {mechanism} login refused for {user} "
-                        f"even with a fresh token")
+        raise AuthError(
+            f"IMAP {cfg.host}:{cfg.port}: {mechanism} login refused for {user} "
+            f"even with a fresh token"
+        )
 
 
 # -- SMTP ----------------------------------------------------------------------------
@@ -141,5 +147,7 @@ def smtp_login(smtp: smtplib.SMTP, cfg: ServerConfig) -> None:
 
     refusal = with_fresh_token(cfg, attempt)
     if refusal is not None:
-        raise AuthError(f"SMTP {cfg.host}:{cfg.port}: {mechanism} login refused for {user} "
-                        f"({refusal}) even with a fresh token")
+        raise AuthError(
+            f"SMTP {cfg.host}:{cfg.port}: {mechanism} login refused for {user} "
+            f"({refusal}) even with a fresh token"
+        )

@@ -48,11 +48,17 @@ log = structlog.get_logger("introd.sending")
 STOP_GRACE = 30.0
 
 
-def send_pass(store: Store, engine: Callable[[], Engine], smtp: SmtpConnection,
-              config: Config, *,
-              now: datetime, stop: Callable[[], bool],
-              on_sent: Callable[[OutboxRow], None] | None = None,
-              on_failure: Callable[[Failure], None] | None = None) -> int:
+def send_pass(
+    store: Store,
+    engine: Callable[[], Engine],
+    smtp: SmtpConnection,
+    config: Config,
+    *,
+    now: datetime,
+    stop: Callable[[], bool],
+    on_sent: Callable[[OutboxRow], None] | None = None,
+    on_failure: Callable[[Failure], None] | None = None,
+) -> int:
     """Send until nothing is due, or a round changes nothing (all deferred, or the hourly
     limit reached); bounce notices queued meanwhile go out in the same pass. Returns how
     many mails the server accepted; raises DeliveryError as ``send_due`` does. ``engine``
@@ -68,9 +74,16 @@ def send_pass(store: Store, engine: Callable[[], Engine], smtp: SmtpConnection,
     sent = 0
     while not stop():
         depth = store.outbox_depth()
-        sent_now = send_due(store, smtp, now=now, envelope_from=config.reply_address,
-                            max_per_hour=config.max_outgoing_per_hour, on_failure=failed,
-                            on_sent=on_sent, stop=stop)
+        sent_now = send_due(
+            store,
+            smtp,
+            now=now,
+            envelope_from=config.reply_address,
+            max_per_hour=config.max_outgoing_per_hour,
+            on_failure=failed,
+            on_sent=on_sent,
+            stop=stop,
+        )
         sent += sent_now
         if not store.due_outbox(now, limit=1):
             break
@@ -107,7 +120,10 @@ class SenderProcess:
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "introd.sending", str(theirs.fileno()), str(os.getpid())],
-                pass_fds=kept, stdin=subprocess.DEVNULL, close_fds=True)
+                pass_fds=kept,
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
         finally:
             theirs.close()
         self._conn = Connection(ours.detach())
@@ -119,8 +135,9 @@ class SenderProcess:
         """Mail was queued: send what is due at ``now``."""
         self._tell(("send", now))
 
-    def finish(self, now: datetime, *, stop: Callable[[], bool],
-               ping: Callable[[], None] = lambda: None) -> SenderReport:
+    def finish(
+        self, now: datetime, *, stop: Callable[[], bool], ping: Callable[[], None] = lambda: None
+    ) -> SenderReport:
         """Let the sender send what is still due, then end; returns what it did. While it
         works, ``ping`` is called every fraction of a second (the watchdog), and once
         ``stop()`` is true (SIGTERM) the sender is told to finish only the mail in hand."""
@@ -143,8 +160,9 @@ class SenderProcess:
         except (EOFError, OSError):
             report = SenderReport(error=("crash", "the sender ended unexpectedly"))
         except Exception as exc:  # noqa: BLE001 - an unreadable report must not stop us
-            report = SenderReport(error=("crash", f"unreadable report from the sender: "
-                                                  f"{exc.__class__.__name__}"))
+            report = SenderReport(
+                error=("crash", f"unreadable report from the sender: {exc.__class__.__name__}")
+            )
         try:
             self._proc.wait(STOP_GRACE)
         except subprocess.TimeoutExpired:
@@ -153,8 +171,9 @@ class SenderProcess:
         self._conn.close()
         if report.error is not None and report.error[0] == "crash" and self._proc.returncode:
             report.error = ("crash", f"{report.error[1]} (exit {self._proc.returncode})")
-        log.info("sender_finished", sent=report.total,
-                 error=report.error[0] if report.error else None)
+        log.info(
+            "sender_finished", sent=report.total, error=report.error[0] if report.error else None
+        )
         return report
 
     def _tell(self, message: tuple[str, Any]) -> None:
@@ -258,8 +277,16 @@ def main(fd: int, daemon_pid: int) -> int:
             orders.read(wait=True)
             if orders.pending and orders.now is not None and not stop():
                 orders.pending = False
-                send_pass(store, engine, smtp, config, now=orders.now, stop=stop,
-                          on_sent=sent, on_failure=failed)
+                send_pass(
+                    store,
+                    engine,
+                    smtp,
+                    config,
+                    now=orders.now,
+                    stop=stop,
+                    on_sent=sent,
+                    on_failure=failed,
+                )
             if orders.finish and not orders.pending:
                 break
     except DeliveryError as exc:

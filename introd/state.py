@@ -20,7 +20,9 @@ from . import files
 from .exceptions import StateError
 
 MIGRATIONS: list[tuple[str, str]] = [
-    ("001_initial", """
+    (
+        "001_initial",
+        """
     CREATE TABLE intros (
         id TEXT PRIMARY KEY,
         state TEXT NOT NULL,
@@ -87,14 +89,20 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX events_intro ON events(intro_id, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE notices (address TEXT NOT NULL, day TEXT NOT NULL, PRIMARY KEY (address, day));
-    """),
-    ("002_outbox_by_intro", """
+    """,
+    ),
+    (
+        "002_outbox_by_intro",
+        """
     CREATE INDEX outbox_intro ON outbox(intro_id);
     CREATE INDEX intros_updated ON intros(state, updated);
-    """),
+    """,
+    ),
     # after the introduction: one follow-up to the requester, its outcome and thank-you.
     # Introductions made before this migration are not followed up (status 'skipped').
-    ("003_followups", """
+    (
+        "003_followups",
+        """
     CREATE TABLE followups (
         intro_id TEXT PRIMARY KEY REFERENCES intros(id),
         introduced_at TEXT NOT NULL,
@@ -109,15 +117,22 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX followups_due ON followups(status, introduced_at);
     INSERT INTO followups (intro_id, introduced_at, status)
         SELECT id, updated, 'skipped' FROM intros WHERE state = 'introduced'
-    """),
+    """,
+    ),
     # the people who only passed a request on to the owner: JSON [{"name", "email"}]
-    ("004_forwarded_by", """
+    (
+        "004_forwarded_by",
+        """
     ALTER TABLE intros ADD COLUMN forwarded_by TEXT NOT NULL DEFAULT '[]'
-    """),
+    """,
+    ),
     # attempts whose outcome the server never told (it took the data, then went away)
-    ("005_outbox_unconfirmed", """
+    (
+        "005_outbox_unconfirmed",
+        """
     ALTER TABLE outbox ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0;
-    """),
+    """,
+    ),
 ]
 
 # the clock going back by more than this is a jump, not the skew between two runs
@@ -126,18 +141,34 @@ CLOCK_SLACK = timedelta(minutes=5)
 MAX_PLANNED_RETRY = timedelta(hours=3)
 # what happened at a time: never later than now (what is planned, next_attempt and
 # expires, is clamped by clamp_future on its own terms)
-_PAST_STAMPS = (("outbox", "created"), ("outbox", "sent_at"), ("intros", "created"),
-                ("intros", "updated"), ("parties", "asked_at"), ("parties", "reminded_at"),
-                ("parties", "answered_at"), ("events", "at"), ("messages", "handled_at"),
-                ("followups", "introduced_at"), ("followups", "sent_at"),
-                ("followups", "answered_at"))
+_PAST_STAMPS = (
+    ("outbox", "created"),
+    ("outbox", "sent_at"),
+    ("intros", "created"),
+    ("intros", "updated"),
+    ("parties", "asked_at"),
+    ("parties", "reminded_at"),
+    ("parties", "answered_at"),
+    ("events", "at"),
+    ("messages", "handled_at"),
+    ("followups", "introduced_at"),
+    ("followups", "sent_at"),
+    ("followups", "answered_at"),
+)
 
 ACTIVE_STATES = ("review", "awaiting", "details", "draft")
 # automatic mail to the owner: sent after the intros' own mail, within their own budget
 NOTICE_TEMPLATES = ("bounce_notice", "owner_notice", "digest")
 _NOTICES_SQL = ", ".join(f"'{t}'" for t in NOTICE_TEMPLATES)
-END_STATES = ("introduced", "declined", "declined_by_target", "withdrawn", "expired",
-              "cancelled", "ignored")
+END_STATES = (
+    "introduced",
+    "declined",
+    "declined_by_target",
+    "withdrawn",
+    "expired",
+    "cancelled",
+    "ignored",
+)
 
 
 def _why(exc: sqlite3.Error) -> str:
@@ -296,8 +327,12 @@ class Store:
         store.path = Path(path)
         store._depth = 0
         try:
-            store.db = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True,
-                                       isolation_level=None, timeout=30)
+            store.db = sqlite3.connect(
+                f"{store.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                timeout=30,
+            )
             store.db.row_factory = sqlite3.Row
             store.db.execute("PRAGMA query_only=ON")
             done = {r[0] for r in store.db.execute("SELECT name FROM schema_migrations")}
@@ -322,13 +357,17 @@ class Store:
         self.db.close()
 
     def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                        "(name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(name TEXT PRIMARY KEY, applied TEXT NOT NULL)"
+        )
         done = {r[0] for r in self.db.execute("SELECT name FROM schema_migrations")}
         known = {name for name, _ in MIGRATIONS}
         if done - known:
-            raise StateError(f"{self.path}: the state was written by a newer introd "
-                             f"(migrations {', '.join(sorted(done - known))})")
+            raise StateError(
+                f"{self.path}: the state was written by a newer introd "
+                f"(migrations {', '.join(sorted(done - known))})"
+            )
         for name, sql in MIGRATIONS:
             if name in done:
                 continue
@@ -337,8 +376,9 @@ class Store:
                 for statement in sql.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-                self.db.execute("INSERT INTO schema_migrations VALUES (?, ?)",
-                                (name, iso(datetime.now(UTC))))
+                self.db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)", (name, iso(datetime.now(UTC)))
+                )
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -399,37 +439,63 @@ class Store:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._exec("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
-                   "excluded.value", (key, value))
+        self._exec(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     # -- messages ---------------------------------------------------------
     def delete_meta(self, key: str) -> None:
         self._exec("DELETE FROM meta WHERE key = ?", (key,))
 
     def seen_uid(self, folder: str, uidvalidity: int, uid: int) -> sqlite3.Row | None:
-        return self._exec("SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND uid=?",
-                          (folder, uidvalidity, uid)).fetchone()
+        return self._exec(
+            "SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND uid=?",
+            (folder, uidvalidity, uid),
+        ).fetchone()
 
     def seen_message_id(self, message_id: str | None) -> bool:
         if not message_id:
             return False
-        return self._exec("SELECT 1 FROM messages WHERE message_id = ? LIMIT 1",
-                          (message_id,)).fetchone() is not None
+        return (
+            self._exec(
+                "SELECT 1 FROM messages WHERE message_id = ? LIMIT 1", (message_id,)
+            ).fetchone()
+            is not None
+        )
 
-    def record_message(self, *, folder: str, uidvalidity: int, uid: int, message_id: str | None,
-                       kind: str, intro_id: str | None, action: str, rule: str,
-                       now: datetime) -> None:
-        self._exec("INSERT OR IGNORE INTO messages (folder, uidvalidity, uid, message_id, kind, "
-                   "intro_id, action, rule, handled_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                   (folder, uidvalidity, uid, message_id, kind, intro_id, action, rule, iso(now)))
+    def record_message(
+        self,
+        *,
+        folder: str,
+        uidvalidity: int,
+        uid: int,
+        message_id: str | None,
+        kind: str,
+        intro_id: str | None,
+        action: str,
+        rule: str,
+        now: datetime,
+    ) -> None:
+        self._exec(
+            "INSERT OR IGNORE INTO messages (folder, uidvalidity, uid, message_id, kind, "
+            "intro_id, action, rule, handled_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (folder, uidvalidity, uid, message_id, kind, intro_id, action, rule, iso(now)),
+        )
 
     def mark_placed(self, folder: str, uidvalidity: int, uid: int) -> None:
-        self._exec("UPDATE messages SET placed = 1 WHERE folder=? AND uidvalidity=? AND uid=?",
-                   (folder, uidvalidity, uid))
+        self._exec(
+            "UPDATE messages SET placed = 1 WHERE folder=? AND uidvalidity=? AND uid=?",
+            (folder, uidvalidity, uid),
+        )
 
     def unplaced(self, folder: str, uidvalidity: int) -> list[sqlite3.Row]:
-        return list(self._exec("SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND "
-                               "placed = 0", (folder, uidvalidity)))
+        return list(
+            self._exec(
+                "SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND placed = 0",
+                (folder, uidvalidity),
+            )
+        )
 
     # -- intros -----------------------------------------------------------
     def intro_exists(self, intro_id: str) -> bool:
@@ -462,9 +528,15 @@ class Store:
         row = self._exec("SELECT * FROM intros WHERE id = ?", (intro_id.upper(),)).fetchone()
         return IntroRow.from_row(row) if row else None
 
-    def intros(self, *, state: str | None = None, party: str | None = None,
-               older_than: datetime | None = None, limit: int | None = None,
-               outcome: str | None = None) -> list[IntroRow]:
+    def intros(
+        self,
+        *,
+        state: str | None = None,
+        party: str | None = None,
+        older_than: datetime | None = None,
+        limit: int | None = None,
+        outcome: str | None = None,
+    ) -> list[IntroRow]:
         sql, params = "SELECT * FROM intros WHERE 1=1", []
         if state:
             sql += " AND state = ?"
@@ -473,8 +545,7 @@ class Store:
             sql += " AND id IN (SELECT intro_id FROM followups WHERE outcome = ?)"
             params.append(outcome)
         elif outcome == "unanswered":
-            sql += " AND id IN (SELECT intro_id FROM followups WHERE status IN ('sent', " \
-                   "'reasked'))"
+            sql += " AND id IN (SELECT intro_id FROM followups WHERE status IN ('sent', 'reasked'))"
         elif outcome == "none":
             sql += " AND id NOT IN (SELECT intro_id FROM followups WHERE outcome IS NOT NULL)"
         if party:
@@ -492,71 +563,108 @@ class Store:
         """Ids of the awaiting intros the timers must look at: expired by ``now``, or with a
         party asked at or before ``asked_before`` and not reminded yet. (Times are stored
         as whole UTC seconds in one format, so they compare as text.)"""
-        return [r[0] for r in self._exec(
-            "SELECT id FROM intros WHERE state IN ('awaiting', 'details', 'draft') AND ("
-            "(expires IS NOT NULL AND expires <= ?) OR EXISTS (SELECT 1 FROM parties p "
-            "WHERE p.intro_id = intros.id AND p.status = 'asked' AND p.asked_at IS NOT NULL "
-            "AND p.reminded_at IS NULL AND p.asked_at <= ?)) ORDER BY created, id",
-            (iso(now), iso(asked_before)))]
+        return [
+            r[0]
+            for r in self._exec(
+                "SELECT id FROM intros WHERE state IN ('awaiting', 'details', 'draft') AND ("
+                "(expires IS NOT NULL AND expires <= ?) OR EXISTS (SELECT 1 FROM parties p "
+                "WHERE p.intro_id = intros.id AND p.status = 'asked' AND p.asked_at IS NOT NULL "
+                "AND p.reminded_at IS NULL AND p.asked_at <= ?)) ORDER BY created, id",
+                (iso(now), iso(asked_before)),
+            )
+        ]
 
-    def count_requests(self, *, requester: str | None = None, target: str | None = None,
-                       since: datetime) -> int:
+    def count_requests(
+        self, *, requester: str | None = None, target: str | None = None, since: datetime
+    ) -> int:
         column, value = ("requester_email", requester) if requester else ("target_email", target)
-        row = self._exec(f"SELECT COUNT(*) FROM intros WHERE {column} = ? AND created >= ? AND "
-                         "state NOT IN ('ignored')", (value, iso(since))).fetchone()
+        row = self._exec(
+            f"SELECT COUNT(*) FROM intros WHERE {column} = ? AND created >= ? AND "
+            "state NOT IN ('ignored')",
+            (value, iso(since)),
+        ).fetchone()
         return int(row[0])
 
     def pair_history(self, requester: str, target: str) -> list[IntroRow]:
-        return [IntroRow.from_row(r) for r in self._exec(
-            "SELECT * FROM intros WHERE requester_email = ? AND target_email = ? ORDER BY created",
-            (requester, target))]
+        return [
+            IntroRow.from_row(r)
+            for r in self._exec(
+                "SELECT * FROM intros WHERE requester_email = ? AND target_email = ? "
+                "ORDER BY created",
+                (requester, target),
+            )
+        ]
 
     def created_between(self, start: datetime, end: datetime) -> list[IntroRow]:
-        return [IntroRow.from_row(r) for r in self._exec(
-            "SELECT * FROM intros WHERE created >= ? AND created <= ? ORDER BY created",
-            (iso(start), iso(end)))]
+        return [
+            IntroRow.from_row(r)
+            for r in self._exec(
+                "SELECT * FROM intros WHERE created >= ? AND created <= ? ORDER BY created",
+                (iso(start), iso(end)),
+            )
+        ]
 
     def ended_between(self, state: str, start: datetime, end: datetime) -> list[IntroRow]:
-        return [IntroRow.from_row(r) for r in self._exec(
-            "SELECT * FROM intros WHERE state = ? AND updated >= ? AND updated <= ? "
-            "ORDER BY updated", (state, iso(start), iso(end)))]
+        return [
+            IntroRow.from_row(r)
+            for r in self._exec(
+                "SELECT * FROM intros WHERE state = ? AND updated >= ? AND updated <= ? "
+                "ORDER BY updated",
+                (state, iso(start), iso(end)),
+            )
+        ]
 
     def count_by_state(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._exec("SELECT state, COUNT(*) FROM intros GROUP BY state")}
 
     # -- follow-ups -------------------------------------------------------
     def insert_followup(self, intro_id: str, introduced_at: datetime) -> None:
-        self._exec("INSERT OR IGNORE INTO followups (intro_id, introduced_at) VALUES (?, ?)",
-                   (intro_id, iso(introduced_at)))
+        self._exec(
+            "INSERT OR IGNORE INTO followups (intro_id, introduced_at) VALUES (?, ?)",
+            (intro_id, iso(introduced_at)),
+        )
 
     def update_followup(self, intro_id: str, **fields: Any) -> None:
         for key, value in list(fields.items()):
             if isinstance(value, datetime):
                 fields[key] = iso(value)
         sets = ", ".join(f"{k} = :{k}" for k in fields)
-        self._exec(f"UPDATE followups SET {sets} WHERE intro_id = :_id",
-                   {**fields, "_id": intro_id})
+        self._exec(
+            f"UPDATE followups SET {sets} WHERE intro_id = :_id", {**fields, "_id": intro_id}
+        )
 
     def followup(self, intro_id: str) -> FollowupRow | None:
-        row = self._exec("SELECT * FROM followups WHERE intro_id = ?",
-                         (intro_id.upper(),)).fetchone()
+        row = self._exec(
+            "SELECT * FROM followups WHERE intro_id = ?", (intro_id.upper(),)
+        ).fetchone()
         return FollowupRow.from_row(row) if row else None
 
     def followups(self) -> dict[str, FollowupRow]:
-        return {r["intro_id"]: FollowupRow.from_row(r)
-                for r in self._exec("SELECT * FROM followups")}
+        return {
+            r["intro_id"]: FollowupRow.from_row(r) for r in self._exec("SELECT * FROM followups")
+        }
 
     def followups_due(self, introduced_before: datetime) -> list[str]:
         """Introduced intros whose follow-up is due: not sent yet, introduced long enough."""
-        return [r[0] for r in self._exec(
-            "SELECT f.intro_id FROM followups f JOIN intros i ON i.id = f.intro_id "
-            "WHERE f.status = 'pending' AND i.state = 'introduced' AND f.introduced_at <= ? "
-            "ORDER BY f.introduced_at, f.intro_id", (iso(introduced_before),))]
+        return [
+            r[0]
+            for r in self._exec(
+                "SELECT f.intro_id FROM followups f JOIN intros i ON i.id = f.intro_id "
+                "WHERE f.status = 'pending' AND i.state = 'introduced' AND f.introduced_at <= ? "
+                "ORDER BY f.introduced_at, f.intro_id",
+                (iso(introduced_before),),
+            )
+        ]
 
     def followups_answered_between(self, start: datetime, end: datetime) -> list[FollowupRow]:
-        return [FollowupRow.from_row(r) for r in self._exec(
-            "SELECT * FROM followups WHERE answered_at >= ? AND answered_at <= ? "
-            "ORDER BY answered_at", (iso(start), iso(end)))]
+        return [
+            FollowupRow.from_row(r)
+            for r in self._exec(
+                "SELECT * FROM followups WHERE answered_at >= ? AND answered_at <= ? "
+                "ORDER BY answered_at",
+                (iso(start), iso(end)),
+            )
+        ]
 
     # -- parties ----------------------------------------------------------
     def insert_party(self, intro_id: str, role: str) -> None:
@@ -567,12 +675,16 @@ class Store:
             if isinstance(value, datetime):
                 fields[key] = iso(value)
         sets = ", ".join(f"{k} = :{k}" for k in fields)
-        self._exec(f"UPDATE parties SET {sets} WHERE intro_id = :_id AND role = :_role",
-                   {**fields, "_id": intro_id, "_role": role})
+        self._exec(
+            f"UPDATE parties SET {sets} WHERE intro_id = :_id AND role = :_role",
+            {**fields, "_id": intro_id, "_role": role},
+        )
 
     def parties(self, intro_id: str) -> dict[str, PartyRow]:
-        return {r["role"]: PartyRow.from_row(r) for r in self._exec(
-            "SELECT * FROM parties WHERE intro_id = ?", (intro_id,))}
+        return {
+            r["role"]: PartyRow.from_row(r)
+            for r in self._exec("SELECT * FROM parties WHERE intro_id = ?", (intro_id,))
+        }
 
     def outbox_by_message_ids(self, message_ids: list[str]) -> OutboxRow | None:
         for mid in message_ids:
@@ -583,77 +695,128 @@ class Store:
 
     # -- events -----------------------------------------------------------
     def add_event(self, intro_id: str | None, event: str, now: datetime, **detail: Any) -> None:
-        self._exec("INSERT INTO events (intro_id, at, event, detail) VALUES (?, ?, ?, ?)",
-                   (intro_id, iso(now), event, json.dumps(detail, default=str)))
+        self._exec(
+            "INSERT INTO events (intro_id, at, event, detail) VALUES (?, ?, ?, ?)",
+            (intro_id, iso(now), event, json.dumps(detail, default=str)),
+        )
 
     def events(self, intro_id: str) -> list[dict[str, Any]]:
-        return [{"at": parse_iso(r["at"]), "event": r["event"], **json.loads(r["detail"])}
-                for r in self._exec("SELECT * FROM events WHERE intro_id = ? ORDER BY id",
-                                    (intro_id,))]
+        return [
+            {"at": parse_iso(r["at"]), "event": r["event"], **json.loads(r["detail"])}
+            for r in self._exec("SELECT * FROM events WHERE intro_id = ? ORDER BY id", (intro_id,))
+        ]
 
     def recent_events(self, event: str, since: datetime) -> list[dict[str, Any]]:
-        return [{"intro_id": r["intro_id"], "at": parse_iso(r["at"]), **json.loads(r["detail"])}
-                for r in self._exec("SELECT * FROM events WHERE event = ? AND at >= ? ORDER BY id",
-                                    (event, iso(since)))]
+        return [
+            {"intro_id": r["intro_id"], "at": parse_iso(r["at"]), **json.loads(r["detail"])}
+            for r in self._exec(
+                "SELECT * FROM events WHERE event = ? AND at >= ? ORDER BY id", (event, iso(since))
+            )
+        ]
 
     # -- outbox -----------------------------------------------------------
-    def enqueue(self, *, intro_id: str | None, template: str, role: str | None, sender: str,
-                recipients: list[str], message_id: str, raw: bytes, now: datetime) -> int:
+    def enqueue(
+        self,
+        *,
+        intro_id: str | None,
+        template: str,
+        role: str | None,
+        sender: str,
+        recipients: list[str],
+        message_id: str,
+        raw: bytes,
+        now: datetime,
+    ) -> int:
         cur = self._exec(
             "INSERT INTO outbox (intro_id, template, role, sender, recipients, message_id, raw, "
             "created, next_attempt) VALUES (?,?,?,?,?,?,?,?,?)",
-            (intro_id, template, role, sender, json.dumps(recipients), message_id, raw, iso(now),
-             iso(now)))
+            (
+                intro_id,
+                template,
+                role,
+                sender,
+                json.dumps(recipients),
+                message_id,
+                raw,
+                iso(now),
+                iso(now),
+            ),
+        )
         return int(cur.lastrowid or 0)
 
     def due_outbox(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
-        return [OutboxRow.from_row(r) for r in self._exec(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY "
-            f"template IN ({_NOTICES_SQL}), id LIMIT ?", (iso(now), limit))]
+        return [
+            OutboxRow.from_row(r)
+            for r in self._exec(
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY "
+                f"template IN ({_NOTICES_SQL}), id LIMIT ?",
+                (iso(now), limit),
+            )
+        ]
 
     def outbox_depth(self) -> int:
         return int(self._exec("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
 
     def outbox_for(self, intro_id: str) -> list[OutboxRow]:
-        return [OutboxRow.from_row(r) for r in self._exec(
-            "SELECT * FROM outbox WHERE intro_id = ? ORDER BY id", (intro_id,))]
+        return [
+            OutboxRow.from_row(r)
+            for r in self._exec("SELECT * FROM outbox WHERE intro_id = ? ORDER BY id", (intro_id,))
+        ]
 
     def uncopied_sent(self, limit: int = 200) -> list[OutboxRow]:
-        return [OutboxRow.from_row(r) for r in self._exec(
-            "SELECT * FROM outbox WHERE status = 'sent' AND copied = 0 ORDER BY id LIMIT ?",
-            (limit,))]
+        return [
+            OutboxRow.from_row(r)
+            for r in self._exec(
+                "SELECT * FROM outbox WHERE status = 'sent' AND copied = 0 ORDER BY id LIMIT ?",
+                (limit,),
+            )
+        ]
 
     def mark_copied(self, outbox_id: int) -> None:
         self._exec("UPDATE outbox SET copied = 1 WHERE id = ?", (outbox_id,))
 
     def mark_sent(self, outbox_id: int, now: datetime) -> None:
-        self._exec("UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
-                   "last_error=NULL WHERE id=?", (iso(now), outbox_id))
+        self._exec(
+            "UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
+            "last_error=NULL WHERE id=?",
+            (iso(now), outbox_id),
+        )
 
     def mark_deferred(self, outbox_id: int, next_attempt: datetime, error: str) -> None:
-        self._exec("UPDATE outbox SET attempts=attempts+1, next_attempt=?, last_error=? "
-                   "WHERE id=?", (iso(next_attempt), error, outbox_id))
+        self._exec(
+            "UPDATE outbox SET attempts=attempts+1, next_attempt=?, last_error=? WHERE id=?",
+            (iso(next_attempt), error, outbox_id),
+        )
 
-    def mark_unconfirmed(self, outbox_id: int, next_attempt: datetime | None,
-                         error: str) -> None:
+    def mark_unconfirmed(self, outbox_id: int, next_attempt: datetime | None, error: str) -> None:
         """An attempt of unknown outcome: retried at ``next_attempt``, or failed (None)."""
         if next_attempt is None:
-            self._exec("UPDATE outbox SET status='failed', attempts=attempts+1, "
-                       "unconfirmed=unconfirmed+1, last_error=? WHERE id=?", (error, outbox_id))
+            self._exec(
+                "UPDATE outbox SET status='failed', attempts=attempts+1, "
+                "unconfirmed=unconfirmed+1, last_error=? WHERE id=?",
+                (error, outbox_id),
+            )
         else:
-            self._exec("UPDATE outbox SET attempts=attempts+1, unconfirmed=unconfirmed+1, "
-                       "next_attempt=?, last_error=? WHERE id=?",
-                       (iso(next_attempt), error, outbox_id))
+            self._exec(
+                "UPDATE outbox SET attempts=attempts+1, unconfirmed=unconfirmed+1, "
+                "next_attempt=?, last_error=? WHERE id=?",
+                (iso(next_attempt), error, outbox_id),
+            )
 
     def mark_failed(self, outbox_id: int, error: str) -> None:
-        self._exec("UPDATE outbox SET status='failed', attempts=attempts+1, last_error=? "
-                   "WHERE id=?", (error, outbox_id))
+        self._exec(
+            "UPDATE outbox SET status='failed', attempts=attempts+1, last_error=? WHERE id=?",
+            (error, outbox_id),
+        )
 
     def sent_since(self, since: datetime, *, notices: bool = False) -> int:
         """Mails sent since ``since`` (only the owner's notices, with ``notices``)."""
         only = f" AND template IN ({_NOTICES_SQL})" if notices else ""
-        return int(self._exec(f"SELECT COUNT(*) FROM outbox WHERE sent_at >= ?{only}",
-                              (iso(since),)).fetchone()[0])
+        return int(
+            self._exec(
+                f"SELECT COUNT(*) FROM outbox WHERE sent_at >= ?{only}", (iso(since),)
+            ).fetchone()[0]
+        )
 
     # -- erasure ----------------------------------------------------------
     def forget(self, address: str) -> int:
@@ -661,17 +824,26 @@ class Store:
         address = address.lower()
         rows = self.intros(party=address)
         for r in rows:
-            fields: dict[str, Any] = {"blurb": "", "reason": None, "requester_note": None,
-                                      "subject": "", "detail": None, "candidates": "[]",
-                                      "forwarded_by": "[]"}
+            fields: dict[str, Any] = {
+                "blurb": "",
+                "reason": None,
+                "requester_note": None,
+                "subject": "",
+                "detail": None,
+                "candidates": "[]",
+                "forwarded_by": "[]",
+            }
             if r.requester_email == address:
                 fields.update(requester_email="forgotten", requester_name=None)
             if r.target_email == address:
                 fields.update(target_email="forgotten", target_name=None)
             sets = ", ".join(f"{k} = :{k}" for k in fields)
             self._exec(f"UPDATE intros SET {sets} WHERE id = :_id", {**fields, "_id": r.id})
-            self._exec("UPDATE outbox SET raw = X'', recipients = '[]' WHERE intro_id = ? AND "
-                       "status != 'pending'", (r.id,))
+            self._exec(
+                "UPDATE outbox SET raw = X'', recipients = '[]' WHERE intro_id = ? AND "
+                "status != 'pending'",
+                (r.id,),
+            )
             self._exec("UPDATE events SET detail = '{}' WHERE intro_id = ?", (r.id,))
             self._exec("UPDATE followups SET thanks = NULL WHERE intro_id = ?", (r.id,))
         # someone who only passed requests on
@@ -688,10 +860,16 @@ class Store:
         ended = ", ".join(f"'{s}'" for s in END_STATES)
         old = f"state IN ({ended}) AND updated < :before"
         params = {"before": iso(ended_before)}
-        self._exec(f"UPDATE outbox SET raw = X'' WHERE status != 'pending' AND length(raw) > 0 "
-                   f"AND intro_id IN (SELECT id FROM intros WHERE {old})", params)
-        cur = self._exec(f"UPDATE intros SET blurb = '', requester_note = NULL WHERE {old} AND "
-                         "(blurb != '' OR requester_note IS NOT NULL)", params)
+        self._exec(
+            f"UPDATE outbox SET raw = X'' WHERE status != 'pending' AND length(raw) > 0 "
+            f"AND intro_id IN (SELECT id FROM intros WHERE {old})",
+            params,
+        )
+        cur = self._exec(
+            f"UPDATE intros SET blurb = '', requester_note = NULL WHERE {old} AND "
+            "(blurb != '' OR requester_note IS NOT NULL)",
+            params,
+        )
         return cur.rowcount
 
     # -- the clock set back ----------------------------------------------
@@ -727,8 +905,10 @@ class Store:
         at = iso(now)
         for table, column in _PAST_STAMPS:
             self._exec(f"UPDATE {table} SET {column} = ? WHERE {column} > ?", (at, at))
-        self._exec("UPDATE outbox SET next_attempt = ? WHERE status = 'pending' AND "
-                   "next_attempt > ?", (at, iso(now + MAX_PLANNED_RETRY)))
+        self._exec(
+            "UPDATE outbox SET next_attempt = ? WHERE status = 'pending' AND next_attempt > ?",
+            (at, iso(now + MAX_PLANNED_RETRY)),
+        )
         latest = iso(now + expire_after)
         self._exec("UPDATE intros SET expires = ? WHERE expires > ?", (latest, latest))
         for key in ("last_digest", "last_prune"):
@@ -744,6 +924,8 @@ class Store:
 
     def take_notice(self, address: str, now: datetime) -> bool:
         """True (and remembered) when ``address`` got no automatic notice today."""
-        cur = self._exec("INSERT OR IGNORE INTO notices VALUES (?, ?)",
-                         (address.lower(), now.astimezone(UTC).strftime("%Y-%m-%d")))
+        cur = self._exec(
+            "INSERT OR IGNORE INTO notices VALUES (?, ?)",
+            (address.lower(), now.astimezone(UTC).strftime("%Y-%m-%d")),
+        )
         return cur.rowcount == 1

@@ -60,11 +60,11 @@ WHEN_SENT = {
     "owner_notice": "to the owner: confirms a command sent by mail, answers `status`",
     "late_answer": "once, to a party whose answer came after the intro ended",
     "introduction_draft": "to you (and your delegates) when both said yes and "
-                          "optin.owner_reviews_introduction is on: `send`, or your own words",
+    "optin.owner_reviews_introduction is on: `send`, or your own words",
     "ask_details": "to the requester when you (or a delegate) answered `details` and a "
-                   "question: their answer completes the request",
+    "question: their answer completes the request",
     "followup": "to the requester, followup.after the introduction: did you connect? "
-                "(once more after an unclear answer)",
+    "(once more after an unclear answer)",
 }
 TARGET_TEMPLATES = ("optin_target", "thanks_target", "withdrawn")
 _FILE = re.compile(r"^(?P<name>[a-z_]+)\.(?P<part>subject|txt|html)\.j2$")
@@ -72,7 +72,8 @@ _REMOTE = re.compile(
     r"<(?:img|script|iframe|link|object|embed|video|audio|source|input)\b[^>]*?"
     r"\b(?:src|href|data|poster|background)\s*=\s*[\"']?\s*(?:https?:)?//[^\s\"'>]*"
     r"|<script\b|url\(\s*[\"']?\s*(?:https?:)?//[^)\"']*",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 # -- sample data: the same shapes the engine gives templates --------------------------
@@ -96,8 +97,10 @@ class Situation:
 NOW = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
 REQUESTER = Person(name="Tim Walker", email="tim.walker@example.org")
 TARGET = Person(name="Bob Jones", email="bob.jones@bigchem.example")
-NOTE = ("I am finishing my PhD on polymer catalysts and move to St. Louis in June.\n"
-        "Ten minutes about the team would help me a lot.")
+NOTE = (
+    "I am finishing my PhD on polymer catalysts and move to St. Louis in June.\n"
+    "Ten minutes about the team would help me a lot."
+)
 # signs the sample reply addresses: their shape is the real one, their token is no one's
 SAMPLE_SECRET = b"introd templates check: sample data only"
 _ROW_FIELDS = frozenset(f.name for f in fields(IntroRow))
@@ -107,17 +110,29 @@ def sample_intro(cfg: Config, **changes: Any) -> IntroRow:
     """An intro as the state holds it, for the sample situations."""
     created = NOW - timedelta(days=2)
     intro = IntroRow(
-        id="K7F3Q2", state="awaiting", created=created, updated=created,
+        id="K7F3Q2",
+        state="awaiting",
+        created=created,
+        updated=created,
         expires=created + cfg.expire_after,
-        requester_name=REQUESTER.name, requester_email=REQUESTER.email,
-        target_name=TARGET.name, target_email=TARGET.email,
+        requester_name=REQUESTER.name,
+        requester_email=REQUESTER.email,
+        target_name=TARGET.name,
+        target_email=TARGET.email,
         reason="applied for the Manager, Technology Transfer role and would like to learn "
-               "about the team",
+        "about the team",
         blurb="Dear Lisa,\n\nCould you introduce me to Bob Jones? I applied for the Manager, "
-              "Technology Transfer role and would value ten minutes of his time.\n\nThank you,\n"
-              "Tim",
-        subject="Introduction to Bob Jones?", source_message_id=None, rule=None, action=None,
-        detail=None, candidates=[], optin_order=cfg.optin_order, requester_note=None)
+        "Technology Transfer role and would value ten minutes of his time.\n\nThank you,\n"
+        "Tim",
+        subject="Introduction to Bob Jones?",
+        source_message_id=None,
+        rule=None,
+        action=None,
+        detail=None,
+        candidates=[],
+        optin_order=cfg.optin_order,
+        requester_note=None,
+    )
     return replace(intro, **changes)
 
 
@@ -125,16 +140,25 @@ def _owner(cfg: Config) -> Person:
     return Person(name=cfg.owner.name, email=cfg.owner.email)
 
 
-def situation(cfg: Config, label: str, role: str, *, intro: bool = True,
-              **changes: Any) -> Situation:
+def situation(
+    cfg: Config, label: str, role: str, *, intro: bool = True, **changes: Any
+) -> Situation:
     """A situation: CHANGES that name an intro's field change the sample intro (none when
     INTRO is false), the others are what the engine adds for this mail; the context is
     built by the engine's own `render_context`."""
-    row = sample_intro(cfg, **{k: v for k, v in changes.items() if k in _ROW_FIELDS}) \
-        if intro else None
+    row = (
+        sample_intro(cfg, **{k: v for k, v in changes.items() if k in _ROW_FIELDS})
+        if intro
+        else None
+    )
     extra = {k: v for k, v in changes.items() if k not in _ROW_FIELDS}
-    return Situation(label=label, role=role, intro=row, extra=extra,
-                     context=render_context(cfg, SAMPLE_SECRET, row, role, extra))
+    return Situation(
+        label=label,
+        role=role,
+        intro=row,
+        extra=extra,
+        context=render_context(cfg, SAMPLE_SECRET, row, role, extra),
+    )
 
 
 def situations(cfg: Config, name: str) -> list[Situation]:
@@ -159,31 +183,58 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
         yield s("with a reason, no note", "both", state="introduced")
         yield s("blurb only", "both", reason=None, state="introduced")
         yield s("nothing to quote", "both", reason=None, blurb="", state="introduced", **no_name)
-        yield s("in the owner's own words", "both", state="introduced",
-                owner_text="Hi both,\n\nTim, meet Bob: <the> person for tech transfer.")
+        yield s(
+            "in the owner's own words",
+            "both",
+            state="introduced",
+            owner_text="Hi both,\n\nTim, meet Bob: <the> person for tech transfer.",
+        )
     elif name in ("reminder", "reask"):
-        extra = ({"first_sent": NOW - timedelta(days=4)} if name == "reminder"
-                 else {"previous_answer_excerpt": "Maybe next month? Things are busy here."})
+        extra = (
+            {"first_sent": NOW - timedelta(days=4)}
+            if name == "reminder"
+            else {"previous_answer_excerpt": "Maybe next month? Things are busy here."}
+        )
         for role in ("requester", "target"):
             yield s(f"to the {role}", role, **extra)
     elif name == "decline_no_target":
-        yield s("blanket request", "requester", target_name=None, target_email=None,
-                reason=None, state="declined")
+        yield s(
+            "blanket request",
+            "requester",
+            target_name=None,
+            target_email=None,
+            reason=None,
+            state="declined",
+        )
     elif name in TARGET_TEMPLATES:
         yield s("to the target", "target")
     elif name in ("declined_by_target", "expired", "decline_no_reason", "decline_policy"):
         yield s("to the requester", "requester")
         if name in ("decline_no_reason", "decline_policy"):
-            yield s("no reason, target by address", "requester", reason=None, state="declined",
-                    **no_name)
+            yield s(
+                "no reason, target by address",
+                "requester",
+                reason=None,
+                state="declined",
+                **no_name,
+            )
     elif name == "review":
         yield from _review_situations(cfg)
     elif name == "bounce_notice":
-        yield s("with an intro", "owner", failed_address=TARGET.email,
-                failure="550 5.1.1 <bob.jones@bigchem.example>: Recipient address rejected: "
-                        "User unknown")
-        yield s("without an intro", "owner", intro=False,
-                failed_address="old.friend@gone.example", failure="")
+        yield s(
+            "with an intro",
+            "owner",
+            failed_address=TARGET.email,
+            failure="550 5.1.1 <bob.jones@bigchem.example>: Recipient address rejected: "
+            "User unknown",
+        )
+        yield s(
+            "without an intro",
+            "owner",
+            intro=False,
+            failed_address="old.friend@gone.example",
+            failure="",
+        )
     elif name == "digest":
         yield from _digest_situations(cfg)
     elif name == "late_answer":
@@ -192,71 +243,165 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
                 yield s(f"{state}, to the {role}", role, state=state)
     elif name == "followup":
         done = {"state": "introduced", "expires": None}
-        yield s("first ask", "requester", again=False, previous_answer_excerpt="",
-                introduced_at=NOW - timedelta(days=14), **done)
-        yield s("asked again after an unclear answer", "requester", again=True,
-                previous_answer_excerpt="We tried, it's complicated.", introduced_at=None,
-                **done)
+        yield s(
+            "first ask",
+            "requester",
+            again=False,
+            previous_answer_excerpt="",
+            introduced_at=NOW - timedelta(days=14),
+            **done,
+        )
+        yield s(
+            "asked again after an unclear answer",
+            "requester",
+            again=True,
+            previous_answer_excerpt="We tried, it's complicated.",
+            introduced_at=None,
+            **done,
+        )
     elif name == "introduction_draft":
-        draft = {"state": "draft", "introduction_subject": "Introduction: Tim Walker <> Bob Jones",
-                 "introduction": "Hi Bob and Tim,\n\nIt's a pleasure to introduce you.\n\n"
-                                 "All the best,\nLisa"}
+        draft = {
+            "state": "draft",
+            "introduction_subject": "Introduction: Tim Walker <> Bob Jones",
+            "introduction": "Hi Bob and Tim,\n\nIt's a pleasure to introduce you.\n\n"
+            "All the best,\nLisa",
+        }
         yield s("the draft", "owner", first_sent=None, **draft)
         yield s("the one reminder", "owner", first_sent=NOW - timedelta(days=4), **draft)
     elif name == "ask_details":
-        yield s("a blanket request in review", "requester", target_name=None, target_email=None,
-                reason=None, state="details",
-                question="Who at BigChem specifically, and why them?")
-        yield s("a question of several lines", "requester", state="details",
-                question="Which team do you mean?\n\nAnd what would you ask them?")
+        yield s(
+            "a blanket request in review",
+            "requester",
+            target_name=None,
+            target_email=None,
+            reason=None,
+            state="details",
+            question="Who at BigChem specifically, and why them?",
+        )
+        yield s(
+            "a question of several lines",
+            "requester",
+            state="details",
+            question="Which team do you mean?\n\nAnd what would you ask them?",
+        )
     elif name == "owner_notice":
-        yield s("a command done", "owner", headline="Done: approve K7F3Q2",
-                lines=["I have asked Tim Walker and Bob Jones whether they would like the "
-                       "introduction."])
-        yield s("status, no intro", "owner", intro=False,
-                headline="Status of your introductions",
-                lines=["Waiting for answers: 2", "Waiting for you: 1"])
+        yield s(
+            "a command done",
+            "owner",
+            headline="Done: approve K7F3Q2",
+            lines=[
+                "I have asked Tim Walker and Bob Jones whether they would like the introduction."
+            ],
+        )
+        yield s(
+            "status, no intro",
+            "owner",
+            intro=False,
+            headline="Status of your introductions",
+            lines=["Waiting for answers: 2", "Waiting for you: 1"],
+        )
 
 
 def _review_situations(cfg: Config) -> Iterator[Situation]:
     def s(label: str, **changes: Any) -> Situation:
         return situation(cfg, label, "owner", state="review", **changes)
 
-    yield s("ambiguous_target with candidates", target_name="Sarah Chen", target_email=None,
-            rule="ambiguous_target",
-            blurb="Hi Lisa,\n\nCould you introduce me to Sarah Chen? I would like to ask her "
-                  "about polymer recycling.\n\nTim",
-            detail="'Sarah Chen' matches 2 contacts",
-            review_reason="the name matches several of your contacts",
-            candidates=[{"name": "Sarah Chen", "email": "sarah.chen@helix.example",
-                         "company": "Helix Polymers"},
-                        {"name": "Sarah Chen", "email": "schen@arbor.example", "company": None}])
-    yield s("unknown_target without an address", target_name="Mr. Halvorsen", target_email=None,
-            rule="unknown_target", detail="no address known for 'Mr. Halvorsen'",
-            review_reason="I have no address for the person named")
-    yield s("unclear_answer", rule="unclear_answer",
-            detail="the target answered twice without a clear yes or no",
-            review_reason="an answer was unclear twice")
-    yield s("review_all, no reason, no blurb", rule="review_all", detail="",
-            review_reason="you asked to see every request", reason=None, blurb="")
+    yield s(
+        "ambiguous_target with candidates",
+        target_name="Sarah Chen",
+        target_email=None,
+        rule="ambiguous_target",
+        blurb="Hi Lisa,\n\nCould you introduce me to Sarah Chen? I would like to ask her "
+        "about polymer recycling.\n\nTim",
+        detail="'Sarah Chen' matches 2 contacts",
+        review_reason="the name matches several of your contacts",
+        candidates=[
+            {
+                "name": "Sarah Chen",
+                "email": "sarah.chen@helix.example",
+                "company": "Helix Polymers",
+            },
+            {"name": "Sarah Chen", "email": "schen@arbor.example", "company": None},
+        ],
+    )
+    yield s(
+        "unknown_target without an address",
+        target_name="Mr. Halvorsen",
+        target_email=None,
+        rule="unknown_target",
+        detail="no address known for 'Mr. Halvorsen'",
+        review_reason="I have no address for the person named",
+    )
+    yield s(
+        "unclear_answer",
+        rule="unclear_answer",
+        detail="the target answered twice without a clear yes or no",
+        review_reason="an answer was unclear twice",
+    )
+    yield s(
+        "review_all, no reason, no blurb",
+        rule="review_all",
+        detail="",
+        review_reason="you asked to see every request",
+        reason=None,
+        blurb="",
+    )
 
 
 def _digest_situations(cfg: Config) -> Iterator[Situation]:
     period = {"period_start": NOW - timedelta(days=7), "period_end": NOW}
-    counts = {"received": 5, "introduced": 2, "declined": 1, "expired": 0, "awaiting": 2,
-              "bounced": 1, "met": 1, "not_met": 0, "unanswered": 1}
+    counts = {
+        "received": 5,
+        "introduced": 2,
+        "declined": 1,
+        "expired": 0,
+        "awaiting": 2,
+        "bounced": 1,
+        "met": 1,
+        "not_met": 0,
+        "unanswered": 1,
+    }
     yield situation(
-        cfg, "a busy week", "owner", intro=False, counts=counts,
-        awaiting=[SamplePending(id="K7F3Q2", requester=REQUESTER, target=TARGET, age_days=3),
-                  SamplePending(id="M2P9X4", requester=REQUESTER, target=None, age_days=1)],
-        ledger=[SamplePending(id="Q4R8T1", requester=TARGET, target=_owner(cfg), age_days=0,
-                              date=NOW - timedelta(days=2))],
-        thanks=[SampleThanks(id="Q4R8T1", requester=REQUESTER, target=TARGET,
-                             text="Yes, we met last week — thank you!",
-                             date=NOW - timedelta(days=1))],
-        **period)
-    yield situation(cfg, "a quiet week", "owner", intro=False, counts=dict.fromkeys(counts, 0),
-                    awaiting=[], ledger=[], thanks=[], **period)
+        cfg,
+        "a busy week",
+        "owner",
+        intro=False,
+        counts=counts,
+        awaiting=[
+            SamplePending(id="K7F3Q2", requester=REQUESTER, target=TARGET, age_days=3),
+            SamplePending(id="M2P9X4", requester=REQUESTER, target=None, age_days=1),
+        ],
+        ledger=[
+            SamplePending(
+                id="Q4R8T1",
+                requester=TARGET,
+                target=_owner(cfg),
+                age_days=0,
+                date=NOW - timedelta(days=2),
+            )
+        ],
+        thanks=[
+            SampleThanks(
+                id="Q4R8T1",
+                requester=REQUESTER,
+                target=TARGET,
+                text="Yes, we met last week — thank you!",
+                date=NOW - timedelta(days=1),
+            )
+        ],
+        **period,
+    )
+    yield situation(
+        cfg,
+        "a quiet week",
+        "owner",
+        intro=False,
+        counts=dict.fromkeys(counts, 0),
+        awaiting=[],
+        ledger=[],
+        thanks=[],
+        **period,
+    )
 
 
 # -- checking ----------------------------------------------------------------------
@@ -267,8 +412,11 @@ def languages(templates: Templates) -> list[str]:
         if base is None or not Path(base).is_dir():
             continue
         for sub in Path(base).iterdir():
-            if sub.is_dir() and language_folders(sub.name)[:1] == [sub.name] \
-                    and any(sub.glob("*.j2")):
+            if (
+                sub.is_dir()
+                and language_folders(sub.name)[:1] == [sub.name]
+                and any(sub.glob("*.j2"))
+            ):
                 found.add(sub.name)
     return sorted(found - {templates.default_language})
 
@@ -317,19 +465,25 @@ def _check_files(templates: Templates) -> Iterator[str]:
         if path.name.startswith("_"):
             pass  # a partial for {% include %} / {% import %} / {% extends %}
         elif folder == templates.default_language:
-            yield (f"{path}: introd never reads this file: '{folder}' is the default language, "
-                   "whose files go at the top of templates_dir")
+            yield (
+                f"{path}: introd never reads this file: '{folder}' is the default language, "
+                "whose files go at the top of templates_dir"
+            )
             continue
         elif folder and language_folders(folder)[:1] != [folder]:
-            yield (f"{path}: introd never reads this file: '{folder}' is not a language "
-                   "folder (two or three letters, like 'fr' or 'pt-br')")
+            yield (
+                f"{path}: introd never reads this file: '{folder}' is not a language "
+                "folder (two or three letters, like 'fr' or 'pt-br')"
+            )
             continue
         elif path.name == "layout.html.j2":
             pass
         elif not match or match["name"] not in TEMPLATE_NAMES:
-            yield (f"{path}: introd never reads this file: not NAME.subject.j2, NAME.txt.j2, "
-                   "NAME.html.j2 for a template name (see `introd templates list`) or "
-                   "layout.html.j2")
+            yield (
+                f"{path}: introd never reads this file: not NAME.subject.j2, NAME.txt.j2, "
+                "NAME.html.j2 for a template name (see `introd templates list`) or "
+                "layout.html.j2"
+            )
             continue
         try:
             templates.env.get_template(rel)
@@ -344,9 +498,11 @@ def _check_html(templates: Templates, rendered: Rendered, lang: str | None) -> I
     if remote:
         text = templates.source(rendered.name, "txt", lang)
         source = templates.html_source(rendered.name, text, lang) if text else None
-        yield (f"{source.path if source else rendered.name}: the HTML part loads something "
-               f"from the network ({remote.group(0)[:60]}...): mail programs block it and it "
-               "tells the sender who read the mail; use inline styles and text instead")
+        yield (
+            f"{source.path if source else rendered.name}: the HTML part loads something "
+            f"from the network ({remote.group(0)[:60]}...): mail programs block it and it "
+            "tells the sender who read the mail; use inline styles and text instead"
+        )
 
 
 # -- listing -----------------------------------------------------------------------
@@ -378,8 +534,11 @@ def list_templates(cfg: Config) -> list[str]:
     """One line per template: its parts, where it comes from in each language, when sent."""
     templates = Templates(cfg.templates_dir)
     langs = languages(templates)
-    head = f"{'template':<20} {'parts':<10} {'en':<14} " + "".join(
-        f"{lang:<14} " for lang in langs) + "sent"
+    head = (
+        f"{'template':<20} {'parts':<10} {'en':<14} "
+        + "".join(f"{lang:<14} " for lang in langs)
+        + "sent"
+    )
     lines = [head]
     for name in TEMPLATE_NAMES:
         parts = _parts(templates, name)
@@ -387,9 +546,11 @@ def list_templates(cfg: Config) -> list[str]:
         lines.append(f"{name:<20} {parts:<10} {cols}{WHEN_SENT[name]}")
     if langs:
         lines.append("")
-        lines.append("built-in / templates_dir: where the files come from; mixed: some of each; "
-                     "+en: some parts fall back to the top-level (English) file; "
-                     "-: that language has no file for the template, the top-level one is sent")
+        lines.append(
+            "built-in / templates_dir: where the files come from; mixed: some of each; "
+            "+en: some parts fall back to the top-level (English) file; "
+            "-: that language has no file for the template, the top-level one is sent"
+        )
     return lines
 
 
@@ -402,8 +563,15 @@ def _role_of(name: str) -> str:
     return "target" if name in TARGET_TEMPLATES else "requester"
 
 
-def preview(cfg: Config, name: str, *, lang: str | None = None, store: Any = None,
-            intro_id: str | None = None, html_out: str | None = None) -> str:
+def preview(
+    cfg: Config,
+    name: str,
+    *,
+    lang: str | None = None,
+    store: Any = None,
+    intro_id: str | None = None,
+    html_out: str | None = None,
+) -> str:
     """NAME rendered as it would go out, in LANG (else the language the engine would choose):
     headers, then the text part. `fr/NAME` is NAME with `--lang fr`.
 
@@ -430,12 +598,24 @@ def preview(cfg: Config, name: str, *, lang: str | None = None, store: Any = Non
         secret, known = engine.secret, engine._known_language
     context = render_context(cfg, secret, intro, role, sample.extra)
     language = lang or mail_language(cfg, bare, intro, role, known)
-    rendered, raw = write_mail(cfg, templates, bare, intro, role, context=context,
-                               language=language, to=recipients(cfg, bare, intro, role),
-                               message_id="<preview@introd>", now=datetime.now(UTC))
+    rendered, raw = write_mail(
+        cfg,
+        templates,
+        bare,
+        intro,
+        role,
+        context=context,
+        language=language,
+        to=recipients(cfg, bare, intro, role),
+        message_id="<preview@introd>",
+        now=datetime.now(UTC),
+    )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    head = "\n".join(f"{k}: {v}" for k, v in msg.items() if k.lower() not in (
-        "content-type", "content-transfer-encoding", "mime-version"))
+    head = "\n".join(
+        f"{k}: {v}"
+        for k, v in msg.items()
+        if k.lower() not in ("content-type", "content-transfer-encoding", "mime-version")
+    )
     text = templates.source(bare, "txt", language)
     out = f"{head}\n\n{rendered.text}\n[language {language}: {text.path if text else bare}]"
     if rendered.html is not None:
@@ -462,5 +642,6 @@ def _engine(cfg: Config, templates: Templates, store: Any) -> Any:
         book = load_book(cfg)
     except Exception:  # the preview still works with the intro's own data
         book = ContactBook([])
-    return Engine(cfg, store=store, templates=templates, contacts=book,
-                  secret=load_secret(cfg.secret_file))
+    return Engine(
+        cfg, store=store, templates=templates, contacts=book, secret=load_secret(cfg.secret_file)
+    )

@@ -25,8 +25,10 @@ from .exceptions import UsageError
 from .render import TEMPLATE_NAMES, builtin_dir, language_folders
 
 LAYOUT = "layout"
-_HEADER = re.compile(r"^\{# copied from introd (?P<version>\S+), built-in (?P<file>\S+) "
-                     r"sha256 (?P<sha>[0-9a-f]{16}) #\}\n?")
+_HEADER = re.compile(
+    r"^\{# copied from introd (?P<version>\S+), built-in (?P<file>\S+) "
+    r"sha256 (?P<sha>[0-9a-f]{16}) #\}\n?"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,8 +57,10 @@ def _files(name: str) -> list[str]:
 
 def _check_name(name: str, lang: str | None) -> str:
     if name != LAYOUT and name not in TEMPLATE_NAMES:
-        raise UsageError(f"unknown template {name!r}; see `introd templates list` "
-                         "(or `layout` for the HTML layout)")
+        raise UsageError(
+            f"unknown template {name!r}; see `introd templates list` "
+            "(or `layout` for the HTML layout)"
+        )
     if lang is None:
         return ""
     folder = lang.strip().lower().replace("_", "-")
@@ -75,13 +79,16 @@ def _builtin_for(folder: str, filename: str) -> str:
 
 def _templates_dir(cfg: Config) -> Path:
     if cfg.templates_dir is None:
-        raise UsageError(f"{cfg.path}: no templates_dir is set; add `templates_dir: templates` "
-                         "(a folder beside the config file) and run this again")
+        raise UsageError(
+            f"{cfg.path}: no templates_dir is set; add `templates_dir: templates` "
+            "(a folder beside the config file) and run this again"
+        )
     return Path(cfg.templates_dir)
 
 
-def copy_template(cfg: Config, name: str, lang: str | None = None, *,
-                  force: bool = False) -> list[Path]:
+def copy_template(
+    cfg: Config, name: str, lang: str | None = None, *, force: bool = False
+) -> list[Path]:
     """Copy NAME's built-in files (for LANG) into templates_dir; the text file (or the layout)
     comes last, as the one to edit. Refuses to overwrite without FORCE."""
     folder = _check_name(name, lang)
@@ -90,9 +97,11 @@ def copy_template(cfg: Config, name: str, lang: str | None = None, *,
     pairs = [Pair(override=target / f, builtin=_builtin_for(folder, f)) for f in _files(name)]
     existing = [p.override for p in pairs if p.override.exists()]
     if existing and not force:
-        raise UsageError(f"{existing[0]}: already exists; `introd templates diff {name}"
-                         f"{' --lang ' + folder if folder else ''}` shows how it differs from "
-                         "the built-in, --force overwrites it")
+        raise UsageError(
+            f"{existing[0]}: already exists; `introd templates diff {name}"
+            f"{' --lang ' + folder if folder else ''}` shows how it differs from "
+            "the built-in, --force overwrites it"
+        )
     try:
         target.mkdir(parents=True, exist_ok=True)
         for pair in pairs:
@@ -114,8 +123,12 @@ def _pairs(cfg: Config, name: str, lang: str | None) -> list[Pair]:
         path = target / filename
         if path.is_file():
             found = _HEADER.match(path.read_text(encoding="utf-8"))
-            pairs.append(Pair(override=path, builtin=found["file"] if found
-                              else _builtin_for(folder, filename)))
+            pairs.append(
+                Pair(
+                    override=path,
+                    builtin=found["file"] if found else _builtin_for(folder, filename),
+                )
+            )
     return pairs
 
 
@@ -126,8 +139,10 @@ def diff_template(cfg: Config, name: str, lang: str | None = None) -> list[str]:
     if not pairs:
         folder = _check_name(name, lang)
         where = _templates_dir(cfg) / folder if folder else _templates_dir(cfg)
-        raise UsageError(f"{where}: no override of {name} there; `introd templates copy {name}"
-                         f"{' --lang ' + folder if folder else ''}` starts one")
+        raise UsageError(
+            f"{where}: no override of {name} there; `introd templates copy {name}"
+            f"{' --lang ' + folder if folder else ''}` starts one"
+        )
     out: list[str] = []
     for pair in pairs:
         mine = pair.override.read_text(encoding="utf-8")
@@ -135,11 +150,14 @@ def diff_template(cfg: Config, name: str, lang: str | None = None) -> list[str]:
         source = builtin_dir() / pair.builtin
         theirs = source.read_text(encoding="utf-8") if source.is_file() else ""
         out += difflib.unified_diff(
-            theirs.splitlines(keepends=True), mine.splitlines(keepends=True),
+            theirs.splitlines(keepends=True),
+            mine.splitlines(keepends=True),
             fromfile=f"built-in {pair.builtin} (introd {__version__})",
-            tofile=str(pair.override))
-    return [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-            for line in out]
+            tofile=str(pair.override),
+        )
+    return [
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out
+    ]
 
 
 def outdated(cfg: Config) -> Iterator[str]:
@@ -159,15 +177,19 @@ def outdated(cfg: Config) -> Iterator[str]:
         again = f"introd templates diff {name}{' --lang ' + lang if lang else ''}"
         source = builtin_dir() / found["file"]
         if not source.is_file():
-            yield (f"{path}:1: warning: copied from built-in {found['file']} of introd "
-                   f"{found['version']}, which introd {__version__} no longer has; the file "
-                   "still works, delete its first line to stop this warning")
+            yield (
+                f"{path}:1: warning: copied from built-in {found['file']} of introd "
+                f"{found['version']}, which introd {__version__} no longer has; the file "
+                "still works, delete its first line to stop this warning"
+            )
             continue
         if digest(source.read_bytes()) != found["sha"]:
-            yield (f"{path}:1: warning: the built-in {found['file']} has changed since this "
-                   f"file was copied from introd {found['version']}; `{again}` shows the "
-                   "differences; take over what you like, then make line 1 "
-                   f"{header(found['file']).strip()}")
+            yield (
+                f"{path}:1: warning: the built-in {found['file']} has changed since this "
+                f"file was copied from introd {found['version']}; `{again}` shows the "
+                "differences; take over what you like, then make line 1 "
+                f"{header(found['file']).strip()}"
+            )
 
 
 def _name_and_lang(rel: str) -> tuple[str, str]:

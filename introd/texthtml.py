@@ -21,13 +21,12 @@ from markupsafe import Markup, escape
 
 DEFAULT_STYLE: dict[str, str] = {
     "p": "margin:0 0 1em;",
-    "quote": "margin:0 0 1em; padding:0 0 0 12px; border-left:3px solid #cccccc; "
-             "color:#333333;",
+    "quote": "margin:0 0 1em; padding:0 0 0 12px; border-left:3px solid #cccccc; color:#333333;",
     "list": "margin:0 0 1em; padding:0 0 0 1.5em;",
     "numbered": "margin:0 0 1em; padding:0 0 0 0.5em; list-style:none;",
     "item": "margin:0 0 0.25em;",
     "aligned": "margin:0 0 1em; white-space:pre-wrap; "
-               "font-family:Menlo, Consolas, 'DejaVu Sans Mono', monospace; font-size:14px;",
+    "font-family:Menlo, Consolas, 'DejaVu Sans Mono', monospace; font-size:14px;",
     "link": "color:#1a56a8;",
 }
 MAX_DEPTH = 6  # quotes within quotes deeper than this are shown as plain lines
@@ -40,7 +39,8 @@ _ALIGNED = re.compile(r"^ {1,3}\S")
 # a link starts and ends at a word boundary, so the words around it stay whole
 _LINK = re.compile(
     r"(?<![\w.%+-])(?:(?P<url>https?://[^\s<>\"'`]+)"
-    r"|(?P<mail>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@]))")
+    r"|(?P<mail>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@]))"
+)
 # a space before ? ! ; : » or after «, outside tags (tags hold no such pattern: their
 # attributes are quoted and escaped)
 _FRENCH_SPACE = re.compile(r"(?<=«) | (?=[?!;:»](?:\s|$|<))")
@@ -57,8 +57,9 @@ class _Styles:
         return Markup(' style="{}"').format(value) if value else Markup("")
 
 
-def text_to_html(text: str, style: Mapping[str, object] | None = None, *,
-                 lang: str = "en") -> Markup:
+def text_to_html(
+    text: str, style: Mapping[str, object] | None = None, *, lang: str = "en"
+) -> Markup:
     """TEXT (a rendered text part) as HTML elements, every piece of it escaped.
 
     In French the space before ? ! : ; and inside « » becomes a no-break space, so a
@@ -66,8 +67,10 @@ def text_to_html(text: str, style: Mapping[str, object] | None = None, *,
     """
     if not isinstance(style, Mapping):
         style = {}
-    styles = _Styles({**DEFAULT_STYLE, **{str(k): str(v) for k, v in style.items()}},
-                     french=lang.lower().startswith("fr"))
+    styles = _Styles(
+        {**DEFAULT_STYLE, **{str(k): str(v) for k, v in style.items()}},
+        french=lang.lower().startswith("fr"),
+    )
     return _blocks(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), styles, 0)
 
 
@@ -101,12 +104,12 @@ def _blocks(lines: list[str], styles: _Styles, depth: int) -> Markup:
             while j < len(lines) and _kind(lines[j], depth) == kind:
                 j += 1
             if kind == "aligned":
-                body = Markup("\n").join(_inline(ln.rstrip(), styles)
-                                          for ln in _dedent(lines[i:j]))
+                body = Markup("\n").join(_inline(ln.rstrip(), styles) for ln in _dedent(lines[i:j]))
                 out.append(Markup("<div{}>{}</div>").format(styles.attr("aligned"), body))
             else:
-                out.append(Markup("<p{}>{}</p>").format(styles.attr("p"), _lines(lines[i:j],
-                                                                                  styles)))
+                out.append(
+                    Markup("<p{}>{}</p>").format(styles.attr("p"), _lines(lines[i:j], styles))
+                )
             i = j
     return Markup("\n").join(out)
 
@@ -131,8 +134,11 @@ def _quote(lines: list[str], i: int, styles: _Styles, depth: int, out: list[Mark
         inner = [re.sub(r"^ {0,3}> ?", "", ln) for ln in block]
     else:
         inner = _dedent(block)
-    out.append(Markup("<blockquote{}>\n{}\n</blockquote>").format(
-        styles.attr("quote"), _blocks(inner, styles, depth + 1)))
+    out.append(
+        Markup("<blockquote{}>\n{}\n</blockquote>").format(
+            styles.attr("quote"), _blocks(inner, styles, depth + 1)
+        )
+    )
     return end
 
 
@@ -142,8 +148,9 @@ def _dedent(block: list[str]) -> list[str]:
     return [ln[cut:] for ln in expanded]
 
 
-def _list(lines: list[str], i: int, kind: str, styles: _Styles, depth: int,
-          out: list[Markup]) -> int:
+def _list(
+    lines: list[str], i: int, kind: str, styles: _Styles, depth: int, out: list[Markup]
+) -> int:
     """A list from line I: its items, each with the lines that continue it (indented
     further than its marker), blank lines between items included."""
     pattern = _BULLET if kind == "bullet" else _NUMBER
@@ -157,8 +164,12 @@ def _list(lines: list[str], i: int, kind: str, styles: _Styles, depth: int,
             items.append([first])
             width = len(found["indent"]) + 1
             j += 1
-            while j < len(lines) and lines[j].strip() and not pattern.match(lines[j]) \
-                    and len(lines[j]) - len(lines[j].lstrip()) >= width:
+            while (
+                j < len(lines)
+                and lines[j].strip()
+                and not pattern.match(lines[j])
+                and len(lines[j]) - len(lines[j].lstrip()) >= width
+            ):
                 items[-1].append(lines[j])
                 j += 1
             continue
@@ -171,12 +182,16 @@ def _list(lines: list[str], i: int, kind: str, styles: _Styles, depth: int,
                 continue
         break
     tag = "ul" if kind == "bullet" else "ol"
-    body = Markup("\n").join(Markup("<li{}>{}</li>").format(styles.attr("item"),
-                                                             _lines(item, styles))
-                             for item in items)
-    out.append(Markup("<{tag}{style}>\n{body}\n</{tag}>").format(
-        tag=Markup(tag), style=styles.attr("list" if kind == "bullet" else "numbered"),
-        body=body))
+    body = Markup("\n").join(
+        Markup("<li{}>{}</li>").format(styles.attr("item"), _lines(item, styles)) for item in items
+    )
+    out.append(
+        Markup("<{tag}{style}>\n{body}\n</{tag}>").format(
+            tag=Markup(tag),
+            style=styles.attr("list" if kind == "bullet" else "numbered"),
+            body=body,
+        )
+    )
     return j
 
 

@@ -26,8 +26,9 @@ ROLES = {"requester": "r", "target": "t", "owner": "o"}
 _ROLE_OF = {v: k for k, v in ROLES.items()}
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _TOKEN = re.compile(r"^([a-z0-9]{6})([rto])([a-z2-7]{20})$")
-_MSGID = re.compile(r"<introd\.([A-Z0-9]{6})\.(requester|target|owner|notice)\.[A-Za-z0-9_-]+@",
-                    re.I)
+_MSGID = re.compile(
+    r"<introd\.([A-Z0-9]{6})\.(requester|target|owner|notice)\.[A-Za-z0-9_-]+@", re.I
+)
 
 
 def load_secret(path: Path) -> bytes:
@@ -44,15 +45,18 @@ def load_secret(path: Path) -> bytes:
     except files.UnsafePath as exc:
         raise ConfigError([("secret_file", str(exc))]) from None
     except OSError as exc:
-        raise ConfigError([("secret_file", f"cannot read or create {path}: "
-                                           f"{exc.strerror or exc}")]) from None
+        raise ConfigError(
+            [("secret_file", f"cannot read or create {path}: {exc.strerror or exc}")]
+        ) from None
     if len(data) < 16:
         raise ConfigError([("secret_file", f"{path} holds fewer than 16 bytes")])
     return data
 
 
-_OWN_ID = re.compile(rb"<introd\.[A-Za-z0-9]{6}\.(?:requester|target|owner|notice)\."
-                     rb"[A-Za-z0-9_-]{8,64}@[A-Za-z0-9.-]{1,253}>")
+_OWN_ID = re.compile(
+    rb"<introd\.[A-Za-z0-9]{6}\.(?:requester|target|owner|notice)\."
+    rb"[A-Za-z0-9_-]{8,64}@[A-Za-z0-9.-]{1,253}>"
+)
 MAX_REFERENCES = 20
 
 

@@ -43,5 +43,10 @@ def build_engine(config: Config, store: Store) -> Engine:
     from .render import Templates
     from .tokens import load_secret
 
-    return Engine(config, store=store, templates=Templates(config.templates_dir),
-                  contacts=load_book(config), secret=load_secret(config.secret_file))
+    return Engine(
+        config,
+        store=store,
+        templates=Templates(config.templates_dir),
+        contacts=load_book(config),
+        secret=load_secret(config.secret_file),
+    )

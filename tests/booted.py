@@ -34,8 +34,19 @@ from typing import Any
 BOOT_SCRIPT = Path(__file__).with_name("namespace-boot.sh")
 SYSTEMD = Path("/lib/systemd/systemd")
 INSTALL_HINT = "run `bash scripts/install-test-deps` (as root) to install systemd"
-UNSHARE = ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc",
-           "--cgroup", "--mount-proc", "--propagation", "private"]
+UNSHARE = [
+    "unshare",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    "--mount",
+    "--uts",
+    "--ipc",
+    "--cgroup",
+    "--mount-proc",
+    "--propagation",
+    "private",
+]
 TIMEOUT = 30.0
 
 
@@ -54,11 +65,14 @@ def _probe_namespaces() -> None:
     for tool in ("unshare", "nsenter", "setpriv"):
         if shutil.which(tool) is None:
             raise NamespacesUnavailable(f"{tool} (util-linux) is missing")
-    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True, timeout=TIMEOUT,
-                           check=False)
+    probe = subprocess.run(
+        [*UNSHARE, "true"], capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
     if probe.returncode != 0:
-        raise NamespacesUnavailable("unshare cannot make PID, mount, UTS, IPC and cgroup "
-                                    f"namespaces here: {probe.stderr.strip()}")
+        raise NamespacesUnavailable(
+            "unshare cannot make PID, mount, UTS, IPC and cgroup "
+            f"namespaces here: {probe.stderr.strip()}"
+        )
 
 
 def _cgroup2_parent() -> Path:
@@ -115,8 +129,11 @@ class Cgroup:
             if time.monotonic() > deadline:
                 raise BootError(f"processes left in {self.path}: {self.processes()}")
             time.sleep(0.05)
-        dirs = sorted((p for p in self.path.rglob("*") if p.is_dir()),
-                      key=lambda p: len(p.parts), reverse=True)
+        dirs = sorted(
+            (p for p in self.path.rglob("*") if p.is_dir()),
+            key=lambda p: len(p.parts),
+            reverse=True,
+        )
         for d in [*dirs, self.path]:
             while True:
                 try:
@@ -158,14 +175,17 @@ class HostSnapshot:
         out: dict[str, frozenset[str]] = {}
         for root in cls.WATCHED:
             base = Path(root)
-            out[root] = frozenset(str(p.relative_to(base)) for p in base.rglob("*")) \
-                if base.is_dir() else frozenset()
+            out[root] = (
+                frozenset(str(p.relative_to(base)) for p in base.rglob("*"))
+                if base.is_dir()
+                else frozenset()
+            )
         for root in cls.TOP_LEVEL:
             base = Path(root)
-            out[root] = frozenset(p.name for p in base.iterdir()) if base.is_dir() \
-                else frozenset()
-        out["cgroups"] = frozenset(glob.glob("/sys/fs/cgroup/*/system.slice")
-                                   + glob.glob("/sys/fs/cgroup/system.slice"))
+            out[root] = frozenset(p.name for p in base.iterdir()) if base.is_dir() else frozenset()
+        out["cgroups"] = frozenset(
+            glob.glob("/sys/fs/cgroup/*/system.slice") + glob.glob("/sys/fs/cgroup/system.slice")
+        )
         return out
 
     def changes(self) -> list[str]:
@@ -209,7 +229,8 @@ class BootedSystemd:
         """Write test.target wanting `target_wants`, boot, wait until systemd runs."""
         (self.units / "test.target").write_text(
             "[Unit]\nDescription=introd test boot\nDefaultDependencies=no\n"
-            f"Wants={' '.join(target_wants)}\n")
+            f"Wants={' '.join(target_wants)}\n"
+        )
         self._cgroup = Cgroup()
         master, slave = os.openpty()
         self._pty = (master, slave)
@@ -220,11 +241,25 @@ class BootedSystemd:
         # before unshare makes that cgroup the namespace's root; --kill-child: systemd
         # dies with unshare
         self._proc = subprocess.Popen(
-            ["setpriv", "--pdeathsig", "KILL", "sh", "-c", 'echo $$ > "$0" && exec "$@"',
-             str(procs), *UNSHARE, "bash", str(BOOT_SCRIPT), str(self.stage),
-             os.ttyname(slave)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                "setpriv",
+                "--pdeathsig",
+                "KILL",
+                "sh",
+                "-c",
+                'echo $$ > "$0" && exec "$@"',
+                str(procs),
+                *UNSHARE,
+                "bash",
+                str(BOOT_SCRIPT),
+                str(self.stage),
+                os.ttyname(slave),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + TIMEOUT
         while not self.pid:
             children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children")
@@ -248,8 +283,9 @@ class BootedSystemd:
         assert self._proc is not None
         if self._proc.poll() is not None:
             out = self._proc.stdout.read().decode(errors="replace") if self._proc.stdout else ""
-            raise BootError(f"the namespace ended (exit {self._proc.returncode}): {out}"
-                            f"\n{self.console()}")
+            raise BootError(
+                f"the namespace ended (exit {self._proc.returncode}): {out}\n{self.console()}"
+            )
         if time.monotonic() > deadline:
             raise BootError(f"systemd did not come up within {TIMEOUT}s\n{self.console()}")
 
@@ -307,29 +343,50 @@ class BootedSystemd:
         return bool(self.pid) and Path(f"/proc/{self.pid}").exists()
 
     # -- inside -----------------------------------------------------------------------
-    def run(self, *cmd: str, check: bool = True, timeout: float = TIMEOUT,
-            input: str | None = None, env: dict[str, str] | None = None
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *cmd: str,
+        check: bool = True,
+        timeout: float = TIMEOUT,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command in every namespace of the booted systemd, as root."""
-        base = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-                "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0", "SYSTEMD_LOG_COLOR": "0"}
-        result = subprocess.run(["nsenter", "-t", str(self.pid), "-a", *cmd],
-                                capture_output=True, text=True, timeout=timeout, check=False,
-                                input=input, env={**base, **(env or {})})
+        base = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8",
+            "SYSTEMD_PAGER": "",
+            "SYSTEMD_COLORS": "0",
+            "SYSTEMD_LOG_COLOR": "0",
+        }
+        result = subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-a", *cmd],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            input=input,
+            env={**base, **(env or {})},
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}:\n"
-                                 f"{result.stdout}{result.stderr}")
+            raise AssertionError(
+                f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+            )
         return result
 
-    def systemctl(self, *args: str, check: bool = True,
-                  timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-        result = self.run("systemctl", "--no-pager", "--no-ask-password", *args, check=False,
-                          timeout=timeout)
+    def systemctl(
+        self, *args: str, check: bool = True, timeout: float = TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
+        result = self.run(
+            "systemctl", "--no-pager", "--no-ask-password", *args, check=False, timeout=timeout
+        )
         if check and result.returncode != 0:
             journal = self.run("journalctl", "--no-pager", "-n", "40", check=False).stdout
-            raise AssertionError(f"systemctl {' '.join(args)} exited {result.returncode}:\n"
-                                 f"{result.stdout}{result.stderr}\n-- journal:\n{journal}"
-                                 f"\n-- console:\n{self.console(20)}")
+            raise AssertionError(
+                f"systemctl {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}{result.stderr}\n-- journal:\n{journal}"
+                f"\n-- console:\n{self.console(20)}"
+            )
         return result
 
     def show(self, unit: str, *props: str) -> dict[str, str]:
@@ -345,8 +402,9 @@ class BootedSystemd:
         out = self.run("journalctl", "--no-pager", "-o", "json", "-u", unit, *extra).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
-    def wait_for(self, what: str, predicate: Any, timeout: float = TIMEOUT,
-                 interval: float = 0.1) -> Any:
+    def wait_for(
+        self, what: str, predicate: Any, timeout: float = TIMEOUT, interval: float = 0.1
+    ) -> Any:
         """Poll `predicate()` until it returns something true; fail with `what`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -354,8 +412,9 @@ class BootedSystemd:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}\n"
-                                     f"{self.console(15)}")
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what}\n{self.console(15)}"
+                )
             time.sleep(interval)
 
     def read(self, path: str) -> str:

@@ -34,8 +34,17 @@ INTRO_PASSWORD = "intros-secret"
 SMTP_USER = INTRO_USER
 SMTP_PASSWORD = "smtp-secret"
 LOCAL_DOMAINS = ("example.test",)
-SERVER_FIXTURES = frozenset({"dovecot", "dovecot_server", "make_dovecot", "smtp_server",
-                             "oauth_dovecot", "oauth_smtp", "token_server"})
+SERVER_FIXTURES = frozenset(
+    {
+        "dovecot",
+        "dovecot_server",
+        "make_dovecot",
+        "smtp_server",
+        "oauth_dovecot",
+        "oauth_smtp",
+        "token_server",
+    }
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -160,8 +169,11 @@ def oauth_dovecot(oauth_dovecot_server: Dovecot, token_server: TokenServer) -> I
 def oauth_smtp(oauth_dovecot: Dovecot, token_server: TokenServer) -> Iterator[SmtpServer]:
     """An SMTP server taking XOAUTH2 / OAUTHBEARER tokens checked at the token server."""
     server = SmtpServer(
-        user=SMTP_USER, password=SMTP_PASSWORD, local_domains=LOCAL_DOMAINS,
-        dovecot=oauth_dovecot, oauth2_introspection_url=token_server.introspection_url,
+        user=SMTP_USER,
+        password=SMTP_PASSWORD,
+        local_domains=LOCAL_DOMAINS,
+        dovecot=oauth_dovecot,
+        oauth2_introspection_url=token_server.introspection_url,
     )
     server.start()
     try:

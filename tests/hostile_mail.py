@@ -28,13 +28,17 @@ from collections.abc import Callable, Iterator
 OWNER = "lisa@example.test"
 INTROS = "intros@example.test"
 TRUSTED = "mx.example.test"
-AUTH_OK = (f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test; "
-           f"spf=pass smtp.mailfrom={OWNER}")
+AUTH_OK = (
+    f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test; "
+    f"spf=pass smtp.mailfrom={OWNER}"
+)
 HEADER_LIMIT = 100_000  # what the MTA lets through (Postfix header_size_limit: 102400)
 
-REQUEST = ("Dear Lisa,\n\nCould you please introduce me to Bob Jones at BigChem? I applied "
-           "for the Technology Transfer Manager position and would like to learn about the "
-           "team before my interviews.\n\nThank you,\nTim Walker\n")
+REQUEST = (
+    "Dear Lisa,\n\nCould you please introduce me to Bob Jones at BigChem? I applied "
+    "for the Technology Transfer Manager position and would like to learn about the "
+    "team before my interviews.\n\nThank you,\nTim Walker\n"
+)
 
 
 def _fold(value: str, width: int = 900) -> str:
@@ -55,29 +59,43 @@ def _fold(value: str, width: int = 900) -> str:
     return "\r\n".join(lines)
 
 
-def mail(*, headers: dict[str, str] | None = None, body: str = REQUEST,
-         content_type: str = 'text/plain; charset="utf-8"', owner: bool = True,
-         forward: bool = True, raw_body: bytes | None = None) -> bytes:
+def mail(
+    *,
+    headers: dict[str, str] | None = None,
+    body: str = REQUEST,
+    content_type: str = 'text/plain; charset="utf-8"',
+    owner: bool = True,
+    forward: bool = True,
+    raw_body: bytes | None = None,
+) -> bytes:
     """One mail: the given headers (folded) over an owner's forward of ``body``."""
     h: dict[str, str] = {}
     if owner:
         h["Authentication-Results"] = AUTH_OK.partition(": ")[2]
-    h.update({"From": f"Lisa Balbes <{OWNER}>" if owner else "Mallory <m@evil.example>",
-              "To": INTROS, "Subject": "Fwd: Introduction request",
-              "Date": "Tue, 08 Dec 2026 10:00:00 +0000",
-              "Message-ID": "<hostile@mail.example.test>", "MIME-Version": "1.0",
-              "Content-Type": content_type})
+    h.update(
+        {
+            "From": f"Lisa Balbes <{OWNER}>" if owner else "Mallory <m@evil.example>",
+            "To": INTROS,
+            "Subject": "Fwd: Introduction request",
+            "Date": "Tue, 08 Dec 2026 10:00:00 +0000",
+            "Message-ID": "<hostile@mail.example.test>",
+            "MIME-Version": "1.0",
+            "Content-Type": content_type,
+        }
+    )
     for name, value in (headers or {}).items():
         h[name] = value
     head = "\r\n".join(f"{name}: {_fold(value)}" for name, value in h.items())
     if raw_body is None:
         text = body
         if forward:
-            text = ("intro: Bob Jones <bob@bigchem.example>\n\n"
-                    "---------- Forwarded message ---------\n"
-                    "From: Tim Walker <tim@walker.example>\n"
-                    "Date: Mon, Dec 7, 2026 at 9:12 PM\n"
-                    f"Subject: Introduction\nTo: Lisa Balbes <{OWNER}>\n\n\n{body}\n")
+            text = (
+                "intro: Bob Jones <bob@bigchem.example>\n\n"
+                "---------- Forwarded message ---------\n"
+                "From: Tim Walker <tim@walker.example>\n"
+                "Date: Mon, Dec 7, 2026 at 9:12 PM\n"
+                f"Subject: Introduction\nTo: Lisa Balbes <{OWNER}>\n\n\n{body}\n"
+            )
         raw_body = text.replace("\n", "\r\n").encode("utf-8")
     return head.encode("utf-8") + b"\r\n\r\n" + raw_body
 
@@ -94,15 +112,22 @@ def as_stranger(raw: bytes, n: int) -> bytes:
 def attached(inner_headers: dict[str, str], *, inner_body: str = REQUEST) -> bytes:
     """An owner's forward with the request attached as message/rfc822, whose own headers
     carry the hostile shape."""
-    inner = {"From": "Tim Walker <tim@walker.example>", "To": OWNER,
-             "Subject": "Introduction", "Date": "Mon, 07 Dec 2026 21:12:00 +0000"}
+    inner = {
+        "From": "Tim Walker <tim@walker.example>",
+        "To": OWNER,
+        "Subject": "Introduction",
+        "Date": "Mon, 07 Dec 2026 21:12:00 +0000",
+    }
     inner.update(inner_headers)
     inner_raw = "\r\n".join(f"{k}: {_fold(v)}" for k, v in inner.items())
-    body = ("--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-            "intro: Bob Jones <bob@bigchem.example>\r\n\r\n"
-            "--b1\r\nContent-Type: message/rfc822\r\n\r\n"
-            f"{inner_raw}\r\n\r\n{inner_body}\r\n--b1--\r\n".replace("\n", "\r\n")
-            .replace("\r\r\n", "\r\n"))
+    body = (
+        "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "intro: Bob Jones <bob@bigchem.example>\r\n\r\n"
+        "--b1\r\nContent-Type: message/rfc822\r\n\r\n"
+        f"{inner_raw}\r\n\r\n{inner_body}\r\n--b1--\r\n".replace("\n", "\r\n").replace(
+            "\r\r\n", "\r\n"
+        )
+    )
     return mail(content_type='multipart/mixed; boundary="b1"', raw_body=body.encode("utf-8"))
 
 
@@ -123,8 +148,13 @@ def from_nested_comment(n: int) -> bytes:
 
 
 def all_address_comments(n: int) -> bytes:
-    return mail(headers={"From": _address(n, "(c) ", f"Lisa <{OWNER}>"),
-                         "To": _address(n, "(c) ", INTROS), "Cc": _address(n, "(c) ")})
+    return mail(
+        headers={
+            "From": _address(n, "(c) ", f"Lisa <{OWNER}>"),
+            "To": _address(n, "(c) ", INTROS),
+            "Cc": _address(n, "(c) "),
+        }
+    )
 
 
 def cc_obs_dots(n: int) -> bytes:
@@ -188,8 +218,12 @@ def message_id_comments(n: int) -> bytes:
 
 
 def references_many(n: int) -> bytes:
-    return mail(headers={"References": " ".join(f"<r{i}@x.example>" for i in range(n)),
-                         "In-Reply-To": "<r0@x.example>"})
+    return mail(
+        headers={
+            "References": " ".join(f"<r{i}@x.example>" for i in range(n)),
+            "In-Reply-To": "<r0@x.example>",
+        }
+    )
 
 
 def date_comments(n: int) -> bytes:
@@ -217,8 +251,9 @@ def many_cc_headers(n: int) -> bytes:
 
 
 def many_auth_results(n: int) -> bytes:
-    extra = "".join(f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test\r\n"
-                    for _ in range(n))
+    extra = "".join(
+        f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test\r\n" for _ in range(n)
+    )
     return extra.encode() + mail()
 
 
@@ -240,21 +275,26 @@ def subject_many_words(n: int) -> bytes:
 
 def inline_from_comments(n: int) -> bytes:
     """An inline forward block whose From line is all comments."""
-    body = ("---------- Forwarded message ---------\n"
-            f"From: {'(c) ' * n}Tim <tim@walker.example>\nSubject: x\n\n{REQUEST}")
+    body = (
+        "---------- Forwarded message ---------\n"
+        f"From: {'(c) ' * n}Tim <tim@walker.example>\nSubject: x\n\n{REQUEST}"
+    )
     return mail(body=body, forward=False)
 
 
 def inline_cc_many(n: int) -> bytes:
-    body = ("---------- Forwarded message ---------\nFrom: Tim <tim@walker.example>\n"
-            f"Cc: {', '.join(f'p{i}@x.example' for i in range(n))}\nSubject: x\n\n{REQUEST}")
+    body = (
+        "---------- Forwarded message ---------\nFrom: Tim <tim@walker.example>\n"
+        f"Cc: {', '.join(f'p{i}@x.example' for i in range(n))}\nSubject: x\n\n{REQUEST}"
+    )
     return mail(body=body, forward=False)
 
 
 def one_paragraph(n: int) -> bytes:
     """A request that is one paragraph of ``n`` words, no line breaks."""
-    words = ("please introduce me to Bob Jones at BigChem because I would like to learn "
-             "about the team ").split()
+    words = (
+        "please introduce me to Bob Jones at BigChem because I would like to learn about the team "
+    ).split()
     return mail(body=" ".join(words[i % len(words)] for i in range(n)))
 
 
@@ -280,14 +320,17 @@ def note_many_arrows(n: int) -> bytes:
 
 
 def forward_markers(n: int) -> bytes:
-    block = ("---------- Forwarded message ---------\nFrom: Tim <tim@walker.example>\n"
-             "Subject: x\n\n")
+    block = "---------- Forwarded message ---------\nFrom: Tim <tim@walker.example>\nSubject: x\n\n"
     return mail(body=block * n + REQUEST, forward=False)
 
 
 def forward_header_lines(n: int) -> bytes:
-    body = ("---------- Forwarded message ---------\n" + "From: Tim <tim@walker.example>\n" * n
-            + "\n" + REQUEST)
+    body = (
+        "---------- Forwarded message ---------\n"
+        + "From: Tim <tim@walker.example>\n" * n
+        + "\n"
+        + REQUEST
+    )
     return mail(body=body, forward=False)
 
 
@@ -312,8 +355,9 @@ def huge_text_part(n: int) -> bytes:
 
 
 def _html(html: str) -> bytes:
-    return mail(content_type='text/html; charset="utf-8"', forward=False,
-                raw_body=html.encode("utf-8"))
+    return mail(
+        content_type='text/html; charset="utf-8"', forward=False, raw_body=html.encode("utf-8")
+    )
 
 
 def nested_divs(n: int) -> bytes:
@@ -355,7 +399,7 @@ def html_many_tables(n: int) -> bytes:
 def nested_multipart(n: int) -> bytes:
     body = ""
     for i in range(n):
-        body += f"--b{i}\r\nContent-Type: multipart/mixed; boundary=\"b{i + 1}\"\r\n\r\n"
+        body += f'--b{i}\r\nContent-Type: multipart/mixed; boundary="b{i + 1}"\r\n\r\n'
     body += f"--b{n}\r\nContent-Type: text/plain\r\n\r\n{REQUEST}\r\n"
     for i in range(n, -1, -1):
         body += f"--b{i}--\r\n"
@@ -371,26 +415,38 @@ def nested_rfc822(n: int) -> bytes:
 
 def many_parts(n: int) -> bytes:
     part = "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
-    return mail(content_type='multipart/mixed; boundary="b"',
-                raw_body=(part * n + "--b--\r\n").encode())
+    return mail(
+        content_type='multipart/mixed; boundary="b"', raw_body=(part * n + "--b--\r\n").encode()
+    )
 
 
 def many_alternatives(n: int) -> bytes:
     part = "--b\r\nContent-Type: text/html\r\n\r\n<p></p>\r\n"
-    return mail(content_type='multipart/alternative; boundary="b"',
-                raw_body=(part * n + "--b--\r\n").encode())
+    return mail(
+        content_type='multipart/alternative; boundary="b"',
+        raw_body=(part * n + "--b--\r\n").encode(),
+    )
 
 
 def base64_text(n: int) -> bytes:
     import base64
+
     data = base64.encodebytes(((REQUEST + "\n") * n).encode()).replace(b"\n", b"\r\n")
-    return mail(content_type='text/plain; charset="utf-8"',
-                headers={"Content-Transfer-Encoding": "base64"}, raw_body=data)
+    return mail(
+        content_type='text/plain; charset="utf-8"',
+        headers={"Content-Transfer-Encoding": "base64"},
+        raw_body=data,
+    )
 
 
 def part_header_comments(n: int) -> bytes:
-    body = ("--b\r\nContent-Type: text/plain\r\n"
-            + _fold("Content-Disposition: inline" + " (c)" * n) + "\r\n\r\n" + REQUEST + "\r\n--b--\r\n")
+    body = (
+        "--b\r\nContent-Type: text/plain\r\n"
+        + _fold("Content-Disposition: inline" + " (c)" * n)
+        + "\r\n\r\n"
+        + REQUEST
+        + "\r\n--b--\r\n"
+    )
     return mail(content_type='multipart/mixed; boundary="b"', raw_body=body.encode())
 
 

@@ -76,8 +76,14 @@ class Stats:
 class TokenServer:
     """The authorization server; `url` is its base, e.g. http://127.0.0.1:PORT."""
 
-    def __init__(self, port: int, *, access_ttl: float = 3600.0,
-                 device_interval: float = 0.05, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        access_ttl: float = 3600.0,
+        device_interval: float = 0.05,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.port = port
         self.url = f"http://{HOST}:{port}"
         self.access_ttl = access_ttl
@@ -138,8 +144,9 @@ class TokenServer:
             self.stats = Stats()
 
     # -- what a test does -----------------------------------------------------------
-    def add_client(self, client_id: str, secret: str | None = None, *,
-                   app_mailbox: str | None = None) -> None:
+    def add_client(
+        self, client_id: str, secret: str | None = None, *, app_mailbox: str | None = None
+    ) -> None:
         with self._lock:
             self.clients[client_id] = _Client(secret=secret, app_mailbox=app_mailbox)
 
@@ -152,9 +159,9 @@ class TokenServer:
     def wait_for_device_code(self, timeout: float = 10.0) -> str:
         """The user code of the newest device sign-in not yet approved."""
         with self._lock:
+
             def pending() -> list[_Device]:
-                return [d for d in self.devices.values()
-                        if d.approved_by is None and not d.denied]
+                return [d for d in self.devices.values() if d.approved_by is None and not d.denied]
 
             if not self._lock.wait_for(lambda: bool(pending()), timeout):
                 raise TimeoutError("no device sign-in was started")
@@ -217,8 +224,7 @@ class TokenServer:
         return token
 
     def _valid(self, access: _Access) -> bool:
-        return (not access.expired and not access.grant.revoked
-                and access.expires_at > self.clock())
+        return not access.expired and not access.grant.revoked and access.expires_at > self.clock()
 
     def introspect(self, token: str) -> dict[str, Any]:
         with self._lock:
@@ -226,9 +232,14 @@ class TokenServer:
             access = self.access.get(token)
             if access is None or not self._valid(access):
                 return {"active": False}
-            return {"active": True, "username": access.grant.user,
-                    "client_id": access.grant.client_id, "scope": access.grant.scope,
-                    "exp": int(access.expires_at), "token_type": "Bearer"}
+            return {
+                "active": True,
+                "username": access.grant.user,
+                "client_id": access.grant.client_id,
+                "scope": access.grant.scope,
+                "exp": int(access.expires_at),
+                "token_type": "Bearer",
+            }
 
     def _client_ok(self, form: dict[str, str], basic: tuple[str, str] | None) -> str | None:
         client_id = form.get("client_id") or (basic[0] if basic else "")
@@ -241,22 +252,28 @@ class TokenServer:
         return client_id
 
     def _tokens(self, grant: _Grant, *, with_refresh: bool = True) -> dict[str, Any]:
-        answer: dict[str, Any] = {"access_token": self._new_access(grant),
-                                  "token_type": "Bearer", "expires_in": int(self.access_ttl),
-                                  "scope": grant.scope}
+        answer: dict[str, Any] = {
+            "access_token": self._new_access(grant),
+            "token_type": "Bearer",
+            "expires_in": int(self.access_ttl),
+            "scope": grant.scope,
+        }
         if with_refresh:
             answer["refresh_token"] = self._new_refresh(grant)
         return answer
 
-    def token(self, form: dict[str, str],
-              basic: tuple[str, str] | None) -> tuple[int, dict[str, Any]]:
+    def token(
+        self, form: dict[str, str], basic: tuple[str, str] | None
+    ) -> tuple[int, dict[str, Any]]:
         grant_type = form.get("grant_type", "")
         with self._lock:
             self.stats.grants.append(grant_type)
             client_id = self._client_ok(form, basic)
             if client_id is None:
-                return 401, {"error": "invalid_client",
-                             "error_description": "unknown client or wrong secret"}
+                return 401, {
+                    "error": "invalid_client",
+                    "error_description": "unknown client or wrong secret",
+                }
             scope = form.get("scope", "mail")
             if grant_type == "client_credentials":
                 client = self.clients[client_id]
@@ -267,8 +284,10 @@ class TokenServer:
             if grant_type == "refresh_token":
                 grant = self.refresh.get(form.get("refresh_token", ""))
                 if grant is None or grant.revoked or grant.client_id != client_id:
-                    return 400, {"error": "invalid_grant",
-                                 "error_description": "the refresh token was revoked"}
+                    return 400, {
+                        "error": "invalid_grant",
+                        "error_description": "the refresh token was revoked",
+                    }
                 return 200, self._tokens(grant)
             if grant_type == DEVICE_GRANT:
                 device = self.devices.get(form.get("device_code", ""))
@@ -281,22 +300,32 @@ class TokenServer:
                 if device.approved_by is None:
                     return 400, {"error": "authorization_pending"}
                 device.used = True
-                return 200, self._tokens(_Grant(user=device.approved_by, client_id=client_id,
-                                                scope=device.scope))
+                return 200, self._tokens(
+                    _Grant(user=device.approved_by, client_id=client_id, scope=device.scope)
+                )
             if grant_type == "authorization_code":
                 code = self.codes.pop(form.get("code", ""), None)
-                if code is None or code.client_id != client_id \
-                        or code.redirect_uri != form.get("redirect_uri"):
+                if (
+                    code is None
+                    or code.client_id != client_id
+                    or code.redirect_uri != form.get("redirect_uri")
+                ):
                     return 400, {"error": "invalid_grant"}
                 if code.challenge is not None:
                     verifier = form.get("code_verifier", "")
-                    digest = base64.urlsafe_b64encode(
-                        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                    digest = (
+                        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+                        .rstrip(b"=")
+                        .decode()
+                    )
                     if digest != code.challenge:
-                        return 400, {"error": "invalid_grant",
-                                     "error_description": "PKCE verifier does not match"}
-                return 200, self._tokens(_Grant(user=code.user, client_id=client_id,
-                                                scope=code.scope))
+                        return 400, {
+                            "error": "invalid_grant",
+                            "error_description": "PKCE verifier does not match",
+                        }
+                return 200, self._tokens(
+                    _Grant(user=code.user, client_id=client_id, scope=code.scope)
+                )
             return 400, {"error": "unsupported_grant_type"}
 
     def device_authorization(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -306,16 +335,21 @@ class TokenServer:
                 return 401, {"error": "invalid_client"}
             device_code = "dc-" + secrets.token_urlsafe(24)
             user_code = secrets.token_hex(4).upper()
-            self.devices[device_code] = _Device(client_id=form["client_id"],
-                                                scope=form.get("scope", "mail"),
-                                                user_code=user_code,
-                                                expires_at=self.clock() + 600)
+            self.devices[device_code] = _Device(
+                client_id=form["client_id"],
+                scope=form.get("scope", "mail"),
+                user_code=user_code,
+                expires_at=self.clock() + 600,
+            )
             self._lock.notify_all()
-            return 200, {"device_code": device_code, "user_code": user_code,
-                         "verification_uri": f"{self.url}/verify", "expires_in": 600,
-                         "interval": self.device_interval,
-                         "message": f"To sign in, open {self.url}/verify and enter "
-                                    f"{user_code}."}
+            return 200, {
+                "device_code": device_code,
+                "user_code": user_code,
+                "verification_uri": f"{self.url}/verify",
+                "expires_in": 600,
+                "interval": self.device_interval,
+                "message": f"To sign in, open {self.url}/verify and enter {user_code}.",
+            }
 
     def authorize(self, query: dict[str, str]) -> tuple[int, str]:
         """The sign-in page: the configured person agrees at once; returns the redirect."""
@@ -328,11 +362,18 @@ class TokenServer:
                 params = {"error": "access_denied", "state": query.get("state", "")}
                 return 302, f"{redirect}?{urlencode(params)}"
             code = "ac-" + secrets.token_urlsafe(16)
-            challenge = query.get("code_challenge") if query.get(
-                "code_challenge_method") == "S256" else None
-            self.codes[code] = _Code(client_id=query["client_id"], redirect_uri=redirect,
-                                     challenge=challenge, user=self.authorizing_user,
-                                     scope=query.get("scope", "mail"))
+            challenge = (
+                query.get("code_challenge")
+                if query.get("code_challenge_method") == "S256"
+                else None
+            )
+            self.codes[code] = _Code(
+                client_id=query["client_id"],
+                redirect_uri=redirect,
+                challenge=challenge,
+                user=self.authorizing_user,
+                scope=query.get("scope", "mail"),
+            )
             return 302, f"{redirect}?{urlencode({'code': code, 'state': query.get('state', '')})}"
 
     def take_fault(self) -> str | None:
@@ -403,8 +444,7 @@ def _make_handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
             if parts.path != "/authorize":
                 self._json(404, {"error": "not found"})
                 return
-            status, location = server.authorize(
-                {k: v[0] for k, v in parse_qs(parts.query).items()})
+            status, location = server.authorize({k: v[0] for k, v in parse_qs(parts.query).items()})
             self.send_response(status)
             if location:
                 self.send_header("Location", location)

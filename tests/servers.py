@@ -240,8 +240,9 @@ class Dovecot:
     commands still work, but clients that look at CAPABILITY see them missing.
     """
 
-    def __init__(self, *, disable: Iterable[str] = (),
-                 oauth2_introspection_url: str | None = None) -> None:
+    def __init__(
+        self, *, disable: Iterable[str] = (), oauth2_introspection_url: str | None = None
+    ) -> None:
         if not DOVECOT_BIN.exists():
             raise ServerError(f"{DOVECOT_BIN} not found: {INSTALL_HINT}")
         self.disabled = frozenset(cap.upper() for cap in disable)
@@ -774,13 +775,18 @@ class _OAuthHandler(_Handler):
     async def auth_XOAUTH2(self, smtp: SMTP, args: list[str]) -> AuthResult:
         raw = await self._initial(smtp, args)
         fields = dict(
-            part.split("=", 1) for part in (raw or b"").decode(errors="replace").split("\x01")
+            part.split("=", 1)
+            for part in (raw or b"").decode(errors="replace").split("\x01")
             if "=" in part
         )
         token = fields.get("auth", "")
         token = token[7:] if token.startswith("Bearer ") else ""
-        return await self._finish(smtp, fields.get("user", ""), token,
-                                  {"status": "401", "schemes": "bearer", "scope": "mail"})
+        return await self._finish(
+            smtp,
+            fields.get("user", ""),
+            token,
+            {"status": "401", "schemes": "bearer", "scope": "mail"},
+        )
 
     async def auth_OAUTHBEARER(self, smtp: SMTP, args: list[str]) -> AuthResult:
         raw = (await self._initial(smtp, args) or b"").decode(errors="replace")
@@ -792,8 +798,7 @@ class _OAuthHandler(_Handler):
         fields = dict(part.split("=", 1) for part in rest.split("\x01") if "=" in part)
         token = fields.get("auth", "")
         token = token[7:] if token.startswith("Bearer ") else ""
-        return await self._finish(smtp, user, token,
-                                  {"status": "invalid_token", "scope": "mail"})
+        return await self._finish(smtp, user, token, {"status": "invalid_token", "scope": "mail"})
 
 
 class SmtpServer:

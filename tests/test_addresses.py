@@ -1,5 +1,6 @@
 """Which address a mailbox names, and what its name becomes: one routine for headers and
-forward lines (introd.reading.addresses, introd.reading.names), and what reaches an outgoing mail."""
+forward lines (introd.reading.addresses, introd.reading.names), and what reaches an
+outgoing mail."""
 
 from __future__ import annotations
 
@@ -68,15 +69,18 @@ class TestTheAddressIsTheBracketedOne:
         assert person is not None and person.email == MALLORY
         assert person.name is None or "@" not in person.name
 
-    @pytest.mark.parametrize(("value", "expected"), [
-        ("Tim Walker <tim@x.example>", Person(name="Tim Walker", email="tim@x.example")),
-        ('"Walker, Tim" <tim@x.example>', Person(name="Walker, Tim", email="tim@x.example")),
-        ("tim@x.example (Tim Walker)", Person(name="Tim Walker", email="tim@x.example")),
-        ("Tim Walker tim@x.example", Person(name="Tim Walker", email="tim@x.example")),
-        ("Tim Walker [mailto:tim@x.example]", Person(name="Tim Walker", email="tim@x.example")),
-        ("tim@x.example <tim@x.example>", Person(name=None, email="tim@x.example")),
-        ("Tim Walker", Person(name="Tim Walker", email=None)),
-    ])
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            ("Tim Walker <tim@x.example>", Person(name="Tim Walker", email="tim@x.example")),
+            ('"Walker, Tim" <tim@x.example>', Person(name="Walker, Tim", email="tim@x.example")),
+            ("tim@x.example (Tim Walker)", Person(name="Tim Walker", email="tim@x.example")),
+            ("Tim Walker tim@x.example", Person(name="Tim Walker", email="tim@x.example")),
+            ("Tim Walker [mailto:tim@x.example]", Person(name="Tim Walker", email="tim@x.example")),
+            ("tim@x.example <tim@x.example>", Person(name=None, email="tim@x.example")),
+            ("Tim Walker", Person(name="Tim Walker", email=None)),
+        ],
+    )
     def test_ordinary_forward_lines_still_read(self, value: str, expected: Person) -> None:
         """Names and addresses of ordinary forward lines are unchanged by the rule."""
         assert parse_person(value) == expected
@@ -87,10 +91,15 @@ class TestTheAddressIsTheBracketedOne:
 
     def test_a_list_keeps_its_members(self) -> None:
         """To and Cc lists, groups included, give each member once."""
-        people = parse_mailboxes('"Ann" <a@x.example>, Team: b@x.example, Cy <c@x.example>;,'
-                                 ' d@x.example')
-        assert [p.email for p in people] == ["a@x.example", "b@x.example", "c@x.example",
-                                             "d@x.example"]
+        people = parse_mailboxes(
+            '"Ann" <a@x.example>, Team: b@x.example, Cy <c@x.example>;, d@x.example'
+        )
+        assert [p.email for p in people] == [
+            "a@x.example",
+            "b@x.example",
+            "c@x.example",
+            "d@x.example",
+        ]
 
     def test_encoded_newline_in_a_from_header(self) -> None:
         """An encoded line break followed by "Bcc:" in a name never makes a recipient."""
@@ -99,11 +108,20 @@ class TestTheAddressIsTheBracketedOne:
         assert person.email == "nora.field@x.example"
 
     @settings(max_examples=300, deadline=None)
-    @given(st.text(max_size=40), st.lists(st.sampled_from(
-        ["victim@victims.example", "<victim@victims.example>", "other@x.example"]),
-        min_size=1, max_size=3), st.sampled_from(["quoted", "comment", "both"]))
+    @given(
+        st.text(max_size=40),
+        st.lists(
+            st.sampled_from(
+                ["victim@victims.example", "<victim@victims.example>", "other@x.example"]
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        st.sampled_from(["quoted", "comment", "both"]),
+    )
     def test_property_a_name_holding_addresses_never_changes_the_address_of_a_header(
-            self, text: str, planted: list[str], shape: str) -> None:
+        self, text: str, planted: list[str], shape: str
+    ) -> None:
         """Whatever a quoted display name or a comment holds, the header names mallory."""
         inner = " ".join([text, *planted]).replace("\\", "\\\\")
         quoted = '"' + inner.replace('"', '\\"') + '"'
@@ -114,12 +132,24 @@ class TestTheAddressIsTheBracketedOne:
         assert person is not None and person.email == MALLORY
 
     @settings(max_examples=300, deadline=None)
-    @given(st.text(alphabet=st.characters(blacklist_characters='"()<>\\\r\n'), max_size=40),
-           st.lists(st.sampled_from(["victim@victims.example", "<victim@victims.example>",
-                                     "other@x.example,", "(victim@victims.example)"]),
-                    min_size=1, max_size=3))
+    @given(
+        st.text(alphabet=st.characters(blacklist_characters='"()<>\\\r\n'), max_size=40),
+        st.lists(
+            st.sampled_from(
+                [
+                    "victim@victims.example",
+                    "<victim@victims.example>",
+                    "other@x.example,",
+                    "(victim@victims.example)",
+                ]
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+    )
     def test_property_an_unquoted_name_never_changes_the_address_of_a_forward_line(
-            self, text: str, planted: list[str]) -> None:
+        self, text: str, planted: list[str]
+    ) -> None:
         """A client's forward line prints the name raw: the address is still mallory's."""
         person = parse_person(" ".join([text, *planted, f"<{MALLORY}>"]))
         assert person is not None and person.email == MALLORY
@@ -129,8 +159,7 @@ class TestTheAddressIsTheBracketedOne:
     def test_property_any_text_names_mallory_or_nobody(self, text: str) -> None:
         """Any name, unbalanced quotes and brackets included, gives mallory or no address."""
         person = parse_person(f"{text} <{MALLORY}>")
-        assert person is None or person.email in (MALLORY, None) \
-            or person.email in text.lower()
+        assert person is None or person.email in (MALLORY, None) or person.email in text.lower()
 
 
 HOSTILE_NAMES = [
@@ -138,8 +167,16 @@ HOSTILE_NAMES = [
     "=?UTF-8?Q?Kai_Inject=0D=0ABcc=3A_x?=",
     "=?UTF-8?Q?Nora=0A?=Bcc: mallory",
     "Nora\r\nBcc: mallory@evil.example",
-    "Nora\u2028Bcc: x", "Nora\u0085Bcc: x", "Nora\x00Field", "Nora\u202eField",
-    "Nora\u200bField", '"Nora', "Nora\"", "''Nora''", "Nora\\", "=?bogus?Q?x?=",
+    "Nora\u2028Bcc: x",
+    "Nora\u0085Bcc: x",
+    "Nora\x00Field",
+    "Nora\u202eField",
+    "Nora\u200bField",
+    '"Nora',
+    'Nora"',
+    "''Nora''",
+    "Nora\\",
+    "=?bogus?Q?x?=",
     "=?UTF-8?B?TmlubwpCY2M6IHhAeS5leGFtcGxl?=",
 ]
 _CLEAN_NAMES = {
@@ -153,21 +190,24 @@ _CLEAN_NAMES = {
 
 
 class TestNames:
-    @pytest.mark.parametrize(("raw", "expected"), [
-        ("=?UTF-8?Q?Bj=C3=B6rn_Ekstr?= =?UTF-8?Q?=C3=B6m?=", "Björn Ekström"),
-        ("=?UTF-8?Q?Bj=C3=B6rn_Ekstr?==?UTF-8?Q?=C3=B6m?=", "Björn Ekström"),
-        ("=?UTF-8?Q?Bj=C3?= =?UTF-8?Q?=B6rn?=", "Björn"),  # a character split in two
-        ("=?ISO-8859-1?Q?J=F6rg?= =?UTF-8?Q?_=C3=96lmann?=", "Jörg Ölmann"),
-        ("=?utf-8?b?Wm/Dqw==?= Ødegaard", "Zoë Ødegaard"),
-        ("  Tim \t  Walker ", "Tim Walker"),
-        ('"Tim Walker"', "Tim Walker"),
-        ("“Tim Walker”", "Tim Walker"),
-        ('Robert "Bob" Jones', 'Robert "Bob" Jones'),
-        ("O'Neil", "O'Neil"),
-        ("victim@victims.example", None),
-        ("---", None),
-        ("", None),
-    ])
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [
+            ("=?UTF-8?Q?Bj=C3=B6rn_Ekstr?= =?UTF-8?Q?=C3=B6m?=", "Björn Ekström"),
+            ("=?UTF-8?Q?Bj=C3=B6rn_Ekstr?==?UTF-8?Q?=C3=B6m?=", "Björn Ekström"),
+            ("=?UTF-8?Q?Bj=C3?= =?UTF-8?Q?=B6rn?=", "Björn"),  # a character split in two
+            ("=?ISO-8859-1?Q?J=F6rg?= =?UTF-8?Q?_=C3=96lmann?=", "Jörg Ölmann"),
+            ("=?utf-8?b?Wm/Dqw==?= Ødegaard", "Zoë Ødegaard"),
+            ("  Tim \t  Walker ", "Tim Walker"),
+            ('"Tim Walker"', "Tim Walker"),
+            ("“Tim Walker”", "Tim Walker"),
+            ('Robert "Bob" Jones', 'Robert "Bob" Jones'),
+            ("O'Neil", "O'Neil"),
+            ("victim@victims.example", None),
+            ("---", None),
+            ("", None),
+        ],
+    )
     def test_clean_name(self, raw: str, expected: str | None) -> None:
         """Decoded, joined, collapsed, unquoted; an address or nothing is no name."""
         assert clean_name(raw) == expected
@@ -178,8 +218,9 @@ class TestNames:
         name = clean_name(raw)
         if raw in _CLEAN_NAMES:
             assert name == _CLEAN_NAMES[raw]
-        assert name is None or not any(unicodedata.category(c)[0] == "C" or c in "\u2028\u2029"
-                                       for c in name)
+        assert name is None or not any(
+            unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" for c in name
+        )
         assert name is None or "=?" not in name
 
     def test_every_person_name_is_rebuilt(self) -> None:
@@ -205,10 +246,35 @@ class TestNames:
 # names as an attacker writes them: text, line breaks and controls, encoded words
 _hostile = st.one_of(
     st.text(max_size=40),
-    st.lists(st.sampled_from(["Kai", "\r\n", "\n", "\r", "\x00", "\u2028", "\u0085",
-                              "Bcc: mallory@evil.example", "To:", ",", ";", '"', "<", ">",
-                              "=?UTF-8?Q?", "=0D=0A", "?=", " ", "(", ")", "\\",
-                              "victim@victims.example"]), max_size=12).map("".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "Kai",
+                "\r\n",
+                "\n",
+                "\r",
+                "\x00",
+                "\u2028",
+                "\u0085",
+                "Bcc: mallory@evil.example",
+                "To:",
+                ",",
+                ";",
+                '"',
+                "<",
+                ">",
+                "=?UTF-8?Q?",
+                "=0D=0A",
+                "?=",
+                " ",
+                "(",
+                ")",
+                "\\",
+                "victim@victims.example",
+            ]
+        ),
+        max_size=12,
+    ).map("".join),
 )
 
 
@@ -221,22 +287,39 @@ class TestOutgoingHeaders:
     @settings(max_examples=300, deadline=None)
     @given(_hostile, _hostile)
     def test_property_any_name_gives_clean_headers_and_only_the_authorised_recipients(
-            self, to_name: str, cc_name: str) -> None:
+        self, to_name: str, cc_name: str
+    ) -> None:
         """Every header of the mail parses cleanly with policy.default, and it goes exactly
         to the authorised addresses, whatever the names."""
         rendered = Rendered(name="introduction", subject="Hello", text="x\n", html=None)
-        raw = compose_bytes(rendered, sender=Address("Lisa Balbes", "lisa", "example.test"),
-                            to=[Person(name=to_name, email="tim@example.test")],
-                            cc=[Person(name=cc_name, email="bob@example.test")],
-                            message_id="<m@example.test>", date=NOW)
+        raw = compose_bytes(
+            rendered,
+            sender=Address("Lisa Balbes", "lisa", "example.test"),
+            to=[Person(name=to_name, email="tim@example.test")],
+            cc=[Person(name=cc_name, email="bob@example.test")],
+            message_id="<m@example.test>",
+            date=NOW,
+        )
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         for name in msg.keys():
             value = msg[name]
             assert not getattr(value, "defects", ()), (name, str(value))
         assert sorted(k.lower() for k in msg.keys()) == sorted(
-            ["content-type", "mime-version", "content-transfer-encoding", "from", "to", "cc",
-             "subject", "date", "message-id", "auto-submitted", "x-auto-response-suppress"])
+            [
+                "content-type",
+                "mime-version",
+                "content-transfer-encoding",
+                "from",
+                "to",
+                "cc",
+                "subject",
+                "date",
+                "message-id",
+                "auto-submitted",
+                "x-auto-response-suppress",
+            ]
+        )
         assert _recipients(msg, "To") == ["tim@example.test"]
         assert _recipients(msg, "Cc") == ["bob@example.test"]
 
@@ -244,34 +327,45 @@ class TestOutgoingHeaders:
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
     tmp: Path = tmp_path_factory.mktemp("addresses")
-    cfg = build_config({
-        "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
-        "reply_address": "intros@example.test",
-        "auth": {"trusted_authserv_ids": ["mx.example.test"]},
-    }, path=tmp / "c.yaml", need_servers=False)
+    cfg = build_config(
+        {
+            "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
+            "reply_address": "intros@example.test",
+            "auth": {"trusted_authserv_ids": ["mx.example.test"]},
+        },
+        path=tmp / "c.yaml",
+        need_servers=False,
+    )
     return Context(config=cfg, contacts=ContactBook([]), secret=b"s" * 32)
 
 
 def _attached_forward(inner_from: str) -> bytes:
     """The owner forwards a request as an attachment; its From is the attacker's."""
-    inner = (f"From: {inner_from}\r\nTo: {OWNER}\r\nSubject: Introduction request\r\n"
-             "Message-ID: <r1@evil.example>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n\r\n"
-             "Dear Lisa,\r\n\r\nCould you introduce me to Bob Jones at BigChem? I would like "
-             "to learn about the transfer team before my interviews.\r\n\r\nThanks\r\n")
-    outer = (f"{AUTH_OK}\r\nFrom: Lisa Balbes <{OWNER}>\r\nTo: intros@example.test\r\n"
-             "Subject: Fwd: Introduction request\r\nMessage-ID: <f1@mail.example.test>\r\n"
-             "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
-             "--b1\r\nContent-Type: text/plain\r\n\r\nintro: Bob Jones <bob@example.test>\r\n"
-             "--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "--b1--\r\n")
+    inner = (
+        f"From: {inner_from}\r\nTo: {OWNER}\r\nSubject: Introduction request\r\n"
+        "Message-ID: <r1@evil.example>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n\r\n"
+        "Dear Lisa,\r\n\r\nCould you introduce me to Bob Jones at BigChem? I would like "
+        "to learn about the transfer team before my interviews.\r\n\r\nThanks\r\n"
+    )
+    outer = (
+        f"{AUTH_OK}\r\nFrom: Lisa Balbes <{OWNER}>\r\nTo: intros@example.test\r\n"
+        "Subject: Fwd: Introduction request\r\nMessage-ID: <f1@mail.example.test>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n"
+        "--b1\r\nContent-Type: text/plain\r\n\r\nintro: Bob Jones <bob@example.test>\r\n"
+        "--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "--b1--\r\n"
+    )
     return outer.encode("utf-8")
 
 
 class TestReadRequester:
-    @pytest.mark.parametrize("inner_from", [
-        *NAME_IS_ADDRESS,
-        "=?UTF-8?Q?Nora=0A?=Bcc: victim@victims.example <mallory@evil.example>",
-        '"=?UTF-8?Q?Kai_Inject=0D=0ABcc=3A_victim@victims.example?=" <mallory@evil.example>',
-    ])
+    @pytest.mark.parametrize(
+        "inner_from",
+        [
+            *NAME_IS_ADDRESS,
+            "=?UTF-8?Q?Nora=0A?=Bcc: victim@victims.example <mallory@evil.example>",
+            '"=?UTF-8?Q?Kai_Inject=0D=0ABcc=3A_victim@victims.example?=" <mallory@evil.example>',
+        ],
+    )
     def test_requester_is_the_bracketed_address(self, ctx: Context, inner_from: str) -> None:
         """Read end to end, the requester of an attached request is mallory, never the
         victim named in the display name, and the name carries no line break."""
@@ -279,14 +373,15 @@ class TestReadRequester:
         assert reading.kind == "request" and reading.request is not None
         requester = reading.request.requester
         assert requester is not None and requester.email == MALLORY
-        assert requester.name is None or ("\n" not in requester.name
-                                          and "@" not in requester.name)
+        assert requester.name is None or ("\n" not in requester.name and "@" not in requester.name)
 
-    @settings(max_examples=100, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(_hostile)
-    def test_property_a_hostile_requester_name_reaches_no_header(self, ctx: Context,
-                                                                 name: str) -> None:
+    def test_property_a_hostile_requester_name_reaches_no_header(
+        self, ctx: Context, name: str
+    ) -> None:
         """Whatever the attached request's From name, the opt-in built for the requester
         parses cleanly and goes to the bracketed address only."""
         name = name.replace("\r", " ").replace("\n", " ")
@@ -300,8 +395,13 @@ class TestReadRequester:
             return
         assert requester.email == "tim@example.test"
         rendered = Rendered(name="optin_requester", subject="Hello", text="x\n", html=None)
-        raw = compose_bytes(rendered, sender=Address("Lisa Balbes", "lisa", "example.test"),
-                            to=[requester], message_id="<m@example.test>", date=NOW)
+        raw = compose_bytes(
+            rendered,
+            sender=Address("Lisa Balbes", "lisa", "example.test"),
+            to=[requester],
+            message_id="<m@example.test>",
+            date=NOW,
+        )
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert _recipients(msg, "To") == ["tim@example.test"]  # type: ignore[arg-type]
         assert not msg["To"].defects

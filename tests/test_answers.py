@@ -40,8 +40,9 @@ REPLY_FILES = [
 
 class TestReplyFiles:
     @pytest.mark.parametrize(("name", "answer", "kept", "gone"), REPLY_FILES)
-    def test_reads_answer_of_each_client(self, name: str, answer: str, kept: str,
-                                         gone: str) -> None:
+    def test_reads_answer_of_each_client(
+        self, name: str, answer: str, kept: str, gone: str
+    ) -> None:
         """Each client's reply gives its answer, keeps its new words, drops history."""
         text, word = _read(name)
         assert word == answer
@@ -54,38 +55,45 @@ class TestReplyFiles:
 
 
 class TestNewText:
-    @pytest.mark.parametrize(("body", "expected"), [
-        ("Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth <r@x.example> wrote:\n> yes - intro",
-         "Yes!"),
-        ("Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth Okafor <ruth@x.example>\nwrote:\n> no",
-         "Yes!"),
-        ("Sure\n\nOn 3 Mar 2025, at 21:12, Ruth Okafor wrote:\n\n> Hi", "Sure"),
-        ("Oui\n\nLe lun. 3 mars 2025 à 21:12, Ruth <r@x.example> a écrit :\n> Bonjour", "Oui"),
-        ("Ja\n\nAm 03.03.2025 um 21:12 schrieb Ruth Okafor:\n> Hallo", "Ja"),
-        ("Ja\n\nAm Mo., 3. März 2025 um 21:12 Uhr schrieb Ruth <r@x.example>:\n> Hallo", "Ja"),
-        ("Sí\n\nEl lun, 3 mar 2025 a las 21:12, Ruth (<r@x.example>) escribió:\n> Hola", "Sí"),
-        ("No\n\n-----Original Message-----\nFrom: Ruth\nSent: Monday\n\nyes", "No"),
-        ("Nein\n\n-----Ursprüngliche Nachricht-----\nVon: Ruth\n\nja", "Nein"),
-        ("Non\n\n-----Message d'origine-----\nDe : Ruth\n\noui", "Non"),
-        ("No\n\n-----Mensaje original-----\nDe: Ruth\n\nsí", "No"),
-        ("No\n\nFrom: Ruth <r@x.example>\nSent: Monday, March 3, 2025\nTo: M\n\nyes", "No"),
-        ("Non\n\nDe : Ruth <r@x.example>\nEnvoyé : lundi 3 mars 2025\n\noui", "Non"),
-        ("Nein\n\nVon: Ruth <r@x.example>\nGesendet: Montag\n\nja", "Nein"),
-        ("No\n\nDe: Ruth <r@x.example>\nEnviado: lunes\n\nsí", "No"),
-        ("No\n\n________________________________\nFrom: Ruth\nyes", "No"),
-        ("Happy to\n-- \nMarcus Hale\nyes", "Happy to"),
-        ("Happy to\n\nSent from my iPhone", "Happy to"),
-        ("Oui\n\nEnvoyé de mon iPhone", "Oui"),
-        ("Ja\n\nVon meinem iPhone gesendet", "Ja"),
-        ("Sí\n\nEnviado desde mi iPhone", "Sí"),
-        ("Sure\n\nGet Outlook for iOS", "Sure"),
-        ("Ja\n\nOutlook für iOS<https://aka.ms/x> herunterladen", "Ja"),
-        ("Sí\n\nDescargar Outlook para Android", "Sí"),
-        ("Oui\n\n----- Message transmis -----\nDe : Ruth", "Oui"),
-        ("Yes\n> quoted yes\nand more", "Yes\nand more"),
-        ("Yes, happy to.\n\nBest regards,\nMarcus Hale\nFernline", "Yes, happy to."),
-        ("", ""),
-    ])
+    @pytest.mark.parametrize(
+        ("body", "expected"),
+        [
+            (
+                "Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth <r@x.example> wrote:\n> yes - intro",
+                "Yes!",
+            ),
+            (
+                "Yes!\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth Okafor <ruth@x.example>\nwrote:\n> no",
+                "Yes!",
+            ),
+            ("Sure\n\nOn 3 Mar 2025, at 21:12, Ruth Okafor wrote:\n\n> Hi", "Sure"),
+            ("Oui\n\nLe lun. 3 mars 2025 à 21:12, Ruth <r@x.example> a écrit :\n> Bonjour", "Oui"),
+            ("Ja\n\nAm 03.03.2025 um 21:12 schrieb Ruth Okafor:\n> Hallo", "Ja"),
+            ("Ja\n\nAm Mo., 3. März 2025 um 21:12 Uhr schrieb Ruth <r@x.example>:\n> Hallo", "Ja"),
+            ("Sí\n\nEl lun, 3 mar 2025 a las 21:12, Ruth (<r@x.example>) escribió:\n> Hola", "Sí"),
+            ("No\n\n-----Original Message-----\nFrom: Ruth\nSent: Monday\n\nyes", "No"),
+            ("Nein\n\n-----Ursprüngliche Nachricht-----\nVon: Ruth\n\nja", "Nein"),
+            ("Non\n\n-----Message d'origine-----\nDe : Ruth\n\noui", "Non"),
+            ("No\n\n-----Mensaje original-----\nDe: Ruth\n\nsí", "No"),
+            ("No\n\nFrom: Ruth <r@x.example>\nSent: Monday, March 3, 2025\nTo: M\n\nyes", "No"),
+            ("Non\n\nDe : Ruth <r@x.example>\nEnvoyé : lundi 3 mars 2025\n\noui", "Non"),
+            ("Nein\n\nVon: Ruth <r@x.example>\nGesendet: Montag\n\nja", "Nein"),
+            ("No\n\nDe: Ruth <r@x.example>\nEnviado: lunes\n\nsí", "No"),
+            ("No\n\n________________________________\nFrom: Ruth\nyes", "No"),
+            ("Happy to\n-- \nMarcus Hale\nyes", "Happy to"),
+            ("Happy to\n\nSent from my iPhone", "Happy to"),
+            ("Oui\n\nEnvoyé de mon iPhone", "Oui"),
+            ("Ja\n\nVon meinem iPhone gesendet", "Ja"),
+            ("Sí\n\nEnviado desde mi iPhone", "Sí"),
+            ("Sure\n\nGet Outlook for iOS", "Sure"),
+            ("Ja\n\nOutlook für iOS<https://aka.ms/x> herunterladen", "Ja"),
+            ("Sí\n\nDescargar Outlook para Android", "Sí"),
+            ("Oui\n\n----- Message transmis -----\nDe : Ruth", "Oui"),
+            ("Yes\n> quoted yes\nand more", "Yes\nand more"),
+            ("Yes, happy to.\n\nBest regards,\nMarcus Hale\nFernline", "Yes, happy to."),
+            ("", ""),
+        ],
+    )
     def test_keeps_only_the_new_words(self, body: str, expected: str) -> None:
         """Quoted history, attributions, separators and signatures are cut away."""
         assert new_text(body) == expected
@@ -101,61 +109,159 @@ class TestNewText:
 
 
 class TestClassifyAnswer:
-    @pytest.mark.parametrize("text", [
-        "Yes", "yes.", "Yes, happy to talk with her.", "Sure, happy to help.",
-        "Happy to!", "Glad to help.", "Of course.", "Absolutely", "Sounds good.",
-        "Please do.", "Go ahead.", "I'd be happy to.", "Hi Lisa,\n\nYes, please connect us.",
-        "Dear Ruth,\nyes", "Hi Lisa, yes happy to", "No problem, happy to.",
-        "Thanks for thinking of me! Yes, of course.", "Oui, avec plaisir.", "Volontiers.",
-        "D'accord.", "D\u2019accord, allez-y.", "Bonjour Ruth,\n\nOui bien sûr.", "Ja, gerne.",
-        "Sehr gerne!", "Klar.", "Hallo Ruth,\nja", "Sí, claro.", "Con gusto.", "Encantada.",
-        "Por supuesto.", "Hola Ruth:\n\nSí, adelante.", "OK", "Yes please!",
-        "Yes\nI'd be glad to", "Sí, no hay problema.", "Yes — happy to connect.",
-        "Absolutely! Please introduce us.", "Sounds great, please connect us.",
-        "Of course, feel free to share my email.", "Sure thing!", "Ok, go ahead.",
-        "Happy to. Send him my way.", "Yes, still interested! Here is my note:",
-        "Ruth -\n\nYes, happy to.", "Marcus\n\nyes", "I would love that.",
-        "Avec grand plaisir !", "Gerne doch.", "Me parece bien.", "Claro que sí.",
-        "That would be great.", "Sí, por favor.",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Yes",
+            "yes.",
+            "Yes, happy to talk with her.",
+            "Sure, happy to help.",
+            "Happy to!",
+            "Glad to help.",
+            "Of course.",
+            "Absolutely",
+            "Sounds good.",
+            "Please do.",
+            "Go ahead.",
+            "I'd be happy to.",
+            "Hi Lisa,\n\nYes, please connect us.",
+            "Dear Ruth,\nyes",
+            "Hi Lisa, yes happy to",
+            "No problem, happy to.",
+            "Thanks for thinking of me! Yes, of course.",
+            "Oui, avec plaisir.",
+            "Volontiers.",
+            "D'accord.",
+            "D\u2019accord, allez-y.",
+            "Bonjour Ruth,\n\nOui bien sûr.",
+            "Ja, gerne.",
+            "Sehr gerne!",
+            "Klar.",
+            "Hallo Ruth,\nja",
+            "Sí, claro.",
+            "Con gusto.",
+            "Encantada.",
+            "Por supuesto.",
+            "Hola Ruth:\n\nSí, adelante.",
+            "OK",
+            "Yes please!",
+            "Yes\nI'd be glad to",
+            "Sí, no hay problema.",
+            "Yes — happy to connect.",
+            "Absolutely! Please introduce us.",
+            "Sounds great, please connect us.",
+            "Of course, feel free to share my email.",
+            "Sure thing!",
+            "Ok, go ahead.",
+            "Happy to. Send him my way.",
+            "Yes, still interested! Here is my note:",
+            "Ruth -\n\nYes, happy to.",
+            "Marcus\n\nyes",
+            "I would love that.",
+            "Avec grand plaisir !",
+            "Gerne doch.",
+            "Me parece bien.",
+            "Claro que sí.",
+            "That would be great.",
+            "Sí, por favor.",
+        ],
+    )
     def test_yes(self, text: str) -> None:
         """Plain consent in any of the four languages is a yes."""
         assert classify_answer(text) == "yes"
 
-    @pytest.mark.parametrize("text", [
-        "No", "No.", "No thanks.", "No, thank you.", "Not now.", "Not interested.",
-        "I'll pass.", "I'd rather not.", "I must decline.", "Sure not.",
-        "Not now, sorry — perhaps after the summer.", "Not now, sorry – maybe in autumn.",
-        "No thanks – I am not able to take this on.", "Hi Lisa,\n\nno thanks",
-        "Non.", "Non merci.", "Pas maintenant.", "Nein.", "Nein, danke.", "Leider nicht.",
-        "Kein Interesse.", "Lieber nicht.", "No, gracias.", "No gracias.", "Ahora no.",
-        "Prefiero no.", "Absolutely not.", "Of course not.", "Unfortunately not.",
-        "Thanks, but no.", "Thanks but no thanks.", "Thanks, but I'll pass.",
-        "I'm going to decline this one.", "Sorry, I can't help with this.",
-        "Please don't share my details.", "Pas pour l'instant, merci.",
-        "Malheureusement, je ne suis pas disponible.", "Momentan leider nicht.",
-        "Ich habe leider keine Zeit.", "Ahora mismo no puedo.",
-        "I no longer need the introduction.", "I'll have to say no this time, sorry.",
-        "Por ahora no, lo siento. Quizás más adelante.",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "No",
+            "No.",
+            "No thanks.",
+            "No, thank you.",
+            "Not now.",
+            "Not interested.",
+            "I'll pass.",
+            "I'd rather not.",
+            "I must decline.",
+            "Sure not.",
+            "Not now, sorry — perhaps after the summer.",
+            "Not now, sorry – maybe in autumn.",
+            "No thanks – I am not able to take this on.",
+            "Hi Lisa,\n\nno thanks",
+            "Non.",
+            "Non merci.",
+            "Pas maintenant.",
+            "Nein.",
+            "Nein, danke.",
+            "Leider nicht.",
+            "Kein Interesse.",
+            "Lieber nicht.",
+            "No, gracias.",
+            "No gracias.",
+            "Ahora no.",
+            "Prefiero no.",
+            "Absolutely not.",
+            "Of course not.",
+            "Unfortunately not.",
+            "Thanks, but no.",
+            "Thanks but no thanks.",
+            "Thanks, but I'll pass.",
+            "I'm going to decline this one.",
+            "Sorry, I can't help with this.",
+            "Please don't share my details.",
+            "Pas pour l'instant, merci.",
+            "Malheureusement, je ne suis pas disponible.",
+            "Momentan leider nicht.",
+            "Ich habe leider keine Zeit.",
+            "Ahora mismo no puedo.",
+            "I no longer need the introduction.",
+            "I'll have to say no this time, sorry.",
+            "Por ahora no, lo siento. Quizás más adelante.",
+        ],
+    )
     def test_no(self, text: str) -> None:
         """A refusal in the first sentence is a no, even if a hedge follows."""
         assert classify_answer(text) == "no"
 
-    @pytest.mark.parametrize("text", [
-        "Maybe next month?", "maybe", "Let me think about it.", "Not sure.",
-        "I'm not sure yet.", "Not right now but later.", "Not now, but maybe later.",
-        "Yes, but maybe next month.", "Sure, let me think about it.",
-        "Happy to, but not before March.", "Yes. But not before March.",
-        "Peut-être.", "Vielleicht.", "Quizás.", "Tal vez más adelante.",
-        "Oui, mais pas avant avril.", "Ja, aber erst im Mai.", "Sí, pero más adelante.",
-        "Who is she?", "Thanks for the note.", "", "   ", "Let me check with my team first.",
-        "Yes?", "Sure, if she can do Tuesdays.", "Hi Lisa,",
-        "Thanks!\n\nI'll get back to you next week.", "Make sure she knows I'm busy.",
-        "Yes, I'd like that very much, though I'm away next week.", "Is that ok with her?",
-        "I'm not the right person but happy to suggest someone.", "Let me sleep on it.",
-        "Sure, why not?", "Quizás más adelante.", "Sí, pero más adelante.",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Maybe next month?",
+            "maybe",
+            "Let me think about it.",
+            "Not sure.",
+            "I'm not sure yet.",
+            "Not right now but later.",
+            "Not now, but maybe later.",
+            "Yes, but maybe next month.",
+            "Sure, let me think about it.",
+            "Happy to, but not before March.",
+            "Yes. But not before March.",
+            "Peut-être.",
+            "Vielleicht.",
+            "Quizás.",
+            "Tal vez más adelante.",
+            "Oui, mais pas avant avril.",
+            "Ja, aber erst im Mai.",
+            "Sí, pero más adelante.",
+            "Who is she?",
+            "Thanks for the note.",
+            "",
+            "   ",
+            "Let me check with my team first.",
+            "Yes?",
+            "Sure, if she can do Tuesdays.",
+            "Hi Lisa,",
+            "Thanks!\n\nI'll get back to you next week.",
+            "Make sure she knows I'm busy.",
+            "Yes, I'd like that very much, though I'm away next week.",
+            "Is that ok with her?",
+            "I'm not the right person but happy to suggest someone.",
+            "Let me sleep on it.",
+            "Sure, why not?",
+            "Quizás más adelante.",
+            "Sí, pero más adelante.",
+        ],
+    )
     def test_unclear(self, text: str) -> None:
         """Hedges, questions and empty text are unclear; never a false yes."""
         assert classify_answer(text) == "unclear"
@@ -166,50 +272,76 @@ class TestClassifyAnswer:
 
     def test_yes_only_in_quoted_original_is_not_a_yes(self) -> None:
         """A yes that only appears in the quoted original is not an answer."""
-        body = ("Let me get back to you.\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth "
-                "<r@x.example> wrote:\n> yes - I will introduce you both\n")
+        body = (
+            "Let me get back to you.\n\nOn Mon, Mar 3, 2025 at 9:12 PM Ruth "
+            "<r@x.example> wrote:\n> yes - I will introduce you both\n"
+        )
         assert classify_answer(new_text(body)) == "unclear"
 
 
 class TestReadOwnerCommand:
-    @pytest.mark.parametrize(("text", "expected"), [
-        ("approve", ("approve", None, None)),
-        ("Approve K7F3Q2", ("approve", "K7F3Q2", None)),
-        ("approve k7f3q2\n\nthanks", ("approve", "K7F3Q2", None)),
-        ("decline", ("decline", None, None)),
-        ("Decline K7F3Q2.", ("decline", "K7F3Q2", None)),
-        ("cancel K7F3Q2", ("cancel", "K7F3Q2", None)),
-        ("status", ("status", None, None)),
-        ("approve please", ("approve", None, None)),
-        ("approve ABCDEF", ("approve", "ABCDEF", None)),
-        ("2", ("pick", None, "2")),
-        ("2.", ("pick", None, "2")),
-        ("#3", ("pick", None, "3")),
-        ("1. Sarah Chen <sarah.chen@helix.example>", ("pick", None, "1")),
-        ("bob.jones@bigchem.example", ("target", None, "bob.jones@bigchem.example")),
-        ("Bob Jones <bob.jones@bigchem.example>", ("target", None, "bob.jones@bigchem.example")),
-        ("<mailto:bob@bigchem.example>", ("target", None, "bob@bigchem.example")),
-        ("\n\n  approve K7F3Q2  \n", ("approve", "K7F3Q2", None)),
-        ("Hi,\napprove", ("approve", None, None)),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("approve", ("approve", None, None)),
+            ("Approve K7F3Q2", ("approve", "K7F3Q2", None)),
+            ("approve k7f3q2\n\nthanks", ("approve", "K7F3Q2", None)),
+            ("decline", ("decline", None, None)),
+            ("Decline K7F3Q2.", ("decline", "K7F3Q2", None)),
+            ("cancel K7F3Q2", ("cancel", "K7F3Q2", None)),
+            ("status", ("status", None, None)),
+            ("approve please", ("approve", None, None)),
+            ("approve ABCDEF", ("approve", "ABCDEF", None)),
+            ("2", ("pick", None, "2")),
+            ("2.", ("pick", None, "2")),
+            ("#3", ("pick", None, "3")),
+            ("1. Sarah Chen <sarah.chen@helix.example>", ("pick", None, "1")),
+            ("bob.jones@bigchem.example", ("target", None, "bob.jones@bigchem.example")),
+            (
+                "Bob Jones <bob.jones@bigchem.example>",
+                ("target", None, "bob.jones@bigchem.example"),
+            ),
+            ("<mailto:bob@bigchem.example>", ("target", None, "bob@bigchem.example")),
+            ("\n\n  approve K7F3Q2  \n", ("approve", "K7F3Q2", None)),
+            ("Hi,\napprove", ("approve", None, None)),
+        ],
+    )
     def test_reads_command(self, text: str, expected: tuple[str, str | None, str | None]) -> None:
         """The first meaningful line gives the verb, the intro id and the argument."""
         assert read_owner_command(text) == expected
 
-    @pytest.mark.parametrize("text", [
-        "", "Thanks, this looks great", "Approval pending", "0", "2025 was a good year",
-        "please approve", "I wrote to bob@x.example yesterday about it",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "",
+            "Thanks, this looks great",
+            "Approval pending",
+            "0",
+            "2025 was a good year",
+            "please approve",
+            "I wrote to bob@x.example yesterday about it",
+        ],
+    )
     def test_not_a_command(self, text: str) -> None:
         """Anything else is not a command."""
         assert read_owner_command(text) is None
 
 
 class TestNeverRaises:
-    @pytest.mark.parametrize("text", [
-        " " * 50_000 + "x", "-" * 50_000, "\n" * 50_000, "On " * 20_000, "Hi " * 20_000,
-        "From: x\n" * 5_000, "a@" + "a" * 50_000, "@a" * 25_000, "ab-" * 20_000,
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            " " * 50_000 + "x",
+            "-" * 50_000,
+            "\n" * 50_000,
+            "On " * 20_000,
+            "Hi " * 20_000,
+            "From: x\n" * 5_000,
+            "a@" + "a" * 50_000,
+            "@a" * 25_000,
+            "ab-" * 20_000,
+        ],
+    )
     def test_huge_hostile_text_is_read(self, text: str) -> None:
         """Pathological text is read in linear time (no regex backtracking blow-up)."""
         assert classify_answer(new_text(text)) in ("yes", "no", "unclear")
@@ -224,8 +356,14 @@ class TestNeverRaises:
     def test_read_owner_command_never_raises(self, text: str) -> None:
         """Hostile text never makes the command reader raise."""
         result = read_owner_command(text)
-        assert result is None or result[0] in ("approve", "decline", "cancel", "status",
-                                                "pick", "target")
+        assert result is None or result[0] in (
+            "approve",
+            "decline",
+            "cancel",
+            "status",
+            "pick",
+            "target",
+        )
 
     @given(st.binary(max_size=2000))
     def test_read_answer_never_raises(self, raw: bytes) -> None:
@@ -234,53 +372,73 @@ class TestNeverRaises:
 
 
 class TestDeferredAndPlainAnswers:
-    @pytest.mark.parametrize("text, word", [
-        ("Sure - once I'm back from leave in April.", "unclear"),
-        ("Gerne, nach Ostern.", "unclear"),
-        ("Oui, à mon retour en septembre.", "unclear"),
-        ("Sí, cuando vuelva de vacaciones.", "unclear"),
-        ("Go for it!", "yes"),
-        ("Fine with me.", "yes"),
-        ("I can't right now, sorry.", "no"),
-        ("Prefiero que no.", "no"),
-    ])
+    @pytest.mark.parametrize(
+        "text, word",
+        [
+            ("Sure - once I'm back from leave in April.", "unclear"),
+            ("Gerne, nach Ostern.", "unclear"),
+            ("Oui, à mon retour en septembre.", "unclear"),
+            ("Sí, cuando vuelva de vacaciones.", "unclear"),
+            ("Go for it!", "yes"),
+            ("Fine with me.", "yes"),
+            ("I can't right now, sorry.", "no"),
+            ("Prefiero que no.", "no"),
+        ],
+    )
     def test_reading(self, text: str, word: str) -> None:
         """A yes put off to a later time is unclear; plain consents and refusals are read."""
         assert classify_answer(text) == word
 
 
 class TestNoFalseYes:
-    @pytest.mark.parametrize("text", [
-        "I wouldn't be happy to do this.",
-        "I'm not happy to be introduced.",
-        "Of course I can't.",
-        "Yes — I mean no, sorry.",
-        "Happy to, just not this month.",
-        "Okay... let me check my calendar first.",
-        "Yes. Although I'm busy.",
-        "Sure. Let me think about timing.",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "I wouldn't be happy to do this.",
+            "I'm not happy to be introduced.",
+            "Of course I can't.",
+            "Yes — I mean no, sorry.",
+            "Happy to, just not this month.",
+            "Okay... let me check my calendar first.",
+            "Yes. Although I'm busy.",
+            "Sure. Let me think about timing.",
+        ],
+    )
     def test_negated_or_qualified_yes_is_not_yes(self, text: str) -> None:
         """A yes-word negated or qualified in the same or the next sentence is never yes."""
         assert classify_answer(text) != "yes"
 
-    @pytest.mark.parametrize("text", [
-        "Yes, no problem at all.", "Sure, no worries!", "Oui, pas de souci.",
-        "Ja, kein Problem.", "Sí, no hay problema.", "Yes... happy to.",
-        "Sure. Let me know when.",
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Yes, no problem at all.",
+            "Sure, no worries!",
+            "Oui, pas de souci.",
+            "Ja, kein Problem.",
+            "Sí, no hay problema.",
+            "Yes... happy to.",
+            "Sure. Let me know when.",
+        ],
+    )
     def test_harmless_negations_keep_the_yes(self, text: str) -> None:
         """'no problem' and the like are not refusals."""
         assert classify_answer(text) == "yes"
 
 
 class TestOwnerVerbsInFourLanguages:
-    @pytest.mark.parametrize("line, verb", [
-        ("approuver K7F3Q2", "approve"), ("Refuser K7F3Q2", "decline"),
-        ("annuler K7F3Q2", "cancel"), ("genehmigen K7F3Q2", "approve"),
-        ("ablehnen K7F3Q2", "decline"), ("aprobar K7F3Q2", "approve"),
-        ("rechazar K7F3Q2", "decline"), ("cancelar K7F3Q2", "cancel"),
-    ])
+    @pytest.mark.parametrize(
+        "line, verb",
+        [
+            ("approuver K7F3Q2", "approve"),
+            ("Refuser K7F3Q2", "decline"),
+            ("annuler K7F3Q2", "cancel"),
+            ("genehmigen K7F3Q2", "approve"),
+            ("ablehnen K7F3Q2", "decline"),
+            ("aprobar K7F3Q2", "approve"),
+            ("rechazar K7F3Q2", "decline"),
+            ("cancelar K7F3Q2", "cancel"),
+        ],
+    )
     def test_verbs(self, line: str, verb: str) -> None:
         """The owner may write the command verbs in French, German or Spanish."""
         assert read_owner_command(line) == (verb, "K7F3Q2", None)
@@ -367,17 +525,40 @@ class TestMoreLanguagesAndPhones:
         assert classify_answer(text) == answer
 
     @given(
-        new=st.sampled_from(["🤔", "🙏", "Ci devo pensare.", "Even nadenken.", "Deixa-me pensar.",
-                             "Muszę się zastanowić.", "Jag får fundera.", "少し考えさせてください。",
-                             "👍 but not before May", "Vielleicht 👍"]),
-        quoted=st.sampled_from(["Sì, volentieri", "Ja, graag", "Sim, com prazer", "Tak, chętnie",
-                                "Ja, gärna", "はい、喜んで", "👍", "✅ yes"]),
-        attribution=st.sampled_from([
-            "Il giorno mer 5 mar 2025 alle ore 10:00 Marta <m@x.example> ha scritto:",
-            "Op wo 5 mrt 2025 om 10:00 schreef Marta <m@x.example>:",
-            "Em qua., 5 de mar. de 2025 às 10:00, Marta <m@x.example> escreveu:",
-            "On Wed, Mar 5, 2025 at 10:00 AM Marta <m@x.example> wrote:",
-        ]),
+        new=st.sampled_from(
+            [
+                "🤔",
+                "🙏",
+                "Ci devo pensare.",
+                "Even nadenken.",
+                "Deixa-me pensar.",
+                "Muszę się zastanowić.",
+                "Jag får fundera.",
+                "少し考えさせてください。",
+                "👍 but not before May",
+                "Vielleicht 👍",
+            ]
+        ),
+        quoted=st.sampled_from(
+            [
+                "Sì, volentieri",
+                "Ja, graag",
+                "Sim, com prazer",
+                "Tak, chętnie",
+                "Ja, gärna",
+                "はい、喜んで",
+                "👍",
+                "✅ yes",
+            ]
+        ),
+        attribution=st.sampled_from(
+            [
+                "Il giorno mer 5 mar 2025 alle ore 10:00 Marta <m@x.example> ha scritto:",
+                "Op wo 5 mrt 2025 om 10:00 schreef Marta <m@x.example>:",
+                "Em qua., 5 de mar. de 2025 às 10:00, Marta <m@x.example> escreveu:",
+                "On Wed, Mar 5, 2025 at 10:00 AM Marta <m@x.example> wrote:",
+            ]
+        ),
     )
     def test_a_quoted_yes_is_never_read(self, new: str, quoted: str, attribution: str) -> None:
         """A yes below the reply, in any language or as an emoji, never makes the reply a yes."""
@@ -386,9 +567,17 @@ class TestMoreLanguagesAndPhones:
 
     @pytest.mark.parametrize(
         ("line", "verb"),
-        [("approva", "approve"), ("rifiuta", "decline"), ("annulla", "cancel"),
-         ("goedkeuren", "approve"), ("afwijzen", "decline"), ("annuleren", "cancel"),
-         ("aprovar", "approve"), ("recusar", "decline"), ("anular", "cancel")],
+        [
+            ("approva", "approve"),
+            ("rifiuta", "decline"),
+            ("annulla", "cancel"),
+            ("goedkeuren", "approve"),
+            ("afwijzen", "decline"),
+            ("annuleren", "cancel"),
+            ("aprovar", "approve"),
+            ("recusar", "decline"),
+            ("anular", "cancel"),
+        ],
     )
     def test_owner_verbs(self, line: str, verb: str) -> None:
         """The owner's commands in Italian, Dutch and Portuguese."""
@@ -400,10 +589,19 @@ class TestHistoryInMoreLanguages:
     @pytest.mark.parametrize(
         ("body", "kept"),
         [
-            ("Olá,\n\nEm qua., 5 de mar. de 2025 às 10:00, Marta <\nm@x.example> escreveu:\n\n"
-             "Sim, com prazer\n", "Olá,"),
-            ("Hej\n\nDen ons 5 mars 2025 kl 10:00 skrev Marta <m@x.example>:\n\nJa, gärna\n", "Hej"),
-            ("Hm.\n\nW dniu 5.03.2025 o 10:00, Marta <m@x.example> pisze:\n\nTak, chętnie\n", "Hm."),
+            (
+                "Olá,\n\nEm qua., 5 de mar. de 2025 às 10:00, Marta <\nm@x.example> escreveu:\n\n"
+                "Sim, com prazer\n",
+                "Olá,",
+            ),
+            (
+                "Hej\n\nDen ons 5 mars 2025 kl 10:00 skrev Marta <m@x.example>:\n\nJa, gärna\n",
+                "Hej",
+            ),
+            (
+                "Hm.\n\nW dniu 5.03.2025 o 10:00, Marta <m@x.example> pisze:\n\nTak, chętnie\n",
+                "Hm.",
+            ),
             ("Ok\n\n-----Mensagem original-----\nDe: Marta\nSim\n", "Ok"),
             ("Ja, gärna!\n\nSkickat från min iPhone\n", "Ja, gärna!"),
             ("Ja, graag.\n\nVerzonden vanaf mijn iPhone\n", "Ja, graag."),

@@ -18,8 +18,9 @@ OWNERS = ("ruth@oakridge-advisory.example",)
 TRUSTED = ("mx.oakridge-advisory.example", "mx.google.com")
 
 
-def _check(msg: EmailMessage, owners: tuple[str, ...] = OWNERS,
-           trusted: tuple[str, ...] = TRUSTED) -> AuthResult:
+def _check(
+    msg: EmailMessage, owners: tuple[str, ...] = OWNERS, trusted: tuple[str, ...] = TRUSTED
+) -> AuthResult:
     return check_owner_auth(msg, owner_addresses=owners, trusted_authserv_ids=trusted)
 
 
@@ -37,15 +38,27 @@ AUTH_FILES = [
     ("pass_several_trusted_headers.eml", True, "dkim=pass"),
     ("pass_authserv_id_other_case.eml", True, "dkim=pass"),
     ("fail_dkim_spf_dmarc.eml", False, "dkim=fail"),
-    ("fail_dkim_not_aligned.eml", False,
-     "dkim pass for bulk-sender.example not aligned with From domain"),
+    (
+        "fail_dkim_not_aligned.eml",
+        False,
+        "dkim pass for bulk-sender.example not aligned with From domain",
+    ),
     ("fail_dmarc_vetoes_pass.eml", False, "dmarc=fail"),
-    ("fail_no_authentication_results.eml", False,
-     "no Authentication-Results from a trusted authserv-id"),
-    ("fail_untrusted_authserv_id.eml", False,
-     "no Authentication-Results from a trusted authserv-id"),
-    ("forged_below_other_authserv_id.eml", False,
-     "no Authentication-Results from a trusted authserv-id"),
+    (
+        "fail_no_authentication_results.eml",
+        False,
+        "no Authentication-Results from a trusted authserv-id",
+    ),
+    (
+        "fail_untrusted_authserv_id.eml",
+        False,
+        "no Authentication-Results from a trusted authserv-id",
+    ),
+    (
+        "forged_below_other_authserv_id.eml",
+        False,
+        "no Authentication-Results from a trusted authserv-id",
+    ),
     ("forged_directly_below_trusted.eml", False, "dkim=none; spf=softfail"),
     ("forged_below_trusted_none.eml", False, "1 lower header(s) claiming a trusted"),
     ("forged_gmail_layout_spf_softfail.eml", False, "spf=softfail"),
@@ -53,8 +66,11 @@ AUTH_FILES = [
     ("forged_below_trusted_and_relay.eml", False, "spf=fail"),
     ("malformed_only.eml", False, "no Authentication-Results from a trusted authserv-id"),
     ("malformed_below_trusted_pass.eml", True, "dkim=pass"),
-    ("malformed_above_trusted_pass.eml", False,
-     "no Authentication-Results from a trusted authserv-id"),
+    (
+        "malformed_above_trusted_pass.eml",
+        False,
+        "no Authentication-Results from a trusted authserv-id",
+    ),
     ("fail_two_from_addresses.eml", False, "2 addresses"),
     ("fail_from_not_owner.eml", False, "not an owner address"),
 ]
@@ -82,8 +98,9 @@ class TestAuthFiles:
         assert not result.ok
 
 
-def _mail(*results: str, sender: str = "Ruth Okafor <ruth@oakridge-advisory.example>"
-          ) -> EmailMessage:
+def _mail(
+    *results: str, sender: str = "Ruth Okafor <ruth@oakridge-advisory.example>"
+) -> EmailMessage:
     msg = EmailMessage()
     for value in results:
         msg["Authentication-Results"] = value
@@ -97,11 +114,13 @@ def _mail(*results: str, sender: str = "Ruth Okafor <ruth@oakridge-advisory.exam
 class TestRules:
     def test_two_from_headers_fail(self) -> None:
         """Two From headers are never the owner's."""
-        raw = (b"Authentication-Results: mx.oakridge-advisory.example; dkim=pass "
-               b"header.d=oakridge-advisory.example\n"
-               b"From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
-               b"From: Eve <eve@attacker-isp.example>\n"
-               b"Subject: approve\n\napprove\n")
+        raw = (
+            b"Authentication-Results: mx.oakridge-advisory.example; dkim=pass "
+            b"header.d=oakridge-advisory.example\n"
+            b"From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
+            b"From: Eve <eve@attacker-isp.example>\n"
+            b"Subject: approve\n\napprove\n"
+        )
         result = _check(mailtext.parse_bytes(raw))
         assert not result.ok
         assert "2 From headers" in result.reason
@@ -125,17 +144,20 @@ class TestRules:
         msg = _mail("mx.oakridge-advisory.example; spf=pass smtp.helo=oakridge-advisory.example")
         assert not _check(msg).ok
 
-    @pytest.mark.parametrize(("identity", "from_domain", "expected"), [
-        ("oakridge-advisory.example", "oakridge-advisory.example", True),
-        ("OAKRIDGE-advisory.example.", "oakridge-advisory.example", True),
-        ("mail.oakridge-advisory.example", "oakridge-advisory.example", True),
-        ("oakridge-advisory.example", "eu.oakridge-advisory.example", True),
-        ("ruth@oakridge-advisory.example", "oakridge-advisory.example", True),
-        ("bounce@bulk-sender.example", "oakridge-advisory.example", False),
-        ("evil-oakridge-advisory.example", "oakridge-advisory.example", False),
-        ("example", "oakridge-advisory.example", False),
-        ("", "oakridge-advisory.example", False),
-    ])
+    @pytest.mark.parametrize(
+        ("identity", "from_domain", "expected"),
+        [
+            ("oakridge-advisory.example", "oakridge-advisory.example", True),
+            ("OAKRIDGE-advisory.example.", "oakridge-advisory.example", True),
+            ("mail.oakridge-advisory.example", "oakridge-advisory.example", True),
+            ("oakridge-advisory.example", "eu.oakridge-advisory.example", True),
+            ("ruth@oakridge-advisory.example", "oakridge-advisory.example", True),
+            ("bounce@bulk-sender.example", "oakridge-advisory.example", False),
+            ("evil-oakridge-advisory.example", "oakridge-advisory.example", False),
+            ("example", "oakridge-advisory.example", False),
+            ("", "oakridge-advisory.example", False),
+        ],
+    )
     def test_alignment(self, identity: str, from_domain: str, expected: bool) -> None:
         """Aligned means equal or a subdomain either way, never a look-alike or a bare TLD."""
         assert is_aligned(identity, from_domain) is expected
@@ -162,11 +184,17 @@ FORGED = [
     "smtp.mailfrom=ruth@oakridge-advisory.example; dmarc=pass header.from=oakridge-advisory.example",
 ]
 # how the forged header is written: the same id, another spelling of it, a version, folded
-FORGED_ID = ["mx.oakridge-advisory.example", "MX.OAKRIDGE-ADVISORY.EXAMPLE",
-             "mx.oakridge-advisory.example 1", "mx.oakridge-advisory.example (x)"]
-RECEIVED = ("Received: from relay.attacker-isp.example (relay.attacker-isp.example "
-            "[203.0.113.9])\n\tby mx.oakridge-advisory.example (Postfix) with ESMTPS id 4QY0A1"
-            "\n\tfor <hello@oakridge-advisory.example>; Tue, 4 Mar 2025 10:00:00 +0000\n")
+FORGED_ID = [
+    "mx.oakridge-advisory.example",
+    "MX.OAKRIDGE-ADVISORY.EXAMPLE",
+    "mx.oakridge-advisory.example 1",
+    "mx.oakridge-advisory.example (x)",
+]
+RECEIVED = (
+    "Received: from relay.attacker-isp.example (relay.attacker-isp.example "
+    "[203.0.113.9])\n\tby mx.oakridge-advisory.example (Postfix) with ESMTPS id 4QY0A1"
+    "\n\tfor <hello@oakridge-advisory.example>; Tue, 4 Mar 2025 10:00:00 +0000\n"
+)
 
 
 def _delivered(own: str, *forged: str, layout: str = "below") -> EmailMessage:
@@ -176,9 +204,11 @@ def _delivered(own: str, *forged: str, layout: str = "below") -> EmailMessage:
     mta = f"Authentication-Results: mx.oakridge-advisory.example; {own}\n"
     sender = "".join(f"Authentication-Results: {f}\n" for f in forged)
     head = "Return-Path: <ruth@oakridge-advisory.example>\n"
-    body = ("From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
-            "To: hello@oakridge-advisory.example\nSubject: approve\n"
-            "Message-ID: <f1@attacker-isp.example>\n\napprove K7F3Q2\n")
+    body = (
+        "From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
+        "To: hello@oakridge-advisory.example\nSubject: approve\n"
+        "Message-ID: <f1@attacker-isp.example>\n\napprove K7F3Q2\n"
+    )
     if layout == "below":
         raw = head + RECEIVED + mta + sender + body
     elif layout == "mta_above_received":
@@ -194,7 +224,8 @@ class TestForgedBelowTrusted:
     @pytest.mark.parametrize("forged_id", FORGED_ID)
     @pytest.mark.parametrize("layout", ["below", "mta_above_received", "among_headers"])
     def test_sender_header_claiming_our_id_adds_nothing(
-            self, own: str, forged: str, forged_id: str, layout: str) -> None:
+        self, own: str, forged: str, forged_id: str, layout: str
+    ) -> None:
         """A header the sender wrote under our MTA's own never turns its non-pass into a pass."""
         alone = _check(_delivered(own, layout=layout))
         assert not alone.ok
@@ -204,39 +235,59 @@ class TestForgedBelowTrusted:
 
     def test_folded_forgery_is_ignored_too(self) -> None:
         """A folded forged header is the same header."""
-        msg = _delivered("none", "mx.oakridge-advisory.example;\n\tdkim=pass\n\t"
-                         "header.d=oakridge-advisory.example")
+        msg = _delivered(
+            "none",
+            "mx.oakridge-advisory.example;\n\tdkim=pass\n\theader.d=oakridge-advisory.example",
+        )
         assert not _check(msg).ok
 
     def test_distinct_trusted_ids_each_count_once(self) -> None:
         """Filters with their own authserv-ids each have their topmost header counted."""
-        msg = _mail("dkim.oakridge-advisory.example; dkim=pass header.d=oakridge-advisory.example",
-                    "mx.oakridge-advisory.example; spf=pass "
-                    "smtp.mailfrom=ruth@oakridge-advisory.example")
-        result = _check(msg, trusted=("mx.oakridge-advisory.example",
-                                      "dkim.oakridge-advisory.example"))
+        msg = _mail(
+            "dkim.oakridge-advisory.example; dkim=pass header.d=oakridge-advisory.example",
+            "mx.oakridge-advisory.example; spf=pass smtp.mailfrom=ruth@oakridge-advisory.example",
+        )
+        result = _check(
+            msg, trusted=("mx.oakridge-advisory.example", "dkim.oakridge-advisory.example")
+        )
         assert result.ok
 
     def test_conflict_between_trusted_ids_fails(self) -> None:
         """A pass under one trusted id and a non-pass for the same method under another fail."""
-        msg = _mail("dkim.oakridge-advisory.example; dkim=pass header.d=oakridge-advisory.example",
-                    "mx.oakridge-advisory.example; dkim=fail header.d=oakridge-advisory.example")
-        result = _check(msg, trusted=("mx.oakridge-advisory.example",
-                                      "dkim.oakridge-advisory.example"))
+        msg = _mail(
+            "dkim.oakridge-advisory.example; dkim=pass header.d=oakridge-advisory.example",
+            "mx.oakridge-advisory.example; dkim=fail header.d=oakridge-advisory.example",
+        )
+        result = _check(
+            msg, trusted=("mx.oakridge-advisory.example", "dkim.oakridge-advisory.example")
+        )
         assert not result.ok
         assert "conflicting dkim results" in result.reason
 
-    @given(own=st.sampled_from(MTA_SAYS),
-           lower=st.lists(st.sampled_from(FORGED_ID).flatmap(
-               lambda i: st.sampled_from(FORGED + MTA_SAYS).map(lambda r: f"{i}; {r}")),
-               min_size=1, max_size=4))
+    @given(
+        own=st.sampled_from(MTA_SAYS),
+        lower=st.lists(
+            st.sampled_from(FORGED_ID).flatmap(
+                lambda i: st.sampled_from(FORGED + MTA_SAYS).map(lambda r: f"{i}; {r}")
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+    )
     def test_property_lower_headers_never_turn_a_fail_into_a_pass(
-            self, own: str, lower: list[str]) -> None:
+        self, own: str, lower: list[str]
+    ) -> None:
         """Whatever a sender adds below the MTA's header, a failing mail stays failing."""
         assert not _check(_delivered(own, *lower)).ok
 
-    @given(lower=st.lists(st.sampled_from(FORGED_ID).flatmap(
-        lambda i: st.sampled_from(FORGED + MTA_SAYS).map(lambda r: f"{i}; {r}")), max_size=4))
+    @given(
+        lower=st.lists(
+            st.sampled_from(FORGED_ID).flatmap(
+                lambda i: st.sampled_from(FORGED + MTA_SAYS).map(lambda r: f"{i}; {r}")
+            ),
+            max_size=4,
+        )
+    )
     def test_property_lower_headers_never_change_a_pass(self, lower: list[str]) -> None:
         """What the sender adds below a passing MTA header does not decide anything either."""
         own = "dkim=pass header.d=oakridge-advisory.example"
@@ -268,10 +319,10 @@ TENANT = "6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b"
 OTHER_TENANT = "4e2c6054-71cb-48f1-bd6c-3a9705aca71b"
 
 
-def _exo(raw: bytes, tenant: str = TENANT,
-         owners: tuple[str, ...] = OWNERS) -> AuthResult:
-    return check_exchange_online(mailtext.parse_bytes(raw), owner_addresses=owners,
-                                 tenant_id=tenant)
+def _exo(raw: bytes, tenant: str = TENANT, owners: tuple[str, ...] = OWNERS) -> AuthResult:
+    return check_exchange_online(
+        mailtext.parse_bytes(raw), owner_addresses=owners, tenant_id=tenant
+    )
 
 
 def _internal(*changes: tuple[str, str]) -> bytes:
@@ -301,38 +352,126 @@ class TestExchangeOnline:
         assert not result.ok
         assert "2 X-MS-Exchange-Organization-Authas headers" in result.reason
 
-    @pytest.mark.parametrize(("changes", "reason"), [
-        ([("X-MS-Exchange-CrossTenant-id: " + TENANT,
-           "X-MS-Exchange-CrossTenant-id: " + OTHER_TENANT)], "another tenant"),
-        ([("X-MS-Exchange-Organization-AuthAs: Internal",
-           "X-MS-Exchange-Organization-AuthAs: Anonymous")], "'anonymous', not 'internal'"),
-        ([("X-MS-Exchange-CrossTenant-AuthAs: Internal",
-           "X-MS-Exchange-CrossTenant-AuthAs: Anonymous")], "'anonymous', not 'internal'"),
-        ([("X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
-           "X-MS-Exchange-Organization-AuthSource: mail.attacker-isp.example")],
-         "not an Exchange Online server"),
-        ([("X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
-           "X-MS-Exchange-Organization-AuthSource: outlook.com.attacker-isp.example")],
-         "not an Exchange Online server"),
-        ([("X-MS-Exchange-CrossTenant-id: " + TENANT + "\n", "")], "no X-MS-Exchange-Crosstenant-ID"),
-        ([("X-MS-Exchange-Organization-AuthAs: Internal\n", "")],
-         "no X-MS-Exchange-Organization-Authas"),
-        ([("X-MS-Exchange-Organization-MessageDirectionality: Originating",
-           "X-MS-Exchange-Organization-MessageDirectionality: Incoming")], "'incoming'"),
-        ([("X-MS-Exchange-CrossTenant-fromentityheader: Hosted",
-           "X-MS-Exchange-CrossTenant-fromentityheader: Internet")], "'internet'"),
-        ([("Content-Type: text/plain", "X-MS-Exchange-CrossTenant-id: " + TENANT
-           + "\nContent-Type: text/plain")], "2 X-MS-Exchange-Crosstenant-ID headers"),
-        ([("From: Ruth Okafor <ruth@oakridge-advisory.example>",
-           "From: Eve <eve@oakridge-advisory.example>")], "not an owner address"),
-        ([("From: Ruth Okafor <ruth@oakridge-advisory.example>",
-           "From: Ruth Okafor <ruth@oakridge-advisory.example>, eve@attacker-isp.example")],
-         "2 addresses"),
-    ], ids=["other_tenant", "org_anonymous", "crosstenant_anonymous", "foreign_authsource",
-            "lookalike_authsource", "no_tenant_id", "no_authas", "incoming", "internet",
-            "duplicate_tenant_id", "not_owner", "two_from"])
-    def test_forged_or_foreign_variants_fail(self, changes: list[tuple[str, str]],
-                                             reason: str) -> None:
+    @pytest.mark.parametrize(
+        ("changes", "reason"),
+        [
+            (
+                [
+                    (
+                        "X-MS-Exchange-CrossTenant-id: " + TENANT,
+                        "X-MS-Exchange-CrossTenant-id: " + OTHER_TENANT,
+                    )
+                ],
+                "another tenant",
+            ),
+            (
+                [
+                    (
+                        "X-MS-Exchange-Organization-AuthAs: Internal",
+                        "X-MS-Exchange-Organization-AuthAs: Anonymous",
+                    )
+                ],
+                "'anonymous', not 'internal'",
+            ),
+            (
+                [
+                    (
+                        "X-MS-Exchange-CrossTenant-AuthAs: Internal",
+                        "X-MS-Exchange-CrossTenant-AuthAs: Anonymous",
+                    )
+                ],
+                "'anonymous', not 'internal'",
+            ),
+            (
+                [
+                    (
+                        "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+                        "X-MS-Exchange-Organization-AuthSource: mail.attacker-isp.example",
+                    )
+                ],
+                "not an Exchange Online server",
+            ),
+            (
+                [
+                    (
+                        "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+                        "X-MS-Exchange-Organization-AuthSource: outlook.com.attacker-isp.example",
+                    )
+                ],
+                "not an Exchange Online server",
+            ),
+            (
+                [("X-MS-Exchange-CrossTenant-id: " + TENANT + "\n", "")],
+                "no X-MS-Exchange-Crosstenant-ID",
+            ),
+            (
+                [("X-MS-Exchange-Organization-AuthAs: Internal\n", "")],
+                "no X-MS-Exchange-Organization-Authas",
+            ),
+            (
+                [
+                    (
+                        "X-MS-Exchange-Organization-MessageDirectionality: Originating",
+                        "X-MS-Exchange-Organization-MessageDirectionality: Incoming",
+                    )
+                ],
+                "'incoming'",
+            ),
+            (
+                [
+                    (
+                        "X-MS-Exchange-CrossTenant-fromentityheader: Hosted",
+                        "X-MS-Exchange-CrossTenant-fromentityheader: Internet",
+                    )
+                ],
+                "'internet'",
+            ),
+            (
+                [
+                    (
+                        "Content-Type: text/plain",
+                        "X-MS-Exchange-CrossTenant-id: " + TENANT + "\nContent-Type: text/plain",
+                    )
+                ],
+                "2 X-MS-Exchange-Crosstenant-ID headers",
+            ),
+            (
+                [
+                    (
+                        "From: Ruth Okafor <ruth@oakridge-advisory.example>",
+                        "From: Eve <eve@oakridge-advisory.example>",
+                    )
+                ],
+                "not an owner address",
+            ),
+            (
+                [
+                    (
+                        "From: Ruth Okafor <ruth@oakridge-advisory.example>",
+                        "From: Ruth Okafor <ruth@oakridge-advisory.example>, eve@attacker-isp.example",
+                    )
+                ],
+                "2 addresses",
+            ),
+        ],
+        ids=[
+            "other_tenant",
+            "org_anonymous",
+            "crosstenant_anonymous",
+            "foreign_authsource",
+            "lookalike_authsource",
+            "no_tenant_id",
+            "no_authas",
+            "incoming",
+            "internet",
+            "duplicate_tenant_id",
+            "not_owner",
+            "two_from",
+        ],
+    )
+    def test_forged_or_foreign_variants_fail(
+        self, changes: list[tuple[str, str]], reason: str
+    ) -> None:
         """Each stamp must be Exchange's own, once, for our tenant, from our owner."""
         result = _exo(_internal(*changes))
         assert not result.ok
@@ -341,11 +480,13 @@ class TestExchangeOnline:
     def test_stamps_inside_an_attached_message_do_not_count(self) -> None:
         """Exchange's stamps count only in the mail's own header, not in an attachment."""
         inner = (EXO / "internal_owner.eml").read_text()
-        outer = ("From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
-                 "To: hello@oakridge-advisory.example\nSubject: approve\n"
-                 "X-MS-Exchange-Organization-AuthAs: Anonymous\nMIME-Version: 1.0\n"
-                 "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
-                 "approve\n--b\nContent-Type: message/rfc822\n\n" + inner + "\n--b--\n")
+        outer = (
+            "From: Ruth Okafor <ruth@oakridge-advisory.example>\n"
+            "To: hello@oakridge-advisory.example\nSubject: approve\n"
+            "X-MS-Exchange-Organization-AuthAs: Anonymous\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+            "approve\n--b\nContent-Type: message/rfc822\n\n" + inner + "\n--b--\n"
+        )
         assert not _exo(outer.encode()).ok
 
     @pytest.mark.parametrize("tenant", ["", "oakridge-advisory.example", "not-a-guid"])
@@ -358,24 +499,39 @@ class TestExchangeOnline:
         msg = mailtext.parse_bytes((EXO / "internal_owner.eml").read_bytes())
         assert not _check(msg).ok
 
-    @given(st.lists(st.sampled_from([
-        "X-MS-Exchange-Organization-AuthAs: Internal",
-        "X-MS-Exchange-Organization-AuthAs: Anonymous",
-        "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
-        "X-MS-Exchange-CrossTenant-AuthAs: Internal",
-        f"X-MS-Exchange-CrossTenant-Id: {TENANT}",
-        f"X-MS-Exchange-CrossTenant-Id: {OTHER_TENANT}",
-        "X-MS-Exchange-Organization-MessageDirectionality: Originating",
-    ]), min_size=1, max_size=6))
+    @given(
+        st.lists(
+            st.sampled_from(
+                [
+                    "X-MS-Exchange-Organization-AuthAs: Internal",
+                    "X-MS-Exchange-Organization-AuthAs: Anonymous",
+                    "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+                    "X-MS-Exchange-CrossTenant-AuthAs: Internal",
+                    f"X-MS-Exchange-CrossTenant-Id: {TENANT}",
+                    f"X-MS-Exchange-CrossTenant-Id: {OTHER_TENANT}",
+                    "X-MS-Exchange-Organization-MessageDirectionality: Originating",
+                ]
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
     def test_property_headers_added_to_exchange_stamps_never_pass_an_outsider(
-            self, forged: list[str]) -> None:
+        self, forged: list[str]
+    ) -> None:
         """Whatever stamps an outsider adds to a mail Exchange marked Anonymous, it fails."""
         raw = (EXO / "outsider_forged_stamps.eml").read_text()
         head, body = raw.split("\n\n", 1)
-        own = [ln for ln in head.split("\n") if not ln.startswith("X-MS-Exchange-")
-               or "Anonymous" in ln or "Incoming" in ln or "Internet" in ln
-               or "eop-nam11" in ln or ln.startswith(("X-MS-Exchange-CrossTenant-Id",
-                                                      "X-MS-Exchange-Transport"))]
+        own = [
+            ln
+            for ln in head.split("\n")
+            if not ln.startswith("X-MS-Exchange-")
+            or "Anonymous" in ln
+            or "Incoming" in ln
+            or "Internet" in ln
+            or "eop-nam11" in ln
+            or ln.startswith(("X-MS-Exchange-CrossTenant-Id", "X-MS-Exchange-Transport"))
+        ]
         raw = "\n".join(own + forged) + "\n\n" + body
         assert not _exo(raw.encode()).ok
 
@@ -383,11 +539,15 @@ class TestExchangeOnline:
 class TestExchangeOnlineReading:
     @pytest.fixture
     def ctx(self, tmp_path: Path) -> Context:
-        cfg = build_config({
-            "owner": {"name": "Ruth Okafor", "addresses": list(OWNERS)},
-            "reply_address": "hello@oakridge-advisory.example",
-            "auth": {"exchange_online_tenant": TENANT},
-        }, path=tmp_path / "c.yaml", need_servers=False)
+        cfg = build_config(
+            {
+                "owner": {"name": "Ruth Okafor", "addresses": list(OWNERS)},
+                "reply_address": "hello@oakridge-advisory.example",
+                "auth": {"exchange_online_tenant": TENANT},
+            },
+            path=tmp_path / "c.yaml",
+            need_servers=False,
+        )
         return Context(config=cfg, contacts=ContactBook([]), secret=b"s" * 32)
 
     def test_internal_owner_mail_is_authenticated(self, ctx: Context) -> None:
@@ -400,6 +560,7 @@ class TestExchangeOnlineReading:
         """The outsider's forged stamps leave the mail unauthenticated, with both reasons."""
         reading = read_mail((EXO / "outsider_forged_stamps.eml").read_bytes(), ctx)
         assert reading.from_owner and not reading.authenticated
-        assert "no Authentication-Results from a trusted authserv-id" in \
-            reading.extra["auth_reason"]
+        assert (
+            "no Authentication-Results from a trusted authserv-id" in reading.extra["auth_reason"]
+        )
         assert "X-MS-Exchange-Organization-Authas" in reading.extra["auth_reason"]

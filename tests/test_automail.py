@@ -17,8 +17,9 @@ def _load(name: str) -> EmailMessage:
     return mailtext.parse_bytes((AUTOMAIL / name).read_bytes())
 
 
-def _mail(subject: str = "Re: Introduction [intro Q2W3E4]", body: str = "Yes, happy to.\n",
-          **headers: str) -> EmailMessage:
+def _mail(
+    subject: str = "Re: Introduction [intro Q2W3E4]", body: str = "Yes, happy to.\n", **headers: str
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = "Marcus Hale <marcus.hale@fernline.example>"
     msg["To"] = "hello+t0k3n@oakridge-advisory.example"
@@ -45,18 +46,48 @@ AUTO_FILES = [
 
 # file, failed addresses, status, a phrase of the reason, original Message-ID
 BOUNCE_FILES = [
-    ("postfix_dsn_user_unknown.eml", ("nadia.petrov@kestrel-labs.example",), "5.1.1",
-     "User unknown", "<introd.Q2W3E4.requester.333333@oakridge-advisory.example>"),
-    ("exchange_ndr_rfc822_headers.eml", ("m.hale@fernline.example",), "5.1.10",
-     "RecipientNotFound", "<introd.Q2W3E4.target.444444@oakridge-advisory.example>"),
-    ("exim_plain_bounce.eml", ("nadia@kestrel-labs.example",), "5.1.1", "No such user",
-     "<introd.Q2W3E4.requester.333333@oakridge-advisory.example>"),
-    ("qmail_plain_bounce_no_header.eml", ("omar.farid@tallis-group.example",), "5.1.1",
-     "deliver", "<introd.Q2W3E4.requester.333333@oakridge-advisory.example>"),
-    ("gmail_legacy_plain_bounce.eml", ("priya.shah@lumenwave.example",), "5.1.1",
-     "User unknown", "<introd.Z9Y8X7.target.555555@oakridge-advisory.example>"),
-    ("dsn_two_recipients_one_failed.eml", ("nadia.petrov@kestrel-labs.example",), "5.2.2",
-     "Mailbox full", "<introd.Q2W3E4.introduction.666666@oakridge-advisory.example>"),
+    (
+        "postfix_dsn_user_unknown.eml",
+        ("nadia.petrov@kestrel-labs.example",),
+        "5.1.1",
+        "User unknown",
+        "<introd.Q2W3E4.requester.333333@oakridge-advisory.example>",
+    ),
+    (
+        "exchange_ndr_rfc822_headers.eml",
+        ("m.hale@fernline.example",),
+        "5.1.10",
+        "RecipientNotFound",
+        "<introd.Q2W3E4.target.444444@oakridge-advisory.example>",
+    ),
+    (
+        "exim_plain_bounce.eml",
+        ("nadia@kestrel-labs.example",),
+        "5.1.1",
+        "No such user",
+        "<introd.Q2W3E4.requester.333333@oakridge-advisory.example>",
+    ),
+    (
+        "qmail_plain_bounce_no_header.eml",
+        ("omar.farid@tallis-group.example",),
+        "5.1.1",
+        "deliver",
+        "<introd.Q2W3E4.requester.333333@oakridge-advisory.example>",
+    ),
+    (
+        "gmail_legacy_plain_bounce.eml",
+        ("priya.shah@lumenwave.example",),
+        "5.1.1",
+        "User unknown",
+        "<introd.Z9Y8X7.target.555555@oakridge-advisory.example>",
+    ),
+    (
+        "dsn_two_recipients_one_failed.eml",
+        ("nadia.petrov@kestrel-labs.example",),
+        "5.2.2",
+        "Mailbox full",
+        "<introd.Q2W3E4.introduction.666666@oakridge-advisory.example>",
+    ),
 ]
 
 
@@ -78,52 +109,73 @@ class TestAutoReplyFiles:
 
 
 class TestAutoReplyHeaders:
-    @pytest.mark.parametrize(("headers", "expected"), [
-        ({"Auto_Submitted": "auto-replied"}, True),
-        ({"Auto_Submitted": "auto-generated"}, True),
-        ({"Auto_Submitted": "auto-notified; owner-email=x@y.example"}, True),
-        ({"Auto_Submitted": "no"}, False),
-        ({"Auto_Submitted": "No"}, False),
-        ({"X_Autoreply": "yes"}, True),
-        ({"X_Autorespond": "vacation"}, True),
-        ({"X_Autoreply": "no"}, False),
-        ({"Precedence": "bulk"}, True),
-        ({"Precedence": "junk"}, True),
-        ({"Precedence": "list"}, True),
-        ({"Precedence": "auto_reply"}, True),
-        ({"Precedence": "first-class"}, False),
-        ({"List_Id": "<team.lists.example>"}, True),
-        ({"List_Unsubscribe": "<mailto:leave@lists.example>"}, True),
-        ({"X_Auto_Response_Suppress": "All"}, False),
-        ({"X_Auto_Response_Suppress": "OOF, AutoReply"}, False),
-        ({"Return_Path": "<>"}, True),
-        ({}, False),
-    ])
+    @pytest.mark.parametrize(
+        ("headers", "expected"),
+        [
+            ({"Auto_Submitted": "auto-replied"}, True),
+            ({"Auto_Submitted": "auto-generated"}, True),
+            ({"Auto_Submitted": "auto-notified; owner-email=x@y.example"}, True),
+            ({"Auto_Submitted": "no"}, False),
+            ({"Auto_Submitted": "No"}, False),
+            ({"X_Autoreply": "yes"}, True),
+            ({"X_Autorespond": "vacation"}, True),
+            ({"X_Autoreply": "no"}, False),
+            ({"Precedence": "bulk"}, True),
+            ({"Precedence": "junk"}, True),
+            ({"Precedence": "list"}, True),
+            ({"Precedence": "auto_reply"}, True),
+            ({"Precedence": "first-class"}, False),
+            ({"List_Id": "<team.lists.example>"}, True),
+            ({"List_Unsubscribe": "<mailto:leave@lists.example>"}, True),
+            ({"X_Auto_Response_Suppress": "All"}, False),
+            ({"X_Auto_Response_Suppress": "OOF, AutoReply"}, False),
+            ({"Return_Path": "<>"}, True),
+            ({}, False),
+        ],
+    )
     def test_headers(self, headers: dict[str, str], expected: bool) -> None:
         """RFC 3834 and the usual responder headers mark an auto-reply; Outlook's
         X-Auto-Response-Suppress alone does not."""
         assert is_auto_reply(_mail(**headers)) is expected
 
-    @pytest.mark.parametrize("subject", [
-        "Automatic reply: Introduction: Nadia Petrov [intro Q2W3E4]",
-        "Auto: Introduction: Nadia Petrov [intro Q2W3E4]",
-        "Autoreply: Re: Introduction", "Auto-Reply: Re: Introduction",
-        "Out of Office", "Out of office: Re: Introduction", "OOO until Monday",
-        "Marcus Hale is out of the office.", "Abwesenheitsnotiz: Introduction",
-        "Automatische Antwort: Introduction", "Réponse automatique : Introduction",
-        "Absence", "Absence : Re: Introduction", "Respuesta automática: Introduction",
-        "Fuera de la oficina", "Ausente", "[EXTERNAL] Automatic reply: Introduction",
-        "Risposta automatica: Introduzione", "Vacation reply",
-    ])
+    @pytest.mark.parametrize(
+        "subject",
+        [
+            "Automatic reply: Introduction: Nadia Petrov [intro Q2W3E4]",
+            "Auto: Introduction: Nadia Petrov [intro Q2W3E4]",
+            "Autoreply: Re: Introduction",
+            "Auto-Reply: Re: Introduction",
+            "Out of Office",
+            "Out of office: Re: Introduction",
+            "OOO until Monday",
+            "Marcus Hale is out of the office.",
+            "Abwesenheitsnotiz: Introduction",
+            "Automatische Antwort: Introduction",
+            "Réponse automatique : Introduction",
+            "Absence",
+            "Absence : Re: Introduction",
+            "Respuesta automática: Introduction",
+            "Fuera de la oficina",
+            "Ausente",
+            "[EXTERNAL] Automatic reply: Introduction",
+            "Risposta automatica: Introduzione",
+            "Vacation reply",
+        ],
+    )
     def test_vacation_subjects(self, subject: str) -> None:
         """A vacation subject in any common language marks an auto-reply, tag or not."""
         assert is_auto_reply(_mail(subject=subject)) is True
 
-    @pytest.mark.parametrize("subject", [
-        "Re: Introduction: Nadia Petrov would like to meet you [intro Q2W3E4]",
-        "Fwd: Absence management role at Fernline", "Vacation rental startup intro",
-        "Re: Automation of pilot plants", "Auto industry contacts",
-    ])
+    @pytest.mark.parametrize(
+        "subject",
+        [
+            "Re: Introduction: Nadia Petrov would like to meet you [intro Q2W3E4]",
+            "Fwd: Absence management role at Fernline",
+            "Vacation rental startup intro",
+            "Re: Automation of pilot plants",
+            "Auto industry contacts",
+        ],
+    )
     def test_ordinary_subjects(self, subject: str) -> None:
         """Subjects that only contain a vacation-like word are not auto-replies."""
         assert is_auto_reply(_mail(subject=subject)) is False
@@ -131,8 +183,9 @@ class TestAutoReplyHeaders:
 
 class TestBounces:
     @pytest.mark.parametrize(("name", "failed", "status", "reason", "original"), BOUNCE_FILES)
-    def test_reads_failure(self, name: str, failed: tuple[str, ...], status: str, reason: str,
-                           original: str) -> None:
+    def test_reads_failure(
+        self, name: str, failed: tuple[str, ...], status: str, reason: str, original: str
+    ) -> None:
         """Each bounce gives the failed addresses, status, reason and the bounced Message-ID."""
         bounce = bounce_info(_load(name))
         assert bounce is not None
@@ -162,14 +215,24 @@ class TestBounces:
 
 
 class TestNeverRaises:
-    @pytest.mark.parametrize("text", [
-        "-" * 50_000, " " * 50_000 + "x", "\n" * 50_000, "a" * 50_000, "a@" + "a" * 50_000,
-        "@a" * 25_000, "x@y." * 10_000,
-    ])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "-" * 50_000,
+            " " * 50_000 + "x",
+            "\n" * 50_000,
+            "a" * 50_000,
+            "a@" + "a" * 50_000,
+            "@a" * 25_000,
+            "x@y." * 10_000,
+        ],
+    )
     def test_huge_hostile_bounce_is_read(self, text: str) -> None:
         """A pathological bounce body is read in linear time (no regex blow-up)."""
-        raw = ("From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nSubject: Undeliverable\n\n"
-               "The following address failed:\n" + text).encode()
+        raw = (
+            "From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nSubject: Undeliverable\n\n"
+            "The following address failed:\n" + text
+        ).encode()
         msg = mailtext.parse_bytes(raw)
         assert bounce_info(msg) is None or isinstance(bounce_info(msg), Bounce)
         assert is_auto_reply(msg) is True
@@ -185,8 +248,10 @@ class TestNeverRaises:
     @given(st.text(max_size=400))
     def test_random_delivery_status(self, text: str) -> None:
         """A garbled delivery-status part never makes bounce_info raise."""
-        raw = ("From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nMIME-Version: 1.0\n"
-               "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
-               "--B\nContent-Type: message/delivery-status\n\n" + text + "\n--B--\n")
+        raw = (
+            "From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+            "--B\nContent-Type: message/delivery-status\n\n" + text + "\n--B--\n"
+        )
         msg = mailtext.parse_bytes(raw.encode("utf-8", "surrogateescape"))
         assert bounce_info(msg) is None or isinstance(bounce_info(msg), Bounce)

@@ -47,10 +47,12 @@ _MARKER = re.compile(
     r"inizio messaggio|begin doorgestuurd|przekazana wiadomość|vidarebefordrat meddelande",
     re.I,
 )
-_QUOTED = re.compile(r"^\s*>|(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu)\s*:\s*$",
-                     re.I)
-_PHONE = re.compile(r"(?:^|\s)(?:\+|00)\d[\d ()./-]{7,}\d|(?:tel|phone|mobile|fax)\.?\s*:?\s*\+?\d",
-                    re.I)
+_QUOTED = re.compile(
+    r"^\s*>|(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu)\s*:\s*$", re.I
+)
+_PHONE = re.compile(
+    r"(?:^|\s)(?:\+|00)\d[\d ()./-]{7,}\d|(?:tel|phone|mobile|fax)\.?\s*:?\s*\+?\d", re.I
+)
 _WEB = re.compile(r"https?://|\bwww\.", re.I)
 _IMPRINT = re.compile(
     r"\b(?:HRB|Amtsgericht|KvK|BTW|P\.\s?IVA|Partita IVA|Codice Fiscale|SIRET|RCS|NIPC|KRS|REGON|"

@@ -26,15 +26,18 @@ ANA, DAVE = "ana@example.test", "dave@example.test"
 ANA_ASKS = (
     "Dear Lisa,\n\nCould you please introduce me to Dave Miller at Acme Foods? I am starting "
     "a bakery next spring and would like to learn how their supply team works.\n\n"
-    "Thank you,\nAna Lopez\n")
+    "Thank you,\nAna Lopez\n"
+)
 
 
 @pytest.fixture
 def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> World:
     w = World(tmp_path, dovecot, smtp_server)
     people = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
-    people += [{"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"},
-               {"name": "Ana Lopez", "email": ANA, "company": "Bakery"}]
+    people += [
+        {"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"},
+        {"name": "Ana Lopez", "email": ANA, "company": "Bakery"},
+    ]
     (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(people))
     w.extra_config = {"limits": {"max_outgoing_per_hour": 4}}
     w.write_config()
@@ -42,15 +45,22 @@ def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> World:
 
 
 # -- delivery reports of several shapes --------------------------------------------
-def _report(failed: list[str], *, returned: str | None = None, full: EmailMessage | None = None,
-            sender: str = "MAILER-DAEMON@mx.stranger.example") -> bytes:
+def _report(
+    failed: list[str],
+    *,
+    returned: str | None = None,
+    full: EmailMessage | None = None,
+    sender: str = "MAILER-DAEMON@mx.stranger.example",
+) -> bytes:
     """An RFC 3464 report: failed recipients, and the returned headers (text) or the whole
     returned mail, when given."""
     b = "=_report_boundary"
     blocks = ["Reporting-MTA: dns; mx.stranger.example"]
     for address in failed:
-        blocks.append(f"Final-Recipient: rfc822; {address}\nAction: failed\nStatus: 5.1.1\n"
-                      f"Diagnostic-Code: smtp; 550 5.1.1 <{address}>: user unknown")
+        blocks.append(
+            f"Final-Recipient: rfc822; {address}\nAction: failed\nStatus: 5.1.1\n"
+            f"Diagnostic-Code: smtp; 550 5.1.1 <{address}>: user unknown"
+        )
     parts = [
         "Content-Type: text/plain; charset=utf-8\n\n"
         "This is the mail system. Your message could not be delivered.\n",
@@ -59,8 +69,10 @@ def _report(failed: list[str], *, returned: str | None = None, full: EmailMessag
     if returned is not None:
         parts.append("Content-Type: text/rfc822-headers\n\n" + returned)
     if full is not None:
-        parts.append("Content-Type: message/rfc822\n\n"
-                     + full.as_bytes().decode("ascii", "replace").replace("\r\n", "\n"))
+        parts.append(
+            "Content-Type: message/rfc822\n\n"
+            + full.as_bytes().decode("ascii", "replace").replace("\r\n", "\n")
+        )
     text = (
         "Return-Path: <>\n"
         f"From: Mail Delivery System <{sender}>\nTo: {INTROS}\n"
@@ -68,17 +80,20 @@ def _report(failed: list[str], *, returned: str | None = None, full: EmailMessag
         f"Message-ID: {make_msgid(domain='mx.stranger.example')}\n"
         "Auto-Submitted: auto-replied\nMIME-Version: 1.0\n"
         f'Content-Type: multipart/report; report-type=delivery-status; boundary="{b}"\n\n'
-        + "".join(f"--{b}\n{part}\n" for part in parts) + f"--{b}--\n")
+        + "".join(f"--{b}\n{part}\n" for part in parts)
+        + f"--{b}--\n"
+    )
     return text.replace("\n", "\r\n").encode()
 
 
 def _notice(text: str) -> bytes:
     """An old-style plain-text bounce from a MAILER-DAEMON."""
-    return ("Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.stranger.example\r\n"
-            f"To: {INTROS}\r\nSubject: Mail delivery failed\r\n"
-            f"Message-ID: {make_msgid(domain='mx.stranger.example')}\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.replace("\n", "\r\n")
-            ).encode()
+    return (
+        "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.stranger.example\r\n"
+        f"To: {INTROS}\r\nSubject: Mail delivery failed\r\n"
+        f"Message-ID: {make_msgid(domain='mx.stranger.example')}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.replace("\n", "\r\n")
+    ).encode()
 
 
 def _headers_of(m: EmailMessage) -> str:
@@ -86,7 +101,9 @@ def _headers_of(m: EmailMessage) -> str:
 
 
 def _optin_to(world: World, address: str) -> EmailMessage:
-    return next(m for m, r in zip(world.sent(), world.smtp.received) if address in r.rcpt_tos)
+    return next(
+        m for m, r in zip(world.sent(), world.smtp.received, strict=True) if address in r.rcpt_tos
+    )
 
 
 def _rows(world: World, sql: str) -> list[Any]:
@@ -116,16 +133,23 @@ class TestForgedBounces:
         many = [f"person{i}@example.test" for i in range(28)] + [TIM, BOB]
         forged = [
             _report([BOB]),
-            _report([BOB], returned=f"Message-ID: <introd.ABCDEF.target.x{'y' * 20}"
-                                    f"@example.test>\nTo: {BOB}\n"),
+            _report(
+                [BOB],
+                returned=f"Message-ID: <introd.ABCDEF.target.x{'y' * 20}"
+                f"@example.test>\nTo: {BOB}\n",
+            ),
             _report([BOB, TIM], returned=f"To: {BOB}\nSubject: Introduction\n"),
             _report([BOB], returned=_headers_of(tim_optin)),  # Tim's mail, Bob's address
-            _notice("This message could not be delivered to one or more recipients:\n\n"
-                    + "\n".join(many) + "\n"),
+            _notice(
+                "This message could not be delivered to one or more recipients:\n\n"
+                + "\n".join(many)
+                + "\n"
+            ),
         ]
         forged += [_report(many) for _ in range(20)]
-        forged += [_notice("The following addresses failed:\n" + "\n".join(many))
-                   for _ in range(15)]
+        forged += [
+            _notice("The following addresses failed:\n" + "\n".join(many)) for _ in range(15)
+        ]
         for raw in forged:
             world.owner_sends(raw)
         world.owner_sends(forward("Ana Lopez", ANA, ANA_ASKS))
@@ -144,18 +168,19 @@ def _genuine_shapes(optin: EmailMessage, address: str) -> dict[str, bytes]:
     return {
         "report_with_headers": _report([address], returned=returned),
         "report_with_mail": _report([address], full=optin),
-        "plain_notice": _notice(f"This message could not be delivered to:\n\n  {address}\n"
-                                "  550 5.1.1 user unknown\n\n"
-                                "------ This is a copy of the message's headers. ------\n\n"
-                                + returned),
+        "plain_notice": _notice(
+            f"This message could not be delivered to:\n\n  {address}\n"
+            "  550 5.1.1 user unknown\n\n"
+            "------ This is a copy of the message's headers. ------\n\n" + returned
+        ),
     }
 
 
 class TestGenuineBounces:
-    @pytest.mark.parametrize("shape", ["report_with_headers", "report_with_mail",
-                                       "plain_notice"])
+    @pytest.mark.parametrize("shape", ["report_with_headers", "report_with_mail", "plain_notice"])
     def test_genuine_bounce_marks_the_party_and_tells_the_owner_once_ever(
-            self, world: World, shape: str) -> None:
+        self, world: World, shape: str
+    ) -> None:
         """A report returning the target's opt-in (its headers, the whole mail, or a plain
         notice quoting them): the target is marked failed, the owner gets one
         bounce_notice; the same failure reported again, days later, tells nobody again."""
@@ -165,7 +190,9 @@ class TestGenuineBounces:
         world.owner_sends(_genuine_shapes(optin, BOB)[shape])
         assert world.run_once(T0 + timedelta(minutes=5)) == 0
         assert _rows(world, "SELECT role, status FROM parties ORDER BY role") == [
-            ("requester", "asked"), ("target", "failed")]
+            ("requester", "asked"),
+            ("target", "failed"),
+        ]
         notices = [m for m in world.sent() if "Auto-Submitted" in m and OWNER in str(m["To"])]
         assert len(notices) == 1 and BOB in notices[0].get_body(("plain",)).get_content()
         assert len(world.dovecot.messages(INTROS, "introd/done")) == 2
@@ -187,13 +214,19 @@ class TestNoticesNeverStarveIntros:
         world.owner_sends(forward("Ana Lopez", ANA, ANA_ASKS))
         assert world.run_once(T0) == 0
         assert _notices(world) == 2
-        sent_notices = _rows(world, "SELECT COUNT(*) FROM outbox WHERE template = "
-                                    "'bounce_notice' AND status = 'sent'")[0][0]
+        sent_notices = _rows(
+            world,
+            "SELECT COUNT(*) FROM outbox WHERE template = 'bounce_notice' AND status = 'sent'",
+        )[0][0]
         assert sent_notices == 1
         world.smtp.clear()
-        world.owner_sends(forward("Tim Walker", "tim2@example.test",
-                                  TIM_ASKS.replace("Bob Jones at BigChem",
-                                                   "Dave Miller at Acme Foods")))
+        world.owner_sends(
+            forward(
+                "Tim Walker",
+                "tim2@example.test",
+                TIM_ASKS.replace("Bob Jones at BigChem", "Dave Miller at Acme Foods"),
+            )
+        )
         assert world.run_once(T0 + timedelta(minutes=1)) == 0
         assert world.smtp.sent_to("tim2@example.test") and world.smtp.sent_to(DAVE)
         pending = _rows(world, "SELECT template FROM outbox WHERE status = 'pending'")

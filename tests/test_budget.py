@@ -32,16 +32,46 @@ from introd.reading import Context, read_mail
 
 NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
 # the families refused by the linear checks before anything is parsed
-HEADER_SHAPES = [name for name in SHAPES if SHAPES[name][0].__name__ in {
-    "from_comments", "from_nested_comment", "all_address_comments", "cc_obs_dots",
-    "to_obs_phrase", "local_part_dots", "subject_encoded_words", "subject_encoded_words_b64",
-    "from_encoded_words", "from_quoted_strings", "from_quoted_pairs", "cc_many_addresses",
-    "cc_empty_list_items", "cc_groups", "cc_obs_route", "cc_domain_literal",
-    "cc_angle_brackets", "message_id_comments", "references_many", "date_comments",
-    "content_type_params", "content_type_quoted_semicolons", "many_headers",
-    "many_cc_headers", "many_auth_results", "attached_from_comments",
-    "attached_subject_encoded_words", "stranger_from_comments", "part_header_comments",
-    "subject_many_words", "many_parts", "nested_multipart", "many_alternatives"}]
+HEADER_SHAPES = [
+    name
+    for name in SHAPES
+    if SHAPES[name][0].__name__
+    in {
+        "from_comments",
+        "from_nested_comment",
+        "all_address_comments",
+        "cc_obs_dots",
+        "to_obs_phrase",
+        "local_part_dots",
+        "subject_encoded_words",
+        "subject_encoded_words_b64",
+        "from_encoded_words",
+        "from_quoted_strings",
+        "from_quoted_pairs",
+        "cc_many_addresses",
+        "cc_empty_list_items",
+        "cc_groups",
+        "cc_obs_route",
+        "cc_domain_literal",
+        "cc_angle_brackets",
+        "message_id_comments",
+        "references_many",
+        "date_comments",
+        "content_type_params",
+        "content_type_quoted_semicolons",
+        "many_headers",
+        "many_cc_headers",
+        "many_auth_results",
+        "attached_from_comments",
+        "attached_subject_encoded_words",
+        "stranger_from_comments",
+        "part_header_comments",
+        "subject_many_words",
+        "many_parts",
+        "nested_multipart",
+        "many_alternatives",
+    }
+]
 
 
 class FakeClock:
@@ -60,7 +90,8 @@ class FakeClock:
 def config_dir(tmp_path: Path) -> Path:
     (tmp_path / "contacts.yaml").write_text(
         "- {name: Bob Jones, email: bob@bigchem.example, company: BigChem}\n"
-        "- {name: Tim Walker, email: tim@walker.example}\n")
+        "- {name: Tim Walker, email: tim@walker.example}\n"
+    )
     (tmp_path / "config.yaml").write_text(f"""\
 owner: {{name: Lisa Balbes, addresses: [{hostile_mail.OWNER}]}}
 from: "Lisa Balbes <{hostile_mail.OWNER}>"
@@ -139,8 +170,9 @@ def watch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Watch]:
 
 class TestHostileShapes:
     @pytest.mark.parametrize("name", list(SHAPES))
-    def test_parse_stays_within_budget(self, name: str, config_dir: Path, watch: Watch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+    def test_parse_stays_within_budget(
+        self, name: str, config_dir: Path, watch: Watch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """`introd parse` on every hostile shape at full size: the email package's parser,
         its header parser, html2text and the request reading are only ever handed what the
         budget allows, and the result is a decision (a quarantine for the header shapes)."""
@@ -166,8 +198,7 @@ class TestHostileShapes:
         assert not reading.extra.get("over_budget"), reading.problem
 
     @pytest.mark.parametrize("scale", [0.01, 0.1, 0.5])
-    def test_every_size_of_every_shape(self, scale: float, ctx: Context,
-                                       watch: Watch) -> None:
+    def test_every_size_of_every_shape(self, scale: float, ctx: Context, watch: Watch) -> None:
         """Smaller sizes of every family stay in bounds too (the limits are not only
         length limits that a shorter mail slips under)."""
         for _, raw in hostile_mails(scale):
@@ -178,10 +209,13 @@ class TestHostileShapes:
     def test_ordinary_mail_is_not_refused(self, ctx: Context) -> None:
         """A request with a long Cc list, a thread's References and an encoded subject
         is read as a request."""
-        raw = hostile_mail.mail(headers={
-            "Cc": ", ".join(f'"Person {i}" <p{i}@x.example>' for i in range(100)),
-            "References": " ".join(f"<r{i}@x.example>" for i in range(100)),
-            "Subject": "=?utf-8?q?Fwd=3A_Pr=C3=A9sentation?= =?utf-8?q?_=C3=A0_Bob?="})
+        raw = hostile_mail.mail(
+            headers={
+                "Cc": ", ".join(f'"Person {i}" <p{i}@x.example>' for i in range(100)),
+                "References": " ".join(f"<r{i}@x.example>" for i in range(100)),
+                "Subject": "=?utf-8?q?Fwd=3A_Pr=C3=A9sentation?= =?utf-8?q?_=C3=A0_Bob?=",
+            }
+        )
         reading = read_mail(raw, ctx)
         assert reading.kind == "request" and not reading.problem
         assert reading.request is not None and reading.request.target is not None
@@ -196,10 +230,14 @@ class TestSizeCaps:
     def test_attachment_keeps_only_its_headers(self) -> None:
         """A 3 MB attachment costs nothing: its part keeps its headers, the text stays."""
         pdf = "JVBERi0xLjQK" * 250_000
-        raw = hostile_mail.mail(content_type='multipart/mixed; boundary="b"', raw_body=(
-            "--b\r\nContent-Type: text/plain\r\n\r\nPlease introduce me to Bob Jones.\r\n"
-            "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
-            f"\r\n{pdf}\r\n--b--\r\n").encode())
+        raw = hostile_mail.mail(
+            content_type='multipart/mixed; boundary="b"',
+            raw_body=(
+                "--b\r\nContent-Type: text/plain\r\n\r\nPlease introduce me to Bob Jones.\r\n"
+                "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+                f"\r\n{pdf}\r\n--b--\r\n"
+            ).encode(),
+        )
         out = budget.trim(raw)
         assert len(out) < 2_000 and b"Please introduce me" in out
         assert b"application/pdf" in out and b"--b--" in out
@@ -226,8 +264,11 @@ class TestSizeCaps:
 
     def test_text_is_cut_per_line_and_in_all(self) -> None:
         """The text read from a mail: MAX_LINE per line, MAX_TEXT in all."""
-        text = mailtext.body_text(mailtext.parse_bytes(hostile_mail.mail(
-            body="a" * 50_000 + "\n" + "b\n" * 50_000, forward=False)))
+        text = mailtext.body_text(
+            mailtext.parse_bytes(
+                hostile_mail.mail(body="a" * 50_000 + "\n" + "b\n" * 50_000, forward=False)
+            )
+        )
         assert len(text) <= budget.MAX_TEXT
         assert text.startswith("a" * budget.MAX_LINE + "\n")
 
@@ -240,13 +281,16 @@ class TestSizeCaps:
 
 
 class TestHeaderChecks:
-    @pytest.mark.parametrize("name, value, reason", [
-        ("From", "(c) " * 1_001 + "<a@b.example>", "special characters"),
-        ("Subject", "=?utf-8?q?a?= " * 101, "encoded words"),
-        ("From", "(" * 11 + "c" + ")" * 11 + " <a@b.example>", "nests comments"),
-        ("To", "a " * 2_001 + "<a@b.example>", "words"),
-        ("X-Anything", "x" * 70_000, "characters"),
-    ])
+    @pytest.mark.parametrize(
+        "name, value, reason",
+        [
+            ("From", "(c) " * 1_001 + "<a@b.example>", "special characters"),
+            ("Subject", "=?utf-8?q?a?= " * 101, "encoded words"),
+            ("From", "(" * 11 + "c" + ")" * 11 + " <a@b.example>", "nests comments"),
+            ("To", "a " * 2_001 + "<a@b.example>", "words"),
+            ("X-Anything", "x" * 70_000, "characters"),
+        ],
+    )
     def test_one_header(self, name: str, value: str, reason: str) -> None:
         """Each per-header limit refuses its shape, naming the header."""
         msg = mailtext.parse_bytes(f"{name}: {value}\r\n\r\nbody".encode())
@@ -275,8 +319,7 @@ class TestTimeLimit:
         assert reading.kind == "unknown" and reading.extra["over_budget"]
         assert reading.problem.startswith("over budget: reading took more than 1 s (in ")
         assert slow == [True], "on_slow is called once"
-        decision = judge(reading, config=ctx.config, contacts=ctx.contacts, store=None,
-                         now=NOW)
+        decision = judge(reading, config=ctx.config, contacts=ctx.contacts, store=None, now=NOW)
         assert (decision.action, decision.rule) == ("ignore", "over_budget")
 
     def test_a_fast_reading_is_untouched(self, ctx: Context) -> None:
@@ -287,8 +330,9 @@ class TestTimeLimit:
         assert reading.kind == "request" and not slow
         assert limits.checkpoints >= 4
 
-    def test_the_timer_stops_work_between_checkpoints(self, ctx: Context,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_the_timer_stops_work_between_checkpoints(
+        self, ctx: Context, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Work that never reaches a checkpoint is stopped by the CPU-time timer: its first
         tick marks the mail slow, the second ends the reading (the ticks are raised here,
         not waited for)."""
@@ -302,7 +346,9 @@ class TestTimeLimit:
 
         monkeypatch.setattr(mailtext, "body_text", stuck)
         slow: list[bool] = []
-        reading = read_mail(hostile_mail.mail(), ctx, limits=Budget(on_slow=lambda: slow.append(True)))
+        reading = read_mail(
+            hostile_mail.mail(), ctx, limits=Budget(on_slow=lambda: slow.append(True))
+        )
         assert reading.extra.get("over_budget") and "reading took more than" in reading.problem
         assert ticks == [1, 1] and slow == [True]
         assert signal.getsignal(signal.SIGPROF) in (signal.SIG_IGN, signal.SIG_DFL)
@@ -334,8 +380,7 @@ class TestNeverReadTwice:
         quarantined with the reason on the next start, without being read again."""
         engine, store = _engine(tmp_path)
         store.set_meta(SLOW_MAIL_KEY, "INBOX:7:42")
-        outcome = engine.handle(hostile_mail.mail(), folder="INBOX", uidvalidity=7, uid=42,
-                                now=NOW)
+        outcome = engine.handle(hostile_mail.mail(), folder="INBOX", uidvalidity=7, uid=42, now=NOW)
         assert outcome.placement == "quarantine"
         assert outcome.decision.rule == "over_budget"
         assert "introd stopped while reading this mail" in outcome.decision.detail
@@ -346,12 +391,12 @@ class TestNeverReadTwice:
         """The note concerns one mail only: the next mail is read normally."""
         engine, store = _engine(tmp_path)
         store.set_meta(SLOW_MAIL_KEY, "INBOX:7:42")
-        outcome = engine.handle(hostile_mail.mail(), folder="INBOX", uidvalidity=7, uid=43,
-                                now=NOW)
+        outcome = engine.handle(hostile_mail.mail(), folder="INBOX", uidvalidity=7, uid=43, now=NOW)
         assert outcome.reading.kind == "request"
 
     def test_slow_mail_is_noted_while_read_and_cleared_when_recorded(
-            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """A slow reading writes the note into the state while it runs (so a kill then
         leaves it), and the mail's record clears it; the log names the reason."""
         engine, store = _engine(tmp_path)
@@ -365,9 +410,11 @@ class TestNeverReadTwice:
 
         monkeypatch.setattr(mailtext, "body_text", spy)
         from structlog.testing import capture_logs
+
         with capture_logs() as logs:
-            outcome = engine.handle(hostile_mail.mail(), folder="INBOX", uidvalidity=7,
-                                    uid=9, now=NOW)
+            outcome = engine.handle(
+                hostile_mail.mail(), folder="INBOX", uidvalidity=7, uid=9, now=NOW
+            )
         assert outcome.decision.rule == "over_budget" and outcome.placement == "quarantine"
         assert "INBOX:7:9" in noted
         assert store.get_meta(SLOW_MAIL_KEY) is None
@@ -376,9 +423,14 @@ class TestNeverReadTwice:
 
 
 class TestInTheMailbox:
-    def test_hostile_mails_then_a_genuine_request(self, tmp_path: Path, dovecot: Any,
-                                                  smtp_server: Any, clock: Any,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    def test_hostile_mails_then_a_genuine_request(
+        self,
+        tmp_path: Path,
+        dovecot: Any,
+        smtp_server: Any,
+        clock: Any,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
         """Against the real Dovecot and SMTP server: hostile mails of each kind, then a
         genuine request, in one `run --once`: every hostile one is quarantined with its
         reason (log event and state), the genuine one gets its two opt-ins in the same
@@ -387,9 +439,15 @@ class TestInTheMailbox:
         from world import TIM_ASKS, World, forward
 
         world = World(tmp_path, dovecot, smtp_server)
-        refused = ["from_comments", "all_address_comments", "cc_obs_dots",
-                   "subject_encoded_words", "many_headers", "many_parts",
-                   "stranger_from_comments"]
+        refused = [
+            "from_comments",
+            "all_address_comments",
+            "cc_obs_dots",
+            "subject_encoded_words",
+            "many_headers",
+            "many_parts",
+            "stranger_from_comments",
+        ]
         for name in refused:
             family, n = SHAPES[name]
             world.owner_sends(family(n))
@@ -401,8 +459,9 @@ class TestInTheMailbox:
         capsys.readouterr()
         assert world.run_once(clock.now()) == 0
         out = capsys.readouterr()
-        logs = [json.loads(line) for line in (out.out + out.err).splitlines()
-                if line.startswith("{")]
+        logs = [
+            json.loads(line) for line in (out.out + out.err).splitlines() if line.startswith("{")
+        ]
         assert sorted(world.sent_to("tim@example.test") + world.sent_to("bob@example.test"))
         assert len(world.sent()) == 2, "the genuine request's two opt-ins, nothing else"
         total = len(refused) + len(read) + 1
@@ -415,15 +474,15 @@ class TestInTheMailbox:
         store = Store(tmp_path / "introd.db")
         rules = [r["rule"] for r in store.db.execute("SELECT rule FROM messages ORDER BY uid")]
         assert len(rules) == total
-        assert rules[:len(refused)] == ["over_budget"] * len(refused)
-        assert rules[len(refused):-1] == ["not_from_owner"] * len(read)
+        assert rules[: len(refused)] == ["over_budget"] * len(refused)
+        assert rules[len(refused) : -1] == ["not_from_owner"] * len(read)
         assert rules[-1] == "default"
 
 
 class TestFetchBudget:
     def test_big_mail_is_fetched_in_part_and_batches_are_bounded(
-            self, tmp_path: Path, dovecot: Any, smtp_server: Any,
-            monkeypatch: pytest.MonkeyPatch) -> None:
+        self, tmp_path: Path, dovecot: Any, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Of a mail larger than MAX_FETCH_BYTES only its first bytes are fetched, and a
         FETCH asks for about MAX_BATCH_BYTES at most: a flood of big mails cannot fill the
         memory. (The limits are lowered here so the mails stay small.)"""

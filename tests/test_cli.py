@@ -24,21 +24,24 @@ CONFIG = {
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> Path:
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump([
-        {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"}]))
+    (tmp_path / "contacts.yaml").write_text(
+        yaml.safe_dump([{"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"}])
+    )
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(CONFIG))
     return path
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "introd", *args], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "introd", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 class TestParse:
-    def test_one_file_prints_one_object(self, cfg: Path, tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+    def test_one_file_prints_one_object(
+        self, cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """`parse FILE` prints the SPEC's JSON object, without touching any state."""
         eml = tmp_path / "req.eml"
         eml.write_bytes(forward("Tim Walker", "tim@example.test", TIM_ASKS))
@@ -51,8 +54,9 @@ class TestParse:
         assert out["decision"]["action"] == "accept"
         assert not (tmp_path / "introd.db").exists() and not (tmp_path / "secret").exists()
 
-    def test_several_files_print_an_array(self, cfg: Path, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def test_several_files_print_an_array(
+        self, cfg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Several files give a JSON array in the same order."""
         a, b = tmp_path / "a.eml", tmp_path / "b.eml"
         a.write_bytes(forward("Tim Walker", "tim@example.test", TIM_ASKS))
@@ -61,10 +65,13 @@ class TestParse:
         out = json.loads(capsys.readouterr().out)
         assert [o["decision"]["rule"] for o in out] == ["default", "no_target"]
 
-    @pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe garbage", b"Subject: only\r\n",
-                                         b"From: =?bogus?Q?x?= <\r\n\r\nbody"])
-    def test_bad_mail_is_unknown_not_a_crash(self, cfg: Path, tmp_path: Path, content: bytes,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+    @pytest.mark.parametrize(
+        "content",
+        [b"", b"\x00\xff\xfe garbage", b"Subject: only\r\n", b"From: =?bogus?Q?x?= <\r\n\r\nbody"],
+    )
+    def test_bad_mail_is_unknown_not_a_crash(
+        self, cfg: Path, tmp_path: Path, content: bytes, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Empty, binary or header-only files give kind unknown and decision ignore."""
         eml = tmp_path / "bad.eml"
         eml.write_bytes(content)
@@ -117,8 +124,9 @@ class TestDemo:
 
 
 class TestLedgerAndList:
-    def test_ledger_and_list_after_the_demo(self, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def test_ledger_and_list_after_the_demo(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """After the demo, `ledger` shows the favour both ways and `list` filters by state."""
         assert main(["demo", "--out", str(tmp_path / "d")]) == 0
         capsys.readouterr()
@@ -133,8 +141,9 @@ class TestLedgerAndList:
         assert main(["list", "--config", cfg, "--party", "kevin@growthpath.example"]) == 0
         assert "kevin@growthpath.example" in capsys.readouterr().out
 
-    def test_show_names_who_passed_the_request_on(self, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def test_show_names_who_passed_the_request_on(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """`show ID` names the colleagues who only forwarded the request to the owner."""
         from datetime import UTC, datetime
 
@@ -147,18 +156,27 @@ class TestLedgerAndList:
         store = Store(load_config(Path(cfg), need_servers=False).state_path)
         now = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
         with store.transaction():
-            store.insert_intro(id="FWD234", state="awaiting", created=now, updated=now,
-                               requester_name="Isaac Mensah", requester_email="isaac@grid.example",
-                               forwarded_by=[{"name": "Henrik Dahl", "email": "henrik@relay.example"},
-                                             {"name": None, "email": "nora@relay.example"}])
+            store.insert_intro(
+                id="FWD234",
+                state="awaiting",
+                created=now,
+                updated=now,
+                requester_name="Isaac Mensah",
+                requester_email="isaac@grid.example",
+                forwarded_by=[
+                    {"name": "Henrik Dahl", "email": "henrik@relay.example"},
+                    {"name": None, "email": "nora@relay.example"},
+                ],
+            )
         store.close()
         assert main(["show", "--config", cfg, "FWD234"]) == 0
         out = capsys.readouterr().out
         assert "passed on by Henrik Dahl <henrik@relay.example>, <nora@relay.example>" in out
         assert "requester Isaac Mensah <isaac@grid.example>" in out
 
-    def test_show_prints_the_whole_history(self, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+    def test_show_prints_the_whole_history(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """`show ID` prints the decision, the parties, every event and every mail out."""
         assert main(["demo", "--out", str(tmp_path / "d")]) == 0
         capsys.readouterr()
@@ -167,6 +185,14 @@ class TestLedgerAndList:
         (intro,) = json.loads(capsys.readouterr().out)
         assert main(["show", "--config", cfg, intro["id"]]) == 0
         out = capsys.readouterr().out
-        for expected in ("introduced", "rule default", "request_received", "answer_received",
-                         "optin_requester", "optin_target", "introduction", "[sent"):
+        for expected in (
+            "introduced",
+            "rule default",
+            "request_received",
+            "answer_received",
+            "optin_requester",
+            "optin_target",
+            "introduction",
+            "[sent",
+        ):
             assert expected in out, expected

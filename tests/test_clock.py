@@ -25,7 +25,8 @@ ANA, DAVE = "ana@example.test", "dave@example.test"
 ANA_ASKS = (
     "Dear Lisa,\n\nCould you please introduce me to Dave Miller at Acme Foods? I am starting "
     "a bakery next spring and would like to learn how their supply team works.\n\n"
-    "Thank you,\nAna Lopez\n")
+    "Thank you,\nAna Lopez\n"
+)
 
 
 @pytest.fixture
@@ -34,8 +35,10 @@ def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> World:
     people = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
     people += [{"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"}]
     (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(people))
-    w.extra_config = {"limits": {"max_outgoing_per_hour": 2},
-                      "optin": {"reminder_after": "4d", "expire_after": "14d"}}
+    w.extra_config = {
+        "limits": {"max_outgoing_per_hour": 2},
+        "optin": {"reminder_after": "4d", "expire_after": "14d"},
+    }
     w.write_config()
     return w
 
@@ -71,8 +74,7 @@ class TestClockSetBack:
         assert world.run_once(BACK + timedelta(minutes=1)) == 0
         assert len(world.sent()) == 2
 
-    def test_reminder_comes_one_period_after_the_clock_was_set_back(self,
-                                                                     world: World) -> None:
+    def test_reminder_comes_one_period_after_the_clock_was_set_back(self, world: World) -> None:
         """Opt-ins stamped three days ahead: the reminders come `reminder_after` after the
         clock was set back (not seven days later), and exactly once."""
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
@@ -82,8 +84,9 @@ class TestClockSetBack:
         assert len(world.sent()) == 2
         for hours in (0, 2, 4):
             assert world.run_once(BACK + timedelta(days=4, hours=1 + hours)) == 0
-        assert _rows(world, "SELECT COUNT(*) FROM outbox WHERE template = 'reminder' AND "
-                            "status = 'sent'") == [(2,)]
+        assert _rows(
+            world, "SELECT COUNT(*) FROM outbox WHERE template = 'reminder' AND status = 'sent'"
+        ) == [(2,)]
         assert len(world.sent()) == 4
 
     def test_small_skew_changes_nothing(self, world: World) -> None:
@@ -97,25 +100,50 @@ class TestClockSetBack:
 
 class TestClampInTheStore:
     def test_future_stamps_become_now_and_plans_stay_within_their_period(
-            self, tmp_path: Path) -> None:
+        self, tmp_path: Path
+    ) -> None:
         """`clamp_future` rewrites past events stamped after `now` to `now`, a retry more
         than the longest backoff away to `now`, and an expiry beyond `expire_after` to
         `now + expire_after`; stamps before `now` stay."""
         store = Store(tmp_path / "s.db")
         with store.transaction():
-            store.insert_intro(id="AAAAAA", state="awaiting", created=LATE, updated=LATE,
-                               expires=LATE + timedelta(days=14))
-            store.insert_intro(id="BBBBBB", state="awaiting", created=BACK - timedelta(days=1),
-                               updated=BACK - timedelta(days=1), expires=BACK + timedelta(days=13))
+            store.insert_intro(
+                id="AAAAAA",
+                state="awaiting",
+                created=LATE,
+                updated=LATE,
+                expires=LATE + timedelta(days=14),
+            )
+            store.insert_intro(
+                id="BBBBBB",
+                state="awaiting",
+                created=BACK - timedelta(days=1),
+                updated=BACK - timedelta(days=1),
+                expires=BACK + timedelta(days=13),
+            )
             store.insert_party("AAAAAA", "target")
             store.update_party("AAAAAA", "target", status="asked", asked_at=LATE)
-            first = store.enqueue(intro_id="AAAAAA", template="optin_target", role="target",
-                                  sender="a@x", recipients=["b@x"], message_id="<1@x>",
-                                  raw=b"x", now=LATE)
+            first = store.enqueue(
+                intro_id="AAAAAA",
+                template="optin_target",
+                role="target",
+                sender="a@x",
+                recipients=["b@x"],
+                message_id="<1@x>",
+                raw=b"x",
+                now=LATE,
+            )
             store.mark_sent(first, LATE)
-            second = store.enqueue(intro_id="AAAAAA", template="optin_target", role="target",
-                                   sender="a@x", recipients=["b@x"], message_id="<2@x>",
-                                   raw=b"x", now=LATE)
+            second = store.enqueue(
+                intro_id="AAAAAA",
+                template="optin_target",
+                role="target",
+                sender="a@x",
+                recipients=["b@x"],
+                message_id="<2@x>",
+                raw=b"x",
+                now=LATE,
+            )
             store.mark_deferred(second, LATE + timedelta(minutes=5), "451")
         went_back = store.note_clock(BACK, expire_after=timedelta(days=14))
         assert went_back is not None and went_back >= timedelta(days=3) - timedelta(minutes=1)
@@ -127,5 +155,6 @@ class TestClampInTheStore:
         assert store.parties("AAAAAA")["target"].asked_at == BACK
         assert store.sent_since(BACK - timedelta(hours=1)) == 1
         assert [r.id for r in store.due_outbox(BACK)] == [second]
-        assert store.note_clock(BACK + timedelta(minutes=1),
-                                expire_after=timedelta(days=14)) is None
+        assert (
+            store.note_clock(BACK + timedelta(minutes=1), expire_after=timedelta(days=14)) is None
+        )

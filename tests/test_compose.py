@@ -27,9 +27,19 @@ _QP.body_encoding = email.charset.QP
 _WIRE = email.policy.compat32.clone(linesep="\r\n")
 
 
-def _reference(rendered: Rendered, *, sender: Address, to: list[Person], message_id: str,
-               date: datetime, reply_to: str | None, in_reply_to: str | None,
-               auto_submitted: bool, cc: list[Person], boundary: str) -> bytes:
+def _reference(
+    rendered: Rendered,
+    *,
+    sender: Address,
+    to: list[Person],
+    message_id: str,
+    date: datetime,
+    reply_to: str | None,
+    in_reply_to: str | None,
+    auto_submitted: bool,
+    cc: list[Person],
+    boundary: str,
+) -> bytes:
     """The same mail built the plain way, with MIMEMultipart and the generator."""
 
     def part(text: str, subtype: str) -> MIMENonMultipart:
@@ -39,8 +49,11 @@ def _reference(rendered: Rendered, *, sender: Address, to: list[Person], message
 
     msg: Message
     if rendered.html:
-        msg = MIMEMultipart("alternative", boundary=boundary,
-                            _subparts=[part(rendered.text, "plain"), part(rendered.html, "html")])
+        msg = MIMEMultipart(
+            "alternative",
+            boundary=boundary,
+            _subparts=[part(rendered.text, "plain"), part(rendered.html, "html")],
+        )
     else:
         msg = part(rendered.text, "plain")
     msg["From"] = render._mailbox(sender)
@@ -63,35 +76,47 @@ def _reference(rendered: Rendered, *, sender: Address, to: list[Person], message
 
 def _both(monkeypatch: pytest.MonkeyPatch, rendered: Rendered, **kw: object) -> tuple[bytes, bytes]:
     monkeypatch.setattr(render, "_boundary", lambda: "=_0123456789abcdef01234567")
-    args = dict(sender=Address("Lisa Balbes", "lisa", "example.test"),
-                to=[Person(name="Tim Walker", email="tim@example.test")],
-                message_id="<i.ABC123.target.x@example.test>",
-                date=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC), reply_to=None,
-                in_reply_to=None, auto_submitted=True, cc=[])
+    args = dict(
+        sender=Address("Lisa Balbes", "lisa", "example.test"),
+        to=[Person(name="Tim Walker", email="tim@example.test")],
+        message_id="<i.ABC123.target.x@example.test>",
+        date=datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC),
+        reply_to=None,
+        in_reply_to=None,
+        auto_submitted=True,
+        cc=[],
+    )
     args.update(kw)
     ours = compose_bytes(rendered, **args)  # type: ignore[arg-type]
-    ref = _reference(rendered, boundary="=_0123456789abcdef01234567",
-                     **args)  # type: ignore[arg-type]
+    ref = _reference(rendered, boundary="=_0123456789abcdef01234567", **args)  # type: ignore[arg-type]
     return ours, ref
 
 
 CASES = {
     "plain ascii": Rendered(name="x", subject="Intro?", text="Hi Tim,\n\nA line.\n", html=None),
-    "text and html": Rendered(name="x", subject="Intro? [intro ABC123]", text="Hi\n",
-                              html="<p>Hi</p>\n<p>there</p>"),
-    "accents everywhere": Rendered(name="x", subject="Présentation à Zoë Müller",
-                                   text="Bonjour Zoë,\n\nÇa va ? Voilà.\n",
-                                   html="<p>Grüße — “quoted” ✓</p>"),
+    "text and html": Rendered(
+        name="x", subject="Intro? [intro ABC123]", text="Hi\n", html="<p>Hi</p>\n<p>there</p>"
+    ),
+    "accents everywhere": Rendered(
+        name="x",
+        subject="Présentation à Zoë Müller",
+        text="Bonjour Zoë,\n\nÇa va ? Voilà.\n",
+        html="<p>Grüße — “quoted” ✓</p>",
+    ),
     "long lines and dots": Rendered(
-        name="x", subject="S" * 120,
+        name="x",
+        subject="S" * 120,
         text=("word " * 40) + "\n.\n..leading dots\nFrom the start\ntrailing space \n"
-        "tab\tend\t\n=equals=3D\n", html="<div>" + "x" * 300 + "</div>"),
-    "no final newline": Rendered(name="x", subject="s", text="no newline at the end",
-                                 html="<p>no newline</p>"),
-    "blank lines": Rendered(name="x", subject="s", text="\n\n\nthree blank lines first\n\n",
-                            html="\n<p>\n</p>\n"),
-    "emoji": Rendered(name="x", subject="👋 hello", text="👋🏽 family: 👨‍👩‍👧\n",
-                      html=None),
+        "tab\tend\t\n=equals=3D\n",
+        html="<div>" + "x" * 300 + "</div>",
+    ),
+    "no final newline": Rendered(
+        name="x", subject="s", text="no newline at the end", html="<p>no newline</p>"
+    ),
+    "blank lines": Rendered(
+        name="x", subject="s", text="\n\n\nthree blank lines first\n\n", html="\n<p>\n</p>\n"
+    ),
+    "emoji": Rendered(name="x", subject="👋 hello", text="👋🏽 family: 👨‍👩‍👧\n", html=None),
 }
 
 
@@ -103,32 +128,45 @@ class TestSameBytesAsTheGenerator:
 
     def test_every_optional_header(self, monkeypatch: pytest.MonkeyPatch) -> None:
         ours, ref = _both(
-            monkeypatch, CASES["text and html"],
-            to=[Person(name="Zoë Müller", email="zoe@example.test"),
-                Person(name='Walker, "Tim"', email="tim@example.test")],
+            monkeypatch,
+            CASES["text and html"],
+            to=[
+                Person(name="Zoë Müller", email="zoe@example.test"),
+                Person(name='Walker, "Tim"', email="tim@example.test"),
+            ],
             cc=[Person(name="Anja Becker", email="anja@example.test")],
             reply_to="intros+r.ABC123.x@example.test",
-            in_reply_to="<prev@example.test>", auto_submitted=False,
-            date=datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))))
+            in_reply_to="<prev@example.test>",
+            auto_submitted=False,
+            date=datetime(2026, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))),
+        )
         assert ours == ref
 
     @settings(max_examples=300, deadline=None)
-    @given(subject=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
-                           max_size=150).filter(lambda s: render.clean_header(s) != ""),
-           text=st.text(max_size=400), html=st.none() | st.text(min_size=1, max_size=400),
-           name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60))
+    @given(
+        subject=st.text(
+            st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=150
+        ).filter(lambda s: render.clean_header(s) != ""),
+        text=st.text(max_size=400),
+        html=st.none() | st.text(min_size=1, max_size=400),
+        name=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60),
+    )
     def test_any_text(self, subject: str, text: str, html: str | None, name: str) -> None:
         with pytest.MonkeyPatch.context() as mp:
-            rendered = Rendered(name="x", subject=render.clean_header(subject), text=text,
-                                html=html)
+            rendered = Rendered(
+                name="x", subject=render.clean_header(subject), text=text, html=html
+            )
             ours, ref = _both(mp, rendered, to=[Person(name=name, email="p@example.test")])
         assert ours == ref
 
     def test_parses_back_to_what_was_written(self) -> None:
-        raw = compose_bytes(CASES["accents everywhere"],
-                            sender=Address("Lisa", "lisa", "example.test"),
-                            to=[Person(name="Zoë", email="zoe@example.test")],
-                            message_id="<m@example.test>", date=datetime.now(UTC))
+        raw = compose_bytes(
+            CASES["accents everywhere"],
+            sender=Address("Lisa", "lisa", "example.test"),
+            to=[Person(name="Zoë", email="zoe@example.test")],
+            message_id="<m@example.test>",
+            date=datetime.now(UTC),
+        )
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert str(msg["Subject"]) == "Présentation à Zoë Müller"
         assert msg.get_content_type() == "multipart/alternative"
@@ -140,10 +178,12 @@ class TestSameBytesAsTheGenerator:
 
     def test_boundaries_differ_and_never_occur_in_a_part(self) -> None:
         assert len({render._boundary() for _ in range(100)}) == 100
-        raw = compose_bytes(Rendered(name="x", subject="s", text="=_ and --=_ inside\n",
-                                     html="<p>=_</p>"),
-                            sender=Address("L", "lisa", "example.test"),
-                            to=[Person(name="T", email="t@example.test")],
-                            message_id="<m@example.test>", date=datetime.now(UTC))
+        raw = compose_bytes(
+            Rendered(name="x", subject="s", text="=_ and --=_ inside\n", html="<p>=_</p>"),
+            sender=Address("L", "lisa", "example.test"),
+            to=[Person(name="T", email="t@example.test")],
+            message_id="<m@example.test>",
+            date=datetime.now(UTC),
+        )
         boundary = raw.split(b'boundary="', 1)[1].split(b'"', 1)[0]
         assert raw.count(b"--" + boundary) == 3  # two parts and the close

@@ -13,8 +13,13 @@ from introd.exceptions import ConfigError
 
 BASE = {
     "owner": {"name": "Lisa Balbes", "addresses": ["lisa@example.com"]},
-    "imap": {"host": "127.0.0.1", "port": 10143, "security": "none",
-             "username": "intros@example.com", "password": "x"},
+    "imap": {
+        "host": "127.0.0.1",
+        "port": 10143,
+        "security": "none",
+        "username": "intros@example.com",
+        "password": "x",
+    },
     "smtp": {"host": "127.0.0.1", "port": 10025, "security": "none"},
     "from": "Lisa Balbes <lisa@example.com>",
     "reply_address": "intros@example.com",
@@ -34,9 +39,17 @@ def config_with(**changes: object) -> dict[str, object]:
 
 
 class TestDurations:
-    @pytest.mark.parametrize("text, seconds", [
-        ("90s", 90), ("15m", 900), ("4d", 345600), ("2w", 1209600), ("1h", 3600), (30, 30),
-    ])
+    @pytest.mark.parametrize(
+        "text, seconds",
+        [
+            ("90s", 90),
+            ("15m", 900),
+            ("4d", 345600),
+            ("2w", 1209600),
+            ("1h", 3600),
+            (30, 30),
+        ],
+    )
     def test_parses(self, text: object, seconds: int) -> None:
         """Durations in s, m, h, d, w and bare numbers are seconds."""
         assert parse_duration(text) == timedelta(seconds=seconds)
@@ -63,43 +76,61 @@ class TestValidation:
 
     def test_followup_can_be_switched_off(self, tmp_path: Path) -> None:
         """followup.after: off means no follow-up; a duration sets when it goes."""
-        assert build_config(config_with(followup__after="off"),
-                            path=tmp_path / "c.yaml").followup_after is None
-        assert build_config(config_with(followup__after="21d"),
-                            path=tmp_path / "c.yaml").followup_after == timedelta(days=21)
+        assert (
+            build_config(
+                config_with(followup__after="off"), path=tmp_path / "c.yaml"
+            ).followup_after
+            is None
+        )
+        assert build_config(
+            config_with(followup__after="21d"), path=tmp_path / "c.yaml"
+        ).followup_after == timedelta(days=21)
 
     def test_every_problem_is_reported_with_its_key(self, tmp_path: Path) -> None:
         """Several mistakes are all reported, each naming its key path."""
-        data = config_with(imap__port="nine", optin__order="random",
-                           policies__no_reason={"min_words": "five"}, bogus=1)
+        data = config_with(
+            imap__port="nine",
+            optin__order="random",
+            policies__no_reason={"min_words": "five"},
+            bogus=1,
+        )
         with pytest.raises(ConfigError) as err:
             build_config(data, path=tmp_path / "c.yaml")
         keys = {k for k, _ in err.value.problems}
         assert {"imap.port", "optin.order", "policies.no_reason.min_words", "bogus"} <= keys
         assert "imap.port" in str(err.value)
 
-    @pytest.mark.parametrize("change, key", [
-        ({"owner__addresses": "not-an-address"}, "owner.addresses"),
-        ({"smtp__security": "tls"}, "smtp.security"),
-        ({"policies__no_such_rule": {}}, "policies.no_such_rule"),
-        ({"policies__requester_limit": {"action": "explode"}}, "policies.requester_limit.action"),
-        ({"limits__max_outgoing_per_hour": -1}, "limits.max_outgoing_per_hour"),
-        ({"reply_address": "intros+x@example.com"}, "reply_address"),
-        ({"auth__trusted_authserv_ids": []}, "auth.trusted_authserv_ids"),
-        ({"auth__exchange_online_tenant": "contoso.onmicrosoft.com"},
-         "auth.exchange_online_tenant"),
-        ({"auth__exchange_online_tenant": 42}, "auth.exchange_online_tenant"),
-        ({"optin__reminder_after": "20d"}, "optin.reminder_after"),
-        ({"contacts": ["missing.csv"]}, "contacts[0]"),
-        ({"followup__after": "soon"}, "followup.after"),
-        ({"owner__delegates": ["not-an-address"]}, "owner.delegates"),
-        ({"owner__delegates": ["LISA@example.com"]}, "owner.delegates"),
-        ({"owner__delegates": ["intros@example.com"]}, "owner.delegates"),
-        ({"owner__delegates_may_forward": "yes"}, "owner.delegates_may_forward"),
-        ({"followup__every": "14d"}, "followup.every"),
-    ])
-    def test_bad_values_name_their_key(self, tmp_path: Path, change: dict[str, object],
-                                       key: str) -> None:
+    @pytest.mark.parametrize(
+        "change, key",
+        [
+            ({"owner__addresses": "not-an-address"}, "owner.addresses"),
+            ({"smtp__security": "tls"}, "smtp.security"),
+            ({"policies__no_such_rule": {}}, "policies.no_such_rule"),
+            (
+                {"policies__requester_limit": {"action": "explode"}},
+                "policies.requester_limit.action",
+            ),
+            ({"limits__max_outgoing_per_hour": -1}, "limits.max_outgoing_per_hour"),
+            ({"reply_address": "intros+x@example.com"}, "reply_address"),
+            ({"auth__trusted_authserv_ids": []}, "auth.trusted_authserv_ids"),
+            (
+                {"auth__exchange_online_tenant": "contoso.onmicrosoft.com"},
+                "auth.exchange_online_tenant",
+            ),
+            ({"auth__exchange_online_tenant": 42}, "auth.exchange_online_tenant"),
+            ({"optin__reminder_after": "20d"}, "optin.reminder_after"),
+            ({"contacts": ["missing.csv"]}, "contacts[0]"),
+            ({"followup__after": "soon"}, "followup.after"),
+            ({"owner__delegates": ["not-an-address"]}, "owner.delegates"),
+            ({"owner__delegates": ["LISA@example.com"]}, "owner.delegates"),
+            ({"owner__delegates": ["intros@example.com"]}, "owner.delegates"),
+            ({"owner__delegates_may_forward": "yes"}, "owner.delegates_may_forward"),
+            ({"followup__every": "14d"}, "followup.every"),
+        ],
+    )
+    def test_bad_values_name_their_key(
+        self, tmp_path: Path, change: dict[str, object], key: str
+    ) -> None:
         """Each invalid value is refused with an error naming its key."""
         with pytest.raises(ConfigError) as err:
             build_config(config_with(**change), path=tmp_path / "c.yaml")
@@ -107,9 +138,10 @@ class TestValidation:
 
     def test_exchange_online_tenant_stands_in_for_authserv_ids(self, tmp_path: Path) -> None:
         """With the tenant id set, no authserv-id is needed; the id is kept lower-cased."""
-        cfg = build_config(config_with(auth={
-            "exchange_online_tenant": "6C3A1F0E-2B4D-4E8F-9A7B-1C2D3E4F5A6B"}),
-            path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(auth={"exchange_online_tenant": "6C3A1F0E-2B4D-4E8F-9A7B-1C2D3E4F5A6B"}),
+            path=tmp_path / "c.yaml",
+        )
         assert cfg.exchange_online_tenant == "6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b"
         assert cfg.trusted_authserv_ids == () and cfg.auth_require
 
@@ -122,8 +154,10 @@ class TestValidation:
     def test_relative_paths_follow_the_config_file(self, tmp_path: Path) -> None:
         """Relative paths are relative to the config file's folder."""
         (tmp_path / "people.yaml").write_text("[]\n")
-        cfg = build_config(config_with(contacts=["people.yaml"], state_path="db/introd.db"),
-                           path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(contacts=["people.yaml"], state_path="db/introd.db"),
+            path=tmp_path / "c.yaml",
+        )
         assert cfg.contacts == (tmp_path / "people.yaml",)
         assert cfg.state_path == tmp_path / "db" / "introd.db"
 
@@ -138,8 +172,12 @@ class TestSecrets:
         """Passwords come from password_file or password_env, read only when needed."""
         (tmp_path / "pw").write_text("s3cret\n")
         monkeypatch.setenv("SMTP_PW", "other")
-        cfg = build_config(config_with(imap__password=None, imap__password_file="pw",
-                                       smtp__password_env="SMTP_PW"), path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(
+                imap__password=None, imap__password_file="pw", smtp__password_env="SMTP_PW"
+            ),
+            path=tmp_path / "c.yaml",
+        )
         assert cfg.imap is not None and cfg.imap.password.reveal() == "s3cret"
         assert cfg.smtp is not None and cfg.smtp.password.reveal() == "other"
         assert "s3cret" not in repr(cfg)
@@ -150,12 +188,14 @@ class TestSecrets:
         creds.mkdir()
         (creds / "imap").write_text("from-systemd")
         monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-        cfg = build_config(config_with(imap__password=None, imap__password_file="imap"),
-                           path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(imap__password=None, imap__password_file="imap"), path=tmp_path / "c.yaml"
+        )
         assert cfg.imap is not None and cfg.imap.password.reveal() == "from-systemd"
 
     def test_unsearchable_credentials_directory_is_one_clear_error(
-            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """A $CREDENTIALS_DIRECTORY the service may not search (EACCES) is a config error
         naming the file when the password is read, not a traceback while loading."""
         creds = tmp_path / "creds"
@@ -170,8 +210,9 @@ class TestSecrets:
 
         monkeypatch.setattr(Path, "stat", stat)
         monkeypatch.setattr(Path, "read_text", lambda self, **kw: stat(self) and "")
-        cfg = build_config(config_with(imap__password=None, imap__password_file="imap"),
-                           path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(imap__password=None, imap__password_file="imap"), path=tmp_path / "c.yaml"
+        )
         assert cfg.imap is not None
         with pytest.raises(ConfigError, match=f"cannot read {creds}/imap: Permission denied"):
             cfg.imap.password.reveal()

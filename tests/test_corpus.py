@@ -56,8 +56,9 @@ def _parsed() -> dict[str, dict[str, Any]]:
     files = sorted(str(p) for p in CORPUS.glob("*.eml"))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = main(["parse", "--config", str(CORPUS / "config.yaml"),
-                       "--now", NOW.isoformat(), *files])
+        status = main(
+            ["parse", "--config", str(CORPUS / "config.yaml"), "--now", NOW.isoformat(), *files]
+        )
     assert status == 0
     return {Path(r["file"]).name: r for r in json.loads(out.getvalue())}
 

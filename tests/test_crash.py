@@ -43,7 +43,7 @@ _PARSED: dict[int, list[tuple[tuple[str, ...], EmailMessage]]] = {}
 def _parsed(world: World) -> list[tuple[tuple[str, ...], EmailMessage]]:
     """What the SMTP server accepted, parsed once each (the checks poll this often)."""
     done = _PARSED.setdefault(id(world), [])
-    for m in list(world.smtp.received)[len(done):]:
+    for m in list(world.smtp.received)[len(done) :]:
         done.append((m.rcpt_tos, email.message_from_bytes(m.data, policy=policy.default)))  # type: ignore[arg-type]
     return done
 
@@ -61,8 +61,13 @@ def _is_introduction(m: EmailMessage) -> bool:
     return "Auto-Submitted" not in m
 
 
-def _run_with_kills(world: World, rng: random.Random, kills: int,
-                    done: Callable[[], bool], feed: Callable[[], None] | None = None) -> int:
+def _run_with_kills(
+    world: World,
+    rng: random.Random,
+    kills: int,
+    done: Callable[[], bool],
+    feed: Callable[[], None] | None = None,
+) -> int:
     """Run the daemon, SIGKILL it `kills` times (restarting it each time), then let it
     finish until `done()`; returns how many kills hit a running daemon.
 
@@ -77,8 +82,10 @@ def _run_with_kills(world: World, rng: random.Random, kills: int,
         for _ in range(kills):
             progress = rng.randint(1, 40)
             try:
-                wait_for(lambda run=d, n=progress: done() or len(run.events()) >= n,  # type: ignore[misc]
-                         timeout=30)
+                wait_for(
+                    lambda run=d, n=progress: done() or len(run.events()) >= n,  # type: ignore[misc]
+                    timeout=30,
+                )
             except AssertionError:
                 pass  # nothing left to do in this run: kill it idle
             if done():
@@ -101,8 +108,9 @@ class TestCrashSafety:
         rng = random.Random(SEED)
         append_all(world, [backlog_request(i) for i in range(REQUESTS)])
         started = time.monotonic()
-        kills = _run_with_kills(world, rng, KILLS_PER_PHASE,
-                                lambda: len(_distinct(world, _is_optin)) >= 2 * REQUESTS)
+        kills = _run_with_kills(
+            world, rng, KILLS_PER_PHASE, lambda: len(_distinct(world, _is_optin)) >= 2 * REQUESTS
+        )
 
         optins = _distinct(world, _is_optin)
         assert len(optins) == 2 * REQUESTS
@@ -117,9 +125,13 @@ class TestCrashSafety:
             for rcpts, mail in optins.values():
                 world.reply(rcpts[0], mail, "Yes, happy to be introduced. Thanks!", now=now)
 
-        kills += _run_with_kills(world, rng, KILLS_PER_PHASE,
-                                 lambda: len(_distinct(world, _is_introduction)) >= REQUESTS,
-                                 feed=answer_all)
+        kills += _run_with_kills(
+            world,
+            rng,
+            KILLS_PER_PHASE,
+            lambda: len(_distinct(world, _is_introduction)) >= REQUESTS,
+            feed=answer_all,
+        )
 
         print(f"phase 2: {time.monotonic() - started:.1f}s")
         introductions = _distinct(world, _is_introduction)

@@ -32,8 +32,10 @@ class Running:
         self.log = world.tmp / "daemon.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "introd", "run", "--config", str(world.config_path)],
-            stdout=subprocess.DEVNULL, stderr=self.log.open("wb"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("wb"),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     def lines(self) -> str:
         return self.log.read_text(errors="replace")

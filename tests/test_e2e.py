@@ -74,15 +74,25 @@ class TestStories:
 
 
 class TestNeverAnswered:
-    @pytest.mark.parametrize("raw", [
-        forward("Tim Walker", TIM, TIM_ASKS, sender="Mallory <mallory@evil.example>",
-                auth=None),
-        forward("Tim Walker", TIM, TIM_ASKS, auth=None),
-        forward("Tim Walker", TIM, TIM_ASKS,
-                auth="Authentication-Results: mx.evil.example; dkim=pass header.d=example.test"),
-    ], ids=["not_from_owner", "no_auth_results", "untrusted_authserv"])
-    def test_unauthorised_requests_are_quarantined(self, world: World, clock: Any,
-                                                   raw: bytes) -> None:
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            forward(
+                "Tim Walker", TIM, TIM_ASKS, sender="Mallory <mallory@evil.example>", auth=None
+            ),
+            forward("Tim Walker", TIM, TIM_ASKS, auth=None),
+            forward(
+                "Tim Walker",
+                TIM,
+                TIM_ASKS,
+                auth="Authentication-Results: mx.evil.example; dkim=pass header.d=example.test",
+            ),
+        ],
+        ids=["not_from_owner", "no_auth_results", "untrusted_authserv"],
+    )
+    def test_unauthorised_requests_are_quarantined(
+        self, world: World, clock: Any, raw: bytes
+    ) -> None:
         """A request not from an authenticated owner sends nothing and is quarantined."""
         world.owner_sends(raw)
         assert world.run_once(clock.now()) == 0
@@ -90,22 +100,29 @@ class TestNeverAnswered:
         assert len(world.dovecot.messages(INTROS, "introd/quarantine")) == 1
         assert world.dovecot.messages(INTROS) == []
 
-    @pytest.mark.parametrize("own", [
-        "none",
-        "dkim=none (no signature); spf=softfail smtp.mailfrom=lisa@example.test",
-        "dkim=fail header.d=example.test; spf=fail smtp.mailfrom=lisa@example.test",
-    ], ids=["none", "softfail", "fail"])
+    @pytest.mark.parametrize(
+        "own",
+        [
+            "none",
+            "dkim=none (no signature); spf=softfail smtp.mailfrom=lisa@example.test",
+            "dkim=fail header.d=example.test; spf=fail smtp.mailfrom=lisa@example.test",
+        ],
+        ids=["none", "softfail", "fail"],
+    )
     def test_forged_results_below_the_mta_header_are_quarantined(
-            self, world: World, clock: Any, own: str) -> None:
+        self, world: World, clock: Any, own: str
+    ) -> None:
         """A sender's Authentication-Results claiming our MTA's authserv-id, delivered by a
         path that does not strip it, never makes a forged owner request count."""
-        headers = "\r\n".join([
-            f"Authentication-Results: {TRUSTED}; {own}",
-            "Received: from relay.evil.example (relay.evil.example [203.0.113.9])\r\n"
-            f"\tby {TRUSTED} (Postfix) with ESMTPS id 4QY0A1; Tue, 8 Dec 2026 10:00:00 +0000",
-            f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test; "
-            f"spf=pass smtp.mailfrom={OWNER}; dmarc=pass header.from=example.test",
-        ])
+        headers = "\r\n".join(
+            [
+                f"Authentication-Results: {TRUSTED}; {own}",
+                "Received: from relay.evil.example (relay.evil.example [203.0.113.9])\r\n"
+                f"\tby {TRUSTED} (Postfix) with ESMTPS id 4QY0A1; Tue, 8 Dec 2026 10:00:00 +0000",
+                f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test; "
+                f"spf=pass smtp.mailfrom={OWNER}; dmarc=pass header.from=example.test",
+            ]
+        )
         raw = forward("Tim Walker", TIM, TIM_ASKS, auth=headers)
         world.dovecot.deliver(INTROS, raw, OWNER)  # over LMTP: nothing is stripped
         assert world.run_once(clock.now()) == 0
@@ -121,8 +138,7 @@ class TestNeverAnswered:
         intro_id = str(bob_optin["Subject"]).rsplit("[intro ", 1)[1][:6]
         forged = f"intros+{intro_id.lower()}tabcdefghijklmnopqrst@example.test"
         world.reply(BOB, bob_optin, "Yes!", now=clock.now(), to=forged, references=False)
-        world.reply(TIM, _optin(world, TIM), "Yes!", now=clock.now(), to=forged,
-                    references=False)
+        world.reply(TIM, _optin(world, TIM), "Yes!", now=clock.now(), to=forged, references=False)
         world.run_once(clock.now())
         assert len(world.sent()) == 2, "no introduction from forged tokens"
         assert len(world.dovecot.messages(INTROS, "introd/quarantine")) == 2
@@ -131,14 +147,12 @@ class TestNeverAnswered:
         """A valid token used from someone else's address is not the party's answer."""
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
         world.run_once(clock.now())
-        world.reply(BOB, _optin(world, BOB), "Yes", now=clock.now(),
-                    sender="eve@example.test")
+        world.reply(BOB, _optin(world, BOB), "Yes", now=clock.now(), sender="eve@example.test")
         world.reply(TIM, _optin(world, TIM), "Yes", now=clock.now())
         world.run_once(clock.now())
         assert len(world.sent()) == 2
 
-    def test_reply_without_reply_to_is_tied_by_references(self, world: World,
-                                                          clock: Any) -> None:
+    def test_reply_without_reply_to_is_tied_by_references(self, world: World, clock: Any) -> None:
         """A client that dropped the Reply-To is still tied by In-Reply-To."""
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
         world.run_once(clock.now())
@@ -150,30 +164,46 @@ class TestNeverAnswered:
 
 def _attached(inner_from: str) -> bytes:
     """The owner forwards a request as an attachment; its From is what the sender wrote."""
-    inner = (f"From: {inner_from}\r\nTo: {OWNER}\r\nSubject: Introduction request\r\n"
-             "Message-ID: <r1@evil.example>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n\r\n"
-             + TIM_ASKS.replace("\n", "\r\n"))
-    return (f"{AUTH_OK}\r\nFrom: Lisa Balbes <{OWNER}>\r\nTo: {INTROS}\r\n"
-            "Subject: Fwd: Introduction request\r\nMessage-ID: <f1@mail.example.test>\r\n"
-            "Date: Tue, 08 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: multipart/mixed; boundary=b1\r\n\r\n"
-            "--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
-            "--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--b1--\r\n").encode()
+    inner = (
+        f"From: {inner_from}\r\nTo: {OWNER}\r\nSubject: Introduction request\r\n"
+        "Message-ID: <r1@evil.example>\r\nDate: Mon, 7 Dec 2026 09:00:00 +0000\r\n\r\n"
+        + TIM_ASKS.replace("\n", "\r\n")
+    )
+    return (
+        f"{AUTH_OK}\r\nFrom: Lisa Balbes <{OWNER}>\r\nTo: {INTROS}\r\n"
+        "Subject: Fwd: Introduction request\r\nMessage-ID: <f1@mail.example.test>\r\n"
+        "Date: Tue, 08 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=b1\r\n\r\n"
+        "--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+        "--b1\r\nContent-Type: message/rfc822\r\n\r\n" + inner + "\r\n--b1--\r\n"
+    ).encode()
 
 
 class TestHostileNames:
-    @pytest.mark.parametrize("raw", [
-        _attached("=?UTF-8?Q?Tim=0A?=Bcc: mallory@evil.example <tim@example.test>"),
-        _attached('"=?UTF-8?Q?Tim_Walker=0D=0ABcc=3A_mallory@evil.example?=" '
-                  "<tim@example.test>"),
-        _attached('"mallory@evil.example" <tim@example.test>'),
-        _attached("Tim (mallory@evil.example) <tim@example.test>"),
-        forward("mallory@evil.example", TIM, TIM_ASKS),
-        forward('"mallory@evil.example"', TIM, TIM_ASKS),
-    ], ids=["encoded_newline_bcc", "encoded_crlf_in_quotes", "quoted_address_name",
-            "address_comment", "gmail_block_address_name", "gmail_block_quoted_name"])
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            _attached("=?UTF-8?Q?Tim=0A?=Bcc: mallory@evil.example <tim@example.test>"),
+            _attached(
+                '"=?UTF-8?Q?Tim_Walker=0D=0ABcc=3A_mallory@evil.example?=" <tim@example.test>'
+            ),
+            _attached('"mallory@evil.example" <tim@example.test>'),
+            _attached("Tim (mallory@evil.example) <tim@example.test>"),
+            forward("mallory@evil.example", TIM, TIM_ASKS),
+            forward('"mallory@evil.example"', TIM, TIM_ASKS),
+        ],
+        ids=[
+            "encoded_newline_bcc",
+            "encoded_crlf_in_quotes",
+            "quoted_address_name",
+            "address_comment",
+            "gmail_block_address_name",
+            "gmail_block_quoted_name",
+        ],
+    )
     def test_only_the_bracketed_address_gets_mail_and_headers_parse(
-            self, world: World, clock: Any, raw: bytes) -> None:
+        self, world: World, clock: Any, raw: bytes
+    ) -> None:
         """A requester whose name is an address or hides a line break gets the opt-in at
         the bracketed address; nothing goes to an address named in the name, and every
         header of every mail sent parses cleanly with the standard library."""
@@ -191,41 +221,47 @@ class TestHostileNames:
 
 
 TENANT = "6c3a1f0e-2b4d-4e8f-9a7b-1c2d3e4f5a6b"
-EXO_INTERNAL = "\r\n".join([
-    "X-MS-Exchange-Organization-AuthAs: Internal",
-    "X-MS-Exchange-Organization-AuthMechanism: 04",
-    "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
-    "X-MS-Exchange-Organization-MessageDirectionality: Originating",
-    "Authentication-Results: dkim=none (message not signed) header.d=none;dmarc=none "
-    "action=none header.from=example.test;",
-    "X-MS-Exchange-CrossTenant-AuthAs: Internal",
-    "X-MS-Exchange-CrossTenant-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
-    "X-MS-Exchange-CrossTenant-fromentityheader: Hosted",
-    f"X-MS-Exchange-CrossTenant-id: {TENANT}",
-])
-EXO_OUTSIDER = "\r\n".join([
-    "Authentication-Results: spf=softfail (sender IP is 203.0.113.9) "
-    "smtp.mailfrom=example.test; dkim=none (message not signed) header.d=none;dmarc=fail "
-    "action=none header.from=example.test;compauth=fail reason=000",
-    "X-MS-Exchange-Organization-MessageDirectionality: Incoming",
-    "X-MS-Exchange-Organization-AuthSource: BN8NAM11FT066.eop-nam11.prod.protection.outlook.com",
-    "X-MS-Exchange-Organization-AuthAs: Anonymous",
-    f"X-MS-Exchange-CrossTenant-Id: {TENANT}",
-    "X-MS-Exchange-CrossTenant-AuthAs: Anonymous",
-    "X-MS-Exchange-CrossTenant-FromEntityHeader: Internet",
-    # what the sender wrote, which a mailbox outside Exchange would not have removed
-    "X-MS-Exchange-Organization-AuthAs: Internal",
-    "X-MS-Exchange-CrossTenant-AuthAs: Internal",
-])
+EXO_INTERNAL = "\r\n".join(
+    [
+        "X-MS-Exchange-Organization-AuthAs: Internal",
+        "X-MS-Exchange-Organization-AuthMechanism: 04",
+        "X-MS-Exchange-Organization-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+        "X-MS-Exchange-Organization-MessageDirectionality: Originating",
+        "Authentication-Results: dkim=none (message not signed) header.d=none;dmarc=none "
+        "action=none header.from=example.test;",
+        "X-MS-Exchange-CrossTenant-AuthAs: Internal",
+        "X-MS-Exchange-CrossTenant-AuthSource: DM6PR11MB4657.namprd11.prod.outlook.com",
+        "X-MS-Exchange-CrossTenant-fromentityheader: Hosted",
+        f"X-MS-Exchange-CrossTenant-id: {TENANT}",
+    ]
+)
+EXO_OUTSIDER = "\r\n".join(
+    [
+        "Authentication-Results: spf=softfail (sender IP is 203.0.113.9) "
+        "smtp.mailfrom=example.test; dkim=none (message not signed) header.d=none;dmarc=fail "
+        "action=none header.from=example.test;compauth=fail reason=000",
+        "X-MS-Exchange-Organization-MessageDirectionality: Incoming",
+        "X-MS-Exchange-Organization-AuthSource: BN8NAM11FT066.eop-nam11.prod.protection.outlook.com",
+        "X-MS-Exchange-Organization-AuthAs: Anonymous",
+        f"X-MS-Exchange-CrossTenant-Id: {TENANT}",
+        "X-MS-Exchange-CrossTenant-AuthAs: Anonymous",
+        "X-MS-Exchange-CrossTenant-FromEntityHeader: Internet",
+        # what the sender wrote, which a mailbox outside Exchange would not have removed
+        "X-MS-Exchange-Organization-AuthAs: Internal",
+        "X-MS-Exchange-CrossTenant-AuthAs: Internal",
+    ]
+)
 
 
 class TestExchangeOnline:
     def test_tenant_internal_request_is_handled_and_outsider_quarantined(
-            self, world: World, clock: Any) -> None:
+        self, world: World, clock: Any
+    ) -> None:
         """With auth.exchange_online_tenant and no authserv-id, the owner's mail from inside
         the tenant starts the intro; an outsider's with forged stamps sends nothing."""
-        world.write_config(auth={"require": True, "trusted_authserv_ids": [],
-                                 "exchange_online_tenant": TENANT})
+        world.write_config(
+            auth={"require": True, "trusted_authserv_ids": [], "exchange_online_tenant": TENANT}
+        )
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS, auth=EXO_OUTSIDER))
         assert world.run_once(clock.now()) == 0
         assert world.sent() == []
@@ -274,8 +310,7 @@ class TestRestarts:
 
 
 class TestMailbox:
-    def test_without_processed_folder_mail_is_flagged_seen(self, world: World,
-                                                           clock: Any) -> None:
+    def test_without_processed_folder_mail_is_flagged_seen(self, world: World, clock: Any) -> None:
         """Without processed_folder, handled mail stays, flagged \\Seen, handled once."""
         world.write_config(imap={"processed_folder": None, "quarantine_folder": None})
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
@@ -297,22 +332,31 @@ class TestMailbox:
 
 
 class TestTls:
-    @pytest.mark.parametrize("imap_security, smtp_security", [
-        ("ssl", "ssl"), ("starttls", "starttls")])
-    def test_tls_modes_verify_the_certificate(self, tmp_path: Path, dovecot: Any, clock: Any,
-                                              imap_security: str, smtp_security: str) -> None:
+    @pytest.mark.parametrize(
+        "imap_security, smtp_security", [("ssl", "ssl"), ("starttls", "starttls")]
+    )
+    def test_tls_modes_verify_the_certificate(
+        self, tmp_path: Path, dovecot: Any, clock: Any, imap_security: str, smtp_security: str
+    ) -> None:
         """IMAP and SMTP over implicit TLS and STARTTLS work with a verified certificate."""
         from servers import SmtpServer
 
-        smtp = SmtpServer(user=INTROS, password="smtp-secret", dovecot=dovecot,
-                          security=smtp_security, cert=dovecot.cert, key=dovecot.key)
+        smtp = SmtpServer(
+            user=INTROS,
+            password="smtp-secret",
+            dovecot=dovecot,
+            security=smtp_security,
+            cert=dovecot.cert,
+            key=dovecot.key,
+        )
         smtp.start()
         try:
             w = World(tmp_path, dovecot, smtp)
             port = dovecot.imaps_port if imap_security == "ssl" else dovecot.imap_port
-            w.write_config(imap={"security": imap_security, "port": port,
-                                 "ca_file": str(dovecot.cert)},
-                           smtp={"security": smtp_security, "ca_file": str(dovecot.cert)})
+            w.write_config(
+                imap={"security": imap_security, "port": port, "ca_file": str(dovecot.cert)},
+                smtp={"security": smtp_security, "ca_file": str(dovecot.cert)},
+            )
             w.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
             assert w.run_once(clock.now()) == 0
             assert len(smtp.received) == 2
@@ -326,9 +370,11 @@ class TestTls:
         assert world.run_once(clock.now()) == 1
         assert world.sent() == []
 
+
 class TestServerWithoutMove:
-    def test_copy_and_expunge_when_move_is_missing(self, tmp_path: Path, make_dovecot: Any,
-                                                   clock: Any) -> None:
+    def test_copy_and_expunge_when_move_is_missing(
+        self, tmp_path: Path, make_dovecot: Any, clock: Any
+    ) -> None:
         """A server without MOVE gets COPY + \\Deleted + UID EXPUNGE: nothing left behind."""
         from servers import SmtpServer
 
@@ -357,11 +403,20 @@ class TestOutboxDrain:
         store = Store(world.tmp / "introd.db")
         with store.transaction():
             for i in range(1100):
-                raw = (f"From: lisa@example.test\r\nTo: p{i}@example.org\r\n"
-                       f"Subject: n{i}\r\nMessage-ID: <n{i}@x>\r\n\r\nhello\r\n").encode()
-                store.enqueue(intro_id=None, template="review", role="owner",
-                              sender=OWNER, recipients=[f"p{i}@example.org"],
-                              message_id=f"<n{i}@x>", raw=raw, now=clock.now())
+                raw = (
+                    f"From: lisa@example.test\r\nTo: p{i}@example.org\r\n"
+                    f"Subject: n{i}\r\nMessage-ID: <n{i}@x>\r\n\r\nhello\r\n"
+                ).encode()
+                store.enqueue(
+                    intro_id=None,
+                    template="review",
+                    role="owner",
+                    sender=OWNER,
+                    recipients=[f"p{i}@example.org"],
+                    message_id=f"<n{i}@x>",
+                    raw=raw,
+                    now=clock.now(),
+                )
         store.close()
         assert world.run_once(clock.now()) == 0
         assert len(world.smtp.received) == 1100

@@ -57,8 +57,9 @@ def _store(world: World) -> Store:
 
 
 class TestFollowup:
-    def test_met_with_thanks_is_kept_and_shown(self, world: World, clock: Any,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+    def test_met_with_thanks_is_kept_and_shown(
+        self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """14 days after the introduction one follow-up asks the requester; "Yes, we met last
         week — thank you!" records met and keeps the thank-you for ledger, list and show."""
         intro_id = _introduced(world, clock)
@@ -68,8 +69,9 @@ class TestFollowup:
         (followup,) = _followups(world)
         assert followup["Reply-To"] and "intros+" in str(followup["Reply-To"])
         assert "Bob Jones" in _text(followup)
-        world.reply(TIM, _last(world, TIM, "connect"), "Yes, we met last week — thank you!",
-                    now=clock.now())
+        world.reply(
+            TIM, _last(world, TIM, "connect"), "Yes, we met last week — thank you!", now=clock.now()
+        )
         world.run_once(clock.advance(timedelta(hours=1)))
         f = _store(world).followup(intro_id)
         assert f is not None and f.outcome == "met" and f.status == "answered"
@@ -90,8 +92,7 @@ class TestFollowup:
         world.run_once(clock.advance(timedelta(days=30)))
         assert len(_followups(world)) == 1, "one follow-up only"
 
-    def test_no_is_not_met_and_silence_gets_nothing_more(self, world: World,
-                                                         clock: Any) -> None:
+    def test_no_is_not_met_and_silence_gets_nothing_more(self, world: World, clock: Any) -> None:
         """A no records not_met; a requester who never answers gets nothing more."""
         intro_id = _introduced(world, clock)
         world.run_once(clock.advance(timedelta(days=15)))
@@ -101,8 +102,9 @@ class TestFollowup:
         f = _store(world).followup(intro_id)
         assert f is not None and f.status == "sent" and f.outcome is None
         assert [r.id for r in _store(world).intros(outcome="unanswered")] == [intro_id]
-        world.reply(TIM, _last(world, TIM, "connect"), "No, we never managed to meet.",
-                    now=clock.now())
+        world.reply(
+            TIM, _last(world, TIM, "connect"), "No, we never managed to meet.", now=clock.now()
+        )
         world.run_once(clock.advance(timedelta(hours=1)))
         f = _store(world).followup(intro_id)
         assert f is not None and f.outcome == "not_met" and f.thanks is None
@@ -111,13 +113,15 @@ class TestFollowup:
         """An unclear answer gets one re-ask; a second unclear one is recorded, no third ask."""
         intro_id = _introduced(world, clock)
         world.run_once(clock.advance(timedelta(days=15)))
-        world.reply(TIM, _last(world, TIM, "connect"), "We tried, it's complicated.",
-                    now=clock.now())
+        world.reply(
+            TIM, _last(world, TIM, "connect"), "We tried, it's complicated.", now=clock.now()
+        )
         world.run_once(clock.advance(timedelta(hours=1)))
         assert len(_followups(world)) == 2
         assert "complicated" in _text(_followups(world)[-1])
-        world.reply(TIM, _last(world, TIM, "connect"), "Hard to say, thanks for asking.",
-                    now=clock.now())
+        world.reply(
+            TIM, _last(world, TIM, "connect"), "Hard to say, thanks for asking.", now=clock.now()
+        )
         world.run_once(clock.advance(timedelta(hours=1)))
         assert len(_followups(world)) == 2
         f = _store(world).followup(intro_id)
@@ -135,8 +139,9 @@ class TestFollowup:
         """An answer to the follow-up from another address records nothing."""
         intro_id = _introduced(world, clock)
         world.run_once(clock.advance(timedelta(days=15)))
-        world.reply(TIM, _last(world, TIM, "connect"), "No.", now=clock.now(),
-                    sender="mallory@example.test")
+        world.reply(
+            TIM, _last(world, TIM, "connect"), "No.", now=clock.now(), sender="mallory@example.test"
+        )
         world.run_once(clock.advance(timedelta(hours=1)))
         f = _store(world).followup(intro_id)
         assert f is not None and f.status == "sent" and f.outcome is None
@@ -146,12 +151,18 @@ class TestFollowup:
         world.write_config(digest={"every": "7d"})
         _introduced(world, clock)
         world.run_once(clock.advance(timedelta(days=15)))
-        world.reply(TIM, _last(world, TIM, "connect"), "Yes, we met last week — thank you!",
-                    now=clock.now())
+        world.reply(
+            TIM, _last(world, TIM, "connect"), "Yes, we met last week — thank you!", now=clock.now()
+        )
         world.run_once(clock.advance(timedelta(hours=1)))
         world.run_once(clock.advance(timedelta(days=7)))
-        digests = [m for m in world.sent() if "introduction" in str(m["Subject"]).lower()
-                   and "lisa@example.test" in str(m["To"]) and "[intro" not in str(m["Subject"])]
+        digests = [
+            m
+            for m in world.sent()
+            if "introduction" in str(m["Subject"]).lower()
+            and "lisa@example.test" in str(m["To"])
+            and "[intro" not in str(m["Subject"])
+        ]
         assert digests, [str(m["Subject"]) for m in world.sent()]
         text = _text(digests[-1])
         assert "Met:                   1" in text
@@ -163,11 +174,13 @@ ASSISTANT = "assistant@example.test"
 
 class TestDelegates:
     def test_delegate_approves_a_review_and_show_names_them(
-            self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """The review reaches the delegate too; their authenticated 'approve' sends both
         opt-ins, and `introd show` says who approved."""
-        world.write_config(owner={"delegates": [ASSISTANT]},
-                           policies={"review_all": {"enabled": True}})
+        world.write_config(
+            owner={"delegates": [ASSISTANT]}, policies={"review_all": {"enabled": True}}
+        )
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
         world.run_once(clock.now())
         review = _last(world, ASSISTANT, "[intro")
@@ -181,8 +194,9 @@ class TestDelegates:
 
     def test_forged_delegate_changes_nothing(self, world: World, clock: Any) -> None:
         """An 'approve' from the delegate's address without authentication does nothing."""
-        world.write_config(owner={"delegates": [ASSISTANT]},
-                           policies={"review_all": {"enabled": True}})
+        world.write_config(
+            owner={"delegates": [ASSISTANT]}, policies={"review_all": {"enabled": True}}
+        )
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
         world.run_once(clock.now())
         world.reply(ASSISTANT, _last(world, ASSISTANT, "[intro"), "approve", now=clock.now())
@@ -190,38 +204,53 @@ class TestDelegates:
         assert world.sent_to(TIM) == [] and world.sent_to(BOB) == []
         assert [i.state for i in _store(world).intros()] == ["review"]
 
-    def test_delegate_forward_is_not_a_request_unless_allowed(self, world: World,
-                                                              clock: Any) -> None:
+    def test_delegate_forward_is_not_a_request_unless_allowed(
+        self, world: World, clock: Any
+    ) -> None:
         """A delegate's forward starts nothing (quarantined) unless delegates_may_forward."""
         world.write_config(owner={"delegates": [ASSISTANT]})
-        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS,
-                                  sender=f"Ann Assistant <{ASSISTANT}>"))
+        world.owner_sends(
+            forward("Tim Walker", TIM, TIM_ASKS, sender=f"Ann Assistant <{ASSISTANT}>")
+        )
         world.run_once(clock.now())
         assert world.sent() == [] and _store(world).intros() == []
         assert len(world.dovecot.messages("intros@example.test", "introd/quarantine")) == 1
         world.write_config(owner={"delegates": [ASSISTANT], "delegates_may_forward": True})
-        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS,
-                                  sender=f"Ann Assistant <{ASSISTANT}>"))
+        world.owner_sends(
+            forward("Tim Walker", TIM, TIM_ASKS, sender=f"Ann Assistant <{ASSISTANT}>")
+        )
         world.run_once(clock.advance(timedelta(minutes=5)))
         assert len(world.sent_to(TIM)) == 1 and len(world.sent_to(BOB)) == 1
 
     def test_delegate_cannot_approve_their_own_intro(self, world: World, clock: Any) -> None:
         """A delegate who is the target cannot approve the intro; the owner still can."""
-        world.write_config(owner={"delegates": [ASSISTANT]},
-                           policies={"review_all": {"enabled": True}})
-        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS,
-                                  note=f"intro: Ann Assistant <{ASSISTANT}>"))
+        world.write_config(
+            owner={"delegates": [ASSISTANT]}, policies={"review_all": {"enabled": True}}
+        )
+        world.owner_sends(
+            forward("Tim Walker", TIM, TIM_ASKS, note=f"intro: Ann Assistant <{ASSISTANT}>")
+        )
         world.run_once(clock.now())
         (intro,) = _store(world).intros()
         assert intro.target_email == ASSISTANT and intro.state == "review"
-        world.reply(ASSISTANT, _last(world, ASSISTANT, "[intro"), "approve", now=clock.now(),
-                    authenticated=True)
+        world.reply(
+            ASSISTANT,
+            _last(world, ASSISTANT, "[intro"),
+            "approve",
+            now=clock.now(),
+            authenticated=True,
+        )
         world.run_once(clock.advance(timedelta(minutes=5)))
         assert world.sent_to(TIM) == []
         assert _store(world).intro(intro.id).state == "review"  # type: ignore[union-attr]
         assert any("Could not approve" in s for s in world.sent_to(ASSISTANT))
-        world.reply("lisa@example.test", _last(world, "lisa@example.test", "review"),
-                    "approve", now=clock.now(), authenticated=True)
+        world.reply(
+            "lisa@example.test",
+            _last(world, "lisa@example.test", "review"),
+            "approve",
+            now=clock.now(),
+            authenticated=True,
+        )
         world.run_once(clock.advance(timedelta(minutes=5)))
         assert len(world.sent_to(TIM)) == 1
 
@@ -240,8 +269,9 @@ class TestDetails:
         world.run_once(clock.now())
         return _last(world, OWNER, "review")
 
-    def test_details_turn_a_blanket_request_into_a_specific_one(self, world: World,
-                                                                 clock: Any) -> None:
+    def test_details_turn_a_blanket_request_into_a_specific_one(
+        self, world: World, clock: Any
+    ) -> None:
         """The owner's `details` question goes to the requester, quoted; their answer naming
         Bob and a reason is judged again with the request, and both are asked."""
         review = self._blanket(world, clock)
@@ -251,8 +281,12 @@ class TestDetails:
         assert "    Who at BigChem specifically, and why them?" in _text(ask)
         assert "intros+" in str(ask["Reply-To"])
         assert world.sent_to(BOB) == []
-        world.reply(BRAD, ask, "Bob Jones at BigChem. I'd like to ask him how they find new "
-                    "customers in pharma.", now=clock.now())
+        world.reply(
+            BRAD,
+            ask,
+            "Bob Jones at BigChem. I'd like to ask him how they find new customers in pharma.",
+            now=clock.now(),
+        )
         world.run_once(clock.advance(timedelta(minutes=5)))
         (intro,) = _store(world).intros()
         assert intro.state == "awaiting" and intro.target_email == BOB
@@ -265,16 +299,21 @@ class TestDetails:
         review = self._blanket(world, clock)
         world.reply(OWNER, review, QUESTION, now=clock.now(), authenticated=True)
         world.run_once(clock.advance(timedelta(minutes=5)))
-        world.reply(BRAD, _last(world, BRAD, "question"), "Anyone in pharma really, thanks.",
-                    now=clock.now())
+        world.reply(
+            BRAD,
+            _last(world, BRAD, "question"),
+            "Anyone in pharma really, thanks.",
+            now=clock.now(),
+        )
         world.run_once(clock.advance(timedelta(minutes=5)))
         (intro,) = _store(world).intros()
         assert intro.state == "review" and intro.rule == "no_target"
         assert "after one round of details" in (intro.detail or "")
         reviews = [s for s in world.sent_to(OWNER) if "review" in s.lower()]
         assert len(reviews) == 2
-        world.reply(OWNER, _last(world, OWNER, "review"), QUESTION, now=clock.now(),
-                    authenticated=True)
+        world.reply(
+            OWNER, _last(world, OWNER, "review"), QUESTION, now=clock.now(), authenticated=True
+        )
         world.run_once(clock.advance(timedelta(minutes=5)))
         assert len([s for s in world.sent_to(BRAD) if "question" in s]) == 1
         assert any("Could not details" in s for s in world.sent_to(OWNER))
@@ -337,9 +376,14 @@ class TestOwnersLastWord:
         """The owner's own text above the quote is sent instead, in the introduction's
         frame, escaped in the HTML part."""
         draft = self._both_yes(world, clock)
-        world.reply(OWNER, draft, "Hi both,\n\nTim, meet Bob <the tech transfer lead>. Bob, "
-                    "Tim is the sharpest PhD I met this year.", now=clock.now(),
-                    authenticated=True)
+        world.reply(
+            OWNER,
+            draft,
+            "Hi both,\n\nTim, meet Bob <the tech transfer lead>. Bob, "
+            "Tim is the sharpest PhD I met this year.",
+            now=clock.now(),
+            authenticated=True,
+        )
         world.run_once(clock.advance(timedelta(minutes=5)))
         (intro,) = self._introductions(world)
         text = _text(intro)

@@ -21,8 +21,10 @@ TIM, BOB = "tim@example.test", "bob@example.test"
 def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
     w = World(tmp_path, dovecot, smtp_server)
     contacts = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
-    contacts += [{"name": "Sarah Chen", "email": "sarah.chen@example.test", "company": "Helix"},
-                 {"name": "Sarah Chen", "email": "schen@example.test", "company": "Arbor"}]
+    contacts += [
+        {"name": "Sarah Chen", "email": "sarah.chen@example.test", "company": "Helix"},
+        {"name": "Sarah Chen", "email": "schen@example.test", "company": "Arbor"},
+    ]
     (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(contacts))
     yield w
 
@@ -48,8 +50,9 @@ class TestOwnerReview:
 
     def test_ambiguous_target_owner_picks_2(self, world: World, clock: Any) -> None:
         """Two Sarah Chens: the owner's '2' makes the second one the target."""
-        world.owner_sends(forward("Tim Walker", TIM,
-                                  TIM_ASKS.replace("Bob Jones at BigChem", "Sarah Chen")))
+        world.owner_sends(
+            forward("Tim Walker", TIM, TIM_ASKS.replace("Bob Jones at BigChem", "Sarah Chen"))
+        )
         world.run_once(clock.now())
         review = world.inbox(OWNER)[-1]
         body = review.get_body(("plain",)).get_content()
@@ -95,9 +98,12 @@ class TestTime:
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
         world.run_once(clock.now())
         assert len(world.sent_to(TIM)) == 1 and world.sent_to(BOB) == []
-        world.reply(TIM, _last(world, TIM, "[intro"),
-                    "Yes!\n\nI would love to hear how your team runs tech transfer.",
-                    now=clock.now())
+        world.reply(
+            TIM,
+            _last(world, TIM, "[intro"),
+            "Yes!\n\nI would love to hear how your team runs tech transfer.",
+            now=clock.now(),
+        )
         world.run_once(clock.advance(timedelta(hours=1)))
         assert len(world.sent_to(BOB)) == 1
         optin = _last(world, BOB, "[intro")
@@ -112,8 +118,13 @@ class TestRateLimit:
         """max_outgoing_per_hour holds across restarts; the rest waits for the next hour."""
         world.write_config(limits={"max_outgoing_per_hour": 3})
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
-        world.owner_sends(forward("Ann Lee", "ann@example.test", TIM_ASKS.replace(
-            "Bob Jones at BigChem", "Tim Walker")))
+        world.owner_sends(
+            forward(
+                "Ann Lee",
+                "ann@example.test",
+                TIM_ASKS.replace("Bob Jones at BigChem", "Tim Walker"),
+            )
+        )
         world.run_once(clock.now())
         assert len(world.sent()) == 3
         world.run_once(clock.advance(timedelta(minutes=30)))

@@ -27,15 +27,20 @@ class Harness:
     """An engine over a fresh state; `handle` feeds mail, `outbox` shows what it queued."""
 
     def __init__(self, tmp: Path, clock: Any, **config: Any) -> None:
-        (tmp / "contacts.yaml").write_text(yaml.safe_dump([
-            {"name": "Bob Jones", "email": BOB, "company": "BigChem"},
-            {"name": "Tim Walker", "email": TIM},
-            {"name": "Sarah Chen", "email": "sarah.chen@helix.example", "company": "Helix"},
-            {"name": "Sarah Chen", "email": "schen@arbor.example", "company": "Arbor"},
-        ]))
+        (tmp / "contacts.yaml").write_text(
+            yaml.safe_dump(
+                [
+                    {"name": "Bob Jones", "email": BOB, "company": "BigChem"},
+                    {"name": "Tim Walker", "email": TIM},
+                    {"name": "Sarah Chen", "email": "sarah.chen@helix.example", "company": "Helix"},
+                    {"name": "Sarah Chen", "email": "schen@arbor.example", "company": "Arbor"},
+                ]
+            )
+        )
         data = {
             "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
-            "from": f"Lisa Balbes <{OWNER}>", "reply_address": "intros@example.test",
+            "from": f"Lisa Balbes <{OWNER}>",
+            "reply_address": "intros@example.test",
             "contacts": ["contacts.yaml"],
             "auth": {"trusted_authserv_ids": ["mx.example.test"]},
             "digest": {"every": "off"},
@@ -50,8 +55,9 @@ class Harness:
 
     def handle(self, raw: bytes) -> Any:
         self.uid += 1
-        return self.engine.handle(raw, folder="INBOX", uidvalidity=1, uid=self.uid,
-                                  now=self.clock.now())
+        return self.engine.handle(
+            raw, folder="INBOX", uidvalidity=1, uid=self.uid, now=self.clock.now()
+        )
 
     def new_mail(self) -> list[OutboxRow]:
         """Everything queued since the last call, marked sent."""
@@ -177,8 +183,7 @@ class TestLifecycle:
         h.answer(optins["optin_requester"], "Yes")
         h.answer(optins["optin_requester"], "Yes again")
         h.answer(optins["optin_target"], "Yes!")
-        assert [r.template for r in h.new_mail()] == ["introduction", "late_answer",
-                                                      "late_answer"]
+        assert [r.template for r in h.new_mail()] == ["introduction", "late_answer", "late_answer"]
 
     def test_same_message_twice_is_handled_once(self, h: Harness) -> None:
         """The same Message-ID under a new UID is not handled again."""
@@ -226,8 +231,9 @@ class TestOwnerReview:
         msg["Subject"] = "Re: " + str(original["Subject"])
         msg["Message-ID"] = make_msgid(domain="example.test")
         msg["In-Reply-To"] = review.message_id
-        msg["Authentication-Results"] = ("mx.example.test; dkim=pass header.d=example.test; "
-                                         f"spf=pass smtp.mailfrom={OWNER}")
+        msg["Authentication-Results"] = (
+            f"mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom={OWNER}"
+        )
         msg.set_content("2\n\n> the review mail\n")
         cmd = h.handle(msg.as_bytes())
         assert cmd.reading.kind == "owner_command" and cmd.decision.action == "accept"
@@ -245,7 +251,7 @@ class TestOwnerReview:
         msg["Subject"] = "approve ZZZZZ9"
         msg["Message-ID"] = make_msgid(domain="example.test")
         if auth:
-            msg["Authentication-Results"] = ("mx.example.test; dkim=pass header.d=example.test")
+            msg["Authentication-Results"] = "mx.example.test; dkim=pass header.d=example.test"
         msg.set_content("approve ZZZZZ9\n")
         out = h.handle(msg.as_bytes())
         assert out.reading.kind == "owner_command"
@@ -259,8 +265,9 @@ class TestOwnerReview:
         assert out.decision.rule == "unknown_target"
         h.new_mail()
         with h.store.transaction():
-            h.engine.owner_action("target", out.intro_id, h.clock.now(),
-                                  argument="quentin@nowhere.example")
+            h.engine.owner_action(
+                "target", out.intro_id, h.clock.now(), argument="quentin@nowhere.example"
+            )
         assert {r.template for r in h.new_mail()} == {"optin_requester", "optin_target"}
 
     def test_blanket_request_declined_with_template(self, h: Harness) -> None:
@@ -305,8 +312,10 @@ class TestLanguages:
         """A target who answered in French gets the next mail from the French templates."""
         h.handle(forward("Tim Walker", TIM, TIM_ASKS))
         optins = _by_template(h.new_mail())
-        h.answer(optins["optin_target"], "Peut-être le mois prochain, je ne suis pas sûre "
-                                         "pour le moment, je vous redis.")
+        h.answer(
+            optins["optin_target"],
+            "Peut-être le mois prochain, je ne suis pas sûre pour le moment, je vous redis.",
+        )
         (reask,) = h.new_mail()
         assert reask.template == "reask"
         assert b"Bonjour" in reask.raw.replace(b"=\n", b"")
@@ -333,8 +342,11 @@ class TestFloods:
         for _ in range(150):
             h.answer(optins["optin_target"], "Yes")
             h.answer(optins["optin_requester"], "Yes")
-        assert sorted(r.template for r in h.new_mail()) == ["introduction", "late_answer",
-                                                            "late_answer"]
+        assert sorted(r.template for r in h.new_mail()) == [
+            "introduction",
+            "late_answer",
+            "late_answer",
+        ]
 
     def test_repeated_request_is_a_duplicate(self, h: Harness) -> None:
         """The same request forwarded 200 times gives one pair of opt-ins."""
@@ -377,8 +389,11 @@ class TestPrivacy:
         assert intro is not None
         assert (intro.requester_email, intro.requester_name, intro.blurb) == ("forgotten", None, "")
         assert h.store.count_by_state() == {"awaiting": 1}
-        dump = b"".join(bytes(str(tuple(r)), "utf-8") for t in ("intros", "events", "parties")
-                        for r in h.store.db.execute(f"SELECT * FROM {t}"))
+        dump = b"".join(
+            bytes(str(tuple(r)), "utf-8")
+            for t in ("intros", "events", "parties")
+            for r in h.store.db.execute(f"SELECT * FROM {t}")
+        )
         assert TIM.encode() not in dump and b"Tim Walker" not in dump
 
     def test_retention_prunes_bodies_of_ended_intros(self, tmp_path: Path, clock: Any) -> None:

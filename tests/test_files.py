@@ -23,8 +23,14 @@ from world import OWNER, TIM_ASKS, World, forward
 
 CONFIG: dict[str, Any] = {
     "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
-    "imap": {"host": "127.0.0.1", "port": 9, "security": "none", "username": "i@example.test",
-             "password": "x", "timeout": "2s"},
+    "imap": {
+        "host": "127.0.0.1",
+        "port": 9,
+        "security": "none",
+        "username": "i@example.test",
+        "password": "x",
+        "timeout": "2s",
+    },
     "smtp": {"host": "127.0.0.1", "port": 9, "security": "none", "timeout": "2s"},
     "from": f"Lisa Balbes <{OWNER}>",
     "reply_address": "intros@example.test",
@@ -50,8 +56,13 @@ def _cli(*args: str, umask: int | None = None) -> subprocess.CompletedProcess[st
         if umask is not None:
             os.umask(umask)
 
-    return subprocess.run([sys.executable, "-m", "introd", *args], capture_output=True,
-                          text=True, timeout=60, preexec_fn=set_umask)
+    return subprocess.run(
+        [sys.executable, "-m", "introd", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=set_umask,
+    )
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -65,8 +76,9 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> No
 
 @pytest.mark.parametrize("umask", [0o022, 0o000])
 class TestModes:
-    def test_state_secret_and_folders_created_private(self, cfg: Path, tmp_path: Path,
-                                                      umask: int) -> None:
+    def test_state_secret_and_folders_created_private(
+        self, cfg: Path, tmp_path: Path, umask: int
+    ) -> None:
         """Under umask 022 and 000, the first command creates the state folder 0700, the
         state 0600 and the secret 0600 (with its folder 0700)."""
         result = _cli("cancel", "ABCDEF", "--config", str(cfg), umask=umask)
@@ -75,8 +87,7 @@ class TestModes:
         assert _mode(tmp_path / "var/state/introd.db") == 0o600
         assert _mode(tmp_path / "keys") == 0o700 and _mode(tmp_path / "keys/secret") == 0o600
 
-    def test_contacts_import_copy_is_private(self, cfg: Path, tmp_path: Path,
-                                             umask: int) -> None:
+    def test_contacts_import_copy_is_private(self, cfg: Path, tmp_path: Path, umask: int) -> None:
         """`contacts import` stores its copy 0600 in a 0700 folder, whatever the umask."""
         src = tmp_path / "people.yaml"
         src.write_text(yaml.safe_dump([{"name": "Bob Jones", "email": "bob@example.test"}]))
@@ -86,7 +97,8 @@ class TestModes:
         assert _mode(tmp_path / "var/state/contacts/people.yaml") == 0o600
 
     def test_running_daemon_keeps_state_wal_shm_and_lock_private(
-            self, tmp_path: Path, dovecot: Any, smtp_server: Any, umask: int) -> None:
+        self, tmp_path: Path, dovecot: Any, smtp_server: Any, umask: int
+    ) -> None:
         """While the daemon runs (under umask 022 or 000) and has sent mail, the state, its
         -wal and -shm files and the lock file are all 0600."""
         world = World(tmp_path, dovecot, smtp_server)
@@ -106,8 +118,9 @@ class TestModes:
 
 
 class TestLoosePermissionsTightened:
-    def test_existing_world_readable_state_and_secret_become_0600(self, cfg: Path,
-                                                                  tmp_path: Path) -> None:
+    def test_existing_world_readable_state_and_secret_become_0600(
+        self, cfg: Path, tmp_path: Path
+    ) -> None:
         """A state and a secret left 0644 by an older version are made 0600 on open."""
         (tmp_path / "var/state").mkdir(parents=True)
         (tmp_path / "keys").mkdir()
@@ -134,8 +147,9 @@ LINKED = {
 class TestSymlinksRefused:
     @pytest.mark.parametrize("dangling", [True, False], ids=["dangling", "to_a_file"])
     @pytest.mark.parametrize("where", sorted(LINKED))
-    def test_link_at_secret_or_state_path_is_one_line(self, cfg: Path, tmp_path: Path,
-                                                      where: str, dangling: bool) -> None:
+    def test_link_at_secret_or_state_path_is_one_line(
+        self, cfg: Path, tmp_path: Path, where: str, dangling: bool
+    ) -> None:
         """A symlink (dangling, or to an existing file) at the secret, the state or its WAL,
         SHM or journal path: one line naming the link, no traceback, nothing written
         through it."""
@@ -186,8 +200,8 @@ class TestOneRunPerState:
         RunLock(state).release()
 
     def test_second_daemon_and_run_once_refuse_while_one_runs(
-            self, tmp_path: Path, dovecot: Any, smtp_server: Any,
-            capsys: pytest.CaptureFixture[str]) -> None:
+        self, tmp_path: Path, dovecot: Any, smtp_server: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """With a daemon running, a second `introd run` and a `run --once` exit 1 with one
         line naming the first daemon's PID and send nothing; `list`, `show`, `status` and
         `parse` still work; once it stopped, `run --once` works again."""
@@ -230,8 +244,16 @@ class TestTokenFile:
     def _token(self) -> Any:
         from introd.oauth2 import Token
 
-        return Token(access_token="a", expires_at=None, refresh_token="r", scopes=(),
-                     account=None, flow="device", client_id="c", obtained_at=0.0)
+        return Token(
+            access_token="a",
+            expires_at=None,
+            refresh_token="r",
+            scopes=(),
+            account=None,
+            flow="device",
+            client_id="c",
+            obtained_at=0.0,
+        )
 
     @pytest.mark.parametrize("umask", [0o022, 0o000])
     def test_token_file_and_its_lock_are_private(self, tmp_path: Path, umask: int) -> None:

@@ -151,18 +151,24 @@ class TestSystemd:
         from the loop (also while idling) and STOPPING=1 on SIGTERM."""
         listener = Listener()
         try:
-            d = Running(world, env={"NOTIFY_SOCKET": str(listener.path),
-                                    "WATCHDOG_USEC": "400000"})
+            d = Running(world, env={"NOTIFY_SOCKET": str(listener.path), "WATCHDOG_USEC": "400000"})
             try:
                 d.wait_event("daemon_ready")
                 wait_for(lambda: "READY=1" in listener.lines(), what="READY=1")
                 world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
                 world.smtp.wait_for(2, timeout=20)
-                wait_for(lambda: any(line.startswith("STATUS=") and "1 awaiting" in line
-                                     for line in listener.lines()), what="STATUS 1 awaiting")
+                wait_for(
+                    lambda: any(
+                        line.startswith("STATUS=") and "1 awaiting" in line
+                        for line in listener.lines()
+                    ),
+                    what="STATUS 1 awaiting",
+                )
                 before = listener.lines().count("WATCHDOG=1")
-                wait_for(lambda: listener.lines().count("WATCHDOG=1") >= before + 3,
-                         what="watchdog pings while idle")
+                wait_for(
+                    lambda: listener.lines().count("WATCHDOG=1") >= before + 3,
+                    what="watchdog pings while idle",
+                )
             finally:
                 assert d.stop() == 0
             wait_for(lambda: "STOPPING=1" in listener.lines(), what="STOPPING=1")

@@ -14,8 +14,9 @@ from introd.logs import journal_stream, setup_logging
 
 
 class TestJournalStream:
-    def test_matching_device_and_inode_is_the_journal(self, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_matching_device_and_inode_is_the_journal(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """A descriptor whose device:inode is $JOURNAL_STREAM is systemd's journal stream."""
         with (tmp_path / "stream").open("w") as f:
             st = os.fstat(f.fileno())
@@ -23,8 +24,9 @@ class TestJournalStream:
             assert journal_stream(f.fileno())
 
     @pytest.mark.parametrize("value", ["", "garbage", "1:", ":2", "1:2"])
-    def test_anything_else_is_not(self, value: str, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_anything_else_is_not(
+        self, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Unset, malformed or another file's $JOURNAL_STREAM (stderr redirected) is not."""
         monkeypatch.setenv("JOURNAL_STREAM", value)
         with (tmp_path / "stream").open("w") as f:
@@ -58,8 +60,13 @@ class TestLines:
         lines = self._lines(journal=True)
         assert [ln[:3] for ln in lines] == ["<7>", "<6>", "<4>", "<3>", "<3>"]
         events = [json.loads(ln[3:]) for ln in lines]
-        assert [e["event"] for e in events] == ["d_event", "i_event", "w_event", "e_event",
-                                               "x_event"]
+        assert [e["event"] for e in events] == [
+            "d_event",
+            "i_event",
+            "w_event",
+            "e_event",
+            "x_event",
+        ]
         assert "boom" in events[-1]["exception"]  # the traceback stays inside its one line
 
     def test_no_prefix_elsewhere_and_secrets_redacted(self) -> None:

@@ -128,39 +128,59 @@ def _full_parser(value: str) -> tuple[Person, ...]:
     from introd.reading import mailtext
 
     msg = _mail(f"From: {value}")
-    return tuple(p for h in msg.get_all("From") for a in h.addresses
-                 if (p := mailtext._person(a.display_name, a.addr_spec)) is not None)
+    return tuple(
+        p
+        for h in msg.get_all("From")
+        for a in h.addresses
+        if (p := mailtext._person(a.display_name, a.addr_spec)) is not None
+    )
 
 
 class TestPlainMailboxes:
     """The plain forms skip the full address parser; they must mean exactly what it says."""
 
-    @pytest.mark.parametrize("value", [
-        '"Lisa Balbes" <lisa@bench.example>', "Lisa Balbes <Lisa@Bench.Example>",
-        "<lisa@bench.example>", "lisa@bench.example", '"Walker, Tim" <tim@x.example>',
-        "  Tim  O'Neil-Smith   <t.o+n@a-b.example.org> ", '"" <a@b.example>',
-        '"(not a comment)" <a@b.example>',
-    ])
+    @pytest.mark.parametrize(
+        "value",
+        [
+            '"Lisa Balbes" <lisa@bench.example>',
+            "Lisa Balbes <Lisa@Bench.Example>",
+            "<lisa@bench.example>",
+            "lisa@bench.example",
+            '"Walker, Tim" <tim@x.example>',
+            "  Tim  O'Neil-Smith   <t.o+n@a-b.example.org> ",
+            '"" <a@b.example>',
+            '"(not a comment)" <a@b.example>',
+        ],
+    )
     def test_plain_forms_agree_with_the_full_parser(self, value: str) -> None:
         from introd.reading import mailtext
 
         assert mailtext._simple_mailbox(value) is not None
         assert address_list(_mail(f"From: {value}"), "From") == _full_parser(value)
 
-    @pytest.mark.parametrize("value", [
-        # the parsing-differential trick of CVE-2023-27043, and other non-plain forms
-        "alice@example.org)<bob@example.org>", "a@b.example, c@d.example",
-        "Tim W. Walker <t@x.example>", "x <a@b>", "a..b@x.example <a@x.example>",
-        "<a.@x.example>", '"q\\"x" <a@b.example>', "=?utf-8?q?Zo=C3=AB?= <z@x.example>",
-        "Tim (work) <t@x.example>", "Group: a@b.example;", "<a@b.example> trailing",
-    ])
+    @pytest.mark.parametrize(
+        "value",
+        [
+            # the parsing-differential trick of CVE-2023-27043, and other non-plain forms
+            "alice@example.org)<bob@example.org>",
+            "a@b.example, c@d.example",
+            "Tim W. Walker <t@x.example>",
+            "x <a@b>",
+            "a..b@x.example <a@x.example>",
+            "<a.@x.example>",
+            '"q\\"x" <a@b.example>',
+            "=?utf-8?q?Zo=C3=AB?= <z@x.example>",
+            "Tim (work) <t@x.example>",
+            "Group: a@b.example;",
+            "<a@b.example> trailing",
+        ],
+    )
     def test_anything_else_goes_to_the_address_routine(self, value: str) -> None:
-        """What the plain forms do not cover is read by introd.reading.addresses, the one routine."""
+        """What the plain forms do not cover is read by introd.reading.addresses alone."""
         from introd.reading import addresses, mailtext
 
         assert mailtext._simple_mailbox(value) is None
-        assert address_list(_mail(f"From: {value}"), "From") == \
-            addresses.parse_mailboxes(value)
+        assert address_list(_mail(f"From: {value}"), "From") == addresses.parse_mailboxes(value)
 
     @settings(max_examples=300, deadline=None)
     @given(st.text(alphabet=st.sampled_from(list("aZ0 '\"-.@<>,()+_:;\\")), max_size=40))

@@ -129,8 +129,10 @@ class TestDaemonMetrics:
                 with urllib.request.urlopen(url, timeout=5) as reply:
                     return _series(reply.read().decode())
 
-            wait_for(lambda: scraped().get('introd_mails_out_total{template="optin_target"}'),
-                     what="opt-in counted")
+            wait_for(
+                lambda: scraped().get('introd_mails_out_total{template="optin_target"}'),
+                what="opt-in counted",
+            )
             assert scraped()['introd_mails_in_total{kind="request"}'] == 1
         finally:
             assert d.stop() == 0

@@ -46,15 +46,23 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str =
 class Running:
     """`introd run` as a child process, its JSON log in a file."""
 
-    def __init__(self, world: World, env: dict[str, str] | None = None,
-                 preexec: Callable[[], None] | None = None, prefix: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        world: World,
+        env: dict[str, str] | None = None,
+        preexec: Callable[[], None] | None = None,
+        prefix: Sequence[str] = (),
+    ) -> None:
         self.log = world.tmp / "daemon.log"
         self._offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(
             [*prefix, sys.executable, "-m", "introd", "run", "--config", str(world.config_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"), env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            preexec_fn=preexec)
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("ab"),
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            preexec_fn=preexec,
+        )
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         """This run's log events (all, or those named `name`)."""
@@ -90,15 +98,57 @@ class Running:
         self.proc.wait(timeout=15)
 
 
-FIRST = ["Anneke", "Bruno", "Chiara", "Dmitri", "Elodie", "Farid", "Greta", "Hiroshi",
-         "Ingrid", "Jonas", "Katja", "Lorenzo", "Mireille", "Nikolai", "Oona", "Pieter",
-         "Quentin", "Rosalind", "Stellan", "Thea"]
-LAST = ["Abernathy", "Bergstrom", "Castellano", "Dunleavy", "Eriksen", "Fairbanks",
-        "Galloway", "Haverford", "Ingleby", "Jablonski", "Kowalczyk", "Lindqvist",
-        "Montague", "Nakamura", "Okonkwo", "Pemberton", "Quinlan", "Rasmussen",
-        "Sandoval", "Thorvald"]
-COMPANIES = ["Northwind Labs", "Bluefin Analytics", "Cobalt Pharma", "Driftwood Bio",
-             "Ember Materials"]
+FIRST = [
+    "Anneke",
+    "Bruno",
+    "Chiara",
+    "Dmitri",
+    "Elodie",
+    "Farid",
+    "Greta",
+    "Hiroshi",
+    "Ingrid",
+    "Jonas",
+    "Katja",
+    "Lorenzo",
+    "Mireille",
+    "Nikolai",
+    "Oona",
+    "Pieter",
+    "Quentin",
+    "Rosalind",
+    "Stellan",
+    "Thea",
+]
+LAST = [
+    "Abernathy",
+    "Bergstrom",
+    "Castellano",
+    "Dunleavy",
+    "Eriksen",
+    "Fairbanks",
+    "Galloway",
+    "Haverford",
+    "Ingleby",
+    "Jablonski",
+    "Kowalczyk",
+    "Lindqvist",
+    "Montague",
+    "Nakamura",
+    "Okonkwo",
+    "Pemberton",
+    "Quinlan",
+    "Rasmussen",
+    "Sandoval",
+    "Thorvald",
+]
+COMPANIES = [
+    "Northwind Labs",
+    "Bluefin Analytics",
+    "Cobalt Pharma",
+    "Driftwood Bio",
+    "Ember Materials",
+]
 
 
 def target_of(i: int) -> tuple[str, str, str]:
@@ -115,9 +165,11 @@ def backlog_request(i: int) -> bytes:
     """The i-th owner-forwarded request of a backlog: its own requester and target."""
     name, _address, company = target_of(i)
     who, address = requester_of(i)
-    body = (f"Dear Lisa,\n\nCould you please introduce me to {name} at {company}? I am moving "
-            "into their field next spring and would like to learn how their team works.\n\n"
-            f"Thank you,\n{who}\n")
+    body = (
+        f"Dear Lisa,\n\nCould you please introduce me to {name} at {company}? I am moving "
+        "into their field next spring and would like to learn how their team works.\n\n"
+        f"Thank you,\n{who}\n"
+    )
     return forward(who, address, body, message_id=f"<backlog-{i}@mail.example.test>")
 
 
@@ -129,13 +181,16 @@ def write_backlog_contacts(world: World, count: int) -> None:
     (world.tmp / "contacts.yaml").write_text(yaml.safe_dump(entries))
 
 
-def backlog_world(tmp_path: Path, dovecot: Any, smtp_server: Any, *, count: int,
-                  batch_size: int) -> World:
+def backlog_world(
+    tmp_path: Path, dovecot: Any, smtp_server: Any, *, count: int, batch_size: int
+) -> World:
     """A world for backlogs: IDLE, FETCH batches of `batch_size`, no hourly limit, and
     contacts for `count` backlog requests."""
     w = World(tmp_path, dovecot, smtp_server)
-    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s", "batch_size": batch_size},
-                      "limits": {"max_outgoing_per_hour": 0}}
+    w.extra_config = {
+        "imap": {"idle": True, "poll_interval": "60s", "batch_size": batch_size},
+        "limits": {"max_outgoing_per_hour": 0},
+    }
     write_backlog_contacts(w, count)
     w.write_config()
     return w
@@ -153,9 +208,11 @@ def append_all(world: World, mails: Sequence[bytes], folder: str = "INBOX") -> N
 @pytest.fixture
 def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
     w = World(tmp_path, dovecot, smtp_server)
-    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s"},
-                      "limits": {"max_outgoing_per_hour": 0},
-                      "log": {"format": "json", "level": "debug"}}
+    w.extra_config = {
+        "imap": {"idle": True, "poll_interval": "60s"},
+        "limits": {"max_outgoing_per_hour": 0},
+        "log": {"format": "json", "level": "debug"},
+    }
     w.write_config()
     yield w
 
@@ -206,13 +263,15 @@ class TestImapOutages:
         assert d.events("mail_crashed") == []
 
     @pytest.mark.parametrize("with_id", [True, False], ids=["message-id", "no-message-id"])
-    def test_uidvalidity_change_does_not_repeat_old_mail(self, world: World, clock: Any,
-                                                         with_id: bool) -> None:
+    def test_uidvalidity_change_does_not_repeat_old_mail(
+        self, world: World, clock: Any, with_id: bool
+    ) -> None:
         """The folder recreated with the old mail under new UIDs: the old mail is put away
         without acting again, the new one is handled. A mail without a Message-ID is
         recognised by a digest of its bytes."""
-        world.write_config(imap={"folder": "requests", "processed_folder": None,
-                                 "quarantine_folder": None})
+        world.write_config(
+            imap={"folder": "requests", "processed_folder": None, "quarantine_folder": None}
+        )
         old = forward("Tim Walker", TIM, TIM_ASKS, message_id="<old-1@mail.example.test>")
         if not with_id:
             old = re.sub(rb"(?m)^Message-ID: [^\r\n]*\r?\n", b"", old, count=1)
@@ -281,8 +340,9 @@ class TestSmtpOutages:
         and sends everything once the server answers again."""
         from servers import SmtpServer
 
-        late = SmtpServer(user=world.smtp.user, password=world.smtp.password,
-                          dovecot=world.dovecot)  # not started: nothing listens on its port
+        late = SmtpServer(
+            user=world.smtp.user, password=world.smtp.password, dovecot=world.dovecot
+        )  # not started: nothing listens on its port
         world.write_config(smtp={"port": late.port})
         d = Running(world)
         try:
@@ -305,13 +365,13 @@ def _limit_file_size(limit: int) -> Callable[[], None]:
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
 class TestStateUnwritable:
     @pytest.mark.parametrize("how", ["read_only_file", "disk_full"])
-    def test_unwritable_state_exits_non_zero_without_damage(self, world: World,
-                                                            how: str) -> None:
+    def test_unwritable_state_exits_non_zero_without_damage(self, world: World, how: str) -> None:
         """A state file that cannot be written stops the daemon with one clear line and a
         non-zero exit (systemd restarts it); the file stays intact and, once writable,
         the mail is handled as if nothing happened."""
@@ -329,8 +389,13 @@ class TestStateUnwritable:
                 setpriv = shutil.which("setpriv")
                 if setpriv is None:
                     pytest.skip("setpriv (util-linux) is needed to test a read-only state as root")
-                prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner",
-                          "--inh-caps=-dac_override,-dac_read_search,-fowner", "--"]
+                prefix = [
+                    setpriv,
+                    "--bounding-set",
+                    "-dac_override,-dac_read_search,-fowner",
+                    "--inh-caps=-dac_override,-dac_read_search,-fowner",
+                    "--",
+                ]
             for path in (db, db.with_name("introd.db-wal"), db.with_name("introd.db-shm")):
                 if path.exists():
                     path.chmod(0o444)
@@ -374,8 +439,9 @@ class TestBackoff:
 
 
 class TestBadMail:
-    def test_mail_that_makes_the_engine_fail_is_set_aside(self, world: World, clock: Any,
-                                                          monkeypatch: Any) -> None:
+    def test_mail_that_makes_the_engine_fail_is_set_aside(
+        self, world: World, clock: Any, monkeypatch: Any
+    ) -> None:
         """A mail on which the engine fails is recorded (rule internal_error), quarantined
         and counted as an error; the mail after it is handled as usual."""
         bad = forward("Tim Walker", TIM, TIM_ASKS, subject="BOOM request")

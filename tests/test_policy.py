@@ -18,45 +18,81 @@ NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 TIM = Person(name="Tim Walker", email="tim@example.org")
 BOB = Person(name="Bob Jones", email="bob@bigchem.example")
 REASON = "wants to learn about the technology transfer team before interviews"
-BOOK = ContactBook([
-    Contact(name="Bob Jones", email="bob@bigchem.example", company="BigChem"),
-    Contact(name="Tim Walker", email="tim@example.org"),
-    Contact(name="Margaret Liu", email="margaret@cortexa.example", introductions="never"),
-])
+BOOK = ContactBook(
+    [
+        Contact(name="Bob Jones", email="bob@bigchem.example", company="BigChem"),
+        Contact(name="Tim Walker", email="tim@example.org"),
+        Contact(name="Margaret Liu", email="margaret@cortexa.example", introductions="never"),
+    ]
+)
 
 
 def config(tmp: Path, **policies: Any) -> Any:
-    return build_config({
-        "owner": {"name": "Lisa", "addresses": ["lisa@example.com"]},
-        "auth": {"trusted_authserv_ids": ["mx.example.com"]},
-        "policies": policies,
-    }, path=tmp / "c.yaml", need_servers=False)
+    return build_config(
+        {
+            "owner": {"name": "Lisa", "addresses": ["lisa@example.com"]},
+            "auth": {"trusted_authserv_ids": ["mx.example.com"]},
+            "policies": policies,
+        },
+        path=tmp / "c.yaml",
+        need_servers=False,
+    )
 
 
-def request(requester: Person | None = TIM, target: Person | None = BOB,
-            reason: str | None = REASON, candidates: tuple[Candidate, ...] = (),
-            from_owner: bool = True, authenticated: bool = True) -> Reading:
-    return Reading(kind="request", message_id="<m@x>", sender=Person(email="lisa@example.com"),
-                   request=IntroRequest(requester=requester, target=target, reason=reason,
-                                        blurb="...", candidates=candidates),
-                   from_owner=from_owner, authenticated=authenticated,
-                   extra={"auth_reason": "dkim=fail"})
+def request(
+    requester: Person | None = TIM,
+    target: Person | None = BOB,
+    reason: str | None = REASON,
+    candidates: tuple[Candidate, ...] = (),
+    from_owner: bool = True,
+    authenticated: bool = True,
+) -> Reading:
+    return Reading(
+        kind="request",
+        message_id="<m@x>",
+        sender=Person(email="lisa@example.com"),
+        request=IntroRequest(
+            requester=requester, target=target, reason=reason, blurb="...", candidates=candidates
+        ),
+        from_owner=from_owner,
+        authenticated=authenticated,
+        extra={"auth_reason": "dkim=fail"},
+    )
 
 
 def judge(tmp: Path, reading: Reading, store: Store | None = None, **policies: Any) -> Decision:
-    return decide(Situation(reading=reading, config=config(tmp, **policies), contacts=BOOK,
-                            state=store, now=NOW))
+    return decide(
+        Situation(
+            reading=reading, config=config(tmp, **policies), contacts=BOOK, state=store, now=NOW
+        )
+    )
 
 
-def add_intro(store: Store, intro_id: str, state: str, *, requester: str = TIM.email or "",
-              target: str = BOB.email or "", age: timedelta = timedelta(days=1)) -> None:
+def add_intro(
+    store: Store,
+    intro_id: str,
+    state: str,
+    *,
+    requester: str = TIM.email or "",
+    target: str = BOB.email or "",
+    age: timedelta = timedelta(days=1),
+) -> None:
     when = NOW - age
-    store.insert_intro(id=intro_id, state=state, created=when, updated=when,
-                       requester_email=requester, target_email=target, blurb="")
+    store.insert_intro(
+        id=intro_id,
+        state=state,
+        created=when,
+        updated=when,
+        requester_email=requester,
+        target_email=target,
+        blurb="",
+    )
 
 
-CHEN = (Candidate(name="Sarah Chen", email="a@helix.example", company="Helix"),
-        Candidate(name="Sarah Chen", email="b@arbor.example", company="Arbor"))
+CHEN = (
+    Candidate(name="Sarah Chen", email="a@helix.example", company="Helix"),
+    Candidate(name="Sarah Chen", email="b@arbor.example", company="Arbor"),
+)
 
 # (rule, reading that fires it, expected action)
 FIRING = [
@@ -67,16 +103,21 @@ FIRING = [
     ("unknown_target", request(target=Person(name="Dr. Quentin Blake")), "review"),
     ("no_reason", request(reason=None), "decline"),
     ("no_reason", request(reason="to chat"), "decline"),
-    ("target_opted_out", request(target=Person(name="Margaret Liu",
-                                               email="margaret@cortexa.example")), "decline"),
+    (
+        "target_opted_out",
+        request(target=Person(name="Margaret Liu", email="margaret@cortexa.example")),
+        "decline",
+    ),
 ]
 
 
 class TestStatelessRules:
-    @pytest.mark.parametrize("rule, reading, action", FIRING,
-                             ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(FIRING)])
-    def test_rule_fires_with_its_default_action(self, tmp_path: Path, rule: str,
-                                                reading: Reading, action: str) -> None:
+    @pytest.mark.parametrize(
+        "rule, reading, action", FIRING, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(FIRING)]
+    )
+    def test_rule_fires_with_its_default_action(
+        self, tmp_path: Path, rule: str, reading: Reading, action: str
+    ) -> None:
         """Each rule fires on its case with the SPEC's default action."""
         d = judge(tmp_path, reading)
         assert (d.rule, d.action) == (rule, action)
@@ -86,10 +127,12 @@ class TestStatelessRules:
         d = judge(tmp_path, request())
         assert (d.action, d.rule) == ("accept", "default")
 
-    @pytest.mark.parametrize("rule, reading, action", FIRING,
-                             ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(FIRING)])
-    def test_disabled_rule_does_not_fire(self, tmp_path: Path, rule: str, reading: Reading,
-                                         action: str) -> None:
+    @pytest.mark.parametrize(
+        "rule, reading, action", FIRING, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(FIRING)]
+    )
+    def test_disabled_rule_does_not_fire(
+        self, tmp_path: Path, rule: str, reading: Reading, action: str
+    ) -> None:
         """`enabled: false` switches a rule off."""
         d = judge(tmp_path, reading, **{rule: {"enabled": False}})
         assert d.rule != rule
@@ -117,15 +160,19 @@ class TestStatelessRules:
         spam = request(requester=Person(name="X", email="x@mail.leads.example"))
         d = judge(tmp_path, spam, blocked_domain={"domains": ["leads.example"]})
         assert (d.rule, d.action) == ("blocked_domain", "ignore")
-        assert judge(tmp_path, request(), blocked_domain={"domains": ["leads.example"]}).rule \
+        assert (
+            judge(tmp_path, request(), blocked_domain={"domains": ["leads.example"]}).rule
             == "default"
+        )
 
     def test_unknown_requester_and_review_all(self, tmp_path: Path) -> None:
         """The two opt-in rules fire only when switched on."""
         stranger = request(requester=Person(name="Ann", email="ann@new.example"))
         assert judge(tmp_path, stranger).rule == "default"
-        assert judge(tmp_path, stranger, unknown_requester={"enabled": True}).rule \
+        assert (
+            judge(tmp_path, stranger, unknown_requester={"enabled": True}).rule
             == "unknown_requester"
+        )
         assert judge(tmp_path, request(), review_all={"enabled": True}).rule == "review_all"
 
     def test_order_first_rule_wins(self, tmp_path: Path) -> None:
@@ -136,10 +183,21 @@ class TestStatelessRules:
     def test_registry_is_in_spec_order(self) -> None:
         """The registry holds exactly SPEC.md's rules, in its order."""
         assert list(RULES) == [
-            "not_from_owner", "unauthenticated", "no_target", "ambiguous_target",
-            "unknown_target", "no_reason", "target_opted_out", "blocked_domain", "duplicate",
-            "declined_before", "requester_limit", "target_limit", "unknown_requester",
-            "review_all"]
+            "not_from_owner",
+            "unauthenticated",
+            "no_target",
+            "ambiguous_target",
+            "unknown_target",
+            "no_reason",
+            "target_opted_out",
+            "blocked_domain",
+            "duplicate",
+            "declined_before",
+            "requester_limit",
+            "target_limit",
+            "unknown_requester",
+            "review_all",
+        ]
 
 
 class TestStateRules:
@@ -163,14 +221,16 @@ class TestStateRules:
         add_intro(store, "AAAAA4", "declined_by_target", age=timedelta(days=30))
         d = judge(tmp_path, request(), store)
         assert (d.rule, d.action, d.template) == ("declined_before", "decline", "decline_policy")
-        assert judge(tmp_path, request(), store, declined_before={"cooldown": "20d"}).rule \
-            == "default"
+        assert (
+            judge(tmp_path, request(), store, declined_before={"cooldown": "20d"}).rule == "default"
+        )
 
     def test_requester_limit(self, tmp_path: Path, store: Store) -> None:
         """The 4th request in 30 days goes to review; older ones do not count."""
         for i, age in enumerate((1, 2, 40)):
-            add_intro(store, f"AAAB{i}2", "introduced", target=f"t{i}@x.example",
-                      age=timedelta(days=age))
+            add_intro(
+                store, f"AAAB{i}2", "introduced", target=f"t{i}@x.example", age=timedelta(days=age)
+            )
         assert judge(tmp_path, request(), store).rule == "default"
         add_intro(store, "AAAB52", "expired", target="t5@x.example", age=timedelta(days=3))
         d = judge(tmp_path, request(), store)

@@ -26,11 +26,15 @@ NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
     tmp = tmp_path_factory.mktemp("reading")
-    cfg = build_config({
-        "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
-        "reply_address": "intros@example.test",
-        "auth": {"trusted_authserv_ids": ["mx.example.test"]},
-    }, path=tmp / "c.yaml", need_servers=False)
+    cfg = build_config(
+        {
+            "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
+            "reply_address": "intros@example.test",
+            "auth": {"trusted_authserv_ids": ["mx.example.test"]},
+        },
+        path=tmp / "c.yaml",
+        need_servers=False,
+    )
     return Context(config=cfg, contacts=ContactBook([]), secret=b"s" * 32)
 
 
@@ -56,11 +60,16 @@ class TestKinds:
 
     def test_auto_reply_with_token_is_still_auto_reply(self, ctx: Context) -> None:
         """An out-of-office to a token address is an auto_reply, never an answer."""
-        raw = mail({"From": "bob@example.org",
-                    "To": "intros+k7f3q2tabcdefghijklmnopqrst@example.test",
-                    "Subject": "Automatic reply: Introduction [intro K7F3Q2]",
-                    "Auto-Submitted": "auto-replied", "Message-ID": "<a@b>"},
-                   "I am out of the office until Monday.")
+        raw = mail(
+            {
+                "From": "bob@example.org",
+                "To": "intros+k7f3q2tabcdefghijklmnopqrst@example.test",
+                "Subject": "Automatic reply: Introduction [intro K7F3Q2]",
+                "Auto-Submitted": "auto-replied",
+                "Message-ID": "<a@b>",
+            },
+            "I am out of the office until Monday.",
+        )
         r = read_mail(raw, ctx)
         assert r.kind == "auto_reply"
         d = judge(r, config=ctx.config, contacts=ctx.contacts, store=None, now=NOW)
@@ -68,15 +77,29 @@ class TestKinds:
 
     def test_mail_from_the_intro_address_is_never_handled(self, ctx: Context) -> None:
         """Mail from the intro address itself (a loop) is set aside."""
-        raw = mail({"From": "intros@example.test", "To": "intros@example.test",
-                    "Subject": "Re: [intro K7F3Q2]", "Message-ID": "<c@d>"}, "yes")
+        raw = mail(
+            {
+                "From": "intros@example.test",
+                "To": "intros@example.test",
+                "Subject": "Re: [intro K7F3Q2]",
+                "Message-ID": "<c@d>",
+            },
+            "yes",
+        )
         r = read_mail(raw, ctx)
         assert r.kind == "unknown"
 
     def test_subject_tag_alone_proves_nothing(self, ctx: Context) -> None:
         """A reply naming the intro only in its subject is a reply, ignored (no_reference)."""
-        raw = mail({"From": "bob@example.org", "To": "intros@example.test",
-                    "Subject": "Re: Introduction [intro K7F3Q2]", "Message-ID": "<e@f>"}, "Yes!")
+        raw = mail(
+            {
+                "From": "bob@example.org",
+                "To": "intros@example.test",
+                "Subject": "Re: Introduction [intro K7F3Q2]",
+                "Message-ID": "<e@f>",
+            },
+            "Yes!",
+        )
         r = read_mail(raw, ctx)
         assert r.kind == "reply" and r.answer is not None and r.answer.intro_id == "K7F3Q2"
         d = judge(r, config=ctx.config, contacts=ctx.contacts, store=None, now=NOW)
@@ -84,8 +107,15 @@ class TestKinds:
 
     def test_owner_status_command(self, ctx: Context) -> None:
         """`status` on the first line from the owner is an owner command."""
-        raw = mail({"From": OWNER, "To": "intros@example.test", "Subject": "status",
-                    "Message-ID": "<g@h>"}, "status")
+        raw = mail(
+            {
+                "From": OWNER,
+                "To": "intros@example.test",
+                "Subject": "status",
+                "Message-ID": "<g@h>",
+            },
+            "status",
+        )
         raw = AUTH_OK.encode() + b"\r\n" + raw
         r = read_mail(raw, ctx)
         assert r.kind == "owner_command" and r.command is not None
@@ -97,10 +127,20 @@ def _nested(depth: int) -> bytes:
     inner = b"From: tim@example.org\r\nSubject: deep\r\n\r\nbottom\r\n"
     for level in range(depth):
         b = f"b{level}".encode()
-        inner = (b"From: " + OWNER.encode() + b"\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n"
-                 b"Content-Type: multipart/mixed; boundary=\"" + b + b"\"\r\n\r\n--" + b +
-                 b"\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--" + b +
-                 b"\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--" + b + b"--\r\n")
+        inner = (
+            b"From: " + OWNER.encode() + b"\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="'
+            + b
+            + b'"\r\n\r\n--'
+            + b
+            + b"\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--"
+            + b
+            + b"\r\nContent-Type: message/rfc822\r\n\r\n"
+            + inner
+            + b"\r\n--"
+            + b
+            + b"--\r\n"
+        )
     return AUTH_OK.encode() + b"\r\n" + inner
 
 
@@ -109,12 +149,18 @@ BAD_MAIL = {
     "whitespace": b"\r\n\r\n  \r\n",
     "headers_only": b"From: lisa@example.test\r\nSubject: hi\r\n",
     "binary": bytes(range(256)) * 4,
-    "bad_charset": (b"From: " + OWNER.encode() + b"\r\nContent-Type: text/plain; charset=x-nope"
-                    b"\r\n\r\n\xff\xfe caf\xe9"),
-    "broken_multipart": (b"From: " + OWNER.encode() + b"\r\nContent-Type: multipart/mixed; "
-                         b"boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhi"),
-    "bad_base64": (b"From: " + OWNER.encode() + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                   b"@@@not base64@@@"),
+    "bad_charset": (
+        b"From: " + OWNER.encode() + b"\r\nContent-Type: text/plain; charset=x-nope"
+        b"\r\n\r\n\xff\xfe caf\xe9"
+    ),
+    "broken_multipart": (
+        b"From: " + OWNER.encode() + b"\r\nContent-Type: multipart/mixed; "
+        b'boundary="zz"\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhi'
+    ),
+    "bad_base64": (
+        b"From: " + OWNER.encode() + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"@@@not base64@@@"
+    ),
     "header_injection": b"From: =?utf-8?q?Eve=0D=0ABcc=3A_x=40evil?= <eve@evil.example>\r\n\r\nx",
     "huge_header": b"From: " + b"a" * 200_000 + b"@x\r\nSubject: " + b"s" * 100_000 + b"\r\n\r\nx",
     "nested_rfc822_200": _nested(200),
@@ -136,24 +182,33 @@ class TestBadMail:
         msg["To"] = "intros@example.test"
         msg["Subject"] = "Fwd: CV"
         msg["Message-ID"] = "<big@x>"
-        msg.set_content("---------- Forwarded message ---------\nFrom: Tim Walker "
-                        "<tim@example.org>\nSubject: CV\n\n" + TIM_ASKS)
-        msg.add_attachment(b"\0" * (25 * 1024 * 1024), maintype="application",
-                           subtype="pdf", filename="cv.pdf")
+        msg.set_content(
+            "---------- Forwarded message ---------\nFrom: Tim Walker "
+            "<tim@example.org>\nSubject: CV\n\n" + TIM_ASKS
+        )
+        msg.add_attachment(
+            b"\0" * (25 * 1024 * 1024), maintype="application", subtype="pdf", filename="cv.pdf"
+        )
         r = read_mail(AUTH_OK.encode() + b"\r\n" + msg.as_bytes(), ctx)
         assert r.kind == "request" and r.request is not None
         assert r.request.requester is not None
         assert r.request.requester.email == "tim@example.org"
 
-    @settings(max_examples=150, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(st.binary(max_size=3000))
     def test_random_bytes(self, ctx: Context, raw: bytes) -> None:
         """Any bytes at all: a Reading, never an exception."""
         read_mail(raw, ctx)
 
-    @settings(max_examples=150, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(st.data())
     def test_mutated_requests(self, ctx: Context, data: st.DataObject) -> None:
         """A real request with bytes flipped, cut or repeated: never an exception."""
@@ -164,28 +219,37 @@ class TestBadMail:
             if op == "flip":
                 raw[i] = data.draw(st.integers(0, 255))
             elif op == "cut":
-                del raw[i:i + data.draw(st.integers(1, 50))]
+                del raw[i : i + data.draw(st.integers(1, 50))]
             else:
-                raw[i:i] = raw[i:i + data.draw(st.integers(1, 50))]
+                raw[i:i] = raw[i : i + data.draw(st.integers(1, 50))]
             if not raw:
                 break
         read_mail(bytes(raw), ctx)
 
 
 class TestOutgoingHeaders:
-    @pytest.mark.parametrize("name", ["Tim\r\nBcc: eve@evil.example", "Tim\nWalker",
-                                      "Tim\x00\x07Walker", "Tim\u2028Walker"])
+    @pytest.mark.parametrize(
+        "name",
+        ["Tim\r\nBcc: eve@evil.example", "Tim\nWalker", "Tim\x00\x07Walker", "Tim\u2028Walker"],
+    )
     def test_control_characters_never_reach_a_header(self, name: str) -> None:
         """CR/LF and control characters in names and subjects are stripped from headers."""
         rendered = Rendered(name="optin_target", subject=f"Hello {name}", text="x\n", html=None)
-        msg = compose(rendered, sender=Address("Lisa", "lisa", "example.test"),
-                      to=[Person(name=name, email="tim@example.org")], message_id="<m@x>",
-                      date=NOW)
+        msg = compose(
+            rendered,
+            sender=Address("Lisa", "lisa", "example.test"),
+            to=[Person(name=name, email="tim@example.org")],
+            message_id="<m@x>",
+            date=NOW,
+        )
         raw = msg.as_bytes()
         head = raw.split(b"\n\n", 1)[0]
         assert b"\x00" not in head and b"\x07" not in head
-        names = [line.split(b":", 1)[0].lower() for line in head.split(b"\n")
-                 if not line.startswith((b" ", b"\t"))]
+        names = [
+            line.split(b":", 1)[0].lower()
+            for line in head.split(b"\n")
+            if not line.startswith((b" ", b"\t"))
+        ]
         assert b"bcc" not in names
         assert names.count(b"to") == 1 and names.count(b"subject") == 1
 
@@ -197,12 +261,21 @@ class TestComposedMail:
         rendered = Rendered(
             name="optin_target",
             subject="Introduction: Zoë Ødegaard would like to meet you, about a long topic "
-                    "[intro K7F3Q2]",
-            text="Hi Zoë,\n\n= signs, long lines " + "x" * 120 + "\n", html="<p>Hi Zoë</p>")
-        raw = compose_bytes(rendered, sender=Address("Lisa Bålbes", "lisa", "example.test"),
-                            to=[Person(name="Zoë Ødegaard", email="zoe@example.org"),
-                                Person(name="Bob, Jr.", email="bob@example.org")],
-                            message_id="<m@x>", date=NOW, reply_to="intros+abc@example.test")
+            "[intro K7F3Q2]",
+            text="Hi Zoë,\n\n= signs, long lines " + "x" * 120 + "\n",
+            html="<p>Hi Zoë</p>",
+        )
+        raw = compose_bytes(
+            rendered,
+            sender=Address("Lisa Bålbes", "lisa", "example.test"),
+            to=[
+                Person(name="Zoë Ødegaard", email="zoe@example.org"),
+                Person(name="Bob, Jr.", email="bob@example.org"),
+            ],
+            message_id="<m@x>",
+            date=NOW,
+            reply_to="intros+abc@example.test",
+        )
         assert b"\r\n" in raw and raw.isascii()
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert [a.display_name for a in msg["To"].addresses] == ["Zoë Ødegaard", "Bob, Jr."]

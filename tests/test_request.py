@@ -717,9 +717,7 @@ class TestNeverRaises:
             contacts=BOOK,
         )
         assert isinstance(req, IntroRequest)
-        req2 = request._read_note(
-            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK
-        )
+        req2 = request._read_note(body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK)
         assert isinstance(req2, IntroRequest)
 
     @settings(max_examples=300, deadline=None)
@@ -777,9 +775,7 @@ class TestNeverRaises:
             owner_name="Mara Lindgren",
             contacts=BOOK,
         )
-        request._read_note(
-            body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK
-        )
+        request._read_note(body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK)
 
 
 class TestReasonPhrasings:
@@ -949,12 +945,17 @@ class TestAnyCue:
     each phrase in turn, on real sentences and on made-up ones."""
 
     SAMPLES = [
-        "Could you introduce me to Dr. Anja Becker?", "Would you put me in touch with Tim?",
+        "Could you introduce me to Dr. Anja Becker?",
+        "Would you put me in touch with Tim?",
         "Pourriez-vous me présenter à Zoë Müller ?",
         "Könnten Sie mich mit Herrn Weber bekannt machen?",
-        "¿Podrías presentarme a Luis Romero?", "Thanks for the lovely dinner.",
-        "I look forward to hearing from you.", "Is Helen Achebe someone you could introduce me to?",
-        "Could you pass this along to your contact?", "Kontakt zu Frau Berg wäre toll.", "",
+        "¿Podrías presentarme a Luis Romero?",
+        "Thanks for the lovely dinner.",
+        "I look forward to hearing from you.",
+        "Is Helen Achebe someone you could introduce me to?",
+        "Could you pass this along to your contact?",
+        "Kontakt zu Frau Berg wäre toll.",
+        "",
     ]
 
     @pytest.mark.parametrize("text", SAMPLES)
@@ -964,11 +965,44 @@ class TestAnyCue:
         assert bool(asks._ANY_CUE.search(text)) == any(c.search(text) for c in asks._CUES)
 
     @settings(max_examples=300, deadline=None)
-    @given(st.lists(st.sampled_from(
-        ["introduce", "me", "to", "us", "put", "in", "touch", "with", "forward", "look",
-         "présenter", "mich", "mit", "Herrn", "presentarme", "a", "Kontakt", "zu", "is",
-         "Helen", "Achebe", "someone", "you", "pass", "along", ".", "?", "\n", "Dr."]),
-        max_size=14).map(" ".join))
+    @given(
+        st.lists(
+            st.sampled_from(
+                [
+                    "introduce",
+                    "me",
+                    "to",
+                    "us",
+                    "put",
+                    "in",
+                    "touch",
+                    "with",
+                    "forward",
+                    "look",
+                    "présenter",
+                    "mich",
+                    "mit",
+                    "Herrn",
+                    "presentarme",
+                    "a",
+                    "Kontakt",
+                    "zu",
+                    "is",
+                    "Helen",
+                    "Achebe",
+                    "someone",
+                    "you",
+                    "pass",
+                    "along",
+                    ".",
+                    "?",
+                    "\n",
+                    "Dr.",
+                ]
+            ),
+            max_size=14,
+        ).map(" ".join)
+    )
     def test_agrees_on_made_up_text(self, text: str) -> None:
         from introd.reading import asks
 
@@ -980,14 +1014,22 @@ CHAIN_REQUEST = (
     "scaling up a bio-based resin and want to learn how her team qualified suppliers.\n\n"
     "Thanks,\nRavi Menon\n"
 )
-_GMAIL = ("---------- Forwarded message ---------\nFrom: {name} <{email}>\n"
-          "Date: Mon, Mar 3, 2025 at 9:00 AM\nSubject: Fwd: resin\nTo: someone@x.example\n\n")
-_OUTLOOK = ("________________________________\nFrom: {name} <{email}>\n"
-            "Sent: Monday, March 3, 2025 9:00 AM\nTo: someone@x.example\nSubject: FW: resin\n\n")
-_ITALIAN = ("________________________________\nDa: {name} <{email}>\n"
-            "Inviato: lunedì 3 marzo 2025 09:00\nA: someone@x.example\nOggetto: I: resina\n\n")
-_DUTCH = ("---------- Doorgestuurd bericht ---------\nVan: {name} <{email}>\n"
-          "Date: ma 3 mrt 2025 om 09:00\nSubject: Fwd: hars\nTo: someone@x.example\n\n")
+_GMAIL = (
+    "---------- Forwarded message ---------\nFrom: {name} <{email}>\n"
+    "Date: Mon, Mar 3, 2025 at 9:00 AM\nSubject: Fwd: resin\nTo: someone@x.example\n\n"
+)
+_OUTLOOK = (
+    "________________________________\nFrom: {name} <{email}>\n"
+    "Sent: Monday, March 3, 2025 9:00 AM\nTo: someone@x.example\nSubject: FW: resin\n\n"
+)
+_ITALIAN = (
+    "________________________________\nDa: {name} <{email}>\n"
+    "Inviato: lunedì 3 marzo 2025 09:00\nA: someone@x.example\nOggetto: I: resina\n\n"
+)
+_DUTCH = (
+    "---------- Doorgestuurd bericht ---------\nVan: {name} <{email}>\n"
+    "Date: ma 3 mrt 2025 om 09:00\nSubject: Fwd: hars\nTo: someone@x.example\n\n"
+)
 _PASS_ON = [
     "Ravi asked me to pass this on - see below.",
     "Forwarding this from a friend.",
@@ -1016,9 +1058,11 @@ class TestForwardChains:
     def test_passers_are_recorded_never_requester_or_target(self, depth: int, fmt: str) -> None:
         """Two and three levels of colleagues passing the request on: the asker is the
         requester, each colleague is in forwarded_by, and the blurb is the asker's words."""
-        people = [("Jonas Berg", "jonas@berg.example", "Mara, one for you - see below."),
-                  ("Lea Kurz", "lea@kurz.example", "Passing along, Jonas knows him."),
-                  ("Ola Nord", "ola@nord.example", "")][:depth]
+        people = [
+            ("Jonas Berg", "jonas@berg.example", "Mara, one for you - see below."),
+            ("Lea Kurz", "lea@kurz.example", "Passing along, Jonas knows him."),
+            ("Ola Nord", "ola@nord.example", ""),
+        ][:depth]
         req = read(self._chain(people, [fmt] * depth))
         assert req.requester == Person(name="Ravi Menon", email="ravi.menon@mailbox.example")
         assert target_of(req) == ("Greta Vogt", "greta.vogt@rheinpolymer.example")
@@ -1041,8 +1085,9 @@ class TestForwardChains:
     @settings(max_examples=60, deadline=None)
     @given(
         words=st.lists(st.sampled_from(_PASS_ON), min_size=1, max_size=4),
-        fmts=st.lists(st.sampled_from([_GMAIL, _OUTLOOK, _ITALIAN, _DUTCH]), min_size=4,
-                      max_size=4),
+        fmts=st.lists(
+            st.sampled_from([_GMAIL, _OUTLOOK, _ITALIAN, _DUTCH]), min_size=4, max_size=4
+        ),
         noise=st.text(max_size=40),
     )
     def test_any_chain_of_passers_reads_the_asker(
@@ -1063,15 +1108,21 @@ class TestForwardChains:
         """`introd parse` shows who passed the request on."""
         people = [("Jonas Berg", "jonas@berg.example", "See below.")]
         req = read(self._chain(people, [_GMAIL]))
-        assert req.as_json()["forwarded_by"] == [{"name": "Jonas Berg", "email": "jonas@berg.example"}]
+        assert req.as_json()["forwarded_by"] == [
+            {"name": "Jonas Berg", "email": "jonas@berg.example"}
+        ]
         assert "forwarded_by" not in read(forward(CHAIN_REQUEST)).as_json()
 
 
 class TestReasonMeasure:
     @pytest.mark.parametrize(
         ("text", "words"),
-        [("We want to learn", 4), ("弊社の新しい炭素繊維の試験について伺いたい", 11),
-         ("Sensor 試験", 2), ("", 0)],
+        [
+            ("We want to learn", 4),
+            ("弊社の新しい炭素繊維の試験について伺いたい", 11),
+            ("Sensor 試験", 2),
+            ("", 0),
+        ],
     )
     def test_words_are_counted_in_every_script(self, text: str, words: int) -> None:
         """Words are counted by spaces, and in CJK text about one per two characters."""

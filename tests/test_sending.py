@@ -61,16 +61,18 @@ class TestBacklog:
         assert d.events("sender_finished")[0]["sent"] == 2 * COUNT
         assert d.events("sender_failed") == []
 
-    def test_in_process_run_once_counts_what_the_sender_sent(self, world: World,
-                                                             clock: Any) -> None:
+    def test_in_process_run_once_counts_what_the_sender_sent(
+        self, world: World, clock: Any
+    ) -> None:
         """run --once: the sender's mails show in the metrics, the rest of the pass sends
         nothing twice, and the next pass finds nothing to do."""
         daemon = Daemon(load_config(world.config_path), clock=clock)
         stats = daemon.run_once()
         assert stats.handled == COUNT
         assert len(world.sent()) == 2 * COUNT
-        out = (daemon.metrics.value("introd_mails_out_total", template="optin_requester")
-               + daemon.metrics.value("introd_mails_out_total", template="optin_target"))
+        out = daemon.metrics.value(
+            "introd_mails_out_total", template="optin_requester"
+        ) + daemon.metrics.value("introd_mails_out_total", template="optin_target")
         assert out == 2 * COUNT
         assert daemon.store.outbox_depth() == 0
         assert Daemon(load_config(world.config_path), clock=clock).run_once().sent == 0
@@ -81,8 +83,9 @@ class TestBacklog:
         once a server answers every mail leaves exactly once."""
         from servers import SmtpServer
 
-        late = SmtpServer(user=world.smtp.user, password=world.smtp.password,
-                          dovecot=world.dovecot)  # not started: nothing listens on its port
+        late = SmtpServer(
+            user=world.smtp.user, password=world.smtp.password, dovecot=world.dovecot
+        )  # not started: nothing listens on its port
         world.write_config(smtp={"port": late.port})
         daemon = Daemon(load_config(world.config_path), clock=clock)
         with pytest.raises(DeliveryError):
@@ -91,8 +94,7 @@ class TestBacklog:
         assert daemon.metrics.value("introd_errors_total", where="smtp") >= 1
         assert world.dovecot.messages(INTROS) == []  # every request was read and put away
         with late:
-            assert Daemon(load_config(world.config_path),
-                          clock=clock).run_once().sent == 2 * COUNT
+            assert Daemon(load_config(world.config_path), clock=clock).run_once().sent == 2 * COUNT
             ids = [m.data for m in late.received]
         assert len(ids) == 2 * COUNT == len(set(ids))
 
@@ -173,9 +175,9 @@ def _the_rest_in_a_new_run(world: World) -> list[str]:
         assert again.stop() == 0
     return [str(m["Message-ID"]) for m in world.sent()]
 
+
 class TestLongRunning:
-    def test_moved_mail_leaves_no_untagged_responses_behind(self, world: World,
-                                                            clock: Any) -> None:
+    def test_moved_mail_leaves_no_untagged_responses_behind(self, world: World, clock: Any) -> None:
         """imaplib would keep the EXPUNGE of every mail moved away for as long as the
         connection lives; the daemon drops them after each move."""
         daemon = Daemon(load_config(world.config_path), clock=clock)

@@ -29,21 +29,29 @@ CLIENT = "introd-test-client"
 class TestPasswordCommand:
     def test_first_line_of_output_is_the_password(self, tmp_path: Path) -> None:
         """password_command's first line is the password; later lines are ignored."""
-        cfg = build_config(config_with(imap__password=None,
-                                       imap__password_command="printf 'pw1\\nsecond\\n'"),
-                           path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(imap__password=None, imap__password_command="printf 'pw1\\nsecond\\n'"),
+            path=tmp_path / "c.yaml",
+        )
         assert cfg.imap is not None and cfg.imap.password.reveal() == "pw1"
 
-    @pytest.mark.parametrize("command, problem", [
-        ("echo leaked-secret; echo more-leak >&2; exit 3", "exit status 3"),
-        ("true", "printed nothing"),
-        ("/nonexistent/helper", "exit status 127"),
-    ], ids=["fails", "prints_nothing", "missing"])
-    def test_failing_command_is_one_line_naming_the_key(self, tmp_path: Path, command: str,
-                                                        problem: str) -> None:
+    @pytest.mark.parametrize(
+        "command, problem",
+        [
+            ("echo leaked-secret; echo more-leak >&2; exit 3", "exit status 3"),
+            ("true", "printed nothing"),
+            ("/nonexistent/helper", "exit status 127"),
+        ],
+        ids=["fails", "prints_nothing", "missing"],
+    )
+    def test_failing_command_is_one_line_naming_the_key(
+        self, tmp_path: Path, command: str, problem: str
+    ) -> None:
         """A failing command is a ConfigError naming the key; its output never shows."""
-        cfg = build_config(config_with(imap__password=None, imap__password_command=command),
-                           path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(imap__password=None, imap__password_command=command),
+            path=tmp_path / "c.yaml",
+        )
         assert cfg.imap is not None
         with pytest.raises(ConfigError) as err:
             cfg.imap.password.reveal()
@@ -51,12 +59,15 @@ class TestPasswordCommand:
         assert "imap.password_command" in message and problem in message
         assert "leak" not in message and "\n" not in message
 
-    def test_command_that_hangs_is_stopped(self, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_command_that_hangs_is_stopped(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """A command that never ends is stopped after the timeout, with a clear error."""
         monkeypatch.setattr(config_mod, "PASSWORD_COMMAND_TIMEOUT", 0.2)
-        cfg = build_config(config_with(imap__password=None, imap__password_command="sleep 30"),
-                           path=tmp_path / "c.yaml")
+        cfg = build_config(
+            config_with(imap__password=None, imap__password_command="sleep 30"),
+            path=tmp_path / "c.yaml",
+        )
         assert cfg.imap is not None
         with pytest.raises(ConfigError, match="imap.password_command.*did not finish"):
             cfg.imap.password.reveal()
@@ -64,13 +75,15 @@ class TestPasswordCommand:
     def test_only_one_way_to_give_a_password(self, tmp_path: Path) -> None:
         """password and password_command together are a config error."""
         with pytest.raises(ConfigError, match="give only one of password, password_command"):
-            build_config(config_with(imap__password_command="pass show x"),
-                         path=tmp_path / "c.yaml")
+            build_config(
+                config_with(imap__password_command="pass show x"), path=tmp_path / "c.yaml"
+            )
 
 
 def oauth_config(**oauth: Any) -> dict[str, Any]:
-    data = config_with(imap__auth="oauth2", smtp__auth="oauth2",
-                       smtp__username="intros@example.com")
+    data = config_with(
+        imap__auth="oauth2", smtp__auth="oauth2", smtp__username="intros@example.com"
+    )
     data["oauth2"] = oauth
     return data
 
@@ -78,13 +91,20 @@ def oauth_config(**oauth: Any) -> dict[str, Any]:
 class TestOAuth2Config:
     def test_microsoft_client_credentials_defaults(self, tmp_path: Path) -> None:
         """Microsoft with a secret: client_credentials, the tenant's endpoints, .default."""
-        cfg = build_config(oauth_config(provider="microsoft", client_id="abc",
-                                        tenant="contoso.onmicrosoft.com",
-                                        client_secret="s"), path=tmp_path / "c.yaml")
+        cfg = build_config(
+            oauth_config(
+                provider="microsoft",
+                client_id="abc",
+                tenant="contoso.onmicrosoft.com",
+                client_secret="s",
+            ),
+            path=tmp_path / "c.yaml",
+        )
         o = cfg.oauth2
         assert o is not None and o.flow == "client_credentials"
-        assert o.token_url == ("https://login.microsoftonline.com/contoso.onmicrosoft.com/"
-                               "oauth2/v2.0/token")
+        assert o.token_url == (
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        )
         assert o.scopes == ("https://outlook.office365.com/.default",)
         assert o.token_file == cfg.state_path.parent / "oauth2-token.json"
         assert cfg.imap is not None and cfg.imap.oauth2 == o
@@ -92,33 +112,73 @@ class TestOAuth2Config:
 
     def test_microsoft_device_flow_scopes(self, tmp_path: Path) -> None:
         """A public Microsoft client asks for IMAP and SMTP scopes and offline_access."""
-        cfg = build_config(oauth_config(provider="microsoft", client_id="abc",
-                                        flow="device"), path=tmp_path / "c.yaml")
+        cfg = build_config(
+            oauth_config(provider="microsoft", client_id="abc", flow="device"),
+            path=tmp_path / "c.yaml",
+        )
         assert cfg.oauth2 is not None
         assert "https://outlook.office.com/IMAP.AccessAsUser.All" in cfg.oauth2.scopes
         assert "offline_access" in cfg.oauth2.scopes
         assert cfg.oauth2.device_authorization_url is not None
         assert "/organizations/" in cfg.oauth2.device_authorization_url
 
-    @pytest.mark.parametrize("oauth, key, words", [
-        ({"provider": "google", "client_id": "x", "flow": "device"}, "oauth2.flow",
-         "device flow refuses"),
-        ({"provider": "google", "client_id": "x", "flow": "client_credentials",
-          "client_secret": "s"}, "oauth2.flow", "no client_credentials"),
-        ({"provider": "microsoft", "client_id": "x", "flow": "client_credentials"},
-         "oauth2.tenant", "is required"),
-        ({"provider": "custom", "client_id": "x", "flow": "device"}, "oauth2.token_url",
-         "is required"),
-        ({"provider": "custom", "client_id": "x", "token_url": "http://idp.example/token"},
-         "oauth2.token_url", "https://"),
-        ({"provider": "microsoft", "client_id": "x", "flow": "sideways"}, "oauth2.flow",
-         "expected one of"),
-        ({"provider": "microsoft", "client_id": "x", "colour": "blue"}, "oauth2.colour",
-         "unknown key"),
-    ], ids=["google_device", "google_app", "no_tenant", "no_token_url", "http_url",
-            "bad_flow", "unknown_key"])
-    def test_bad_oauth2_sections(self, tmp_path: Path, oauth: dict[str, Any], key: str,
-                                 words: str) -> None:
+    @pytest.mark.parametrize(
+        "oauth, key, words",
+        [
+            (
+                {"provider": "google", "client_id": "x", "flow": "device"},
+                "oauth2.flow",
+                "device flow refuses",
+            ),
+            (
+                {
+                    "provider": "google",
+                    "client_id": "x",
+                    "flow": "client_credentials",
+                    "client_secret": "s",
+                },
+                "oauth2.flow",
+                "no client_credentials",
+            ),
+            (
+                {"provider": "microsoft", "client_id": "x", "flow": "client_credentials"},
+                "oauth2.tenant",
+                "is required",
+            ),
+            (
+                {"provider": "custom", "client_id": "x", "flow": "device"},
+                "oauth2.token_url",
+                "is required",
+            ),
+            (
+                {"provider": "custom", "client_id": "x", "token_url": "http://idp.example/token"},
+                "oauth2.token_url",
+                "https://",
+            ),
+            (
+                {"provider": "microsoft", "client_id": "x", "flow": "sideways"},
+                "oauth2.flow",
+                "expected one of",
+            ),
+            (
+                {"provider": "microsoft", "client_id": "x", "colour": "blue"},
+                "oauth2.colour",
+                "unknown key",
+            ),
+        ],
+        ids=[
+            "google_device",
+            "google_app",
+            "no_tenant",
+            "no_token_url",
+            "http_url",
+            "bad_flow",
+            "unknown_key",
+        ],
+    )
+    def test_bad_oauth2_sections(
+        self, tmp_path: Path, oauth: dict[str, Any], key: str, words: str
+    ) -> None:
         """Each mistake in oauth2: is reported with its key."""
         with pytest.raises(ConfigError) as err:
             build_config(oauth_config(**oauth), path=tmp_path / "c.yaml")
@@ -130,19 +190,26 @@ class TestOAuth2Config:
             build_config(config_with(imap__auth="oauth2"), path=tmp_path / "c.yaml")
 
     @pytest.mark.parametrize("host", ["outlook.office365.com", "imap-mail.outlook.com"])
-    def test_password_on_a_host_that_refuses_passwords(self, tmp_path: Path,
-                                                       host: str) -> None:
+    def test_password_on_a_host_that_refuses_passwords(self, tmp_path: Path, host: str) -> None:
         """check-config's warnings tell a password user of Microsoft what to do instead."""
         cfg = build_config(config_with(imap__host=host), path=tmp_path / "c.yaml")
         (advice,) = [w for w in config_mod.warnings_for(cfg) if host in w]
         assert "imap.auth: oauth2" in advice and "docs/providers.md" in advice
 
 
-def _token(access: str = "at-1", *, expires_at: float | None = None,
-           refresh: str | None = "rt-1") -> oauth2.Token:
-    return oauth2.Token(access_token=access, expires_at=expires_at, refresh_token=refresh,
-                        scopes=("mail",), account=INTROS, flow="device", client_id=CLIENT,
-                        obtained_at=0.0)
+def _token(
+    access: str = "at-1", *, expires_at: float | None = None, refresh: str | None = "rt-1"
+) -> oauth2.Token:
+    return oauth2.Token(
+        access_token=access,
+        expires_at=expires_at,
+        refresh_token=refresh,
+        scopes=("mail",),
+        account=INTROS,
+        flow="device",
+        client_id=CLIENT,
+        obtained_at=0.0,
+    )
 
 
 class TestTokenFile:
@@ -166,12 +233,18 @@ class TestTokenFile:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert oauth2.read_token(path).access_token == "b"  # type: ignore[union-attr]
 
-    @pytest.mark.parametrize("content", [
-        "{not json", "[]", json.dumps({"version": 99}),
-        json.dumps({"version": 1, "access_token": 5}), "",
-    ], ids=["broken_json", "a_list", "other_version", "wrong_types", "empty"])
-    def test_malformed_token_file_is_one_line_naming_it(self, tmp_path: Path,
-                                                        content: str) -> None:
+    @pytest.mark.parametrize(
+        "content",
+        [
+            "{not json",
+            "[]",
+            json.dumps({"version": 99}),
+            json.dumps({"version": 1, "access_token": 5}),
+            "",
+        ],
+        ids=["broken_json", "a_list", "other_version", "wrong_types", "empty"],
+    )
+    def test_malformed_token_file_is_one_line_naming_it(self, tmp_path: Path, content: str) -> None:
         """A token file introd did not write is an AuthError naming the file and the fix."""
         path = tmp_path / "t.json"
         path.write_text(content)
@@ -187,18 +260,36 @@ class TestTokenFile:
 
 
 # -- against the servers ---------------------------------------------------------------
-def _server_config(tmp_path: Path, dovecot: Any, smtp: Any, token_server: Any,
-                   **oauth: Any) -> Any:
+def _server_config(tmp_path: Path, dovecot: Any, smtp: Any, token_server: Any, **oauth: Any) -> Any:
     data = config_with(
-        imap={"host": "127.0.0.1", "port": dovecot.imap_port, "security": "none",
-              "username": INTROS, "auth": "oauth2", "timeout": "5s"},
-        smtp={"host": "127.0.0.1", "port": smtp.port, "security": "none",
-              "username": INTROS, "auth": "oauth2", "timeout": "5s"},
-        reply_address=INTROS)
-    data["oauth2"] = {"provider": "custom", "client_id": CLIENT, "flow": "device",
-                      "token_url": token_server.token_url,
-                      "device_authorization_url": token_server.device_url,
-                      "token_file": "token.json", "timeout": "2s", **oauth}
+        imap={
+            "host": "127.0.0.1",
+            "port": dovecot.imap_port,
+            "security": "none",
+            "username": INTROS,
+            "auth": "oauth2",
+            "timeout": "5s",
+        },
+        smtp={
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": "none",
+            "username": INTROS,
+            "auth": "oauth2",
+            "timeout": "5s",
+        },
+        reply_address=INTROS,
+    )
+    data["oauth2"] = {
+        "provider": "custom",
+        "client_id": CLIENT,
+        "flow": "device",
+        "token_url": token_server.token_url,
+        "device_authorization_url": token_server.device_url,
+        "token_file": "token.json",
+        "timeout": "2s",
+        **oauth,
+    }
     return build_config(data, path=tmp_path / "c.yaml")
 
 
@@ -217,16 +308,16 @@ def _sign_in_to_both(cfg: Any) -> None:
 
 
 @pytest.fixture
-def signed_in(tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any,
-              token_server: Any) -> Any:
+def signed_in(tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any) -> Any:
     """A config signed in as the intro mailbox: its tokens in the token file."""
     oauth2.forget_sources()
     token_server.add_client(CLIENT)
     cfg = _server_config(tmp_path, oauth_dovecot, oauth_smtp, token_server)
     access, refresh = token_server.issue(INTROS, CLIENT)
     assert cfg.oauth2 is not None
-    oauth2.write_token(cfg.oauth2.token_file, _token(access, refresh=refresh,
-                                                      expires_at=time.time() + 3600))
+    oauth2.write_token(
+        cfg.oauth2.token_file, _token(access, refresh=refresh, expires_at=time.time() + 3600)
+    )
     yield cfg
     oauth2.forget_sources()
 
@@ -243,14 +334,13 @@ class TestSasl:
         """The initial responses are exactly those of RFC 7628 and Google's XOAUTH2."""
         assert sasl.xoauth2("a@b.example", "T") == "user=a@b.example\x01auth=Bearer T\x01\x01"
         assert sasl.oauthbearer("a,b=c@x.example", "T", "imap.x.example", 993) == (
-            "n,a=a=2Cb=3Dc@x.example,\x01host=imap.x.example\x01port=993\x01"
-            "auth=Bearer T\x01\x01")
+            "n,a=a=2Cb=3Dc@x.example,\x01host=imap.x.example\x01port=993\x01auth=Bearer T\x01\x01"
+        )
         assert sasl.choose_mechanism(["PLAIN", "XOAUTH2", "OAUTHBEARER"]) == "OAUTHBEARER"
         assert sasl.choose_mechanism(["PLAIN", "xoauth2"]) == "XOAUTH2"
         assert sasl.choose_mechanism(["PLAIN", "LOGIN"]) is None
 
-    def test_imap_login_with_token(self, signed_in: Any, mechanism: str,
-                                   token_server: Any) -> None:
+    def test_imap_login_with_token(self, signed_in: Any, mechanism: str, token_server: Any) -> None:
         """IMAP logs in with the stored token over the chosen mechanism."""
         box = Mailbox(signed_in.imap)
         try:
@@ -260,8 +350,7 @@ class TestSasl:
             box.close()
         assert token_server.stats.grants == [], "a fresh token needs no request"
 
-    def test_smtp_login_with_token(self, signed_in: Any, mechanism: str,
-                                   oauth_smtp: Any) -> None:
+    def test_smtp_login_with_token(self, signed_in: Any, mechanism: str, oauth_smtp: Any) -> None:
         """SMTP AUTH with the stored token over the chosen mechanism, and a mail goes."""
         conn = SmtpConnection(signed_in.smtp)
         try:
@@ -272,8 +361,9 @@ class TestSasl:
         assert oauth_smtp.oauth_logins == [INTROS]
         assert len(oauth_smtp.sent_to("bob@example.test")) == 1
 
-    def test_refused_token_is_refreshed_once(self, signed_in: Any, mechanism: str,
-                                             token_server: Any, oauth_smtp: Any) -> None:
+    def test_refused_token_is_refreshed_once(
+        self, signed_in: Any, mechanism: str, token_server: Any, oauth_smtp: Any
+    ) -> None:
         """A token the servers refuse (expired early) is refreshed once, then works."""
         token_server.expire_access_tokens()
         _sign_in_to_both(signed_in)
@@ -281,8 +371,9 @@ class TestSasl:
         stored = oauth2.read_token(signed_in.oauth2.token_file)
         assert stored is not None and token_server.introspect(stored.access_token)["active"]
 
-    def test_server_that_rejects_even_a_fresh_token(self, tmp_path: Path, oauth_dovecot: Any,
-                                                    oauth_smtp: Any, token_server: Any) -> None:
+    def test_server_that_rejects_even_a_fresh_token(
+        self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
+    ) -> None:
         """Tokens for another account: one refresh, then a one-line refusal, no loop."""
         oauth2.forget_sources()
         token_server.add_client(CLIENT)
@@ -307,35 +398,52 @@ class TestSasl:
         assert second != first and token_server.stats.grants == ["refresh_token"]
         assert source.access_token() == second
 
-    def test_server_without_oauth_mechanisms(self, tmp_path: Path, dovecot: Any,
-                                             smtp_server: Any, token_server: Any) -> None:
+    def test_server_without_oauth_mechanisms(
+        self, tmp_path: Path, dovecot: Any, smtp_server: Any, token_server: Any
+    ) -> None:
         """A server that offers only PLAIN/LOGIN: one line saying oauth2 cannot work."""
         oauth2.forget_sources()
         token_server.add_client(CLIENT)
         cfg = _server_config(tmp_path, dovecot, smtp_server, token_server)
         access, refresh = token_server.issue(INTROS, CLIENT)
         oauth2.write_token(cfg.oauth2.token_file, _token(access, refresh=refresh))
-        with pytest.raises(MailboxError, match="offers neither OAUTHBEARER nor XOAUTH2 "
-                                               r"\(it offers PLAIN, LOGIN\)"):
+        with pytest.raises(
+            MailboxError,
+            match="offers neither OAUTHBEARER nor XOAUTH2 "
+            r"\(it offers PLAIN, LOGIN\)",
+        ):
             Mailbox(cfg.imap).connect()
         with pytest.raises(DeliveryError, match="smtp.auth: oauth2 cannot work here"):
             SmtpConnection(cfg.smtp).open()
         assert token_server.stats.grants == []
         oauth2.forget_sources()
 
-    @pytest.mark.parametrize("life, used_after, fresh", [
-        (3600, 3000, True), (3600, 3400, False), (60, 50, True), (60, 55, False),
-    ])
-    def test_when_a_token_counts_as_fresh(self, life: float, used_after: float,
-                                          fresh: bool) -> None:
+    @pytest.mark.parametrize(
+        "life, used_after, fresh",
+        [
+            (3600, 3000, True),
+            (3600, 3400, False),
+            (60, 50, True),
+            (60, 55, False),
+        ],
+    )
+    def test_when_a_token_counts_as_fresh(
+        self, life: float, used_after: float, fresh: bool
+    ) -> None:
         """Five minutes' margin, or a tenth of the life of a short-lived token."""
-        token = oauth2.Token(access_token="a", expires_at=1000.0 + life, refresh_token="r",
-                             scopes=(), account=None, flow="device", client_id="c",
-                             obtained_at=1000.0)
+        token = oauth2.Token(
+            access_token="a",
+            expires_at=1000.0 + life,
+            refresh_token="r",
+            scopes=(),
+            account=None,
+            flow="device",
+            client_id="c",
+            obtained_at=1000.0,
+        )
         assert token.fresh(1000.0 + used_after) is fresh
 
-    def test_revoked_refresh_token_is_auth_expired(self, signed_in: Any,
-                                                   token_server: Any) -> None:
+    def test_revoked_refresh_token_is_auth_expired(self, signed_in: Any, token_server: Any) -> None:
         """A revoked grant: the refresh answers invalid_grant, which is AuthExpired."""
         token_server.revoke(INTROS)
         with pytest.raises(AuthExpired) as err:
@@ -346,11 +454,16 @@ class TestSasl:
 
 
 class TestProviderFaults:
-    @pytest.mark.parametrize("fault, words", [
-        ("hang", "no answer within 2s"), ("garbage", "not an OAuth 2.0 token response"),
-    ])
-    def test_endpoint_fault_is_one_line(self, signed_in: Any, token_server: Any, fault: str,
-                                        words: str) -> None:
+    @pytest.mark.parametrize(
+        "fault, words",
+        [
+            ("hang", "no answer within 2s"),
+            ("garbage", "not an OAuth 2.0 token response"),
+        ],
+    )
+    def test_endpoint_fault_is_one_line(
+        self, signed_in: Any, token_server: Any, fault: str, words: str
+    ) -> None:
         """A token endpoint that hangs or answers HTML: MailboxError naming the key."""
         token_server.expire_access_tokens()
         token_server.fail_next(fault)
@@ -359,14 +472,21 @@ class TestProviderFaults:
         assert "oauth2.token_url 127.0.0.1" in str(err.value) and words in str(err.value)
         assert "\n" not in str(err.value)
 
-    def test_wrong_client_secret(self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any,
-                                 token_server: Any) -> None:
+    def test_wrong_client_secret(
+        self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
+    ) -> None:
         """A wrong client secret names oauth2.client_secret and never shows it."""
         oauth2.forget_sources()
         token_server.add_client("app", "right-secret", app_mailbox=INTROS)
-        cfg = _server_config(tmp_path, oauth_dovecot, oauth_smtp, token_server,
-                             client_id="app", flow="client_credentials",
-                             client_secret="wrong-secret")
+        cfg = _server_config(
+            tmp_path,
+            oauth_dovecot,
+            oauth_smtp,
+            token_server,
+            client_id="app",
+            flow="client_credentials",
+            client_secret="wrong-secret",
+        )
         with pytest.raises(DeliveryError) as err:
             SmtpConnection(cfg.smtp).open()
         assert "oauth2.client_secret" in str(err.value) and "invalid_client" in str(err.value)
@@ -374,14 +494,20 @@ class TestProviderFaults:
         oauth2.forget_sources()
 
     def test_client_credentials_signs_in_without_a_person(
-            self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any,
-            token_server: Any) -> None:
+        self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
+    ) -> None:
         """client_credentials: a token is fetched and stored, no login, no refresh token."""
         oauth2.forget_sources()
         token_server.add_client("app", "right-secret", app_mailbox=INTROS)
-        cfg = _server_config(tmp_path, oauth_dovecot, oauth_smtp, token_server,
-                             client_id="app", flow="client_credentials",
-                             client_secret="right-secret")
+        cfg = _server_config(
+            tmp_path,
+            oauth_dovecot,
+            oauth_smtp,
+            token_server,
+            client_id="app",
+            flow="client_credentials",
+            client_secret="right-secret",
+        )
         _sign_in_to_both(cfg)
         assert token_server.stats.grants == ["client_credentials"]
         stored = oauth2.read_token(cfg.oauth2.token_file)

@@ -47,18 +47,26 @@ def _approve_when_asked(token_server: Any, user: str = INTROS) -> threading.Thre
 
 
 @pytest.fixture
-def world(tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any,
-          token_server: Any) -> Iterator[World]:
+def world(
+    tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
+) -> Iterator[World]:
     oauth2.forget_sources()
     token_server.add_client(CLIENT)
     w = World(tmp_path, oauth_dovecot, oauth_smtp)
-    w.extra_config = {"imap": {"auth": "oauth2", "password": None},
-                      "smtp": {"auth": "oauth2", "password": None, "username": INTROS}}
+    w.extra_config = {
+        "imap": {"auth": "oauth2", "password": None},
+        "smtp": {"auth": "oauth2", "password": None, "username": INTROS},
+    }
     w.write_config(
-        oauth2={"provider": "custom", "client_id": CLIENT, "flow": "device",
-                "token_url": token_server.token_url,
-                "device_authorization_url": token_server.device_url,
-                "timeout": "2s"})
+        oauth2={
+            "provider": "custom",
+            "client_id": CLIENT,
+            "flow": "device",
+            "token_url": token_server.token_url,
+            "device_authorization_url": token_server.device_url,
+            "timeout": "2s",
+        }
+    )
     yield w
     oauth2.forget_sources()
 
@@ -77,8 +85,8 @@ def _optin(world: World, user: str) -> Any:
 
 class TestLoginAndStories:
     def test_login_then_the_story_with_a_token_expiring_mid_run(
-            self, world: World, token_server: Any, clock: Any,
-            capsys: pytest.CaptureFixture[str]) -> None:
+        self, world: World, token_server: Any, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Device login, then request → opt-ins → yeses → one introduction, with every
         access token expiring in the middle: refreshed once, nothing lost or doubled."""
         assert world.cli("auth", "status") == 1, "not signed in yet"
@@ -111,9 +119,9 @@ class TestLoginAndStories:
         assert len(world.sent()) == 3, "nothing is sent twice"
         assert len(world.dovecot.messages(INTROS, "introd/done")) == 3
 
-    def test_revoked_refresh_token_in_run_once(self, world: World, token_server: Any,
-                                               clock: Any,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+    def test_revoked_refresh_token_in_run_once(
+        self, world: World, token_server: Any, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A revoked grant: run --once exits 1 with one line naming the fix; status,
         check-config and auth status all say a login is needed; a new login cures it."""
         _login(world, token_server, capsys)
@@ -143,8 +151,10 @@ class Running:
         self.log = world.tmp / "daemon.log"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "introd", "run", "--config", str(world.config_path)],
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     def lines(self) -> str:
         return self.log.read_text(errors="replace")
@@ -168,8 +178,8 @@ class Running:
 
 class TestDaemonAuthExpired:
     def test_revoked_grant_backs_off_keeps_the_outbox_and_resumes_on_sighup(
-            self, world: World, token_server: Any,
-            capsys: pytest.CaptureFixture[str]) -> None:
+        self, world: World, token_server: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """The daemon logs auth_expired once, keeps running and reading, holds what it
         queued, and after a new login plus SIGHUP sends each mail exactly once."""
         _login(world, token_server, capsys)
@@ -201,8 +211,9 @@ class TestDaemonAuthExpired:
         assert token["access_token"] not in d.lines()
         assert token["refresh_token"] not in d.lines()
 
-    def test_sender_process_reporting_auth_expired(self, world: World, token_server: Any,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def test_sender_process_reporting_auth_expired(
+        self, world: World, token_server: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """The backlog sender's refused refresh token is the daemon's auth_expired: logged
         once, the outbox held back with the backoff, not a sender crash."""
         from introd.daemon import Daemon
@@ -212,8 +223,12 @@ class TestDaemonAuthExpired:
         _login(world, token_server, capsys)
         setup_logging("json", "info")
         daemon = Daemon(load_config(world.config_path))
-        report = SenderReport(error=("auth", "oauth2.token_url 127.0.0.1:1 no longer accepts "
-                                             "the refresh token (invalid_grant)"))
+        report = SenderReport(
+            error=(
+                "auth",
+                "oauth2.token_url 127.0.0.1:1 no longer accepts the refresh token (invalid_grant)",
+            )
+        )
         daemon._sender_done(report)
         daemon._sender_done(report)
         assert daemon.auth_blocked and daemon._send_wait() > 0
@@ -233,8 +248,9 @@ class TestDaemonAuthExpired:
 
 
 class TestBadInput:
-    def test_malformed_token_file(self, world: World, clock: Any,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+    def test_malformed_token_file(
+        self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A token file that is not ours: run --once exits 1 with one line naming it;
         auth status says so; the mail stays for a later run."""
         (world.tmp / "oauth2-token.json").write_text("{garbage")
@@ -249,13 +265,15 @@ class TestBadInput:
         assert len(world.dovecot.messages(INTROS)) == 1, "the request is still there"
 
     def test_not_signed_in_is_reported_by_check_config(
-            self, world: World, capsys: pytest.CaptureFixture[str]) -> None:
+        self, world: World, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """check-config --offline names the missing login."""
         assert world.cli("check-config", "--offline") == 2
         assert "not signed in: run `introd auth login`" in capsys.readouterr().err
 
-    def test_auth_without_an_oauth2_section(self, world: World,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def test_auth_without_an_oauth2_section(
+        self, world: World, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """`introd auth status` without oauth2: is a usage error, one line."""
         world.extra_config = {}
         world.write_config(oauth2=None)
@@ -264,8 +282,9 @@ class TestBadInput:
 
 
 class TestOtherLogins:
-    def test_device_sign_in_refused(self, world: World, token_server: Any,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+    def test_device_sign_in_refused(
+        self, world: World, token_server: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """The person refuses on the verification page: one line, nothing stored."""
 
         def refuse() -> None:
@@ -280,15 +299,22 @@ class TestOtherLogins:
         assert len(lines) == 1 and "access_denied" in lines[0]
         assert not (world.tmp / "oauth2-token.json").exists()
 
-    def test_client_credentials_login_and_status(self, world: World, token_server: Any,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    def test_client_credentials_login_and_status(
+        self, world: World, token_server: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """client_credentials: auth status needs no login; auth login proves the app."""
         token_server.add_client("app", "app-secret", app_mailbox=INTROS)
         (world.tmp / "app-secret").write_text("app-secret\n")
-        world.write_config(oauth2={"provider": "custom", "client_id": "app",
-                                   "client_secret_file": "app-secret",
-                                   "flow": "client_credentials",
-                                   "token_url": token_server.token_url, "timeout": "2s"})
+        world.write_config(
+            oauth2={
+                "provider": "custom",
+                "client_id": "app",
+                "client_secret_file": "app-secret",
+                "flow": "client_credentials",
+                "token_url": token_server.token_url,
+                "timeout": "2s",
+            }
+        )
         assert world.cli("auth", "status") == 0
         assert "introd fetches one itself" in capsys.readouterr().out
         assert world.cli("auth", "login") == 0
@@ -304,23 +330,29 @@ class TestAuthorizationCode:
     def _config(self, world: World, token_server: Any) -> Any:
         token_server.add_client("desktop", "desktop-secret")
         token_server.authorizing_user = INTROS
-        world.write_config(oauth2={"provider": "custom", "client_id": "desktop",
-                                   "client_secret": "desktop-secret",
-                                   "flow": "authorization_code",
-                                   "token_url": token_server.token_url,
-                                   "authorization_url": token_server.authorize_url,
-                                   "device_authorization_url": None, "timeout": "2s"})
+        world.write_config(
+            oauth2={
+                "provider": "custom",
+                "client_id": "desktop",
+                "client_secret": "desktop-secret",
+                "flow": "authorization_code",
+                "token_url": token_server.token_url,
+                "authorization_url": token_server.authorize_url,
+                "device_authorization_url": None,
+                "timeout": "2s",
+            }
+        )
         return load_config(world.config_path)
 
-    def test_loopback_redirect_with_pkce(self, world: World, token_server: Any,
-                                         clock: Any) -> None:
+    def test_loopback_redirect_with_pkce(self, world: World, token_server: Any, clock: Any) -> None:
         """The browser comes back to the loopback listener; PKCE is checked; mail goes."""
         cfg = self._config(world, token_server)
 
         def browser(line: str) -> None:
             if line.startswith("http://"):
-                threading.Thread(target=lambda: urllib.request.urlopen(line, timeout=10)
-                                 .read(), daemon=True).start()
+                threading.Thread(
+                    target=lambda: urllib.request.urlopen(line, timeout=10).read(), daemon=True
+                ).start()
 
         token = login.login(cfg, out=browser)
         assert token.refresh_token and token.account == INTROS
@@ -348,10 +380,12 @@ class TestAuthorizationCode:
             return location.replace("state=", "state=x") if tamper else location
 
         with pytest.raises(AuthError, match="state does not match"):
-            login.login(cfg, out=seen.append, paste=True,
-                        read_line=lambda: where_the_browser_ends(True))
+            login.login(
+                cfg, out=seen.append, paste=True, read_line=lambda: where_the_browser_ends(True)
+            )
         seen.clear()
-        token = login.login(cfg, out=seen.append, paste=True,
-                            read_line=lambda: where_the_browser_ends(False))
+        token = login.login(
+            cfg, out=seen.append, paste=True, read_line=lambda: where_the_browser_ends(False)
+        )
         assert token.refresh_token
         assert token_server.stats.grants == ["authorization_code"]

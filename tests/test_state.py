@@ -20,8 +20,13 @@ class TestStore:
         Store(tmp_path / "s.db").close()
         store = Store(tmp_path / "s.db")
         names = [r[0] for r in store.db.execute("SELECT name FROM schema_migrations")]
-        assert names == ["001_initial", "002_outbox_by_intro", "003_followups",
-                         "004_forwarded_by", "005_outbox_unconfirmed"]
+        assert names == [
+            "001_initial",
+            "002_outbox_by_intro",
+            "003_followups",
+            "004_forwarded_by",
+            "005_outbox_unconfirmed",
+        ]
 
     def test_newer_database_is_refused(self, tmp_path: Path) -> None:
         """A state written by a newer introd is refused, not misread."""
@@ -37,9 +42,17 @@ class TestStore:
         """A handled UID and its Message-ID are known after a reopen."""
         store = Store(tmp_path / "s.db")
         with store.transaction():
-            store.record_message(folder="INBOX", uidvalidity=7, uid=3, message_id="<a@b>",
-                                 kind="request", intro_id=None, action="accept", rule="default",
-                                 now=NOW)
+            store.record_message(
+                folder="INBOX",
+                uidvalidity=7,
+                uid=3,
+                message_id="<a@b>",
+                kind="request",
+                intro_id=None,
+                action="accept",
+                rule="default",
+                now=NOW,
+            )
         store.close()
         store = Store(tmp_path / "s.db")
         assert store.seen_uid("INBOX", 7, 3) is not None
@@ -51,17 +64,32 @@ class TestStore:
         store = Store(tmp_path / "s.db")
         with pytest.raises(RuntimeError):
             with store.transaction():
-                store.enqueue(intro_id="K7F3Q2", template="optin_target", role="target",
-                              sender="a@b", recipients=["c@d"], message_id="<m1@x>", raw=b"x",
-                              now=NOW)
+                store.enqueue(
+                    intro_id="K7F3Q2",
+                    template="optin_target",
+                    role="target",
+                    sender="a@b",
+                    recipients=["c@d"],
+                    message_id="<m1@x>",
+                    raw=b"x",
+                    now=NOW,
+                )
                 raise RuntimeError("boom")
         assert store.outbox_depth() == 0
 
     def test_outbox_due_and_rate(self, tmp_path: Path) -> None:
         """Deferred mail is due only at its retry time; sent mail counts toward the hour."""
         store = Store(tmp_path / "s.db")
-        oid = store.enqueue(intro_id=None, template="review", role="owner", sender="a@b",
-                            recipients=["c@d"], message_id="<m2@x>", raw=b"x", now=NOW)
+        oid = store.enqueue(
+            intro_id=None,
+            template="review",
+            role="owner",
+            sender="a@b",
+            recipients=["c@d"],
+            message_id="<m2@x>",
+            raw=b"x",
+            now=NOW,
+        )
         store.mark_deferred(oid, NOW + timedelta(minutes=5), "451 busy")
         assert store.due_outbox(NOW) == []
         assert [r.id for r in store.due_outbox(NOW + timedelta(minutes=5))] == [oid]
@@ -102,17 +130,23 @@ class TestTimersDue:
         with store.transaction():
             for i, (intro_id, (state, expires, req, tgt)) in enumerate(cases.items()):
                 created = NOW - timedelta(days=10) + timedelta(minutes=i)
-                store.insert_intro(id=intro_id, state=state, created=created, updated=NOW,
-                                   expires=expires)
+                store.insert_intro(
+                    id=intro_id, state=state, created=created, updated=NOW, expires=expires
+                )
                 for role, party in (("requester", req), ("target", tgt)):
                     if party is None:
                         continue
                     status, days_ago, reminded_days_ago = party
                     store.insert_party(intro_id, role)
-                    store.update_party(intro_id, role, status=status,
-                                       asked_at=NOW - timedelta(days=days_ago),
-                                       reminded_at=None if reminded_days_ago is None
-                                       else NOW - timedelta(days=reminded_days_ago))
+                    store.update_party(
+                        intro_id,
+                        role,
+                        status=status,
+                        asked_at=NOW - timedelta(days=days_ago),
+                        reminded_at=None
+                        if reminded_days_ago is None
+                        else NOW - timedelta(days=reminded_days_ago),
+                    )
         assert store.timers_due(NOW, NOW - reminder) == ["EXPIRD", "EXPNOW", "REMIND", "SECOND"]
 
 
@@ -129,8 +163,14 @@ class TestFollowupMigration:
         try:
             store = Store(path)
             with store.transaction():
-                store.insert_intro(id="OLD001", state="introduced", created=NOW, updated=NOW,
-                                   requester_email="tim@x.example", target_email="bob@y.example")
+                store.insert_intro(
+                    id="OLD001",
+                    state="introduced",
+                    created=NOW,
+                    updated=NOW,
+                    requester_email="tim@x.example",
+                    target_email="bob@y.example",
+                )
             store.close()
         finally:
             state.MIGRATIONS = saved
@@ -146,8 +186,10 @@ class TestFollowupMigration:
 
 
 class TestForwardedBy:
-    PASSERS = [{"name": "Henrik Dahl", "email": "henrik@relay.example"},
-               {"name": None, "email": "nora@relay.example"}]
+    PASSERS = [
+        {"name": "Henrik Dahl", "email": "henrik@relay.example"},
+        {"name": None, "email": "nora@relay.example"},
+    ]
 
     def test_passers_are_kept_and_old_intros_have_none(self, tmp_path: Path) -> None:
         """Intros stored before the column existed read as passed on by nobody; new ones keep
@@ -168,8 +210,14 @@ class TestForwardedBy:
         old = store.intro("OLD001")
         assert old is not None and old.forwarded_by == []
         with store.transaction():
-            store.insert_intro(id="NEW001", state="awaiting", created=NOW, updated=NOW,
-                               requester_email="isaac@grid.example", forwarded_by=self.PASSERS)
+            store.insert_intro(
+                id="NEW001",
+                state="awaiting",
+                created=NOW,
+                updated=NOW,
+                requester_email="isaac@grid.example",
+                forwarded_by=self.PASSERS,
+            )
         new = store.intro("NEW001")
         assert new is not None and new.forwarded_by == self.PASSERS
 
@@ -177,10 +225,21 @@ class TestForwardedBy:
         """`forget` of someone who only passed a request on removes them from it."""
         store = Store(tmp_path / "s.db")
         with store.transaction():
-            store.insert_intro(id="NEW001", state="awaiting", created=NOW, updated=NOW,
-                               requester_email="isaac@grid.example", forwarded_by=self.PASSERS)
-            store.insert_intro(id="NEW002", state="awaiting", created=NOW, updated=NOW,
-                               requester_email="other@grid.example")
+            store.insert_intro(
+                id="NEW001",
+                state="awaiting",
+                created=NOW,
+                updated=NOW,
+                requester_email="isaac@grid.example",
+                forwarded_by=self.PASSERS,
+            )
+            store.insert_intro(
+                id="NEW002",
+                state="awaiting",
+                created=NOW,
+                updated=NOW,
+                requester_email="other@grid.example",
+            )
         with store.transaction():
             assert store.forget("Henrik@Relay.example") == 1
         intro = store.intro("NEW001")

@@ -67,21 +67,37 @@ HIDDEN = ("/home", "/root", "/run/user", "/tmp", "/var/tmp")
 
 
 def _drop_in(config: str) -> str:
-    return ("[Unit]\nDefaultDependencies=no\n\n[Service]\nExecStart=\n"
-            f"ExecStart={INTROD} run --config {config}\nRestartSec=1s\n")
+    return (
+        "[Unit]\nDefaultDependencies=no\n\n[Service]\nExecStart=\n"
+        f"ExecStart={INTROD} run --config {config}\nRestartSec=1s\n"
+    )
 
 
-def _config(mailbox: str, dovecot: Dovecot, smtp: SmtpServer, state: str, **changes: Any
-            ) -> str:
+def _config(mailbox: str, dovecot: Dovecot, smtp: SmtpServer, state: str, **changes: Any) -> str:
     data: dict[str, Any] = {
         "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
-        "imap": {"host": "127.0.0.1", "port": dovecot.imap_port, "security": "none",
-                 "username": mailbox, "password_file": "imap", "folder": "INBOX",
-                 "processed_folder": "introd/done", "quarantine_folder": "introd/quarantine",
-                 "idle": True, "poll_interval": "60s", "timeout": "10s",
-                 "batch_size": BATCH},
-        "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none",
-                 "username": smtp.user, "password_file": "smtp", "timeout": "10s"},
+        "imap": {
+            "host": "127.0.0.1",
+            "port": dovecot.imap_port,
+            "security": "none",
+            "username": mailbox,
+            "password_file": "imap",
+            "folder": "INBOX",
+            "processed_folder": "introd/done",
+            "quarantine_folder": "introd/quarantine",
+            "idle": True,
+            "poll_interval": "60s",
+            "timeout": "10s",
+            "batch_size": BATCH,
+        },
+        "smtp": {
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "security": "none",
+            "username": smtp.user,
+            "password_file": "smtp",
+            "timeout": "10s",
+        },
         "from": f"Lisa Balbes <{OWNER}>",
         "reply_address": mailbox,
         "state_path": f"{state}/introd.db",
@@ -99,9 +115,15 @@ def _config(mailbox: str, dovecot: Dovecot, smtp: SmtpServer, state: str, **chan
 class Machine:
     """The booted systemd with introd installed in it, and the mail servers it uses."""
 
-    def __init__(self, booted: BootedSystemd, dovecot: Dovecot, smtp: SmtpServer,
-                 instance_smtp: dict[str, SmtpServer], instance_dovecot: dict[str, Dovecot],
-                 token_server: TokenServer) -> None:
+    def __init__(
+        self,
+        booted: BootedSystemd,
+        dovecot: Dovecot,
+        smtp: SmtpServer,
+        instance_smtp: dict[str, SmtpServer],
+        instance_dovecot: dict[str, Dovecot],
+        token_server: TokenServer,
+    ) -> None:
         self.sd = booted
         self.dovecot = dovecot
         self.smtp = smtp
@@ -111,15 +133,15 @@ class Machine:
 
     def write_config(self, **changes: Any) -> None:
         path = self.sd.etc / "config.yaml"
-        path.write_text(_config(INTRO_USER, self.dovecot, self.smtp, "/var/lib/introd",
-                                **changes))
+        path.write_text(_config(INTRO_USER, self.dovecot, self.smtp, "/var/lib/introd", **changes))
         path.chmod(0o644)
 
     def main_pid(self, unit: str = UNIT) -> int:
         return int(self.sd.show(unit, "MainPID")["MainPID"])
 
-    def events(self, name: str | None = None, unit: str = UNIT,
-               since_pid: int | None = None) -> list[dict[str, Any]]:
+    def events(
+        self, name: str | None = None, unit: str = UNIT, since_pid: int | None = None
+    ) -> list[dict[str, Any]]:
         """introd's own log events in the unit's journal (optionally of one process)."""
         found = []
         for entry in self.sd.journal(unit):
@@ -135,8 +157,7 @@ class Machine:
                 found.append(event)
         return found
 
-    def introd(self, *args: str, config: str = "/etc/introd/config.yaml"
-               ) -> tuple[int, str]:
+    def introd(self, *args: str, config: str = "/etc/introd/config.yaml") -> tuple[int, str]:
         """An introd command run by hand in the namespace (as root, like an operator)."""
         r = self.sd.run(str(INTROD), *args, check=False, env={"INTROD_CONFIG": config})
         return r.returncode, r.stdout + r.stderr
@@ -148,24 +169,29 @@ class Machine:
 
     def received_since(self, mark: int, smtp: SmtpServer | None = None) -> list[EmailMessage]:
         server = smtp or self.smtp
-        return [email.message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
-                for m in server.received[mark:]]
+        return [
+            email.message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
+            for m in server.received[mark:]
+        ]
 
-    def wait_sent(self, mark: int, count: int, smtp: SmtpServer | None = None,
-                  timeout: float = 30.0) -> list[EmailMessage]:
+    def wait_sent(
+        self, mark: int, count: int, smtp: SmtpServer | None = None, timeout: float = 30.0
+    ) -> list[EmailMessage]:
         server = smtp or self.smtp
-        self.sd.wait_for(f"{count} mails sent", lambda: len(server.received) - mark >= count,
-                         timeout=timeout)
+        self.sd.wait_for(
+            f"{count} mails sent", lambda: len(server.received) - mark >= count, timeout=timeout
+        )
         return self.received_since(mark, smtp)
 
-    def wait_active(self, unit: str = UNIT, *, not_pid: int = 0,
-                    timeout: float = 30.0) -> int:
+    def wait_active(self, unit: str = UNIT, *, not_pid: int = 0, timeout: float = 30.0) -> int:
         """Wait until the unit runs (with another main PID than `not_pid`); its PID."""
+
         def running() -> int:
             props = self.sd.show(unit, "ActiveState", "SubState", "MainPID")
             pid = int(props["MainPID"])
             ok = props["ActiveState"] == "active" and props["SubState"] == "running"
             return pid if ok and pid and pid != not_pid else 0
+
         return int(self.sd.wait_for(f"{unit} running again", running, timeout=timeout))
 
     def quiet(self, mark: int, smtp: SmtpServer | None = None, settle: float = 1.0) -> None:
@@ -177,8 +203,14 @@ class Machine:
             if len(server.received) != last:
                 last, since = len(server.received), time.monotonic()
 
-    def reply(self, optin: EmailMessage, sender: str, text: str, to: str | None = None,
-              dovecot: Dovecot | None = None) -> None:
+    def reply(
+        self,
+        optin: EmailMessage,
+        sender: str,
+        text: str,
+        to: str | None = None,
+        dovecot: Dovecot | None = None,
+    ) -> None:
         """`sender` answers an opt-in like a mail client: to its Reply-To, quoting it."""
         msg = EmailMessage()
         msg["From"] = sender
@@ -204,15 +236,17 @@ def _visible_python() -> str:
     """A Python of this suite's version that the service can run: its own base
     interpreter, unless that lives where ProtectHome= hides it (pyenv under /root)."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [getattr(sys, "_base_executable", sys.executable), sys.executable,
-                  f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
+    candidates = [
+        getattr(sys, "_base_executable", sys.executable),
+        sys.executable,
+        f"/usr/bin/{version}",
+        f"/usr/local/bin/{version}",
+    ]
     for candidate in candidates:
         path = Path(candidate).resolve()
-        if path.is_file() and not _hidden_from_the_service(path) and \
-                path.name.startswith(version):
+        if path.is_file() and not _hidden_from_the_service(path) and path.name.startswith(version):
             return str(path)
-    pytest.fail(f"no {version} outside {', '.join(HIDDEN)} for the service to run",
-                pytrace=False)
+    pytest.fail(f"no {version} outside {', '.join(HIDDEN)} for the service to run", pytrace=False)
 
 
 def _requirements(name: str, seen: set[str]) -> set[str]:
@@ -236,10 +270,13 @@ def _install_introd(stage: Path) -> None:
     service can read: the stage's venv/ (/run/ns/stage/venv in the namespace), with this
     checkout's package and the installed copies of its dependencies."""
     venv = stage / "venv"
-    subprocess.run([_visible_python(), "-m", "venv", "--without-pip", str(venv)],
-                   check=True, capture_output=True, timeout=60)
-    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv),
-                                                    "platbase": str(venv)}))
+    subprocess.run(
+        [_visible_python(), "-m", "venv", "--without-pip", str(venv)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
     for dist_name in _requirements("introd", set()):
         dist = importlib.metadata.distribution(dist_name)
         for file in dist.files or []:
@@ -251,13 +288,18 @@ def _install_introd(stage: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(package, site / "introd", ignore=ignore)
     templates = Path(str(importlib.resources.files("introd.templates")))
-    shutil.copytree(templates, site / "introd" / "templates", ignore=ignore,
-                    dirs_exist_ok=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "compileall", "-q", str(site / "introd")],
-                   check=True, capture_output=True, timeout=120)  # the service cannot write
+    shutil.copytree(templates, site / "introd" / "templates", ignore=ignore, dirs_exist_ok=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "compileall", "-q", str(site / "introd")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )  # the service cannot write
     script = venv / "bin" / "introd"
-    script.write_text("#!/run/ns/stage/venv/bin/python\nimport sys\n"
-                      "from introd.cli import main\nsys.exit(main())\n")
+    script.write_text(
+        "#!/run/ns/stage/venv/bin/python\nimport sys\n"
+        "from introd.cli import main\nsys.exit(main())\n"
+    )
     script.chmod(0o755)
     for path in [venv, *venv.rglob("*")]:
         if path.is_dir():
@@ -272,9 +314,13 @@ def host() -> Iterator[HostSnapshot]:
 
 
 @pytest.fixture(scope="module")
-def machine(host: HostSnapshot, dovecot_server: Dovecot, oauth_dovecot_server: Dovecot,
-            token_server_session: TokenServer,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
+def machine(
+    host: HostSnapshot,
+    dovecot_server: Dovecot,
+    oauth_dovecot_server: Dovecot,
+    token_server_session: TokenServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Machine]:
     """systemd booted in namespaces with both units installed; introd not started yet."""
     stage = tmp_path_factory.mktemp("systemd")
     try:
@@ -292,19 +338,22 @@ def machine(host: HostSnapshot, dovecot_server: Dovecot, oauth_dovecot_server: D
         instance_smtp = {}
         instance_dovecot = {"a": dovecot_server, "b": oauth_dovecot_server}
         oauth_dovecot_server.start()
-        token_server_session.add_client(OAUTH_CLIENT, OAUTH_SECRET,
-                                        app_mailbox=INSTANCES["b"][0])
+        token_server_session.add_client(OAUTH_CLIENT, OAUTH_SECRET, app_mailbox=INSTANCES["b"][0])
         for name, (mailbox, imap_pw, smtp_pw) in INSTANCES.items():
             instance_dovecot[name].add_user(mailbox, imap_pw)
             introspection = token_server_session.introspection_url if name == "b" else None
-            instance_smtp[name] = SmtpServer(user=mailbox, password=smtp_pw,
-                                             dovecot=instance_dovecot[name],
-                                             oauth2_introspection_url=introspection)
+            instance_smtp[name] = SmtpServer(
+                user=mailbox,
+                password=smtp_pw,
+                dovecot=instance_dovecot[name],
+                oauth2_introspection_url=introspection,
+            )
             servers.append(instance_smtp[name])
         for server in servers:
             server.start()
-        m = Machine(booted, dovecot_server, smtp, instance_smtp, instance_dovecot,
-                    token_server_session)
+        m = Machine(
+            booted, dovecot_server, smtp, instance_smtp, instance_dovecot, token_server_session
+        )
         _install_introd(stage)
         _install(m)
         booted.boot(["systemd-journald.service"])
@@ -325,23 +374,29 @@ def _install(m: Machine) -> None:
     units, etc = m.sd.units, m.sd.etc
     for name in ("introd.service", "introd@.service"):
         (units / name).write_bytes((REPO / "systemd" / name).read_bytes())
-    for unit, config in ((UNIT, "/etc/introd/config.yaml"),
-                         ("introd@.service", "/etc/introd/%i.yaml")):
+    for unit, config in (
+        (UNIT, "/etc/introd/config.yaml"),
+        ("introd@.service", "/etc/introd/%i.yaml"),
+    ):
         (units / f"{unit}.d").mkdir()
         (units / f"{unit}.d" / "test.conf").write_text(_drop_in(config))
     # journald without the /dev/log and audit sockets (they would touch the host's /dev)
     for name in ("systemd-journald-dev-log.socket", "systemd-journald-audit.socket"):
         (units / name).symlink_to("/dev/null")
-    contacts = [{"name": n, "email": a, "company": c}
-                for n, a, c in (target_of(i) for i in range(CONTACTS))]
+    contacts = [
+        {"name": n, "email": a, "company": c} for n, a, c in (target_of(i) for i in range(CONTACTS))
+    ]
     (etc / "contacts.yaml").write_text(yaml.safe_dump(contacts))
     m.write_config()
     creds = etc / "credentials"
     secrets = {creds / "imap": INTRO_PASSWORD, creds / "smtp": SMTP_PASSWORD}
     for name, (mailbox, imap_pw, smtp_pw) in INSTANCES.items():
         path = etc / f"{name}.yaml"
-        path.write_text(_config(mailbox, m.instance_dovecot[name], m.instance_smtp[name],
-                                f"/var/lib/introd/{name}"))
+        path.write_text(
+            _config(
+                mailbox, m.instance_dovecot[name], m.instance_smtp[name], f"/var/lib/introd/{name}"
+            )
+        )
         secrets[creds / name / "imap"] = imap_pw
         secrets[creds / name / "smtp"] = smtp_pw
     # b: OAuth, as docs/operations.md says: the client secret as one more credential (a
@@ -350,15 +405,22 @@ def _install(m: Machine) -> None:
     for section in ("imap", "smtp"):
         del data[section]["password_file"]
         data[section]["auth"] = "oauth2"
-    data["oauth2"] = {"provider": "custom", "client_id": OAUTH_CLIENT,
-                      "flow": "client_credentials", "token_url": m.token_server.token_url,
-                      "client_secret_file": "oauth2", "timeout": "5s"}
+    data["oauth2"] = {
+        "provider": "custom",
+        "client_id": OAUTH_CLIENT,
+        "flow": "client_credentials",
+        "token_url": m.token_server.token_url,
+        "client_secret_file": "oauth2",
+        "timeout": "5s",
+    }
     (etc / "b.yaml").write_text(yaml.safe_dump(data))
-    secrets.update({creds / "b" / "imap": "", creds / "b" / "smtp": "",
-                    creds / "b" / "oauth2": OAUTH_SECRET})
+    secrets.update(
+        {creds / "b" / "imap": "", creds / "b" / "smtp": "", creds / "b" / "oauth2": OAUTH_SECRET}
+    )
     (units / "introd@b.service.d").mkdir()
     (units / "introd@b.service.d" / "oauth2.conf").write_text(
-        "[Service]\nLoadCredential=oauth2:/etc/introd/credentials/b/oauth2\n")
+        "[Service]\nLoadCredential=oauth2:/etc/introd/credentials/b/oauth2\n"
+    )
     for path, value in secrets.items():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.write_text(value)
@@ -367,8 +429,9 @@ def _install(m: Machine) -> None:
         path.chmod(0o644)
 
 
-def _append(m: Machine, indexes: range, mailbox: str = INTRO_USER,
-            dovecot: Dovecot | None = None) -> None:
+def _append(
+    m: Machine, indexes: range, mailbox: str = INTRO_USER, dovecot: Dovecot | None = None
+) -> None:
     with (dovecot or m.dovecot).session(mailbox) as imap:
         for i in indexes:
             imap.append("INBOX", backlog_request(i))
@@ -385,7 +448,8 @@ def _optin_to(mails: list[EmailMessage], address: str) -> EmailMessage:
 
 class TestUnderSystemd:
     def test_start_returns_once_ready_and_status_shows_the_status_line(
-            self, machine: Machine) -> None:
+        self, machine: Machine
+    ) -> None:
         """`systemctl start` returns after READY=1, which introd sends once it handled
         what was waiting: the opt-ins are out by then; `status` shows introd's STATUS=."""
         m = machine
@@ -393,10 +457,12 @@ class TestUnderSystemd:
         mark = len(m.smtp.received)
         m.sd.systemctl("start", UNIT, timeout=60)
         sent = m.received_since(mark)
-        assert sorted(_to(msg) for msg in sent) == _parties(range(0, 2)), \
+        assert sorted(_to(msg) for msg in sent) == _parties(range(0, 2)), (
             "start returned before the first pass was done"
-        props = m.sd.show(UNIT, "ActiveState", "SubState", "StatusText", "Type",
-                          "NotifyAccess", "Result")
+        )
+        props = m.sd.show(
+            UNIT, "ActiveState", "SubState", "StatusText", "Type", "NotifyAccess", "Result"
+        )
         assert props["ActiveState"] == "active" and props["SubState"] == "running"
         assert props["Type"] == "notify" and props["NotifyAccess"] == "main"
         assert re.fullmatch(r"idle; 2 awaiting, 0 in outbox", props["StatusText"]), props
@@ -421,7 +487,8 @@ class TestUnderSystemd:
         # the proof that both arrived: the first test's opt-ins went out through IMAP+SMTP
 
     def test_state_and_secret_belong_to_the_dynamic_user_and_survive_a_restart(
-            self, machine: Machine) -> None:
+        self, machine: Machine
+    ) -> None:
         """DynamicUser + StateDirectory: the state and the secret (0600) are the service
         user's, and a restart keeps both: an opt-in sent before it is answered after it."""
         m = machine
@@ -449,12 +516,16 @@ class TestUnderSystemd:
         m.reply(_optin_to(optins, target), target, "Yes, happy to talk.")
         m.reply(_optin_to(optins, requester), requester, "Yes please, thank you!")
         (intro,) = m.wait_sent(mark, 1)
-        assert "Auto-Submitted" not in intro and requester in str(intro["To"]) \
+        assert (
+            "Auto-Submitted" not in intro
+            and requester in str(intro["To"])
             and target in str(intro["To"])
+        )
         assert sorted(i["state"] for i in m.intros()) == ["awaiting", "introduced"]
 
     def test_a_backlog_goes_through_the_sender_process_under_the_filter(
-            self, machine: Machine) -> None:
+        self, machine: Machine
+    ) -> None:
         """More mail than one FETCH batch: the sender process starts under the unit's
         SystemCallFilter and hardening, finishes without error, every opt-in sent once."""
         m = machine
@@ -477,8 +548,7 @@ class TestUnderSystemd:
         assert m.events("mail_sent", since_pid=sender_pid), "the sender logs to the journal"
         assert m.sd.show(UNIT, "NRestarts")["NRestarts"] == "0"
 
-    def test_reload_applies_a_good_config_and_refuses_a_bad_one(self, machine: Machine
-                                                                ) -> None:
+    def test_reload_applies_a_good_config_and_refuses_a_bad_one(self, machine: Machine) -> None:
         """`systemctl reload` with a changed config: applied without a restart; with a
         broken one: refused, logged at error priority, and the service runs on as before."""
         m = machine
@@ -500,14 +570,16 @@ class TestUnderSystemd:
         mark = len(m.smtp.received)
         _append(m, range(15, 16))
         sent = m.wait_sent(mark, 2)
-        assert all("Lisa B. Balbes" in str(msg["From"]) for msg in sent), \
+        assert all("Lisa B. Balbes" in str(msg["From"]) for msg in sent), (
             "the last good config still applies"
+        )
         refused = [e for e in m.sd.journal(UNIT) if "reload_refused" in e.get("MESSAGE", "")]
         assert refused and all(e["PRIORITY"] == PRIORITY["error"] for e in refused)
         m.write_config()
         m.sd.systemctl("reload", UNIT)
-        m.sd.wait_for("the good config back",
-                      lambda: len(m.events("config_reloaded", since_pid=pid)) >= 2)
+        m.sd.wait_for(
+            "the good config back", lambda: len(m.events("config_reloaded", since_pid=pid)) >= 2
+        )
 
     def test_a_crash_is_restarted(self, machine: Machine) -> None:
         """introd killed outright (SIGKILL): Restart=on-failure starts it again, and it
@@ -528,8 +600,7 @@ class TestUnderSystemd:
         m.quiet(mark)
         assert sorted(_to(msg) for msg in m.received_since(mark)) == _parties(range(18, 19))
 
-    def test_the_watchdog_kills_a_hung_daemon_and_nothing_is_lost(self, machine: Machine
-                                                                  ) -> None:
+    def test_the_watchdog_kills_a_hung_daemon_and_nothing_is_lost(self, machine: Machine) -> None:
         """A SIGSTOPped introd stops pinging: systemd kills it after WatchdogSec and
         restarts it, and the mail that arrived meanwhile is handled, once."""
         m = machine
@@ -555,8 +626,7 @@ class TestUnderSystemd:
             dropin.unlink(missing_ok=True)
             m.sd.daemon_reload()
 
-    def test_stop_exits_0_within_seconds_finishing_the_mail_in_hand(
-            self, machine: Machine) -> None:
+    def test_stop_exits_0_within_seconds_finishing_the_mail_in_hand(self, machine: Machine) -> None:
         """`systemctl stop` while introd sends (a slow SMTP server): it finishes the mail in
         hand, exits 0 within seconds, and after a start nothing is sent twice or lost."""
         m = machine
@@ -590,17 +660,21 @@ class TestUnderSystemd:
         m = machine
         python = str(Path(INTROD).with_name("python"))
         m.sd.run("install", "-d", "-m", "0700", "/var/backups/introd")
-        m.sd.run(python, "-c", "import sqlite3, sys; "
-                 "sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))",
-                 "/var/lib/introd/introd.db", "/var/backups/introd/introd.db")
+        m.sd.run(
+            python,
+            "-c",
+            "import sqlite3, sys; "
+            "sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))",
+            "/var/lib/introd/introd.db",
+            "/var/backups/introd/introd.db",
+        )
         m.sd.run("cp", "/var/lib/introd/secret", "/var/backups/introd/secret")
         before, secret = m.intros(), m.sd.read("/var/lib/introd/secret")
         m.sd.systemctl("stop", UNIT)
         m.sd.run("sh", "-c", "rm -f /var/lib/introd/*")  # the state is lost
         m.sd.run("cp", "/var/backups/introd/introd.db", "/var/lib/introd/introd.db")
         m.sd.run("cp", "/var/backups/introd/secret", "/var/lib/introd/secret")
-        m.sd.run("chown", "-R", "--reference=/var/lib/private/introd",
-                 "/var/lib/private/introd")
+        m.sd.run("chown", "-R", "--reference=/var/lib/private/introd", "/var/lib/private/introd")
         mark = len(m.smtp.received)
         _append(m, range(23, 24))
         m.sd.systemctl("start", UNIT, timeout=60)
@@ -613,12 +687,14 @@ class TestUnderSystemd:
             assert m.sd.stat(f"/var/lib/private/introd/{name}")[0] == uid
 
     def test_logs_reach_the_journal_with_their_priority_one_event_per_line(
-            self, machine: Machine) -> None:
+        self, machine: Machine
+    ) -> None:
         """Every line introd wrote is one JSON event whose level is the journal entry's
         PRIORITY; no password, secret or reply token appears anywhere in the journal."""
         m = machine
-        entries = [e for e in m.sd.journal(UNIT) if e.get("_SYSTEMD_UNIT") == UNIT
-                   and e.get("_PID") != "1"]
+        entries = [
+            e for e in m.sd.journal(UNIT) if e.get("_SYSTEMD_UNIT") == UNIT and e.get("_PID") != "1"
+        ]
         assert len(entries) > 50
         levels = Counter()
         for entry in entries:
@@ -629,8 +705,11 @@ class TestUnderSystemd:
         assert levels["info"] and levels["error"], levels
         everything = m.sd.run("journalctl", "--no-pager", "-o", "json").stdout
         secret = m.sd.read("/var/lib/introd/secret").strip()
-        tokens = {re.search(r"\+([^@]+)@", str(msg["Reply-To"])).group(1)  # type: ignore
-                  for msg in m.received_since(0) if msg["Reply-To"]}
+        tokens = {
+            re.search(r"\+([^@]+)@", str(msg["Reply-To"])).group(1)  # type: ignore
+            for msg in m.received_since(0)
+            if msg["Reply-To"]
+        }
         assert tokens
         for value in (INTRO_PASSWORD, SMTP_PASSWORD, PARTY_PASSWORD, secret, *tokens):
             assert value not in everything
@@ -641,16 +720,32 @@ class TestUnderSystemd:
         """docs/operations.md's `introctl`: systemd-run with User=introd and DynamicUser
         runs a command as the running service's uid, on its state, with its credentials."""
         m = machine
-        m.sd.systemctl("start", "--job-mode=ignore-dependencies", "dbus.socket",
-                       "dbus.service")
+        m.sd.systemctl("start", "--job-mode=ignore-dependencies", "dbus.socket", "dbus.service")
         # DefaultDependencies=no only because this systemd never ran sysinit.target
         result = m.sd.run(
-            "systemd-run", "--quiet", "--pipe", "--wait", "--collect",
-            "-p", "DefaultDependencies=no",
-            "-p", "User=introd", "-p", "DynamicUser=yes", "-p", "StateDirectory=introd",
-            "-p", "LoadCredential=imap:/etc/introd/credentials/imap",
-            "-p", "LoadCredential=smtp:/etc/introd/credentials/smtp",
-            "-E", "INTROD_CONFIG=/etc/introd/config.yaml", INTROD, "status", timeout=60)
+            "systemd-run",
+            "--quiet",
+            "--pipe",
+            "--wait",
+            "--collect",
+            "-p",
+            "DefaultDependencies=no",
+            "-p",
+            "User=introd",
+            "-p",
+            "DynamicUser=yes",
+            "-p",
+            "StateDirectory=introd",
+            "-p",
+            "LoadCredential=imap:/etc/introd/credentials/imap",
+            "-p",
+            "LoadCredential=smtp:/etc/introd/credentials/smtp",
+            "-E",
+            "INTROD_CONFIG=/etc/introd/config.yaml",
+            INTROD,
+            "status",
+            timeout=60,
+        )
         assert result.stdout.startswith("daemon:   running"), result.stdout
         uid = int(m.sd.read(f"/proc/{m.main_pid()}/status").split("Uid:")[1].split()[0])
         out = m.sd.run("find", "/var/lib/private/introd", "!", "-uid", str(uid)).stdout
@@ -670,8 +765,7 @@ class TestUnderSystemd:
         _append(m, range(30, 31), INSTANCES["a"][0])
         _append(m, range(31, 32), INSTANCES["b"][0], m.instance_dovecot["b"])
         m.sd.systemctl("start", "introd@a.service", "introd@b.service", timeout=60)
-        sent = {name: m.received_since(marks[name], m.instance_smtp[name])
-                for name in INSTANCES}
+        sent = {name: m.received_since(marks[name], m.instance_smtp[name]) for name in INSTANCES}
         assert sorted(_to(msg) for msg in sent["a"]) == _parties(range(30, 31))
         assert sorted(_to(msg) for msg in sent["b"]) == _parties(range(31, 32))
         for name, (mailbox, _imap, _smtp) in INSTANCES.items():
@@ -691,24 +785,38 @@ class TestUnderSystemd:
             if name == "a":
                 assert m.sd.read(f"/run/credentials/{unit}/imap") == INSTANCES[name][1]
             intros = m.intros(f"/etc/introd/{name}.yaml")
-            assert [i["requester"] for i in intros] == \
-                [requester_of(30 if name == "a" else 31)[1]]
+            assert [i["requester"] for i in intros] == [requester_of(30 if name == "a" else 31)[1]]
         assert uids["a"] != uids["b"] and secrets["a"] != secrets["b"]
         # a's target answers, but to b's mailbox: b cannot read a's token
         target_a = target_of(30)[1]
         optin = _optin_to(sent["a"], target_a)
         token = str(optin["Reply-To"]).split("+")[1]
-        m.reply(optin, target_a, "Yes, happy to.", to=f"intros-b+{token}",
-                dovecot=m.instance_dovecot["b"])
-        m.sd.wait_for("b sets the answer aside", lambda: [
-            e for e in m.events("mail_handled", unit="introd@b.service")
-            if e.get("action") == "ignore"])
+        m.reply(
+            optin,
+            target_a,
+            "Yes, happy to.",
+            to=f"intros-b+{token}",
+            dovecot=m.instance_dovecot["b"],
+        )
+        m.sd.wait_for(
+            "b sets the answer aside",
+            lambda: [
+                e
+                for e in m.events("mail_handled", unit="introd@b.service")
+                if e.get("action") == "ignore"
+            ],
+        )
         assert [i["state"] for i in m.intros("/etc/introd/b.yaml")] == ["awaiting"]
         # the right mailbox takes it
         m.reply(optin, target_a, "Yes, happy to.")
-        m.sd.wait_for("a records the yes", lambda: [
-            e for e in m.events("mail_handled", unit="introd@a.service")
-            if e.get("action") == "accept" and e.get("kind") == "reply"])
+        m.sd.wait_for(
+            "a records the yes",
+            lambda: [
+                e
+                for e in m.events("mail_handled", unit="introd@a.service")
+                if e.get("action") == "accept" and e.get("kind") == "reply"
+            ],
+        )
         for name in INSTANCES:
             assert len(m.instance_smtp[name].received) == marks[name] + 2
         # b signed in with a token; its token file is the dynamic user's, 0600, and a
@@ -727,8 +835,7 @@ class TestUnderSystemd:
         for name in INSTANCES:
             assert m.sd.show(f"introd@{name}.service", "Result")["Result"] == "success"
 
-    def test_nothing_is_left_on_the_host(self, machine: Machine, host: HostSnapshot
-                                         ) -> None:
+    def test_nothing_is_left_on_the_host(self, machine: Machine, host: HostSnapshot) -> None:
         """Once the namespace is gone: the host's /tmp still has its files, and no cgroup,
         state, journal or /etc entry of the booted systemd remains; nor any process."""
         pid = machine.sd.pid

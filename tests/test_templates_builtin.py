@@ -234,30 +234,64 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         yield from digest_situations()
     elif name == "late_answer":
         for state in ("expired", "introduced"):
-            yield state, base_context(intro=replace(INTRO, state=state), recipient=TARGET,
-                                      role="target")
+            yield (
+                state,
+                base_context(intro=replace(INTRO, state=state), recipient=TARGET, role="target"),
+            )
     elif name == "followup":
         done = replace(INTRO, state="introduced", expires=None)
-        yield "first", base_context(intro=done, again=False, previous_answer_excerpt="",
-                                    introduced_at=CREATED)
-        yield "again", base_context(intro=done, again=True, introduced_at=None,
-                                    previous_answer_excerpt="We tried; it's complicated.")
+        yield (
+            "first",
+            base_context(
+                intro=done, again=False, previous_answer_excerpt="", introduced_at=CREATED
+            ),
+        )
+        yield (
+            "again",
+            base_context(
+                intro=done,
+                again=True,
+                introduced_at=None,
+                previous_answer_excerpt="We tried; it's complicated.",
+            ),
+        )
     elif name == "introduction_draft":
-        draft = {"recipient": OWNER, "role": "owner", "intro": replace(INTRO, state="draft"),
-                 "introduction_subject": "Introduction: Daniel <> Ingrid",
-                 "introduction": "Hi Ingrid and Daniel,\n\nMeet each other.\n\nBest,\nMarguerite"}
+        draft = {
+            "recipient": OWNER,
+            "role": "owner",
+            "intro": replace(INTRO, state="draft"),
+            "introduction_subject": "Introduction: Daniel <> Ingrid",
+            "introduction": "Hi Ingrid and Daniel,\n\nMeet each other.\n\nBest,\nMarguerite",
+        }
         yield "draft", base_context(first_sent=None, **draft)
         yield "reminder", base_context(first_sent=CREATED, **draft)
     elif name == "ask_details":
-        yield "blanket", base_context(target=None, intro=replace(no_reason, reason=None),
-                                      question="Who at BigChem specifically, and why them?")
+        yield (
+            "blanket",
+            base_context(
+                target=None,
+                intro=replace(no_reason, reason=None),
+                question="Who at BigChem specifically, and why them?",
+            ),
+        )
         yield "two_lines", base_context(question="Which team?\n\nAnd what would you ask?")
     elif name == "owner_notice":
         owner = {"recipient": OWNER, "role": "owner"}
-        yield "confirmation", base_context(headline="Done: approve K7F3Q2",
-                                           lines=["I have asked both of them."], **owner)
-        yield "status", base_context(headline="Status of your introductions", intro=None,
-                                     lines=["Waiting for answers: 2"], **owner)
+        yield (
+            "confirmation",
+            base_context(
+                headline="Done: approve K7F3Q2", lines=["I have asked both of them."], **owner
+            ),
+        )
+        yield (
+            "status",
+            base_context(
+                headline="Status of your introductions",
+                intro=None,
+                lines=["Waiting for answers: 2"],
+                **owner,
+            ),
+        )
     else:  # pragma: no cover - a name without situations is a bug of this test
         raise AssertionError(name)
 
@@ -356,16 +390,23 @@ def digest_situations() -> Iterator[tuple[str, dict[str, Any]]]:
                 SampleLedgerEntry(requester=REQUESTER, target=TARGET, date=CREATED),
                 SampleLedgerEntry(requester=TARGET, target=OWNER, date=date(2026, 3, 4)),
             ],
-            thanks=[SampleThanks(requester=REQUESTER, target=TARGET, date=CREATED,
-                                 text="Yes, we met last week — thank you!")],
+            thanks=[
+                SampleThanks(
+                    requester=REQUESTER,
+                    target=TARGET,
+                    date=CREATED,
+                    text="Yes, we met last week — thank you!",
+                )
+            ],
             **period,
             **owner,
         ),
     )
     yield (
         "quiet_week",
-        base_context(counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], thanks=[], **period,
-                     **owner),
+        base_context(
+            counts=dict.fromkeys(counts, 0), awaiting=[], ledger=[], thanks=[], **period, **owner
+        ),
     )
 
 
@@ -401,8 +442,9 @@ class TestTemplateFiles:
     def test_one_layout_and_no_html_of_their_own(self) -> None:
         """The HTML parts come from the text parts inside the one layout: no built-in
         NAME.html.j2, so editing a text part changes both parts."""
-        assert sorted(p.relative_to(TEMPLATES).as_posix()
-                      for p in TEMPLATES.rglob("*.html.j2")) == ["layout.html.j2"]
+        assert sorted(
+            p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html.j2")
+        ) == ["layout.html.j2"]
 
     def test_no_stray_files(self) -> None:
         """Every file is NAME.subject/txt.j2 for a known name (a typo would be ignored)."""
@@ -507,9 +549,12 @@ class TestContent:
         assert text is not None
         assert INTRO.reason and INTRO.reason in text
         assert "    I saw that you know Ingrid Sørensen" in text
-        assert {"en": "A no is perfectly fine", "fr": "Un non ne pose aucun problème",
-                "de": "Ein Nein ist völlig in Ordnung",
-                "es": "Un no está perfectamente bien"}[language] in text
+        assert {
+            "en": "A no is perfectly fine",
+            "fr": "Un non ne pose aucun problème",
+            "de": "Ein Nein ist völlig in Ordnung",
+            "es": "Un no está perfectamente bien",
+        }[language] in text
         html = render(language, "optin_target", "html", context)
         assert html is not None and "<blockquote" in html
 
@@ -531,8 +576,12 @@ class TestContent:
         )
         text = render(language, name, "txt", context)
         assert text is not None
-        words = {"en": ('"yes"', '"no"'), "fr": ("« oui »", "« non »"),
-                 "de": ("„ja“", "„nein“"), "es": ("«sí»", "«no»")}[language]
+        words = {
+            "en": ('"yes"', '"no"'),
+            "fr": ("« oui »", "« non »"),
+            "de": ("„ja“", "„nein“"),
+            "es": ("«sí»", "«no»"),
+        }[language]
         assert all(w in text for w in words)
 
     @pytest.mark.parametrize("language", LANGUAGES)
@@ -543,8 +592,15 @@ class TestContent:
         assert TARGET.first_name in text.splitlines()[0]
         assert REQUESTER.first_name in text.splitlines()[0]
         assert "I spent six years in packaging" in text
-        for robotic in ('"yes"', "« oui »", "„ja“", "«sí»", "reply to this mail", "intro K7F3Q2",
-                        "automatic"):
+        for robotic in (
+            '"yes"',
+            "« oui »",
+            "„ja“",
+            "«sí»",
+            "reply to this mail",
+            "intro K7F3Q2",
+            "automatic",
+        ):
             assert robotic.lower() not in text.lower()
 
     def test_review_lists_candidates_as_numbered_lines(self) -> None:
@@ -587,19 +643,28 @@ class TestContent:
         assert "M2P9X4  Daniel Whitcombe → (unknown) (1 day)" in text
         assert "4 March 2026  Ingrid Sørensen → Marguerite Okafor" in text
 
-    @pytest.mark.parametrize(("language", "day", "expected"), [
-        ("fr", 1, "jusqu'au 1er mars 2026"), ("fr", 15, "jusqu'au 15 mars 2026"),
-        ("de", 1, "bis zum 1. März 2026"), ("es", 15, "hasta el 15 de marzo de 2026")])
+    @pytest.mark.parametrize(
+        ("language", "day", "expected"),
+        [
+            ("fr", 1, "jusqu'au 1er mars 2026"),
+            ("fr", 15, "jusqu'au 15 mars 2026"),
+            ("de", 1, "bis zum 1. März 2026"),
+            ("es", 15, "hasta el 15 de marzo de 2026"),
+        ],
+    )
     def test_dates_in_the_mails_language(self, language: str, day: int, expected: str) -> None:
         """Mails write dates in their own language, whatever the renderer's locale."""
         intro = replace(INTRO, expires=datetime(2026, 3, day, tzinfo=UTC))
-        text = render(language, "optin_requester", "txt",
-                      base_context(order="parallel", intro=intro))
+        text = render(
+            language, "optin_requester", "txt", base_context(order="parallel", intro=intro)
+        )
         assert text is not None and expected in text
 
     @pytest.mark.parametrize("language", ["fr", "de", "es"])
-    @pytest.mark.parametrize("name", ["review", "digest", "bounce_notice", "owner_notice",
-                                      "reminder", "decline_no_target"])
+    @pytest.mark.parametrize(
+        "name",
+        ["review", "digest", "bounce_notice", "owner_notice", "reminder", "decline_no_target"],
+    )
     def test_no_english_left_in_other_languages(self, language: str, name: str) -> None:
         """The owner's mails too are written in the language, down to dates and reasons."""
         for _, context in situations(name):

@@ -35,8 +35,11 @@ CONFIG = {
 @pytest.fixture
 def tdir(tmp_path: Path) -> Path:
     """An empty templates_dir beside a valid config."""
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump([
-        {"name": "Ingrid Sørensen", "email": "ingrid@nordpolymer.example", "language": "fr"}]))
+    (tmp_path / "contacts.yaml").write_text(
+        yaml.safe_dump(
+            [{"name": "Ingrid Sørensen", "email": "ingrid@nordpolymer.example", "language": "fr"}]
+        )
+    )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     (tmp_path / "templates").mkdir()
     return tmp_path / "templates"
@@ -59,73 +62,171 @@ def write(tdir: Path, files: dict[str, str]) -> None:
 
 # (label, files put in templates_dir, the file the error names with its line, words it says)
 BROKEN = [
-    ("misspelt attribute", {"expired.txt.j2": "Hi {{ requester.frist_name }},\n"},
-     "expired.txt.j2:1:", ["frist_name", "did you mean 'first_name'"]),
-    ("undefined variable", {"decline_policy.txt.j2": "Hi,\n\nSorry, {{ requestor.name }}.\n"},
-     "decline_policy.txt.j2:3:", ["undefined variable 'requestor'", "did you mean 'requester'"]),
-    ("variable not given to this template",
-     {"optin_target.txt.j2": "Hi,\nsent {{ first_sent|date }}\n",
-      "optin_target.html.j2": ""},
-     "optin_target.txt.j2:2:", ["undefined variable 'first_sent'"]),
-    ("syntax error", {"withdrawn.txt.j2": "Hi {{ target.first_name }},\n\n{{ requester.name }\n"},
-     "withdrawn.txt.j2:3:", ["unexpected '}'"]),
-    ("unclosed block", {"thanks_target.txt.j2": "Hi,\n{% if intro.reason %}\nWhy: x\n"},
-     "thanks_target.txt.j2:", ["endif"]),
-    ("CR/LF in a subject",
-     {"thanks_target.subject.j2": 'Thanks{{ "\\r\\n" }}Bcc: everyone@elsewhere.example'},
-     "thanks_target.subject.j2", ["line break"]),
-    ("two-line subject file", {"expired.subject.j2": "Closed\nBcc: everyone@elsewhere.example\n"},
-     "expired.subject.j2", ["line break"]),
-    ("escape by __class__.__mro__", {"decline_policy.txt.j2": "{{ ''.__class__.__mro__ }}\n"},
-     "decline_policy.txt.j2:1:", ["'__class__' is not allowed"]),
-    ("escape by cycler globals",
-     {"decline_no_reason.txt.j2": "Hi\n{{ cycler.__init__.__globals__ }}"},
-     "decline_no_reason.txt.j2:2:", ["'__init__' is not allowed"]),
-    ("escape by attr filter", {"reask.txt.j2": "{{ owner|attr('__class__') }}"},
-     "reask.txt.j2:1:", ["'__class__' is not allowed"]),
-    ("escape by subscript", {"reminder.txt.j2": "x\n\n{{ intro['_secret'] }}"},
-     "reminder.txt.j2:3:", ["'_secret' is not allowed"]),
-    ("private attribute", {"digest.txt.j2": "{{ counts._data }}"},
-     "digest.txt.j2:1:", ["'_data' is not allowed"]),
-    ("escape built at run time", {"expired.txt.j2": "Hi\n{{ owner[('__cla' ~ 'ss__')] }}\n"},
-     "expired.txt.j2:2:", ["not allowed in a template", "__class__"]),
-    ("empty body", {"declined_by_target.txt.j2": "\n\n   \n"},
-     "declined_by_target.txt.j2", ["the body is empty"]),
-    ("empty subject", {"declined_by_target.subject.j2": "{% if false %}x{% endif %}"},
-     "declined_by_target.subject.j2", ["the subject is empty"]),
-    ("HTML part without a text part",
-     {"introduction.txt.j2": "{# nothing #}\n", "introduction.html.j2": "<p>Hi</p>\n"},
-     "introduction.txt.j2", ["the body is empty"]),
-    ("layout does not compile", {"layout.html.j2": "<p>{{ body(style) }</p>\n"},
-     "layout.html.j2:1:", ["unexpected '}'"]),
-    ("layout uses a variable nobody gives", {"layout.html.j2": "<p>\n{{ footer_text }}</p>\n"},
-     "layout.html.j2:2:", ["undefined variable 'footer_text'"]),
-    ("layout loads a remote font",
-     {"layout.html.j2": '<div style="font-family:x; background:url(//cdn.example/f.png)">'
-                        "{{ body() }}</div>\n"},
-     "layout.html.j2", ["loads something from the network", "cdn.example"]),
-    ("layout in a language folder escapes the sandbox",
-     {"de/layout.html.j2": "{{ body.__globals__ }}\n"},
-     "de/layout.html.j2:1:", ["'__globals__' is not allowed"]),
-    ("tracking pixel",
-     {"introduction.txt.j2": "Hi both.\n",
-      "introduction.html.j2": '<p>Hi both.</p><img src="https://px.tracker.example/o.gif">\n'},
-     "introduction.html.j2", ["loads something from the network", "px.tracker.example"]),
-    ("misspelt file name", {"optin_taget.txt.j2": "Hi\n"},
-     "optin_taget.txt.j2", ["introd never reads this file"]),
-    ("not a language folder", {"French/expired.txt.j2": "Bonjour\n"},
-     "French/expired.txt.j2", ["'French' is not a language folder"]),
-    ("broken owner template in a language folder", {"fr/review.txt.j2": "{{ candidats }}"},
-     "fr/review.txt.j2:1:", ["undefined variable 'candidats'", "did you mean 'candidates'"]),
+    (
+        "misspelt attribute",
+        {"expired.txt.j2": "Hi {{ requester.frist_name }},\n"},
+        "expired.txt.j2:1:",
+        ["frist_name", "did you mean 'first_name'"],
+    ),
+    (
+        "undefined variable",
+        {"decline_policy.txt.j2": "Hi,\n\nSorry, {{ requestor.name }}.\n"},
+        "decline_policy.txt.j2:3:",
+        ["undefined variable 'requestor'", "did you mean 'requester'"],
+    ),
+    (
+        "variable not given to this template",
+        {"optin_target.txt.j2": "Hi,\nsent {{ first_sent|date }}\n", "optin_target.html.j2": ""},
+        "optin_target.txt.j2:2:",
+        ["undefined variable 'first_sent'"],
+    ),
+    (
+        "syntax error",
+        {"withdrawn.txt.j2": "Hi {{ target.first_name }},\n\n{{ requester.name }\n"},
+        "withdrawn.txt.j2:3:",
+        ["unexpected '}'"],
+    ),
+    (
+        "unclosed block",
+        {"thanks_target.txt.j2": "Hi,\n{% if intro.reason %}\nWhy: x\n"},
+        "thanks_target.txt.j2:",
+        ["endif"],
+    ),
+    (
+        "CR/LF in a subject",
+        {"thanks_target.subject.j2": 'Thanks{{ "\\r\\n" }}Bcc: everyone@elsewhere.example'},
+        "thanks_target.subject.j2",
+        ["line break"],
+    ),
+    (
+        "two-line subject file",
+        {"expired.subject.j2": "Closed\nBcc: everyone@elsewhere.example\n"},
+        "expired.subject.j2",
+        ["line break"],
+    ),
+    (
+        "escape by __class__.__mro__",
+        {"decline_policy.txt.j2": "{{ ''.__class__.__mro__ }}\n"},
+        "decline_policy.txt.j2:1:",
+        ["'__class__' is not allowed"],
+    ),
+    (
+        "escape by cycler globals",
+        {"decline_no_reason.txt.j2": "Hi\n{{ cycler.__init__.__globals__ }}"},
+        "decline_no_reason.txt.j2:2:",
+        ["'__init__' is not allowed"],
+    ),
+    (
+        "escape by attr filter",
+        {"reask.txt.j2": "{{ owner|attr('__class__') }}"},
+        "reask.txt.j2:1:",
+        ["'__class__' is not allowed"],
+    ),
+    (
+        "escape by subscript",
+        {"reminder.txt.j2": "x\n\n{{ intro['_secret'] }}"},
+        "reminder.txt.j2:3:",
+        ["'_secret' is not allowed"],
+    ),
+    (
+        "private attribute",
+        {"digest.txt.j2": "{{ counts._data }}"},
+        "digest.txt.j2:1:",
+        ["'_data' is not allowed"],
+    ),
+    (
+        "escape built at run time",
+        {"expired.txt.j2": "Hi\n{{ owner[('__cla' ~ 'ss__')] }}\n"},
+        "expired.txt.j2:2:",
+        ["not allowed in a template", "__class__"],
+    ),
+    (
+        "empty body",
+        {"declined_by_target.txt.j2": "\n\n   \n"},
+        "declined_by_target.txt.j2",
+        ["the body is empty"],
+    ),
+    (
+        "empty subject",
+        {"declined_by_target.subject.j2": "{% if false %}x{% endif %}"},
+        "declined_by_target.subject.j2",
+        ["the subject is empty"],
+    ),
+    (
+        "HTML part without a text part",
+        {"introduction.txt.j2": "{# nothing #}\n", "introduction.html.j2": "<p>Hi</p>\n"},
+        "introduction.txt.j2",
+        ["the body is empty"],
+    ),
+    (
+        "layout does not compile",
+        {"layout.html.j2": "<p>{{ body(style) }</p>\n"},
+        "layout.html.j2:1:",
+        ["unexpected '}'"],
+    ),
+    (
+        "layout uses a variable nobody gives",
+        {"layout.html.j2": "<p>\n{{ footer_text }}</p>\n"},
+        "layout.html.j2:2:",
+        ["undefined variable 'footer_text'"],
+    ),
+    (
+        "layout loads a remote font",
+        {
+            "layout.html.j2": '<div style="font-family:x; background:url(//cdn.example/f.png)">'
+            "{{ body() }}</div>\n"
+        },
+        "layout.html.j2",
+        ["loads something from the network", "cdn.example"],
+    ),
+    (
+        "layout in a language folder escapes the sandbox",
+        {"de/layout.html.j2": "{{ body.__globals__ }}\n"},
+        "de/layout.html.j2:1:",
+        ["'__globals__' is not allowed"],
+    ),
+    (
+        "tracking pixel",
+        {
+            "introduction.txt.j2": "Hi both.\n",
+            "introduction.html.j2": '<p>Hi both.</p><img src="https://px.tracker.example/o.gif">\n',
+        },
+        "introduction.html.j2",
+        ["loads something from the network", "px.tracker.example"],
+    ),
+    (
+        "misspelt file name",
+        {"optin_taget.txt.j2": "Hi\n"},
+        "optin_taget.txt.j2",
+        ["introd never reads this file"],
+    ),
+    (
+        "not a language folder",
+        {"French/expired.txt.j2": "Bonjour\n"},
+        "French/expired.txt.j2",
+        ["'French' is not a language folder"],
+    ),
+    (
+        "broken owner template in a language folder",
+        {"fr/review.txt.j2": "{{ candidats }}"},
+        "fr/review.txt.j2:1:",
+        ["undefined variable 'candidats'", "did you mean 'candidates'"],
+    ),
 ]
 
 
 class TestBrokenOverrides:
-    @pytest.mark.parametrize(("files", "where", "words"),
-                             [pytest.param(f, w, s, id=label) for label, f, w, s in BROKEN])
+    @pytest.mark.parametrize(
+        ("files", "where", "words"), [pytest.param(f, w, s, id=label) for label, f, w, s in BROKEN]
+    )
     def test_templates_check_gives_one_clear_line_and_exit_2(
-            self, tdir: Path, files: dict[str, str], where: str, words: list[str],
-            capsys: pytest.CaptureFixture[str]) -> None:
+        self,
+        tdir: Path,
+        files: dict[str, str],
+        where: str,
+        words: list[str],
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
         """`templates check` exits 2 with one line naming the file (and line) and the fault."""
         write(tdir, files)
         assert main(["templates", "check", "--config", config_of(tdir)]) == 2
@@ -136,11 +237,17 @@ class TestBrokenOverrides:
             assert word in lines[0]
         assert "Traceback" not in lines[0]
 
-    @pytest.mark.parametrize(("files", "where", "words"),
-                             [pytest.param(f, w, s, id=label) for label, f, w, s in BROKEN])
+    @pytest.mark.parametrize(
+        ("files", "where", "words"), [pytest.param(f, w, s, id=label) for label, f, w, s in BROKEN]
+    )
     def test_check_config_refuses_the_same(
-            self, tdir: Path, files: dict[str, str], where: str, words: list[str],
-            capsys: pytest.CaptureFixture[str]) -> None:
+        self,
+        tdir: Path,
+        files: dict[str, str],
+        where: str,
+        words: list[str],
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
         """`check-config --offline` fails with exit 2 and the same one-line message."""
         write(tdir, files)
         assert main(["check-config", "--offline", "--config", config_of(tdir)]) == 2
@@ -149,7 +256,8 @@ class TestBrokenOverrides:
         assert all(word in err[0] for word in words)
 
     def test_every_fault_at_once_is_one_line_each(
-            self, tdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self, tdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Several broken files are all reported, one line each, not just the first."""
         for _, files, _, _ in BROKEN[:6]:
             write(tdir, files)
@@ -158,13 +266,16 @@ class TestBrokenOverrides:
         assert len(lines) == 6
         assert all(line.startswith(str(tdir)) for line in lines)
 
-    @pytest.mark.parametrize("source", [
-        "{{ cycler.__init__.__globals__.os.system('touch ' ~ marker) }}",
-        "{{ (cycler|attr('__in' ~ 'it__')).__globals__.os.system('touch ' ~ marker) }}",
-        "{% set g = cycler|attr('__in' ~ 'it__') %}{{ g|attr('__glo' ~ 'bals__') }}",
-        "{{ ''|attr('__cla' ~ 'ss__') }}",
-        "{{ lipsum['__glo' ~ 'bals__']['os'].system('touch ' ~ marker) }}",
-    ])
+    @pytest.mark.parametrize(
+        "source",
+        [
+            "{{ cycler.__init__.__globals__.os.system('touch ' ~ marker) }}",
+            "{{ (cycler|attr('__in' ~ 'it__')).__globals__.os.system('touch ' ~ marker) }}",
+            "{% set g = cycler|attr('__in' ~ 'it__') %}{{ g|attr('__glo' ~ 'bals__') }}",
+            "{{ ''|attr('__cla' ~ 'ss__') }}",
+            "{{ lipsum['__glo' ~ 'bals__']['os'].system('touch ' ~ marker) }}",
+        ],
+    )
     def test_sandbox_escapes_never_run(self, tdir: Path, source: str) -> None:
         """Escape attempts raise TemplateError when rendered, and nothing of them runs."""
         marker = tdir.parent / "escaped"
@@ -177,25 +288,35 @@ class TestBrokenOverrides:
 
     def test_good_overrides_pass(self, tdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """Correct overrides, a partial they include, and a language folder all pass."""
-        write(tdir, {
-            "_signature.txt.j2": "{{ owner.name }}\nOkafor Advisory\n",
-            "expired.txt.j2": "Hi {{ requester.first_name }},\n\nI closed it.\n\n"
-                              "{% include '_signature.txt.j2' %}",
-            "fr/expired.txt.j2": "Bonjour {{ requester.first_name }},\n\nC'est clos.\n",
-            "de/expired.subject.j2": "Ihre Anfrage [intro {{ intro.id }}]",
-            "de/expired.txt.j2": "Hallo {{ requester.first_name }},\n\nerledigt.\n",
-            "pt-br/expired.txt.j2": "Olá {{ requester.first_name }},\n\nencerrado.\n",
-        })
+        write(
+            tdir,
+            {
+                "_signature.txt.j2": "{{ owner.name }}\nOkafor Advisory\n",
+                "expired.txt.j2": "Hi {{ requester.first_name }},\n\nI closed it.\n\n"
+                "{% include '_signature.txt.j2' %}",
+                "fr/expired.txt.j2": "Bonjour {{ requester.first_name }},\n\nC'est clos.\n",
+                "de/expired.subject.j2": "Ihre Anfrage [intro {{ intro.id }}]",
+                "de/expired.txt.j2": "Hallo {{ requester.first_name }},\n\nerledigt.\n",
+                "pt-br/expired.txt.j2": "Olá {{ requester.first_name }},\n\nencerrado.\n",
+            },
+        )
         assert main(["templates", "check", "--config", config_of(tdir)]) == 0
         assert capsys.readouterr().out.strip() == "all templates render"
 
-    def test_a_text_override_alone_passes(self, tdir: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def test_a_text_override_alone_passes(
+        self, tdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A copied text part, edited, with no HTML beside it: the check passes (the HTML part
         follows the text) and `check-config` too."""
         built_in = (builtin_dir() / "optin_target.txt.j2").read_text(encoding="utf-8")
-        write(tdir, {"optin_target.txt.j2": built_in.replace("A no is perfectly fine.",
-                                                             "Saying no is fine.")})
+        write(
+            tdir,
+            {
+                "optin_target.txt.j2": built_in.replace(
+                    "A no is perfectly fine.", "Saying no is fine."
+                )
+            },
+        )
         assert main(["templates", "check", "--config", config_of(tdir)]) == 0
         assert main(["check-config", "--offline", "--config", config_of(tdir)]) == 0
         context = situations(load(tdir), "optin_target")[0].context
@@ -255,6 +376,7 @@ class TestSituations:
 
     def test_sample_shapes_are_the_engines(self, tdir: Path) -> None:
         """The sample data has the same variables and item fields as the engine's context."""
+
         def names(cls: type) -> list[str]:
             return [f.name for f in dataclasses.fields(cls)]
 
@@ -263,8 +385,13 @@ class TestSituations:
         cfg = load(tdir)
         store = Store(tdir.parent / "introd.db")
         try:
-            engine = Engine(cfg, store=store, templates=Templates(tdir),
-                            contacts=ContactBook([]), secret=b"k" * 32)
+            engine = Engine(
+                cfg,
+                store=store,
+                templates=Templates(tdir),
+                contacts=ContactBook([]),
+                secret=b"k" * 32,
+            )
             real = engine.render_context(None, "owner")
         finally:
             store.close()
@@ -293,11 +420,23 @@ class TestLanguages:
         assert mail.text.startswith("Ciao Tim") and mail.subject.startswith("Your introduction")
         assert mail.html is not None and '<html lang="it">' in mail.html
 
-    @pytest.mark.parametrize(("language", "greeting"), [
-        ("fr", "Bonjour"), ("FR", "Bonjour"), ("fr-CA", "Bonjour"), ("fr_BE", "Bonjour"),
-        ("pt-BR", "Olá"), ("pt", "Hi"), ("en", "Hi"), (None, "Hi"), ("", "Hi"), ("xx", "Hi"),
-        ("../fr", "Hi"), ("fr/../..", "Hi"),
-    ])
+    @pytest.mark.parametrize(
+        ("language", "greeting"),
+        [
+            ("fr", "Bonjour"),
+            ("FR", "Bonjour"),
+            ("fr-CA", "Bonjour"),
+            ("fr_BE", "Bonjour"),
+            ("pt-BR", "Olá"),
+            ("pt", "Hi"),
+            ("en", "Hi"),
+            (None, "Hi"),
+            ("", "Hi"),
+            ("xx", "Hi"),
+            ("../fr", "Hi"),
+            ("fr/../..", "Hi"),
+        ],
+    )
     def test_language_codes(self, tdir: Path, language: str | None, greeting: str) -> None:
         """Regional codes use their own folder, else their base language; unknown or malformed
         codes use the default."""
@@ -317,9 +456,10 @@ class TestLanguages:
 class TestSendTime:
     def test_line_break_from_data_is_folded(self, tdir: Path) -> None:
         """A name read from mail with a line break cannot stop a mail: the header is cleaned."""
-        context = {**situations(load(tdir), "optin_target")[0].context,
-                   "requester": Person(name="Tim\r\nBcc: everyone",
-                                       email="tim.walker@example.org")}
+        context = {
+            **situations(load(tdir), "optin_target")[0].context,
+            "requester": Person(name="Tim\r\nBcc: everyone", email="tim.walker@example.org"),
+        }
         mail = Templates(tdir).render("optin_target", context)
         assert "\n" not in mail.subject and "\r" not in mail.subject
         assert "Tim Bcc: everyone" in mail.subject
@@ -339,21 +479,40 @@ class TestSendTime:
 
 class TestList:
     def test_lists_every_template_with_origin_and_when(
-            self, tdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self, tdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """`templates list`: one line per template, origin per language, when it is sent."""
-        write(tdir, {"optin_target.subject.j2": "Would you meet {{ requester.name }}?",
-                     "fr/expired.txt.j2": "Bonjour,\n\nC'est clos.\n",
-                     "it/expired.txt.j2": "Ciao,\n\nchiuso.\n",
-                     "expired.html.j2": "<p>Closed.</p>\n", "digest.html.j2": ""})
+        write(
+            tdir,
+            {
+                "optin_target.subject.j2": "Would you meet {{ requester.name }}?",
+                "fr/expired.txt.j2": "Bonjour,\n\nC'est clos.\n",
+                "it/expired.txt.j2": "Ciao,\n\nchiuso.\n",
+                "expired.html.j2": "<p>Closed.</p>\n",
+                "digest.html.j2": "",
+            },
+        )
         assert main(["templates", "list", "--config", config_of(tdir)]) == 0
         lines = capsys.readouterr().out.splitlines()
         assert lines[0].split()[:7] == ["template", "parts", "en", "de", "es", "fr", "it"]
         rows = {line.split()[0]: line.split() for line in lines[1:] if line.strip()}
         assert set(TEMPLATE_NAMES) <= set(rows)
-        assert rows["optin_target"][1:7] == ["text+layout", "mixed", "built-in", "built-in",
-                                            "built-in", "-"]
-        assert rows["expired"][1:7] == ["text+html", "mixed", "built-in", "built-in", "mixed",
-                                       "mixed+en"]
+        assert rows["optin_target"][1:7] == [
+            "text+layout",
+            "mixed",
+            "built-in",
+            "built-in",
+            "built-in",
+            "-",
+        ]
+        assert rows["expired"][1:7] == [
+            "text+html",
+            "mixed",
+            "built-in",
+            "built-in",
+            "mixed",
+            "mixed+en",
+        ]
         assert rows["digest"][1:3] == ["text", "mixed"]
         assert rows["review"][2:7] == ["built-in", "built-in", "built-in", "built-in", "-"]
         assert "to the owner when a request needs a decision" in " ".join(rows["review"])
@@ -361,11 +520,24 @@ class TestList:
 
 class TestPreview:
     def test_preview_prints_headers_text_and_writes_html(
-            self, tdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self, tdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """preview: the headers as sent, the text part, and the HTML part in a file."""
         out = tmp_path / "optin.html"
-        assert main(["templates", "preview", "optin_target", "--config", config_of(tdir),
-                     "--html", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "templates",
+                    "preview",
+                    "optin_target",
+                    "--config",
+                    config_of(tdir),
+                    "--html",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         text = capsys.readouterr().out
         head, _, body = text.partition("\n\n")
         assert "To: Bob Jones <bob.jones@bigchem.example>" in head
@@ -376,7 +548,8 @@ class TestPreview:
         assert out.read_text(encoding="utf-8").lstrip().startswith("<!DOCTYPE html>")
 
     def test_introduction_goes_to_both_without_auto_submitted(
-            self, tdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self, tdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """The introduction is addressed to both and not marked automatic."""
         assert main(["templates", "preview", "introduction", "--config", config_of(tdir)]) == 0
         head = capsys.readouterr().out.partition("\n\n")[0]
@@ -385,20 +558,23 @@ class TestPreview:
 
     def test_preview_a_language(self, tdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """LANG/NAME previews that language's version."""
-        assert main(["templates", "preview", "fr/optin_requester", "--config",
-                     config_of(tdir)]) == 0
+        assert (
+            main(["templates", "preview", "fr/optin_requester", "--config", config_of(tdir)]) == 0
+        )
         out = capsys.readouterr().out
         assert "\n\nBonjour Tim," in out and "Subject: Votre demande" in out
 
     @pytest.mark.parametrize("name", ["welcome", "xx-yy-zz/expired"])
-    def test_unknown_name_is_usage_error(self, tdir: Path, name: str,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def test_unknown_name_is_usage_error(
+        self, tdir: Path, name: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """An unknown template name exits 2 with one line."""
         assert main(["templates", "preview", name, "--config", config_of(tdir)]) == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
-    def test_broken_template_is_one_line(self, tdir: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def test_broken_template_is_one_line(
+        self, tdir: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Previewing a broken template gives its one-line error, exit 2."""
         write(tdir, {"expired.txt.j2": "{{ nope }}"})
         assert main(["templates", "preview", "expired", "--config", config_of(tdir)]) == 2
@@ -411,18 +587,41 @@ class TestPreview:
         store = Store(tdir.parent / "introd.db")
         try:
             store.insert_intro(
-                id="W4X8N2", state="awaiting", created=now, updated=now,
-                expires=now + timedelta(days=14), requester_name="Daniel Whitcombe",
-                requester_email="d.whitcombe@fieldnote.example", target_name="Ingrid Sørensen",
+                id="W4X8N2",
+                state="awaiting",
+                created=now,
+                updated=now,
+                expires=now + timedelta(days=14),
+                requester_name="Daniel Whitcombe",
+                requester_email="d.whitcombe@fieldnote.example",
+                target_name="Ingrid Sørensen",
                 target_email="ingrid@nordpolymer.example",
                 reason="would like to hear how the pilot line runs",
-                blurb="Hello,\nCould I meet Ingrid?\nDaniel", subject="Intro?",
-                source_message_id="<a@fieldnote.example>", rule="default", action="accept",
-                detail="", candidates=[], optin_order="parallel")
+                blurb="Hello,\nCould I meet Ingrid?\nDaniel",
+                subject="Intro?",
+                source_message_id="<a@fieldnote.example>",
+                rule="default",
+                action="accept",
+                detail="",
+                candidates=[],
+                optin_order="parallel",
+            )
         finally:
             store.close()
-        assert main(["templates", "preview", "optin_target", "--intro", "W4X8N2",
-                     "--config", config_of(tdir)]) == 0
+        assert (
+            main(
+                [
+                    "templates",
+                    "preview",
+                    "optin_target",
+                    "--intro",
+                    "W4X8N2",
+                    "--config",
+                    config_of(tdir),
+                ]
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         assert "To: Ingrid Sørensen <ingrid@nordpolymer.example>" in out
         assert "[intro W4X8N2]" in out and "\n\nBonjour Ingrid," in out
@@ -435,7 +634,7 @@ class TestDocumentedExamples:
     def test_worked_examples_pass_the_check(self, tdir: Path) -> None:
         """The tone examples of docs/templates.md, dropped in as it says, pass the check."""
         text = self.DOC.read_text(encoding="utf-8")
-        examples = text[text.index("## Worked examples"):]
+        examples = text[text.index("## Worked examples") :]
         found = re.findall(r"`templates_dir/([\w/.]+)`:\n\n```jinja\n(.*?)```", examples, re.S)
         assert len(found) >= 5
         write(tdir, dict(found))  # text and subjects only: the HTML parts follow

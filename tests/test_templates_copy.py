@@ -29,8 +29,11 @@ CONFIG = {
 @pytest.fixture
 def conf(tmp_path: Path) -> str:
     """A valid config whose templates_dir does not exist yet."""
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump([
-        {"name": "Jürgen Bauer", "email": "juergen@bauer.example", "language": "de"}]))
+    (tmp_path / "contacts.yaml").write_text(
+        yaml.safe_dump(
+            [{"name": "Jürgen Bauer", "email": "juergen@bauer.example", "language": "de"}]
+        )
+    )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
     return str(tmp_path / "config.yaml")
 
@@ -41,7 +44,8 @@ def tdir(conf: str) -> Path:
 
 class TestCopy:
     def test_copy_creates_the_folder_and_prints_the_file_to_edit(
-            self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self, conf: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """The subject and text are copied, with a first line saying where from; the path
         printed is the text file; the copy passes the check as it is."""
         assert main(["templates", "copy", "optin_target", "--config", conf]) == 0
@@ -49,15 +53,19 @@ class TestCopy:
         assert out == str(tdir(conf) / "optin_target.txt.j2")
         text = Path(out).read_text(encoding="utf-8")
         first, rest = text.split("\n", 1)
-        assert re.fullmatch(r"\{# copied from introd \S+, built-in optin_target\.txt\.j2 "
-                            r"sha256 [0-9a-f]{16} #\}", first)
+        assert re.fullmatch(
+            r"\{# copied from introd \S+, built-in optin_target\.txt\.j2 "
+            r"sha256 [0-9a-f]{16} #\}",
+            first,
+        )
         assert rest == (builtin_dir() / "optin_target.txt.j2").read_text(encoding="utf-8")
         assert (tdir(conf) / "optin_target.subject.j2").is_file()
         assert main(["templates", "check", "--config", conf]) == 0
         assert capsys.readouterr().out.strip() == "all templates render"
 
     def test_refuses_to_overwrite_without_force(
-            self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self, conf: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A second copy is refused in one line naming the file and the way out; --force
         overwrites."""
         assert main(["templates", "copy", "expired", "--config", conf]) == 0
@@ -71,17 +79,25 @@ class TestCopy:
         assert main(["templates", "copy", "expired", "--force", "--config", conf]) == 0
         assert mine.read_text(encoding="utf-8") != "Mine\n"
 
-    @pytest.mark.parametrize(("lang", "folder", "builtin"), [
-        ("de", "de", "de/reminder.txt.j2"), ("ES", "es", "es/reminder.txt.j2"),
-        ("en", "", "reminder.txt.j2"), ("it", "it", "reminder.txt.j2")])
-    def test_a_language(self, conf: str, lang: str, folder: str, builtin: str,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+    @pytest.mark.parametrize(
+        ("lang", "folder", "builtin"),
+        [
+            ("de", "de", "de/reminder.txt.j2"),
+            ("ES", "es", "es/reminder.txt.j2"),
+            ("en", "", "reminder.txt.j2"),
+            ("it", "it", "reminder.txt.j2"),
+        ],
+    )
+    def test_a_language(
+        self, conf: str, lang: str, folder: str, builtin: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """--lang copies that language's built-in into its folder; a language introd does not
         ship starts from the English files, to be translated."""
         assert main(["templates", "copy", "reminder", "--lang", lang, "--config", conf]) == 0
         path = Path(capsys.readouterr().out.strip())
-        assert path == (tdir(conf) / folder / "reminder.txt.j2" if folder
-                        else tdir(conf) / "reminder.txt.j2")
+        assert path == (
+            tdir(conf) / folder / "reminder.txt.j2" if folder else tdir(conf) / "reminder.txt.j2"
+        )
         assert f"built-in {builtin} sha256" in path.read_text(encoding="utf-8")
 
     def test_the_layout(self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,13 +106,17 @@ class TestCopy:
         assert capsys.readouterr().out.strip() == str(tdir(conf) / "layout.html.j2")
         assert main(["templates", "check", "--config", conf]) == 0
 
-    @pytest.mark.parametrize(("argv", "words"), [
-        (["optin_taget"], "unknown template 'optin_taget'"),
-        (["expired", "--lang", "../x"], "not a language"),
-        (["expired", "--lang", "French"], "not a language"),
-    ])
-    def test_bad_arguments_are_one_line(self, conf: str, argv: list[str], words: str,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+    @pytest.mark.parametrize(
+        ("argv", "words"),
+        [
+            (["optin_taget"], "unknown template 'optin_taget'"),
+            (["expired", "--lang", "../x"], "not a language"),
+            (["expired", "--lang", "French"], "not a language"),
+        ],
+    )
+    def test_bad_arguments_are_one_line(
+        self, conf: str, argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A misspelt name or a language that is no code: one line, exit 2, nothing written."""
         assert main(["templates", "copy", *argv, "--config", conf]) == 2
         err = capsys.readouterr().err.strip()
@@ -113,23 +133,28 @@ class TestCopy:
 
 class TestDiff:
     def test_no_difference_right_after_a_copy(
-            self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self, conf: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A fresh copy says the same as the built-in: nothing printed, exit 0 (the `copied
         from` line is left out)."""
         main(["templates", "copy", "optin_requester", "--lang", "es", "--config", conf])
         capsys.readouterr()
-        assert main(["templates", "diff", "optin_requester", "--lang", "es",
-                     "--config", conf]) == 0
+        assert main(["templates", "diff", "optin_requester", "--lang", "es", "--config", conf]) == 0
         assert capsys.readouterr().out == ""
 
     def test_shows_the_owners_changes_against_the_installed_built_in(
-            self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self, conf: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A changed sentence shows as a unified diff, exit 1; an own HTML part is compared
         with nothing."""
         main(["templates", "copy", "optin_target", "--config", conf])
         text = tdir(conf) / "optin_target.txt.j2"
-        text.write_text(text.read_text(encoding="utf-8").replace(
-            "A no is perfectly fine.", "Saying no is fine."), encoding="utf-8")
+        text.write_text(
+            text.read_text(encoding="utf-8").replace(
+                "A no is perfectly fine.", "Saying no is fine."
+            ),
+            encoding="utf-8",
+        )
         (tdir(conf) / "optin_target.html.j2").write_text("<p>Mine</p>\n", encoding="utf-8")
         capsys.readouterr()
         assert main(["templates", "diff", "optin_target", "--config", conf]) == 1
@@ -151,9 +176,15 @@ class TestOutdated:
         main(["templates", "copy", name, "--lang", lang, "--config", conf])
         path = tdir(conf) / lang / f"{name}.txt.j2"
         text = path.read_text(encoding="utf-8")
-        path.write_text(re.sub(r"introd \S+, (.*) sha256 [0-9a-f]{16}",
-                               r"introd 0.0.9, \1 sha256 0123456789abcdef", text, count=1),
-                        encoding="utf-8")
+        path.write_text(
+            re.sub(
+                r"introd \S+, (.*) sha256 [0-9a-f]{16}",
+                r"introd 0.0.9, \1 sha256 0123456789abcdef",
+                text,
+                count=1,
+            ),
+            encoding="utf-8",
+        )
         return path
 
     def test_check_warns_but_passes(self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,8 +196,10 @@ class TestOutdated:
         lines = capsys.readouterr().out.strip().splitlines()
         assert lines[-1] == "all templates render"
         (warning,) = lines[:-1]
-        assert warning.startswith(f"{path}:1: warning: the built-in fr/expired.txt.j2 has "
-                                  "changed since this file was copied from introd 0.0.9")
+        assert warning.startswith(
+            f"{path}:1: warning: the built-in fr/expired.txt.j2 has "
+            "changed since this file was copied from introd 0.0.9"
+        )
         assert "`introd templates diff expired --lang fr`" in warning
         fix = re.search(r"make line 1 (\{#.*#\})$", warning)
         assert fix
@@ -176,14 +209,16 @@ class TestOutdated:
         assert capsys.readouterr().out.strip() == "all templates render"
 
     def test_check_config_shows_the_warning_and_passes(
-            self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
+        self, conf: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """check-config prints the same warning and still says ok."""
         self.copy_from_older(conf, "review", "de")
         capsys.readouterr()
         assert main(["check-config", "--offline", "--config", conf]) == 0
         captured = capsys.readouterr()
-        assert "de/review.txt.j2:1: warning: the built-in de/review.txt.j2 has changed" \
-            in captured.err
+        assert (
+            "de/review.txt.j2:1: warning: the built-in de/review.txt.j2 has changed" in captured.err
+        )
         assert ": ok (" in captured.out
 
     def test_a_built_in_that_is_gone(self, conf: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -191,7 +226,9 @@ class TestOutdated:
         tdir(conf).mkdir(parents=True)
         (tdir(conf) / "expired.txt.j2").write_text(
             "{# copied from introd 0.0.1, built-in old/expired.txt.j2 sha256 0123456789abcdef "
-            "#}\nHi {{ requester.first_name }},\n\nclosed.\n", encoding="utf-8")
+            "#}\nHi {{ requester.first_name }},\n\nclosed.\n",
+            encoding="utf-8",
+        )
         assert main(["templates", "check", "--config", conf]) == 0
         assert "no longer has" in capsys.readouterr().out
 
@@ -202,13 +239,25 @@ def insert_intro(conf: str, intro_id: str = "W4X8N2") -> None:
     store = Store(cfg.state_path)
     try:
         store.insert_intro(
-            id=intro_id, state="awaiting", created=now, updated=now,
-            expires=now + timedelta(days=14), requester_name="Daniel Whitcombe",
-            requester_email="d.whitcombe@fieldnote.example", target_name="Jürgen Bauer",
-            target_email="juergen@bauer.example", reason="would like to hear about the plant",
-            blurb="Hello,\nCould I meet Jürgen?\nDaniel", subject="Intro?",
-            source_message_id="<a@fieldnote.example>", rule="default", action="accept",
-            detail="", candidates=[], optin_order="parallel")
+            id=intro_id,
+            state="awaiting",
+            created=now,
+            updated=now,
+            expires=now + timedelta(days=14),
+            requester_name="Daniel Whitcombe",
+            requester_email="d.whitcombe@fieldnote.example",
+            target_name="Jürgen Bauer",
+            target_email="juergen@bauer.example",
+            reason="would like to hear about the plant",
+            blurb="Hello,\nCould I meet Jürgen?\nDaniel",
+            subject="Intro?",
+            source_message_id="<a@fieldnote.example>",
+            rule="default",
+            action="accept",
+            detail="",
+            candidates=[],
+            optin_order="parallel",
+        )
         store.set_meta("language:d.whitcombe@fieldnote.example", "es")
     finally:
         store.close()
@@ -219,22 +268,39 @@ class TestPreviewIsTheEngines:
         """--lang picks the language; `de/NAME` still works; --html writes the derived HTML."""
         tdir(conf).mkdir(parents=True)
         html = Path(conf).parent / "p.html"
-        assert main(["templates", "preview", "optin_target", "--lang", "de", "--html",
-                     str(html), "--config", conf]) == 0
+        assert (
+            main(
+                [
+                    "templates",
+                    "preview",
+                    "optin_target",
+                    "--lang",
+                    "de",
+                    "--html",
+                    str(html),
+                    "--config",
+                    conf,
+                ]
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         assert "\n\nHallo Bob," in out and "[language de: " in out
         assert '<html lang="de">' in html.read_text(encoding="utf-8")
         assert main(["templates", "preview", "es/optin_target", "--config", conf]) == 0
         assert "\n\nHola, Bob:" in capsys.readouterr().out
 
-    @pytest.mark.parametrize(("name", "greeting"), [
-        ("optin_target", "Hallo Jürgen,"),  # the contact's language
-        ("optin_requester", "Hola, Daniel:"),  # the language the requester wrote in
-        ("introduction", "Hola, Jürgen y Daniel:"),  # the requester's, for both
-    ])
+    @pytest.mark.parametrize(
+        ("name", "greeting"),
+        [
+            ("optin_target", "Hallo Jürgen,"),  # the contact's language
+            ("optin_requester", "Hola, Daniel:"),  # the language the requester wrote in
+            ("introduction", "Hola, Jürgen y Daniel:"),  # the requester's, for both
+        ],
+    )
     def test_real_intro_in_the_language_the_engine_picks(
-            self, conf: str, name: str, greeting: str,
-            capsys: pytest.CaptureFixture[str]) -> None:
+        self, conf: str, name: str, greeting: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """--intro: the language comes from the engine's own choice (contact entry, else the
         language the person last wrote in)."""
         insert_intro(conf)
@@ -243,15 +309,18 @@ class TestPreviewIsTheEngines:
 
     @pytest.mark.parametrize("name", ["digest", "decline_policy", "withdrawn"])
     def test_reply_to_follows_the_engines_list(
-            self, conf: str, name: str, monkeypatch: pytest.MonkeyPatch,
-            capsys: pytest.CaptureFixture[str]) -> None:
+        self,
+        conf: str,
+        name: str,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
         """Whether a preview shows a Reply-To comes from the engine's list of templates that
         expect an answer, not from a copy of it."""
         tdir(conf).mkdir(parents=True)
         assert main(["templates", "preview", name, "--config", conf]) == 0
         assert "Reply-To:" not in capsys.readouterr().out
-        monkeypatch.setattr(engine_module, "EXPECTS_ANSWER",
-                            (*engine_module.EXPECTS_ANSWER, name))
+        monkeypatch.setattr(engine_module, "EXPECTS_ANSWER", (*engine_module.EXPECTS_ANSWER, name))
         assert main(["templates", "preview", name, "--config", conf]) == 0
         assert "Reply-To: intros" in capsys.readouterr().out
 

@@ -46,12 +46,45 @@ def words(text: str) -> list[str]:
 
 
 # text made of the pieces that matter: markup, quotes, list markers, links, indentation
-PIECES = st.sampled_from([
-    "<script>alert(1)</script>", "<b>", "\"", "'", "&amp;", "&", ">", "> ", "    ", "  ", "\t",
-    "- ", "* ", "1. ", "2) ", "\n", "\n\n", "https://x.example/a?b=1&c=<2>", "a@b.example",
-    "javascript:alert(1)", "mailto:x@y.example", "word", "Ünïcödé", " ", ":", "?", "«", "»",
-    "\r\n", "\u2028", "style=\"x\"", "onclick=", "http://", "_a@b.example", "(http://q.example)",
-])
+PIECES = st.sampled_from(
+    [
+        "<script>alert(1)</script>",
+        "<b>",
+        '"',
+        "'",
+        "&amp;",
+        "&",
+        ">",
+        "> ",
+        "    ",
+        "  ",
+        "\t",
+        "- ",
+        "* ",
+        "1. ",
+        "2) ",
+        "\n",
+        "\n\n",
+        "https://x.example/a?b=1&c=<2>",
+        "a@b.example",
+        "javascript:alert(1)",
+        "mailto:x@y.example",
+        "word",
+        "Ünïcödé",
+        " ",
+        ":",
+        "?",
+        "«",
+        "»",
+        "\r\n",
+        "\u2028",
+        'style="x"',
+        "onclick=",
+        "http://",
+        "_a@b.example",
+        "(http://q.example)",
+    ]
+)
 TEXTS = st.lists(st.one_of(PIECES, st.text(max_size=8)), max_size=40).map("".join)
 
 
@@ -70,8 +103,9 @@ class TestNoInjection:
                 assert tag == "a" and re.match(r"^(https?://|mailto:)[^\s\"<>]+$", href), href
         assert parsed.words == words(text)
 
-    @given(style=st.dictionaries(st.sampled_from(["p", "quote", "link", "x"]),
-                                 st.text(max_size=30)))
+    @given(
+        style=st.dictionaries(st.sampled_from(["p", "quote", "link", "x"]), st.text(max_size=30))
+    )
     def test_styles_from_the_layout_stay_in_their_attribute(self, style: dict[str, str]) -> None:
         """A style given by the layout cannot close its attribute or add markup."""
         parsed = parse(str(text_to_html("Hi a@b.example\n\n    quoted", style)))
@@ -89,8 +123,11 @@ class TestStructure:
         """The requester's message, indented by four spaces, is one quoted block, blank lines
         and all."""
         out = str(text_to_html("Tim wrote:\n\n    Dear Lisa,\n\n    Could you?\n\nBest"))
-        assert re.search(r"<blockquote[^>]*>\s*<p[^>]*>Dear Lisa,</p>\s*<p[^>]*>Could you\?"
-                         r"</p>\s*</blockquote>", out), out
+        assert re.search(
+            r"<blockquote[^>]*>\s*<p[^>]*>Dear Lisa,</p>\s*<p[^>]*>Could you\?"
+            r"</p>\s*</blockquote>",
+            out,
+        ), out
 
     def test_mail_quote_marks_nest(self) -> None:
         """Lines starting with "> " are a quote; "> > " a quote within it."""
@@ -99,7 +136,7 @@ class TestStructure:
         assert out.rstrip().endswith("after</p>")
 
     def test_bullets_and_numbers(self) -> None:
-        """"- " lines are a list, with indented continuation lines; "1. " lines keep their
+        """ "- " lines are a list, with indented continuation lines; "1. " lines keep their
         number, which is what the owner answers with."""
         out = str(text_to_html("Pick:\n\n  - one\n    more\n  - two\n\n1. Sarah\n2. Sam"))
         assert re.search(r"<ul[^>]*>\s*<li[^>]*>one<br>\nmore</li>\s*<li[^>]*>two</li>", out)
@@ -110,12 +147,15 @@ class TestStructure:
         out = str(text_to_html("  Received:   5\n  Declined:   1"))
         assert "white-space:pre-wrap" in out and "Received:   5\nDeclined:   1" in out
 
-    @pytest.mark.parametrize(("text", "href"), [
-        ("see https://a.example/x_(y).", "https://a.example/x_(y)"),
-        ("(https://a.example/q), then", "https://a.example/q"),
-        ("write to tim@example.org.", "mailto:tim@example.org"),
-        ("<tim@example.org>", "mailto:tim@example.org"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "href"),
+        [
+            ("see https://a.example/x_(y).", "https://a.example/x_(y)"),
+            ("(https://a.example/q), then", "https://a.example/q"),
+            ("write to tim@example.org.", "mailto:tim@example.org"),
+            ("<tim@example.org>", "mailto:tim@example.org"),
+        ],
+    )
     def test_links(self, text: str, href: str) -> None:
         """Web and mail addresses become links, without the punctuation around them."""
         links = [a.get("href") for tag, a in parse(str(text_to_html(text))).tags if tag == "a"]
@@ -137,10 +177,16 @@ def write(tdir: Path, files: dict[str, str]) -> None:
 
 def expired_context(tmp: Path) -> dict[str, Any]:
     """The context the engine gives `expired`, from the sample situations."""
-    (tmp / "config.yaml").write_text(yaml.safe_dump({
-        "owner": {"name": "Lisa Balbes", "addresses": ["lisa@example.com"]},
-        "auth": {"trusted_authserv_ids": ["mx.example.com"]},
-        "contacts": [], "reply_address": "intros@example.com"}))
+    (tmp / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "owner": {"name": "Lisa Balbes", "addresses": ["lisa@example.com"]},
+                "auth": {"trusted_authserv_ids": ["mx.example.com"]},
+                "contacts": [],
+                "reply_address": "intros@example.com",
+            }
+        )
+    )
     return situations(load_config(tmp / "config.yaml", need_servers=False), "expired")[0].context
 
 
@@ -173,11 +219,14 @@ class TestOverrides:
     def test_the_layout_is_owner_editable(self, tmp_path: Path) -> None:
         """A layout in templates_dir sets the look of every mail; its styles reach the
         elements, still escaped."""
-        write(tmp_path, {"layout.html.j2":
-                         '<div lang="{{ lang }}">{{ body({"p": "color:red\\"><x>"}) }}'
-                         "<p>Footer</p></div>\n"})
+        write(
+            tmp_path,
+            {
+                "layout.html.j2": '<div lang="{{ lang }}">{{ body({"p": "color:red\\"><x>"}) }}'
+                "<p>Footer</p></div>\n"
+            },
+        )
         mail = Templates(tmp_path).render("expired", expired_context(tmp_path))
         assert mail.html is not None and mail.html.startswith('<div lang="en"><p style="color:')
         assert "&#34;&gt;&lt;x&gt;" in mail.html and "<x>" not in mail.html
         assert "<p>Footer</p>" in mail.html
-

@@ -27,15 +27,17 @@ JUERGEN_ASKS = (
     "eine kleine Firma für Recycling von Kunststoffen auf.\n\nKönntest du mich bitte Lucía "
     "Gómez bei Polímeros Sur vorstellen? Ich würde gern mit ihr über ihre Pilotanlage "
     "sprechen, weil wir eine ähnliche Anlage in Bremen planen.\n\nVielen Dank und viele "
-    "Grüße,\nJürgen Bauer\n")
+    "Grüße,\nJürgen Bauer\n"
+)
 
 
 @pytest.fixture
 def world(tmp_path: Path, dovecot: Any, smtp_server: Any, clock: Any) -> Iterator[World]:
     w = World(tmp_path, dovecot, smtp_server)
     contacts = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
-    contacts.append({"name": "Lucía Gómez", "email": LUCIA, "company": "Polímeros Sur",
-                     "language": "es"})
+    contacts.append(
+        {"name": "Lucía Gómez", "email": LUCIA, "company": "Polímeros Sur", "language": "es"}
+    )
     (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(contacts, allow_unicode=True))
     (tmp_path / "templates").mkdir()
     w.write_config(templates_dir="templates")
@@ -69,15 +71,19 @@ def the_mail(world: World, user: str, subject_has: str) -> EmailMessage:
 
 
 class TestNewUser:
-    def test_copy_edit_text_check_preview_run(self, world: World, clock: Any,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+    def test_copy_edit_text_check_preview_run(
+        self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """Edit only the copied text: check and preview pass, and the mail that arrives says
         the new sentence in its text and its HTML part."""
         assert templates(world, "copy", "optin_target") == 0
         path = Path(capsys.readouterr().out.strip())
-        path.write_text(path.read_text(encoding="utf-8").replace(
-            "A no is perfectly fine.", "Saying no is absolutely fine, <truly>."),
-            encoding="utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(
+                "A no is perfectly fine.", "Saying no is absolutely fine, <truly>."
+            ),
+            encoding="utf-8",
+        )
         assert templates(world, "check") == 0
         assert capsys.readouterr().out.strip() == "all templates render"
         out_html = world.tmp / "preview.html"
@@ -98,8 +104,9 @@ class TestGermanAndSpanish:
         """A German request gets German mail back; the Spanish contact is asked in Spanish;
         the introduction goes out in the requester's language; every mail has both parts,
         saying the same words."""
-        world.owner_sends(forward("Jürgen Bauer", JUERGEN, JUERGEN_ASKS,
-                                  subject="Vorstellung Lucía Gómez"))
+        world.owner_sends(
+            forward("Jürgen Bauer", JUERGEN, JUERGEN_ASKS, subject="Vorstellung Lucía Gómez")
+        )
         assert world.run_once(clock.now()) == 0
         to_juergen = the_mail(world, JUERGEN, "[intro ")
         to_lucia = the_mail(world, LUCIA, "[intro ")
@@ -111,8 +118,12 @@ class TestGermanAndSpanish:
         assert '<html lang="es">' in html and words(visible(html)) == words(text)
         assert "Lucía" not in str(to_juergen["To"]) and "Jürgen Bauer" in text
         world.reply(LUCIA, to_lucia, "Sí, con mucho gusto.", now=clock.now())
-        world.reply(JUERGEN, to_juergen, "Ja, gerne!\n\nIch freue mich sehr auf das Gespräch "
-                    "mit Ihnen über die Anlage.", now=clock.now())
+        world.reply(
+            JUERGEN,
+            to_juergen,
+            "Ja, gerne!\n\nIch freue mich sehr auf das Gespräch mit Ihnen über die Anlage.",
+            now=clock.now(),
+        )
         clock.advance(timedelta(hours=1))
         assert world.run_once(clock.now()) == 0
         (intro,) = [m for m in world.sent() if "Auto-Submitted" not in m]

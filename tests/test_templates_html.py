@@ -32,12 +32,19 @@ SHOTS = ROOT / "docs" / "templates"
 HTML_NAMES = ("optin_requester", "optin_target", "introduction")  # in the screenshots
 LANGUAGES = ("en", "fr", "de", "es")
 WIDTHS = (375, 1024)  # a phone, a desktop window
-INSTALL = ("headless Chromium is needed for this test: as root, "
-           "`apt-get install -y --no-install-recommends chromium chromium-driver`")
-LONG_URL = ("https://www.fieldnote.example/research/polymer-recycling/pilot-lines/"
-            "2026-03-overview-of-the-nordic-installations-and-their-throughput.pdf")
-SITUATION = {"optin_requester": "requester_first", "optin_target": "requester_first",
-             "introduction": "with the requester's note"}
+INSTALL = (
+    "headless Chromium is needed for this test: as root, "
+    "`apt-get install -y --no-install-recommends chromium chromium-driver`"
+)
+LONG_URL = (
+    "https://www.fieldnote.example/research/polymer-recycling/pilot-lines/"
+    "2026-03-overview-of-the-nordic-installations-and-their-throughput.pdf"
+)
+SITUATION = {
+    "optin_requester": "requester_first",
+    "optin_target": "requester_first",
+    "introduction": "with the requester's note",
+}
 
 
 def chromium() -> str:
@@ -49,27 +56,41 @@ def chromium() -> str:
 
 
 def config(tmp: Path) -> Config:
-    (tmp / "config.yaml").write_text(yaml.safe_dump({
-        "owner": {"name": "Marguerite Okafor", "addresses": ["marguerite@okafor.example"]},
-        "auth": {"trusted_authserv_ids": ["mx.okafor.example"]},
-        "contacts": [], "reply_address": "intros@okafor.example"}))
+    (tmp / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "owner": {"name": "Marguerite Okafor", "addresses": ["marguerite@okafor.example"]},
+                "auth": {"trusted_authserv_ids": ["mx.okafor.example"]},
+                "contacts": [],
+                "reply_address": "intros@okafor.example",
+            }
+        )
+    )
     return load_config(tmp / "config.yaml", need_servers=False)
 
 
 def render(cfg: Config, lang: str, name: str, *, hostile: bool = False) -> Rendered:
     """NAME in LANG for its richest situation; `hostile` adds long names and an unbroken URL."""
     found = situations(cfg, name)
-    context: dict[str, Any] = next((s.context for s in found if s.label == SITUATION.get(name)),
-                                   found[0].context)
+    context: dict[str, Any] = next(
+        (s.context for s in found if s.label == SITUATION.get(name)), found[0].context
+    )
     if hostile:
         intro = context["intro"]
         context = {
             **context,
-            "requester": Person(name="Maximiliane Aurelia von Hohenzollern-Sigmaringen",
-                                email="maximiliane.aurelia.von.hohenzollern-sigmaringen@"
-                                      "research-department.fieldnote.example"),
-            "intro": replace(intro, blurb=f"{intro.blurb}\n\nSee {LONG_URL}",
-                             reason=f"{intro.reason} ({LONG_URL})") if intro else None,
+            "requester": Person(
+                name="Maximiliane Aurelia von Hohenzollern-Sigmaringen",
+                email="maximiliane.aurelia.von.hohenzollern-sigmaringen@"
+                "research-department.fieldnote.example",
+            ),
+            "intro": replace(
+                intro,
+                blurb=f"{intro.blurb}\n\nSee {LONG_URL}",
+                reason=f"{intro.reason} ({LONG_URL})",
+            )
+            if intro
+            else None,
             "requester_note": f"{NOTE_WORDS}\n{LONG_URL}",
         }
     return Templates().render(name, context, language=lang)
@@ -109,8 +130,7 @@ def words(text: str) -> list[str]:
 
 
 def cases(names: tuple[str, ...] = HTML_NAMES) -> list[Any]:
-    return [pytest.param(lang, name, id=f"{lang}-{name}") for lang in LANGUAGES
-            for name in names]
+    return [pytest.param(lang, name, id=f"{lang}-{name}") for lang in LANGUAGES for name in names]
 
 
 class TestMarkup:
@@ -130,8 +150,9 @@ class TestMarkup:
 
     @pytest.mark.parametrize(("lang", "name"), cases(TEMPLATE_NAMES))
     @pytest.mark.parametrize("hostile", [False, True], ids=["sample", "long-words"])
-    def test_text_part_is_a_faithful_equivalent(self, tmp_path: Path, lang: str, name: str,
-                                                hostile: bool) -> None:
+    def test_text_part_is_a_faithful_equivalent(
+        self, tmp_path: Path, lang: str, name: str, hostile: bool
+    ) -> None:
         """The text part holds exactly the words the HTML part shows, in the same order."""
         mail = render(config(tmp_path), lang, name, hostile=hostile)
         assert mail.html is not None
@@ -152,19 +173,36 @@ window.addEventListener("load", function () {{
   document.body.setAttribute("data-result", out.join(" "));
 }});
 </script></body></html>"""
-FRAME = ('<iframe data-label="{label}" style="display:block;width:{width}px;height:600px;'
-         'border:0" srcdoc="{doc}"></iframe>')
+FRAME = (
+    '<iframe data-label="{label}" style="display:block;width:{width}px;height:600px;'
+    'border:0" srcdoc="{doc}"></iframe>'
+)
 
 
 def browse(page: Path, width: int, height: int, *extra: str) -> str:
     """Run headless Chromium once on PAGE; its stdout."""
     with tempfile.TemporaryDirectory(prefix="introd-chromium-") as profile:
         done = subprocess.run(
-            [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
-             f"--window-size={width},{height}", *extra, page.as_uri()],
-            capture_output=True, text=True, timeout=60, check=False)
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                *extra,
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     if done.returncode != 0:
         pytest.fail(f"chromium failed ({done.returncode}): {done.stderr[-500:]}", pytrace=False)
     return done.stdout
@@ -174,9 +212,10 @@ def measure(page_html: dict[str, str], tmp: Path) -> dict[str, tuple[int, int, i
     """scrollWidth, clientWidth and scrollHeight of each page labelled `NAME@WIDTH`, laid out
     in a frame of that width (headless Chromium's window has a minimum width; a frame does
     not)."""
-    frames = "".join(FRAME.format(label=label, width=label.split("@")[1],
-                                  doc=html.escape(doc, quote=True))
-                     for label, doc in page_html.items())
+    frames = "".join(
+        FRAME.format(label=label, width=label.split("@")[1], doc=html.escape(doc, quote=True))
+        for label, doc in page_html.items()
+    )
     probe = tmp / "probe.html"
     probe.write_text(PROBE.format(frames=frames), encoding="utf-8")
     dom = browse(probe, max(WIDTHS) + 100, 800, "--dump-dom")
@@ -191,8 +230,9 @@ def measure(page_html: dict[str, str], tmp: Path) -> dict[str, tuple[int, int, i
 
 class TestLayout:
     @pytest.mark.parametrize(("lang", "name"), cases())
-    def test_no_overflow_at_phone_and_desktop_width(self, tmp_path: Path, lang: str,
-                                                    name: str) -> None:
+    def test_no_overflow_at_phone_and_desktop_width(
+        self, tmp_path: Path, lang: str, name: str
+    ) -> None:
         """No horizontal scrolling at 375 px or 1024 px, even with long names and a long URL."""
         cfg = config(tmp_path)
         pages = {}

@@ -38,14 +38,18 @@ def _copies(world: World) -> Counter[str]:
 
 def _party_copies(world: World) -> Counter[str]:
     """How many times each mail to a party (not to the owner) reached the server."""
-    return Counter(str(m["Message-ID"]) for m, r in zip(world.sent(), world.smtp.received)
-                   if OWNER not in r.rcpt_tos)
+    return Counter(
+        str(m["Message-ID"])
+        for m, r in zip(world.sent(), world.smtp.received, strict=True)
+        if OWNER not in r.rcpt_tos
+    )
 
 
 def _outbox(world: World) -> list[tuple[str, str, int, int]]:
     with sqlite3.connect(world.tmp / "introd.db") as db:
-        return list(db.execute("SELECT template, status, attempts, unconfirmed FROM outbox "
-                               "ORDER BY id"))
+        return list(
+            db.execute("SELECT template, status, attempts, unconfirmed FROM outbox ORDER BY id")
+        )
 
 
 class TestDroppedAfterData:
@@ -62,11 +66,14 @@ class TestDroppedAfterData:
         assert len(world.sent()) == 2, "not again before its backoff"
         assert world.run_once(T0 + timedelta(minutes=6)) == 0
         assert sorted(_copies(world).values()) == [1, 2]
-        assert [(s, u) for _, s, _, u in _outbox(world)] in ([("sent", 1), ("sent", 0)],
-                                                             [("sent", 0), ("sent", 1)])
+        assert [(s, u) for _, s, _, u in _outbox(world)] in (
+            [("sent", 1), ("sent", 0)],
+            [("sent", 0), ("sent", 1)],
+        )
 
     def test_server_that_always_drops_gets_each_mail_at_most_three_times(
-            self, world: World) -> None:
+        self, world: World
+    ) -> None:
         """A server that never confirms: each opt-in reaches it MAX_UNCONFIRMED times over
         the backoff (5, 10 minutes), never more however often introd runs, then it is failed
         and the owner told once per address."""
@@ -81,8 +88,7 @@ class TestDroppedAfterData:
         assert ("optin_target", "failed", MAX_UNCONFIRMED) in rows
         notices = Counter(t for t, _, _, _ in _outbox(world) if t == "bounce_notice")
         assert notices["bounce_notice"] == 2  # one per failed address
-        assert max(Counter(str(m["Message-ID"]) for m in world.sent()).values()) \
-            <= MAX_UNCONFIRMED
+        assert max(Counter(str(m["Message-ID"]) for m in world.sent()).values()) <= MAX_UNCONFIRMED
 
 
 class TestSlowerThanTimeout:
@@ -104,8 +110,8 @@ class TestSlowerThanTimeout:
 
 class TestSenderProcess:
     def test_backlog_sender_defers_dropped_mail_and_sends_the_rest(
-            self, tmp_path: Path, dovecot: Any, smtp_server: Any,
-            capfd: pytest.CaptureFixture[str]) -> None:
+        self, tmp_path: Path, dovecot: Any, smtp_server: Any, capfd: pytest.CaptureFixture[str]
+    ) -> None:
         """A backlog sent by the sender process, the server dropping three mails after
         DATA: the other opt-ins all go out in that run, the three are sent once more after
         their backoff, no mail more than twice."""

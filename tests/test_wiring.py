@@ -48,20 +48,25 @@ class TestImportedContacts:
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.is_file()}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
 
 
 class TestParseHasNoSideEffects:
     def _config(self, tmp_path: Path) -> Path:
         (tmp_path / "contacts.yaml").write_text(
-            "- {name: Bob Jones, email: bob@example.test, company: BigChem}\n")
+            "- {name: Bob Jones, email: bob@example.test, company: BigChem}\n"
+        )
         path = tmp_path / "config.yaml"
         path.write_text(
             "owner: {name: Lisa Balbes, addresses: [lisa@example.test]}\n"
             "from: Lisa Balbes <lisa@example.test>\nreply_address: intros@example.test\n"
             "state_path: introd.db\nsecret_file: secret\ncontacts: [contacts.yaml]\n"
-            "auth: {require: false}\n")
+            "auth: {require: false}\n"
+        )
         return path
 
     def test_parse_leaves_an_old_state_as_it_was(
@@ -101,11 +106,14 @@ class TestParseHasNoSideEffects:
 
 
 class TestReasonIsThePolicysCall:
-    SHORT = ("Hi Lisa,\n\nCould you introduce me to Bob Jones at BigChem? I want career "
-             "advice.\n\nThanks,\nTim Walker\n")
+    SHORT = (
+        "Hi Lisa,\n\nCould you introduce me to Bob Jones at BigChem? I want career "
+        "advice.\n\nThanks,\nTim Walker\n"
+    )
 
-    def _parse(self, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-               policies: str) -> dict[str, Any]:
+    def _parse(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], policies: str
+    ) -> dict[str, Any]:
         config = TestParseHasNoSideEffects()._config(tmp_path)
         config.write_text(config.read_text() + policies)
         mail = tmp_path / "req.eml"
@@ -114,11 +122,14 @@ class TestReasonIsThePolicysCall:
         out: dict[str, Any] = json.loads(capsys.readouterr().out)
         return out
 
-    @pytest.mark.parametrize("policies", [
-        "policies: {no_reason: {enabled: false}}\n",
-        "policies: {no_reason: {min_words: 2}}\n",
-        "",
-    ])
+    @pytest.mark.parametrize(
+        "policies",
+        [
+            "policies: {no_reason: {enabled: false}}\n",
+            "policies: {no_reason: {min_words: 2}}\n",
+            "",
+        ],
+    )
     def test_a_short_reason_is_read_whatever_the_threshold(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str], policies: str
     ) -> None:

@@ -21,13 +21,23 @@ from introd.cli import main
 OWNER = "lisa@example.test"
 INTROS = "intros@example.test"
 TRUSTED = "mx.example.test"
-AUTH_OK = (f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test; "
-           f"spf=pass smtp.mailfrom={OWNER}")
+AUTH_OK = (
+    f"Authentication-Results: {TRUSTED}; dkim=pass header.d=example.test; "
+    f"spf=pass smtp.mailfrom={OWNER}"
+)
 
 
-def forward(requester: str, requester_email: str, body: str, *, note: str = "",
-            subject: str = "Introduction request", auth: str | None = AUTH_OK,
-            sender: str = f"Lisa Balbes <{OWNER}>", message_id: str | None = None) -> bytes:
+def forward(
+    requester: str,
+    requester_email: str,
+    body: str,
+    *,
+    note: str = "",
+    subject: str = "Introduction request",
+    auth: str | None = AUTH_OK,
+    sender: str = f"Lisa Balbes <{OWNER}>",
+    message_id: str | None = None,
+) -> bytes:
     """An owner's Gmail-style forward of a request, as it lands in the intro mailbox."""
     headers = [auth] if auth else []
     headers += [
@@ -39,10 +49,12 @@ def forward(requester: str, requester_email: str, body: str, *, note: str = "",
         "MIME-Version: 1.0",
         'Content-Type: text/plain; charset="utf-8"',
     ]
-    text = (f"{note}\n\n---------- Forwarded message ---------\n"
-            f"From: {requester} <{requester_email}>\n"
-            "Date: Mon, Dec 7, 2026 at 9:12 PM\n"
-            f"Subject: {subject}\nTo: Lisa Balbes <{OWNER}>\n\n\n{body}\n")
+    text = (
+        f"{note}\n\n---------- Forwarded message ---------\n"
+        f"From: {requester} <{requester_email}>\n"
+        "Date: Mon, Dec 7, 2026 at 9:12 PM\n"
+        f"Subject: {subject}\nTo: Lisa Balbes <{OWNER}>\n\n\n{body}\n"
+    )
     return ("\r\n".join(headers) + "\r\n\r\n" + text.replace("\n", "\r\n")).encode()
 
 
@@ -67,26 +79,47 @@ class World:
 
     def __post_init__(self) -> None:
         self.config_path = self.tmp / "config.yaml"
-        (self.tmp / "contacts.yaml").write_text(yaml.safe_dump([
-            {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"},
-            {"name": "Tim Walker", "email": "tim@example.test", "company": "UW"},
-            {"name": "Carol Opt-Out", "email": "carol@example.test", "company": "Quiet Inc",
-             "introductions": "never"},
-        ]))
+        (self.tmp / "contacts.yaml").write_text(
+            yaml.safe_dump(
+                [
+                    {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"},
+                    {"name": "Tim Walker", "email": "tim@example.test", "company": "UW"},
+                    {
+                        "name": "Carol Opt-Out",
+                        "email": "carol@example.test",
+                        "company": "Quiet Inc",
+                        "introductions": "never",
+                    },
+                ]
+            )
+        )
         self.dovecot.add_user(OWNER, "owner-pw")
         self.write_config()
 
     def write_config(self, **changes: Any) -> None:
         data: dict[str, Any] = {
             "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
-            "imap": {"host": "127.0.0.1", "port": self.dovecot.imap_port, "security": "none",
-                     "username": INTROS, "password": self.dovecot.password(INTROS),
-                     "folder": "INBOX", "processed_folder": "introd/done",
-                     "quarantine_folder": "introd/quarantine", "idle": False,
-                     "poll_interval": "1s", "timeout": "10s"},
-            "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "security": "none",
-                     "username": self.smtp.user, "password": self.smtp.password,
-                     "timeout": "10s"},
+            "imap": {
+                "host": "127.0.0.1",
+                "port": self.dovecot.imap_port,
+                "security": "none",
+                "username": INTROS,
+                "password": self.dovecot.password(INTROS),
+                "folder": "INBOX",
+                "processed_folder": "introd/done",
+                "quarantine_folder": "introd/quarantine",
+                "idle": False,
+                "poll_interval": "1s",
+                "timeout": "10s",
+            },
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": self.smtp.port,
+                "security": "none",
+                "username": self.smtp.user,
+                "password": self.smtp.password,
+                "timeout": "10s",
+            },
             "from": f"Lisa Balbes <{OWNER}>",
             "reply_address": INTROS,
             "secret_file": "secret",
@@ -108,8 +141,9 @@ class World:
         self.dovecot.append(INTROS, raw)
 
     def run_once(self, now: datetime, *extra: str) -> int:
-        return main(["run", "--once", "--config", str(self.config_path),
-                     "--now", now.isoformat(), *extra])
+        return main(
+            ["run", "--once", "--config", str(self.config_path), "--now", now.isoformat(), *extra]
+        )
 
     def cli(self, *args: str) -> int:
         return main([args[0], "--config", str(self.config_path), *args[1:]])
@@ -117,21 +151,35 @@ class World:
     def inbox(self, user: str) -> list[EmailMessage]:
         if user not in self.dovecot.users:
             return []
-        return [email.message_from_bytes(raw, policy=policy.default)  # type: ignore[misc]
-                for raw in self.dovecot.messages(user)]
+        return [
+            email.message_from_bytes(raw, policy=policy.default)  # type: ignore[misc]
+            for raw in self.dovecot.messages(user)
+        ]
 
     def subjects(self, user: str) -> list[str]:
         return [str(m["Subject"]) for m in self.inbox(user)]
 
-    def reply(self, user: str, original: EmailMessage, text: str, *, now: datetime,
-              to: str | None = None, keep_reply_to: bool = True,
-              references: bool = True, sender: str | None = None,
-              authenticated: bool = False) -> None:
+    def reply(
+        self,
+        user: str,
+        original: EmailMessage,
+        text: str,
+        *,
+        now: datetime,
+        to: str | None = None,
+        keep_reply_to: bool = True,
+        references: bool = True,
+        sender: str | None = None,
+        authenticated: bool = False,
+    ) -> None:
         """`user` answers `original` like a mail client: to its Reply-To, quoting it."""
         msg = EmailMessage()
         msg["From"] = sender or user
-        target = to or (str(original["Reply-To"]) if keep_reply_to and original["Reply-To"]
-                        else str(original["From"]))
+        target = to or (
+            str(original["Reply-To"])
+            if keep_reply_to and original["Reply-To"]
+            else str(original["From"])
+        )
         msg["To"] = target
         msg["Subject"] = "Re: " + str(original["Subject"])
         msg["Date"] = format_datetime(now)
@@ -150,9 +198,14 @@ class World:
         self.dovecot.deliver(addr.group(0), raw, user)
 
     def sent(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
-                for m in self.smtp.received]
+        return [
+            email.message_from_bytes(m.data, policy=policy.default)  # type: ignore[misc]
+            for m in self.smtp.received
+        ]
 
     def sent_to(self, address: str) -> list[str]:
-        return [str(m["Subject"]) for m in self.sent()
-                if address in str(m["To"]) or address in str(m.get("Cc", ""))]
+        return [
+            str(m["Subject"])
+            for m in self.sent()
+            if address in str(m["To"]) or address in str(m.get("Cc", ""))
+        ]

@@ -60,8 +60,9 @@ def find_token(msg: EmailMessage, config: Config) -> str | None:
     return None
 
 
-def _tie_reply(msg: EmailMessage, ctx: Context, subject: str) -> tuple[str | None, str | None,
-                                                                       str, str | None]:
+def _tie_reply(
+    msg: EmailMessage, ctx: Context, subject: str
+) -> tuple[str | None, str | None, str, str | None]:
     """(intro id, role, proof, token) for a reply: token, then references, then subject tag."""
     tok = find_token(msg, ctx.config)
     if tok:
@@ -75,8 +76,12 @@ def _tie_reply(msg: EmailMessage, ctx: Context, subject: str) -> tuple[str | Non
     for ref in _references(msg):
         claimed = tokens.message_id_claim(ref)
         if claimed:
-            return claimed[0], claimed[1] if claimed[1] in ("requester", "target", "owner") \
-                else None, "reference", tok
+            return (
+                claimed[0],
+                claimed[1] if claimed[1] in ("requester", "target", "owner") else None,
+                "reference",
+                tok,
+            )
     m = SUBJECT_TAG.search(subject)
     if m:
         return m.group(1).upper(), None, "", tok
@@ -93,8 +98,11 @@ def _is_replyish(msg: EmailMessage, ctx: Context, subject: str) -> bool:
 
 # the owner's (or a delegate's) own words: `details` with the question on the next lines,
 # `send` for an introduction draft
-_OWN_WORDS = re.compile(r"^\W{0,3}(details|send)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
-                        r"([A-Za-z0-9]{6})(?![\w-]))?\]?[\s:,.-]*(.*)$", re.I)
+_OWN_WORDS = re.compile(
+    r"^\W{0,3}(details|send)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
+    r"([A-Za-z0-9]{6})(?![\w-]))?\]?[\s:,.-]*(.*)$",
+    re.I,
+)
 
 
 def _own_words(text: str, default_intro: str | None) -> OwnerCommand | None:
@@ -104,16 +112,21 @@ def _own_words(text: str, default_intro: str | None) -> OwnerCommand | None:
     if match is None:
         return None
     verb, token, rest = match.group(1).lower(), match.group(2), match.group(3)
-    intro_id = token.upper() if token and (any(c.isdigit() for c in token)
-                                           or token.isupper()) else None
+    intro_id = (
+        token.upper() if token and (any(c.isdigit() for c in token) or token.isupper()) else None
+    )
     if token and intro_id is None:
         rest = f"{token} {rest}"
     if verb == "send":  # "send", "send it", "send as is, thanks"; more words are a text
-        return OwnerCommand(verb="send", intro_id=intro_id or default_intro) \
-            if len(rest.split()) <= 4 and "\n" not in rest else None
+        return (
+            OwnerCommand(verb="send", intro_id=intro_id or default_intro)
+            if len(rest.split()) <= 4 and "\n" not in rest
+            else None
+        )
     question = "\n".join([rest, *lines[1:]]).strip()
-    return OwnerCommand(verb="details", intro_id=intro_id or default_intro,
-                        argument=question[:2000] or None)
+    return OwnerCommand(
+        verb="details", intro_id=intro_id or default_intro, argument=question[:2000] or None
+    )
 
 
 def _owner_command(text: str, default_intro: str | None) -> OwnerCommand | None:
@@ -138,14 +151,27 @@ def read_mail(raw: bytes, ctx: Context, *, limits: budget.Budget | None = None) 
             with budget.reading(limits or budget.Budget()):
                 return _read(raw, ctx)
         except RecursionError:
-            return Reading(kind="unknown", message_id=None, sender=None,
-                           problem="message nested too deeply to read")
+            return Reading(
+                kind="unknown",
+                message_id=None,
+                sender=None,
+                problem="message nested too deeply to read",
+            )
         except Exception as exc:  # a mail the email package cannot read safely is set aside
-            return Reading(kind="unknown", message_id=None, sender=None,
-                           problem=f"unreadable mail: {type(exc).__name__}")
+            return Reading(
+                kind="unknown",
+                message_id=None,
+                sender=None,
+                problem=f"unreadable mail: {type(exc).__name__}",
+            )
     except budget.OverBudget as exc:
-        return Reading(kind="unknown", message_id=None, sender=None,
-                       problem=f"over budget: {exc.reason}", extra={"over_budget": True})
+        return Reading(
+            kind="unknown",
+            message_id=None,
+            sender=None,
+            problem=f"over budget: {exc.reason}",
+            extra={"over_budget": True},
+        )
 
 
 def _bounce_references(raw: bytes, bounce: automail.Bounce) -> tuple[str, ...]:
@@ -174,11 +200,17 @@ def _read(raw: bytes, ctx: Context) -> Reading:
     bounce = automail.bounce_info(msg)
     budget.checkpoint("bounce")
     if bounce is not None:
-        return Reading(kind="bounce", failed_addresses=tuple(bounce.failed),
-                       extra={"status": bounce.status, "reason": bounce.reason,
-                              "references": _bounce_references(raw, bounce),
-                              "original_message_id": getattr(bounce, "original_message_id", None)},
-                       **base)
+        return Reading(
+            kind="bounce",
+            failed_addresses=tuple(bounce.failed),
+            extra={
+                "status": bounce.status,
+                "reason": bounce.reason,
+                "references": _bounce_references(raw, bounce),
+                "original_message_id": getattr(bounce, "original_message_id", None),
+            },
+            **base,
+        )
     if automail.is_auto_reply(msg):
         intro_id, role, proof, _ = _tie_reply(msg, ctx, subject)
         return Reading(kind="auto_reply", extra={"intro_id": intro_id}, **base)
@@ -194,19 +226,29 @@ def _read(raw: bytes, ctx: Context) -> Reading:
         # a delegate is authenticated exactly as the owner is
         if cfg.auth_require:
             owners = (*cfg.owner.addresses, *cfg.owner.delegates)
-            result = auth.check_owner_auth(msg, owner_addresses=owners,
-                                           trusted_authserv_ids=cfg.trusted_authserv_ids)
+            result = auth.check_owner_auth(
+                msg, owner_addresses=owners, trusted_authserv_ids=cfg.trusted_authserv_ids
+            )
             if not result.ok and cfg.exchange_online_tenant:
-                exchange = auth.check_exchange_online(msg, owner_addresses=owners,
-                                                      tenant_id=cfg.exchange_online_tenant)
-                result = exchange if exchange.ok else auth.AuthResult(
-                    ok=False, reason=f"{result.reason}; {exchange.reason}")
+                exchange = auth.check_exchange_online(
+                    msg, owner_addresses=owners, tenant_id=cfg.exchange_online_tenant
+                )
+                result = (
+                    exchange
+                    if exchange.ok
+                    else auth.AuthResult(ok=False, reason=f"{result.reason}; {exchange.reason}")
+                )
             authenticated, auth_reason = result.ok, result.reason
         else:
             authenticated, auth_reason = True, "auth.require is false"
     extra = {"auth_reason": auth_reason, "references": _references(msg)}
-    common = dict(from_owner=from_owner, from_delegate=from_delegate,
-                  authenticated=authenticated, extra=extra, **base)
+    common = dict(
+        from_owner=from_owner,
+        from_delegate=from_delegate,
+        authenticated=authenticated,
+        extra=extra,
+        **base,
+    )
     commands = from_owner or from_delegate
 
     body = mailtext.body_text(msg)
@@ -224,8 +266,13 @@ def _read(raw: bytes, ctx: Context) -> Reading:
                 extra["proof"] = proof
                 return Reading(kind="owner_command", command=cmd, **common)
         word = answers.classify_answer(new)
-        answer = Answer(intro_id=intro_id, role=role if role != "owner" else None,  # type: ignore[arg-type]
-                        answer=word, text=new, proof=proof)
+        answer = Answer(
+            intro_id=intro_id,
+            role=role if role != "owner" else None,  # type: ignore[arg-type]
+            answer=word,
+            text=new,
+            proof=proof,
+        )
         return Reading(kind="reply", answer=answer, **common)
 
     if commands:
@@ -244,8 +291,13 @@ def _read(raw: bytes, ctx: Context) -> Reading:
         # the delegate who forwards is never the requester or the target of it
         passers = (*cfg.owner.addresses, sender_email) if from_delegate else cfg.owner.addresses
         req = request.read_request(
-            body=body, forward=fwd, subject=subject, owner_addresses=passers,
-            intro_address=cfg.intro_address, owner_name=cfg.owner.name, contacts=ctx.contacts)
+            body=body,
+            forward=fwd,
+            subject=subject,
+            owner_addresses=passers,
+            intro_address=cfg.intro_address,
+            owner_name=cfg.owner.name,
+            contacts=ctx.contacts,
+        )
         return Reading(kind="request", request=req, **common)
     return Reading(kind="unknown", **common)
-

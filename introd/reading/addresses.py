@@ -108,7 +108,7 @@ def _tokens(text: str) -> list[tuple[int, str]]:
                 i += 1
                 continue
             end_word()
-            tokens.append((_ANGLE, text[i + 1:close]))
+            tokens.append((_ANGLE, text[i + 1 : close]))
             i = close + 1
         elif ch in ",;:":
             end_word()
@@ -154,9 +154,11 @@ def _mailbox(tokens: list[tuple[int, str]]) -> Person | None:
         named = set().union(*(_specs_in(v) for kind, v in before if kind != _SEPARATOR))
         phrase = ""
         if named <= {address}:  # a name that repeats the address is still a name
-            phrase = _join(v for kind, v in before
-                           if kind in (_WORD, _QUOTED, _SEPARATOR)
-                           and _spec(v, bracketed=False) != address)
+            phrase = _join(
+                v
+                for kind, v in before
+                if kind in (_WORD, _QUOTED, _SEPARATOR) and _spec(v, bracketed=False) != address
+            )
             if not phrase.strip():  # "<addr> (Name)" or "(Name) <addr>"
                 comments = [v for kind, v in tokens if kind == _COMMENT]
                 if not set().union(*(_specs_in(v) for v in comments)) - {address}:
@@ -173,9 +175,14 @@ def _mailbox(tokens: list[tuple[int, str]]) -> Person | None:
     if len(found) > 1:
         return None  # two bare addresses: neither is more the sender's than the other
     address = next(iter(found), None)
-    phrase = _join(v for kind, v in tokens
-                   if kind in (_QUOTED, _SEPARATOR)
-                   or kind == _WORD and v in words and _spec(v, bracketed=False) is None)
+    phrase = _join(
+        v
+        for kind, v in tokens
+        if kind in (_QUOTED, _SEPARATOR)
+        or kind == _WORD
+        and v in words
+        and _spec(v, bracketed=False) is None
+    )
     if address is not None and not phrase.strip():
         phrase = " ".join(v for kind, v in tokens if kind == _COMMENT)
     if address is not None and _specs_in(phrase) - {address}:
@@ -190,7 +197,7 @@ def parse_mailboxes(value: str) -> tuple[Person, ...]:
     """Every mailbox of a header value or a forward line (``,`` or ``;`` between them,
     groups ``name: a, b;`` read as their members)."""
     try:
-        tokens = _tokens(str(value)[:_MAX_VALUE * 25])
+        tokens = _tokens(str(value)[: _MAX_VALUE * 25])
     except Exception:
         return ()
     people: list[Person] = []
@@ -226,8 +233,9 @@ def parse_mailbox(value: str) -> Person | None:
     clients print the display name first and the address after it; several bare
     addresses and no brackets name nobody."""
     try:
-        tokens = _tokens(str(value)[:_MAX_VALUE * 25])
-        return _mailbox([(_SEPARATOR, v) if k in (_COMMA, _SEMI, _COLON) else (k, v)
-                         for k, v in tokens])
+        tokens = _tokens(str(value)[: _MAX_VALUE * 25])
+        return _mailbox(
+            [(_SEPARATOR, v) if k in (_COMMA, _SEMI, _COLON) else (k, v) for k, v in tokens]
+        )
     except Exception:
         return None

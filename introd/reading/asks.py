@@ -65,10 +65,7 @@ def sentences(text: str) -> list[tuple[int, str]]:
             if (
                 m.group().startswith(".")
                 and _ABBREV.search(before)
-                and not (
-                    _COMPANY_ABBREV.search(before)
-                    and _SENTENCE_STARTERS.match(flat, end)
-                )
+                and not (_COMPANY_ABBREV.search(before) and _SENTENCE_STARTERS.match(flat, end))
             ):
                 continue
             if piece.strip():
@@ -359,10 +356,14 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
         for m in contacts.mentions(text)
         if not any(c.email and c.email.lower() in skip for c in m.contacts)
     ]
-    strong = sorted(
-        ((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
-        key=lambda h: (h[0], -h[1]),
-    ) if _ANY_CUE.search(text) else []
+    strong = (
+        sorted(
+            ((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
+            key=lambda h: (h[0], -h[1]),
+        )
+        if _ANY_CUE.search(text)
+        else []
+    )
     weak = sorted(
         ((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
         key=lambda h: (h[0], -h[1]),
@@ -577,7 +578,6 @@ def _only_filler(between: str) -> bool:
         "tuo",
         "tua",
         "teu",
-        "tua",
         "min",
     }
     return len(words) <= 3 and all(w in filler or w in TITLES for w in words)
@@ -799,9 +799,7 @@ def _statement(
 def _following_sentence(parts: list[tuple[int, str]], ask_at: int | None) -> int | None:
     """The sentence right after the ask, when it reads as the why ("His group is hiring...")."""
     if ask_at is None:
-        ask_at = next(
-            (i for i, (_, s) in enumerate(parts) if _ANY_CUE.search(s)), None
-        )
+        ask_at = next((i for i, (_, s) in enumerate(parts) if _ANY_CUE.search(s)), None)
     if ask_at is None or ask_at + 1 >= len(parts):
         return None
     paragraph, sentence = parts[ask_at + 1]

@@ -78,8 +78,11 @@ def is_aligned(identity: str, from_domain: str) -> bool:
     from_domain = from_domain.strip().rstrip(".").lower()
     if not domain or not from_domain or "." not in domain:
         return False
-    return (domain == from_domain or from_domain.endswith("." + domain)
-            or domain.endswith("." + from_domain))
+    return (
+        domain == from_domain
+        or from_domain.endswith("." + domain)
+        or domain.endswith("." + from_domain)
+    )
 
 
 def _header_values(msg: Message, name: str) -> list[str]:
@@ -111,16 +114,19 @@ def _parse(value: str) -> tuple[str, list[_Result]] | None:
             method = str(item.method or "").lower()
             if method not in _METHODS:
                 continue
-            props = {(str(p.type).lower(), str(p.name).lower()): str(p.value or "")
-                     for p in item.properties}
+            props = {
+                (str(p.type).lower(), str(p.name).lower()): str(p.value or "")
+                for p in item.properties
+            }
             if method == "dkim":
                 identity = props.get(("header", "d")) or props.get(("header", "i"), "")
             elif method == "spf":
                 identity = props.get(("smtp", "mailfrom"), "")
             else:
                 identity = props.get(("header", "from"), "")
-            results.append(_Result(method=method, result=str(item.result or "").lower(),
-                                   identity=identity))
+            results.append(
+                _Result(method=method, result=str(item.result or "").lower(), identity=identity)
+            )
         return authserv_id, results
     except Exception:
         return None
@@ -199,8 +205,9 @@ def check_owner_auth(
         return AuthResult(ok=False, reason=f"unreadable mail: {type(exc).__name__}")
 
 
-def _check(msg: Message, owner_addresses: Collection[str],
-           trusted_authserv_ids: Collection[str]) -> AuthResult:
+def _check(
+    msg: Message, owner_addresses: Collection[str], trusted_authserv_ids: Collection[str]
+) -> AuthResult:
     sender, problem = _from_address(msg)
     if sender is None:
         return AuthResult(ok=False, reason=problem)
@@ -281,8 +288,9 @@ def _stamps(msg: Message) -> dict[str, list[str]]:
     return found
 
 
-def check_exchange_online(msg: Message, *, owner_addresses: Collection[str],
-                          tenant_id: str) -> AuthResult:
+def check_exchange_online(
+    msg: Message, *, owner_addresses: Collection[str], tenant_id: str
+) -> AuthResult:
     """Whether ``msg`` is an owner mail submitted inside the Exchange Online tenant
     ``tenant_id`` (see docs/providers.md, "Microsoft 365").
 
@@ -304,8 +312,7 @@ def check_exchange_online(msg: Message, *, owner_addresses: Collection[str],
         return AuthResult(ok=False, reason=f"unreadable mail: {type(exc).__name__}")
 
 
-def _check_exchange(msg: Message, owner_addresses: Collection[str],
-                    tenant_id: str) -> AuthResult:
+def _check_exchange(msg: Message, owner_addresses: Collection[str], tenant_id: str) -> AuthResult:
     sender, problem = _from_address(msg)
     if sender is None:
         return AuthResult(ok=False, reason=problem)
@@ -320,25 +327,31 @@ def _check_exchange(msg: Message, owner_addresses: Collection[str],
         if not values:
             return AuthResult(ok=False, reason=f"no {_pretty(name)} header from Exchange Online")
         if len(values) > 1:
-            return AuthResult(ok=False, reason=f"{len(values)} {_pretty(name)} headers "
-                                               "(one is not Exchange Online's)")
+            return AuthResult(
+                ok=False,
+                reason=f"{len(values)} {_pretty(name)} headers (one is not Exchange Online's)",
+            )
         if expected is not None and values[0] != expected:
-            return AuthResult(ok=False, reason=f"{_pretty(name)} is {values[0]!r}, "
-                                               f"not {expected!r}")
+            return AuthResult(
+                ok=False, reason=f"{_pretty(name)} is {values[0]!r}, not {expected!r}"
+            )
     source = stamps["x-ms-exchange-organization-authsource"][0]
     if not _EXO_HOST.fullmatch(source):
-        return AuthResult(ok=False, reason=f"AuthSource {source!r} is not an Exchange "
-                                           "Online server")
+        return AuthResult(
+            ok=False, reason=f"AuthSource {source!r} is not an Exchange Online server"
+        )
     if stamps["x-ms-exchange-crosstenant-id"][0] != tenant:
         return AuthResult(ok=False, reason="X-MS-Exchange-CrossTenant-Id is another tenant")
     for name, expected in _EXO_OPTIONAL.items():
         values = stamps[name]
         if len(values) > 1 or values and values[0] != expected:
-            return AuthResult(ok=False, reason=f"{_pretty(name)} is "
-                                               f"{', '.join(values)!r}, not {expected!r}")
+            return AuthResult(
+                ok=False, reason=f"{_pretty(name)} is {', '.join(values)!r}, not {expected!r}"
+            )
     return AuthResult(ok=True, reason=f"exchange online: internal to tenant {tenant}")
 
 
 def _pretty(name: str) -> str:
-    return "-".join(part.upper() if part in ("x", "ms", "id") else part.capitalize()
-                    for part in name.split("-"))
+    return "-".join(
+        part.upper() if part in ("x", "ms", "id") else part.capitalize() for part in name.split("-")
+    )

@@ -15,7 +15,6 @@ from .people import name_tokens
 from ..model import Person
 
 
-
 # --- notification senders (LinkedIn and the like) ------------------------------------------
 
 _NOTIFY_LOCAL = re.compile(

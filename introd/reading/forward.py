@@ -317,8 +317,13 @@ def _unmailto(value: str) -> str:
     # is the address (the shown text is the display name)
     value = re.sub(
         r"(?<![^\s<>\[\]])([^\s<>\[\]@]++@[^\s<>\[\]]+?)\s*<mailto:([^>]*)>",
-        lambda m: m.group(1) if m.group(1).lower() == m.group(2).strip().lower()
-        else f"{m.group(1)} <{m.group(2)}>", value, flags=re.I
+        lambda m: (
+            m.group(1)
+            if m.group(1).lower() == m.group(2).strip().lower()
+            else f"{m.group(1)} <{m.group(2)}>"
+        ),
+        value,
+        flags=re.I,
     )
     value = re.sub(r"<mailto:([^>]+)>", r"<\1>", value, flags=re.I)
     value = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", value, flags=re.I)
@@ -665,8 +670,16 @@ class _Inline:
     style: str
 
     def as_forward(self, *, note: str, depth: int) -> Forward:
-        return Forward(note=note, sender=self.sender, subject=self.subject, date=self.date,
-                       to=self.to, body=self.body, style=self.style, depth=depth)
+        return Forward(
+            note=note,
+            sender=self.sender,
+            subject=self.subject,
+            date=self.date,
+            to=self.to,
+            body=self.body,
+            style=self.style,
+            depth=depth,
+        )
 
 
 def _inline(text: str, attribution: bool = True) -> _Inline | None:

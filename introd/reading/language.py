@@ -11,14 +11,22 @@ import re
 _WORDS = re.compile(r"[a-zàâäçéèêëîïôöùûüÿñáíóúß']+")
 
 _STOPWORDS = {
-    "en": set("the and you to of is that for it with be this have are not but would "
-              "your can will my me on at as we so do if about".split()),
-    "fr": set("le la les et vous de des du un une est que pour pas je ne avec ce sur "
-              "mais merci bien très suis nous votre vos au aux".split()),
-    "de": set("der die das und sie ich nicht ist ein eine zu mit den dem für auf "
-              "gerne ihnen ihr wir auch aber vielen dank sehr bin".split()),
-    "es": set("el la los las y usted de que en un una es para por no con su gracias "
-              "muy estoy nos pero lo al del me".split()),
+    "en": set(
+        "the and you to of is that for it with be this have are not but would "
+        "your can will my me on at as we so do if about".split()
+    ),
+    "fr": set(
+        "le la les et vous de des du un une est que pour pas je ne avec ce sur "
+        "mais merci bien très suis nous votre vos au aux".split()
+    ),
+    "de": set(
+        "der die das und sie ich nicht ist ein eine zu mit den dem für auf "
+        "gerne ihnen ihr wir auch aber vielen dank sehr bin".split()
+    ),
+    "es": set(
+        "el la los las y usted de que en un una es para por no con su gracias "
+        "muy estoy nos pero lo al del me".split()
+    ),
 }
 
 

@@ -57,8 +57,11 @@ class _ReadingPolicy(policy.EmailPolicy):
     Address, date and Message-ID headers still get their header objects."""
 
     _RAW = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
-    _STRUCTURED = frozenset(name for name, cls in HeaderRegistry().registry.items()
-                            if not issubclass(cls, UnstructuredHeader))
+    _STRUCTURED = frozenset(
+        name
+        for name, cls in HeaderRegistry().registry.items()
+        if not issubclass(cls, UnstructuredHeader)
+    )
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
         key = name.lower()
@@ -177,11 +180,14 @@ def address_list(msg: Message, name: str) -> tuple[Person, ...]:
 # Most headers are one of these; they skip the email package's full address parser, by
 # far the costliest part of reading a mail's headers. Anything else (lists, comments,
 # encoded words, escapes, odd characters) still goes through it.
-_ATOM_ADDRESS = (r"[A-Za-z0-9][A-Za-z0-9._+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                 r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_ATOM_ADDRESS = (
+    r"[A-Za-z0-9][A-Za-z0-9._+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 _SIMPLE_MAILBOX = re.compile(
     r'[ \t]*(?:(?:"(?P<quoted>[ !#-\[\]-~]*)"|(?P<plain>[A-Za-z0-9][A-Za-z0-9 \t\'-]*?))?'
-    rf"[ \t]*<(?P<bracketed>{_ATOM_ADDRESS})>|(?P<bare>{_ATOM_ADDRESS}))[ \t]*")
+    rf"[ \t]*<(?P<bracketed>{_ATOM_ADDRESS})>|(?P<bare>{_ATOM_ADDRESS}))[ \t]*"
+)
 
 
 def _simple_mailbox(raw: str) -> Person | None:
@@ -332,10 +338,10 @@ def _leaf_text(part: Message) -> str:
     budget.checkpoint("decoding a part")
     if _content_type(part) == "text/html":
         html = _decode_bytes(_head_bytes(bytes(data), budget.MAX_HTML * 4), charset)
-        return _cap_lines(html_to_text(_clean_text(html)[:budget.MAX_HTML]))[:budget.MAX_TEXT]
+        return _cap_lines(html_to_text(_clean_text(html)[: budget.MAX_HTML]))[: budget.MAX_TEXT]
     # a letter is a few thousand characters: what lies past the caps is not read
     text = _clean_text(_decode_bytes(bytes(data), charset))
-    text = _cap_lines(text)[:budget.MAX_TEXT]
+    text = _cap_lines(text)[: budget.MAX_TEXT]
     if _param(part, "format") == "flowed":
         text = _unflow(text, _param(part, "delsp") == "yes")
     return text
@@ -421,7 +427,7 @@ def body_text(part: Message) -> str:
     except TypeError:
         pass
     try:
-        text = _best_text(part, 0)[:budget.MAX_TEXT]
+        text = _best_text(part, 0)[: budget.MAX_TEXT]
     except Exception:
         return ""
     try:
@@ -477,7 +483,7 @@ def html_to_text(html: str) -> str:
 
     HTML past the budget (too deeply nested, too many tags, on which html2text is slow)
     is read with its tags stripped: linear, and still the words of the mail."""
-    html = (html or "")[:budget.MAX_HTML]
+    html = (html or "")[: budget.MAX_HTML]
     try:
         if _too_complex(html):
             return _stripped(html)
@@ -512,9 +518,32 @@ def _before_last(pattern: re.Pattern[str], repl: Any, html: str, close: str) -> 
 
 
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
-                   "meta", "param", "source", "track", "wbr", "p", "li", "td", "th", "tr",
-                   "option", "dt", "dd"})
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "p",
+        "li",
+        "td",
+        "th",
+        "tr",
+        "option",
+        "dt",
+        "dd",
+    }
+)
 
 
 def _too_complex(html: str) -> bool:
@@ -551,8 +580,9 @@ def _html_to_text(html: str) -> str:
     html = _HEADINGS.sub(r"<\1p", html)
     html = _INLINE_MARKUP.sub("", html)
     html = _CELL_END.sub(r" \g<0>", html)
-    html = _before_last(_PRE, lambda m: "<div>" + m.group(1).replace("\n", "<br>") + "</div>",
-                        html, "</pre")
+    html = _before_last(
+        _PRE, lambda m: "<div>" + m.group(1).replace("\n", "<br>") + "</div>", html, "</pre"
+    )
     converter = _PlainText(bodywidth=0)
     converter.ignore_links = True
     converter.ignore_images = True

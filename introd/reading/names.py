@@ -33,8 +33,11 @@ _MAX_VALUE = 4000
 def _word_bytes(encoding: str, text: str) -> bytes | None:
     try:
         if encoding in "qQ":
-            raw = re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]),
-                         text.replace("_", " ").encode("ascii", "replace"))
+            raw = re.sub(
+                rb"=([0-9A-Fa-f]{2})",
+                lambda m: bytes([int(m.group(1), 16)]),
+                text.replace("_", " ").encode("ascii", "replace"),
+            )
             return raw
         padded = text + "=" * (-len(text) % 4)
         return base64.b64decode(padded, validate=False)
@@ -66,7 +69,7 @@ def decode_words(text: str) -> str:
         pending.clear()
 
     for m in _ENCODED_WORD.finditer(text):
-        gap = text[pos:m.start()]
+        gap = text[pos : m.start()]
         charset = _charset(m.group(1))
         data = _word_bytes(m.group(2), m.group(3)) if charset else None
         if charset is None or data is None:

@@ -644,8 +644,9 @@ def _read_note(
     blurb = tidy(note_lines("\n".join(own_words), own, owner_name))
     # the lines naming the people are not the why; the owner's other words may be
     words = "\n".join(ln for ln in own_words if not ADDRESS.search(ln) and not _ARROW.search(ln))
-    reason = _fuller(find_reason(text, min_words=1),
-                     find_reason(words, min_words=1, third_person=True))
+    reason = _fuller(
+        find_reason(text, min_words=1), find_reason(words, min_words=1, third_person=True)
+    )
     return IntroRequest(
         requester=requester,
         target=target.person if target else None,

@@ -21,11 +21,11 @@ from .reading.people import ContactBook
 from .exceptions import TemplateError, UsageError
 from .judge import COMMAND_STATES, judge, proven_bounce, proven_role
 from .reading.language import guess_language
-from .model import Candidate, Decision, Forward, IntroRequest, Person, Reading
+from .model import ACTIVE_STATES, Candidate, Decision, Forward, IntroRequest, Person, Reading
 from .reading import Context, read_mail
 from .reading.request import read_request
 from .render import OWNER_TEMPLATES, Rendered, Templates, compose_bytes
-from .state import ACTIVE_STATES, IntroRow, Store, iso, parse_iso
+from .state import IntroRow, Store, iso, parse_iso
 
 log = structlog.get_logger("introd.engine")
 

@@ -7,9 +7,13 @@ from datetime import datetime
 
 from .config import Config
 from .reading.people import ContactBook
-from .model import Decision, Reading
-from .policy import Situation, decide
-from .state import ACTIVE_STATES, IntroRow, OutboxRow, Store
+from typing import TYPE_CHECKING
+
+from .model import ACTIVE_STATES, Decision, Reading
+from .policy import Situation, StateView, decide
+
+if TYPE_CHECKING:
+    from .state import IntroRow, OutboxRow
 
 ANSWERABLE = ("awaiting",)
 # where each owner command applies
@@ -32,7 +36,7 @@ def judge(
     *,
     config: Config,
     contacts: ContactBook | None,
-    store: Store | None,
+    store: StateView | None,
     now: datetime,
 ) -> Decision:
     """The decision on one mail; `store` is None when there is no state (`parse`)."""
@@ -80,7 +84,7 @@ def judge(
     return _judge_reply(reading, config, store)
 
 
-def proven_bounce(reading: Reading, store: Store) -> tuple[OutboxRow, tuple[str, ...]] | None:
+def proven_bounce(reading: Reading, store: StateView) -> tuple[OutboxRow, tuple[str, ...]] | None:
     """The mail introd sent that this bounce returns, and the failed addresses among its
     recipients; None when the bounce proves nothing. The proof is that mail's Message-ID
     inside the report (random, so only the mail's recipients and the servers on its way
@@ -96,7 +100,7 @@ def proven_bounce(reading: Reading, store: Store) -> tuple[OutboxRow, tuple[str,
     return None
 
 
-def _judge_command(reading: Reading, config: Config, store: Store | None) -> Decision:
+def _judge_command(reading: Reading, config: Config, store: StateView | None) -> Decision:
     cmd = reading.command
     assert cmd is not None
     if not (reading.from_owner or reading.from_delegate):
@@ -158,7 +162,7 @@ def delegate_conflict(
     return None
 
 
-def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decision:
+def _judge_reply(reading: Reading, config: Config, store: StateView | None) -> Decision:
     ans = reading.answer
     assert ans is not None
     token = reading.extra.get("token")
@@ -228,7 +232,7 @@ def _judge_reply(reading: Reading, config: Config, store: Store | None) -> Decis
     return Decision(action="accept", rule="answer", detail=f"{role} says {ans.answer}")
 
 
-def proven_role(reading: Reading, store: Store) -> str | None:
+def proven_role(reading: Reading, store: StateView) -> str | None:
     ans = reading.answer
     assert ans is not None
     if ans.proof == "token":

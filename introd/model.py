@@ -9,6 +9,18 @@ from introd.reading.names import clean_name
 
 Kind = Literal["request", "reply", "owner_command", "auto_reply", "bounce", "unknown"]
 Role = Literal["requester", "target"]
+
+# an intro in one of these states still waits for someone; the others are its ends
+ACTIVE_STATES = ("review", "awaiting", "details", "draft")
+END_STATES = (
+    "introduced",
+    "declined",
+    "declined_by_target",
+    "withdrawn",
+    "expired",
+    "cancelled",
+    "ignored",
+)
 AnswerWord = Literal["yes", "no", "unclear"]
 Action = Literal["accept", "decline", "review", "ignore"]
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from .reading.asks import word_count
 from .config import Config, RuleConfig
 from .model import Decision, Reading
+
+if TYPE_CHECKING:  # the rows' types only: the rules never open the state themselves
+    from .state import FollowupRow, IntroRow, OutboxRow, PartyRow
 
 
 class StateView(Protocol):
@@ -23,7 +26,15 @@ class StateView(Protocol):
         self, *, requester: str | None = None, target: str | None = None, since: datetime
     ) -> int: ...
 
-    def pair_history(self, requester: str, target: str) -> list: ...  # type: ignore[type-arg]
+    def pair_history(self, requester: str, target: str) -> list[IntroRow]: ...
+
+    def intro(self, intro_id: str) -> IntroRow | None: ...
+
+    def parties(self, intro_id: str) -> dict[str, PartyRow]: ...
+
+    def followup(self, intro_id: str) -> FollowupRow | None: ...
+
+    def outbox_by_message_ids(self, message_ids: list[str]) -> OutboxRow | None: ...
 
 
 class ContactsView(Protocol):

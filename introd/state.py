@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import files
+from .model import END_STATES
 from .exceptions import StateError
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -156,19 +157,9 @@ _PAST_STAMPS = (
     ("followups", "answered_at"),
 )
 
-ACTIVE_STATES = ("review", "awaiting", "details", "draft")
 # automatic mail to the owner: sent after the intros' own mail, within their own budget
 NOTICE_TEMPLATES = ("bounce_notice", "owner_notice", "digest")
 _NOTICES_SQL = ", ".join(f"'{t}'" for t in NOTICE_TEMPLATES)
-END_STATES = (
-    "introduced",
-    "declined",
-    "declined_by_target",
-    "withdrawn",
-    "expired",
-    "cancelled",
-    "ignored",
-)
 
 
 def _why(exc: sqlite3.Error) -> str:

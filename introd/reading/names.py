@@ -27,6 +27,9 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 _HOLDS_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "„": "“", "«": "»", "‘": "’", "‹": "›"}
 _MAX_NAME = 100
+# a name that is already clean: ASCII words joined by single spaces, dots or hyphens; every
+# step of clean_name would return it unchanged, and Person builds one for every row it reads
+_PLAIN = re.compile(r"[A-Za-z0-9]+(?:(?:\. |[ .-])[A-Za-z0-9]+)*\.?")
 _MAX_VALUE = 4000
 
 
@@ -125,6 +128,8 @@ def clean_name(value: str | None) -> str | None:
     or it is (or holds) an address."""
     if not value:
         return None
+    if len(value) <= _MAX_NAME and _PLAIN.fullmatch(value):
+        return value
     try:
         text = str(value)[:_MAX_VALUE]
         if _SURROGATES.search(text):

@@ -221,7 +221,11 @@ def _parts(msg: Message) -> Iterator[tuple[Message, int]]:
     while stack:
         part, depth = stack.pop()
         yield part, depth
-        payload = part._payload  # what is_multipart() looks at; get_payload() would decode
+        if not part.is_multipart():
+            continue
+        # a multipart's get_payload() is its list of parts as it is: no header is read,
+        # nothing decoded (a leaf's would look up Content-Transfer-Encoding)
+        payload = part.get_payload()
         if isinstance(payload, list):
             stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
 

@@ -334,7 +334,7 @@ class _Reader:
             self.problems.append((path, str(exc)))
             return default
 
-    def path(self, value: str) -> Path:
+    def path(self, value: str | Path) -> Path:
         p = Path(os.path.expanduser(str(value)))
         return p if p.is_absolute() else (self.base / p)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 import structlog
+from structlog.types import EventDict, Processor
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -57,7 +58,7 @@ def _priority_prefix(_: Any, method: str, line: str) -> str:
     return "\n".join(prefix + part for part in line.split("\n"))
 
 
-def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact(_: Any, __: str, event: EventDict) -> EventDict:
     for key in list(event):
         if key in _SECRET_KEYS:
             event[key] = "***"
@@ -105,7 +106,9 @@ def setup_logging(
             _redact,
             structlog.processors.format_exc_info,
             renderer,
-            *([_priority_prefix] if journal else []),
+            # after the renderer a processor gets the rendered line, which structlog's
+            # Processor type (event dicts only) cannot say
+            *([cast(Processor, _priority_prefix)] if journal else []),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=stream),

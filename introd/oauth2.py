@@ -326,7 +326,8 @@ class DeviceCode:
 
 def start_device_flow(cfg: OAuth2Config) -> DeviceCode:
     """RFC 8628 step 1: ask for a device code and the page where a person enters it."""
-    if not cfg.device_authorization_url:
+    url = cfg.device_authorization_url
+    if not url:
         raise AuthError("oauth2.device_authorization_url: is required for the device flow")
     _prepare(cfg)
     from requests_oauthlib import OAuth2Session
@@ -338,8 +339,10 @@ def start_device_flow(cfg: OAuth2Config) -> DeviceCode:
         form["client_secret"] = secret
 
     def ask() -> dict[str, Any]:
-        answer = session.post(
-            cfg.device_authorization_url,
+        # request, not post: only OAuth2Session.request takes withhold_token
+        answer = session.request(
+            "POST",
+            url,
             data=form,
             timeout=cfg.timeout,
             headers={"Accept": "application/json"},
@@ -540,7 +543,7 @@ class TokenSource:
         cfg = self.cfg
         if cfg.flow == "client_credentials":
             new = fetch_client_credentials(
-                cfg, now=now, account=self.account or (token and token.account)
+                cfg, now=now, account=self.account or (token.account if token else None)
             )
         else:
             if token is None:

@@ -432,12 +432,14 @@ class _WirePolicy(email.policy.Compat32):
     compat32 writes, without building an ``email.header.Header`` for it."""
 
     def fold_binary(self, name: str, value: Any) -> bytes:
+        limit = self.max_line_length  # None (never folds) takes the long way too
         if (
             isinstance(value, str)
             and value.isascii()
             and "\r" not in value
             and "\n" not in value
-            and len(name) + len(value) + 2 <= self.max_line_length
+            and limit is not None
+            and len(name) + len(value) + 2 <= limit
         ):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)

@@ -440,10 +440,11 @@ class Store:
         self._exec("DELETE FROM meta WHERE key = ?", (key,))
 
     def seen_uid(self, folder: str, uidvalidity: int, uid: int) -> sqlite3.Row | None:
-        return self._exec(
+        row: sqlite3.Row | None = self._exec(
             "SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND uid=?",
             (folder, uidvalidity, uid),
         ).fetchone()
+        return row
 
     def seen_message_id(self, message_id: str | None) -> bool:
         if not message_id:
@@ -886,7 +887,8 @@ class Store:
         """The latest time written in a state from before ``clock_high`` was kept."""
         row = self._exec("SELECT MAX(sent_at) FROM outbox").fetchone()
         last = self._exec("SELECT created FROM outbox ORDER BY id DESC LIMIT 1").fetchone()
-        found = [parse_iso(v) for v in (row[0] if row else None, last[0] if last else None) if v]
+        stamps = (parse_iso(v) for v in (row[0] if row else None, last[0] if last else None))
+        found = [stamp for stamp in stamps if stamp is not None]
         return max(found) if found else None
 
     def clamp_future(self, now: datetime, *, expire_after: timedelta) -> None:

@@ -682,20 +682,9 @@ def _policies(r: _Reader) -> dict[str, RuleConfig]:
     return rules
 
 
-def build_config(
-    data: Any,
-    *,
-    path: Path | None = None,
-    need_servers: bool = True,
-    make_templates_dir: bool = False,
-) -> Config:
-    """Validate a parsed YAML document; raise ConfigError listing every problem."""
-    source = str(path) if path else "config"
-    if not isinstance(data, Mapping):
-        raise ConfigError([("", "the config file must be a YAML mapping")], source)
-    base = path.parent if path else Path.cwd()
-    r = _Reader(data, base)
-    known = {
+# the top-level keys of a config file
+_SECTIONS = frozenset(
+    {
         "owner",
         "imap",
         "smtp",
@@ -718,16 +707,16 @@ def build_config(
         "oauth2",
         "followup",
     }
-    for key in data:
-        if key not in known:
-            r.problems.append((str(key), "unknown key"))
+)
 
+
+def _owner(r: _Reader) -> Owner:
     owner_s = r.section("owner", required=True)
     owner_addresses = r.get(owner_s, "owner", "addresses", _address_list, (), required=True)
     delegates = r.get(owner_s, "owner", "delegates", _delegate_list, ())
     for address in set(delegates or ()) & set(owner_addresses or ()):
         r.problems.append(("owner.delegates", f"{address} is an owner address already"))
-    owner = Owner(
+    return Owner(
         name=r.get(owner_s, "owner", "name", _str, "") or "",
         addresses=owner_addresses or ("owner@invalid.example",),
         language=r.get(owner_s, "owner", "language", _str, "en") or "en",
@@ -735,42 +724,59 @@ def build_config(
         delegates_may_forward=r.get(owner_s, "owner", "delegates_may_forward", _bool, False),
     )
 
-    imap_v = _server(r, "imap", required=need_servers)
-    imap: ImapConfig | None = None
-    if imap_v is not None:
-        s = r.section("imap") or {}
-        imap = ImapConfig(
-            **imap_v,
-            folder=r.get(s, "imap", "folder", _str, "INBOX"),
-            processed_folder=r.get(s, "imap", "processed_folder", _str),
-            quarantine_folder=r.get(s, "imap", "quarantine_folder", _str),
-            sent_folder=r.get(s, "imap", "sent_folder", _str),
-            idle=r.get(s, "imap", "idle", _bool, True),
-            poll_interval=r.get(s, "imap", "poll_interval", parse_duration, timedelta(seconds=60)),
-            batch_size=r.get(s, "imap", "batch_size", _int, 100),
-        )
-    smtp_v = _server(r, "smtp", required=need_servers)
-    smtp = ServerConfig(**smtp_v) if smtp_v is not None else None
 
-    from_address = r.get(data, "", "from", _from_address, None, required=need_servers)
+def _imap(r: _Reader, required: bool) -> ImapConfig | None:
+    imap_v = _server(r, "imap", required=required)
+    if imap_v is None:
+        return None
+    s = r.section("imap") or {}
+    return ImapConfig(
+        **imap_v,
+        folder=r.get(s, "imap", "folder", _str, "INBOX"),
+        processed_folder=r.get(s, "imap", "processed_folder", _str),
+        quarantine_folder=r.get(s, "imap", "quarantine_folder", _str),
+        sent_folder=r.get(s, "imap", "sent_folder", _str),
+        idle=r.get(s, "imap", "idle", _bool, True),
+        poll_interval=r.get(s, "imap", "poll_interval", parse_duration, timedelta(seconds=60)),
+        batch_size=r.get(s, "imap", "batch_size", _int, 100),
+    )
+
+
+def _addresses(
+    r: _Reader, owner: Owner, imap: ImapConfig | None, need_servers: bool
+) -> tuple[Address, str]:
+    """The From of introd's mail and the address that takes replies."""
+    from_address = r.get(r.data, "", "from", _from_address, None, required=need_servers)
     if from_address is None:
         from_address = Address(display_name=owner.name, addr_spec=owner.email)
     default_reply = imap.username if imap and imap.username and "@" in imap.username else None
-    reply_address = r.get(data, "", "reply_address", _email, default_reply)
+    reply_address = r.get(r.data, "", "reply_address", _email, default_reply)
     if reply_address is None:
         if need_servers:
             r.problems.append(("reply_address", "is required (or an imap.username address)"))
         reply_address = "intros@invalid.example"
     elif "+" in reply_address.split("@")[0]:
         r.problems.append(("reply_address", "must not hold a '+': introd adds +TOKEN itself"))
+    return from_address, reply_address
 
+
+def _state_files(r: _Reader) -> tuple[Path, Path]:
+    """secret_file and state_path; by default in systemd's StateDirectory, if given."""
     state_dir_env = os.environ.get("STATE_DIRECTORY")
-    default_state = Path(state_dir_env) if state_dir_env else base
-    secret_file = r.path(r.get(data, "", "secret_file", _str, None) or default_state / "secret")
-    state_path = r.path(r.get(data, "", "state_path", _str, None) or default_state / "introd.db")
-    oauth2 = _oauth2(r, state_path.parent)
-    for srv_name in ("imap", "smtp"):
-        srv = imap if srv_name == "imap" else smtp
+    default_state = Path(state_dir_env) if state_dir_env else r.base
+    secret_file = r.path(r.get(r.data, "", "secret_file", _str, None) or default_state / "secret")
+    state_path = r.path(r.get(r.data, "", "state_path", _str, None) or default_state / "introd.db")
+    return secret_file, state_path
+
+
+def _with_oauth2(
+    r: _Reader,
+    imap: ImapConfig | None,
+    smtp: ServerConfig | None,
+    oauth2: OAuth2Config | None,
+) -> tuple[ImapConfig | None, ServerConfig | None]:
+    """The servers that sign in with auth: oauth2 get the oauth2 section."""
+    for srv_name, srv in (("imap", imap), ("smtp", smtp)):
         if srv is None or srv.auth != "oauth2":
             continue
         if oauth2 is None:
@@ -786,22 +792,36 @@ def build_config(
         imap = replace(imap, oauth2=oauth2)
     if smtp is not None and smtp.auth == "oauth2":
         smtp = replace(smtp, oauth2=oauth2)
-    templates_raw = r.get(data, "", "templates_dir", _str)
-    templates_dir = r.path(templates_raw) if templates_raw else None
-    if templates_dir is not None and make_templates_dir and not templates_dir.exists():
+    return imap, smtp
+
+
+def _templates_dir(r: _Reader, make: bool) -> Path | None:
+    templates_raw = r.get(r.data, "", "templates_dir", _str)
+    if not templates_raw:
+        return None
+    templates_dir = r.path(templates_raw)
+    if make and not templates_dir.exists():
         try:  # `introd templates copy` makes it
             templates_dir.mkdir(parents=True)
         except OSError as exc:
             r.problems.append(
                 ("templates_dir", f"cannot create {templates_dir}: {exc.strerror or exc}")
             )
-    if templates_dir is not None and not templates_dir.is_dir():
+    if not templates_dir.is_dir():
         r.problems.append(("templates_dir", f"{templates_dir} is not a folder"))
-    contacts = tuple(r.path(p) for p in (r.get(data, "", "contacts", _str_list, ()) or ()))
+    return templates_dir
+
+
+def _contacts(r: _Reader) -> tuple[Path, ...]:
+    contacts = tuple(r.path(p) for p in (r.get(r.data, "", "contacts", _str_list, ()) or ()))
     for i, p in enumerate(contacts):
         if not p.is_file():
             r.problems.append((f"contacts[{i}]", f"{p} does not exist"))
+    return contacts
 
+
+def _auth(r: _Reader) -> tuple[bool, tuple[str, ...], str | None]:
+    """auth.require, the trusted authserv-ids (lower case) and the Exchange Online tenant."""
     auth_s = r.section("auth")
     auth_require = r.get(auth_s, "auth", "require", _bool, True)
     trusted = r.get(auth_s, "auth", "trusted_authserv_ids", _str_list, ())
@@ -816,32 +836,78 @@ def build_config(
                 "auth.exchange_online_tenant is set",
             )
         )
+    return auth_require, tuple(t.lower() for t in trusted or ()), exchange_tenant
 
-    digest_s = r.section("digest")
-    digest_raw = digest_s.get("every", "7d") if digest_s else "7d"
-    digest_every: timedelta | None = None
-    if digest_raw not in (False, "off", "never", None):
-        digest_every = r.get({"every": digest_raw}, "digest", "every", parse_duration)
 
+def _interval(
+    r: _Reader, sect: Mapping[str, Any] | None, prefix: str, key: str, default: str
+) -> timedelta | None:
+    """A duration that false, off or never switches off."""
+    raw = sect.get(key, default) if sect else default
+    if raw in (False, "off", "never", None):
+        return None
+    duration: timedelta | None = r.get({key: raw}, prefix, key, parse_duration)
+    return duration
+
+
+def _metrics(r: _Reader) -> tuple[Path | None, tuple[str, int] | None]:
     metrics_s = r.section("metrics")
     textfile_raw = r.get(metrics_s, "metrics", "textfile", _str)
-    metrics_listen = r.get(metrics_s, "metrics", "listen", _listen)
-    retention_s = r.section("retention")
-    retention_raw = retention_s.get("bodies_after", "90d") if retention_s else "90d"
-    retention: timedelta | None = None
-    if retention_raw not in (False, "off", "never", None):
-        retention = r.get(
-            {"bodies_after": retention_raw}, "retention", "bodies_after", parse_duration
-        )
+    listen: tuple[str, int] | None = r.get(metrics_s, "metrics", "listen", _listen)
+    return (r.path(textfile_raw) if textfile_raw else None), listen
 
+
+def _followup(r: _Reader) -> timedelta | None:
     followup_s = r.section("followup")
-    followup_raw = followup_s.get("after", "14d") if followup_s else "14d"
-    followup_after: timedelta | None = None
-    if followup_raw not in (False, "off", "never", None):
-        followup_after = r.get({"after": followup_raw}, "followup", "after", parse_duration)
+    after = _interval(r, followup_s, "followup", "after", "14d")
     for key in followup_s or {}:
         if key != "after":
             r.problems.append((f"followup.{key}", "unknown key"))
+    return after
+
+
+def _check_together(r: _Reader, cfg: Config) -> None:
+    """The rules that tie one setting to another."""
+    if cfg.max_outgoing_per_hour < 0:
+        r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))
+    if cfg.intro_address in cfg.owner.delegates:
+        r.problems.append(("owner.delegates", f"{cfg.intro_address} is the intro address"))
+    if cfg.reminder_after >= cfg.expire_after:
+        r.problems.append(("optin.reminder_after", "must be shorter than optin.expire_after"))
+
+
+def build_config(
+    data: Any,
+    *,
+    path: Path | None = None,
+    need_servers: bool = True,
+    make_templates_dir: bool = False,
+) -> Config:
+    """Validate a parsed YAML document; raise ConfigError listing every problem."""
+    source = str(path) if path else "config"
+    if not isinstance(data, Mapping):
+        raise ConfigError([("", "the config file must be a YAML mapping")], source)
+    r = _Reader(data, path.parent if path else Path.cwd())
+    for key in data:
+        if key not in _SECTIONS:
+            r.problems.append((str(key), "unknown key"))
+
+    # the order of these calls is the order of the problems reported
+    owner = _owner(r)
+    imap = _imap(r, required=need_servers)
+    smtp_v = _server(r, "smtp", required=need_servers)
+    smtp = ServerConfig(**smtp_v) if smtp_v is not None else None
+    from_address, reply_address = _addresses(r, owner, imap, need_servers)
+    secret_file, state_path = _state_files(r)
+    oauth2 = _oauth2(r, state_path.parent)
+    imap, smtp = _with_oauth2(r, imap, smtp, oauth2)
+    templates_dir = _templates_dir(r, make_templates_dir)
+    contacts = _contacts(r)
+    auth_require, trusted, exchange_tenant = _auth(r)
+    digest_every = _interval(r, r.section("digest"), "digest", "every", "7d")
+    metrics_textfile, metrics_listen = _metrics(r)
+    retention = _interval(r, r.section("retention"), "retention", "bodies_after", "90d")
+    followup_after = _followup(r)
 
     optin_s = r.section("optin")
     replies_s = r.section("replies")
@@ -860,7 +926,7 @@ def build_config(
         templates_dir=templates_dir,
         contacts=contacts,
         auth_require=auth_require,
-        trusted_authserv_ids=tuple(t.lower() for t in trusted or ()),
+        trusted_authserv_ids=trusted,
         exchange_online_tenant=exchange_tenant,
         digest_every=digest_every,
         optin_order=r.get(
@@ -882,7 +948,7 @@ def build_config(
             log_s, "log", "level", _choice("debug", "info", "warning", "error"), "info"
         ),
         default_language=r.get(data, "", "language", _str, owner.language) or "en",
-        metrics_textfile=r.path(textfile_raw) if textfile_raw else None,
+        metrics_textfile=metrics_textfile,
         metrics_listen=metrics_listen,
         retention_bodies=retention,
         oauth2=oauth2,
@@ -891,12 +957,7 @@ def build_config(
             optin_s, "optin", "owner_reviews_introduction", _bool, False
         ),
     )
-    if cfg.max_outgoing_per_hour < 0:
-        r.problems.append(("limits.max_outgoing_per_hour", "must be 0 (no limit) or more"))
-    if cfg.intro_address in cfg.owner.delegates:
-        r.problems.append(("owner.delegates", f"{cfg.intro_address} is the intro address"))
-    if cfg.reminder_after >= cfg.expire_after:
-        r.problems.append(("optin.reminder_after", "must be shorter than optin.expire_after"))
+    _check_together(r, cfg)
     if r.problems:
         raise ConfigError(r.problems, source)
     return cfg

@@ -4,7 +4,7 @@
 "On ... wrote:" attributions, Outlook's "From: ... Sent: ..." blocks, "-----Original
 Message-----", lines of underscores) and signatures ("-- ", "Sent from my iPhone",
 a closing such as "Best regards," followed by a few short lines) are removed, in
-English, French, German and Spanish.
+every language of :mod:`introd.reading.words`, whose tables these patterns are built from.
 
 ``classify_answer`` reads the first sentence of that text (after a greeting such
 as "Hi Lisa," and a bare "Thanks!") and says ``yes``, ``no`` or ``unclear``. It is
@@ -24,6 +24,19 @@ from email.message import EmailMessage, Message
 from introd.reading import mailtext
 from introd.reading.addresses import ADDRESS
 from introd.reading.cleaning import SIG_DASHES
+from introd.reading.words import (
+    ATTRIBUTION_OPENERS,
+    ATTRIBUTION_VERBS,
+    ATTRIBUTION_VERBS_WITH_TAIL,
+    CLIENT_FOOTERS,
+    FORWARD_INTROS,
+    GREETINGS,
+    HEADER_LABELS,
+    ORIGINAL_MESSAGE_MARKERS,
+    SIGN_OFFS,
+    any_of,
+    any_word,
+)
 from introd.model import AnswerWord
 
 __all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command", "thanks_in"]
@@ -34,80 +47,39 @@ _MAX_ATTRIBUTION = 300
 
 # an attribution line ends with one of these ("... X <x@y> wrote:")
 _ATTRIBUTION_END = re.compile(
-    r"(?:\bwrote|\bwrites|\ba\s+[ée]crit|\bescribi[óo]|\bha\s+escrito"
-    r"|\bscrive|\bha\s+scritto|\bschreef|\bnapisa[łl]\w*|\bpisze|\bschrieb|\bschreibt"
-    r"|\bescreveu|\bskrev|\bkirjoitti|\bskrev\s.{1,200}"
-    r"|\bschrieb\s.{1,200}|\bschreibt\s.{1,200})\s*:\s*$",
+    r"(?:\b"
+    + any_of(ATTRIBUTION_VERBS)
+    + r"|\b"
+    + any_of(ATTRIBUTION_VERBS_WITH_TAIL)
+    + r"\s.{1,200})\s*:\s*$",
     re.IGNORECASE,
 )
 # an attribution line begins with one of these ("On Mon, 3 Mar 2025 ...")
-_ATTRIBUTION_START = re.compile(r"^(?:On|Le|Am|El|Il|Op|W dniu|Em|Den|No dia)\s", re.IGNORECASE)
+_ATTRIBUTION_START = re.compile(r"^" + any_of(ATTRIBUTION_OPENERS) + r"\s", re.IGNORECASE)
 
 _SEPARATORS = [
     # Outlook desktop, Proton, Thunderbird (old) and their translations
-    re.compile(
-        r"^\s*-{2,}\s*(?:original message|ursp(?:r|rü)(?:ü|ue)ngliche nachricht|"
-        r"urspr(?:ü|ue)ngliche nachricht|message d'origine|message original|mensaje original|"
-        r"messaggio originale|oorspronkelijk bericht|forwarded message|message transf[ée]r[ée]|"
-        r"message transmis|mensaje transmitido|mensagem original|originalmeddelande|"
-        r"wiadomo[śs][ćc] oryginalna|oryginalna wiadomo[śs][ćc]|"
-        r"weitergeleitete nachricht|mensaje reenviado|reply message|original e-?mail)\s*-{2,}\s*$",
-        re.IGNORECASE,
-    ),
+    re.compile(r"^\s*-{2,}\s*" + any_of(ORIGINAL_MESSAGE_MARKERS) + r"\s*-{2,}\s*$", re.IGNORECASE),
     # a line of underscores (Outlook mobile/web) or of dashes (HTML <hr> as text)
     re.compile(r"^\s*_{10,}\s*$"),
     re.compile(r"^\s*-{10,}\s*$"),
-    re.compile(
-        r"^\s*(?:begin forwarded message|d[ée]but du message r[ée]exp[ée]di[ée]|"
-        r"anfang der weitergeleiteten nachricht|inicio del mensaje reenviado)\s*:\s*$",
-        re.IGNORECASE,
-    ),
+    re.compile(r"^\s*" + any_of(FORWARD_INTROS) + r"\s*:\s*$", re.IGNORECASE),
 ]
 
-# "From: ..." block of Outlook: a From-like label, then within a few lines a Sent/Date label
+# "From: ..." block of Outlook: a From-like label, then within a few lines another label
 _FROM_LABEL = re.compile(
-    r"^\s*+(?:[*]{1,2}\s*)?(?:from|de|von|da|van|od)(?:\s*[*]{1,2})?\s*:", re.IGNORECASE
+    r"^\s*+(?:[*]{1,2}\s*)?" + any_word(HEADER_LABELS["from"]) + r"(?:\s*[*]{1,2})?\s*[:：]",
+    re.IGNORECASE,
 )
 _SENT_LABEL = re.compile(
-    r"^\s*+(?:[*]{1,2}\s*)?(?:sent|date|envoy[ée]|gesendet|datum|enviado|fecha|inviato|data|"
-    r"verzonden|wys[łl]ano|to|[àa]|an|para|cc|subject|objet|betreff|asunto)(?:\s*[*]{1,2})?\s*:",
+    r"^\s*+(?:[*]{1,2}\s*)?"
+    + any_word(label for field in ("date", "to", "cc", "subject") for label in HEADER_LABELS[field])
+    + r"(?:\s*[*]{1,2})?\s*[:：]",
     re.IGNORECASE,
 )
 
-_MOBILE_SIGNATURE = re.compile(
-    r"^\s*(?:sent from my \w+|sent from (?:mail|outlook|yahoo mail|proton ?mail|gmail)\b|"
-    r"sent from (?:my )?(?:iphone|ipad|android|samsung|galaxy|mobile|phone)\b|"
-    r"sent with proton ?mail|"
-    r"(?:get |obtenir |t[ée]l[ée]charger |descargar |obtener )?outlook "
-    r"(?:for|pour|f(?:ü|ue)r|para) (?:ios|android)\b|"
-    r"envoy[ée] (?:de|depuis) (?:mon|ma|l'application|outlook|yahoo)\b|"
-    r"obtenir outlook pour|"
-    r"von meinem \w+ gesendet|gesendet von (?:meinem|mein|outlook|yahoo)\b|"
-    r"outlook f(?:ü|ue)r (?:ios|android) beziehen|"
-    r"enviado desde mi \w+|enviado desde (?:outlook|yahoo|correo)\b|obtener outlook para|"
-    r"inviato da(?:l mio)? \w+|verzonden (?:vanaf|met) (?:mijn )?\w+|"
-    r"enviado (?:do|a partir do|de) (?:meu |minha )?\w+|wys[łl]ane z (?:mojego )?\w+|"
-    r"skickat fr[åa]n (?:min |mitt )?\w+)",
-    re.IGNORECASE,
-)
-_CLOSING = re.compile(
-    r"^\s*(?:best|best regards|best wishes|kind regards|warm regards|warmest regards|regards|"
-    r"many thanks|thanks|thank you|thanks again|thank you again|thx|cheers|all the best|"
-    r"sincerely|yours|yours sincerely|yours truly|take care|warmly|talk soon|"
-    r"cordialement|bien cordialement|bien [àa] vous|bien [àa] toi|bonne journ[ée]e|merci|"
-    r"merci beaucoup|amiti[ée]s|salutations|sinc[èe]res salutations|[àa] bient[ôo]t|bises|"
-    r"viele gr(?:ü|ue)(?:ß|ss)e|beste gr(?:ü|ue)(?:ß|ss)e|freundliche gr(?:ü|ue)(?:ß|ss)e|"
-    r"mit freundlichen gr(?:ü|ue)(?:ß|ss)en|liebe gr(?:ü|ue)(?:ß|ss)e|gr(?:ü|ue)(?:ß|ss)e|lg|"
-    r"vg|mfg|danke|vielen dank|herzliche gr(?:ü|ue)(?:ß|ss)e|sch(?:ö|oe)ne gr(?:ü|ue)(?:ß|ss)e|"
-    r"saludos|un saludo|saludos cordiales|atentamente|un abrazo|gracias|muchas gracias|"
-    r"cordialmente|abrazos|"
-    r"cordiali saluti|distinti saluti|un saluto|saluti|grazie|grazie mille|a presto|"
-    r"met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groet(?:en|jes)?|bedankt|mvg|"
-    r"com os melhores cumprimentos|melhores cumprimentos|cumprimentos|atenciosamente|"
-    r"obrigad[oa]|um abraço|abraços|pozdrawiam|z poważaniem|dziękuję|"
-    r"med vänliga hälsningar|vänliga hälsningar|hälsningar|mvh|tack)\s*[,.!]?\s*$",
-    re.IGNORECASE,
-)
+_MOBILE_SIGNATURE = re.compile(r"^\s*" + any_of(CLIENT_FOOTERS), re.IGNORECASE)
+_CLOSING = re.compile(r"^\s*" + any_of(SIGN_OFFS) + r"\s*[,.!]?\s*$", re.IGNORECASE)
 _MAX_SIGNATURE_LINES = 7
 
 
@@ -1133,16 +1105,7 @@ _THANKS_ONLY = re.compile(
     r"[^.!?]*[.!?]?\s*$",
     re.IGNORECASE,
 )
-_GREETING = re.compile(
-    r"^\W*(?:hi|hello|hey|hiya|dear|greetings|good\s+(?:morning|afternoon|evening)|morning|"
-    r"bonjour|bonsoir|salut|coucou|cher|ch[èe]re|madame|monsieur|hallo|servus|moin|"
-    r"guten\s+(?:morgen|tag|abend)|liebe|lieber|liebes|sehr\s+geehrte[rs]?|hola|"
-    r"buen(?:os|as)\s+(?:d[íi]as|tardes|noches)|buenas|estimad[oa]s?|querid[oa]s?|"
-    r"ciao|buongiorno|buonasera|salve|gentile|egregio|hoi|beste|goedemorgen|goedemiddag|"
-    r"ol[áa]|oi|bom\s+dia|boa\s+tarde|prezad[oa]|cze[śs][ćc]|dzie[ńn]\s+dobry|witam|"
-    r"szanown[aey]|hej|hejsan|hall[åa])(?![\w'])",
-    re.IGNORECASE,
-)
+_GREETING = re.compile(r"^\W*" + any_of(GREETINGS) + r"(?![\w'])", re.IGNORECASE)
 _NAME_ONLY = re.compile(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
 _NAME_SENTENCE = re.compile(r"^[A-ZÀ-Þ][\w'.-]*(?:\s+[A-ZÀ-Þ][\w'.-]*){0,2}\s*[,!:—–-]?$")
 _MAX_READ = 4000

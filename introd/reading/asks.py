@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .cleaning import GREETING, is_sign_off
 from .people import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
+from .words import GREETINGS, any_of
 
 # --- sentences -----------------------------------------------------------------------------
 
@@ -640,11 +641,7 @@ _THANKS = re.compile(
 
 
 _GREETING_PREFIX = re.compile(
-    r"^(?:hi|hello|hey|dear|bonjour|hallo|hola|liebe|lieber|cher|chère|ciao|caro|cara|gentile|"
-    r"salve|buongiorno|beste|hoi|olá|ola|oi|prezado|prezada|hej|cześć|dzień\s+dobry)\s+"
-    r"[^\W\d_][\w'’-]*"
-    r"\s*[,:!\-–—]\s*(?=\w)",
-    re.I,
+    r"^" + any_of(GREETINGS) + r"\s+[^\W\d_][\w'’-]*\s*[,:!\-–—]\s*(?=\w)", re.I
 )
 
 

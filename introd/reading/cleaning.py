@@ -2,8 +2,9 @@
 
 Quoted history, forward header blocks, client footers ("Sent from my iPhone"),
 disclaimers, external-mail banners, signatures, and the chrome of network
-notifications (LinkedIn's "Tim Walker sent you a message"). Pure functions of
-text; nothing here raises on odd mail.
+notifications (LinkedIn's "Tim Walker sent you a message"). The greetings, sign-offs,
+client footers, attributions, separators and header labels come from
+:mod:`introd.reading.words`. Pure functions of text; nothing here raises on odd mail.
 """
 
 from __future__ import annotations
@@ -12,6 +13,18 @@ import re
 
 from .addresses import ADDRESS
 from .people import name_tokens
+from .words import (
+    ATTRIBUTION_OPENERS,
+    ATTRIBUTION_VERBS,
+    CLIENT_FOOTERS,
+    FORWARD_INTROS,
+    GREETINGS,
+    HEADER_LABELS,
+    ORIGINAL_MESSAGE_MARKERS,
+    SIGN_OFFS,
+    any_of,
+    any_word,
+)
 from ..model import Person
 
 
@@ -72,29 +85,23 @@ def notification_name(text: str, *, loose: bool = False) -> str | None:
 
 # --- text of a message: history, footers, signatures ---------------------------------------
 
-_HEADER_LABELS = (
-    r"(?:From|Sent|Date|To|Cc|Subject|De|Envoy[ée]|Date|À|A|Cc|Objet|Sujet|Von|"
-    r"Gesendet|Datum|An|Betreff|Enviado|Fecha|Para|Asunto|Da|Inviato|Oggetto|Van|Verzonden|"
-    r"Aan|Onderwerp|Assunto|Från|Skickat|Till|Ämne|Od|Wysłane|Do|Temat|差出人|送信日時|宛先|件名)"
-)
-_HEADER_LINE = re.compile(rf"^\s*\**{_HEADER_LABELS}\s*\**\s*:", re.I)
-_FROM_LINE = re.compile(r"^\s*\**(?:From|De|Von|Da|Van)\s*\**\s*:\s*\S", re.I)
-_LABEL_ONLY_FROM = re.compile(
-    r"^\s*\**(?:From|De|Von|Da|Van|Od|Från|Fra|差出人)\s*\**\s*[:：]\s*$", re.I
-)
+_LABELS = any_word(label for labels in HEADER_LABELS.values() for label in labels)
+_FROM_LABELS = any_word(HEADER_LABELS["from"])
+_HEADER_LINE = re.compile(rf"^\s*\**{_LABELS}\s*\**\s*[:：]", re.I)
+_FROM_LINE = re.compile(rf"^\s*\**{_FROM_LABELS}\s*\**\s*[:：]\s*\S", re.I)
+_LABEL_ONLY_FROM = re.compile(rf"^\s*\**{_FROM_LABELS}\s*\**\s*[:：]\s*$", re.I)
+_OPENER = any_of(ATTRIBUTION_OPENERS)
+_WROTE = r"\b" + any_of(ATTRIBUTION_VERBS)
 _HISTORY = re.compile(
     r"^\s*(?:"
-    r"-{2,}\s*(?:Original Message|Message d'origine|Ursprüngliche Nachricht|Mensaje original|"
-    r"Forwarded message|Forwarded Message|Message transféré|Weitergeleitete Nachricht|"
-    r"Mensaje reenviado|Messaggio inoltrato|Original-Nachricht)\s*-{2,}|"
-    r"Begin forwarded message:|Début du message réexpédié\s*:|"
-    r"Anfang der weitergeleiteten Nachricht:|Inicio del mensaje reenviado:|"
-    r"(?:On|Le|Am|El|Il|Op)\s.{4,200}(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef)\s*:"
+    rf"-{{2,}}\s*{any_of(ORIGINAL_MESSAGE_MARKERS)}\s*-{{2,}}|"
+    rf"{any_of(FORWARD_INTROS)}\s*:|"
+    rf"{_OPENER}\s.{{4,200}}{_WROTE}\s*:"
     r")\s*$",
     re.I,
 )
-_WROTE_END = re.compile(r"(?:wrote|a écrit|schrieb|escribió|ha scritto|schreef)\s*:\s*$", re.I)
-_WROTE_START = re.compile(r"^\s*(?:On|Le|Am|El|Il|Op)\s", re.I)
+_WROTE_END = re.compile(rf"{_WROTE}\s*:\s*$", re.I)
+_WROTE_START = re.compile(rf"^\s*{_OPENER}\s", re.I)
 _RULE = re.compile(r"^\s*_{8,}\s*$")
 FOOTER = re.compile(
     r"^\s*(?:"
@@ -102,10 +109,7 @@ FOOTER = re.compile(
     r"This (?:e-?mail|message) was (?:intended|sent) for\b|"
     r"Learn why we included this|You (?:are|'re) receiving\b|"
     r"Unsubscribe\b|To unsubscribe\b|Se désabonner|Abmelden\b|Darse de baja|"
-    r"©\s*\d{4}|.*\bLinkedIn Corporation\b|.*\bXING SE\b|"
-    r"Sent from my \w+|Sent from (?:Outlook|Mail|Yahoo Mail)|Get Outlook for\b|"
-    r"Envoyé de mon\b|Envoyé depuis\b|Von meinem .{1,40} gesendet|Enviado desde mi\b|"
-    r"Sent with Proton Mail|"
+    r"©\s*\d{4}|.*\bLinkedIn Corporation\b|.*\bXING SE\b|" + any_of(CLIENT_FOOTERS) + "|"
     r"\[?(?:CONFIDENTIALITY|DISCLAIMER|CONFIDENTIAL|LEGAL NOTICE)\b.*|"
     r"This (?:e-?mail|message|communication)(?: and any (?:attachments?|files)[^.]{0,40})?"
     r"[^.]{0,40}(?:confidential|intended solely|intended only|privileged).*|"
@@ -129,35 +133,10 @@ FOOTER = re.compile(
     re.I,
 )
 SIG_DASHES = re.compile(r"^--\s*$")
-GREETING = re.compile(
-    r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|greetings|"
-    r"bonjour|bonsoir|salut|cher|chère|chers|hallo|liebe|lieber|sehr geehrte[rs]?|"
-    r"guten (?:tag|morgen|abend)|moin|servus|hola|estimad[oa]s?|querid[oa]s?|"
-    r"buenos días|buenas)\b",
-    re.I,
-)
+GREETING = re.compile(r"^\s*" + any_of(GREETINGS) + r"\b", re.I)
 NAME_GREETING = re.compile(r"^\s*[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+)?\s*[,:!]\s*$")
-_SIGN_OFF = re.compile(
-    r"^\s*[¡¿]?(?:(?:with\s+)?(?:best|kind|kindest|warm|warmest|many|all the best|regards|"
-    r"best regards|kind regards|warm regards|sincerely|yours|respectfully|cheers|thanks|"
-    r"thank you|thx|ta|talk soon|take care|cordially|gratefully|appreciatively)|"
-    r"(?:bien )?cordialement|bien à (?:vous|toi)|amicalement|amitiés|merci|"
-    r"sincères salutations|salutations|bonne journée|très cordialement|"
-    r"(?:mit )?(?:freundlich|best|herzlich|viel|lieb|schön|sonnig)\w*\s+gr(?:ü|ue)(?:ß|ss)\w*|"
-    r"gruß|grüße|danke|vielen dank|herzlich|lg|mfg|"
-    r"saludos|un saludo|atentamente|cordialmente|gracias|muchas gracias|un abrazo|"
-    r"abrazos|besos|"
-    r"cordiali saluti|distinti saluti|(?:un )?(?:caro |cordiale )?saluto|saluti|grazie(?: mille)?|"
-    r"a presto|buona giornata|un abbraccio|"
-    r"(?:met )?(?:vriendelijke|hartelijke|beste) groet(?:en)?|groet(?:en|jes)?|alvast bedankt|"
-    r"bedankt|dank (?:je|u)(?: wel)?|mvg|"
-    r"(?:com os )?melhores cumprimentos|cumprimentos|atenciosamente|(?:muito )?obrigad[oa]|"
-    r"um abraço|abraços|beijos|saudações|até breve|"
-    r"(?:serdecznie )?pozdrawiam|z poważaniem|pozdrowienia|dziękuję|dzięki|z wyrazami szacunku|"
-    r"(?:med )?(?:vänliga|bästa) hälsningar|hälsningar|mvh|tack(?: på förhand)?|ha det bra)\b|"
-    r"^\s*(?:よろしくお願い(?:いた)?します|敬具|以上)",
-    re.I,
-)
+# a sign-off starts the line; Japanese ones need no word boundary after them
+_SIGN_OFF = re.compile(r"^\s*[¡¿]?" + any_of(SIGN_OFFS) + r"(?:\b|(?<=[\u3040-\u9fff]))", re.I)
 _QUOTE = re.compile(r"^\s*>")
 
 

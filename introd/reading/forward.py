@@ -15,198 +15,16 @@ from email.message import Message
 
 from introd.reading.addresses import parse_mailbox
 from introd.reading.mailtext import address_list, body_text, first_address, header_text
+from introd.reading.words import CLIENT_FOOTERS, FORWARD_MARKER_STEMS, HEADER_LABELS, any_of
 from introd.model import Forward, Person
 
 __all__ = ["find_forward", "nested_forward", "parse_person", "parse_people"]
 
 MAX_DEPTH = 10
 
-# Header labels of forward blocks, lower-cased, per field, in the UI languages
-# of common mail clients.
-_LABELS: dict[str, tuple[str, ...]] = {
-    "from": (
-        "from",
-        "de",
-        "von",
-        "van",
-        "da",
-        "od",
-        "fra",
-        "från",
-        "frá",
-        "lähettäjä",
-        "feladó",
-        "от",
-        "від",
-        "від кого",
-        "отправитель",
-        "kimden",
-        "gönderen",
-        "mittente",
-        "nadawca",
-        "šalje",
-        "saatja",
-        "expeditorul",
-        "expeditor",
-        "de la",
-        "送信元",
-        "差出人",
-        "发件人",
-        "寄件者",
-        "afzender",
-        "remitente",
-        "expéditeur",
-        "absender",
-        "보낸 사람",
-        "avsändare",
-        "odesílatel",
-        "odosielateľ",
-        "pošiljatelj",
-        "afsender",
-        "avsender",
-        "sender",
-    ),
-    "date": (
-        "date",
-        "sent",
-        "datum",
-        "fecha",
-        "enviado",
-        "enviada",
-        "enviado el",
-        "enviada em",
-        "enviado em",
-        "envoyé",
-        "envoyé le",
-        "gesendet",
-        "data",
-        "dátum",
-        "дата",
-        "dato",
-        "päivämäärä",
-        "päiväys",
-        "tarih",
-        "dată",
-        "日付",
-        "日期",
-        "送信日時",
-        "verzonden",
-        "verstuurd",
-        "inviato",
-        "skickat",
-        "sendt",
-        "lähetetty",
-        "elküldve",
-        "odesláno",
-        "wysłano",
-        "wysłane",
-        "wysłany",
-        "wysłana",
-        "inviata",
-        "skickades",
-        "отправлено",
-        "надіслано",
-        "gönderildi",
-        "trimis",
-        "kuupäev",
-        "poslano",
-        "saadetud",
-        "odoslané",
-        "sent at",
-    ),
-    "to": (
-        "to",
-        "à",
-        "a",
-        "an",
-        "para",
-        "aan",
-        "til",
-        "till",
-        "komu",
-        "kime",
-        "кому",
-        "címzett",
-        "vastaanottaja",
-        "do",
-        "destinatarul",
-        "către",
-        "prima",
-        "送信先",
-        "宛先",
-        "收件人",
-        "pour",
-        "adresat",
-        "saaja",
-        "primatelj",
-    ),
-    "cc": (
-        "cc",
-        "kopie",
-        "kopia",
-        "копия",
-        "копія",
-        "kopi",
-        "kopio",
-        "dw",
-        "másolat",
-        "másolatot kap",
-        "bilgi",
-        "copie à",
-        "cópia",
-        "copia",
-        "kopie (cc)",
-        "cc (kopie)",
-        "kópia",
-        "bcc",
-        "cci",
-    ),
-    "subject": (
-        "subject",
-        "objet",
-        "sujet",
-        "betreff",
-        "asunto",
-        "assunto",
-        "oggetto",
-        "onderwerp",
-        "emne",
-        "ämne",
-        "temat",
-        "předmět",
-        "predmet",
-        "тема",
-        "tárgy",
-        "konu",
-        "aihe",
-        "subiect",
-        "subiectul",
-        "naslov",
-        "件名",
-        "主题",
-        "主旨",
-        "teema",
-    ),
-    "reply_to": ("reply-to", "répondre à", "antwort an", "responder a", "rispondi a", "svar til"),
-    # lines Outlook adds inside the block; kept so the block is not cut short
-    "other": (
-        "importance",
-        "wichtigkeit",
-        "importancia",
-        "priorité",
-        "priority",
-        "sensitivity",
-        "attachments",
-        "anlagen",
-        "pièces jointes",
-        "datos adjuntos",
-        "adjuntos",
-        "anexos",
-        "sent by",
-        "on behalf of",
-    ),
+_FIELD_OF: dict[str, str] = {
+    label: field for field, labels in HEADER_LABELS.items() for label in labels
 }
-_FIELD_OF: dict[str, str] = {label: field for field, labels in _LABELS.items() for label in labels}
 
 _INVISIBLE = re.compile(r"[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
 _QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)+[ \t]?")
@@ -219,54 +37,7 @@ EMAIL = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]++@[\w-]
 _MAX_VALUE = 1000
 _RULE = re.compile(r"^[-_=~*]{5,}$")
 _DASHED = re.compile(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
-# words of forward separator lines ("Begin forwarded message:", "Début du message
-# réexpédié :", "-----Original Message-----") in the UI languages of mail clients
-_MARKER_STEMS = (
-    "forward",
-    "weitergeleitet",
-    "transfere",
-    "reexpedi",
-    "reenviad",
-    "encaminhad",
-    "reencaminhad",
-    "inoltrat",
-    "doorgestuurd",
-    "videresend",
-    "vidarebefordra",
-    "valitetty",
-    "tovabbitott",
-    "przekazywan",
-    "przekazan",
-    "preposil",
-    "preposlan",
-    "proslijeđen",
-    "redirectionat",
-    "ileti",
-    "пересыл",
-    "переадрес",
-    "пересла",
-    "пересил",
-    "転送",
-    "转发",
-    "original message",
-    "originalnachricht",
-    "message d'origine",
-    "ursprungliche nachricht",
-    "mensaje original",
-    "mensagem original",
-    "messaggio originale",
-    "oorspronkelijk bericht",
-    "originalmeddelande",
-    "oprindelig meddelelse",
-    "opprinnelig melding",
-    "alkuperainen viesti",
-)
-_CLIENT_FOOTER = re.compile(
-    r"^(get outlook for \w+|sent from my |sent with proton mail|sent from (outlook|mail|yahoo)|"
-    r"envoyé de mon |envoyé depuis |von meinem .*gesendet|gesendet von |enviado desde mi |"
-    r"obtener outlook para |télécharger outlook pour |outlook für )",
-    re.I,
-)
+_CLIENT_FOOTER = re.compile("^" + any_of(CLIENT_FOOTERS), re.I)
 _ON_BEHALF = re.compile(
     r"\s+(on behalf of|im auftrag von|de la part de|en nombre de|namens)\s+.*$", re.I
 )
@@ -471,7 +242,7 @@ def _is_marker(text: str) -> bool:
     low = "".join(
         ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch)
     )
-    return any(stem in low for stem in _MARKER_STEMS)
+    return any(stem in low for stem in FORWARD_MARKER_STEMS)
 
 
 def _find_block(lines: list[_Line], start: int = 0) -> _Block | None:

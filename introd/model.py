@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from introd.reading.names import clean_name
-
 Kind = Literal["request", "reply", "owner_command", "auto_reply", "bounce", "unknown"]
 Role = Literal["requester", "target"]
 
 # an intro in one of these states still waits for someone; the others are its ends
-ACTIVE_STATES = ("review", "awaiting", "details", "draft")
+ACTIVE_STATES = ("review", "awaiting", "details", "draft", "snoozed")
 END_STATES = (
     "introduced",
     "declined",
@@ -168,3 +166,8 @@ class Forward:
     depth: int = 1
     # messages attached to the forwarded one (a forward of an attached forward)
     attached: tuple[Any, ...] = ()
+
+
+# last: introd.reading (which clean_name's package loads) builds on the values above, so
+# `import introd.state` (which needs only the states) works as a first import too
+from introd.reading.names import clean_name  # noqa: E402

@@ -208,6 +208,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "target": r.target_email,
                     "rule": r.rule,
                     "outcome": outcome(r),
+                    "snoozed_until": r.snoozed_until.isoformat() if r.snoozed_until else None,
                 }
                 for r in rows
             ],
@@ -223,6 +224,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         age = (now - r.created).days
         state = f"{r.state}, {outcome(r)}" if outcome(r) else r.state
+        if r.state == "snoozed" and r.snoozed_until:
+            state = f"snoozed {r.snoozed_until:%Y-%m-%d}"
         print(
             f"{r.id:<7} {state:<19} {age:>4}d  {r.requester_email or r.requester_name or '?'}"
             f" -> {r.target_email or r.target_name or '(nobody specific)'}"
@@ -259,6 +262,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
     if intro.reason:
         print(f"  reason    {intro.reason}")
+    if intro.snoozed_until:
+        asked = "will ask" if intro.state == "snoozed" else "was to ask"
+        print(
+            f"  snoozed   the target asked to be asked again later; {asked} them again on "
+            f"{intro.snoozed_until:%Y-%m-%d %H:%M} UTC"
+        )
     for role, p in store.parties(intro.id).items():
         print(
             f"  {role:<9} {p.status}"

@@ -256,6 +256,8 @@ class Config:
     followup_after: timedelta | None = timedelta(days=14)
     # both said yes: the owner sees the introduction as a draft and sends it
     owner_reviews_introduction: bool = False
+    # the target's "not now, maybe in March" snoozes the intro until then
+    snooze: bool = False
 
     @property
     def intro_address(self) -> str:
@@ -956,6 +958,7 @@ def build_config(
         owner_reviews_introduction=r.get(
             optin_s, "optin", "owner_reviews_introduction", _bool, False
         ),
+        snooze=r.get(optin_s, "optin", "snooze", _bool, False),
     )
     _check_together(r, cfg)
     if r.problems:

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from .reading import answers
+from .reading import answers, snooze
 from . import tokens
 from .budget import Budget
 from .config import Config
@@ -314,6 +314,10 @@ class Engine:
             return self._followup_answer(intro, reading, now)
         if intro.state == "details":
             return self._details_answer(intro, reading, now)
+        if intro.state == "snoozed" and role == "target":
+            # the target answers before the day: the intro goes on from their answer
+            self._wake(intro, now, reason="answered")
+            intro = self._intro(intro.id)
         parties = self.store.parties(intro.id)
         self.store.add_event(
             intro.id,
@@ -328,6 +332,8 @@ class Engine:
             intro.requester_email if role == "requester" else intro.target_email, ans.text
         )
         other = "target" if role == "requester" else "requester"
+        if role == "target" and ans.answer != "yes" and self._snooze(intro, ans.text, now):
+            return intro.id
         if ans.answer == "yes":
             self.store.update_party(intro.id, role, status="yes", answered_at=now)
             if role == "requester":
@@ -369,6 +375,57 @@ class Engine:
                     detail=f"the {role} answered twice without a clear yes or no",
                 )
         return intro.id
+
+    # -- "not now, maybe in March" -----------------------------------------------------
+    def _snooze(self, intro: IntroRow, text: str, now: datetime) -> bool:
+        """With optin.snooze, a target's answer that puts itself off to a day snoozes the
+        intro until then (once per intro); whether it did."""
+        if not self.config.snooze or intro.state != "awaiting":
+            return False
+        until = snooze.snooze_until(text, now)
+        if until is None:
+            return False
+        if any(e["event"] == "snoozed" for e in self.store.events(intro.id)):
+            log.info("snooze_refused", intro_id=intro.id, reason="snoozed once already")
+            return False
+        self.store.update_party(intro.id, "target", status="snoozed", answered_at=now)
+        self.store.update_intro(intro.id, now, state="snoozed", expires=None, snoozed_until=until)
+        self.store.add_event(intro.id, "state_changed", now, state="snoozed")
+        self.store.add_event(intro.id, "snoozed", now, role="target", until=iso(until))
+        log.info("intro_snoozed", intro_id=intro.id, until=iso(until))
+        return True
+
+    def _wake(self, intro: IntroRow, now: datetime, *, reason: str) -> None:
+        """The snooze ends: on its day the target is asked again, once (``due``); or the
+        target answered before it (``answered``). The intro waits again, for
+        optin.expire_after."""
+        self.store.update_intro(
+            intro.id, now, state="awaiting", expires=now + self.config.expire_after
+        )
+        self.store.add_event(intro.id, "state_changed", now, state="awaiting")
+        self.store.add_event(intro.id, "snooze_ended", now, reason=reason)
+        log.info("snooze_ended", intro_id=intro.id, reason=reason)
+        target = self.store.parties(intro.id).get("target")
+        if reason != "due":
+            self.store.update_party(intro.id, "target", status="asked")
+            return
+        mid = self._mail(
+            "optin_snoozed_again",
+            self._intro(intro.id),
+            "target",
+            now,
+            extra={"snoozed_at": target.answered_at if target else None},
+        )
+        # asked again once: no reminder follows it
+        self.store.update_party(
+            intro.id,
+            "target",
+            status="asked",
+            asked_at=now,
+            reminded_at=now,
+            optin_message_id=mid,
+        )
+        self.store.add_event(intro.id, "optin_sent", now, role="target", again=True)
 
     def _late_answer(self, reading: Reading, now: datetime) -> None:
         """One short note, once per party and intro, to an answer after the end."""
@@ -562,6 +619,7 @@ class Engine:
         lines = [
             f"Waiting for answers: {counts.get('awaiting', 0)}",
             f"Waiting for you (review): {counts.get('review', 0)}",
+            f"Snoozed (the target asked to be asked later): {counts.get('snoozed', 0)}",
             f"Introductions made so far: {counts.get('introduced', 0)}",
             f"Mails waiting in the outbox: {self.store.outbox_depth()}",
         ]
@@ -886,6 +944,10 @@ class Engine:
                     self.store.update_party(intro.id, "owner", reminded_at=now)
                     self.store.add_event(intro.id, "reminder_sent", now, role="owner")
                 return
+            if intro.state == "snoozed":
+                if intro.snoozed_until is not None and intro.snoozed_until <= now:
+                    self._wake(intro, now, reason="due")
+                return
             if intro.state not in ("awaiting", "details"):
                 return
             if intro.expires is not None and intro.expires <= now:
@@ -1067,6 +1129,7 @@ EXPECTS_ANSWER = (
     "followup",
     "ask_details",
     "introduction_draft",
+    "optin_snoozed_again",
 )
 
 
@@ -1262,6 +1325,7 @@ _CONFIRMATIONS = {
     "declined": "I have let the requester know, politely, that it will not work out.",
     "cancelled": "I have closed it; nobody else was told.",
     "introduced": "I have sent the introduction to both of them, from you.",
+    "snoozed": "The target asked to be asked again later; I will.",
     "details": "I have sent your question to the requester; their answer completes the "
     "request, which I will then judge again (or show you, if still incomplete).",
 }

@@ -15,13 +15,14 @@ from .policy import Situation, StateView, decide
 if TYPE_CHECKING:
     from .state import IntroRow, OutboxRow
 
-ANSWERABLE = ("awaiting",)
+# a snoozed intro still takes its parties' answers (the target may answer before the day)
+ANSWERABLE = ("awaiting", "snoozed")
 # where each owner command applies
 COMMAND_STATES: dict[str, tuple[str, ...]] = {
     "approve": ("review",),
     "pick": ("review",),
     "target": ("review",),
-    "decline": ("review", "awaiting"),
+    "decline": ("review", "awaiting", "snoozed"),
     "cancel": ACTIVE_STATES,
     # ask the requester for details: a request in review, or declined by a policy
     "details": ("review", "declined"),

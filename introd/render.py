@@ -60,6 +60,7 @@ TEMPLATE_NAMES = (
     "followup",
     "ask_details",
     "introduction_draft",
+    "optin_snoozed_again",
 )
 OWNER_TEMPLATES = ("review", "bounce_notice", "digest", "owner_notice", "introduction_draft")
 PARTS = ("subject", "txt", "html")
@@ -96,6 +97,7 @@ VARIABLES = (
     "introduction",
     "introduction_subject",
     "owner_text",
+    "snoozed_at",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 _TAG = re.compile(r"\s*\[intro [A-Za-z0-9]+\]")

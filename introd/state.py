@@ -134,6 +134,13 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE outbox ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0;
     """,
     ),
+    # "not now, maybe in March": the time a snoozed intro asks its target again
+    (
+        "006_snooze",
+        """
+    ALTER TABLE intros ADD COLUMN snoozed_until TEXT
+    """,
+    ),
 ]
 
 # the clock going back by more than this is a jump, not the skew between two runs
@@ -213,10 +220,12 @@ class IntroRow:
     requester_note: str | None
     # who passed the request on to the owner (never requester or target)
     forwarded_by: list[dict[str, Any]] = field(default_factory=list)
+    # state `snoozed`: when the target is asked again (kept after, for `introd show`)
+    snoozed_until: datetime | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> IntroRow:
-        d = _with_times(row, "created", "updated", "expires")
+        d = _with_times(row, "created", "updated", "expires", "snoozed_until")
         d["candidates"] = json.loads(d["candidates"] or "[]")
         d["forwarded_by"] = json.loads(d.get("forwarded_by") or "[]")
         return cls(**d)
@@ -553,16 +562,18 @@ class Store:
 
     def timers_due(self, now: datetime, asked_before: datetime) -> list[str]:
         """Ids of the awaiting intros the timers must look at: expired by ``now``, or with a
-        party asked at or before ``asked_before`` and not reminded yet. (Times are stored
-        as whole UTC seconds in one format, so they compare as text.)"""
+        party asked at or before ``asked_before`` and not reminded yet; and the snoozed
+        ones due to wake. (Times are stored as whole UTC seconds in one format, so they
+        compare as text.)"""
         return [
             r[0]
             for r in self._exec(
-                "SELECT id FROM intros WHERE state IN ('awaiting', 'details', 'draft') AND ("
+                "SELECT id FROM intros WHERE (state IN ('awaiting', 'details', 'draft') AND ("
                 "(expires IS NOT NULL AND expires <= ?) OR EXISTS (SELECT 1 FROM parties p "
                 "WHERE p.intro_id = intros.id AND p.status = 'asked' AND p.asked_at IS NOT NULL "
-                "AND p.reminded_at IS NULL AND p.asked_at <= ?)) ORDER BY created, id",
-                (iso(now), iso(asked_before)),
+                "AND p.reminded_at IS NULL AND p.asked_at <= ?))) OR (state = 'snoozed' AND "
+                "snoozed_until <= ?) ORDER BY created, id",
+                (iso(now), iso(asked_before), iso(now)),
             )
         ]
 

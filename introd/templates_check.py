@@ -63,6 +63,8 @@ WHEN_SENT = {
     "optin.owner_reviews_introduction is on: `send`, or your own words",
     "ask_details": "to the requester when you (or a delegate) answered `details` and a "
     "question: their answer completes the request",
+    "optin_snoozed_again": "to the target, once, on the day they asked to be asked again "
+    "(optin.snooze): is now a better time?",
     "followup": "to the requester, followup.after the introduction: did you connect? "
     "(once more after an unclear answer)",
 }
@@ -259,6 +261,9 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
             introduced_at=None,
             **done,
         )
+    elif name == "optin_snoozed_again":
+        yield s("on the day named", "target", snoozed_at=NOW - timedelta(days=90))
+        yield s("the day of the answer unknown", "target", snoozed_at=None, reason=None)
     elif name == "introduction_draft":
         draft = {
             "state": "draft",

@@ -1,10 +1,16 @@
-"""Pure parts of what comes around an introduction: the owner's own first lines."""
+"""Pure parts of what comes around an introduction: the owner's own first lines, and the
+day a target's "not now, maybe in March" names."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from introd.reading import _owner_command
+from introd.reading.snooze import snooze_until
 
 
 class TestOwnWords:
@@ -41,3 +47,71 @@ class TestOwnWords:
         """A sentence that begins with "send" is the owner's own text, not the command."""
         cmd = _owner_command(text, "ABC123")
         assert cmd is None or cmd.verb != "send"
+
+
+NOW = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+
+
+def _at(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 9, 0, tzinfo=UTC)
+
+
+class TestSnoozeReading:
+    @pytest.mark.parametrize(
+        "text, until",
+        [
+            ("Not now, maybe in March.", _at(2027, 3, 1)),
+            ("Not until March, sorry.", _at(2027, 3, 1)),
+            ("Hi Lisa, not right now, but ask me again after March 15.", _at(2027, 3, 16)),
+            ("Too busy until mid-January. Ask me again then?", _at(2027, 1, 15)),
+            ("Not now, ask me again in 3 weeks.", _at(2026, 12, 31)),
+            ("Not right now: try me again in a couple of months.", _at(2027, 2, 10)),
+            ("Not now, after the 15th please.", _at(2026, 12, 16)),
+            ("Not this month; maybe next month.", _at(2027, 1, 1)),
+            ("Not now, perhaps next year.", _at(2027, 1, 1)),
+            ("Not before the end of February, I'm afraid.", _at(2027, 3, 1)),
+            ("Pas maintenant, peut-être en mars.", _at(2027, 3, 1)),
+            ("Pas avant fin janvier, désolée.", _at(2027, 2, 1)),
+            ("Pas pour l'instant, redemandez-moi dans deux mois.", _at(2027, 2, 10)),
+            ("Pas maintenant, plutôt après le 15 mars.", _at(2027, 3, 16)),
+            ("Jetzt nicht, vielleicht im März.", _at(2027, 3, 1)),
+            ("Im Moment nicht, fragen Sie mich in zwei Wochen noch einmal.", _at(2026, 12, 24)),
+            ("Erst ab Mitte Februar, tut mir leid.", _at(2027, 2, 15)),
+            ("Nicht vor dem 15. März.", _at(2027, 3, 15)),
+            ("Ahora no, quizás en marzo.", _at(2027, 3, 1)),
+            ("Ahora mismo no, pregúntame dentro de tres semanas.", _at(2026, 12, 31)),
+            ("No antes de finales de enero, lo siento.", _at(2027, 2, 1)),
+        ],
+    )
+    def test_a_put_off_answer_names_its_day(self, text: str, until: datetime) -> None:
+        """A put-off phrase and one time, in en, fr, de and es, give the day to ask again."""
+        assert snooze_until(text, NOW) == until
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Not now.",  # no time
+            "No thanks, I met him in March.",  # a time, but nothing put off
+            "Not now, maybe in December.",  # this month: this year's or next year's?
+            "Not now, maybe in 14 months.",  # more than twelve months away
+            "Not now — maybe March or April.",  # a month without a word before it
+            "Not now, in March or in May.",  # two different times
+            "Not now, in a few weeks.",  # how many?
+            "No, never. Don't ask me again in March either.",  # the door is closed
+            "Not right now, but later in the spring.",  # a season is no day
+            "Jamais, même pas en mars.",
+            "Nein, niemals, auch nicht im März.",
+            "No me interesa, ni ahora ni en marzo.",
+            "",
+            "> Not now, maybe in March.",  # quoted, not the target's new words
+        ],
+    )
+    def test_anything_else_is_no_snooze(self, text: str) -> None:
+        """No put-off, no time, several times, a closed door or a day out of reach: None."""
+        assert snooze_until(text, NOW) is None
+
+    @given(st.text(max_size=300))
+    def test_never_raises(self, text: str) -> None:
+        """Any text gives a day within twelve months, or None."""
+        until = snooze_until(text, NOW)
+        assert until is None or NOW < until <= NOW + timedelta(days=367)

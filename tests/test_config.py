@@ -126,6 +126,8 @@ class TestValidation:
             ({"owner__delegates": ["intros@example.com"]}, "owner.delegates"),
             ({"owner__delegates_may_forward": "yes"}, "owner.delegates_may_forward"),
             ({"followup__every": "14d"}, "followup.every"),
+            ({"optin__owner_reviews_introduction": "yes"}, "optin.owner_reviews_introduction"),
+            ({"optin__snooze": 1}, "optin.snooze"),
         ],
     )
     def test_bad_values_name_their_key(
@@ -135,6 +137,18 @@ class TestValidation:
         with pytest.raises(ConfigError) as err:
             build_config(config_with(**change), path=tmp_path / "c.yaml")
         assert key in {k for k, _ in err.value.problems}
+
+    @pytest.mark.parametrize("key", ["owner_reviews_introduction", "snooze"])
+    def test_optin_switches_take_only_true_or_false(self, tmp_path: Path, key: str) -> None:
+        """A non-boolean optin switch is one line naming its key and what it expected."""
+        with pytest.raises(ConfigError) as err:
+            build_config(config_with(**{f"optin__{key}": "maybe"}), path=tmp_path / "c.yaml")
+        assert err.value.problems == [(f"optin.{key}", "expected true or false, got 'maybe'")]
+        assert f"optin.{key}" in str(err.value)
+        assert len(str(err.value).strip().splitlines()) == 1
+        on = build_config(config_with(**{f"optin__{key}": True}), path=tmp_path / "c.yaml")
+        off = build_config(config_with(), path=tmp_path / "c.yaml")
+        assert getattr(on, key) is True and getattr(off, key) is False
 
     def test_exchange_online_tenant_stands_in_for_authserv_ids(self, tmp_path: Path) -> None:
         """With the tenant id set, no authserv-id is needed; the id is kept lower-cased."""

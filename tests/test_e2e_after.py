@@ -407,3 +407,138 @@ class TestOwnersLastWord:
         assert len([s for s in world.sent_to(OWNER) if "ready to send" in s]) == 2
         assert self._introductions(world) == []
         assert [i.state for i in _store(world).intros()] == ["draft"]
+
+
+SNOOZED_AGAIN = "Coming back to you"
+
+
+class TestSnooze:
+    @pytest.fixture(autouse=True)
+    def _snooze_on(self, world: World) -> None:
+        world.write_config(optin={"snooze": True})
+
+    def _asked(self, world: World, clock: Any, *, tim_says: str | None = "Yes please") -> str:
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        if tim_says:
+            world.reply(TIM, _last(world, TIM, "[intro"), tim_says, now=clock.now())
+        (intro,) = _store(world).intros()
+        return intro.id
+
+    def test_not_now_maybe_in_march_snoozes_and_wakes_once(
+        self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The target's "Not now, maybe in March." snoozes the intro (nobody is told); on
+        1 March the target is asked again, once, with no reminder; their yes introduces."""
+        intro_id = self._asked(world, clock)
+        world.reply(BOB, _last(world, BOB, "[intro"), "Not now, maybe in March.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        intro = _store(world).intro(intro_id)
+        assert intro is not None and intro.state == "snoozed" and intro.expires is None
+        assert f"{intro.snoozed_until:%Y-%m-%d %H:%M}" == "2027-03-01 09:00"
+        assert len(world.sent_to(TIM)) == 1 and len(world.sent_to(BOB)) == 1
+        capsys.readouterr()
+        assert world.cli("show", intro_id) == 0
+        out = capsys.readouterr().out
+        assert "will ask them again on 2027-03-01 09:00 UTC" in out and "snoozed" in out
+        assert world.cli("list") == 0
+        assert "snoozed 2027-03-01" in capsys.readouterr().out
+        assert world.cli("list", "--state", "snoozed", "--json") == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["snoozed_until"].startswith("2027-03-01T09:00")
+        # no reminder, no expiry while snoozed
+        world.run_once(clock.set(clock.now().replace(year=2027, month=3, day=1, hour=8)))
+        assert len(world.sent_to(BOB)) == 1 and len(world.sent_to(TIM)) == 1
+        world.run_once(clock.advance(timedelta(hours=1, minutes=1)))
+        again = [s for s in world.sent_to(BOB) if SNOOZED_AGAIN in s]
+        assert len(again) == 1
+        text = _text(_last(world, BOB, SNOOZED_AGAIN))
+        assert "asked me to come back to you later" in text and '"yes"' in text
+        assert "intros+" in str(_last(world, BOB, SNOOZED_AGAIN)["Reply-To"])
+        world.run_once(clock.advance(timedelta(days=5)))
+        assert len(world.sent_to(BOB)) == 2, "asked again once: no reminder"
+        world.reply(BOB, _last(world, BOB, SNOOZED_AGAIN), "Yes, happy to now.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        assert any(TIM in str(m["To"]) and BOB in str(m["To"]) for m in world.sent())
+        events = [e["event"] for e in _store(world).events(intro_id)]
+        assert events.count("snoozed") == 1 and events.count("snooze_ended") == 1
+
+    def test_after_the_day_unanswered_it_expires(self, world: World, clock: Any) -> None:
+        """No answer to the one new ask: the intro expires optin.expire_after later."""
+        intro_id = self._asked(world, clock)
+        world.reply(
+            BOB, _last(world, BOB, "[intro"), "Not now, ask me again in 3 weeks.", now=clock.now()
+        )
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        world.run_once(clock.advance(timedelta(days=21)))
+        assert len([s for s in world.sent_to(BOB) if SNOOZED_AGAIN in s]) == 1
+        world.run_once(clock.advance(timedelta(days=15)))
+        assert _store(world).intro(intro_id).state == "expired"  # type: ignore[union-attr]
+        assert len(world.sent_to(BOB)) == 2
+
+    def test_a_second_put_off_is_read_as_usual(self, world: World, clock: Any) -> None:
+        """Once woken, another "not now" does not snooze again: its no declines as before."""
+        intro_id = self._asked(world, clock)
+        world.reply(BOB, _last(world, BOB, "[intro"), "Not now, maybe in March.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        world.run_once(clock.set(clock.now().replace(year=2027, month=3, day=2)))
+        world.reply(
+            BOB, _last(world, BOB, SNOOZED_AGAIN), "Not now, maybe in June.", now=clock.now()
+        )
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        intro = _store(world).intro(intro_id)
+        assert intro is not None and intro.state == "declined_by_target"
+
+    def test_the_target_may_answer_before_the_day(self, world: World, clock: Any) -> None:
+        """A yes from the target while snoozed goes on at once; nothing is sent on the day."""
+        self._asked(world, clock)
+        original = _last(world, BOB, "[intro")
+        world.reply(BOB, original, "Not until March, sorry.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        world.reply(BOB, original, "Actually yes, happy to.", now=clock.now())
+        world.run_once(clock.advance(timedelta(days=10)))
+        assert [i.state for i in _store(world).intros()] == ["introduced"]
+        world.run_once(clock.set(clock.now().replace(year=2027, month=3, day=2)))
+        assert [s for s in world.sent_to(BOB) if SNOOZED_AGAIN in s] == []
+
+    @pytest.mark.parametrize(
+        "text, state",
+        [
+            ("Not now, maybe in 14 months.", "declined_by_target"),  # too far: the no stands
+            ("Not until December, sorry.", "awaiting"),  # this month: unclear, asked again
+        ],
+    )
+    def test_a_day_out_of_reach_is_no_snooze(
+        self, world: World, clock: Any, text: str, state: str
+    ) -> None:
+        """More than twelve months away, or not clearly in the future: the answer reads as it
+        did without snoozes."""
+        intro_id = self._asked(world, clock)
+        world.reply(BOB, _last(world, BOB, "[intro"), text, now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        intro = _store(world).intro(intro_id)
+        assert intro is not None and intro.state == state and intro.snoozed_until is None
+
+    def test_off_by_default_nothing_snoozes(self, world: World, clock: Any) -> None:
+        """Without optin.snooze the answer reads as it always did (here: unclear, re-asked)."""
+        world.write_config(optin={"snooze": False})
+        intro_id = self._asked(world, clock)
+        world.reply(BOB, _last(world, BOB, "[intro"), "Not until March, sorry.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        intro = _store(world).intro(intro_id)
+        assert intro is not None and intro.state == "awaiting" and intro.snoozed_until is None
+        assert len(world.sent_to(BOB)) == 2  # the usual re-ask
+
+    def test_forged_put_off_changes_nothing(self, world: World, clock: Any) -> None:
+        """A "not now" from another address than the target's snoozes nothing."""
+        intro_id = self._asked(world, clock)
+        world.reply(
+            BOB,
+            _last(world, BOB, "[intro"),
+            "Not now, maybe in March.",
+            now=clock.now(),
+            sender="mallory@example.test",
+        )
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        intro = _store(world).intro(intro_id)
+        assert intro is not None and intro.state == "awaiting"

@@ -26,6 +26,7 @@ class TestStore:
             "003_followups",
             "004_forwarded_by",
             "005_outbox_unconfirmed",
+            "006_snooze",
         ]
 
     def test_newer_database_is_refused(self, tmp_path: Path) -> None:
@@ -220,6 +221,34 @@ class TestForwardedBy:
             )
         new = store.intro("NEW001")
         assert new is not None and new.forwarded_by == self.PASSERS
+
+    def test_old_intros_are_not_snoozed_and_snoozed_ones_wake_on_their_day(
+        self, tmp_path: Path
+    ) -> None:
+        """Intros stored before 006_snooze read with no snooze day; a snoozed intro is due
+        for the timers at its day, not before."""
+        from introd import state
+
+        path = tmp_path / "s.db"
+        saved = state.MIGRATIONS
+        state.MIGRATIONS = [m for m in saved if m[0] != "006_snooze"]
+        try:
+            store = Store(path)
+            with store.transaction():
+                store.insert_intro(id="OLD001", state="awaiting", created=NOW, updated=NOW)
+            store.close()
+        finally:
+            state.MIGRATIONS = saved
+        store = Store(path)
+        old = store.intro("OLD001")
+        assert old is not None and old.snoozed_until is None and old.state == "awaiting"
+        day = NOW + timedelta(days=80)
+        with store.transaction():
+            store.update_intro("OLD001", NOW, state="snoozed", snoozed_until=day)
+        assert store.intro("OLD001").snoozed_until == day  # type: ignore[union-attr]
+        asked_before = NOW - timedelta(days=4)
+        assert store.timers_due(day - timedelta(seconds=1), asked_before) == []
+        assert store.timers_due(day, asked_before) == ["OLD001"]
 
     def test_forget_erases_a_passer(self, tmp_path: Path) -> None:
         """`forget` of someone who only passed a request on removes them from it."""

@@ -38,6 +38,7 @@ NAMES = (
     "followup",
     "ask_details",
     "introduction_draft",
+    "optin_snoozed_again",
 )
 OWNER_NAMES = ("review", "bounce_notice", "digest", "owner_notice", "introduction_draft")
 PARTY_NAMES = tuple(n for n in NAMES if n not in OWNER_NAMES)
@@ -265,6 +266,9 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         }
         yield "draft", base_context(first_sent=None, **draft)
         yield "reminder", base_context(first_sent=CREATED, **draft)
+    elif name == "optin_snoozed_again":
+        yield "on_the_day", base_context(snoozed_at=CREATED, **as_target)
+        yield "day_unknown_no_reason", base_context(snoozed_at=None, intro=no_reason, **as_target)
     elif name == "ask_details":
         yield (
             "blanket",
@@ -568,11 +572,17 @@ class TestContent:
         assert text is not None and "    I spent six years in packaging" in text
 
     @pytest.mark.parametrize("language", LANGUAGES)
-    @pytest.mark.parametrize("name", ["optin_requester", "optin_target", "reminder", "reask"])
+    @pytest.mark.parametrize(
+        "name", ["optin_requester", "optin_target", "reminder", "reask", "optin_snoozed_again"]
+    )
     def test_questions_ask_for_words_the_reader_understands(self, language: str, name: str) -> None:
         """Mails expecting an answer ask for the words introd reads, in the reader's language."""
         context = base_context(
-            order="parallel", requester_note=None, first_sent=CREATED, previous_answer_excerpt="hmm"
+            order="parallel",
+            requester_note=None,
+            first_sent=CREATED,
+            previous_answer_excerpt="hmm",
+            snoozed_at=CREATED,
         )
         text = render(language, name, "txt", context)
         assert text is not None

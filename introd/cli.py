@@ -60,7 +60,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from .reading import Context, read_mail
     from .config import config_path, load_config
     from .state import Store
-    from .tokens import load_secret
+    from .files import load_secret
     from .wiring import load_book
 
     # parse only reads: it logs nothing, so it does not even load the logging setup

@@ -13,9 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+
+import structlog
+
+from .exceptions import ConfigError
+
+log = structlog.get_logger("introd.files")
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -121,3 +128,25 @@ def private_umask() -> Iterator[None]:
         yield
     finally:
         os.umask(old)
+
+
+def load_secret(path: Path) -> bytes:
+    """Read the secret, creating it (mode 0600, never through a link) when missing."""
+    try:
+        refuse_link(path)
+        if not path.exists():
+            create_private(path, secrets.token_hex(32).encode() + b"\n")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            data = f.read().strip()
+        if tighten(path):
+            log.warning("secret_permissions_tightened", path=str(path))
+    except UnsafePath as exc:
+        raise ConfigError([("secret_file", str(exc))]) from None
+    except OSError as exc:
+        raise ConfigError(
+            [("secret_file", f"cannot read or create {path}: {exc.strerror or exc}")]
+        ) from None
+    if len(data) < 16:
+        raise ConfigError([("secret_file", f"{path} holds fewer than 16 bytes")])
+    return data

@@ -640,7 +640,7 @@ def _nobody_known(email: str) -> str | None:
 def _engine(cfg: Config, templates: Templates, store: Any) -> Any:
     from .reading.people import ContactBook
     from .engine import Engine
-    from .tokens import load_secret
+    from .files import load_secret
     from .wiring import load_book
 
     try:

@@ -10,17 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 import secrets
-from pathlib import Path
 
-import structlog
-
-from . import files
-from .exceptions import ConfigError
-
-log = structlog.get_logger("introd.tokens")
 
 ROLES = {"requester": "r", "target": "t", "owner": "o"}
 _ROLE_OF = {v: k for k, v in ROLES.items()}
@@ -29,28 +21,6 @@ _TOKEN = re.compile(r"^([a-z0-9]{6})([rto])([a-z2-7]{20})$")
 _MSGID = re.compile(
     r"<introd\.([A-Z0-9]{6})\.(requester|target|owner|notice)\.[A-Za-z0-9_-]+@", re.I
 )
-
-
-def load_secret(path: Path) -> bytes:
-    """Read the secret, creating it (mode 0600, never through a link) when missing."""
-    try:
-        files.refuse_link(path)
-        if not path.exists():
-            files.create_private(path, secrets.token_hex(32).encode() + b"\n")
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as f:
-            data = f.read().strip()
-        if files.tighten(path):
-            log.warning("secret_permissions_tightened", path=str(path))
-    except files.UnsafePath as exc:
-        raise ConfigError([("secret_file", str(exc))]) from None
-    except OSError as exc:
-        raise ConfigError(
-            [("secret_file", f"cannot read or create {path}: {exc.strerror or exc}")]
-        ) from None
-    if len(data) < 16:
-        raise ConfigError([("secret_file", f"{path} holds fewer than 16 bytes")])
-    return data
 
 
 _OWN_ID = re.compile(

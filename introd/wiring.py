@@ -41,7 +41,7 @@ def build_engine(config: Config, store: Store) -> Engine:
     """The engine of `run`, `demo`, the sender and previews, on the given state."""
     from .engine import Engine
     from .render import Templates
-    from .tokens import load_secret
+    from .files import load_secret
 
     return Engine(
         config,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from introd import tokens
+from introd import files, tokens
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
@@ -50,6 +50,6 @@ class TestSecret:
     def test_created_private_when_missing(self, tmp_path: Path) -> None:
         """A missing secret file is created with mode 0600 and reused after."""
         path = tmp_path / "sub" / "secret"
-        first = tokens.load_secret(path)
+        first = files.load_secret(path)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert tokens.load_secret(path) == first and len(first) >= 32
+        assert files.load_secret(path) == first and len(first) >= 32

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from introd.reading import _owner_command
+from introd.reading import words
 from introd.reading.snooze import snooze_until
 
 
@@ -115,3 +116,26 @@ class TestSnoozeReading:
         """Any text gives a day within twelve months, or None."""
         until = snooze_until(text, NOW)
         assert until is None or NOW < until <= NOW + timedelta(days=367)
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "PUT_OFF_PHRASES",
+            "CLOSED_DOOR_PHRASES",
+            "SNOOZE_MONTH_START",
+            "SNOOZE_MONTH_MIDDLE",
+            "SNOOZE_MONTH_AFTER",
+            "SNOOZE_IN",
+            "WEEK_WORDS",
+            "MONTH_WORDS",
+            "NEXT_WEEK_PHRASES",
+            "NEXT_MONTH_PHRASES",
+            "NEXT_YEAR_PHRASES",
+            "SNOOZE_AFTER_DAY",
+        ],
+    )
+    def test_word_tables_are_lower_case_and_listed_once(self, name: str) -> None:
+        """The snooze's word tables (introd.reading.words) are plain lower-case words, once each."""
+        table = getattr(words, name)
+        assert all(w == w.lower().strip() and w for w in table)
+        assert len(set(table)) == len(table)

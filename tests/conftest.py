@@ -1,12 +1,16 @@
-"""Shared fixtures: real mail servers (one Dovecot per session), an SMTP relay, a fake clock."""
+"""Shared fixtures: real mail servers (one Dovecot per session), an SMTP relay, the mail
+world of the end-to-end tests, a fake clock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from introd import oauth2
 
 try:  # tests/ is on sys.path when it is not a package
     from oauth_server import TokenServer
@@ -18,6 +22,7 @@ try:  # tests/ is on sys.path when it is not a package
         SmtpServer,
         find_free_port,
     )
+    from world import CONTACTS, INTROS, World
 except ImportError:  # pragma: no cover - tests/ became a package
     from tests.oauth_server import TokenServer  # type: ignore[no-redef]
     from tests.servers import (  # type: ignore[no-redef]
@@ -28,6 +33,7 @@ except ImportError:  # pragma: no cover - tests/ became a package
         SmtpServer,
         find_free_port,
     )
+    from tests.world import CONTACTS, INTROS, World  # type: ignore[no-redef]
 
 INTRO_USER = "intros@example.test"
 INTRO_PASSWORD = "intros-secret"
@@ -43,14 +49,20 @@ SERVER_FIXTURES = frozenset(
         "oauth_dovecot",
         "oauth_smtp",
         "token_server",
+        "make_world",
+        "world",
     }
 )
+OAUTH_CLIENT = "introd-e2e"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # aiosmtpd warns on every connection that AUTH is allowed without TLS: tests want that.
     config.addinivalue_line(
         "filterwarnings", "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+    )
+    config.addinivalue_line(
+        "markers", "world(**kwargs): the `make_world` arguments of the test's `world`"
     )
 
 
@@ -180,6 +192,72 @@ def oauth_smtp(oauth_dovecot: Dovecot, token_server: TokenServer) -> Iterator[Sm
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def make_world(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., World]:
+    """Build the test's mail world (tests/world.py) in `tmp_path`, on the test Dovecot and
+    SMTP server unless given others:
+
+    - `config`: sections merged into the config at every `write_config` (`extra_config`);
+    - `contacts`: the whole contacts file (default: Bob Jones, Tim Walker, Carol Opt-Out);
+    - `inbox`: mails put into the intro mailbox before the test;
+    - `folders`: empty folders made in `tmp_path` (e.g. a `templates_dir`);
+    - `oauth`: use the Dovecot and SMTP server that take OAuth 2.0 tokens, sign in there
+      with the device flow of client OAUTH_CLIENT at the token server.
+    """
+
+    def make(
+        *,
+        config: dict[str, Any] | None = None,
+        contacts: Sequence[dict[str, Any]] = CONTACTS,
+        inbox: Sequence[bytes] = (),
+        folders: Sequence[str] = (),
+        oauth: bool = False,
+        dovecot: Dovecot | None = None,
+        smtp: SmtpServer | None = None,
+    ) -> World:
+        config = dict(config or {})
+        if oauth:
+            config = {**_oauth_config(request), **config}
+        dovecot = dovecot or request.getfixturevalue("oauth_dovecot" if oauth else "dovecot")
+        smtp = smtp or request.getfixturevalue("oauth_smtp" if oauth else "smtp_server")
+        for folder in folders:
+            (tmp_path / folder).mkdir(parents=True)
+        world = World(tmp_path, dovecot, smtp, extra_config=config, contacts=list(contacts))
+        if inbox:
+            world.append_all(inbox)
+        return world
+
+    return make
+
+
+def _oauth_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Config sections signing in at the token server, which gets the client."""
+    token_server: TokenServer = request.getfixturevalue("token_server")
+    oauth2.forget_sources()
+    request.addfinalizer(oauth2.forget_sources)
+    token_server.add_client(OAUTH_CLIENT)
+    return {
+        "imap": {"auth": "oauth2", "password": None},
+        "smtp": {"auth": "oauth2", "password": None, "username": INTROS},
+        "oauth2": {
+            "provider": "custom",
+            "client_id": OAUTH_CLIENT,
+            "flow": "device",
+            "token_url": token_server.token_url,
+            "device_authorization_url": token_server.device_url,
+            "timeout": "2s",
+        },
+    }
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, make_world: Callable[..., World]) -> World:
+    """The test's mail world: `make_world()`, with the arguments of the closest
+    `pytest.mark.world(...)` of the test, its class or its module."""
+    marker = request.node.get_closest_marker("world")
+    return make_world(**(marker.kwargs if marker else {}))
 
 
 class FakeClock:

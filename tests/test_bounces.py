@@ -9,15 +9,12 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from world import INTROS, OWNER, TIM_ASKS, World, forward
+from world import CONTACTS, INTROS, OWNER, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
 T0 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 TIM, BOB = "tim@example.test", "bob@example.test"
@@ -29,19 +26,17 @@ ANA_ASKS = (
     "Thank you,\nAna Lopez\n"
 )
 
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> World:
-    w = World(tmp_path, dovecot, smtp_server)
-    people = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
-    people += [
-        {"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"},
-        {"name": "Ana Lopez", "email": ANA, "company": "Bakery"},
-    ]
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(people))
-    w.extra_config = {"limits": {"max_outgoing_per_hour": 4}}
-    w.write_config()
-    return w
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(
+        contacts=[
+            *CONTACTS,
+            {"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"},
+            {"name": "Ana Lopez", "email": ANA, "company": "Bakery"},
+        ],
+        config={"limits": {"max_outgoing_per_hour": 4}},
+    ),
+]
 
 
 # -- delivery reports of several shapes --------------------------------------------

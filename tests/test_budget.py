@@ -426,8 +426,7 @@ class TestInTheMailbox:
     def test_hostile_mails_then_a_genuine_request(
         self,
         tmp_path: Path,
-        dovecot: Any,
-        smtp_server: Any,
+        make_world: Any,
         clock: Any,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
@@ -436,9 +435,9 @@ class TestInTheMailbox:
         reason (log event and state), the genuine one gets its two opt-ins in the same
         pass, and every mail is put away."""
         from introd.state import Store
-        from world import TIM_ASKS, World, forward
+        from world import TIM_ASKS, forward
 
-        world = World(tmp_path, dovecot, smtp_server)
+        world = make_world()
         refused = [
             "from_comments",
             "all_address_comments",
@@ -481,15 +480,14 @@ class TestInTheMailbox:
 
 class TestFetchBudget:
     def test_big_mail_is_fetched_in_part_and_batches_are_bounded(
-        self, tmp_path: Path, dovecot: Any, smtp_server: Any, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path, make_world: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Of a mail larger than MAX_FETCH_BYTES only its first bytes are fetched, and a
         FETCH asks for about MAX_BATCH_BYTES at most: a flood of big mails cannot fill the
         memory. (The limits are lowered here so the mails stay small.)"""
         from introd import mailbox
-        from world import World
 
-        world = World(tmp_path, dovecot, smtp_server)
+        world = make_world()
         monkeypatch.setattr(mailbox, "MAX_FETCH_BYTES", 20_000)
         monkeypatch.setattr(mailbox, "MAX_BATCH_BYTES", 30_000)
         small = hostile_mail.mail()

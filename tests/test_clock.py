@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from introd.state import Store, iso
-from world import TIM_ASKS, World, forward
+from world import CONTACTS, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
 LATE = datetime(2026, 12, 13, 9, 0, tzinfo=UTC)  # the clock three days fast
 BACK = LATE - timedelta(days=3)  # then set right
@@ -28,19 +26,16 @@ ANA_ASKS = (
     "Thank you,\nAna Lopez\n"
 )
 
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> World:
-    w = World(tmp_path, dovecot, smtp_server)
-    people = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
-    people += [{"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"}]
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(people))
-    w.extra_config = {
-        "limits": {"max_outgoing_per_hour": 2},
-        "optin": {"reminder_after": "4d", "expire_after": "14d"},
-    }
-    w.write_config()
-    return w
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(
+        contacts=[*CONTACTS, {"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"}],
+        config={
+            "limits": {"max_outgoing_per_hour": 2},
+            "optin": {"reminder_after": "4d", "expire_after": "14d"},
+        },
+    ),
+]
 
 
 def _rows(world: World, sql: str) -> list[Any]:

@@ -13,31 +13,29 @@ import random
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from test_outages import Running, append_all, backlog_request, backlog_world, wait_for
+from helpers import Running, backlog, backlog_request, wait_for
 from world import INTROS, World
 
-pytestmark = pytest.mark.servers
 
 REQUESTS = 150  # 150 requests, then 300 answers: 450 incoming mails, 450 outgoing
 KILLS_PER_PHASE = 7
 SEED = 20261210
 
 
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    yield backlog_world(tmp_path, dovecot, smtp_server, count=REQUESTS, batch_size=25)
-
-
 _PARSED: dict[int, list[tuple[tuple[str, ...], EmailMessage]]] = {}
+
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(**backlog(REQUESTS, batch_size=25)),
+]
 
 
 def _parsed(world: World) -> list[tuple[tuple[str, ...], EmailMessage]]:
@@ -106,7 +104,7 @@ class TestCrashSafety:
         """Killed at random points through 150 requests and 300 answers: all opt-ins and all
         introductions go out, all mail is put away once, duplicates <= kills."""
         rng = random.Random(SEED)
-        append_all(world, [backlog_request(i) for i in range(REQUESTS)])
+        world.append_all([backlog_request(i) for i in range(REQUESTS)])
         started = time.monotonic()
         kills = _run_with_kills(
             world, rng, KILLS_PER_PHASE, lambda: len(_distinct(world, _is_optin)) >= 2 * REQUESTS

@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+from helpers import Running, wait_for
 from world import TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
-
-def _wait_for(predicate: Any, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-class Running:
-    def __init__(self, world: World) -> None:
-        self.log = world.tmp / "daemon.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "introd", "run", "--config", str(world.config_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("wb"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    def lines(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=15)
-
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    w.write_config(imap={"idle": True})
-    yield w
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(config={"imap": {"idle": True}}),
+]
 
 
 class TestDaemon:
@@ -58,13 +22,13 @@ class TestDaemon:
         """Under IDLE a new request is answered without polling; SIGTERM exits 0 quickly."""
         d = Running(world)
         try:
-            _wait_for(lambda: "daemon_ready" in d.lines())
+            wait_for(lambda: "daemon_ready" in d.text())
             world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
             world.smtp.wait_for(2, timeout=20)
             started = time.monotonic()
             assert d.stop() == 0
             assert time.monotonic() - started < 5
-            assert "daemon_stopped" in d.lines()
+            assert "daemon_stopped" in d.text()
         finally:
             d.stop()
         assert len(world.sent()) == 2
@@ -73,11 +37,11 @@ class TestDaemon:
         """A bad config on SIGHUP is refused with a logged error; the old one stays."""
         d = Running(world)
         try:
-            _wait_for(lambda: "daemon_ready" in d.lines())
+            wait_for(lambda: "daemon_ready" in d.text())
             good = world.config_path.read_text()
             world.config_path.write_text("owner: [not, a, mapping\n")
             d.proc.send_signal(signal.SIGHUP)
-            _wait_for(lambda: "reload_refused" in d.lines())
+            wait_for(lambda: "reload_refused" in d.text())
             world.config_path.write_text(good)
             world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
             world.smtp.wait_for(2, timeout=20)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +12,6 @@ from world import AUTH_OK, BLANKET, INTROS, OWNER, TIM_ASKS, TRUSTED, World, for
 pytestmark = pytest.mark.servers
 
 TIM, BOB = "tim@example.test", "bob@example.test"
-
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any, clock: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    w.clock = clock  # type: ignore[attr-defined]
-    yield w
 
 
 def _optin(world: World, user: str) -> Any:
@@ -336,7 +327,7 @@ class TestTls:
         "imap_security, smtp_security", [("ssl", "ssl"), ("starttls", "starttls")]
     )
     def test_tls_modes_verify_the_certificate(
-        self, tmp_path: Path, dovecot: Any, clock: Any, imap_security: str, smtp_security: str
+        self, make_world: Any, dovecot: Any, clock: Any, imap_security: str, smtp_security: str
     ) -> None:
         """IMAP and SMTP over implicit TLS and STARTTLS work with a verified certificate."""
         from servers import SmtpServer
@@ -351,7 +342,7 @@ class TestTls:
         )
         smtp.start()
         try:
-            w = World(tmp_path, dovecot, smtp)
+            w = make_world(dovecot=dovecot, smtp=smtp)
             port = dovecot.imaps_port if imap_security == "ssl" else dovecot.imap_port
             w.write_config(
                 imap={"security": imap_security, "port": port, "ca_file": str(dovecot.cert)},
@@ -373,7 +364,7 @@ class TestTls:
 
 class TestServerWithoutMove:
     def test_copy_and_expunge_when_move_is_missing(
-        self, tmp_path: Path, make_dovecot: Any, clock: Any
+        self, make_world: Any, make_dovecot: Any, clock: Any
     ) -> None:
         """A server without MOVE gets COPY + \\Deleted + UID EXPUNGE: nothing left behind."""
         from servers import SmtpServer
@@ -382,7 +373,7 @@ class TestServerWithoutMove:
         smtp = SmtpServer(user=INTROS, password="smtp-secret", dovecot=dovecot)
         smtp.start()
         try:
-            w = World(tmp_path, dovecot, smtp)
+            w = make_world(dovecot=dovecot, smtp=smtp)
             with dovecot.session(INTROS) as imap:
                 assert not imap.has_capability("MOVE")
             w.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))

@@ -5,9 +5,7 @@ Time moves with `--now`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +16,6 @@ from world import BLANKET, OWNER, TIM_ASKS, World, forward
 pytestmark = pytest.mark.servers
 
 TIM, BOB = "tim@example.test", "bob@example.test"
-
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    yield World(tmp_path, dovecot, smtp_server)
 
 
 def _last(world: World, user: str, word: str) -> Any:

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from world import OWNER, TIM_ASKS, World, forward
+from world import CONTACTS, OWNER, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
 TIM, BOB = "tim@example.test", "bob@example.test"
 
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    contacts = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
-    contacts += [
-        {"name": "Sarah Chen", "email": "sarah.chen@example.test", "company": "Helix"},
-        {"name": "Sarah Chen", "email": "schen@example.test", "company": "Arbor"},
-    ]
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(contacts))
-    yield w
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(
+        contacts=[
+            *CONTACTS,
+            {"name": "Sarah Chen", "email": "sarah.chen@example.test", "company": "Helix"},
+            {"name": "Sarah Chen", "email": "schen@example.test", "company": "Arbor"},
+        ]
+    ),
+]
 
 
 def _last(world: World, user: str, word: str) -> Any:

@@ -18,8 +18,8 @@ import yaml
 from introd import files
 from introd.runlock import RunLock, StateLocked, holder
 from introd.state import Store
-from test_outages import Running
-from world import OWNER, TIM_ASKS, World, forward
+from helpers import Running
+from world import OWNER, TIM_ASKS, forward
 
 CONFIG: dict[str, Any] = {
     "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
@@ -97,11 +97,11 @@ class TestModes:
         assert _mode(tmp_path / "var/state/contacts/people.yaml") == 0o600
 
     def test_running_daemon_keeps_state_wal_shm_and_lock_private(
-        self, tmp_path: Path, dovecot: Any, smtp_server: Any, umask: int
+        self, tmp_path: Path, make_world: Any, umask: int
     ) -> None:
         """While the daemon runs (under umask 022 or 000) and has sent mail, the state, its
         -wal and -shm files and the lock file are all 0600."""
-        world = World(tmp_path, dovecot, smtp_server)
+        world = make_world()
         world.write_config(state_path="var/introd.db")
         world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
         d = Running(world, preexec=lambda: None if os.umask(umask) < 0 else None)
@@ -200,12 +200,12 @@ class TestOneRunPerState:
         RunLock(state).release()
 
     def test_second_daemon_and_run_once_refuse_while_one_runs(
-        self, tmp_path: Path, dovecot: Any, smtp_server: Any, capsys: pytest.CaptureFixture[str]
+        self, tmp_path: Path, make_world: Any, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """With a daemon running, a second `introd run` and a `run --once` exit 1 with one
         line naming the first daemon's PID and send nothing; `list`, `show`, `status` and
         `parse` still work; once it stopped, `run --once` works again."""
-        world = World(tmp_path, dovecot, smtp_server)
+        world = make_world()
         eml = tmp_path / "req.eml"
         eml.write_bytes(forward("Tim Walker", "tim@example.test", TIM_ASKS))
         world.owner_sends(eml.read_bytes())

@@ -7,7 +7,6 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,17 @@ import pytest
 from introd.config import load_config
 from introd.daemon import IDLE_RENEW, MAX_WAIT, Daemon
 from introd.mailbox import Mailbox
-from test_outages import Running, wait_for
+from helpers import Running, wait_for
 from world import INTROS, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
 IDLE_LIMIT = 29 * 60.0  # RFC 2177: servers may drop an IDLE after 30 minutes
 
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
+pytestmark = [
+    pytest.mark.servers,
     # a long poll interval: only IDLE can explain a quick answer
-    w.extra_config = {"imap": {"idle": True, "poll_interval": "60s"}}
-    w.write_config()
-    yield w
+    pytest.mark.world(config={"imap": {"idle": True, "poll_interval": "60s"}}),
+]
 
 
 class TestIdle:
@@ -87,7 +82,7 @@ class TestIdle:
 
 
 class TestPolling:
-    def test_server_without_idle_is_polled(self, tmp_path: Path, make_dovecot: Any) -> None:
+    def test_server_without_idle_is_polled(self, make_world: Any, make_dovecot: Any) -> None:
         """A server that lacks IDLE is polled every poll_interval; new mail is handled."""
         from servers import SmtpServer
 
@@ -95,7 +90,7 @@ class TestPolling:
         smtp = SmtpServer(user=INTROS, password="smtp-secret", dovecot=dovecot)
         smtp.start()
         try:
-            w = World(tmp_path, dovecot, smtp)
+            w = make_world(dovecot=dovecot, smtp=smtp)
             w.write_config(imap={"idle": True, "poll_interval": "1s"})
             with dovecot.session(INTROS) as imap:
                 assert not imap.has_capability("IDLE")

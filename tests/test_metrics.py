@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from introd.metrics import Exporter, Metrics, MetricsServer, write_textfile
 from servers import find_free_port
-from test_outages import Running, wait_for
+from helpers import Running, wait_for
 from world import TIM_ASKS, World, forward
 
 
@@ -88,12 +87,6 @@ class TestExporters:
         assert not exporter.enabled
         exporter.flush()
         exporter.close()
-
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    yield w
 
 
 @pytest.mark.servers

@@ -4,217 +4,38 @@
 from __future__ import annotations
 
 import email
-import json
 import os
 import re
 import resource
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from introd.config import load_config
 from introd.daemon import Daemon, Outage
 from introd.exceptions import DeliveryError
+from helpers import Running, backlog_contacts, backlog_request, wait_for
 from world import INTROS, OWNER, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
+
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(
+        config={
+            "imap": {"idle": True, "poll_interval": "60s"},
+            "limits": {"max_outgoing_per_hour": 0},
+            "log": {"format": "json", "level": "debug"},
+        }
+    ),
+]
 
 TIM, BOB = "tim@example.test", "bob@example.test"
-
-
-# -- helpers shared with the other daemon tests ------------------------------------
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
-    """Poll `predicate` until it is true; fail after `timeout` seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"not reached in {timeout}s: {what or predicate}")
-
-
-class Running:
-    """`introd run` as a child process, its JSON log in a file."""
-
-    def __init__(
-        self,
-        world: World,
-        env: dict[str, str] | None = None,
-        preexec: Callable[[], None] | None = None,
-        prefix: Sequence[str] = (),
-    ) -> None:
-        self.log = world.tmp / "daemon.log"
-        self._offset = self.log.stat().st_size if self.log.exists() else 0
-        self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "introd", "run", "--config", str(world.config_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            preexec_fn=preexec,
-        )
-
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        """This run's log events (all, or those named `name`)."""
-        with self.log.open("rb") as f:
-            f.seek(self._offset)
-            text = f.read().decode(errors="replace")
-        found = []
-        for line in text.splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and (name is None or event.get("event") == name):
-                found.append(event)
-        return found
-
-    def text(self) -> str:
-        with self.log.open("rb") as f:
-            f.seek(self._offset)
-            return f.read().decode(errors="replace")
-
-    def wait_event(self, name: str, count: int = 1, timeout: float = 20.0) -> None:
-        wait_for(lambda: len(self.events(name)) >= count, timeout, f"{count}× {name}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=15)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=15)
-
-
-FIRST = [
-    "Anneke",
-    "Bruno",
-    "Chiara",
-    "Dmitri",
-    "Elodie",
-    "Farid",
-    "Greta",
-    "Hiroshi",
-    "Ingrid",
-    "Jonas",
-    "Katja",
-    "Lorenzo",
-    "Mireille",
-    "Nikolai",
-    "Oona",
-    "Pieter",
-    "Quentin",
-    "Rosalind",
-    "Stellan",
-    "Thea",
-]
-LAST = [
-    "Abernathy",
-    "Bergstrom",
-    "Castellano",
-    "Dunleavy",
-    "Eriksen",
-    "Fairbanks",
-    "Galloway",
-    "Haverford",
-    "Ingleby",
-    "Jablonski",
-    "Kowalczyk",
-    "Lindqvist",
-    "Montague",
-    "Nakamura",
-    "Okonkwo",
-    "Pemberton",
-    "Quinlan",
-    "Rasmussen",
-    "Sandoval",
-    "Thorvald",
-]
-COMPANIES = [
-    "Northwind Labs",
-    "Bluefin Analytics",
-    "Cobalt Pharma",
-    "Driftwood Bio",
-    "Ember Materials",
-]
-
-
-def target_of(i: int) -> tuple[str, str, str]:
-    """(name, address, company) of the i-th made-up contact (400 distinct)."""
-    name = f"{FIRST[i % 20]} {LAST[(i // 20) % 20]}"
-    return name, f"contact{i}@example.test", COMPANIES[i % len(COMPANIES)]
-
-
-def requester_of(i: int) -> tuple[str, str]:
-    return f"Sam Asker{i}", f"asker{i}@example.test"
-
-
-def backlog_request(i: int) -> bytes:
-    """The i-th owner-forwarded request of a backlog: its own requester and target."""
-    name, _address, company = target_of(i)
-    who, address = requester_of(i)
-    body = (
-        f"Dear Lisa,\n\nCould you please introduce me to {name} at {company}? I am moving "
-        "into their field next spring and would like to learn how their team works.\n\n"
-        f"Thank you,\n{who}\n"
-    )
-    return forward(who, address, body, message_id=f"<backlog-{i}@mail.example.test>")
-
-
-def write_backlog_contacts(world: World, count: int) -> None:
-    entries = [{"name": "Bob Jones", "email": BOB, "company": "BigChem"}]
-    for i in range(count):
-        name, address, company = target_of(i)
-        entries.append({"name": name, "email": address, "company": company})
-    (world.tmp / "contacts.yaml").write_text(yaml.safe_dump(entries))
-
-
-def backlog_world(
-    tmp_path: Path, dovecot: Any, smtp_server: Any, *, count: int, batch_size: int
-) -> World:
-    """A world for backlogs: IDLE, FETCH batches of `batch_size`, no hourly limit, and
-    contacts for `count` backlog requests."""
-    w = World(tmp_path, dovecot, smtp_server)
-    w.extra_config = {
-        "imap": {"idle": True, "poll_interval": "60s", "batch_size": batch_size},
-        "limits": {"max_outgoing_per_hour": 0},
-    }
-    write_backlog_contacts(w, count)
-    w.write_config()
-    return w
-
-
-def append_all(world: World, mails: Sequence[bytes], folder: str = "INBOX") -> None:
-    """Put many mails into the intro mailbox over one IMAP session."""
-    with world.dovecot.session(INTROS) as imap:
-        if folder != "INBOX" and not imap.folder_exists(folder):
-            imap.create_folder(folder)
-        for raw in mails:
-            imap.append(folder, raw)
-
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    w.extra_config = {
-        "imap": {"idle": True, "poll_interval": "60s"},
-        "limits": {"max_outgoing_per_hour": 0},
-        "log": {"format": "json", "level": "debug"},
-    }
-    w.write_config()
-    yield w
 
 
 # -- IMAP ------------------------------------------------------------------------------
@@ -244,10 +65,10 @@ class TestImapOutages:
         """Dovecot restarted while a backlog is read: every request gets its two opt-ins,
         exactly once, and every mail ends in the processed folder."""
         count = 120
-        write_backlog_contacts(world, count)
+        world.write_contacts(backlog_contacts(count))
         world.write_config(imap={"idle": True, "poll_interval": "60s", "batch_size": 10})
         assert "max_outgoing_per_hour: 0" in world.config_path.read_text()
-        append_all(world, [backlog_request(i) for i in range(count)])
+        world.append_all([backlog_request(i) for i in range(count)])
         d = Running(world)
         try:
             d.wait_event("mail_handled", 25, timeout=30)
@@ -276,15 +97,15 @@ class TestImapOutages:
         if not with_id:
             old = re.sub(rb"(?m)^Message-ID: [^\r\n]*\r?\n", b"", old, count=1)
             assert email.message_from_bytes(old)["Message-ID"] is None
-        append_all(world, [old], folder="requests")
+        world.append_all([old], folder="requests")
         assert world.run_once(clock.now()) == 0
         assert len(world.sent()) == 2
         with world.dovecot.session(INTROS) as imap:
             before = imap.select_folder("requests")[b"UIDVALIDITY"]
             imap.unselect_folder()
             imap.delete_folder("requests")
-        write_backlog_contacts(world, 1)
-        append_all(world, [old, backlog_request(0)], folder="requests")
+        world.write_contacts(backlog_contacts(1))
+        world.append_all([old, backlog_request(0)], folder="requests")
         with world.dovecot.session(INTROS) as imap:
             assert imap.select_folder("requests")[b"UIDVALIDITY"] != before
         clock.advance(timedelta(minutes=1))
@@ -381,8 +202,8 @@ class TestStateUnwritable:
         first.wait_event("daemon_ready")
         world.smtp.wait_for(2)
         assert first.stop() == 0
-        write_backlog_contacts(world, 30)
-        append_all(world, [backlog_request(i) for i in range(30)])
+        world.write_contacts(backlog_contacts(30))
+        world.append_all([backlog_request(i) for i in range(30)])
         preexec, prefix = None, []
         if how == "read_only_file":
             if os.geteuid() == 0:  # root ignores file modes: run without that privilege
@@ -445,7 +266,7 @@ class TestBadMail:
         """A mail on which the engine fails is recorded (rule internal_error), quarantined
         and counted as an error; the mail after it is handled as usual."""
         bad = forward("Tim Walker", TIM, TIM_ASKS, subject="BOOM request")
-        append_all(world, [bad, forward("Tim Walker", TIM, TIM_ASKS)])
+        world.append_all([bad, forward("Tim Walker", TIM, TIM_ASKS)])
         daemon = Daemon(load_config(world.config_path), clock=clock)
         handle = daemon.engine.handle
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,19 +12,18 @@ import pytest
 from introd.config import load_config
 from introd.daemon import Daemon
 from introd.exceptions import DeliveryError
-from test_outages import Running, append_all, backlog_request, backlog_world, wait_for
+from helpers import Running, backlog, backlog_request, wait_for
 from world import INTROS, World
 
-pytestmark = pytest.mark.servers
 
 COUNT = 24  # requests; with batches of 5 the pass reads five batches
 
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> Iterator[World]:
-    w = backlog_world(tmp_path, dovecot, smtp_server, count=COUNT, batch_size=5)
-    append_all(w, [backlog_request(i) for i in range(COUNT)])
-    yield w
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(
+        **backlog(COUNT, batch_size=5), inbox=[backlog_request(i) for i in range(COUNT)]
+    ),
+]
 
 
 def _alive(pid: int) -> bool:

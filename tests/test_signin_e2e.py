@@ -6,31 +6,29 @@ resumed after a new login and SIGHUP), and the bad inputs around the token file.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from introd import login, oauth2
+from introd import login
 from introd.config import load_config
 from introd.exceptions import AuthError
 
-from test_daemon import _wait_for
+from helpers import Running, wait_for
 from world import INTROS, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
-CLIENT = "introd-e2e"
 TIM, BOB = "tim@example.test", "bob@example.test"
+
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(oauth=True),
+]
 
 
 def _approve_when_asked(token_server: Any, user: str = INTROS) -> threading.Thread:
@@ -44,31 +42,6 @@ def _approve_when_asked(token_server: Any, user: str = INTROS) -> threading.Thre
     thread = threading.Thread(target=approve, daemon=True)
     thread.start()
     return thread
-
-
-@pytest.fixture
-def world(
-    tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
-) -> Iterator[World]:
-    oauth2.forget_sources()
-    token_server.add_client(CLIENT)
-    w = World(tmp_path, oauth_dovecot, oauth_smtp)
-    w.extra_config = {
-        "imap": {"auth": "oauth2", "password": None},
-        "smtp": {"auth": "oauth2", "password": None, "username": INTROS},
-    }
-    w.write_config(
-        oauth2={
-            "provider": "custom",
-            "client_id": CLIENT,
-            "flow": "device",
-            "token_url": token_server.token_url,
-            "device_authorization_url": token_server.device_url,
-            "timeout": "2s",
-        }
-    )
-    yield w
-    oauth2.forget_sources()
 
 
 def _login(world: World, token_server: Any, capsys: pytest.CaptureFixture[str]) -> str:
@@ -146,36 +119,6 @@ class TestLoginAndStories:
         assert len(world.sent()) == 2, "the request waited and is handled now"
 
 
-class Running:
-    def __init__(self, world: World) -> None:
-        self.log = world.tmp / "daemon.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "introd", "run", "--config", str(world.config_path)],
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    def lines(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        out = []
-        for line in self.lines().splitlines():
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("event") == name:
-                out.append(data)
-        return out
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=15)
-
-
 class TestDaemonAuthExpired:
     def test_revoked_grant_backs_off_keeps_the_outbox_and_resumes_on_sighup(
         self, world: World, token_server: Any, capsys: pytest.CaptureFixture[str]
@@ -185,11 +128,11 @@ class TestDaemonAuthExpired:
         _login(world, token_server, capsys)
         d = Running(world)
         try:
-            _wait_for(lambda: d.events("daemon_ready"))
+            wait_for(lambda: d.events("daemon_ready"))
             token_server.revoke(INTROS)
             world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
-            _wait_for(lambda: d.events("auth_expired"))
-            _wait_for(lambda: "outbox:   2 waiting" in self._status(world, capsys))
+            wait_for(lambda: d.events("auth_expired"))
+            wait_for(lambda: "outbox:   2 waiting" in self._status(world, capsys))
             assert world.sent() == []
             assert d.proc.poll() is None, "no crash loop: the daemon waits"
             status = self._status(world, capsys)
@@ -199,17 +142,17 @@ class TestDaemonAuthExpired:
             _login(world, token_server, capsys)
             d.proc.send_signal(signal.SIGHUP)
             world.smtp.wait_for(2, timeout=20)
-            _wait_for(lambda: d.events("auth_recovered"))
+            wait_for(lambda: d.events("auth_recovered"))
             assert len(d.events("auth_expired")) == 1
             assert "outbox:   0 waiting" in self._status(world, capsys)
             assert "sign-in:" not in self._status(world, capsys)
         finally:
             assert d.stop() == 0
         assert len(world.sent()) == 2, "each opt-in exactly once"
-        assert "Traceback" not in d.lines()
+        assert "Traceback" not in d.text()
         token = json.loads((world.tmp / "oauth2-token.json").read_text())
-        assert token["access_token"] not in d.lines()
-        assert token["refresh_token"] not in d.lines()
+        assert token["access_token"] not in d.text()
+        assert token["refresh_token"] not in d.text()
 
     def test_sender_process_reporting_auth_expired(
         self, world: World, token_server: Any, capsys: pytest.CaptureFixture[str]

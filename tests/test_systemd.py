@@ -43,7 +43,7 @@ from booted import BootedSystemd, BootError, HostSnapshot, NamespacesUnavailable
 from conftest import INTRO_PASSWORD, INTRO_USER, SMTP_PASSWORD, SMTP_USER
 from oauth_server import TokenServer
 from servers import PARTY_PASSWORD, Dovecot, SmtpServer
-from test_outages import backlog_request, requester_of, target_of
+from helpers import backlog_request, requester_of, target_of
 from world import OWNER, TRUSTED
 
 pytestmark = pytest.mark.servers

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import html as html_module
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from introd.cli import main
-from world import TIM_ASKS, World, forward
+from world import CONTACTS, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
 TIM, BOB = "tim@example.test", "bob@example.test"
 JUERGEN, LUCIA = "juergen@example.test", "lucia@example.test"
@@ -30,18 +27,17 @@ JUERGEN_ASKS = (
     "Grüße,\nJürgen Bauer\n"
 )
 
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any, clock: Any) -> Iterator[World]:
-    w = World(tmp_path, dovecot, smtp_server)
-    contacts = yaml.safe_load((tmp_path / "contacts.yaml").read_text())
-    contacts.append(
-        {"name": "Lucía Gómez", "email": LUCIA, "company": "Polímeros Sur", "language": "es"}
-    )
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump(contacts, allow_unicode=True))
-    (tmp_path / "templates").mkdir()
-    w.write_config(templates_dir="templates")
-    yield w
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(
+        contacts=[
+            *CONTACTS,
+            {"name": "Lucía Gómez", "email": LUCIA, "company": "Polímeros Sur", "language": "es"},
+        ],
+        folders=["templates"],
+        config={"templates_dir": "templates"},
+    ),
+]
 
 
 def templates(world: World, *args: str) -> int:

@@ -8,27 +8,22 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from introd.delivery import MAX_UNCONFIRMED
-from test_outages import append_all, backlog_request, backlog_world
+from helpers import backlog, backlog_request
 from world import OWNER, TIM_ASKS, World, forward
 
-pytestmark = pytest.mark.servers
 
 T0 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 TIM, BOB = "tim@example.test", "bob@example.test"
 
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any) -> World:
-    w = World(tmp_path, dovecot, smtp_server)
-    w.extra_config = {"limits": {"max_outgoing_per_hour": 0}}
-    w.write_config()
-    return w
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.world(config={"limits": {"max_outgoing_per_hour": 0}}),
+]
 
 
 def _copies(world: World) -> Counter[str]:
@@ -110,14 +105,15 @@ class TestSlowerThanTimeout:
 
 class TestSenderProcess:
     def test_backlog_sender_defers_dropped_mail_and_sends_the_rest(
-        self, tmp_path: Path, dovecot: Any, smtp_server: Any, capfd: pytest.CaptureFixture[str]
+        self, make_world: Any, capfd: pytest.CaptureFixture[str]
     ) -> None:
         """A backlog sent by the sender process, the server dropping three mails after
         DATA: the other opt-ins all go out in that run, the three are sent once more after
         their backoff, no mail more than twice."""
         count = 8
-        world = backlog_world(tmp_path, dovecot, smtp_server, count=count, batch_size=2)
-        append_all(world, [backlog_request(i) for i in range(count)])
+        world = make_world(
+            **backlog(count, batch_size=2), inbox=[backlog_request(i) for i in range(count)]
+        )
         world.smtp.drop_after_data(3)
         assert world.run_once(T0) == 0
         log = capfd.readouterr().err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,6 @@ CONNECTIONS_CSV = (
     f"Greta,Vogt,https://www.linkedin.com/in/gvogt,{GRETA},Rheinpolymer,Head of Coatings,"
     "04 Mar 2025\n"
 )
-
-
-@pytest.fixture
-def world(tmp_path: Path, dovecot: Any, smtp_server: Any, clock: Any) -> Iterator[World]:
-    yield World(tmp_path, dovecot, smtp_server)
 
 
 @pytest.mark.servers

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -70,31 +71,36 @@ BLANKET = (
 )
 
 
+CONTACTS: tuple[dict[str, str], ...] = (
+    {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"},
+    {"name": "Tim Walker", "email": "tim@example.test", "company": "UW"},
+    {
+        "name": "Carol Opt-Out",
+        "email": "carol@example.test",
+        "company": "Quiet Inc",
+        "introductions": "never",
+    },
+)
+
+
 @dataclass
 class World:
     tmp: Path
     dovecot: Any
     smtp: Any
     extra_config: dict[str, Any] = field(default_factory=dict)
+    contacts: list[dict[str, Any]] = field(default_factory=lambda: list(CONTACTS))
 
     def __post_init__(self) -> None:
         self.config_path = self.tmp / "config.yaml"
-        (self.tmp / "contacts.yaml").write_text(
-            yaml.safe_dump(
-                [
-                    {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"},
-                    {"name": "Tim Walker", "email": "tim@example.test", "company": "UW"},
-                    {
-                        "name": "Carol Opt-Out",
-                        "email": "carol@example.test",
-                        "company": "Quiet Inc",
-                        "introductions": "never",
-                    },
-                ]
-            )
-        )
+        self.write_contacts(self.contacts)
         self.dovecot.add_user(OWNER, "owner-pw")
         self.write_config()
+
+    def write_contacts(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Make `entries` the owner's whole contacts file."""
+        self.contacts = list(entries)
+        (self.tmp / "contacts.yaml").write_text(yaml.safe_dump(self.contacts, allow_unicode=True))
 
     def write_config(self, **changes: Any) -> None:
         data: dict[str, Any] = {
@@ -139,6 +145,14 @@ class World:
     # -- acting --------------------------------------------------------------
     def owner_sends(self, raw: bytes) -> None:
         self.dovecot.append(INTROS, raw)
+
+    def append_all(self, mails: Sequence[bytes], folder: str = "INBOX") -> None:
+        """Put many mails into the intro mailbox over one IMAP session."""
+        with self.dovecot.session(INTROS) as imap:
+            if folder != "INBOX" and not imap.folder_exists(folder):
+                imap.create_folder(folder)
+            for raw in mails:
+                imap.append(folder, raw)
 
     def run_once(self, now: datetime, *extra: str) -> int:
         return main(

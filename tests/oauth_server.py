@@ -381,74 +381,82 @@ class TokenServer:
             return self.faults.pop(0) if self.faults else None
 
 
-def _make_handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
+class _Handler(BaseHTTPRequestHandler):
+    """One request to the provider; ``provider`` is set on the class _make_handler makes
+    (``self.server`` is the HTTP server)."""
 
-        def _form(self) -> dict[str, str]:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
-            return {k: v[0] for k, v in parse_qs(body).items()}
+    provider: TokenServer
 
-        def _basic(self) -> tuple[str, str] | None:
-            header = self.headers.get("Authorization", "")
-            if not header.startswith("Basic "):
-                return None
-            user, _sep, password = base64.b64decode(header[6:]).decode().partition(":")
-            from urllib.parse import unquote_plus
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
 
-            return unquote_plus(user), unquote_plus(password)
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        return {k: v[0] for k, v in parse_qs(body).items()}
 
-        def _json(self, status: int, data: dict[str, Any]) -> None:
-            body = json.dumps(data).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def _basic(self) -> tuple[str, str] | None:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        user, _sep, password = base64.b64decode(header[6:]).decode().partition(":")
+        from urllib.parse import unquote_plus
 
-        def do_POST(self) -> None:
-            path = urlsplit(self.path).path
-            form = self._form()
-            if path == "/token":
-                fault = server.take_fault()
-                if fault == "hang":
-                    server._release.wait(60)
-                    return
-                if fault == "garbage":
-                    body = b"<html><body>502 Bad Gateway</body></html>"
-                    self.send_response(502)
-                    self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                self._json(*server.token(form, self._basic()))
-            elif path == "/device":
-                self._json(*server.device_authorization(form))
-            elif path == "/introspect":
-                self._json(200, server.introspect(form.get("token", "")))
-            elif path == "/verify":
-                try:
-                    server.approve(form.get("user_code", ""), form.get("user", ""))
-                except KeyError:
-                    self._json(404, {"error": "unknown code"})
-                    return
-                self._json(200, {"approved": True})
-            else:
-                self._json(404, {"error": "not found"})
+        return unquote_plus(user), unquote_plus(password)
 
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            if parts.path != "/authorize":
-                self._json(404, {"error": "not found"})
+    def _json(self, status: int, data: dict[str, Any]) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        form = self._form()
+        if path == "/token":
+            fault = self.provider.take_fault()
+            if fault == "hang":
+                self.provider._release.wait(60)
                 return
-            status, location = server.authorize({k: v[0] for k, v in parse_qs(parts.query).items()})
-            self.send_response(status)
-            if location:
-                self.send_header("Location", location)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            if fault == "garbage":
+                body = b"<html><body>502 Bad Gateway</body></html>"
+                self.send_response(502)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            self._json(*self.provider.token(form, self._basic()))
+        elif path == "/device":
+            self._json(*self.provider.device_authorization(form))
+        elif path == "/introspect":
+            self._json(200, self.provider.introspect(form.get("token", "")))
+        elif path == "/verify":
+            try:
+                self.provider.approve(form.get("user_code", ""), form.get("user", ""))
+            except KeyError:
+                self._json(404, {"error": "unknown code"})
+                return
+            self._json(200, {"approved": True})
+        else:
+            self._json(404, {"error": "not found"})
 
-    return Handler
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != "/authorize":
+            self._json(404, {"error": "not found"})
+            return
+        status, location = self.provider.authorize(
+            {k: v[0] for k, v in parse_qs(parts.query).items()}
+        )
+        self.send_response(status)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def _make_handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"provider": server})

@@ -59,7 +59,6 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from .judge import judge
     from .reading import Context, read_mail
     from .config import config_path, load_config
-    from .state import Store
     from .files import load_secret
     from .wiring import load_book
 
@@ -68,7 +67,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
     now = _clock(args)()
     contacts = load_book(cfg)
     secret = load_secret(cfg.secret_file) if cfg.secret_file.is_file() else None
-    store = Store.open_readonly(cfg.state_path) if cfg.state_path.is_file() else None
+    store = None
+    if cfg.state_path.is_file():  # sqlite3 and the store load only when there is one
+        from .state import Store
+
+        store = Store.open_readonly(cfg.state_path)
     ctx = Context(config=cfg, contacts=contacts, secret=secret)
     results = []
     status = EXIT_OK

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -100,6 +99,8 @@ def run_password_command(command: str, where: str) -> str:
     """The first line a command prints (``pass show introd/imap``, a keyring or token
     helper). Run by /bin/sh like a mail client's ``passwordeval``; what it prints, on
     stdout or stderr, never reaches an error message or a log."""
+    import subprocess  # only for a password command: most runs need none
+
     try:
         done = subprocess.run(
             ["/bin/sh", "-c", command],

@@ -18,11 +18,9 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-import structlog
 
 from .exceptions import ConfigError
 
-log = structlog.get_logger("introd.files")
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -140,7 +138,11 @@ def load_secret(path: Path) -> bytes:
         with os.fdopen(fd, "rb") as f:
             data = f.read().strip()
         if tighten(path):
-            log.warning("secret_permissions_tightened", path=str(path))
+            import structlog  # only here: `introd parse` loads no logging otherwise
+
+            structlog.get_logger("introd.files").warning(
+                "secret_permissions_tightened", path=str(path)
+            )
     except UnsafePath as exc:
         raise ConfigError([("secret_file", str(exc))]) from None
     except OSError as exc:

@@ -23,9 +23,9 @@ Pure functions; nothing here raises on any input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
+from introd.reading.patterns import LazyPattern
 from introd.model import Person
 from introd.reading.names import clean_name
 
@@ -33,11 +33,11 @@ __all__ = ["ADDRESS", "parse_mailbox", "parse_mailboxes"]
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # an address in running text: atext local part, a domain of two labels or more
-ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@" + _LABEL + r"(?:\." + _LABEL + r")+")
+ADDRESS = LazyPattern(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@" + _LABEL + r"(?:\." + _LABEL + r")+")
 # an address as a mailbox's addr-spec: the same, with Unicode letters allowed (RFC 6532),
 # and a one-label domain (user@localhost) accepted between angle brackets
-_SPEC = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_SPEC_BRACKETED = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*")
+_SPEC = LazyPattern(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_SPEC_BRACKETED = LazyPattern(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*")
 _MAX_VALUE = 4000
 
 
@@ -45,7 +45,7 @@ _MAX_VALUE = 4000
 
 # token kinds; _SEPARATOR is a , ; or : read as part of a single mailbox's name
 _WORD, _QUOTED, _COMMENT, _ANGLE, _COMMA, _COLON, _SEMI, _SEPARATOR = range(8)
-_BEFORE_SEPARATOR = re.compile(r"\s+([,;:])")
+_BEFORE_SEPARATOR = LazyPattern(r"\s+([,;:])")
 
 
 def _join(parts: Iterable[str]) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage, Message
 
+from introd.reading.patterns import LazyPattern
 from introd.reading import mailtext
 from introd.reading.addresses import ADDRESS
 from introd.reading.cleaning import SIG_DASHES
@@ -46,7 +47,7 @@ __all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command", "
 _MAX_ATTRIBUTION = 300
 
 # an attribution line ends with one of these ("... X <x@y> wrote:")
-_ATTRIBUTION_END = re.compile(
+_ATTRIBUTION_END = LazyPattern(
     r"(?:\b"
     + any_of(ATTRIBUTION_VERBS)
     + r"|\b"
@@ -55,31 +56,33 @@ _ATTRIBUTION_END = re.compile(
     re.IGNORECASE,
 )
 # an attribution line begins with one of these ("On Mon, 3 Mar 2025 ...")
-_ATTRIBUTION_START = re.compile(r"^" + any_of(ATTRIBUTION_OPENERS) + r"\s", re.IGNORECASE)
+_ATTRIBUTION_START = LazyPattern(r"^" + any_of(ATTRIBUTION_OPENERS) + r"\s", re.IGNORECASE)
 
 _SEPARATORS = [
     # Outlook desktop, Proton, Thunderbird (old) and their translations
-    re.compile(r"^\s*-{2,}\s*" + any_of(ORIGINAL_MESSAGE_MARKERS) + r"\s*-{2,}\s*$", re.IGNORECASE),
+    LazyPattern(
+        r"^\s*-{2,}\s*" + any_of(ORIGINAL_MESSAGE_MARKERS) + r"\s*-{2,}\s*$", re.IGNORECASE
+    ),
     # a line of underscores (Outlook mobile/web) or of dashes (HTML <hr> as text)
-    re.compile(r"^\s*_{10,}\s*$"),
-    re.compile(r"^\s*-{10,}\s*$"),
-    re.compile(r"^\s*" + any_of(FORWARD_INTROS) + r"\s*:\s*$", re.IGNORECASE),
+    LazyPattern(r"^\s*_{10,}\s*$"),
+    LazyPattern(r"^\s*-{10,}\s*$"),
+    LazyPattern(r"^\s*" + any_of(FORWARD_INTROS) + r"\s*:\s*$", re.IGNORECASE),
 ]
 
 # "From: ..." block of Outlook: a From-like label, then within a few lines another label
-_FROM_LABEL = re.compile(
+_FROM_LABEL = LazyPattern(
     r"^\s*+(?:[*]{1,2}\s*)?" + any_word(HEADER_LABELS["from"]) + r"(?:\s*[*]{1,2})?\s*[:：]",
     re.IGNORECASE,
 )
-_SENT_LABEL = re.compile(
+_SENT_LABEL = LazyPattern(
     r"^\s*+(?:[*]{1,2}\s*)?"
     + any_word(label for field in ("date", "to", "cc", "subject") for label in HEADER_LABELS[field])
     + r"(?:\s*[*]{1,2})?\s*[:：]",
     re.IGNORECASE,
 )
 
-_MOBILE_SIGNATURE = re.compile(r"^\s*" + any_of(CLIENT_FOOTERS), re.IGNORECASE)
-_CLOSING = re.compile(r"^\s*" + any_of(SIGN_OFFS) + r"\s*[,.!]?\s*$", re.IGNORECASE)
+_MOBILE_SIGNATURE = LazyPattern(r"^\s*" + any_of(CLIENT_FOOTERS), re.IGNORECASE)
+_CLOSING = LazyPattern(r"^\s*" + any_of(SIGN_OFFS) + r"\s*[,.!]?\s*$", re.IGNORECASE)
 _MAX_SIGNATURE_LINES = 7
 
 
@@ -158,14 +161,20 @@ def new_text(body: str) -> str:
 # -- classifying an answer -------------------------------------------------------
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+def _is_cjk(word: str) -> bool:
+    """Whether a word holds Japanese kana or Chinese characters (written without spaces)."""
+    return any(
+        "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff"
+        for ch in word
+    )
+
 
 # Answers from phones: emoji that say yes or no (any skin tone, with or without the
 # emoji presentation selector); any other emoji says nothing. Both kinds together are unclear.
-_EMOJI_YES = re.compile(
+_EMOJI_YES = LazyPattern(
     "(?:\U0001f44d|\U0001f44c|\u2705|\u2714|\u2611|\U0001f197)[\U0001f3fb-\U0001f3ff\ufe0f]*"
 )
-_EMOJI_NO = re.compile(
+_EMOJI_NO = LazyPattern(
     "(?:\U0001f44e|\u274c|\u2716|\U0001f6ab|\u26d4|\u274e|\U0001f645)"
     "[\U0001f3fb-\U0001f3ff\ufe0f\u200d\u2640\u2642]*"
 )
@@ -183,18 +192,18 @@ def _emoji_words(line: str) -> str:
     return line
 
 
-def _phrases(*words: str) -> re.Pattern[str]:
+def _phrases(*words: str) -> LazyPattern:
     """A pattern matching any of ``words`` as whole words (spaces match any blank)."""
-    spaced = [w for w in words if not _CJK.search(w)]
+    spaced = [w for w in words if not _is_cjk(w)]
     alternatives = sorted(
         (re.escape(w).replace(r"\ ", r"\s+") for w in spaced), key=len, reverse=True
     )
     pattern = r"(?<![\w'])(?:" + "|".join(alternatives) + r")(?![\w'])"
     # Chinese and Japanese words have no spaces around them: no word boundaries there
-    unspaced = sorted((re.escape(w) for w in words if _CJK.search(w)), key=len, reverse=True)
+    unspaced = sorted((re.escape(w) for w in words if _is_cjk(w)), key=len, reverse=True)
     if unspaced:
         pattern += "|(?:" + "|".join(unspaced) + ")"
-    return re.compile(pattern, re.IGNORECASE)
+    return LazyPattern(pattern, re.IGNORECASE)
 
 
 # phrases that contain a no-word but are not a refusal: removed before looking
@@ -583,7 +592,7 @@ _NO = _phrases(
     "難しいです",
 )
 # a bare "no"/"non" counts only at the start of the sentence
-_LEADING_NO = re.compile(r"^\W*(?:no|non|nö|nee|nej|não|nao|nie)(?![\w'-])", re.IGNORECASE)
+_LEADING_NO = LazyPattern(r"^\W*(?:no|non|nö|nee|nej|não|nao|nie)(?![\w'-])", re.IGNORECASE)
 _YES = _phrases(
     # English
     "yes",
@@ -802,7 +811,7 @@ _NOT_YES = _phrases(
     "klar ist",
     "ja nicht",
 )
-_LEADING_SI = re.compile(r"^\W*si(?:\s*[,!.]|\s*$)", re.IGNORECASE)
+_LEADING_SI = LazyPattern(r"^\W*si(?:\s*[,!.]|\s*$)", re.IGNORECASE)
 # hedges: a yes with one of these in the same sentence is unclear
 _HEDGE = _phrases(
     "maybe",
@@ -1098,22 +1107,22 @@ _LATER = _phrases(
     "men senare",
 )
 # a first sentence that only thanks or greets is skipped
-_THANKS_ONLY = re.compile(
+_THANKS_ONLY = LazyPattern(
     r"^\W*(?:thanks|thank you|many thanks|thanks so much|thank you so much|merci|merci beaucoup|"
     r"danke|vielen dank|danke schön|gracias|muchas gracias|grazie|grazie mille|bedankt|"
     r"dank je|dank u|obrigad[oa]|muito obrigad[oa]|dziękuję|dzięki|tack|tack så mycket)\b"
     r"[^.!?]*[.!?]?\s*$",
     re.IGNORECASE,
 )
-_GREETING = re.compile(r"^\W*" + any_of(GREETINGS) + r"(?![\w'])", re.IGNORECASE)
-_NAME_ONLY = re.compile(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
-_NAME_SENTENCE = re.compile(r"^[A-ZÀ-Þ][\w'.-]*(?:\s+[A-ZÀ-Þ][\w'.-]*){0,2}\s*[,!:—–-]?$")
+_GREETING = LazyPattern(r"^\W*" + any_of(GREETINGS) + r"(?![\w'])", re.IGNORECASE)
+_NAME_ONLY = LazyPattern(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
+_NAME_SENTENCE = LazyPattern(r"^[A-ZÀ-Þ][\w'.-]*(?:\s+[A-ZÀ-Þ][\w'.-]*){0,2}\s*[,!:—–-]?$")
 _MAX_READ = 4000
-_SENTENCE_END = re.compile(
+_SENTENCE_END = LazyPattern(
     r"(?<!\b[MD]r)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\.\.)(?:[!?;]+|\.(?!\.)|…(?!\S))(?=\s|$)"
     r"|[。！？]+"
 )
-_CONTRAST_START = re.compile(
+_CONTRAST_START = LazyPattern(
     r"^\W*(?:but|however|though|although|just|only|unless|except|i'll need|i need|"
     r"let me (?:think|check|see|get back|ask|look|confirm)|"
     r"i mean|mais|cependant|toutefois|seulement|sauf|aber|jedoch|allerdings|nur|außer|"
@@ -1122,7 +1131,7 @@ _CONTRAST_START = re.compile(
     re.IGNORECASE,
 )
 # a negation beside a yes-word turns it into no consent ("I wouldn't be happy to")
-_NEGATION = re.compile(
+_NEGATION = LazyPattern(
     r"(?<![\w'])(?:not|never|cannot|can't|won't|wouldn't|don't|doesn't|didn't|isn't|aren't|"
     r"wasn't|shouldn't|couldn't|no|ne|n'|pas|jamais|nicht|kein|keine|keinen|nie|"
     r"nunca|tampoco|ni|non|niet|geen|não|nao|nem|nie|inte|ej)(?![\w])",
@@ -1251,7 +1260,7 @@ def read_answer(msg: EmailMessage | Message) -> tuple[str, AnswerWord]:
 # -- owner commands ------------------------------------------------------------
 
 _ID = r"([A-Za-z0-9]{6})"
-_VERB_LINE = re.compile(
+_VERB_LINE = LazyPattern(
     r"^\W{0,3}(approve|decline|cancel|status|approuver|approuve|accepter|refuser|d[ée]cliner|"
     r"annuler|genehmigen|freigeben|ablehnen|abbrechen|stornieren|aprobar|apruebo|"
     r"rechazar|cancelar|approva|approvo|approvare|rifiuta|rifiuto|rifiutare|annulla|annullare|"
@@ -1260,9 +1269,9 @@ _VERB_LINE = re.compile(
     + r"(?![\w-]))?",
     re.IGNORECASE,
 )
-_PICK_LINE = re.compile(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
+_PICK_LINE = LazyPattern(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
 _ADDRESS = ADDRESS.pattern
-_ADDRESS_LINE = re.compile(
+_ADDRESS_LINE = LazyPattern(
     r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
     r"(?:mailto:)?(" + _ADDRESS + r")\s*>?\s*[.]?\s*$",
     re.IGNORECASE,

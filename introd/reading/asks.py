@@ -13,27 +13,28 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from .patterns import LazyPattern
 from .cleaning import GREETING, is_sign_off
 from .people import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
 from .words import GREETINGS, any_of
 
 # --- sentences -----------------------------------------------------------------------------
 
-_ABBREV = re.compile(
+_ABBREV = LazyPattern(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Sr|Sra|Jr|Inc|Ltd|Co|Corp|No|Nr|vs|etc|approx|Dept|Univ|"
     r"Mme|Mlle|M|Hr|Fr|bzw|ca|z\.B|u\.a|e\.g|i\.e|Ph\.D|PhD|[A-Z])\.)$"
 )
 # after "Inc." or "etc." these words start a new sentence
-_SENTENCE_STARTERS = re.compile(
+_SENTENCE_STARTERS = LazyPattern(
     r"\s+(?:I|We|He|She|They|It|My|Our|His|Her|Their|This|That|Would|Could|Can|Do|Please|"
     r"Thanks|Thank|Also|As|If|So|But|And|Je|Nous|Il|Elle|Ich|Wir|Er|Sie|Yo|Nosotros|Él|Ella)\b"
 )
-_COMPANY_ABBREV = re.compile(r"\b(?:Inc|Ltd|Co|Corp|etc|approx|PhD|Ph\.D)\.$")
+_COMPANY_ABBREV = LazyPattern(r"\b(?:Inc|Ltd|Co|Corp|etc|approx|PhD|Ph\.D)\.$")
 # longer than the longest abbreviation plus its dot, so that \b never falls on the cut
 _ABBREV_WINDOW = 20
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
+_CJK = LazyPattern(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f]")
 
 
 def word_count(text: str) -> int:
@@ -41,7 +42,8 @@ def word_count(text: str) -> int:
     word per two characters, so a reason's length measures the same in every script."""
     count = 0
     for piece in (text or "").split():
-        cjk = len(_CJK.findall(piece))
+        # no character from U+3040 up: no CJK, and the pattern need not be compiled
+        cjk = len(_CJK.findall(piece)) if max(piece) >= "\u3040" else 0
         if cjk == 0:
             count += 1
             continue
@@ -81,7 +83,7 @@ def sentences(text: str) -> list[tuple[int, str]]:
 # --- what the requester asks for -----------------------------------------------------------
 
 _CUES = [
-    re.compile(p, re.I)
+    LazyPattern(p, re.I)
     for p in (
         # English
         r"\b(?:refer(?:ring)?|introduc(?:e|ing)|intro|recommend(?:ing)?|present(?:ing)?|"
@@ -155,12 +157,12 @@ _CUES = [
 
 # Whether any of the phrases above occurs: one search instead of one per phrase (an
 # alternation matches somewhere exactly when one of its branches does).
-_ANY_CUE = re.compile("|".join(f"(?:{c.pattern})" for c in _CUES), re.I)
+_ANY_CUE = LazyPattern("|".join(f"(?:{c.pattern})" for c in _CUES), re.I)
 ANY_CUE = _ANY_CUE
 
 # Weaker phrases, tried only when none of the above names anybody.
 _WEAK_CUES = [
-    re.compile(p, re.I)
+    LazyPattern(p, re.I)
     for p in (
         r"\b(?:meet(?:ing)?|speak(?:ing)?\s+(?:with|to)|talk(?:ing)?\s+(?:with|to)|"
         r"chat(?:ting)?\s+with|connect(?:ing)?\s+with|get\s+in\s+touch\s+with|"
@@ -180,7 +182,7 @@ _WEAK_CUES = [
     )
 ]
 
-_BLANKET = re.compile(
+_BLANKET = LazyPattern(
     r"^[\s,:]*(?:(?:any|some|a\s+few|several|all|one|few|many|two|three)\b|"
     r"(?:anyone|anybody|someone|somebody|people|whoever|whomever|everyone|others|folks)\b|"
     r"(?:the\s+(?:right|best|relevant|appropriate)\s+(?:person|people|contact))|"
@@ -199,7 +201,7 @@ _BLANKET = re.compile(
     r"(?:någon|nagon|några|nagra|dina\s+kontakter|ditt\s+nätverk))",
     re.I,
 )
-_BLANKET_ANYWHERE = re.compile(
+_BLANKET_ANYWHERE = LazyPattern(
     r"\b(?:any of your|anyone (?:you know|in|at|from|who)|someone (?:in|at|from|who)|"
     r"whoever you|your (?:\d+ )?(?:linkedin )?(?:contacts|network|connections)|"
     r"quelqu'un|vos contacts|jemanden|Ihren Kontakten|alguien|algunos de tus contactos|"
@@ -218,7 +220,7 @@ _PARTICLES = frozenset(
     van von de der da di del le la du ten ter bin al el dos das y
     """.split()
 )
-_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*|[&@]|[^\w\s]")
+_TOKEN = LazyPattern(r"[^\W\d_][\w'’.-]*|[&@]|[^\w\s]")
 _NOT_NAMES = frozenset(
     """
     i we you he she they it my your his her their our ich sie wir ihr ihre ihrem ihren je
@@ -446,7 +448,7 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
 
 # A colleague's covering line when they only pass a request on ("Isaac asked me to pass
 # this on - see below", "ti inoltro la richiesta di Francesca", "zie hieronder").
-PASS_ON = re.compile(
+PASS_ON = LazyPattern(
     r"\b(?:pass(?:ing)?\s+(?:this|it|that)?\s*(?:on|along)|passing\s+along|"
     r"forward(?:ing|ed)?\s+(?:this|it|that|her|his|their)|asked\s+me\s+to\s+(?:forward|pass|send|"
     r"get|share)|(?:send|get)\s+this\s+to\s+(?:you|her|him|Marta)|see\s+(?:below|(?:his|her|their)\s+"
@@ -466,7 +468,7 @@ PASS_ON = re.compile(
 )
 
 
-_EXAMPLE = re.compile(
+_EXAMPLE = LazyPattern(
     r"\b(?:maybe|perhaps|possibly|e\.g\.|for example|for instance|like|such as|ideally|"
     r"peut-être|par exemple|comme|idéalement|vielleicht|etwa|zum Beispiel|z\.\s?B\.|idealerweise|"
     r"quizás|quizá|tal vez|por ejemplo|como)\b",
@@ -483,8 +485,8 @@ def _example_named(text: str, end: int, stop: int, mentions: list[Mention]) -> N
     return None
 
 
-_FIRST_NAME_ONLY = re.compile(r"^[\s,:]*([A-ZÀ-Ý][\w'’-]+)\s*(?:[?!.;,]|$)")
-_PRONOUN = re.compile(
+_FIRST_NAME_ONLY = LazyPattern(r"^[\s,:]*([A-ZÀ-Ý][\w'’-]+)\s*(?:[?!.;,]|$)")
+_PRONOUN = LazyPattern(
     r"^[\s,:]*(?:her|him|them|she|he|it|this|these|lui|elle|eux|leur|ihr|ihm|ihnen|sie|él|"
     r"ella|ellos|le|la|les)\b",
     re.I,
@@ -508,7 +510,7 @@ def _is_company(name: str, contacts: ContactBook) -> bool:
     return bool(set(words) & _ORG_WORDS) or contacts.knows_company(name)
 
 
-_ROLE = re.compile(
+_ROLE = LazyPattern(
     r"\b(?:ceo|cto|cfo|coo|cso|cmo|founder|co-?founder|head|director|directeur|directrice|"
     r"directora|leiter|leiterin|chef|cheffe|jefe|jefa|partner|vp|president|présidente?|"
     r"presidenta?|manager|gerente|responsable|fondateur|fondatrice|fundador|fundadora|"
@@ -586,7 +588,7 @@ def _only_filler(between: str) -> bool:
 
 # --- the reason ----------------------------------------------------------------------------
 
-_REASON_CUES = re.compile(
+_REASON_CUES = LazyPattern(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|to hear|to get (?:her|his|their|your) (?:advice|perspective|view)|"
     r"to follow up|to talk|to find out|to compare|to see whether|to see if|"
@@ -624,7 +626,7 @@ _REASON_CUES = re.compile(
     r"(?:たい|ため|ので|について|ご意見|相談|伺い)",
     re.I,
 )
-_STRONG_CUES = re.compile(
+_STRONG_CUES = LazyPattern(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|afin de|parce que|pour (?:lui|comprendre|discuter|apprendre)|"
     r"um\s[^.?!]{1,80}\szu\s\w+|weil|porque|para (?:\w+(?:ar|er|ir))\b|"
@@ -633,14 +635,14 @@ _STRONG_CUES = re.compile(
     r"[-–—:;]\s+(?:we|I|my|our)\b",
     re.I,
 )
-_THANKS = re.compile(
+_THANKS = LazyPattern(
     r"^\s*[¡¿]?(?:thanks|thank you|thx|many thanks|merci|danke|vielen dank|gracias|muchas "
     r"gracias|cheers|best|regards)\b",
     re.I,
 )
 
 
-_GREETING_PREFIX = re.compile(
+_GREETING_PREFIX = LazyPattern(
     r"^" + any_of(GREETINGS) + r"\s+[^\W\d_][\w'’-]*\s*[,:!\-–—]\s*(?=\w)", re.I
 )
 
@@ -714,7 +716,7 @@ def find_reason(
 
 
 # A sentence of small talk is never the reason, whatever words of purpose it holds.
-SMALL_TALK = re.compile(
+SMALL_TALK = LazyPattern(
     r"^\W*(?:it\s+was\s+(?:a|such\s+a)\s+(?:pleasure|joy|treat|delight)|"
     r"it\s+was\s+(?:great|good|lovely|nice|wonderful|fantastic)\s+(?:to\s+)?"
     r"(?:talk|speak|meet|see|catch|chat)\w*|(?:great|good|lovely|nice|wonderful)\s+(?:to\s+)?"
@@ -737,14 +739,14 @@ SMALL_TALK = re.compile(
 )
 
 
-_PLEASANTRY = re.compile(
+_PLEASANTRY = LazyPattern(
     r"\b(?:appreciate|grateful|let me know|happy to|thank|thanks|favou?r|if (?:that|this|it) "
     r"works|no worries|no pressure|no rush|whenever|convenience|looking forward|hear from you|"
     r"have a (?:great|nice|good)|hope|cv|resume|résumé|attached|merci|danke|gracias|"
     r"n'hésitez|gerne|encantad)",
     re.I,
 )
-_FIRST_PERSON = re.compile(
+_FIRST_PERSON = LazyPattern(
     r"\b(?:I|I'm|I've|we|we're|we've|my|our|his|her|their|je|j'|nous|notre|mon|ma|ich|wir|"
     r"mein|meine|unser|unsere|yo|nosotros|mi|mis|nuestro|nuestra|su|sus|io|noi|nostro|nostra|"
     r"ik|wij|we|mijn|ons|onze|eu|nós|nosso|nossa|ja|my|nasz|nasza|jag|vi|vår|vårt|min)\b",
@@ -753,7 +755,7 @@ _FIRST_PERSON = re.compile(
 
 
 # How the writer knows the owner's contact, or small talk: context, not a reason.
-_ACQUAINTANCE = re.compile(
+_ACQUAINTANCE = LazyPattern(
     r"\b(?:you (?:know|knew|are connected|'re connected|worked|met|mentioned)|"
     r"connected (?:with|to)|we met|I met|(?:saw|see|noticed|notice) (?:that )?you|on linkedin|"
     r"hope (?:you|this|all)|how are you|long time|vous connaissez|tu connais|du kennst|"
@@ -763,12 +765,12 @@ _ACQUAINTANCE = re.compile(
     re.I,
 )
 # A statement about the owner ("I have been following your posts") is not the why.
-_SECOND_PERSON = re.compile(
+_SECOND_PERSON = LazyPattern(
     r"\b(?:you|your|yours|vous|votre|vos|tu|toi|ton|tes|dich|dir|dein\w*|Ihnen|kennst|weißt|"
     r"hast|bist|kannst|usted|tú|tus|contigo)\b",
     re.I,
 )
-_SOMEONE_ACTS = re.compile(
+_SOMEONE_ACTS = LazyPattern(
     r"\b(?:us|uns|nos|nous|nosotros|nosotras|estamos|somos|tenemos|queremos|buscamos|trabajamos)\b",
     re.I,
 )

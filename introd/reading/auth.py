@@ -49,6 +49,7 @@ from email.message import Message
 
 import authres  # type: ignore[import-untyped]
 
+from .patterns import LazyPattern
 from introd.reading import mailtext
 
 __all__ = ["AuthResult", "check_exchange_online", "check_owner_auth", "is_aligned", "is_tenant_id"]
@@ -251,8 +252,8 @@ def _check(
 
 # -- Exchange Online ------------------------------------------------------------------------
 
-_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_EXO_HOST = re.compile(r"(?:[a-z0-9-]+\.)+outlook\.com")
+_TENANT_ID = LazyPattern(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_EXO_HOST = LazyPattern(r"(?:[a-z0-9-]+\.)+outlook\.com")
 # the headers Exchange Online stamps on a mail submitted inside the tenant, and the value
 # each must have (None: any value, checked separately)
 _EXO_STAMPS: dict[str, str | None] = {

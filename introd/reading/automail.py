@@ -26,6 +26,7 @@ from email import policy
 from email.message import Message
 from email.parser import HeaderParser
 
+from .patterns import LazyPattern
 from introd.reading import mailtext
 from introd.reading.addresses import ADDRESS
 
@@ -72,7 +73,7 @@ _ROBOT_LOCAL_PARTS = {
 }
 
 # vacation phrases that are safe at the start of a subject, whatever follows
-_VACATION_START = re.compile(
+_VACATION_START = LazyPattern(
     r"^\s*(?:\[[^\]]{0,40}\]\s*)?(?:"
     r"automatic reply|auto(?:matic)?[- ]?repl(?:y|ied)|auto[- ]?respon(?:se|der)|"
     r"automated (?:reply|response)|auto[- ]?antwort|out of (?:the )?office|ooo\b|"
@@ -91,14 +92,14 @@ _VACATION_START = re.compile(
     re.IGNORECASE,
 )
 # short words that are a vacation subject only on their own or before a colon
-_VACATION_WORD = re.compile(
+_VACATION_WORD = LazyPattern(
     r"^\s*(?:auto|absence|absent|absente|abwesend|ausente|away|urlaub|vacances|vacaciones|"
     r"vacation|on vacation|on leave|"
     r"cong[ée]s?|en cong[ée]|de vacaciones|im urlaub|ferie|assente)\s*(?::|$|-\s)",
     re.IGNORECASE,
 )
 # the phrase anywhere ("Priya Natarajan is out of the office")
-_VACATION_ANYWHERE = re.compile(
+_VACATION_ANYWHERE = LazyPattern(
     r"\b(?:is out of (?:the )?office|out of (?:the )?office(?: reply| notice)?:|"
     r"automatic reply:|réponse automatique\s*:|respuesta automática\s*:|"
     r"abwesenheitsnotiz|automatische antwort\s*:|risposta automatica\s*:|"
@@ -184,7 +185,7 @@ def _is_auto_reply(msg: Message) -> bool:
 # -- bounces ------------------------------------------------------------------
 
 _ADDRESS = ADDRESS
-_TOKEN_SPLIT = re.compile(r"[\s<>()\[\],;:\"']+")
+_TOKEN_SPLIT = LazyPattern(r"[\s<>()\[\],;:\"']+")
 
 
 def _addresses(text: str) -> list[str]:
@@ -199,11 +200,11 @@ def _addresses(text: str) -> list[str]:
     return found
 
 
-_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
-_SMTP_REPLY = re.compile(r"\b(5\d\d)[ -](?:(\d\.\d{1,3}\.\d{1,3})\s)?.+")
+_STATUS = LazyPattern(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_SMTP_REPLY = LazyPattern(r"\b(5\d\d)[ -](?:(\d\.\d{1,3}\.\d{1,3})\s)?.+")
 
 # phrases of plain-text bounces (Exim, qmail, Gmail, Exchange, Sendmail, ...)
-_BOUNCE_PHRASES = re.compile(
+_BOUNCE_PHRASES = LazyPattern(
     r"delivery to the following recipients? failed permanently|"
     r"the following address(?:\(es\)|es)? failed|"
     r"could not be delivered to one or more|"
@@ -219,13 +220,13 @@ _BOUNCE_PHRASES = re.compile(
     re.IGNORECASE,
 )
 # where the notice ends and the returned message begins
-_COPY_MARKER = re.compile(
+_COPY_MARKER = LazyPattern(
     r"^[ \t]*-{2,}+[^\n]{0,80}?(?:copy of the message|original message|below this line|"
     r"returned message|message headers follow|undelivered message|header of the original)|"
     r"^[ \t]*(?:return-path|received|message-id):",
     re.IGNORECASE | re.MULTILINE,
 )
-_TEMPORARY = re.compile(
+_TEMPORARY = LazyPattern(
     r"will (?:continue|keep) (?:trying|to try|retrying)|delivery (?:has been |is )?delayed|"
     r"this is (?:only )?a warning|no action is required on your part|temporary failure|"
     r"will be retried",
@@ -394,7 +395,7 @@ def _looks_like_daemon(msg: Message) -> bool:
     return "mail delivery" in name or "mailer-daemon" in name or "postmaster" in name
 
 
-_RETURNED_ID = re.compile(r"^[ \t]*message-id:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+_RETURNED_ID = LazyPattern(r"^[ \t]*message-id:[ \t]*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 
 
 def _notice_text(msg: Message) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from .patterns import LazyPattern
 from .addresses import ADDRESS
 from .people import name_tokens
 from .words import (
@@ -30,13 +31,13 @@ from ..model import Person
 
 # --- notification senders (LinkedIn and the like) ------------------------------------------
 
-_NOTIFY_LOCAL = re.compile(
+_NOTIFY_LOCAL = LazyPattern(
     r"^(?:no-?reply|do-?not-?reply|notifications?|notify|messages?-noreply|messaging|"
     r"inmail-hit-reply|hit-reply|invitations?|updates?|member|mailer)([-+._].*)?$",
     re.I,
 )
 _NOTIFY_DOMAINS = ("linkedin.com", "xing.com", "linkedin.example", "xing.example")
-_SENT_YOU = re.compile(
+_SENT_YOU = LazyPattern(
     r"^\s*(?P<name>[^\n:]{2,60}?)\s+(?:"
     r"(?:has\s+)?sent\s+you\s+(?:a\s+|an\s+)?(?:new\s+)?(?:message|InMail|note)|"
     r"(?:hat\s+Ihnen|hat\s+dir)\s+(?:eine\s+)?(?:neue\s+)?Nachricht\s+(?:gesendet|geschickt)|"
@@ -46,15 +47,15 @@ _SENT_YOU = re.compile(
     r"(?:is\s+)?waiting\s+for\s+your\s+response)",
     re.I | re.M,
 )
-_MESSAGE_FROM = re.compile(
+_MESSAGE_FROM = LazyPattern(
     r"\b(?:new\s+)?(?:message|InMail|Nachricht|mensaje)\s+(?:from|von|de)\s+"
     r"(?P<name>[^\n,:;!?()<>@]{2,60}?)\s*(?=$|[\n,:;!?(]|\s+(?:on|auf|en|sur)\s+\w+\s*$)",
     re.I | re.M,
 )
-SERVICE_NAME = re.compile(
+SERVICE_NAME = LazyPattern(
     r"linkedin|xing|notification|no-?reply|messag|mailer|team\b|support", re.I
 )
-VIA = re.compile(r"^(?P<name>.+?)\s*\(?\s*(?:via|über|par|vía)\s+(?:LinkedIn|Xing)\s*\)?$", re.I)
+VIA = LazyPattern(r"^(?P<name>.+?)\s*\(?\s*(?:via|über|par|vía)\s+(?:LinkedIn|Xing)\s*\)?$", re.I)
 
 
 def is_notification_sender(person: Person | None) -> bool:
@@ -87,12 +88,12 @@ def notification_name(text: str, *, loose: bool = False) -> str | None:
 
 _LABELS = any_word(label for labels in HEADER_LABELS.values() for label in labels)
 _FROM_LABELS = any_word(HEADER_LABELS["from"])
-_HEADER_LINE = re.compile(rf"^\s*\**{_LABELS}\s*\**\s*[:：]", re.I)
-_FROM_LINE = re.compile(rf"^\s*\**{_FROM_LABELS}\s*\**\s*[:：]\s*\S", re.I)
-_LABEL_ONLY_FROM = re.compile(rf"^\s*\**{_FROM_LABELS}\s*\**\s*[:：]\s*$", re.I)
+_HEADER_LINE = LazyPattern(rf"^\s*\**{_LABELS}\s*\**\s*[:：]", re.I)
+_FROM_LINE = LazyPattern(rf"^\s*\**{_FROM_LABELS}\s*\**\s*[:：]\s*\S", re.I)
+_LABEL_ONLY_FROM = LazyPattern(rf"^\s*\**{_FROM_LABELS}\s*\**\s*[:：]\s*$", re.I)
 _OPENER = any_of(ATTRIBUTION_OPENERS)
 _WROTE = r"\b" + any_of(ATTRIBUTION_VERBS)
-_HISTORY = re.compile(
+_HISTORY = LazyPattern(
     r"^\s*(?:"
     rf"-{{2,}}\s*{any_of(ORIGINAL_MESSAGE_MARKERS)}\s*-{{2,}}|"
     rf"{any_of(FORWARD_INTROS)}\s*:|"
@@ -100,10 +101,10 @@ _HISTORY = re.compile(
     r")\s*$",
     re.I,
 )
-_WROTE_END = re.compile(rf"{_WROTE}\s*:\s*$", re.I)
-_WROTE_START = re.compile(rf"^\s*{_OPENER}\s", re.I)
-_RULE = re.compile(r"^\s*_{8,}\s*$")
-FOOTER = re.compile(
+_WROTE_END = LazyPattern(rf"{_WROTE}\s*:\s*$", re.I)
+_WROTE_START = LazyPattern(rf"^\s*{_OPENER}\s", re.I)
+_RULE = LazyPattern(r"^\s*_{8,}\s*$")
+FOOTER = LazyPattern(
     r"^\s*(?:"
     r"(?:Reply|Antworten|Répondre|Responder|View message|Nachricht anzeigen)\s*:?\s*https?://|"
     r"This (?:e-?mail|message) was (?:intended|sent) for\b|"
@@ -132,12 +133,18 @@ FOOTER = re.compile(
     r")",
     re.I,
 )
-SIG_DASHES = re.compile(r"^--\s*$")
-GREETING = re.compile(r"^\s*" + any_of(GREETINGS) + r"\b", re.I)
-NAME_GREETING = re.compile(r"^\s*[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+)?\s*[,:!]\s*$")
-# a sign-off starts the line; Japanese ones need no word boundary after them
-_SIGN_OFF = re.compile(r"^\s*[¡¿]?" + any_of(SIGN_OFFS) + r"(?:\b|(?<=[\u3040-\u9fff]))", re.I)
-_QUOTE = re.compile(r"^\s*>")
+SIG_DASHES = LazyPattern(r"^--\s*$")
+GREETING = LazyPattern(r"^\s*" + any_of(GREETINGS) + r"\b", re.I)
+NAME_GREETING = LazyPattern(r"^\s*[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+)?\s*[,:!]\s*$")
+# a sign-off starts the line; a Japanese one needs no word boundary after it
+_SIGN_OFF = LazyPattern(
+    r"^\s*[¡¿]?"
+    + any_of(w for w in SIGN_OFFS if w.isascii() or max(w) < "\u3040")
+    + r"\b|^\s*"
+    + any_of(w for w in SIGN_OFFS if not w.isascii() and max(w) >= "\u3040"),
+    re.I,
+)
+_QUOTE = LazyPattern(r"^\s*>")
 
 
 def split_lines(text: str) -> list[str]:
@@ -201,7 +208,7 @@ def _strip_header_block(lines: list[str]) -> list[str]:
 
 
 # A company's imprint line under a signature: long, but no part of the message.
-_IMPRINT = re.compile(
+_IMPRINT = LazyPattern(
     r"(?:\s[·•|]\s.*){2,}|\b(?:Amtsgericht|Registergericht|HRB|Gesch[äa]ftsf[üu]hr\w*|USt-IdNr|"
     r"SIRET|RCS|Capital social|CIF|NIF|Registered (?:office|in)|Company (?:No|number)|"
     r"KvK|BTW|P\.\s?IVA|Partita IVA|C\.F\.|Codice Fiscale|REA|NIPC|NIF|KRS|NIP|REGON|"
@@ -280,7 +287,7 @@ def _start_at_greeting(lines: list[str], limit: int = 10) -> list[str]:
     return lines
 
 
-_BANNER = re.compile(
+_BANNER = LazyPattern(
     r"^\s*(?:\[?\s*(?:EXTERNAL|EXT|EXTERNE|EXTERN|EXTERNO)\s*(?:E-?MAIL|SENDER)?\s*\]"
     r"(?:\s*.{0,200}(?:outside|extern|extérieur|externo|organi[sz]ation).*)?|"
     r"(?:CAUTION|WARNING|ATTENTION|ACHTUNG|PRECAUCIÓN)\s*:.{0,200}(?:outside|extern|extérieur|"
@@ -307,7 +314,7 @@ def message_lines(text: str) -> list[str]:
     return cut_footer(lines)
 
 
-_CONTACT_LINE = re.compile(r"@|https?://|www\.|\||\+?\d[\d ().-]{6,}\d")
+_CONTACT_LINE = LazyPattern(r"@|https?://|www\.|\||\+?\d[\d ().-]{6,}\d")
 
 
 def _cut_name_block(lines: list[str], signer: str | None) -> list[str]:

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from email.message import Message
 
+from introd.reading.patterns import LazyPattern
 from introd.reading.addresses import parse_mailbox
 from introd.reading.mailtext import address_list, body_text, first_address, header_text
 from introd.reading.words import CLIENT_FOOTERS, FORWARD_MARKER_STEMS, HEADER_LABELS, any_of
@@ -26,26 +27,26 @@ _FIELD_OF: dict[str, str] = {
     label: field for field, labels in HEADER_LABELS.items() for label in labels
 }
 
-_INVISIBLE = re.compile(r"[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
-_QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)+[ \t]?")
-_BOLD_LABEL = re.compile(r"^\*{1,2}([^*:：\n]{1,40}?)\s*[:：]\s*\*{1,2}")
-_BOLD_LABEL_INNER = re.compile(r"^\*{1,2}([^*:：\n]{1,40}?)\*{1,2}\s*[:：]")
-_LABEL_LINE = re.compile(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]\s*(.*)$")
+_INVISIBLE = LazyPattern(r"[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
+_QUOTE_PREFIX = LazyPattern(r"^(?:[ \t]*>)+[ \t]?")
+_BOLD_LABEL = LazyPattern(r"^\*{1,2}([^*:：\n]{1,40}?)\s*[:：]\s*\*{1,2}")
+_BOLD_LABEL_INNER = LazyPattern(r"^\*{1,2}([^*:：\n]{1,40}?)\*{1,2}\s*[:：]")
+_LABEL_LINE = LazyPattern(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]\s*(.*)$")
 # starts only where a run of address characters starts, and never backtracks
 # into it: linear time on long lines without an address
-EMAIL = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]++@[\w-]++(?:\.[\w-]++)+")
+EMAIL = LazyPattern(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]++@[\w-]++(?:\.[\w-]++)+")
 _MAX_VALUE = 1000
-_RULE = re.compile(r"^[-_=~*]{5,}$")
-_DASHED = re.compile(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
-_CLIENT_FOOTER = re.compile("^" + any_of(CLIENT_FOOTERS), re.I)
-_ON_BEHALF = re.compile(
+_RULE = LazyPattern(r"^[-_=~*]{5,}$")
+_DASHED = LazyPattern(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
+_CLIENT_FOOTER = LazyPattern("^" + any_of(CLIENT_FOOTERS), re.I)
+_ON_BEHALF = LazyPattern(
     r"\s+(on behalf of|im auftrag von|de la part de|en nombre de|namens)\s+.*$", re.I
 )
 _QUOTES = "\"'«»„“”‘’‚‹›"
 _SPLIT_LABELS = sorted(
     {label for label in _FIELD_OF if len(label) > 1 or not label.isascii()}, key=len, reverse=True
 )
-_INLINE_LABEL = re.compile(
+_INLINE_LABEL = LazyPattern(
     "(?:"
     + "|".join(re.escape(label[0].upper() + label[1:]) for label in _SPLIT_LABELS)
     + "|CC|BCC"
@@ -176,7 +177,7 @@ def _split_inline_headers(text: str) -> list[str]:
     return parts
 
 
-_LABEL_ONLY = re.compile(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]$")
+_LABEL_ONLY = LazyPattern(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]$")
 
 
 def _join_label_lines(raw: list[str], lines: list[_Line]) -> tuple[list[str], list[_Line]]:

@@ -6,9 +6,9 @@ French; it answers None rather than guess on short or mixed text.
 
 from __future__ import annotations
 
-import re
+from .patterns import LazyPattern
 
-_WORDS = re.compile(r"[a-zàâäçéèêëîïôöùûüÿñáíóúß']+")
+_WORDS = LazyPattern(r"[a-zàâäçéèêëîïôöùûüÿñáíóúß']+")
 
 _STOPWORDS = {
     "en": set(

@@ -8,17 +8,20 @@ empty tuple), never an exception.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from email import policy
 from email.header import decode_header, make_header
 from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-import html2text
+if TYPE_CHECKING:
+    import html2text
 
+from .patterns import LazyPattern
 from introd import budget
 from introd.reading.addresses import parse_mailboxes
 from introd.model import Person
@@ -34,11 +37,11 @@ __all__ = [
 
 # C0/C1 controls except tab and newline, plus invisible format characters that
 # break matching (BOM / zero-width no-break space, zero-width space and joiners)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u200b\u200c\u200d\u2060]")
-_HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u200b\u2060]")
-_SPACES = re.compile(r"\s+")
-_SURROGATES = re.compile("[\ud800-\udfff]")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the email package unfolds on
+_CONTROL = LazyPattern(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u200b\u200c\u200d\u2060]")
+_HEADER_CONTROL = LazyPattern(r"[\x00-\x1f\x7f-\x9f\ufeff\u200b\u2060]")
+_SPACES = LazyPattern(r"\s+")
+_SURROGATES = LazyPattern("[\ud800-\udfff]")
+_LINE_BREAK = LazyPattern(r"\r\n|\r|\n")  # what the email package unfolds on
 _MAX_DEPTH = 20
 
 
@@ -184,7 +187,7 @@ _ATOM_ADDRESS = (
     r"[A-Za-z0-9][A-Za-z0-9._+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )
-_SIMPLE_MAILBOX = re.compile(
+_SIMPLE_MAILBOX = LazyPattern(
     r'[ \t]*(?:(?:"(?P<quoted>[ !#-\[\]-~]*)"|(?P<plain>[A-Za-z0-9][A-Za-z0-9 \t\'-]*?))?'
     rf"[ \t]*<(?P<bracketed>{_ATOM_ADDRESS})>|(?P<bare>{_ATOM_ADDRESS}))[ \t]*"
 )
@@ -440,33 +443,44 @@ def body_text(part: Message) -> str:
 # -- HTML -------------------------------------------------------------------
 
 
-class _PlainText(html2text.HTML2Text):
-    """html2text without markdown escapes."""
+@functools.cache
+def _plain_text_class() -> type[html2text.HTML2Text]:
+    """html2text without markdown escapes; html2text is imported only for HTML mail."""
+    import html2text
 
-    def handle_data(self, data: str, entity_char: bool = False) -> None:
-        super().handle_data(data, entity_char=True)
+    class _PlainText(html2text.HTML2Text):
+        def handle_data(self, data: str, entity_char: bool = False) -> None:
+            super().handle_data(data, entity_char=True)
+
+    return _PlainText
 
 
-_MAILTO = re.compile(
+def __getattr__(name: str) -> Any:
+    if name == "_PlainText":  # the converter class, made on first use
+        return _plain_text_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_MAILTO = LazyPattern(
     r"<a\b[^>]*?href\s*=\s*[\"']?mailto:([^\"'>?\s]+)[^>]*>(.{0,2000}?)</a\s*>", re.I | re.S
 )
-_TAGS = re.compile(r"<[^>]*>")
-_OPEN_TAGS = re.compile(r"<[^<>]*>")  # linear even when ">" never comes
-_HEADINGS = re.compile(r"<(/?)h[1-6]\b", re.I)
-_OFFICE_P = re.compile(r"</?o:p\s*>", re.I)
-_COMMENTS = re.compile(r"<!--.*?-->", re.S)
+_TAGS = LazyPattern(r"<[^>]*>")
+_OPEN_TAGS = LazyPattern(r"<[^<>]*>")  # linear even when ">" never comes
+_HEADINGS = LazyPattern(r"<(/?)h[1-6]\b", re.I)
+_OFFICE_P = LazyPattern(r"</?o:p\s*>", re.I)
+_COMMENTS = LazyPattern(r"<!--.*?-->", re.S)
 # a <br> that ends a block's text adds no line in a browser: drop it
-_TRAILING_BR = re.compile(
+_TRAILING_BR = LazyPattern(
     r"([^>\s])((?:\s*</?(?:span|b|strong|i|em|font|a|u)\b[^>]*>)*)\s*<br\s*/?>"
     r"((?:\s*</(?:span|b|strong|i|em|font|a|u)\s*>)*)\s*(?=</(?:div|p|li|blockquote)\s*>)",
     re.I,
 )
 # markup html2text would turn into markdown (`code`, ~~struck~~)
-_INLINE_MARKUP = re.compile(r"</?(?:code|tt|kbd|samp|s|strike|del)\b[^>]*>", re.I)
-_CELL_END = re.compile(r"</t[dh]\s*>", re.I)
-_PRE = re.compile(r"<pre\b[^>]*>(.*?)</pre\s*>", re.I | re.S)
-_QUOTE_ONLY = re.compile(r"^[> ]*$")
-_HEAD = re.compile(r"<head\b.*?</head\s*>", re.I | re.S)
+_INLINE_MARKUP = LazyPattern(r"</?(?:code|tt|kbd|samp|s|strike|del)\b[^>]*>", re.I)
+_CELL_END = LazyPattern(r"</t[dh]\s*>", re.I)
+_PRE = LazyPattern(r"<pre\b[^>]*>(.*?)</pre\s*>", re.I | re.S)
+_QUOTE_ONLY = LazyPattern(r"^[> ]*$")
+_HEAD = LazyPattern(r"<head\b.*?</head\s*>", re.I | re.S)
 
 
 def _mailto(match: re.Match[str]) -> str:
@@ -504,7 +518,7 @@ def _unclosed_comment_cut(html: str) -> str:
     return html if start < 0 else html[:start]
 
 
-def _before_last(pattern: re.Pattern[str], repl: Any, html: str, close: str) -> str:
+def _before_last(pattern: LazyPattern, repl: Any, html: str, close: str) -> str:
     """``pattern.sub(repl, html)`` for a pattern that ends with ``close`` (a comment's end,
     an end tag): only up to the last ``close``, since no match can end after it. Linear
     where the plain sub is quadratic: a lazy match tried at each of thousands of
@@ -517,7 +531,7 @@ def _before_last(pattern: re.Pattern[str], repl: Any, html: str, close: str) -> 
     return pattern.sub(repl, html[:end]) + html[end:]
 
 
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
+_TAG = LazyPattern(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^<>]*?(/?)>")
 _VOID = frozenset(
     {
         "area",
@@ -583,7 +597,7 @@ def _html_to_text(html: str) -> str:
     html = _before_last(
         _PRE, lambda m: "<div>" + m.group(1).replace("\n", "<br>") + "</div>", html, "</pre"
     )
-    converter = _PlainText(bodywidth=0)
+    converter = _plain_text_class()(bodywidth=0)
     converter.ignore_links = True
     converter.ignore_images = True
     converter.ignore_emphasis = True

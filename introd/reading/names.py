@@ -16,20 +16,21 @@ import binascii
 import codecs
 import re
 import unicodedata
+from .patterns import LazyPattern
 
 __all__ = ["clean_name", "decode_words"]
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,40})\?([bBqQ])\?([^?\s]*)\?=")
-_BETWEEN_WORDS = re.compile(r"[ \t\r\n]*")
-_SPACES = re.compile(r"\s+")
-_SURROGATES = re.compile("[\ud800-\udfff]")
+_ENCODED_WORD = LazyPattern(r"=\?([^?\s]{1,40})\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = LazyPattern(r"[ \t\r\n]*")
+_SPACES = LazyPattern(r"\s+")
+_SURROGATES = LazyPattern("[\ud800-\udfff]")
 # an address inside a name: any @ between word characters and a dotted domain
-_HOLDS_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+_HOLDS_ADDRESS = LazyPattern(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "„": "“", "«": "»", "‘": "’", "‹": "›"}
 _MAX_NAME = 100
 # a name that is already clean: ASCII words joined by single spaces, dots or hyphens; every
 # step of clean_name would return it unchanged, and Person builds one for every row it reads
-_PLAIN = re.compile(r"[A-Za-z0-9]+(?:(?:\. |[ .-])[A-Za-z0-9]+)*\.?")
+_PLAIN = LazyPattern(r"[A-Za-z0-9]+(?:(?:\. |[ .-])[A-Za-z0-9]+)*\.?")
 _MAX_VALUE = 4000
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from anyascii import anyascii
+from .patterns import LazyPattern
 
 
 INTRODUCTIONS = ("ask", "never")
@@ -37,7 +37,7 @@ _COMPANY_SUFFIXES = frozenset(
     plc bv nv srl spa sl ab as oy pty kgaa se the
     """.split()
 )
-_WORD = re.compile(r"[^\W_][\w'’]*")
+_WORD = LazyPattern(r"[^\W_][\w'’]*")
 
 # First names that stand for each other ("Bob Jones" is Robert Jones): each line is one
 # group; a contact's first name also matches the other names of its groups.
@@ -131,6 +131,10 @@ def fold(text: str) -> str:
     """Case and accents folded by transliteration: 'Zoë Ødegaard' -> 'zoe odegaard'.
 
     Ordinal marks go: 'Sr.ª Carvalho' is 'sr. carvalho'."""
+    if text.isascii():
+        return text.lower()
+    from anyascii import anyascii  # its import is costly; most names need none
+
     return anyascii(text.replace("ª", "").replace("º", "")).lower()
 
 
@@ -509,14 +513,14 @@ class ContactBook:
         return None
 
 
-_COMPANY_LEAD = re.compile(
+_COMPANY_LEAD = LazyPattern(
     r"[ \t]*,?[ \t]*(?:at|from|of|with|in|@|chez|de|d'|du|von|vom|bei|der|del|en)[ \t]+"
     r"(?:the[ \t]+)?",
     re.I,
 )
 
 
-_CONNECTOR = re.compile(
+_CONNECTOR = LazyPattern(
     r"[ \t](?:at|of|from|with|in|chez|de|du|von|vom|bei|del|en)[ \t]+(?:the[ \t]+)?", re.I
 )
 

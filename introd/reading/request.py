@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
+from .patterns import LazyPattern
 from .people import Contact, ContactBook, Mention, compact, company_key, distinct, fold, name_tokens
 from .asks import ANY_CUE, PASS_ON, Named, find_ask, find_reason, leading_name
 from .cleaning import (
@@ -65,24 +66,24 @@ def _bare(address: str) -> str:
 
 # --- the owner's note ----------------------------------------------------------------------
 
-_NOTE_LABEL = re.compile(
+_NOTE_LABEL = LazyPattern(
     r"^\s*(?:intro|introduce|introduction|target|for|pour|für|para|cible|ziel|an|à)\s*:\s*(?P<spec>.+)$",
     re.I,
 )
 # "For Priya", "Pour Mme Dubois": a short line naming whom the forward is for
-_NOTE_FOR = re.compile(
+_NOTE_FOR = LazyPattern(
     r"^\s*(?i:for|pour|für|para)\s+(?P<spec>(?:[A-ZÀ-Ý][\w'’.-]*\s*){1,4})[.!]?\s*$"
 )
-_ARROW = re.compile(r"\s*(?:→|->|=>|⇒|➔|➜|➡|-->|—>|>>)\s*")
-_SPEC = re.compile(
+_ARROW = LazyPattern(r"\s*(?:→|->|=>|⇒|➔|➜|➡|-->|—>|>>)\s*")
+_SPEC = LazyPattern(
     r"^\s*(?P<name>[^<>\[\]()\n]*?)\s*[<\[(]\s*(?:mailto:)?(?P<addr>[^<>\[\]()\s]+@[^<>\[\]()\s]+)"
     r"\s*[>\])]\s*[.,;]?\s*$"
 )
-_EMBEDDED_SPEC = re.compile(
+_EMBEDDED_SPEC = LazyPattern(
     r"(?P<name>(?:[^\W\d_][\w'’.-]*[ \t]+){0,4}?)[<\[(](?:mailto:)?"
     r"(?P<addr>[^<>\[\]()\s@]+@[^<>\[\]()\s]+)[>\])]"
 )
-_PHONE = re.compile(r"^[\s+()\d./-]{7,}$|(?:tel|phone|mobile|fax|cell)\b", re.I)
+_PHONE = LazyPattern(r"^[\s+()\d./-]{7,}$|(?:tel|phone|mobile|fax|cell)\b", re.I)
 
 
 _Spec = tuple[str | None, str | None, str | None]  # name, address, company
@@ -533,7 +534,7 @@ def _read_forward(
     )
 
 
-_TWO_PEOPLE = re.compile(
+_TWO_PEOPLE = LazyPattern(
     r"\b(?:introduce|connect|intro|présenter|presentar|vorstellen|bekannt machen|verbinden)\s+"
     r"(?P<a>.+?)\s+(?:to|with|and|à|a|avec|con|mit|und|y|et)\s+(?P<b>.+?)(?:[.?!;\n]|$)",
     re.I,

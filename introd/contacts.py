@@ -144,7 +144,8 @@ _YAML_KEYS = frozenset(
 )
 
 
-def _read_yaml(path: Path, text: str) -> list[Contact]:
+def _yaml_entries(path: Path, text: str) -> list[Any]:
+    """The entries of a YAML contacts file: a list, or a mapping with a contacts: list."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -157,53 +158,59 @@ def _read_yaml(path: Path, text: str) -> list[Contact]:
         data = data["contacts"]
     if not isinstance(data, list):
         raise ContactsError([("", "must be a list of contacts")], source=str(path))
+    return data
+
+
+def _yaml_contact(
+    path: Path, at: str, entry: Any, problems: list[tuple[str, str]]
+) -> Contact | None:
+    """One entry as a Contact, its problems added to ``problems``; None without a name."""
+    if not isinstance(entry, dict):
+        problems.append((at, "must be a mapping with at least 'name'"))
+        return None
+    for key in sorted(set(map(str, entry)) - _YAML_KEYS):
+        problems.append((f"{at}.{key}", "unknown key"))
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append((f"{at}.name", "a name is required"))
+        return None
+    email = entry.get("email")
+    if email is not None and (not isinstance(email, str) or _email(email) is None):
+        problems.append((f"{at}.email", "must be an e-mail address"))
+    for key in ("company", "title", "language"):
+        if entry.get(key) is not None and not isinstance(entry.get(key), str):
+            problems.append((f"{at}.{key}", "must be a string"))
+    aliases = entry.get("aliases") or []
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        problems.append((f"{at}.aliases", "must be a list of names"))
+        aliases = []
+    intro = entry.get("introductions", "ask")
+    if intro is False:  # YAML reads a bare `no`/`off` as false
+        intro = "never"
+    if intro not in INTRODUCTIONS:
+        problems.append((f"{at}.introductions", "must be ask or never"))
+        intro = "ask"
+    return Contact(
+        name=" ".join(name.split()),
+        email=_email(email) if isinstance(email, str) else None,
+        company=_clean(entry.get("company")) if isinstance(entry.get("company"), str) else None,
+        title=_clean(entry.get("title")) if isinstance(entry.get("title"), str) else None,
+        aliases=tuple(" ".join(a.split()) for a in aliases if a.strip()),
+        introductions=intro,
+        language=_clean(entry.get("language")) if isinstance(entry.get("language"), str) else None,
+        source=str(path),
+    )
+
+
+def _read_yaml(path: Path, text: str) -> list[Contact]:
     problems: list[tuple[str, str]] = []
     contacts: list[Contact] = []
-    for i, entry in enumerate(data):
-        at = f"{path.name}[{i}]"
-        if not isinstance(entry, dict):
-            problems.append((at, "must be a mapping with at least 'name'"))
-            continue
-        for key in sorted(set(map(str, entry)) - _YAML_KEYS):
-            problems.append((f"{at}.{key}", "unknown key"))
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
-            problems.append((f"{at}.name", "a name is required"))
-            continue
-        email = entry.get("email")
-        if email is not None and (not isinstance(email, str) or _email(email) is None):
-            problems.append((f"{at}.email", "must be an e-mail address"))
-        for key in ("company", "title", "language"):
-            if entry.get(key) is not None and not isinstance(entry.get(key), str):
-                problems.append((f"{at}.{key}", "must be a string"))
-        aliases = entry.get("aliases") or []
-        if isinstance(aliases, str):
-            aliases = [aliases]
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            problems.append((f"{at}.aliases", "must be a list of names"))
-            aliases = []
-        intro = entry.get("introductions", "ask")
-        if intro is False:  # YAML reads a bare `no`/`off` as false
-            intro = "never"
-        if intro not in INTRODUCTIONS:
-            problems.append((f"{at}.introductions", "must be ask or never"))
-            intro = "ask"
-        contacts.append(
-            Contact(
-                name=" ".join(name.split()),
-                email=_email(email) if isinstance(email, str) else None,
-                company=_clean(entry.get("company"))
-                if isinstance(entry.get("company"), str)
-                else None,
-                title=_clean(entry.get("title")) if isinstance(entry.get("title"), str) else None,
-                aliases=tuple(" ".join(a.split()) for a in aliases if a.strip()),
-                introductions=intro,
-                language=_clean(entry.get("language"))
-                if isinstance(entry.get("language"), str)
-                else None,
-                source=str(path),
-            )
-        )
+    for i, entry in enumerate(_yaml_entries(path, text)):
+        contact = _yaml_contact(path, f"{path.name}[{i}]", entry, problems)
+        if contact is not None:
+            contacts.append(contact)
     if problems:
         raise ContactsError(problems, source=str(path))
     return contacts

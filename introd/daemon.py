@@ -32,6 +32,8 @@ from .exceptions import (
     StateError,
     TemplateError,
 )
+from . import judge
+from .judge import Placement
 from .login import AUTH_EXPIRED_META
 from .mailbox import Mailbox
 from .metrics import Exporter, Metrics
@@ -60,12 +62,9 @@ def real_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def placement_of(row: sqlite3.Row | Mapping[str, Any]) -> str:
-    """Where a recorded mail belongs: "processed" or "quarantine" (as the engine decided)."""
-    kept = row["kind"] in ("auto_reply", "bounce") and row["rule"] != "bounce_unproven"
-    if row["action"] != "ignore" or kept or row["rule"] == "already_seen":
-        return "processed"
-    return "quarantine"
+def placement_of(row: sqlite3.Row | Mapping[str, Any]) -> Placement:
+    """Where a recorded mail belongs: "processed" or "quarantine", as the engine placed it."""
+    return judge.placement(str(row["kind"]), str(row["action"]), str(row["rule"]))
 
 
 @dataclass

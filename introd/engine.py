@@ -19,12 +19,13 @@ from .budget import Budget
 from .config import Config
 from .reading.people import ContactBook
 from .exceptions import TemplateError, UsageError
-from .judge import COMMAND_STATES, judge, proven_bounce, proven_role
+from .judge import COMMAND_STATES, delegate_conflict, judge, placement, proven_bounce
 from .reading.language import guess_language
 from .model import ACTIVE_STATES, Candidate, Decision, Forward, IntroRequest, Person, Reading
-from .reading import Context, read_mail
+from .reading import Context, read_mail, set_aside
 from .reading.request import read_request
 from .render import OWNER_TEMPLATES, Rendered, Templates, compose_bytes
+from .rules import INCOMPLETE_RULES, REFUSED_COMMAND_RULES, SENDER_RULES, RuleName
 from .state import IntroRow, Store, iso, parse_iso
 
 log = structlog.get_logger("introd.engine")
@@ -86,12 +87,12 @@ class Engine:
         reading, slow = self._read(raw, f"{folder}:{uidvalidity}:{uid}")
         seen_as = reading.message_id or _fingerprint(raw)
         with structlog.contextvars.bound_contextvars(uid=uid, kind=reading.kind):
-            if reading.extra.get("over_budget"):
+            if reading.over_budget:
                 log.warning("mail_over_budget", reason=reading.problem[:200])
             if self.store.seen_message_id(seen_as):
                 decision = Decision(
                     action="ignore",
-                    rule="already_seen",
+                    rule=RuleName.ALREADY_SEEN,
                     detail="this Message-ID was handled before",
                 )
                 with self.store.transaction():
@@ -126,25 +127,20 @@ class Engine:
                 intro_id=intro_id,
                 detail=decision.detail[:200],
             )
-        kept = reading.kind in ("auto_reply", "bounce") and decision.rule != "bounce_unproven"
-        placement = (
-            "processed"
-            if decision.action != "ignore" or kept or decision.rule == "already_seen"
-            else "quarantine"
+        return Outcome(
+            reading=reading,
+            decision=decision,
+            intro_id=intro_id,
+            placement=placement(reading.kind, decision.action, decision.rule),
         )
-        return Outcome(reading=reading, decision=decision, intro_id=intro_id, placement=placement)
 
     def _read(self, raw: bytes, where: str) -> tuple[Reading, bool]:
         """Read one mail within its budget; (reading, whether it was slow). A mail that
         was still being read when introd last stopped (killed by the OOM killer or the
         watchdog, say) is not read again: that could stop introd again, for ever."""
         if self.store.get_meta(SLOW_MAIL_KEY) == where:
-            return Reading(
-                kind="unknown",
-                message_id=None,
-                sender=None,
-                problem="over budget: introd stopped while reading this mail",
-                extra={"over_budget": True},
+            return set_aside(
+                "over budget: introd stopped while reading this mail", over_budget=True
             ), True
         limits = Budget(
             clock=self.budget_clock, on_slow=lambda: self.store.set_meta(SLOW_MAIL_KEY, where)
@@ -177,37 +173,30 @@ class Engine:
 
     def apply(self, reading: Reading, decision: Decision, now: datetime) -> str | None:
         """Carry out a decision; returns the intro it concerns. Call inside a transaction."""
-        if reading.kind == "request" and decision.rule not in ("not_from_owner", "unauthenticated"):
+        if reading.kind == "request" and decision.rule not in SENDER_RULES:
             return self._new_intro(reading, decision, now)
-        if decision.action != "accept":
-            if reading.kind == "owner_command" and decision.rule in (
-                "no_intro",
-                "unknown_intro",
-                "not_applicable",
-                "delegate_is_party",
-            ):
-                self.refuse_command(reading, decision, now)
-            if reading.kind == "bounce" and decision.rule == "bounce":
-                self._bounced(reading, now)
-            if reading.kind == "reply" and decision.rule == "intro_ended":
-                self._late_answer(reading, now)
-            intro_id = (reading.answer.intro_id if reading.answer else None) or reading.extra.get(
-                "intro_id"
-            )
-            if intro_id and self.store.intro_exists(intro_id):
-                self.store.add_event(
-                    intro_id,
-                    f"{reading.kind}_ignored",
-                    now,
-                    rule=decision.rule,
-                    detail=decision.detail,
-                )
-                return intro_id
+        if decision.action == "accept":
+            if reading.kind == "reply":
+                return self._answer(reading, decision, now)
+            if reading.kind == "owner_command":
+                return self._command(reading, now)
             return None
-        if reading.kind == "reply":
-            return self._answer(reading, now)
-        if reading.kind == "owner_command":
-            return self._command(reading, now)
+        if reading.kind == "owner_command" and decision.rule in REFUSED_COMMAND_RULES:
+            self.refuse_command(reading, decision, now)
+        if reading.kind == "bounce" and decision.rule == RuleName.BOUNCE:
+            self._bounced(reading, now)
+        if reading.kind == "reply" and decision.rule == RuleName.INTRO_ENDED:
+            self._late_answer(reading, decision, now)
+        intro_id = (reading.answer.intro_id if reading.answer else None) or reading.intro_id
+        if intro_id and self.store.intro_exists(intro_id):
+            self.store.add_event(
+                intro_id,
+                f"{reading.kind}_ignored",
+                now,
+                rule=decision.rule,
+                detail=decision.detail,
+            )
+            return intro_id
         return None
 
     # -- requests ---------------------------------------------------------------
@@ -304,11 +293,9 @@ class Engine:
         self.store.add_event(intro.id, "review_requested", now, rule=rule)
 
     # -- answers ----------------------------------------------------------------
-    def _answer(self, reading: Reading, now: datetime) -> str:
-        ans = reading.answer
-        assert ans is not None and ans.intro_id is not None
-        role = proven_role(reading, self.store)
-        assert role is not None
+    def _answer(self, reading: Reading, decision: Decision, now: datetime) -> str:
+        ans, role = reading.answer, decision.role
+        assert ans is not None and ans.intro_id is not None and role is not None
         intro = self._intro(ans.intro_id)
         if intro.state == "introduced":
             return self._followup_answer(intro, reading, now)
@@ -367,11 +354,11 @@ class Engine:
                 self.store.add_event(intro.id, "reask_sent", now, role=role)
             else:
                 self.store.update_party(intro.id, role, status="unclear", answered_at=now)
-                self.store.update_intro(intro.id, now, state="review", rule="unclear_answer")
+                self.store.update_intro(intro.id, now, state="review", rule=RuleName.UNCLEAR_ANSWER)
                 self._ask_owner(
                     self._intro(intro.id),
                     now,
-                    rule="unclear_answer",
+                    rule=RuleName.UNCLEAR_ANSWER,
                     detail=f"the {role} answered twice without a clear yes or no",
                 )
         return intro.id
@@ -427,10 +414,10 @@ class Engine:
         )
         self.store.add_event(intro.id, "optin_sent", now, role="target", again=True)
 
-    def _late_answer(self, reading: Reading, now: datetime) -> None:
+    def _late_answer(self, reading: Reading, decision: Decision, now: datetime) -> None:
         """One short note, once per party and intro, to an answer after the end."""
         assert reading.answer is not None and reading.answer.intro_id is not None
-        role = proven_role(reading, self.store)
+        role = decision.role
         intro = self.store.intro(reading.answer.intro_id)
         if role is None or intro is None or intro.state in ("cancelled", "ignored"):
             return
@@ -661,52 +648,16 @@ class Engine:
             verb=verb,
             by_delegate=bool(by and by in self.config.owner.delegates),
         )
-        if verb == "pick":
-            try:
-                chosen = intro.candidates[int(argument or "0") - 1]
-            except (ValueError, IndexError):
-                raise UsageError(f"intro {intro.id} has no candidate {argument}") from None
-            if not chosen.get("email"):
-                raise UsageError(f"candidate {argument} of {intro.id} has no address")
-            self.store.update_intro(
-                intro.id, now, target_name=chosen["name"], target_email=chosen["email"].lower()
-            )
-            verb = "approve"
-        elif verb == "target":
-            address = (argument or "").strip().lower()
-            if "@" not in address:
-                raise UsageError(f"not an address: {argument}")
-            contact = self.contacts.by_email(address)
-            name = contact.name if contact else intro.target_name
-            self.store.update_intro(intro.id, now, target_email=address, target_name=name)
+        if verb in ("pick", "target"):
+            self._choose_target(intro, verb, argument, now)
             verb = "approve"
         intro = self._intro(intro.id)
-        if (
-            verb == "approve"
-            and by
-            and by in self.config.owner.delegates
-            and by in (intro.requester_email, intro.target_email)
-        ):
-            raise UsageError(f"{by} is a party of intro {intro.id}; only the owner can approve it")
+        if by and by in self.config.owner.delegates:
+            conflict = delegate_conflict(by, intro, verb, None)
+            if conflict:
+                raise UsageError(conflict)
         if verb == "approve":
-            if not intro.requester_email or not intro.target_email:
-                raise UsageError(
-                    f"intro {intro.id} needs a target address: approve {intro.id} --target ADDRESS"
-                )
-            self.store.update_intro(
-                intro.id, now, state="awaiting", expires=now + self.config.expire_after
-            )
-            intro = self._intro(intro.id)
-            parties = self.store.parties(intro.id)
-            if parties:  # back from review after an unclear answer: ask that party once more
-                for role, party in parties.items():
-                    if party.status == "unclear":
-                        self.store.update_party(intro.id, role, status="asked")
-                        self._mail("reask", intro, role, now, extra={"previous_answer_excerpt": ""})
-                        self.store.add_event(intro.id, "reask_sent", now, role=role)
-            else:
-                self._start_optins(intro, now)
-            log.info("intro_approved", intro_id=intro.id)
+            self._approve(intro, now)
         elif verb == "decline":
             self._end(intro, "declined", now)
             if intro.requester_email:
@@ -722,6 +673,51 @@ class Engine:
             self._introduce(intro, now, owner_text=argument if verb == "words" else None)
             log.info("introduction_sent_by_owner", intro_id=intro.id, own_words=verb == "words")
         return intro.id
+
+    def _choose_target(
+        self, intro: IntroRow, verb: str, argument: str | None, now: datetime
+    ) -> None:
+        """The target of an intro in review, named by the owner: `pick N` (the Nth candidate)
+        or `target ADDRESS`."""
+        if verb == "pick":
+            try:
+                chosen = intro.candidates[int(argument or "0") - 1]
+            except (ValueError, IndexError):
+                raise UsageError(f"intro {intro.id} has no candidate {argument}") from None
+            if not chosen.get("email"):
+                raise UsageError(f"candidate {argument} of {intro.id} has no address")
+            self.store.update_intro(
+                intro.id, now, target_name=chosen["name"], target_email=chosen["email"].lower()
+            )
+            return
+        address = (argument or "").strip().lower()
+        if "@" not in address:
+            raise UsageError(f"not an address: {argument}")
+        contact = self.contacts.by_email(address)
+        name = contact.name if contact else intro.target_name
+        self.store.update_intro(intro.id, now, target_email=address, target_name=name)
+
+    def _approve(self, intro: IntroRow, now: datetime) -> None:
+        """An intro in review goes ahead: both are asked (or, back from review after an
+        unclear answer, that party once more)."""
+        if not intro.requester_email or not intro.target_email:
+            raise UsageError(
+                f"intro {intro.id} needs a target address: approve {intro.id} --target ADDRESS"
+            )
+        self.store.update_intro(
+            intro.id, now, state="awaiting", expires=now + self.config.expire_after
+        )
+        intro = self._intro(intro.id)
+        parties = self.store.parties(intro.id)
+        if parties:  # back from review after an unclear answer: ask that party once more
+            for role, party in parties.items():
+                if party.status == "unclear":
+                    self.store.update_party(intro.id, role, status="asked")
+                    self._mail("reask", intro, role, now, extra={"previous_answer_excerpt": ""})
+                    self.store.add_event(intro.id, "reask_sent", now, role=role)
+        else:
+            self._start_optins(intro, now)
+        log.info("intro_approved", intro_id=intro.id)
 
     # -- asking the requester for details ---------------------------------------------
     def _ask_details(
@@ -850,7 +846,10 @@ class Engine:
                         self.store.update_party(intro.id, role, status="failed")
                     self.store.add_event(intro.id, "bounced", now, role=role)
             self.notify_failure(
-                address, str(reading.extra.get("reason") or "bounced"), now, intro_id=row.intro_id
+                address,
+                (reading.bounce.reason if reading.bounce else "") or "bounced",
+                now,
+                intro_id=row.intro_id,
             )
 
     def notify_failure(
@@ -1273,9 +1272,6 @@ def write_mail(
     return rendered, raw
 
 
-# a request still missing something after a round of details goes to the owner
-INCOMPLETE_RULES = ("no_target", "no_reason", "ambiguous_target", "unknown_target")
-
 # mail to the owner that the delegates get too: what they can answer
 DELEGATE_TEMPLATES = ("review", "owner_notice", "introduction_draft")
 
@@ -1330,14 +1326,14 @@ _CONFIRMATIONS = {
     "request, which I will then judge again (or show you, if still incomplete).",
 }
 
-_REVIEW_REASONS = {
-    "ambiguous_target": "the name matches several of your contacts",
-    "unknown_target": "I have no address for the person named",
-    "requester_limit": "this person has asked for several introductions recently",
-    "target_limit": "this person has been asked for several introductions recently",
-    "unknown_requester": "the person asking is not in your contacts",
-    "review_all": "you asked to see every request",
-    "unclear_answer": "an answer was unclear twice",
+_REVIEW_REASONS: dict[str, str] = {
+    RuleName.AMBIGUOUS_TARGET: "the name matches several of your contacts",
+    RuleName.UNKNOWN_TARGET: "I have no address for the person named",
+    RuleName.REQUESTER_LIMIT: "this person has asked for several introductions recently",
+    RuleName.TARGET_LIMIT: "this person has been asked for several introductions recently",
+    RuleName.UNKNOWN_REQUESTER: "the person asking is not in your contacts",
+    RuleName.REVIEW_ALL: "you asked to see every request",
+    RuleName.UNCLEAR_ANSWER: "an answer was unclear twice",
 }
 
 

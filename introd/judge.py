@@ -1,16 +1,20 @@
 """Deciding on one mail: the policies for requests, and the proofs for answers and
-owner commands. Shared by `introd parse` (without state) and `introd run`."""
+owner commands. Shared by `introd parse` (without state) and `introd run`.
+
+The judge is pure: it reads the mail's ``Reading``, the config, the contacts and the
+state (through ``policy.StateView`` only) and returns a ``Decision``; it changes
+nothing. ``introd.engine`` carries the decision out."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from .config import Config
+from .model import ACTIVE_STATES, Decision, Kind, Reading, Role
+from .policy import SENDER_RULES, Situation, StateView, decide, not_owner, unauthenticated
 from .reading.people import ContactBook
-from typing import TYPE_CHECKING
-
-from .model import ACTIVE_STATES, Decision, Reading
-from .policy import Situation, StateView, decide
+from .rules import RuleName
 
 if TYPE_CHECKING:
     from .state import IntroRow, OutboxRow
@@ -30,6 +34,20 @@ COMMAND_STATES: dict[str, tuple[str, ...]] = {
     "send": ("draft",),
     "words": ("draft",),
 }
+# the verbs that let an intro go ahead: a delegate may not use them on an intro of theirs
+APPROVING = ("approve", "pick", "target", "send", "words")
+
+Placement = Literal["processed", "quarantine"]
+
+
+def placement(kind: Kind | str, action: str, rule: str) -> Placement:
+    """Where a handled mail goes: the processed folder, or quarantine for mail set aside
+    (ignored, but for auto-replies and proven bounces, which are handled by being noted).
+    The engine places new mail with it, and the daemon mail recorded before a crash."""
+    kept = kind in ("auto_reply", "bounce") and rule != RuleName.BOUNCE_UNPROVEN
+    if action != "ignore" or kept or rule == RuleName.ALREADY_SEEN:
+        return "processed"
+    return "quarantine"
 
 
 def judge(
@@ -43,46 +61,46 @@ def judge(
     """The decision on one mail; `store` is None when there is no state (`parse`)."""
     kind = reading.kind
     if kind == "bounce":
-        failed = reading.failed_addresses
-        if store is not None:
-            proof = proven_bounce(reading, store)
-            if proof is None:
-                return Decision(
-                    action="ignore",
-                    rule="bounce_unproven",
-                    detail="a delivery report that returns no mail introd sent to "
-                    "the addresses it names; it changes nothing",
-                )
-            failed = proof[1]
-        return Decision(
-            action="ignore", rule="bounce", detail="delivery failure for " + ", ".join(failed)
-        )
+        return _judge_bounce(reading, store)
     if kind == "auto_reply":
         return Decision(
-            action="ignore", rule="auto_reply", detail="automatic reply; never answered"
+            action="ignore", rule=RuleName.AUTO_REPLY, detail="automatic reply; never answered"
         )
+    situation = Situation(reading=reading, config=config, contacts=contacts, state=store, now=now)
     if kind == "unknown":
         if reading.problem:
-            rule = "over_budget" if reading.extra.get("over_budget") else "unreadable"
+            rule = RuleName.OVER_BUDGET if reading.over_budget else RuleName.UNREADABLE
             return Decision(action="ignore", rule=rule, detail=reading.problem)
-        situation = Situation(
-            reading=reading, config=config, contacts=contacts, state=store, now=now
-        )
-        decision = decide(situation)
-        if decision.rule in ("not_from_owner", "unauthenticated"):
+        decision = decide(situation, names=SENDER_RULES)
+        if decision.rule in SENDER_RULES:
             return decision
         return Decision(
             action="ignore",
-            rule="not_a_request",
+            rule=RuleName.NOT_A_REQUEST,
             detail="from the owner but no request, command or answer found",
         )
     if kind == "request":
-        return decide(
-            Situation(reading=reading, config=config, contacts=contacts, state=store, now=now)
-        )
+        return decide(situation)
     if kind == "owner_command":
         return _judge_command(reading, config, store)
     return _judge_reply(reading, config, store)
+
+
+def _judge_bounce(reading: Reading, store: StateView | None) -> Decision:
+    failed = reading.failed_addresses
+    if store is not None:
+        proof = proven_bounce(reading, store)
+        if proof is None:
+            return Decision(
+                action="ignore",
+                rule=RuleName.BOUNCE_UNPROVEN,
+                detail="a delivery report that returns no mail introd sent to "
+                "the addresses it names; it changes nothing",
+            )
+        failed = proof[1]
+    return Decision(
+        action="ignore", rule=RuleName.BOUNCE, detail="delivery failure for " + ", ".join(failed)
+    )
 
 
 def proven_bounce(reading: Reading, store: StateView) -> tuple[OutboxRow, tuple[str, ...]] | None:
@@ -90,7 +108,7 @@ def proven_bounce(reading: Reading, store: StateView) -> tuple[OutboxRow, tuple[
     recipients; None when the bounce proves nothing. The proof is that mail's Message-ID
     inside the report (random, so only the mail's recipients and the servers on its way
     know it); an address counts only if that mail went to it."""
-    for mid in reading.extra.get("references") or ():
+    for mid in reading.references:
         row = store.outbox_by_message_ids([mid])
         if row is None or row.status not in ("sent", "failed"):
             continue
@@ -104,51 +122,57 @@ def proven_bounce(reading: Reading, store: StateView) -> tuple[OutboxRow, tuple[
 def _judge_command(reading: Reading, config: Config, store: StateView | None) -> Decision:
     cmd = reading.command
     assert cmd is not None
-    if not (reading.from_owner or reading.from_delegate):
-        return Decision(action="ignore", rule="not_from_owner", detail="command not from owner")
-    if config.auth_require and not reading.authenticated:
-        return Decision(
-            action="ignore",
-            rule="unauthenticated",
-            detail=str(reading.extra.get("auth_reason") or "authentication failed"),
-        )
+    # a command's sender is checked always: the policies' switches are for requests
+    refusal = not_owner(reading, config, command=True)
+    if refusal is not None:
+        return Decision(action="ignore", rule=RuleName.NOT_FROM_OWNER, detail=refusal)
+    refusal = unauthenticated(reading, config)
+    if refusal is not None:
+        return Decision(action="ignore", rule=RuleName.UNAUTHENTICATED, detail=refusal)
     if cmd.verb == "status":
-        return Decision(action="accept", rule="owner_command", detail="status")
+        return Decision(action="accept", rule=RuleName.OWNER_COMMAND, detail="status")
     if cmd.verb == "words" and (
         store is None
         or cmd.intro_id is None
         or getattr(store.intro(cmd.intro_id), "state", None) != "draft"
     ):
-        # an owner's reply that is no command and answers no draft: nothing to do
-        return Decision(action="ignore", rule="not_a_command", detail="the reply holds no command")
+        # their own words only count on a draft: a reply that answers no draft and holds
+        # no command: nothing to do
+        return Decision(
+            action="ignore", rule=RuleName.NOT_A_COMMAND, detail="the reply holds no command"
+        )
     if cmd.intro_id is None:
-        return Decision(action="ignore", rule="no_intro", detail=f"{cmd.verb}: which intro?")
+        return Decision(action="ignore", rule=RuleName.NO_INTRO, detail=f"{cmd.verb}: which intro?")
     if store is None:
-        return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {cmd.intro_id}")
+        return Decision(
+            action="accept", rule=RuleName.OWNER_COMMAND, detail=f"{cmd.verb} {cmd.intro_id}"
+        )
     intro = store.intro(cmd.intro_id)
     if intro is None:
-        return Decision(action="ignore", rule="unknown_intro", detail=f"no intro {cmd.intro_id}")
+        return Decision(
+            action="ignore", rule=RuleName.UNKNOWN_INTRO, detail=f"no intro {cmd.intro_id}"
+        )
     if intro.state not in COMMAND_STATES.get(cmd.verb, ()):
         return Decision(
             action="ignore",
-            rule="not_applicable",
+            rule=RuleName.NOT_APPLICABLE,
             detail=f"{cmd.verb} does not apply to an intro in state {intro.state}",
         )
-    conflict = delegate_conflict(reading, config, intro, cmd.verb, cmd.argument)
-    if conflict:
-        return Decision(action="ignore", rule="delegate_is_party", detail=conflict)
-    return Decision(action="accept", rule="owner_command", detail=f"{cmd.verb} {intro.id}")
-
-
-APPROVING = ("approve", "pick", "target", "send", "words")
+    actor = (reading.sender.email or "").lower() if reading.sender else ""
+    if reading.from_delegate:
+        conflict = delegate_conflict(actor, intro, cmd.verb, cmd.argument)
+        if conflict:
+            return Decision(action="ignore", rule=RuleName.DELEGATE_IS_PARTY, detail=conflict)
+    return Decision(action="accept", rule=RuleName.OWNER_COMMAND, detail=f"{cmd.verb} {intro.id}")
 
 
 def delegate_conflict(
-    reading: Reading, config: Config, intro: IntroRow, verb: str, argument: str | None
+    delegate: str, intro: IntroRow, verb: str, argument: str | None
 ) -> str | None:
-    """Why a delegate may not approve this intro: they would be its requester or target."""
-    actor = (reading.sender.email or "").lower() if reading.sender else ""
-    if not reading.from_delegate or verb not in APPROVING:
+    """Why DELEGATE (a delegate's address) may not let this intro go ahead: they would be its
+    requester or target (the target a `pick` or `target` would make, counted too). The
+    judge asks it of a delegate's mail; the engine again once `pick`/`target` applied."""
+    if verb not in APPROVING:
         return None
     parties = {intro.requester_email, intro.target_email}
     if verb == "target":
@@ -158,88 +182,103 @@ def delegate_conflict(
             parties.add((intro.candidates[int(argument or "0") - 1].get("email") or "").lower())
         except (ValueError, IndexError):
             pass
-    if actor in parties:
-        return f"{actor} is a party of intro {intro.id}; only the owner can approve it"
+    if delegate.lower() in parties:
+        return f"{delegate.lower()} is a party of intro {intro.id}; only the owner can approve it"
     return None
 
 
 def _judge_reply(reading: Reading, config: Config, store: StateView | None) -> Decision:
     ans = reading.answer
     assert ans is not None
-    token = reading.extra.get("token")
     if ans.intro_id is None:
-        return Decision(action="ignore", rule="no_reference", detail="names no intro")
-    if token and ans.proof != "token":
-        return Decision(action="ignore", rule="bad_token", detail="token not valid")
+        return Decision(action="ignore", rule=RuleName.NO_REFERENCE, detail="names no intro")
+    if reading.token and ans.proof != "token":
+        return Decision(action="ignore", rule=RuleName.BAD_TOKEN, detail="token not valid")
     if store is None:
         if ans.proof in ("token", "reference"):
             return Decision(
-                action="accept", rule="answer", detail=f"{ans.answer} for {ans.intro_id}"
+                action="accept", rule=RuleName.ANSWER, detail=f"{ans.answer} for {ans.intro_id}"
             )
         return Decision(
-            action="ignore", rule="no_reference", detail="subject tag only: proves nothing"
+            action="ignore",
+            rule=RuleName.NO_REFERENCE,
+            detail="subject tag only: proves nothing",
         )
     role = proven_role(reading, store)
     if role is None:
         return Decision(
             action="ignore",
-            rule="no_reference",
+            rule=RuleName.NO_REFERENCE,
             detail="neither a token nor a reference to a mail introd sent",
         )
     intro = store.intro(ans.intro_id)
     if intro is None:
-        return Decision(action="ignore", rule="no_reference", detail=f"no intro {ans.intro_id}")
+        return Decision(
+            action="ignore", rule=RuleName.NO_REFERENCE, detail=f"no intro {ans.intro_id}"
+        )
+    rule, action, detail = _answer_for(reading, config, store, intro, role)
+    return Decision(action=action, rule=rule, detail=detail, role=role)
+
+
+def _answer_for(
+    reading: Reading, config: Config, store: StateView, intro: IntroRow, role: Role
+) -> tuple[RuleName, Literal["accept", "ignore"], str]:
+    """What a proven party's answer to INTRO is: (rule, action, detail)."""
+    ans = reading.answer
+    assert ans is not None
     party_email = intro.requester_email if role == "requester" else intro.target_email
     sender = (reading.sender.email or "").lower() if reading.sender else ""
     if not config.accept_from_any_address and sender != (party_email or "").lower():
-        return Decision(
-            action="ignore",
-            rule="wrong_sender",
-            detail=f"answer for the {role} came from another address",
+        return (
+            RuleName.WRONG_SENDER,
+            "ignore",
+            f"answer for the {role} came from another address",
         )
     if intro.state == "details" and role == "requester":
-        return Decision(
-            action="accept",
-            rule="details_answer",
-            detail="the requester answers the owner's question",
+        return (
+            RuleName.DETAILS_ANSWER,
+            "accept",
+            "the requester answers the owner's question",
         )
     if intro.state == "introduced" and role == "requester":
         followup = store.followup(intro.id)
         if followup is not None and followup.status in ("sent", "reasked"):
-            return Decision(
-                action="accept",
-                rule="followup_answer",
-                detail=f"the requester says {ans.answer} to the follow-up",
+            return (
+                RuleName.FOLLOWUP_ANSWER,
+                "accept",
+                f"the requester says {ans.answer} to the follow-up",
             )
         if followup is not None and followup.status == "answered":
-            return Decision(
-                action="ignore",
-                rule="already_answered",
-                detail="the requester already answered the follow-up",
+            return (
+                RuleName.ALREADY_ANSWERED,
+                "ignore",
+                "the requester already answered the follow-up",
             )
     if intro.state not in ANSWERABLE:
-        return Decision(
-            action="ignore", rule="intro_ended", detail=f"intro {intro.id} is {intro.state}"
-        )
+        return RuleName.INTRO_ENDED, "ignore", f"intro {intro.id} is {intro.state}"
     party = store.parties(intro.id).get(role)
     if party is None or party.asked_at is None:
-        return Decision(action="ignore", rule="not_asked", detail=f"the {role} was not asked yet")
+        return RuleName.NOT_ASKED, "ignore", f"the {role} was not asked yet"
     if party.status in ("yes", "no"):
-        return Decision(
-            action="ignore",
-            rule="already_answered",
-            detail=f"the {role} already answered {party.status}",
+        return (
+            RuleName.ALREADY_ANSWERED,
+            "ignore",
+            f"the {role} already answered {party.status}",
         )
-    return Decision(action="accept", rule="answer", detail=f"{role} says {ans.answer}")
+    return RuleName.ANSWER, "accept", f"{role} says {ans.answer}"
 
 
-def proven_role(reading: Reading, store: StateView) -> str | None:
+def proven_role(reading: Reading, store: StateView) -> Role | None:
+    """The party a reply proves it answers for: the role of a valid token, or of the mail
+    introd sent that its In-Reply-To/References name (for the intro it names)."""
     ans = reading.answer
     assert ans is not None
     if ans.proof == "token":
         return ans.role
-    refs = list(reading.extra.get("references") or [])
-    row = store.outbox_by_message_ids(refs)
-    if row is not None and row.intro_id == ans.intro_id and row.role in ("requester", "target"):
-        return row.role
+    row = store.outbox_by_message_ids(list(reading.references))
+    if row is not None and row.intro_id == ans.intro_id:
+        return _PARTIES.get(row.role or "")
     return None
+
+
+_PARTIES: dict[str, Role] = {"requester": "requester", "target": "target"}

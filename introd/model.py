@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from introd.rules import RuleName
 
 Kind = Literal["request", "reply", "owner_command", "auto_reply", "bounce", "unknown"]
 Role = Literal["requester", "target"]
@@ -109,14 +111,19 @@ class OwnerCommand:
     verb: str
     intro_id: str | None
     argument: str | None = None
+    # how a command in a reply proved its intro: "token", "reference", or "" (nothing)
+    proof: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
     action: Action
-    rule: str
+    rule: RuleName
     detail: str = ""
     template: str | None = None
+    # the party a reply proved it answers for (token, or a reference to a mail introd
+    # sent that party); None for any other mail and for a reply that proves nothing
+    role: Role | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"action": self.action, "rule": self.rule, "detail": self.detail}
@@ -142,7 +149,29 @@ class Reading:
     failed_addresses: tuple[str, ...] = ()
     # why the mail was set aside, when it was
     problem: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    # the reading ran out of its budget (time, size, nesting); problem says which
+    over_budget: bool = False
+    # what the owner's (or a delegate's) authentication check found, passed or failed
+    auth_reason: str = ""
+    # the token in a recipient address (introd's reply address), valid or not
+    token: str | None = None
+    # the Message-IDs the mail cites: In-Reply-To, then References (a reply or a
+    # command); the Message-IDs of introd's shape inside the report (a bounce)
+    references: tuple[str, ...] = ()
+    # the intro an automatic reply names, if any (it is noted, never answered)
+    intro_id: str | None = None
+    bounce: BounceReport | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BounceReport:
+    """What a delivery report says beyond the failed addresses (``Reading.failed_addresses``)."""
+
+    # the DSN status (5.1.1, ...), "" when none is given
+    status: str = ""
+    reason: str = ""
+    # the returned mail's Message-ID, when the report names it
+    original_message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,16 +7,21 @@ state; it returns a detail string when it fires, None otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, get_args
 
-from .reading.asks import word_count
 from .config import Config, RuleConfig
-from .model import Decision, Reading
+from .model import Action, Decision, Reading
+from .reading.asks import word_count
+from .rules import SENDER_RULES, RuleName
 
 if TYPE_CHECKING:  # the rows' types only: the rules never open the state themselves
+    from .reading.people import Contact
     from .state import FollowupRow, IntroRow, OutboxRow, PartyRow
+
+__all__ = ["SENDER_RULES", "StateView", "Situation", "decide", "not_owner", "unauthenticated"]
 
 
 class StateView(Protocol):
@@ -38,7 +43,7 @@ class StateView(Protocol):
 
 
 class ContactsView(Protocol):
-    def by_email(self, email: str): ...  # type: ignore[no-untyped-def]
+    def by_email(self, email: str) -> Contact | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,18 +54,28 @@ class Situation:
     state: StateView | None
     now: datetime
 
-    def param(self, rule: str, key: str) -> object:
-        return self.config.policies[rule].params.get(key)
+    def number(self, rule: RuleName, key: str) -> int:
+        """A rule's count setting (`max`, `min_words`); 0 when unset."""
+        return int(self.config.policies[rule].params.get(key) or 0)
+
+    def duration(self, rule: RuleName, key: str, default: timedelta) -> timedelta:
+        """A rule's duration setting (`cooldown`, `window`); DEFAULT when unset (or 0)."""
+        value = self.config.policies[rule].params.get(key)
+        return value if isinstance(value, timedelta) and value else default
+
+    def names(self, rule: RuleName, key: str) -> tuple[str, ...]:
+        """A rule's list setting (`domains`)."""
+        return tuple(self.config.policies[rule].params.get(key) or ())
 
 
 class Rule:
-    NAME: ClassVar[str]
+    NAME: ClassVar[RuleName]
 
     def fires(self, s: Situation) -> str | None:
         raise NotImplementedError
 
 
-RULES: dict[str, type[Rule]] = {}
+RULES: dict[RuleName, type[Rule]] = {}
 
 
 def rule(cls: type[Rule]) -> type[Rule]:
@@ -72,37 +87,53 @@ def _domain(email: str | None) -> str:
     return (email or "").rpartition("@")[2].lower()
 
 
+def not_owner(reading: Reading, config: Config, *, command: bool) -> str | None:
+    """Why READING's sender may not act as the owner, None when they may. The owner may
+    always; a delegate may command, but start an intro (forward a request) only with
+    owner.delegates_may_forward; anyone else never. The one check of who sends, for
+    requests (the not_from_owner rule) and commands (the judge)."""
+    if reading.from_owner:
+        return None
+    if command:
+        return None if reading.from_delegate else "command not from owner"
+    sender = reading.sender.email if reading.sender else None
+    if reading.from_delegate:
+        if config.owner.delegates_may_forward:
+            return None
+        return (
+            f"from the delegate {sender}: only the owner's forwards start intros "
+            "(owner.delegates_may_forward is false)"
+        )
+    return f"from {sender or 'no address'}, not an owner address"
+
+
+def unauthenticated(reading: Reading, config: Config) -> str | None:
+    """Why the owner's (or a delegate's) From is not to be believed, None when it is: the
+    MTA's authentication did not vouch for it (auth.require)."""
+    if reading.authenticated or not config.auth_require:
+        return None
+    return reading.auth_reason or "authentication failed"
+
+
 @rule
 class NotFromOwner(Rule):
-    NAME = "not_from_owner"
+    NAME = RuleName.NOT_FROM_OWNER
 
     def fires(self, s: Situation) -> str | None:
-        if s.reading.from_owner:
-            return None
-        sender = s.reading.sender.email if s.reading.sender else None
-        if s.reading.from_delegate:
-            if s.config.owner.delegates_may_forward:
-                return None
-            return (
-                f"from the delegate {sender}: only the owner's forwards start intros "
-                "(owner.delegates_may_forward is false)"
-            )
-        return f"from {sender or 'no address'}, not an owner address"
+        return not_owner(s.reading, s.config, command=False)
 
 
 @rule
 class Unauthenticated(Rule):
-    NAME = "unauthenticated"
+    NAME = RuleName.UNAUTHENTICATED
 
     def fires(self, s: Situation) -> str | None:
-        if s.reading.authenticated or not s.config.auth_require:
-            return None
-        return str(s.reading.extra.get("auth_reason") or "authentication failed")
+        return unauthenticated(s.reading, s.config)
 
 
 @rule
 class NoTarget(Rule):
-    NAME = "no_target"
+    NAME = RuleName.NO_TARGET
 
     def fires(self, s: Situation) -> str | None:
         req = s.reading.request
@@ -115,7 +146,7 @@ class NoTarget(Rule):
 
 @rule
 class AmbiguousTarget(Rule):
-    NAME = "ambiguous_target"
+    NAME = RuleName.AMBIGUOUS_TARGET
 
     def fires(self, s: Situation) -> str | None:
         req = s.reading.request
@@ -133,7 +164,7 @@ class AmbiguousTarget(Rule):
 
 @rule
 class UnknownTarget(Rule):
-    NAME = "unknown_target"
+    NAME = RuleName.UNKNOWN_TARGET
 
     def fires(self, s: Situation) -> str | None:
         req = s.reading.request
@@ -144,13 +175,13 @@ class UnknownTarget(Rule):
 
 @rule
 class NoReason(Rule):
-    NAME = "no_reason"
+    NAME = RuleName.NO_REASON
 
     def fires(self, s: Situation) -> str | None:
         req = s.reading.request
         if req is None:
             return None
-        minimum = int(s.param(self.NAME, "min_words") or 0)  # type: ignore[call-overload]
+        minimum = s.number(self.NAME, "min_words")
         words = word_count(req.reason or "")
         if words == 0 or words < minimum:
             return f"no reason given ({words} words, {minimum} needed)"
@@ -159,7 +190,7 @@ class NoReason(Rule):
 
 @rule
 class TargetOptedOut(Rule):
-    NAME = "target_opted_out"
+    NAME = RuleName.TARGET_OPTED_OUT
 
     def fires(self, s: Situation) -> str | None:
         req = s.reading.request
@@ -173,13 +204,13 @@ class TargetOptedOut(Rule):
 
 @rule
 class BlockedDomain(Rule):
-    NAME = "blocked_domain"
+    NAME = RuleName.BLOCKED_DOMAIN
 
     def fires(self, s: Situation) -> str | None:
         req = s.reading.request
         if req is None:
             return None
-        blocked = set(s.param(self.NAME, "domains") or ())  # type: ignore[call-overload]
+        blocked = set(s.names(self.NAME, "domains"))
         for role, person in (("requester", req.requester), ("target", req.target)):
             d = _domain(person.email if person else None)
             if d and any(d == b or d.endswith("." + b) for b in blocked):
@@ -198,32 +229,32 @@ def _pair(s: Situation) -> tuple[str, str] | None:
 
 @rule
 class Duplicate(Rule):
-    NAME = "duplicate"
+    NAME = RuleName.DUPLICATE
 
     def fires(self, s: Situation) -> str | None:
         pair = _pair(s)
         if pair is None or s.state is None:
             return None
-        cooldown = s.param(self.NAME, "cooldown") or timedelta(days=180)
+        cooldown = s.duration(self.NAME, "cooldown", timedelta(days=180))
         for row in s.state.pair_history(*pair):
             if row.state in ("awaiting", "review"):
                 return f"same request already {row.state} as {row.id}"
-            if row.state == "introduced" and row.updated >= s.now - cooldown:  # type: ignore[operator]
+            if row.state == "introduced" and row.updated >= s.now - cooldown:
                 return f"already introduced as {row.id} on {row.updated:%Y-%m-%d}"
         return None
 
 
 @rule
 class DeclinedBefore(Rule):
-    NAME = "declined_before"
+    NAME = RuleName.DECLINED_BEFORE
 
     def fires(self, s: Situation) -> str | None:
         pair = _pair(s)
         if pair is None or s.state is None:
             return None
-        cooldown = s.param(self.NAME, "cooldown") or timedelta(days=180)
+        cooldown = s.duration(self.NAME, "cooldown", timedelta(days=180))
         for row in s.state.pair_history(*pair):
-            if row.state == "declined_by_target" and row.updated >= s.now - cooldown:  # type: ignore[operator]
+            if row.state == "declined_by_target" and row.updated >= s.now - cooldown:
                 return f"the same introduction ended unanswered or declined as {row.id}"
         return None
 
@@ -236,33 +267,33 @@ class _Limit(Rule):
         person = getattr(req, self.COLUMN, None) if req else None
         if person is None or not person.email or s.state is None:
             return None
-        window = s.param(self.NAME, "window") or timedelta(days=30)
-        limit = int(s.param(self.NAME, "max") or 0)  # type: ignore[call-overload]
-        since = s.now - window  # type: ignore[operator]
+        window = s.duration(self.NAME, "window", timedelta(days=30))
+        limit = s.number(self.NAME, "max")
+        since = s.now - window
         count = s.state.count_requests(**{self.COLUMN: person.email.lower()}, since=since)
         if count >= limit:
             return (
                 f"{person.email} already {'made' if self.COLUMN == 'requester' else 'had'} "
                 f"{count} requests in the last {window.days} days (max {limit})"
-            )  # type: ignore[union-attr]
+            )
         return None
 
 
 @rule
 class RequesterLimit(_Limit):
-    NAME = "requester_limit"
+    NAME = RuleName.REQUESTER_LIMIT
     COLUMN = "requester"
 
 
 @rule
 class TargetLimit(_Limit):
-    NAME = "target_limit"
+    NAME = RuleName.TARGET_LIMIT
     COLUMN = "target"
 
 
 @rule
 class UnknownRequester(Rule):
-    NAME = "unknown_requester"
+    NAME = RuleName.UNKNOWN_REQUESTER
 
     def fires(self, s: Situation) -> str | None:
         req = s.reading.request
@@ -275,15 +306,22 @@ class UnknownRequester(Rule):
 
 @rule
 class ReviewAll(Rule):
-    NAME = "review_all"
+    NAME = RuleName.REVIEW_ALL
 
     def fires(self, s: Situation) -> str | None:
         return "the owner reviews every request"
 
 
-def decide(situation: Situation) -> Decision:
-    """Apply the rules in order; the first that fires decides, else `default` (accept)."""
+_ACTIONS: dict[str, Action] = {a: a for a in get_args(Action)}
+
+
+def decide(situation: Situation, *, names: Iterable[RuleName] | None = None) -> Decision:
+    """Apply the rules in order (only NAMES, when given); the first that fires decides,
+    else `default` (accept)."""
+    only = None if names is None else set(names)
     for name, cls in RULES.items():
+        if only is not None and name not in only:
+            continue
         settings: RuleConfig = situation.config.policies[name]
         if not settings.enabled:
             continue
@@ -291,10 +329,6 @@ def decide(situation: Situation) -> Decision:
         if detail is None:
             continue
         template = settings.template if settings.action == "decline" else None
-        return Decision(
-            action=settings.action,
-            rule=name,
-            detail=detail,  # type: ignore[arg-type]
-            template=template,
-        )
-    return Decision(action="accept", rule="default", detail="no rule fired")
+        action = _ACTIONS[settings.action]  # config.py admits only these
+        return Decision(action=action, rule=name, detail=detail, template=template)
+    return Decision(action="accept", rule=RuleName.DEFAULT, detail="no rule fired")

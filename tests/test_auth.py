@@ -554,13 +554,11 @@ class TestExchangeOnlineReading:
         """With auth.exchange_online_tenant, the tenant's own owner mail is authenticated."""
         reading = read_mail((EXO / "internal_owner.eml").read_bytes(), ctx)
         assert reading.from_owner and reading.authenticated
-        assert "exchange online" in reading.extra["auth_reason"]
+        assert "exchange online" in reading.auth_reason
 
     def test_outsider_is_not(self, ctx: Context) -> None:
         """The outsider's forged stamps leave the mail unauthenticated, with both reasons."""
         reading = read_mail((EXO / "outsider_forged_stamps.eml").read_bytes(), ctx)
         assert reading.from_owner and not reading.authenticated
-        assert (
-            "no Authentication-Results from a trusted authserv-id" in reading.extra["auth_reason"]
-        )
-        assert "X-MS-Exchange-Organization-Authas" in reading.extra["auth_reason"]
+        assert "no Authentication-Results from a trusted authserv-id" in reading.auth_reason
+        assert "X-MS-Exchange-Organization-Authas" in reading.auth_reason

@@ -195,7 +195,7 @@ class TestHostileShapes:
         family, n = SHAPES[name]
         reading = read_mail(family(n), ctx, limits=Budget(clock=lambda: 0.0))
         watch.check()
-        assert not reading.extra.get("over_budget"), reading.problem
+        assert not reading.over_budget, reading.problem
 
     @pytest.mark.parametrize("scale", [0.01, 0.1, 0.5])
     def test_every_size_of_every_shape(self, scale: float, ctx: Context, watch: Watch) -> None:
@@ -316,7 +316,7 @@ class TestTimeLimit:
         slow: list[bool] = []
         limits = Budget(clock=FakeClock(0.3), on_slow=lambda: slow.append(True))
         reading = read_mail(hostile_mail.mail(), ctx, limits=limits)
-        assert reading.kind == "unknown" and reading.extra["over_budget"]
+        assert reading.kind == "unknown" and reading.over_budget
         assert reading.problem.startswith("over budget: reading took more than 1 s (in ")
         assert slow == [True], "on_slow is called once"
         decision = judge(reading, config=ctx.config, contacts=ctx.contacts, store=None, now=NOW)
@@ -349,7 +349,7 @@ class TestTimeLimit:
         reading = read_mail(
             hostile_mail.mail(), ctx, limits=Budget(on_slow=lambda: slow.append(True))
         )
-        assert reading.extra.get("over_budget") and "reading took more than" in reading.problem
+        assert reading.over_budget and "reading took more than" in reading.problem
         assert ticks == [1, 1] and slow == [True]
         assert signal.getsignal(signal.SIGPROF) in (signal.SIG_IGN, signal.SIG_DFL)
         signal.raise_signal(signal.SIGPROF)  # a late tick after the reading is harmless

@@ -74,9 +74,6 @@ def reply(
     references: tuple[str, ...] = (),
     answer: str = "yes",
 ) -> Reading:
-    extra: dict[str, Any] = {"references": list(references)}
-    if token:
-        extra["token"] = token
     return Reading(
         kind="reply",
         message_id="<r@x>",
@@ -87,7 +84,8 @@ def reply(
             answer=answer,  # type: ignore[arg-type]
             proof=proof,
         ),
-        extra=extra,
+        token=token or None,
+        references=references,
     )
 
 
@@ -101,7 +99,7 @@ def command(
         command=OwnerCommand(verb=verb, intro_id=intro_id),
         from_owner=owner,
         authenticated=authenticated,
-        extra={"auth_reason": "dkim=fail"},
+        auth_reason="dkim=fail",
     )
 
 

@@ -56,7 +56,7 @@ def request(
         ),
         from_owner=from_owner,
         authenticated=authenticated,
-        extra={"auth_reason": "dkim=fail"},
+        auth_reason="dkim=fail",
     )
 
 

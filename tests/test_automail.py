@@ -214,6 +214,29 @@ class TestBounces:
         assert bounce_info(_load("delayed_dsn_is_not_a_bounce.eml")) is None
 
 
+DSN_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "Final-Recipient: rfc822; ",
+            "Original-Recipient: rfc822;",
+            "Action: failed",
+            "Action: delayed",
+            "Status: 5.1.1",
+            "Status: 4.4.1",
+            "Diagnostic-Code: smtp; 550 no such user",
+            "bob@x.example",
+            "<Carol@Y.example>",
+            "mailer-daemon@mx.example",
+            "\n",
+            "\n\n",
+            " ",
+            ";",
+        ]
+    ),
+    max_size=20,
+).map("".join)
+
+
 class TestNeverRaises:
     @pytest.mark.parametrize(
         "text",
@@ -234,24 +257,48 @@ class TestNeverRaises:
             "The following address failed:\n" + text
         ).encode()
         msg = mailtext.parse_bytes(raw)
-        assert bounce_info(msg) is None or isinstance(bounce_info(msg), Bounce)
+        _assert_bounce_of(bounce_info(msg), raw)
         assert is_auto_reply(msg) is True
 
     @settings(max_examples=200)
     @given(st.binary(max_size=3000))
     def test_random_bytes(self, raw: bytes) -> None:
-        """Any bytes as a mail never make the readers raise."""
+        """Any bytes as a mail never make the readers raise; a bounce read from them
+        names only addresses written in them."""
         msg = mailtext.parse_bytes(raw)
         assert is_auto_reply(msg) in (True, False)
-        assert bounce_info(msg) is None or isinstance(bounce_info(msg), Bounce)
+        _assert_bounce_of(bounce_info(msg), raw)
 
-    @given(st.text(max_size=400))
+    @given(st.one_of(st.text(max_size=400), DSN_TEXT))
     def test_random_delivery_status(self, text: str) -> None:
-        """A garbled delivery-status part never makes bounce_info raise."""
-        raw = (
-            "From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nMIME-Version: 1.0\n"
-            "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
-            "--B\nContent-Type: message/delivery-status\n\n" + text + "\n--B--\n"
-        )
-        msg = mailtext.parse_bytes(raw.encode("utf-8", "surrogateescape"))
-        assert bounce_info(msg) is None or isinstance(bounce_info(msg), Bounce)
+        """A garbled delivery-status part never makes bounce_info raise, and the addresses
+        it reports as failed are written in the mail."""
+        raw = _report(text)
+        _assert_bounce_of(bounce_info(mailtext.parse_bytes(raw)), raw)
+
+    def test_delivery_status_checks_see_bounces(self) -> None:
+        """The fields above make a bounce (the check of its addresses is not vacuous)."""
+        raw = _report("Final-Recipient: rfc822; bob@x.example\nAction: failed\nStatus: 5.1.1\n")
+        found = bounce_info(mailtext.parse_bytes(raw))
+        assert found is not None and found.failed == ("bob@x.example",)
+        _assert_bounce_of(found, raw)
+
+
+def _report(text: str) -> bytes:
+    """A delivery report whose delivery-status part is `text`."""
+    raw = (
+        "From: MAILER-DAEMON@mx.example\nReturn-Path: <>\nMIME-Version: 1.0\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+        "--B\nContent-Type: message/delivery-status\n\n" + text + "\n--B--\n"
+    )
+    return raw.encode("utf-8", "surrogateescape")
+
+
+def _assert_bounce_of(found: Bounce | None, raw: bytes) -> None:
+    """A bounce read from `raw`: the addresses it reports as failed occur in it."""
+    if found is None:
+        return
+    assert isinstance(found, Bounce)
+    written = raw.decode("utf-8", "replace").lower()
+    for address in found.failed:
+        assert address.lower() in written, f"{address!r} is not in the mail"

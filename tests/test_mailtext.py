@@ -384,11 +384,12 @@ class TestNeverRaises:
     @settings(max_examples=200, deadline=None)
     @given(st.binary(max_size=3000))
     def test_random_bytes(self, raw: bytes) -> None:
-        """Headers, addresses and body of any bytes are read without raising."""
+        """Headers, addresses and body of any bytes are read without raising, and every
+        address read is written in the mail."""
         msg = parse_bytes(raw)
         for name in ("From", "To", "Cc", "Reply-To", "Subject", "Message-ID"):
             assert isinstance(header_text(msg, name), str)
-            assert isinstance(address_list(msg, name), tuple)
+            _assert_written(address_list(msg, name), raw)
         assert isinstance(body_text(msg), str)
 
     @settings(max_examples=200, deadline=None)
@@ -405,8 +406,8 @@ class TestNeverRaises:
             mutated[position : position + len(chunk)] = chunk
         msg = parse_bytes(bytes(mutated))
         for name in ("From", "To", "Subject"):
-            header_text(msg, name)
-            address_list(msg, name)
+            assert isinstance(header_text(msg, name), str)
+            _assert_written(address_list(msg, name), bytes(mutated))
         text = body_text(msg)
         assert "\x00" not in text and "\r" not in text
 
@@ -457,7 +458,22 @@ class TestNeverRaises:
         msg = parse_bytes(raw)
         for name in ("From", "To", "Subject"):
             assert isinstance(header_text(msg, name), str)
-            assert isinstance(address_list(msg, name), tuple)
+            _assert_written(address_list(msg, name), raw)
+
+    @pytest.mark.parametrize("raw", SAMPLES[:5])
+    def test_fixture_addresses_pass_the_same_check(self, raw: bytes) -> None:
+        """The fixtures' own From addresses pass the check above (it is not vacuous)."""
+        people = address_list(parse_bytes(raw), "From")
+        assert people and all(p.email for p in people)
+        _assert_written(people, raw)
+
+
+def _assert_written(people: tuple[Person, ...], raw: bytes) -> None:
+    """Every address read from a mail is written in it (in any case)."""
+    written = raw.decode("utf-8", "replace").lower()
+    for person in people:
+        if person.email:
+            assert person.email in written, f"{person.email!r} is not in the mail"
 
 
 class TestRemembered:

@@ -717,8 +717,10 @@ class TestNeverRaises:
             contacts=BOOK,
         )
         assert isinstance(req, IntroRequest)
+        _assert_blurb_of(req, body)
         req2 = request._read_note(body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK)
         assert isinstance(req2, IntroRequest)
+        _assert_blurb_of(req2, body)
 
     @settings(max_examples=300, deadline=None)
     @given(
@@ -768,14 +770,29 @@ class TestNeverRaises:
         """Fragments of real requests, in any order, never make reading fail."""
         body = "".join(parts)
         own = request._Own.of([OWNER], INTRO)
-        request._read_forward(
+        req = request._read_forward(
             forward(body, note=body[:60]),
             "s",
             own=own,
             owner_name="Mara Lindgren",
             contacts=BOOK,
         )
-        request._read_note(body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK)
+        _assert_blurb_of(req, body)
+        note = request._read_note(body, "s", own=own, owner_name="Mara Lindgren", contacts=BOOK)
+        _assert_blurb_of(note, body)
+
+    def test_a_request_passes_the_same_check(self) -> None:
+        """A plain request's blurb is its text (the check above is not vacuous)."""
+        body = "Hi Mara,\n\nplease introduce me to Greta Vogt at Kestrel Bio.\n\nThanks,\nRavi"
+        req = read(forward(body))
+        assert "Greta Vogt" in req.blurb
+        _assert_blurb_of(req, body)
+
+
+def _assert_blurb_of(req: IntroRequest, body: str) -> None:
+    """The blurb passed on is the mail's own text: each of its lines is in the body."""
+    for line in req.blurb.splitlines():
+        assert line.strip() in body, f"{line!r} is not in the mail"
 
 
 class TestReasonPhrasings:

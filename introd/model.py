@@ -184,7 +184,6 @@ class Forward:
     sender: Person | None
     subject: str = ""
     date: str = ""
-    to: tuple[Person, ...] = ()
     # the forwarded message's text (after its header block), as text; may still
     # hold the requester's signature, quoted history and list footers
     body: str = ""

@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from introd.reading import answers, mailtext
-from introd.reading.answers import classify_answer, new_text, read_answer, read_owner_command
+from introd.config import build_config
+from introd.reading import Context, answers, mailtext, read_mail
+from introd.reading.answers import classify_answer, new_text, read_owner_command
+from introd.reading.people import ContactBook
 
 REPLIES = Path(__file__).parent / "data" / "replies"
 
@@ -87,8 +89,25 @@ COMMAND_TEXT = st.lists(
 ).map("".join)
 
 
-def _read(name: str) -> tuple[str, str]:
-    return read_answer(mailtext.parse_bytes((REPLIES / name).read_bytes()))
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    """The engine's reading context: a party's reply is read as it is in `introd run`."""
+    cfg = build_config(
+        {
+            "owner": {"name": "Lisa Balbes", "addresses": ["lisa@balbes.example"]},
+            "reply_address": "intros@balbes.example",
+            "auth": {"trusted_authserv_ids": ["mx.balbes.example"]},
+        },
+        path=tmp_path_factory.mktemp("answers") / "c.yaml",
+        need_servers=False,
+    )
+    return Context(config=cfg, contacts=ContactBook([]), secret=b"s" * 32)
+
+
+def _read(name: str, ctx: Context) -> tuple[str, str]:
+    reading = read_mail((REPLIES / name).read_bytes(), ctx)
+    assert reading.kind == "reply" and reading.answer is not None, reading
+    return reading.answer.text, reading.answer.answer
 
 
 # file, expected answer, a phrase of the new text, a phrase that must be gone
@@ -116,10 +135,10 @@ REPLY_FILES = [
 class TestReplyFiles:
     @pytest.mark.parametrize(("name", "answer", "kept", "gone"), REPLY_FILES)
     def test_reads_answer_of_each_client(
-        self, name: str, answer: str, kept: str, gone: str
+        self, ctx: Context, name: str, answer: str, kept: str, gone: str
     ) -> None:
         """Each client's reply gives its answer, keeps its new words, drops history."""
-        text, word = _read(name)
+        text, word = _read(name, ctx)
         assert word == answer
         assert kept in text
         assert gone not in text
@@ -488,12 +507,14 @@ class TestNeverRaises:
         assert read_owner_command("target: <bob@x.example>") == ("target", None, "bob@x.example")
 
     @given(st.binary(max_size=2000))
-    def test_read_answer_reads_lines_of_the_body(self, raw: bytes) -> None:
-        """Any bytes as a mail: the answer's text is lines of the mail's readable text."""
-        msg = mailtext.parse_bytes(raw)
-        text, word = read_answer(msg)
-        assert word in ("yes", "no", "unclear")
-        _assert_lines_of(_lines(text), _lines(mailtext.body_text(msg)))
+    def test_a_reply_is_read_from_lines_of_its_body(self, ctx: Context, raw: bytes) -> None:
+        """Any bytes as a reply's body: an answer, its text made of the body's lines."""
+        mail = b"From: Tim <tim@x.example>\r\nSubject: Re: hi [intro Q2W3E4]\r\n\r\n" + raw
+        reading = read_mail(mail, ctx)
+        assert reading.kind == "reply" and reading.answer is not None
+        assert reading.answer.answer in ("yes", "no", "unclear")
+        body = mailtext.body_text(mailtext.parse_bytes(mail))
+        _assert_lines_of(_lines(reading.answer.text), _lines(body))
 
 
 def _lines(text: str) -> list[str]:

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from introd.reading.forward import find_forward, nested_forward, parse_people, parse_person
+from introd.reading.forward import find_forward, nested_forward, parse_person
 from introd.reading import forward as forwarding
 from introd.reading.mailtext import body_text, parse_bytes
 from introd.model import Forward, Person
@@ -93,16 +93,6 @@ class TestPeople:
     def test_no_person_in_empty_values(self, value: str) -> None:
         """A value with no name and no address gives None."""
         assert parse_person(value) is None
-
-    def test_parses_recipient_lists(self) -> None:
-        """To lists split on semicolons or on commas between addresses."""
-        people = parse_people('Bo Li <bo@x.example>; "Chan, Mei" <mei@y.example>')
-        assert [p.email for p in people] == ["bo@x.example", "mei@y.example"]
-        assert people[1].name == "Chan, Mei"
-        assert [p.email for p in parse_people("a@x.example, B <b@y.example>")] == [
-            "a@x.example",
-            "b@y.example",
-        ]
 
 
 class TestInlineForwards:

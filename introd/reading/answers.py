@@ -19,10 +19,8 @@ Everything here is pure and never raises on the text of a mail.
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage, Message
 
 from introd.reading.patterns import LazyPattern
-from introd.reading import mailtext
 from introd.reading.addresses import ADDRESS
 from introd.reading.cleaning import SIG_DASHES
 from introd.reading.words import (
@@ -40,7 +38,7 @@ from introd.reading.words import (
 )
 from introd.model import AnswerWord
 
-__all__ = ["classify_answer", "new_text", "read_answer", "read_owner_command", "thanks_in"]
+__all__ = ["classify_answer", "new_text", "read_owner_command", "thanks_in"]
 
 # -- new text -----------------------------------------------------------------
 
@@ -1245,16 +1243,6 @@ def classify_answer(text: str) -> AnswerWord:
         return _judge(first)
     except Exception:
         return "unclear"
-
-
-def read_answer(msg: EmailMessage | Message) -> tuple[str, AnswerWord]:
-    """The new text of a reply and its answer; plain text preferred, HTML-only handled."""
-    try:
-        body = mailtext.body_text(msg)
-    except Exception:
-        body = ""
-    text = new_text(body)
-    return text, classify_answer(text)
 
 
 # -- owner commands ------------------------------------------------------------

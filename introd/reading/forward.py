@@ -15,11 +15,11 @@ from email.message import Message
 
 from introd.reading.patterns import LazyPattern
 from introd.reading.addresses import parse_mailbox
-from introd.reading.mailtext import address_list, body_text, first_address, header_text
+from introd.reading.mailtext import body_text, first_address, header_text
 from introd.reading.words import CLIENT_FOOTERS, FORWARD_MARKER_STEMS, HEADER_LABELS, any_of
 from introd.model import Forward, Person
 
-__all__ = ["find_forward", "nested_forward", "parse_person", "parse_people"]
+__all__ = ["find_forward", "nested_forward", "parse_person"]
 
 MAX_DEPTH = 10
 
@@ -122,23 +122,6 @@ def _parse_person(value: str) -> Person | None:
     if person.email is None:
         return Person(name=name, email=None) if name else None
     return Person(name=name, email=person.email)
-
-
-def parse_people(value: str) -> tuple[Person, ...]:
-    """Every person in a To/Cc header value of a forward block."""
-    try:
-        value = _unmailto(_INVISIBLE.sub("", value).replace("\u00a0", " "))
-        if ";" in value:
-            pieces = value.split(";")
-        else:
-            # split on commas that follow an address (names may hold commas)
-            pieces = re.split(r"(?<=[>\w.])\s*,\s*(?=[^,]*@|[\"'])", value)
-            if len(pieces) == 1 and EMAIL.search(value) is None:
-                pieces = [value]
-        people = [parse_person(piece) for piece in pieces if piece.strip()]
-        return tuple(p for p in people if p is not None)
-    except Exception:
-        return ()
 
 
 # -- lines and header blocks -------------------------------------------------
@@ -437,7 +420,6 @@ class _Inline:
     sender: Person | None
     subject: str
     date: str
-    to: tuple[Person, ...]
     body: str
     style: str
 
@@ -447,7 +429,6 @@ class _Inline:
             sender=self.sender,
             subject=self.subject,
             date=self.date,
-            to=self.to,
             body=self.body,
             style=self.style,
             depth=depth,
@@ -474,7 +455,6 @@ def _inline(text: str, attribution: bool = True) -> _Inline | None:
             sender=parse_person(fields.get("from", "")),
             subject=fields.get("subject", "").strip(),
             date=fields.get("date", "").strip(),
-            to=parse_people(fields.get("to", "")),
             body=_join(body_raw),
             style=_style(block.marker),
         )
@@ -493,7 +473,6 @@ def _inline(text: str, attribution: bool = True) -> _Inline | None:
         sender=sender,
         subject="",
         date="",
-        to=(),
         body=_join(_dequote(body_raw, 0)),
         style="attribution",
     )
@@ -552,7 +531,6 @@ def _from_message(inner: Message, note: str, depth: int) -> Forward:
         sender=first_address(inner, "From"),
         subject=header_text(inner, "Subject"),
         date=header_text(inner, "Date"),
-        to=address_list(inner, "To"),
         body=body_text(inner).strip("\n"),
         style="rfc822",
         depth=depth,

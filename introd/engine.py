@@ -19,7 +19,7 @@ from .budget import Budget
 from .config import Config
 from .reading.people import ContactBook
 from .exceptions import TemplateError, UsageError
-from .judge import COMMAND_STATES, delegate_conflict, judge, placement, proven_bounce
+from .judge import COMMAND_STATES, delegate_conflict, judge, placement
 from .reading.language import guess_language
 from .model import ACTIVE_STATES, Candidate, Decision, Forward, IntroRequest, Person, Reading
 from .reading import Context, read_mail, set_aside
@@ -184,7 +184,7 @@ class Engine:
         if reading.kind == "owner_command" and decision.rule in REFUSED_COMMAND_RULES:
             self.refuse_command(reading, decision, now)
         if reading.kind == "bounce" and decision.rule == RuleName.BOUNCE:
-            self._bounced(reading, now)
+            self._bounced(reading, decision, now)
         if reading.kind == "reply" and decision.rule == RuleName.INTRO_ENDED:
             self._late_answer(reading, decision, now)
         intro_id = (reading.answer.intro_id if reading.answer else None) or reading.intro_id
@@ -830,14 +830,13 @@ class Engine:
         return intro.id
 
     # -- bounces ------------------------------------------------------------------
-    def _bounced(self, reading: Reading, now: datetime) -> None:
-        """A proven bounce (see ``proven_bounce``): its failed recipients are marked in
-        their active intros, and the owner told once per address."""
-        proof = proven_bounce(reading, self.store)
-        if proof is None:
+    def _bounced(self, reading: Reading, decision: Decision, now: datetime) -> None:
+        """A proven bounce (``Decision.bounced``, see ``judge.proven_bounce``): its failed
+        recipients are marked in their active intros, and the owner told once per address."""
+        bounced = decision.bounced
+        if bounced is None:
             return
-        row, failed = proof
-        for address in failed:
+        for address in bounced.failed:
             address = address.lower()
             for intro in self.store.intros(party=address):
                 if intro.state in ACTIVE_STATES:
@@ -849,7 +848,7 @@ class Engine:
                 address,
                 (reading.bounce.reason if reading.bounce else "") or "bounced",
                 now,
-                intro_id=row.intro_id,
+                intro_id=bounced.intro_id,
             )
 
     def notify_failure(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from .config import Config
-from .model import ACTIVE_STATES, Decision, Kind, Reading, Role
+from .model import ACTIVE_STATES, Bounced, Decision, Kind, Reading, Role
 from .policy import SENDER_RULES, Situation, StateView, decide, not_owner, unauthenticated
 from .reading.people import ContactBook
 from .rules import RuleName
@@ -87,19 +87,23 @@ def judge(
 
 
 def _judge_bounce(reading: Reading, store: StateView | None) -> Decision:
-    failed = reading.failed_addresses
-    if store is not None:
-        proof = proven_bounce(reading, store)
-        if proof is None:
-            return Decision(
-                action="ignore",
-                rule=RuleName.BOUNCE_UNPROVEN,
-                detail="a delivery report that returns no mail introd sent to "
-                "the addresses it names; it changes nothing",
-            )
-        failed = proof[1]
+    if store is None:
+        detail = "delivery failure for " + ", ".join(reading.failed_addresses)
+        return Decision(action="ignore", rule=RuleName.BOUNCE, detail=detail)
+    proof = proven_bounce(reading, store)
+    if proof is None:
+        return Decision(
+            action="ignore",
+            rule=RuleName.BOUNCE_UNPROVEN,
+            detail="a delivery report that returns no mail introd sent to "
+            "the addresses it names; it changes nothing",
+        )
+    row, failed = proof
     return Decision(
-        action="ignore", rule=RuleName.BOUNCE, detail="delivery failure for " + ", ".join(failed)
+        action="ignore",
+        rule=RuleName.BOUNCE,
+        detail="delivery failure for " + ", ".join(failed),
+        bounced=Bounced(intro_id=row.intro_id, failed=failed),
     )
 
 

@@ -116,6 +116,16 @@ class OwnerCommand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Bounced:
+    """The mail introd sent that a bounce returns, as the bounce proved it."""
+
+    # the intro that mail was about (None for mail about no intro, a digest say)
+    intro_id: str | None
+    # the failed addresses the bounce names that the mail went to
+    failed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
     action: Action
     rule: RuleName
@@ -124,6 +134,8 @@ class Decision:
     # the party a reply proved it answers for (token, or a reference to a mail introd
     # sent that party); None for any other mail and for a reply that proves nothing
     role: Role | None = None
+    # what a proven bounce returns; None for any other mail and an unproven bounce
+    bounced: Bounced | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"action": self.action, "rule": self.rule, "detail": self.detail}

@@ -29,6 +29,7 @@ from .engine import (
 )
 from .exceptions import UsageError
 from .model import Person
+from .rules import RuleName
 from .state import IntroRow
 from .render import (
     OWNER_TEMPLATES,
@@ -315,7 +316,7 @@ def _review_situations(cfg: Config) -> Iterator[Situation]:
         "ambiguous_target with candidates",
         target_name="Sarah Chen",
         target_email=None,
-        rule="ambiguous_target",
+        rule=RuleName.AMBIGUOUS_TARGET,
         blurb="Hi Lisa,\n\nCould you introduce me to Sarah Chen? I would like to ask her "
         "about polymer recycling.\n\nTim",
         detail="'Sarah Chen' matches 2 contacts",
@@ -333,19 +334,19 @@ def _review_situations(cfg: Config) -> Iterator[Situation]:
         "unknown_target without an address",
         target_name="Mr. Halvorsen",
         target_email=None,
-        rule="unknown_target",
+        rule=RuleName.UNKNOWN_TARGET,
         detail="no address known for 'Mr. Halvorsen'",
         review_reason="I have no address for the person named",
     )
     yield s(
         "unclear_answer",
-        rule="unclear_answer",
+        rule=RuleName.UNCLEAR_ANSWER,
         detail="the target answered twice without a clear yes or no",
         review_reason="an answer was unclear twice",
     )
     yield s(
         "review_all, no reason, no blurb",
-        rule="review_all",
+        rule=RuleName.REVIEW_ALL,
         detail="",
         review_reason="you asked to see every request",
         reason=None,

@@ -16,7 +16,16 @@ import pytest
 
 from introd.config import RULE_DEFAULTS, Config, build_config
 from introd.judge import judge, placement
-from introd.model import Answer, AnswerWord, IntroRequest, OwnerCommand, Person, Reading, Role
+from introd.model import (
+    Answer,
+    AnswerWord,
+    Bounced,
+    IntroRequest,
+    OwnerCommand,
+    Person,
+    Reading,
+    Role,
+)
 from introd.policy import RULES, StateView
 from introd.rules import RuleName
 from introd.state import FollowupRow, IntroRow, OutboxRow, PartyRow
@@ -433,6 +442,8 @@ class TestOtherMail:
             bounce((OPTIN_TO_BOB,)), config=config(tmp_path), contacts=None, store=state, now=NOW
         )
         assert (proven.rule, proven.detail) == ("bounce", f"delivery failure for {BOB}")
+        # what the engine acts on, proved once
+        assert proven.bounced == Bounced(intro_id="AB12CD", failed=(BOB,))
         unproven = bounce(("<never-sent@x>",))
         assert decide(unproven, config(tmp_path), state) == ("ignore", "bounce_unproven")
         assert decide(unproven, config(tmp_path), None) == ("ignore", "bounce")

@@ -451,3 +451,46 @@ class TestReadRequester:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert _recipients(msg, "To") == ["tim@example.test"]  # type: ignore[arg-type]
         assert not msg["To"].defects
+
+
+class TestOnePatternEverywhere:
+    """Every reader finds addresses in text with addresses.ADDRESS, which accepts the
+    Unicode letters RFC 6532 allows, as the mailbox routine always did. The readers of
+    running text used an ASCII-only pattern: they missed such an address, or took a
+    fragment of it ("rgen@mueller.example" out of "jürgen@mueller.example")."""
+
+    UNICODE = "jürgen@mueller.example"
+
+    def test_the_pattern_takes_the_whole_address(self) -> None:
+        """A search finds the whole address, never a tail of its local part."""
+        found = addresses.ADDRESS.search(f"write to {self.UNICODE} today")
+        assert found is not None and found.group(0) == self.UNICODE
+        assert addresses.holds_address(f"Jürgen ({self.UNICODE})")
+        assert not addresses.holds_address("Jürgen @ Mueller")
+
+    def test_a_mailbox_and_a_line_of_text_agree(self) -> None:
+        """The header routine and the text readers read the same address."""
+        person = parse_mailbox(f"Jürgen Müller <{self.UNICODE}>")
+        assert person is not None and person.email == self.UNICODE
+
+    def test_owner_command_target(self) -> None:
+        """'target: <address>' names the whole Unicode address."""
+        from introd.reading.answers import read_owner_command
+
+        assert read_owner_command(f"target: {self.UNICODE}") == ("target", None, self.UNICODE)
+
+    def test_a_bare_address_in_a_request_note(self) -> None:
+        """A bare address on its own line is the whole address, not its ASCII tail."""
+        from introd.reading.request import _person_spec
+
+        assert _person_spec(self.UNICODE) == (None, self.UNICODE, None)
+
+    def test_a_bounce_names_the_whole_failed_address(self) -> None:
+        """A bounce's text names the Unicode address that failed."""
+        from introd.reading.automail import _addresses
+
+        assert _addresses(f"<{self.UNICODE}>: user unknown") == [self.UNICODE]
+
+    def test_a_name_holding_such_an_address_is_no_name(self) -> None:
+        """A display name that is a Unicode address is dropped, as an ASCII one is."""
+        assert clean_name(self.UNICODE) is None

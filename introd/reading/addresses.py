@@ -16,6 +16,10 @@ be the same everywhere:
   joined, control characters removed); what comes out can go into a template or an
   outgoing header as it is.
 
+- **One address pattern**, :data:`ADDRESS`, for every reader that finds an address in
+  text (a note, an owner's command, a bounce, a display name): the same characters are
+  accepted there as in a mailbox, Unicode letters included (RFC 6532).
+
 The scanner is one pass over the text (nested comments by a depth counter, quotes to
 their end), so hostile headers with thousands of comments or quotes cost linear time.
 Pure functions; nothing here raises on any input.
@@ -29,16 +33,23 @@ from introd.reading.patterns import LazyPattern
 from introd.model import Person
 from introd.reading.names import clean_name
 
-__all__ = ["ADDRESS", "parse_mailbox", "parse_mailboxes"]
+__all__ = ["ADDRESS", "BRACKETED_ADDRESS", "holds_address", "parse_mailbox", "parse_mailboxes"]
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-# an address in running text: atext local part, a domain of two labels or more
-ADDRESS = LazyPattern(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@" + _LABEL + r"(?:\." + _LABEL + r")+")
-# an address as a mailbox's addr-spec: the same, with Unicode letters allowed (RFC 6532),
-# and a one-label domain (user@localhost) accepted between angle brackets
-_SPEC = LazyPattern(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_SPEC_BRACKETED = LazyPattern(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*")
+# the characters of a local part: atext, with the Unicode letters RFC 6532 allows
+_ATEXT = r"[\w.!#$%&'*+/=?^`{|}~-]"
+# The one address pattern, for every reader: a local part, "@", a domain of two labels or
+# more (Unicode letters allowed in both). It starts only where a run of address
+# characters starts and never backtracks into it, so a search costs linear time on long
+# lines without an address.
+ADDRESS = LazyPattern(rf"(?<!{_ATEXT}){_ATEXT}++@[\w-]++(?:\.[\w-]++)+")
+# the same between angle brackets, where a one-label domain (user@localhost) is accepted
+BRACKETED_ADDRESS = LazyPattern(rf"(?<!{_ATEXT}){_ATEXT}++@[\w-]++(?:\.[\w-]++)*")
 _MAX_VALUE = 4000
+
+
+def holds_address(text: str) -> bool:
+    """Whether a text (a display name, a line) holds an e-mail address."""
+    return "@" in text and ADDRESS.search(text) is not None
 
 
 # -- mailboxes ----------------------------------------------------------------------------
@@ -132,14 +143,14 @@ def _spec(value: str, *, bracketed: bool) -> str | None:
     if bracketed and ":" in value:  # obsolete route: <@relay.example:user@host>
         value = value.rsplit(":", 1)[1]
     value = "".join(value.split()).strip(".")
-    pattern = _SPEC_BRACKETED if bracketed else _SPEC
+    pattern = BRACKETED_ADDRESS if bracketed else ADDRESS
     if not pattern.fullmatch(value) or ".." in value or value.startswith("."):
         return None
     return value.lower()
 
 
 def _specs_in(value: str) -> set[str]:
-    return {m.group(0).strip(".").lower() for m in _SPEC.finditer(value)}
+    return {m.group(0).strip(".").lower() for m in ADDRESS.finditer(value)}
 
 
 def _mailbox(tokens: list[tuple[int, str]]) -> Person | None:

@@ -1258,10 +1258,9 @@ _VERB_LINE = LazyPattern(
     re.IGNORECASE,
 )
 _PICK_LINE = LazyPattern(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
-_ADDRESS = ADDRESS.pattern
 _ADDRESS_LINE = LazyPattern(
     r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
-    r"(?:mailto:)?(" + _ADDRESS + r")\s*>?\s*[.]?\s*$",
+    r"(?:mailto:)?(" + ADDRESS.pattern + r")\s*>?\s*[.]?\s*$",
     re.IGNORECASE,
 )
 

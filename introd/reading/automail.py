@@ -184,7 +184,6 @@ def _is_auto_reply(msg: Message) -> bool:
 
 # -- bounces ------------------------------------------------------------------
 
-_ADDRESS = ADDRESS
 _TOKEN_SPLIT = LazyPattern(r"[\s<>()\[\],;:\"']+")
 
 
@@ -193,7 +192,7 @@ def _addresses(text: str) -> list[str]:
     found: list[str] = []
     for token in _TOKEN_SPLIT.split(text):
         token = token.strip(".")
-        if "@" in token and _ADDRESS.fullmatch(token):
+        if "@" in token and ADDRESS.fullmatch(token):
             address = token.lower()
             if address not in found:
                 found.append(address)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from email.message import Message
 
 from introd.reading.patterns import LazyPattern
-from introd.reading.addresses import parse_mailbox
+from introd.reading.addresses import ADDRESS, parse_mailbox
 from introd.reading.mailtext import body_text, first_address, header_text
 from introd.reading.words import CLIENT_FOOTERS, FORWARD_MARKER_STEMS, HEADER_LABELS, any_of
 from introd.model import Forward, Person
@@ -32,9 +32,6 @@ _QUOTE_PREFIX = LazyPattern(r"^(?:[ \t]*>)+[ \t]?")
 _BOLD_LABEL = LazyPattern(r"^\*{1,2}([^*:：\n]{1,40}?)\s*[:：]\s*\*{1,2}")
 _BOLD_LABEL_INNER = LazyPattern(r"^\*{1,2}([^*:：\n]{1,40}?)\*{1,2}\s*[:：]")
 _LABEL_LINE = LazyPattern(r"^([^\W\d_][^:：<>@\n]{0,38}?)\s*[:：]\s*(.*)$")
-# starts only where a run of address characters starts, and never backtracks
-# into it: linear time on long lines without an address
-EMAIL = LazyPattern(r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]++@[\w-]++(?:\.[\w-]++)+")
 _MAX_VALUE = 1000
 _RULE = LazyPattern(r"^[-_=~*]{5,}$")
 _DASHED = LazyPattern(r"^([-=_~*]{2,})\s*([^-=_~*].*?)\s*([-=_~*]{2,})$")
@@ -358,7 +355,7 @@ def _find_attribution(lines: list[_Line]) -> tuple[int, int, Person] | None:
             if _header(joined) is not None:
                 continue
             value = _unmailto(joined)
-            match = EMAIL.search(value)
+            match = ADDRESS.search(value)
             if match is None:
                 continue
             if not any(lines[k].text for k in range(end, min(end + 3, len(lines)))):

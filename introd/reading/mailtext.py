@@ -182,7 +182,9 @@ def address_list(msg: Message, name: str) -> tuple[Person, ...]:
 # "Name" <addr>, Name <addr> (letters, digits, spaces, ' and - only), <addr> or addr.
 # Most headers are one of these; they skip the email package's full address parser, by
 # far the costliest part of reading a mail's headers. Anything else (lists, comments,
-# encoded words, escapes, odd characters) still goes through it.
+# encoded words, escapes, odd characters, non-ASCII addresses) still goes through it, and
+# so through the one address routine (introd.reading.addresses): this is a gate to a
+# shortcut, ASCII only on purpose, not a second idea of what an address is.
 _ATOM_ADDRESS = (
     r"[A-Za-z0-9][A-Za-z0-9._+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"

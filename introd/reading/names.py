@@ -25,7 +25,6 @@ _BETWEEN_WORDS = LazyPattern(r"[ \t\r\n]*")
 _SPACES = LazyPattern(r"\s+")
 _SURROGATES = LazyPattern("[\ud800-\udfff]")
 # an address inside a name: any @ between word characters and a dotted domain
-_HOLDS_ADDRESS = LazyPattern(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "„": "“", "«": "»", "‘": "’", "‹": "›"}
 _MAX_NAME = 100
 # a name that is already clean: ASCII words joined by single spaces, dots or hyphens; every
@@ -124,6 +123,13 @@ def _strip_quotes(name: str) -> str:
     return name.replace("\\", "")
 
 
+def _holds_address(text: str) -> bool:
+    # imported here: the address routine itself builds on clean_name
+    from introd.reading.addresses import holds_address
+
+    return holds_address(text)
+
+
 def clean_name(value: str | None) -> str | None:
     """A display name fit for a template or a header, or None when nothing is left of it
     or it is (or holds) an address."""
@@ -143,7 +149,7 @@ def clean_name(value: str | None) -> str | None:
         text = _SPACES.sub(" ", text).strip()
     except Exception:
         return None
-    if not text or "@" in text and _HOLDS_ADDRESS.search(text):
+    if not text or "@" in text and _holds_address(text):
         return None
     if len(text) > _MAX_NAME:
         cut = text[:_MAX_NAME].rsplit(" ", 1)[0]

@@ -13,11 +13,11 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
+from .addresses import ADDRESS, BRACKETED_ADDRESS
 from .patterns import LazyPattern
 from .people import Contact, ContactBook, Mention, compact, company_key, distinct, fold, name_tokens
 from .asks import ANY_CUE, PASS_ON, Named, find_ask, find_reason, leading_name
 from .cleaning import (
-    ADDRESS,
     FOOTER,
     GREETING,
     NAME_GREETING,
@@ -76,12 +76,13 @@ _NOTE_FOR = LazyPattern(
 )
 _ARROW = LazyPattern(r"\s*(?:→|->|=>|⇒|➔|➜|➡|-->|—>|>>)\s*")
 _SPEC = LazyPattern(
-    r"^\s*(?P<name>[^<>\[\]()\n]*?)\s*[<\[(]\s*(?:mailto:)?(?P<addr>[^<>\[\]()\s]+@[^<>\[\]()\s]+)"
-    r"\s*[>\])]\s*[.,;]?\s*$"
+    r"^\s*(?P<name>[^<>\[\]()\n]*?)\s*[<\[(]\s*(?:mailto:)?(?P<addr>"
+    + BRACKETED_ADDRESS.pattern
+    + r")\s*[>\])]\s*[.,;]?\s*$"
 )
 _EMBEDDED_SPEC = LazyPattern(
     r"(?P<name>(?:[^\W\d_][\w'’.-]*[ \t]+){0,4}?)[<\[(](?:mailto:)?"
-    r"(?P<addr>[^<>\[\]()\s@]+@[^<>\[\]()\s]+)[>\])]"
+    r"(?P<addr>" + BRACKETED_ADDRESS.pattern + r")[>\])]"
 )
 _PHONE = LazyPattern(r"^[\s+()\d./-]{7,}$|(?:tel|phone|mobile|fax|cell)\b", re.I)
 

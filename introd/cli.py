@@ -212,6 +212,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "rule": r.rule,
                     "outcome": outcome(r),
                     "snoozed_until": r.snoozed_until.isoformat() if r.snoozed_until else None,
+                    "suggested": (r.suggested or {}).get("email"),
+                    "suggested_in": (r.suggested_by or {}).get("intro_id"),
                 }
                 for r in rows
             ],
@@ -229,9 +231,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         state = f"{r.state}, {outcome(r)}" if outcome(r) else r.state
         if r.state == "snoozed" and r.snoozed_until:
             state = f"snoozed {r.snoozed_until:%Y-%m-%d}"
+        suggests = f" (suggests {r.suggested.get('email')})" if r.suggested else ""
         print(
             f"{r.id:<7} {state:<19} {age:>4}d  {r.requester_email or r.requester_name or '?'}"
-            f" -> {r.target_email or r.target_name or '(nobody specific)'}"
+            f" -> {r.target_email or r.target_name or '(nobody specific)'}{suggests}"
         )
     return EXIT_OK
 
@@ -271,6 +274,19 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"  snoozed   the target asked to be asked again later; {asked} them again on "
             f"{intro.snoozed_until:%Y-%m-%d %H:%M} UTC"
         )
+    if intro.suggested:
+        person = f"{intro.suggested.get('name') or ''} <{intro.suggested.get('email')}>".strip()
+        made = [e["new_intro"] for e in store.events(intro.id) if e.get("new_intro")]
+        then = (
+            f"approved: intro {made[0]}"
+            if made
+            else ("approve to ask them instead" if intro.state == "review" else "not asked")
+        )
+        print(f"  suggested {person} by the target; {then}")
+    if intro.suggested_by:
+        by = intro.suggested_by
+        who = f"{by.get('name') or ''} <{by.get('email') or '?'}>".strip()
+        print(f"  suggested by {who}, the target of intro {by.get('intro_id')}")
     for role, p in store.parties(intro.id).items():
         print(
             f"  {role:<9} {p.status}"

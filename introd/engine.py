@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from .reading import answers, snooze
+from .reading import answers, snooze, suggestion
 from . import tokens
 from .budget import Budget
 from .config import Config
@@ -282,13 +282,26 @@ class Engine:
         self.store.update_party(intro.id, role, status="asked", asked_at=now, optin_message_id=mid)
         self.store.add_event(intro.id, "optin_sent", now, role=role)
 
-    def _ask_owner(self, intro: IntroRow, now: datetime, *, rule: str, detail: str) -> None:
+    def _ask_owner(
+        self,
+        intro: IntroRow,
+        now: datetime,
+        *,
+        rule: str,
+        detail: str,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         self._mail(
             "review",
             intro,
             "owner",
             now,
-            extra={"rule": rule, "detail": detail, "review_reason": _review_reason(rule, detail)},
+            extra={
+                "rule": rule,
+                "detail": detail,
+                "review_reason": _review_reason(rule, detail),
+                **(extra or {}),
+            },
         )
         self.store.add_event(intro.id, "review_requested", now, rule=rule)
 
@@ -319,8 +332,9 @@ class Engine:
             intro.requester_email if role == "requester" else intro.target_email, ans.text
         )
         other = "target" if role == "requester" else "requester"
-        if role == "target" and ans.answer != "yes" and self._snooze(intro, ans.text, now):
-            return intro.id
+        if role == "target" and ans.answer != "yes":
+            if self._suggestion(intro, ans.text, now) or self._snooze(intro, ans.text, now):
+                return intro.id
         if ans.answer == "yes":
             self.store.update_party(intro.id, role, status="yes", answered_at=now)
             if role == "requester":
@@ -362,6 +376,125 @@ class Engine:
                     detail=f"the {role} answered twice without a clear yes or no",
                 )
         return intro.id
+
+    # -- "not me, but ask Jane Roe <jane@...>" -------------------------------------------
+    def _suggestion(self, intro: IntroRow, text: str, now: datetime) -> bool:
+        """A target's answer that names someone else instead of them goes to the owner as
+        a review with that person, who is mailed only if the owner approves; whether it
+        did. The address comes from the target's own new text only, and is never the
+        owner's, a delegate's, introd's own, the requester's or the target's."""
+        if intro.state != "awaiting":
+            return False
+        cfg = self.config
+        excluded = [
+            *cfg.owner.addresses,
+            *cfg.owner.delegates,
+            cfg.intro_address,
+            cfg.reply_address,
+            str(cfg.from_address.addr_spec),
+            intro.requester_email or "",
+            intro.target_email or "",
+            str((intro.suggested_by or {}).get("email") or ""),
+        ]
+        person = suggestion.suggested_person(text, excluded=excluded)
+        if person is None or not person.email:
+            return False
+        if not person.name:
+            contact = self.contacts.by_email(person.email)
+            person = Person(name=contact.name if contact else None, email=person.email)
+        detail = "the target is not the right person and suggests someone else"
+        self.store.update_party(intro.id, "target", status="no", answered_at=now)
+        self.store.update_intro(
+            intro.id,
+            now,
+            state="review",
+            expires=None,
+            rule=RuleName.SUGGESTED_TARGET,
+            action="review",
+            detail=detail,
+            suggested=person.as_json(),
+        )
+        self.store.add_event(intro.id, "state_changed", now, state="review")
+        self.store.add_event(intro.id, "suggestion_received", now, role="target")
+        log.info("suggestion_received", intro_id=intro.id)
+        self._ask_owner(
+            self._intro(intro.id),
+            now,
+            rule=RuleName.SUGGESTED_TARGET,
+            detail=detail,
+            extra={"suggestion_excerpt": _excerpt(text, 400)},
+        )
+        return True
+
+    def _approve_suggestion(
+        self, intro: IntroRow, now: datetime, *, by: str | None, address: str | None
+    ) -> str:
+        """The owner approves the target's suggestion (or gives another address): a new
+        intro from the same requester, reason and request to that person, who gets the
+        usual opt-in ask; the first intro ends as the target's no, without more mail.
+        Returns the new intro's id."""
+        suggested = intro.suggested or {}
+        email = (address or str(suggested.get("email") or "")).strip().lower()
+        if "@" not in email:
+            raise UsageError(f"intro {intro.id} has no suggested address: approve ID --target")
+        contact = self.contacts.by_email(email)
+        if contact is not None and getattr(contact, "introductions", "ask") == "never":
+            raise UsageError(f"{email} asked never to be introduced (contacts)")
+        if email in (intro.requester_email, *self.config.owner.addresses):
+            raise UsageError(f"{email} cannot be the person introduced in {intro.id}")
+        if by and by in self.config.owner.delegates and by in (intro.requester_email, email):
+            raise UsageError(f"{by} is a party of intro {intro.id}; only the owner can approve it")
+        name = suggested.get("name") if not address else None
+        new_id = self._unique_id()
+        self.store.insert_intro(
+            id=new_id,
+            state="awaiting",
+            created=now,
+            updated=now,
+            expires=now + self.config.expire_after,
+            requester_name=intro.requester_name,
+            requester_email=intro.requester_email,
+            target_name=name or (contact.name if contact else None),
+            target_email=email,
+            reason=intro.reason,
+            blurb=intro.blurb,
+            subject=intro.subject,
+            source_message_id=None,
+            rule=RuleName.SUGGESTED_TARGET,
+            action="accept",
+            detail=f"suggested by the target of intro {intro.id}, approved",
+            candidates=[],
+            forwarded_by=intro.forwarded_by,
+            optin_order=self.config.optin_order,
+            suggested_by={
+                "name": intro.target_name,
+                "email": intro.target_email,
+                "intro_id": intro.id,
+            },
+        )
+        self.store.add_event(
+            new_id,
+            "request_received",
+            now,
+            rule=RuleName.SUGGESTED_TARGET,
+            action="accept",
+            detail=f"suggested in intro {intro.id}",
+        )
+        self.store.add_event(
+            intro.id, "suggestion_approved", now, by=by or "shell", new_intro=new_id
+        )
+        self._end(intro, "declined_by_target", now)
+        log.info("suggestion_approved", intro_id=intro.id, new_intro_id=new_id)
+        self._start_optins(self._intro(new_id), now)
+        return new_id
+
+    def _decline_suggestion(self, intro: IntroRow, now: datetime) -> None:
+        """The owner declines the suggestion: the target's no stands, with its usual mail."""
+        self.store.add_event(intro.id, "suggestion_declined", now)
+        log.info("suggestion_declined", intro_id=intro.id)
+        self._end(intro, "declined_by_target", now)
+        self._mail("declined_by_target", intro, "requester", now)
+        self._mail("thanks_target", intro, "target", now)
 
     # -- "not now, maybe in March" -----------------------------------------------------
     def _snooze(self, intro: IntroRow, text: str, now: datetime) -> bool:
@@ -648,6 +781,15 @@ class Engine:
             verb=verb,
             by_delegate=bool(by and by in self.config.owner.delegates),
         )
+        if intro.state == "review" and intro.rule == RuleName.SUGGESTED_TARGET and intro.suggested:
+            if verb in ("approve", "target"):
+                address = argument if verb == "target" else None
+                return self._approve_suggestion(intro, now, by=by, address=address)
+            if verb == "decline":
+                self._decline_suggestion(intro, now)
+                return intro.id
+            if verb == "pick":
+                raise UsageError(f"intro {intro.id} has no candidates to pick from")
         if verb in ("pick", "target"):
             self._choose_target(intro, verb, argument, now)
             verb = "approve"
@@ -1215,6 +1357,8 @@ def render_context(
         Candidate(name=c["name"], email=c.get("email"), company=c.get("company"))
         for c in (intro.candidates if intro else [])
     ]
+    suggested = intro.suggested if intro else None
+    suggested_by = intro.suggested_by if intro else None
     ctx: dict[str, Any] = {
         "owner": Person(name=config.owner.name, email=config.owner.email),
         "requester": party(config, intro, "requester"),
@@ -1232,6 +1376,14 @@ def render_context(
         "rule": intro.rule if intro else None,
         "detail": intro.detail if intro else None,
         "review_reason": "",
+        # the person the target suggested instead of them (review), and on the intro
+        # started from it, that target (optin_requester)
+        "suggestion": Person(name=suggested.get("name"), email=suggested.get("email"))
+        if suggested
+        else None,
+        "suggested_by": Person(name=suggested_by.get("name"), email=suggested_by.get("email"))
+        if suggested_by
+        else None,
     }
     ctx.update(extra or {})
     return ctx
@@ -1333,6 +1485,7 @@ _REVIEW_REASONS: dict[str, str] = {
     RuleName.UNKNOWN_REQUESTER: "the person asking is not in your contacts",
     RuleName.REVIEW_ALL: "you asked to see every request",
     RuleName.UNCLEAR_ANSWER: "an answer was unclear twice",
+    RuleName.SUGGESTED_TARGET: "the person asked is not the right one and suggests someone else",
 }
 
 

@@ -98,6 +98,9 @@ VARIABLES = (
     "introduction_subject",
     "owner_text",
     "snoozed_at",
+    "suggestion",
+    "suggestion_excerpt",
+    "suggested_by",
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 _TAG = re.compile(r"\s*\[intro [A-Za-z0-9]+\]")

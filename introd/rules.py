@@ -51,6 +51,9 @@ class RuleName(StrEnum):
     FOLLOWUP_ANSWER = "followup_answer"
     # an intro sent to review after a second unclear answer
     UNCLEAR_ANSWER = "unclear_answer"
+    # the target named someone else instead of them: the owner decides (and, approving,
+    # starts the intro to that person)
+    SUGGESTED_TARGET = "suggested_target"
 
     # -- owner commands --
     OWNER_COMMAND = "owner_command"

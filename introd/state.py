@@ -141,6 +141,15 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE intros ADD COLUMN snoozed_until TEXT
     """,
     ),
+    # "not me, but ask Jane": the person a target suggests (JSON {"name", "email"}), and
+    # on the intro the owner started from it, who suggested them (and in which intro)
+    (
+        "007_suggestions",
+        """
+    ALTER TABLE intros ADD COLUMN suggested TEXT;
+    ALTER TABLE intros ADD COLUMN suggested_by TEXT
+    """,
+    ),
 ]
 
 # the clock going back by more than this is a jump, not the skew between two runs
@@ -222,12 +231,19 @@ class IntroRow:
     forwarded_by: list[dict[str, Any]] = field(default_factory=list)
     # state `snoozed`: when the target is asked again (kept after, for `introd show`)
     snoozed_until: datetime | None = None
+    # the person the target suggested instead of themselves, for the owner to approve
+    suggested: dict[str, Any] | None = None
+    # on an intro started from a suggestion: who suggested the target, and where
+    # ({"name", "email", "intro_id"})
+    suggested_by: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> IntroRow:
         d = _with_times(row, "created", "updated", "expires", "snoozed_until")
         d["candidates"] = json.loads(d["candidates"] or "[]")
         d["forwarded_by"] = json.loads(d.get("forwarded_by") or "[]")
+        for key in ("suggested", "suggested_by"):
+            d[key] = json.loads(d[key]) if d.get(key) else None
         return cls(**d)
 
 
@@ -507,6 +523,9 @@ class Store:
         fields["candidates"] = json.dumps(fields.get("candidates") or [])
         if "forwarded_by" in fields:
             fields["forwarded_by"] = json.dumps(fields["forwarded_by"] or [])
+        for key in ("suggested", "suggested_by"):
+            if fields.get(key) is not None:
+                fields[key] = json.dumps(fields[key])
         for key in ("created", "updated", "expires"):
             if isinstance(fields.get(key), datetime):
                 fields[key] = iso(fields[key])
@@ -518,6 +537,9 @@ class Store:
         fields = dict(fields)
         if "candidates" in fields:
             fields["candidates"] = json.dumps(fields["candidates"])
+        for key in ("suggested", "suggested_by"):
+            if fields.get(key) is not None:
+                fields[key] = json.dumps(fields[key])
         for key, value in list(fields.items()):
             if isinstance(value, datetime):
                 fields[key] = iso(value)
@@ -835,6 +857,8 @@ class Store:
                 "detail": None,
                 "candidates": "[]",
                 "forwarded_by": "[]",
+                "suggested": None,
+                "suggested_by": None,
             }
             if r.requester_email == address:
                 fields.update(requester_email="forgotten", requester_name=None)
@@ -854,6 +878,12 @@ class Store:
             "UPDATE intros SET forwarded_by = '[]' WHERE instr(lower(forwarded_by), ?)",
             (json.dumps(address),),
         )
+        # someone who was only suggested, or only suggested someone else
+        for column in ("suggested", "suggested_by"):
+            self._exec(
+                f"UPDATE intros SET {column} = NULL WHERE instr(lower({column}), ?)",
+                (json.dumps(address),),
+            )
         self._exec("DELETE FROM notices WHERE address LIKE ?", (f"%{address}",))
         self._exec("DELETE FROM meta WHERE key = ?", (f"language:{address}",))
         return len(rows) + max(passed.rowcount - len(rows), 0)

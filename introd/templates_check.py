@@ -181,6 +181,14 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
             yield s(order, role, optin_order=order, requester_note=note)
         yield s("no reason, no blurb, no expiry", role, reason=None, blurb="", expires=None)
         yield s("names unknown, addresses only", role, requester_name=None, **no_name)
+        if role == "requester":
+            yield s(
+                "to a person the first target suggested",
+                role,
+                target_name="Jane Roe",
+                target_email="jane.roe@bigchem.example",
+                suggested_by={"name": TARGET.name, "email": TARGET.email, "intro_id": "M2P9X4"},
+            )
     elif name == "introduction":
         yield s("with the requester's note", "both", requester_note=NOTE, state="introduced")
         yield s("with a reason, no note", "both", state="introduced")
@@ -343,6 +351,15 @@ def _review_situations(cfg: Config) -> Iterator[Situation]:
         rule=RuleName.UNCLEAR_ANSWER,
         detail="the target answered twice without a clear yes or no",
         review_reason="an answer was unclear twice",
+    )
+    yield s(
+        "the target suggests someone else",
+        rule="suggested_target",
+        detail="the target is not the right person and suggests someone else",
+        review_reason="the person asked is not the right one and suggests someone else",
+        suggested={"name": "Jane Roe", "email": "jane.roe@bigchem.example"},
+        suggestion_excerpt="Not me, but ask Jane Roe <jane.roe@bigchem.example>, she runs "
+        "tech transfer.",
     )
     yield s(
         "review_all, no reason, no blurb",

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from introd.reading import _owner_command
 from introd.reading import words
 from introd.reading.snooze import snooze_until
+from introd.reading.suggestion import suggested_person
 
 
 class TestOwnWords:
@@ -139,3 +140,84 @@ class TestSnoozeReading:
         table = getattr(words, name)
         assert all(w == w.lower().strip() and w for w in table)
         assert len(set(table)) == len(table)
+
+
+# the owner, the requester, the target, introd's own address and a delegate
+EXCLUDED = [
+    "lisa@example.test",
+    "tim@example.test",
+    "bob@example.test",
+    "intros@example.test",
+    "assistant@example.test",
+]
+
+
+class TestSuggestionReading:
+    @pytest.mark.parametrize(
+        "text, name, email",
+        [
+            ("Not me, but ask Jane Roe <jane@example.org>.", "Jane Roe", "jane@example.org"),
+            (
+                "Not me — try my colleague Jane Roe (jane@example.org), she runs that team.",
+                "Jane Roe",
+                "jane@example.org",
+            ),
+            ("Not me, ask Jane Roe, jane@example.org", "Jane Roe", "jane@example.org"),
+            ("No, sorry. Ask jane@example.org instead.", None, "jane@example.org"),
+            (
+                "Pas moi, demandez plutôt à Jeanne Dupont <jeanne@example.fr>.",
+                "Jeanne Dupont",
+                "jeanne@example.fr",
+            ),
+            (
+                "Nicht ich, wenden Sie sich an Anne de Vries <anne@example.de>.",
+                "Anne de Vries",
+                "anne@example.de",
+            ),
+            (
+                "Yo no, pregunta a María López <maria@example.es>.",
+                "María López",
+                "maria@example.es",
+            ),
+        ],
+    )
+    def test_the_one_person_named_after_a_pointer(
+        self, text: str, name: str | None, email: str
+    ) -> None:
+        """A phrase pointing elsewhere and one address after it: that person, with the
+        capitalised words before the address as the name, in en, fr, de and es."""
+        person = suggested_person(text, excluded=EXCLUDED)
+        assert person is not None and (person.name, person.email) == (name, email)
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Not me, sorry.",  # nobody named
+            "Not me. Jane Roe <jane@example.org> knows more.",  # no pointer before it
+            "Sorry, contact me at bob.private@example.org",  # the writer's own
+            "Not me, ask Lisa <lisa@example.test>",  # the owner
+            "Not me, ask Lisa <LISA+intros@example.test>",  # the owner, with a +tag
+            "Not me, ask Tim <tim@example.test>",  # the requester
+            "Not me, ask Ann <assistant@example.test>",  # a delegate
+            "Not me, ask intros+k7f3q2@example.test",  # introd itself
+            "Ask Jane <jane@example.org> or Mark <mark@example.org>",  # two people
+            "> Not me, but ask Jane Roe <jane@example.org>.",  # quoted, not their own words
+            "",
+        ],
+    )
+    def test_anything_else_suggests_nobody(self, text: str) -> None:
+        """No pointer, the writer's own or an excluded address, two people, quoted text:
+        nobody."""
+        assert suggested_person(text, excluded=EXCLUDED) is None
+
+    @given(st.text(max_size=300))
+    def test_never_raises(self, text: str) -> None:
+        """Any text suggests nobody or one person with an address."""
+        person = suggested_person(text, excluded=EXCLUDED)
+        assert person is None or "@" in (person.email or "")
+
+    def test_word_tables_are_lower_case(self) -> None:
+        """The pointer phrases are plain lower-case words, once each."""
+        for table in (words.REDIRECT_PHRASES, words.SELF_WORDS, words.NAME_JOINERS):
+            assert all(w == w.lower().strip() and w for w in table)
+            assert len(set(table)) == len(table)

@@ -535,3 +535,131 @@ class TestSnooze:
         world.run_once(clock.advance(timedelta(minutes=10)))
         intro = _store(world).intro(intro_id)
         assert intro is not None and intro.state == "awaiting"
+
+
+JANE = "jane@example.test"
+NOT_ME = f"Not me, but ask Jane Roe <{JANE}>, she runs tech transfer now."
+
+
+class TestSuggestion:
+    def _suggested(self, world: World, clock: Any, text: str = NOT_ME) -> str:
+        """Tim asks for Bob and says yes; Bob answers TEXT. Returns the intro id."""
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        world.run_once(clock.now())
+        world.reply(TIM, _last(world, TIM, "[intro"), "Yes please", now=clock.now())
+        world.reply(BOB, _last(world, BOB, "[intro"), text, now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        (intro,) = _store(world).intros()
+        return intro.id
+
+    def test_not_me_but_ask_jane_goes_to_the_owner_then_jane_is_asked(
+        self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bob's "not me, but ask Jane" reaches the owner as a review naming Jane; nobody
+        else is mailed until the owner's authenticated approve, which starts a new intro:
+        Jane gets the usual opt-in, Tim hears that Bob pointed to Jane; both yes introduce."""
+        old_id = self._suggested(world, clock)
+        intro = _store(world).intro(old_id)
+        assert intro is not None and intro.state == "review" and intro.rule == "suggested_target"
+        assert intro.suggested == {"name": "Jane Roe", "email": JANE}
+        review = _last(world, OWNER, "review")
+        assert f"Jane Roe <{JANE}>" in _text(review) and "she runs tech transfer" in _text(review)
+        assert world.sent_to(JANE) == []
+        assert len(world.sent_to(TIM)) == 1 and len(world.sent_to(BOB)) == 1
+        capsys.readouterr()
+        assert world.cli("show", old_id) == 0
+        assert f"suggested Jane Roe <{JANE}> by the target; approve" in capsys.readouterr().out
+        assert world.cli("list") == 0
+        assert f"(suggests {JANE})" in capsys.readouterr().out
+        world.reply(OWNER, review, "approve", now=clock.now(), authenticated=True)
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert _store(world).intro(old_id).state == "declined_by_target"  # type: ignore[union-attr]
+        (new,) = _store(world).intros(state="awaiting")
+        assert new.target_email == JANE and new.reason == intro.reason
+        assert new.suggested_by == {"name": "Bob Jones", "email": BOB, "intro_id": old_id}
+        assert len(world.sent_to(JANE)) == 1
+        assert "You asked me about Bob Jones" in _text(_last(world, TIM, new.id))
+        assert len(world.sent_to(BOB)) == 1, "Bob gets nothing more"
+        capsys.readouterr()
+        assert world.cli("show", new.id) == 0
+        out = capsys.readouterr().out
+        assert f"suggested by Bob Jones <{BOB}>, the target of intro {old_id}" in out
+        assert world.cli("show", old_id) == 0
+        out = capsys.readouterr().out
+        assert f"approved: intro {new.id}" in out and "approved  by lisa@example.test" in out
+        world.reply(JANE, _last(world, JANE, new.id), "Yes, happy to.", now=clock.now())
+        world.reply(TIM, _last(world, TIM, new.id), "Yes please", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        assert any(TIM in str(m["To"]) and JANE in str(m["To"]) for m in world.sent())
+        assert not any(BOB in str(m["To"]) and TIM in str(m["To"]) for m in world.sent())
+
+    def test_forged_approve_never_mails_the_suggested_person(
+        self, world: World, clock: Any
+    ) -> None:
+        """An approve from the owner's address without authentication does nothing."""
+        old_id = self._suggested(world, clock)
+        world.reply(OWNER, _last(world, OWNER, "review"), "approve", now=clock.now())
+        world.run_once(clock.advance(timedelta(days=30)))
+        assert world.sent_to(JANE) == []
+        assert [i.id for i in _store(world).intros()] == [old_id]
+        assert _store(world).intro(old_id).state == "review"  # type: ignore[union-attr]
+
+    def test_declined_suggestion_is_the_targets_no(self, world: World, clock: Any) -> None:
+        """The owner declines: Tim hears it won't work out, Bob is thanked, Jane hears
+        nothing."""
+        old_id = self._suggested(world, clock)
+        world.reply(
+            OWNER, _last(world, OWNER, "review"), "decline", now=clock.now(), authenticated=True
+        )
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert _store(world).intro(old_id).state == "declined_by_target"  # type: ignore[union-attr]
+        assert world.sent_to(JANE) == []
+        assert len(world.sent_to(TIM)) == 2 and len(world.sent_to(BOB)) == 2
+
+    def test_a_delegate_may_approve_it(self, world: World, clock: Any) -> None:
+        """The delegate gets the review too, and their authenticated approve asks Jane."""
+        world.write_config(owner={"delegates": [ASSISTANT]})
+        self._suggested(world, clock)
+        world.reply(
+            ASSISTANT,
+            _last(world, ASSISTANT, "review"),
+            "approve",
+            now=clock.now(),
+            authenticated=True,
+        )
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert len(world.sent_to(JANE)) == 1
+
+    def test_a_contact_who_wants_no_introductions_is_refused(
+        self, world: World, clock: Any
+    ) -> None:
+        """Approving a suggested contact with `introductions: never` asks nobody; the owner
+        gets one note saying why."""
+        old_id = self._suggested(world, clock, "Not me, but ask Carol <carol@example.test>.")
+        world.reply(
+            OWNER, _last(world, OWNER, "review"), "approve", now=clock.now(), authenticated=True
+        )
+        world.run_once(clock.advance(timedelta(minutes=5)))
+        assert world.sent_to("carol@example.test") == []
+        assert _store(world).intro(old_id).state == "review"  # type: ignore[union-attr]
+        assert any("Could not approve" in s for s in world.sent_to(OWNER))
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Not me, but ask Lisa <lisa@example.test>.",  # the owner
+            "Not me, but ask Tim <tim@example.test> himself.",  # the requester
+            "Not me, but ask Ann <assistant@example.test>.",  # a delegate
+            "Not me, but ask intros+abc@example.test.",  # introd's own address
+            f"Not me, sorry.\n\n> but ask Jane Roe <{JANE}>",  # only in quoted text
+        ],
+    )
+    def test_an_address_never_suggested(self, world: World, clock: Any, text: str) -> None:
+        """The owner, the requester, a delegate, introd itself, or an address in quoted text
+        is never a suggestion: the answer reads as it always did, nobody new is mailed."""
+        world.write_config(owner={"delegates": [ASSISTANT]})
+        intro_id = self._suggested(world, clock, text)
+        intro = _store(world).intro(intro_id)
+        assert intro is not None and intro.suggested is None and intro.rule != "suggested_target"
+        assert world.sent_to(JANE) == [] and world.sent_to(ASSISTANT) == []
+        assert not any("review" in s.lower() for s in world.sent_to(OWNER))

@@ -27,6 +27,7 @@ class TestStore:
             "004_forwarded_by",
             "005_outbox_unconfirmed",
             "006_snooze",
+            "007_suggestions",
         ]
 
     def test_newer_database_is_refused(self, tmp_path: Path) -> None:
@@ -249,6 +250,39 @@ class TestForwardedBy:
         asked_before = NOW - timedelta(days=4)
         assert store.timers_due(day - timedelta(seconds=1), asked_before) == []
         assert store.timers_due(day, asked_before) == ["OLD001"]
+
+    def test_suggestions_read_and_are_forgotten(self, tmp_path: Path) -> None:
+        """Intros from before 007_suggestions read with no suggestion; `forget` of someone
+        who was only suggested, or who only suggested, removes them from the intros."""
+        from introd import state
+
+        path = tmp_path / "s.db"
+        saved = state.MIGRATIONS
+        state.MIGRATIONS = [m for m in saved if m[0] != "007_suggestions"]
+        try:
+            store = Store(path)
+            with store.transaction():
+                store.insert_intro(id="OLD001", state="review", created=NOW, updated=NOW)
+            store.close()
+        finally:
+            state.MIGRATIONS = saved
+        store = Store(path)
+        old = store.intro("OLD001")
+        assert old is not None and old.suggested is None and old.suggested_by is None
+        jane = {"name": "Jane Roe", "email": "jane@grid.example"}
+        bob = {"name": "Bob Jones", "email": "bob@grid.example", "intro_id": "OLD001"}
+        with store.transaction():
+            store.update_intro("OLD001", NOW, suggested=jane)
+            store.insert_intro(
+                id="NEW001", state="awaiting", created=NOW, updated=NOW, suggested_by=bob
+            )
+        assert store.intro("OLD001").suggested == jane  # type: ignore[union-attr]
+        assert store.intro("NEW001").suggested_by == bob  # type: ignore[union-attr]
+        with store.transaction():
+            store.forget("JANE@grid.example")
+            store.forget("bob@grid.example")
+        assert store.intro("OLD001").suggested is None  # type: ignore[union-attr]
+        assert store.intro("NEW001").suggested_by is None  # type: ignore[union-attr]
 
     def test_forget_erases_a_passer(self, tmp_path: Path) -> None:
         """`forget` of someone who only passed a request on removes them from it."""

@@ -162,6 +162,14 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield order, base_context(order=order)
         yield "no_expiry", base_context(order="parallel", intro=replace(INTRO, expires=None))
         yield (
+            "suggested_by_the_first_target",
+            base_context(
+                order="parallel",
+                target=Person(name="Jane Roe", email="jane.roe@nordpolymer.example"),
+                suggested_by=TARGET,
+            ),
+        )
+        yield (
             "target_by_address_only",
             base_context(order="parallel", target=Person(email="lab@nordpolymer.example")),
         )
@@ -349,6 +357,18 @@ def review_situations() -> Iterator[tuple[str, dict[str, Any]]]:
             requester=None,
             target=None,
             review_reason="You asked to see every request.",
+            **owner,
+        ),
+    )
+    yield (
+        "suggested_target",
+        base_context(
+            rule="suggested_target",
+            detail="the target is not the right person and suggests someone else",
+            candidates=[],
+            review_reason="",
+            suggestion=Person(name="Jane Roe", email="jane.roe@nordpolymer.example"),
+            suggestion_excerpt="Not me, but ask Jane Roe <jane.roe@nordpolymer.example>.",
             **owner,
         ),
     )
@@ -634,6 +654,27 @@ class TestContent:
         assert text is not None
         assert ("  approve " in text) is approve
         assert ("an address" in text) is (not approve)
+
+    @pytest.mark.parametrize("language", LANGUAGES)
+    def test_review_of_a_suggestion_offers_the_suggested_person(self, language: str) -> None:
+        """A target's suggestion reaches the owner with the person and the target's words;
+        approving asks that person, and nobody is asked before."""
+        _, context = next(s for s in review_situations() if s[0] == "suggested_target")
+        text = render(language, "review", "txt", context)
+        assert text is not None
+        assert "Jane Roe <jane.roe@nordpolymer.example>" in text
+        assert "    Not me, but ask Jane Roe" in text
+        assert "details " not in text and "introd approve K7F3Q2" in text
+
+    @pytest.mark.parametrize("language", LANGUAGES)
+    def test_optin_requester_says_who_suggested_the_target(self, language: str) -> None:
+        """The requester of an intro started from a suggestion reads whom they asked about
+        and whom they will meet instead."""
+        _, context = next(
+            s for s in situations("optin_requester") if s[0] == "suggested_by_the_first_target"
+        )
+        text = render(language, "optin_requester", "txt", context)
+        assert text is not None and TARGET.name in text and "Jane Roe" in text  # type: ignore[operator]
 
     def test_bounce_notice_names_the_failed_party(self) -> None:
         """The owner learns which address failed, whose it is, and what the server said."""

@@ -442,8 +442,10 @@ class Engine:
             raise UsageError(f"{email} asked never to be introduced (contacts)")
         if email in (intro.requester_email, *self.config.owner.addresses):
             raise UsageError(f"{email} cannot be the person introduced in {intro.id}")
-        if by and by in self.config.owner.delegates and by in (intro.requester_email, email):
-            raise UsageError(f"{by} is a party of intro {intro.id}; only the owner can approve it")
+        if by and by in self.config.owner.delegates:
+            conflict = delegate_conflict(by, intro, "target" if address else "approve", address)
+            if conflict:
+                raise UsageError(conflict)
         name = suggested.get("name") if not address else None
         new_id = self._unique_id()
         self.store.insert_intro(
@@ -782,14 +784,9 @@ class Engine:
             by_delegate=bool(by and by in self.config.owner.delegates),
         )
         if intro.state == "review" and intro.rule == RuleName.SUGGESTED_TARGET and intro.suggested:
-            if verb in ("approve", "target"):
-                address = argument if verb == "target" else None
-                return self._approve_suggestion(intro, now, by=by, address=address)
-            if verb == "decline":
-                self._decline_suggestion(intro, now)
-                return intro.id
-            if verb == "pick":
-                raise UsageError(f"intro {intro.id} has no candidates to pick from")
+            done = self._on_suggestion(intro, verb, argument, now, by=by)
+            if done is not None:
+                return done
         if verb in ("pick", "target"):
             self._choose_target(intro, verb, argument, now)
             verb = "approve"
@@ -815,6 +812,22 @@ class Engine:
             self._introduce(intro, now, owner_text=argument if verb == "words" else None)
             log.info("introduction_sent_by_owner", intro_id=intro.id, own_words=verb == "words")
         return intro.id
+
+    def _on_suggestion(
+        self, intro: IntroRow, verb: str, argument: str | None, now: datetime, *, by: str | None
+    ) -> str | None:
+        """The owner's verb on a target's suggestion in review: approve (or `target`
+        another address) starts the intro to that person, decline lets the target's no
+        stand; the intro it leaves, or None for a verb that works as on any review."""
+        if verb in ("approve", "target"):
+            address = argument if verb == "target" else None
+            return self._approve_suggestion(intro, now, by=by, address=address)
+        if verb == "decline":
+            self._decline_suggestion(intro, now)
+            return intro.id
+        if verb == "pick":
+            raise UsageError(f"intro {intro.id} has no candidates to pick from")
+        return None
 
     def _choose_target(
         self, intro: IntroRow, verb: str, argument: str | None, now: datetime

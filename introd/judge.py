@@ -174,8 +174,9 @@ def delegate_conflict(
     delegate: str, intro: IntroRow, verb: str, argument: str | None
 ) -> str | None:
     """Why DELEGATE (a delegate's address) may not let this intro go ahead: they would be its
-    requester or target (the target a `pick` or `target` would make, counted too). The
-    judge asks it of a delegate's mail; the engine again once `pick`/`target` applied."""
+    requester or target (the target a `pick`, a `target` or an approved suggestion would
+    make, counted too). The judge asks it of a delegate's mail; the engine again once
+    `pick`/`target` applied, and before it starts the intro a suggestion names."""
     if verb not in APPROVING:
         return None
     parties = {intro.requester_email, intro.target_email}
@@ -186,6 +187,8 @@ def delegate_conflict(
             parties.add((intro.candidates[int(argument or "0") - 1].get("email") or "").lower())
         except (ValueError, IndexError):
             pass
+    elif verb == "approve" and intro.suggested:
+        parties.add(str(intro.suggested.get("email") or "").strip().lower())
     if delegate.lower() in parties:
         return f"{delegate.lower()} is a party of intro {intro.id}; only the owner can approve it"
     return None

@@ -525,6 +525,20 @@ class TestOwner:
         owner = command(verb, argument=argument)
         assert decide(owner, config(tmp_path), state) == ("accept", "owner_command")
 
+    def test_a_delegate_may_not_approve_a_suggestion_of_themselves(
+        self, tmp_path: Path, state: FakeState
+    ) -> None:
+        """The target suggested the delegate instead: approving would start an intro to
+        the delegate, so only the owner may."""
+        state.intros["AB12CD"] = _intro(
+            state="review",
+            rule="suggested_target",
+            suggested={"name": "Amy", "email": DELEGATE.upper()},
+        )
+        delegate = command("approve", sender=DELEGATE)
+        assert decide(delegate, config(tmp_path), state) == ("ignore", "delegate_is_party")
+        assert decide(command("approve"), config(tmp_path), state) == ("accept", "owner_command")
+
     @pytest.mark.parametrize(("may_forward", "forwards"), [(False, False), (True, True)])
     def test_a_delegate_starts_intros_only_with_delegates_may_forward(
         self, tmp_path: Path, may_forward: bool, forwards: bool

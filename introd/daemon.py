@@ -38,6 +38,7 @@ from .login import AUTH_EXPIRED_META
 from .mailbox import Mailbox
 from .metrics import Exporter, Metrics
 from .oauth2 import forget_sources
+from .rules import RuleName
 from .runlock import RunLock
 from .sending import SenderProcess, SenderReport, send_pass
 from .state import OutboxRow, Store
@@ -206,7 +207,7 @@ class Daemon:
                     kind="unknown",
                     intro_id=None,
                     action="ignore",
-                    rule="internal_error",
+                    rule=RuleName.INTERNAL_ERROR,
                     now=now,
                 )
                 self.store.add_event(
@@ -220,7 +221,7 @@ class Daemon:
             self.metrics.count("introd_errors_total", where="engine")
             self.metrics.mail_in(
                 kind="unknown",
-                rule="internal_error",
+                rule=RuleName.INTERNAL_ERROR,
                 action="ignore",
                 seconds=time.perf_counter() - started,
             )

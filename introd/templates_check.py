@@ -169,7 +169,31 @@ def situations(cfg: Config, name: str) -> list[Situation]:
     return list(_situations(cfg, name))
 
 
+# the mail that asks a party for an answer; the rest to the parties tells them something
+_ASKING_TEMPLATES = (
+    "optin_requester",
+    "optin_target",
+    "reminder",
+    "reask",
+    "followup",
+    "optin_snoozed_again",
+    "ask_details",
+)
+
+
 def _situations(cfg: Config, name: str) -> Iterator[Situation]:
+    if name in OWNER_TEMPLATES:
+        yield from _owner_situations(cfg, name)
+    elif name in _ASKING_TEMPLATES:
+        yield from _asking_situations(cfg, name)
+    else:
+        yield from _telling_situations(cfg, name)
+
+
+def _asking_situations(cfg: Config, name: str) -> Iterator[Situation]:
+    """The opt-ins, their reminder and re-ask, the follow-up, the snoozed target's
+    second ask and the question for details."""
+
     def s(label: str, role: str, **changes: Any) -> Situation:
         return situation(cfg, label, role, **changes)
 
@@ -189,17 +213,6 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
                 target_email="jane.roe@bigchem.example",
                 suggested_by={"name": TARGET.name, "email": TARGET.email, "intro_id": "M2P9X4"},
             )
-    elif name == "introduction":
-        yield s("with the requester's note", "both", requester_note=NOTE, state="introduced")
-        yield s("with a reason, no note", "both", state="introduced")
-        yield s("blurb only", "both", reason=None, state="introduced")
-        yield s("nothing to quote", "both", reason=None, blurb="", state="introduced", **no_name)
-        yield s(
-            "in the owner's own words",
-            "both",
-            state="introduced",
-            owner_text="Hi both,\n\nTim, meet Bob: <the> person for tech transfer.",
-        )
     elif name in ("reminder", "reask"):
         extra = (
             {"first_sent": NOW - timedelta(days=4)}
@@ -208,50 +221,6 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
         )
         for role in ("requester", "target"):
             yield s(f"to the {role}", role, **extra)
-    elif name == "decline_no_target":
-        yield s(
-            "blanket request",
-            "requester",
-            target_name=None,
-            target_email=None,
-            reason=None,
-            state="declined",
-        )
-    elif name in TARGET_TEMPLATES:
-        yield s("to the target", "target")
-    elif name in ("declined_by_target", "expired", "decline_no_reason", "decline_policy"):
-        yield s("to the requester", "requester")
-        if name in ("decline_no_reason", "decline_policy"):
-            yield s(
-                "no reason, target by address",
-                "requester",
-                reason=None,
-                state="declined",
-                **no_name,
-            )
-    elif name == "review":
-        yield from _review_situations(cfg)
-    elif name == "bounce_notice":
-        yield s(
-            "with an intro",
-            "owner",
-            failed_address=TARGET.email,
-            failure="550 5.1.1 <bob.jones@bigchem.example>: Recipient address rejected: "
-            "User unknown",
-        )
-        yield s(
-            "without an intro",
-            "owner",
-            intro=False,
-            failed_address="old.friend@gone.example",
-            failure="",
-        )
-    elif name == "digest":
-        yield from _digest_situations(cfg)
-    elif name == "late_answer":
-        for state in ("expired", "introduced", "declined_by_target"):
-            for role in ("requester", "target"):
-                yield s(f"{state}, to the {role}", role, state=state)
     elif name == "followup":
         done = {"state": "introduced", "expires": None}
         yield s(
@@ -273,15 +242,6 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
     elif name == "optin_snoozed_again":
         yield s("on the day named", "target", snoozed_at=NOW - timedelta(days=90))
         yield s("the day of the answer unknown", "target", snoozed_at=None, reason=None)
-    elif name == "introduction_draft":
-        draft = {
-            "state": "draft",
-            "introduction_subject": "Introduction: Tim Walker <> Bob Jones",
-            "introduction": "Hi Bob and Tim,\n\nIt's a pleasure to introduce you.\n\n"
-            "All the best,\nLisa",
-        }
-        yield s("the draft", "owner", first_sent=None, **draft)
-        yield s("the one reminder", "owner", first_sent=NOW - timedelta(days=4), **draft)
     elif name == "ask_details":
         yield s(
             "a blanket request in review",
@@ -298,6 +258,87 @@ def _situations(cfg: Config, name: str) -> Iterator[Situation]:
             state="details",
             question="Which team do you mean?\n\nAnd what would you ask them?",
         )
+
+
+def _telling_situations(cfg: Config, name: str) -> Iterator[Situation]:
+    """The introduction, the declines and ends, the notes to the target, the late answer."""
+
+    def s(label: str, role: str, **changes: Any) -> Situation:
+        return situation(cfg, label, role, **changes)
+
+    no_name = {"target_name": None, "target_email": "lab@bigchem.example"}
+    if name == "introduction":
+        yield s("with the requester's note", "both", requester_note=NOTE, state="introduced")
+        yield s("with a reason, no note", "both", state="introduced")
+        yield s("blurb only", "both", reason=None, state="introduced")
+        yield s("nothing to quote", "both", reason=None, blurb="", state="introduced", **no_name)
+        yield s(
+            "in the owner's own words",
+            "both",
+            state="introduced",
+            owner_text="Hi both,\n\nTim, meet Bob: <the> person for tech transfer.",
+        )
+    elif name == "decline_no_target":
+        yield s(
+            "blanket request",
+            "requester",
+            target_name=None,
+            target_email=None,
+            reason=None,
+            state="declined",
+        )
+    elif name in TARGET_TEMPLATES:
+        yield s("to the target", "target")
+    elif name in ("declined_by_target", "expired", "decline_no_reason", "decline_policy"):
+        yield s("to the requester", "requester")
+        if name in ("decline_no_reason", "decline_policy"):
+            yield s(
+                "no reason, target by address",
+                "requester",
+                reason=None,
+                state="declined",
+                **no_name,
+            )
+    elif name == "late_answer":
+        for state in ("expired", "introduced", "declined_by_target"):
+            for role in ("requester", "target"):
+                yield s(f"{state}, to the {role}", role, state=state)
+
+
+def _owner_situations(cfg: Config, name: str) -> Iterator[Situation]:
+    """The mail to the owner (and the delegates): review, notices, the digest, the draft."""
+
+    def s(label: str, role: str, **changes: Any) -> Situation:
+        return situation(cfg, label, role, **changes)
+
+    if name == "review":
+        yield from _review_situations(cfg)
+    elif name == "digest":
+        yield from _digest_situations(cfg)
+    elif name == "bounce_notice":
+        yield s(
+            "with an intro",
+            "owner",
+            failed_address=TARGET.email,
+            failure="550 5.1.1 <bob.jones@bigchem.example>: Recipient address rejected: "
+            "User unknown",
+        )
+        yield s(
+            "without an intro",
+            "owner",
+            intro=False,
+            failed_address="old.friend@gone.example",
+            failure="",
+        )
+    elif name == "introduction_draft":
+        draft = {
+            "state": "draft",
+            "introduction_subject": "Introduction: Tim Walker <> Bob Jones",
+            "introduction": "Hi Bob and Tim,\n\nIt's a pleasure to introduce you.\n\n"
+            "All the best,\nLisa",
+        }
+        yield s("the draft", "owner", first_sent=None, **draft)
+        yield s("the one reminder", "owner", first_sent=NOW - timedelta(days=4), **draft)
     elif name == "owner_notice":
         yield s(
             "a command done",
@@ -354,7 +395,7 @@ def _review_situations(cfg: Config) -> Iterator[Situation]:
     )
     yield s(
         "the target suggests someone else",
-        rule="suggested_target",
+        rule=RuleName.SUGGESTED_TARGET,
         detail="the target is not the right person and suggests someone else",
         review_reason="the person asked is not the right one and suggests someone else",
         suggested={"name": "Jane Roe", "email": "jane.roe@bigchem.example"},

@@ -63,6 +63,41 @@ def _join(parts: Iterable[str]) -> str:
     return _BEFORE_SEPARATOR.sub(r"\1", " ".join(parts))
 
 
+def _quoted(text: str, start: int) -> tuple[str, int]:
+    """A quoted string's content from ``start`` (after its quote) and the position after
+    its closing quote; unterminated, it runs to the end. Backslash escapes one character."""
+    j, n, buf = start, len(text), []
+    while j < n and text[j] != '"':
+        if text[j] == "\\" and j + 1 < n:
+            j += 1
+        buf.append(text[j])
+        j += 1
+    return "".join(buf), j + 1
+
+
+def _comment(text: str, start: int) -> tuple[str, int]:
+    """A comment's content from ``start`` (after its "(") and the position after its ")";
+    nested comments by a depth counter, unterminated it runs to the end."""
+    j, n, depth, buf = start, len(text), 1, []
+    while j < n:
+        c = text[j]
+        if c == "\\" and j + 1 < n:
+            j += 1
+            buf.append(text[j])
+        elif c == "(":
+            depth += 1
+            buf.append(c)
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                break
+            buf.append(c)
+        else:
+            buf.append(c)
+        j += 1
+    return "".join(buf), j + 1
+
+
 def _tokens(text: str) -> list[tuple[int, str]]:
     """Words, quoted strings, comments, angle addresses and separators, in one pass.
 
@@ -82,35 +117,12 @@ def _tokens(text: str) -> list[tuple[int, str]]:
         ch = text[i]
         if ch == '"':
             end_word()
-            j, buf = i + 1, []
-            while j < n and text[j] != '"':
-                if text[j] == "\\" and j + 1 < n:
-                    j += 1
-                buf.append(text[j])
-                j += 1
-            tokens.append((_QUOTED, "".join(buf)))
-            i = j + 1
+            value, i = _quoted(text, i + 1)
+            tokens.append((_QUOTED, value))
         elif ch == "(":
             end_word()
-            j, depth, buf = i + 1, 1, []
-            while j < n:
-                c = text[j]
-                if c == "\\" and j + 1 < n:
-                    j += 1
-                    buf.append(text[j])
-                elif c == "(":
-                    depth += 1
-                    buf.append(c)
-                elif c == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                    buf.append(c)
-                else:
-                    buf.append(c)
-                j += 1
-            tokens.append((_COMMENT, "".join(buf)))
-            i = j + 1
+            value, i = _comment(text, i + 1)
+            tokens.append((_COMMENT, value))
         elif ch == "<":
             close = text.find(">", i + 1) if i < no_close else -1
             if close < 0:

@@ -242,11 +242,11 @@ class Named:
 _ARTICLES = frozenset("le la l the el der die den dem lo il het o a os as ao".split())
 
 
-def leading_name(text: str) -> tuple[str, str | None] | None:
-    """A person's name (and company) at the start of text: 'Dr. Rachel Okafor at Novalis'."""
-    tokens = [m.group() for m in _TOKEN.finditer(text[:200])]
+def _name_at_start(tokens: list[str]) -> tuple[list[str], bool, int, int] | None:
+    """The words of a name at the start of ``tokens``: (words, titled, capitals, end).
+
+    None when the capitals are a company's ("Meridian's BD team", "Pfizer Global R&D")."""
     i = 0
-    # skip a pronoun-free article or a possessive before a title: "your colleague Dr. X" is rare
     words: list[str] = []
     titled = False
     if (
@@ -272,29 +272,36 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
                 break
             continue
         if tok == "&" or (tok.endswith(("'s", "’s")) and bare[:1].isupper()):
-            return None  # "Meridian's BD team", "Pfizer Global R&D": a company, not a person
+            return None
         if low in _PARTICLES and capitals and i + 1 < len(tokens) and tokens[i + 1][:1].isupper():
             words.append(tok)
             i += 1
             continue
         break
-    if capitals == 0:
+    return words, titled, capitals, i
+
+
+def _company_after_separator(tokens: list[str], i: int) -> str | None:
+    """A company after a separator: "Rachel Okafor, Novalis Therapeutics" (not a title,
+    not a sentence that goes on with "I" or "we")."""
+    if not (i < len(tokens) and tokens[i] in (",", "(", "-", "–", "—", "|", "/")):
         return None
-    name = " ".join(words).strip(" .,")
-    # a company after a connector: "at Novalis Therapeutics", ", associé chez Midwest BioVentures"
-    company = None
+    after: list[str] = []
+    k = i + 1
+    while k < len(tokens) and (tokens[k][:1].isupper() or tokens[k] == "&"):
+        after.append(tokens[k])
+        k += 1
+    if after and fold(after[0]).rstrip(".") not in TITLES:
+        words_after = name_tokens(" ".join(after))
+        if words_after and not (set(words_after) & {"i", "we", "she", "he", "they"}):
+            return " ".join(after).rstrip(".,")
+    return None
+
+
+def _company_after_connector(tokens: list[str], i: int) -> str | None:
+    """A company after a connector within six tokens: "at Novalis", "chez Midwest BioVentures"."""
     j, skipped = i, 0
-    if i < len(tokens) and tokens[i] in (",", "(", "-", "–", "—", "|", "/"):
-        after: list[str] = []
-        k = i + 1
-        while k < len(tokens) and (tokens[k][:1].isupper() or tokens[k] == "&"):
-            after.append(tokens[k])
-            k += 1
-        if after and fold(after[0]).rstrip(".") not in TITLES:
-            words_after = name_tokens(" ".join(after))
-            if words_after and not (set(words_after) & {"i", "we", "she", "he", "they"}):
-                company = " ".join(after).rstrip(".,")
-    while company is None and j < len(tokens) and skipped < 6:
+    while j < len(tokens) and skipped < 6:
         tok = tokens[j]
         if tok in "?!;()" or (tok == "." and j > i):
             break
@@ -313,10 +320,23 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
             while parts and fold(parts[-1]) in ("of", "de", "and", "&"):
                 parts.pop()
             if parts:
-                company = " ".join(parts).rstrip(".,")
-                break
+                return " ".join(parts).rstrip(".,")
         j += 1
         skipped += 1
+    return None
+
+
+def leading_name(text: str) -> tuple[str, str | None] | None:
+    """A person's name (and company) at the start of text: 'Dr. Rachel Okafor at Novalis'."""
+    tokens = [m.group() for m in _TOKEN.finditer(text[:200])]
+    found = _name_at_start(tokens)
+    if found is None:
+        return None
+    words, titled, capitals, i = found
+    if capitals == 0:
+        return None
+    name = " ".join(words).strip(" .,")
+    company = _company_after_separator(tokens, i) or _company_after_connector(tokens, i)
     if capitals < 2 and not titled and company is None:
         return None  # one capitalised word alone is not enough to name a person
     return name, company
@@ -647,6 +667,40 @@ _GREETING_PREFIX = LazyPattern(
 )
 
 
+def _ask_sentence(parts: list[tuple[int, str]], ask_text: str) -> int | None:
+    """The index of the sentence that holds the ask, None when there is none."""
+    key = compact(ask_text)[:40] if ask_text else ""
+    if not key:
+        return None
+    for i, (_, s) in enumerate(parts):
+        if key in compact(s):
+            return i
+    return None
+
+
+def _reason_priority(s: str, i: int, ask_at: int | None) -> int | None:
+    """How good a reason sentence ``s`` (the ``i``-th) is: 0 a purpose after the ask,
+    1 the purpose in the asking sentence, 2 a purpose before it; None when it is none
+    (a greeting, thanks, a sign-off, small talk, or no words of purpose)."""
+    if GREETING.match(s) and word_count(s) <= 6:
+        return None
+    if _THANKS.match(s) and not _STRONG_CUES.search(s):
+        return None
+    if is_sign_off(s) or word_count(s) < 3 or SMALL_TALK.match(s):
+        return None
+    if i == ask_at or _ANY_CUE.search(s):
+        tail = s
+        for c in _CUES:
+            m = c.search(s)
+            if m:
+                tail = s[m.end() :]
+                break
+        return 1 if _STRONG_CUES.search(tail) else None
+    if not _REASON_CUES.search(s):
+        return None
+    return 0 if ask_at is not None and i > ask_at else 2
+
+
 def find_reason(
     text: str,
     *,
@@ -663,39 +717,12 @@ def find_reason(
     parts = sentences(text)
     if not parts:
         return None
-    ask_text = text[ask_span[0] : ask_span[1]] if ask_span else ""
-    ask_at = None
-    if ask_text:
-        key = compact(ask_text)[:40]
-        for i, (_, s) in enumerate(parts):
-            if key and key in compact(s):
-                ask_at = i
-                break
-    scored: list[tuple[int, int]] = []  # (priority, index)
-    for i, (_, s) in enumerate(parts):
-        if GREETING.match(s) and word_count(s) <= 6:
-            continue
-        if _THANKS.match(s) and not _STRONG_CUES.search(s):
-            continue
-        if is_sign_off(s) or word_count(s) < 3 or SMALL_TALK.match(s):
-            continue
-        if i == ask_at or _ANY_CUE.search(s):
-            tail = s
-            for c in _CUES:
-                m = c.search(s)
-                if m:
-                    tail = s[m.end() :]
-                    break
-            if not _STRONG_CUES.search(tail):
-                continue
-            scored.append((1, i))
-            continue
-        if not _REASON_CUES.search(s):
-            continue
-        if ask_at is not None and i > ask_at:
-            scored.append((0, i))
-        else:
-            scored.append((2, i))
+    ask_at = _ask_sentence(parts, text[ask_span[0] : ask_span[1]] if ask_span else "")
+    scored = [
+        (priority, i)
+        for i, (_, s) in enumerate(parts)
+        if (priority := _reason_priority(s, i, ask_at)) is not None
+    ]
     if not scored:
         follow = _following_sentence(parts, ask_at)
         if follow is None:

@@ -148,6 +148,7 @@ _QUOTE = LazyPattern(r"^\s*>")
 
 
 def split_lines(text: str) -> list[str]:
+    """The lines of a text, whatever its line ends (CR LF, CR or LF)."""
     return (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
@@ -181,6 +182,7 @@ def _history_at(lines: list[str], i: int) -> bool:
 
 
 def cut_history(lines: list[str]) -> list[str]:
+    """The lines above the first mark of quoted or forwarded history."""
     for i in range(len(lines)):
         if _history_at(lines, i):
             return lines[:i]
@@ -188,6 +190,7 @@ def cut_history(lines: list[str]) -> list[str]:
 
 
 def cut_footer(lines: list[str]) -> list[str]:
+    """The lines above the first footer (client, network, disclaimer) or "-- " line."""
     for i, line in enumerate(lines):
         if i > 0 and (FOOTER.match(line) or SIG_DASHES.match(line)):
             return lines[:i]
@@ -229,6 +232,7 @@ def _looks_like_name(line: str) -> bool:
 
 
 def is_sign_off(line: str) -> bool:
+    """Whether a line is a short sign-off ("Best regards,", "Mit freundlichen Grüßen")."""
     s = line.strip()
     if not s or not _SIGN_OFF.match(s):
         return False
@@ -270,6 +274,7 @@ def _cut_signature(lines: list[str]) -> list[str]:
 
 
 def tidy(lines: list[str]) -> str:
+    """Lines joined, trailing blanks gone, runs of blank lines cut to one."""
     text = "\n".join(ln.rstrip() for ln in lines).strip("\n")
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 

@@ -50,7 +50,13 @@ _ADDRESSES: WeakKeyDictionary[Message, dict[str, tuple[Person, ...]]] = WeakKeyD
 _BODIES: WeakKeyDictionary[Message, str] = WeakKeyDictionary()
 
 
-class _ReadingPolicy(policy.EmailPolicy):
+if TYPE_CHECKING:  # generic only in the type stubs
+    _EmailPolicy = policy.EmailPolicy[EmailMessage]
+else:
+    _EmailPolicy = policy.EmailPolicy
+
+
+class _ReadingPolicy(_EmailPolicy):
     """The modern policy, except that headers that need no parsing are handed out as plain
     unfolded strings: the MIME structure headers (the email package asks for Content-Type
     again and again while it walks a message, and parsing it into a header object each
@@ -83,7 +89,7 @@ def parse_bytes(raw: bytes) -> EmailMessage:
     if not isinstance(raw, (bytes, bytearray)):
         return EmailMessage()
     try:
-        return BytesParser(policy=_READING).parsebytes(bytes(raw))
+        return BytesParser(_class=EmailMessage, policy=_READING).parsebytes(bytes(raw))
     except Exception:
         pass
     try:

@@ -238,6 +238,51 @@ def _name_key(contact: Contact) -> tuple[str, str]:
     return " ".join(name_tokens(contact.name)), company_key(contact.company)
 
 
+# words of a text as (start, end, folded word); a name found among them as (index of its
+# first word, the contacts it may be, how it was written)
+_Flat = list[tuple[int, int, str]]
+_Found = tuple[int, list[int], str]
+
+
+def _merged(contacts: Iterable[Contact]) -> tuple[list[Contact], dict[str, int]]:
+    """The contacts with duplicates merged, and the index of each address among them.
+
+    The same address is the same person; so is the same name and company when one of
+    the two has no address, and the same name alone when only one contact has it."""
+    people: list[Contact] = []
+    by_email: dict[str, int] = {}
+    by_name: dict[tuple[str, str], int] = {}
+    by_bare_name: dict[str, list[int]] = {}
+    for c in contacts:
+        at = None
+        email = c.email.lower() if c.email else None
+        if email and email in by_email:
+            at = by_email[email]
+        else:
+            key = _name_key(c)
+            if key in by_name:
+                found = by_name[key]
+                if not email or not people[found].email:
+                    at = found
+            elif not c.company and len(by_bare_name.get(key[0], [])) == 1:
+                found = by_bare_name[key[0]][0]
+                if not email or not people[found].email:
+                    at = found
+        if at is None:
+            at = len(people)
+            people.append(c)
+        else:
+            people[at] = _merge(people[at], c)
+        merged = people[at]
+        if merged.email:
+            by_email[merged.email.lower()] = at
+        by_name.setdefault(_name_key(merged), at)
+        bare = by_bare_name.setdefault(_name_key(merged)[0], [])
+        if at not in bare:
+            bare.append(at)
+    return people, by_email
+
+
 # --- the book ------------------------------------------------------------------------------
 
 
@@ -245,37 +290,7 @@ class ContactBook:
     """The merged contacts, indexed for lookups by address, name and last name."""
 
     def __init__(self, contacts: Iterable[Contact]) -> None:
-        people: list[Contact] = []
-        by_email: dict[str, int] = {}
-        by_name: dict[tuple[str, str], int] = {}
-        by_bare_name: dict[str, list[int]] = {}
-        for c in contacts:
-            at = None
-            email = c.email.lower() if c.email else None
-            if email and email in by_email:
-                at = by_email[email]
-            else:
-                key = _name_key(c)
-                if key in by_name:
-                    found = by_name[key]
-                    if not email or not people[found].email:
-                        at = found
-                elif not c.company and len(by_bare_name.get(key[0], [])) == 1:
-                    found = by_bare_name[key[0]][0]
-                    if not email or not people[found].email:
-                        at = found
-            if at is None:
-                at = len(people)
-                people.append(c)
-            else:
-                people[at] = _merge(people[at], c)
-            merged = people[at]
-            if merged.email:
-                by_email[merged.email.lower()] = at
-            by_name.setdefault(_name_key(merged), at)
-            bare = by_bare_name.setdefault(_name_key(merged)[0], [])
-            if at not in bare:
-                bare.append(at)
+        people, by_email = _merged(contacts)
         self._people = people
         self._by_email = by_email
         # folded name variants (full names and aliases), indexed by their last word
@@ -286,17 +301,22 @@ class ContactBook:
         for i, c in enumerate(people):
             self._company.append(company_key(c.company))
             self._companies.add(self._company[-1])
-            for how, variant in [("name", c.name), *(("alias", a) for a in c.aliases)]:
-                tokens = name_tokens(variant)
-                if tokens:
-                    self._by_last.setdefault(tokens[-1], []).append((tokens, i, how))
-                if how == "name" and len(tokens) >= 2:
-                    for nick in sorted(NICKNAMES.get(tokens[0], ())):
-                        self._by_last[tokens[-1]].append(((nick, *tokens[1:]), i, "nickname"))
-                        if i not in self._by_first.get(nick, []):
-                            self._by_first.setdefault(nick, []).append(i)
-                if len(tokens) >= 2 and i not in self._by_first.get(tokens[0], []):
-                    self._by_first.setdefault(tokens[0], []).append(i)
+            self._index_names(i, c)
+
+    def _index_names(self, i: int, c: Contact) -> None:
+        """Index contact ``i`` by the last and first words of its name, aliases and the
+        nicknames of its first name."""
+        for how, variant in [("name", c.name), *(("alias", a) for a in c.aliases)]:
+            tokens = name_tokens(variant)
+            if tokens:
+                self._by_last.setdefault(tokens[-1], []).append((tokens, i, how))
+            if how == "name" and len(tokens) >= 2:
+                for nick in sorted(NICKNAMES.get(tokens[0], ())):
+                    self._by_last[tokens[-1]].append(((nick, *tokens[1:]), i, "nickname"))
+                    if i not in self._by_first.get(nick, []):
+                        self._by_first.setdefault(nick, []).append(i)
+            if len(tokens) >= 2 and i not in self._by_first.get(tokens[0], []):
+                self._by_first.setdefault(tokens[0], []).append(i)
 
     def __iter__(self) -> Iterator[Contact]:
         return iter(self._people)
@@ -404,7 +424,7 @@ class ContactBook:
     def mentions(self, text: str) -> list[Mention]:
         """The contacts named in free text: full name or alias, or title + last name."""
         words = [(m.start(), m.end(), name_tokens(m.group())) for m in _WORD.finditer(text)]
-        flat: list[tuple[int, int, str]] = []
+        flat: _Flat = []
         for start, end, toks in words:
             for t in toks:
                 flat.append((start, end, self._known_form(t)))
@@ -413,67 +433,84 @@ class ContactBook:
         for k, (start, end, tok) in enumerate(flat):
             if start < last_end or (tok not in self._by_last and tok not in self._by_first):
                 continue
-            best: tuple[int, list[int], str] | None = None  # (first index, contacts, how)
-            for variant, i, how in self._by_last.get(tok, ()):
-                if len(variant) < 2:
-                    continue
-                n = len(variant)
-                # exact sequence, or first name + up to two middle words + last name
-                for first in range(k - 1, max(-1, k - n - 3), -1):
-                    if flat[first][2] != variant[0]:
-                        continue
-                    if not _adjacent(text, flat, first, k) or flat[first][0] < last_end:
-                        break
-                    seq = tuple(t for _, _, t in flat[first : k + 1])
-                    # middle names are written as names: "Robert J. Pryce", not "Robert from Pryce"
-                    middle_ok = all(
-                        text[flat[j][0]].isupper() or flat[j][2] in NAME_PARTICLES
-                        for j in range(first + 1, k)
-                    )
-                    if seq == variant or (abs(len(seq) - n) <= 2 and middle_ok):
-                        if best is None or first < best[0]:
-                            best = (first, [i], how)
-                        elif first == best[0] and i not in best[1]:
-                            best[1].append(i)
-                    break
-            if best is None and k > 0:
-                # "Dr. Becker", "dhr. De Wit", "dott.ssa Ferraro": titles, particles, last name
-                t = k - 1
-                while t > 0 and flat[t][2] in NAME_PARTICLES and flat[t][2] not in TITLES:
-                    t -= 1
-                if flat[t][2] in TITLES and _adjacent(text, flat, t, k):
-                    while t > 0 and flat[t - 1][2] in TITLES and _adjacent(text, flat, t - 1, t):
-                        t -= 1
-                    ids = self._last_matches(tok)
-                    if ids:
-                        best = (t, ids, "title")
-            if best is None and text[start : start + 1].isupper():
-                # a first name with the company right after it: "Fatima at Crescent Pharma"
-                ids = [
-                    i for i in self._by_first.get(tok, ()) if self._company_follows(text, end, i)
-                ]
-                if ids:
-                    best = (k, ids, "first")
+            best = (
+                self._full_name_ending_at(text, flat, k, last_end)
+                or self._title_and_last_name_at(text, flat, k)
+                or self._first_name_and_company_at(text, flat, k)
+            )
             if best is None:
                 continue
-            first, ids, how = best
-            span = (flat[first][0], end)
-            written_company = self._company_near(text, span[1], ids)
-            if written_company is not None:
-                ids = [
-                    i for i in ids if _companies_match(self._company[i], compact(written_company))
-                ] or ids
-            out.append(
-                Mention(
-                    contacts=tuple(self._people[i] for i in ids),
-                    span=span,
-                    how=how,
-                    text=text[span[0] : span[1]],
-                    company=written_company,
-                )
-            )
+            out.append(self._mention(text, flat, k, best))
             last_end = end
         return out
+
+    def _full_name_ending_at(self, text: str, flat: _Flat, k: int, last_end: int) -> _Found | None:
+        """A full name or alias whose last word is ``flat[k]``: the exact words, or the first
+        name and up to two middle words before the last name."""
+        best: _Found | None = None
+        for variant, i, how in self._by_last.get(flat[k][2], ()):
+            if len(variant) < 2:
+                continue
+            n = len(variant)
+            for first in range(k - 1, max(-1, k - n - 3), -1):
+                if flat[first][2] != variant[0]:
+                    continue
+                if not _adjacent(text, flat, first, k) or flat[first][0] < last_end:
+                    break
+                seq = tuple(t for _, _, t in flat[first : k + 1])
+                # middle names are written as names: "Robert J. Pryce", not "Robert from Pryce"
+                middle_ok = all(
+                    text[flat[j][0]].isupper() or flat[j][2] in NAME_PARTICLES
+                    for j in range(first + 1, k)
+                )
+                if seq == variant or (abs(len(seq) - n) <= 2 and middle_ok):
+                    if best is None or first < best[0]:
+                        best = (first, [i], how)
+                    elif first == best[0] and i not in best[1]:
+                        best[1].append(i)
+                break
+        return best
+
+    def _title_and_last_name_at(self, text: str, flat: _Flat, k: int) -> _Found | None:
+        """'Dr. Becker', 'dhr. De Wit', 'dott.ssa Ferraro': titles, particles, last name."""
+        if k == 0:
+            return None
+        t = k - 1
+        while t > 0 and flat[t][2] in NAME_PARTICLES and flat[t][2] not in TITLES:
+            t -= 1
+        if flat[t][2] in TITLES and _adjacent(text, flat, t, k):
+            while t > 0 and flat[t - 1][2] in TITLES and _adjacent(text, flat, t - 1, t):
+                t -= 1
+            ids = self._last_matches(flat[k][2])
+            if ids:
+                return (t, ids, "title")
+        return None
+
+    def _first_name_and_company_at(self, text: str, flat: _Flat, k: int) -> _Found | None:
+        """A first name with the company right after it: 'Fatima at Crescent Pharma'."""
+        start, end, tok = flat[k]
+        if not text[start : start + 1].isupper():
+            return None
+        ids = [i for i in self._by_first.get(tok, ()) if self._company_follows(text, end, i)]
+        return (k, ids, "first") if ids else None
+
+    def _mention(self, text: str, flat: _Flat, k: int, found: _Found) -> Mention:
+        """The mention from ``found`` (first word, contacts, how) to the end of word ``k``,
+        narrowed to the contacts at a company written just after it."""
+        first, ids, how = found
+        span = (flat[first][0], flat[k][1])
+        written_company = self._company_near(text, span[1], ids)
+        if written_company is not None:
+            ids = [
+                i for i in ids if _companies_match(self._company[i], compact(written_company))
+            ] or ids
+        return Mention(
+            contacts=tuple(self._people[i] for i in ids),
+            span=span,
+            how=how,
+            text=text[span[0] : span[1]],
+            company=written_company,
+        )
 
     def _company_follows(self, text: str, end: int, i: int) -> bool:
         """The contact's company is written right after a name: 'at Crescent', 'von Weserwerk'.

@@ -550,70 +550,84 @@ _LEAD_WORDS = frozenset(
 )
 
 
+# "Name <addr>", "Name (addr)", "[mailto:addr]" in running text
+_NAMED_ADDRESS = LazyPattern(
+    r"(?:(?P<name>[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,4})[ \t]*)?"
+    r"[<\[(](?:mailto:)?(?P<addr>" + ADDRESS.pattern + r")[>\])]"
+)
+_Found = tuple[int, int, _Resolved]  # start, end, whom
+
+
+def _capitalised_tail(name: str) -> str | None:
+    """Only the capitalised words at the end: "introduce Omar Farouk" -> "Omar Farouk"."""
+    tail: list[str] = []
+    for word in reversed(name.split()):
+        if not word[:1].isupper() or fold(word).strip(".,:") in _LEAD_WORDS:
+            break
+        tail.insert(0, word)
+    return " ".join(tail) or None
+
+
+def _taken(found: list[_Found], start: int, end: int) -> bool:
+    return any(not (end <= s or start >= e) for s, e, _ in found)
+
+
+def _two_people_named(
+    text: str, found: list[_Found], *, contacts: ContactBook, own: _Own
+) -> list[_Found]:
+    """The two people of "X and Y should meet" that nothing found before names."""
+    m = _TWO_PEOPLE.search(text)
+    if not m:
+        return []
+    more: list[_Found] = []
+    for group in ("a", "b"):
+        start, end = m.span(group)
+        if _taken(found, start, end):
+            continue
+        lead = leading_name(m.group(group))
+        if lead:
+            r = resolve(lead[0], None, contacts=contacts, own=own, company=lead[1], hint=text)
+            if r.person is not None:
+                more.append((start, end, r))
+    return more
+
+
+def _same_person(p: Person, q: Person | None) -> bool:
+    """Two people found in a note are one when their addresses or folded names agree."""
+    if q is None:
+        return False
+    if p.email and q.email and p.email.lower() == q.email.lower():
+        return True
+    return bool(p.name and q.name and fold(p.name) == fold(q.name))
+
+
 def _note_people(text: str, *, contacts: ContactBook, own: _Own) -> list[tuple[int, _Resolved]]:
     """People named in an owner's note, in order: addresses, 'Name <addr>', contact names."""
-    found: list[tuple[int, int, _Resolved]] = []
-
-    def taken(start: int, end: int) -> bool:
-        return any(not (end <= s or start >= e) for s, e, _ in found)
-
-    spec_re = re.compile(
-        r"(?:(?P<name>[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,4})[ \t]*)?"
-        r"[<\[(](?:mailto:)?(?P<addr>" + ADDRESS.pattern + r")[>\])]"
-    )
-    for m in spec_re.finditer(text):
-        name = m.group("name")
-        if name:
-            # keep only the capitalised tail: "introduce Omar Farouk" -> "Omar Farouk"
-            words = name.split()
-            tail: list[str] = []
-            for word in reversed(words):
-                if not word[:1].isupper() or fold(word).strip(".,:") in _LEAD_WORDS:
-                    break
-                tail.insert(0, word)
-            name = " ".join(tail) or None
+    found: list[_Found] = []
+    for m in _NAMED_ADDRESS.finditer(text):
+        name = _capitalised_tail(m.group("name")) if m.group("name") else None
         r = resolve(name, m.group("addr"), contacts=contacts, own=own)
         if r.person is not None:
             found.append((m.start("addr") - (len(name) + 2 if name else 0), m.end(), r))
     for m in ADDRESS.finditer(text):
-        if not taken(m.start(), m.end()):
+        if not _taken(found, m.start(), m.end()):
             r = resolve(None, m.group(), contacts=contacts, own=own)
             if r.person is not None:
                 found.append((m.start(), m.end(), r))
     for mention in contacts.mentions(text):
-        if taken(*mention.span):
+        if _taken(found, *mention.span):
             continue
         r = _from_contacts(mention.text, list(mention.contacts), text)
         if r.person is not None and not (r.person.email and r.person.email in own):
             found.append((mention.span[0], mention.span[1], r))
-    m2 = _TWO_PEOPLE.search(text)
-    if m2:
-        for group in ("a", "b"):
-            start, end = m2.span(group)
-            if taken(start, end):
-                continue
-            lead = leading_name(m2.group(group))
-            if lead:
-                r = resolve(lead[0], None, contacts=contacts, own=own, company=lead[1], hint=text)
-                if r.person is not None:
-                    found.append((start, end, r))
+    found += _two_people_named(text, found, contacts=contacts, own=own)
     found.sort(key=lambda f: f[0])
     out: list[tuple[int, _Resolved]] = []
     for start, _end, r in found:
         p = r.person
         assert p is not None
-        if any(
-            (
-                q.person
-                and (
-                    (p.email and q.person.email and p.email.lower() == q.person.email.lower())
-                    or (p.name and q.person.name and fold(p.name) == fold(q.person.name))
-                )
-            )
-            for _, q in out
-        ):
-            continue
-        out.append((start, r))
+        if not any(_same_person(p, q.person) for _, q in out):
+            out.append((start, r))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -334,6 +334,10 @@ class Store:
         except OSError as exc:
             raise StateError(f"{path}: cannot create the state: {exc.strerror}") from None
         self._depth = 0
+        self._savepoints = 0
+        # meta keys whose writes must be on disk at once, even inside a batch (a mark
+        # that must survive the process being killed during what follows)
+        self.durable_meta: set[str] = set()
 
     @classmethod
     def open_readonly(cls, path: Path) -> Store | None:
@@ -342,6 +346,8 @@ class Store:
         store = cls.__new__(cls)
         store.path = Path(path)
         store._depth = 0
+        store._savepoints = 0
+        store.durable_meta = set()
         try:
             store.db = sqlite3.connect(
                 f"{store.path.resolve().as_uri()}?mode=ro",
@@ -402,11 +408,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """One atomic unit: a decision and the mail it sends land together or not at all."""
+        """One atomic unit: a decision and the mail it sends land together or not at all.
+        Inside another transaction (a batch) it is a savepoint: undone alone when it
+        raises, committed with the enclosing one."""
         if self._depth:
             self._depth += 1
             try:
-                yield self
+                with self.savepoint():
+                    yield self
             finally:
                 self._depth -= 1
             return
@@ -431,17 +440,42 @@ class Store:
                 pass
             raise StateError(f"{self.path}: cannot write the state: {_why(exc)}") from None
 
+    def batch(self) -> AbstractContextManager[Store]:
+        """One transaction around many units (a FETCH batch of mails, each with its
+        decision and mails): the ``transaction()`` blocks inside it are savepoints of it,
+        and it commits once at its end. Nothing of an unfinished batch is on disk after a
+        crash, except the meta keys in ``durable_meta``, committed (with what the batch
+        held then) as soon as they are written."""
+        return self.transaction()
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Inside a transaction: undo just this part when it raises."""
         self.db.execute("SAVEPOINT part")
+        self._savepoints += 1
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK TO part")
-            self.db.execute("RELEASE part")
+            self._savepoints -= 1
+            try:
+                self.db.execute("ROLLBACK TO part")
+                self.db.execute("RELEASE part")
+            except sqlite3.Error:  # SQLite already ended the transaction (disk full, say)
+                pass
             raise
+        self._savepoints -= 1
         self.db.execute("RELEASE part")
+
+    def _commit_so_far(self) -> None:
+        """Inside a transaction: commit what it holds now and go on in a new one, with the
+        same savepoints open (each now undoes only what follows)."""
+        try:
+            self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            for _ in range(self._savepoints):
+                self.db.execute("SAVEPOINT part")
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot write the state: {_why(exc)}") from None
 
     def _exec(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> sqlite3.Cursor:
         try:
@@ -459,6 +493,8 @@ class Store:
             "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+        if self._depth and key in self.durable_meta:
+            self._commit_so_far()
 
     # -- messages ---------------------------------------------------------
     def delete_meta(self, key: str) -> None:

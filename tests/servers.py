@@ -674,6 +674,14 @@ class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
+    async def handle_EHLO(
+        self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.server.pipelining:  # RFC 2920, as Postfix, Gmail and Exchange Online offer
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self,
         smtp: SMTP,
@@ -838,6 +846,7 @@ class SmtpServer:
         self.received: list[Received] = []
         self.delivery_failures: list[DeliveryFailure] = []
         self.data_delay = 0.0  # seconds before each mail's final reply (a slow server)
+        self.pipelining = True  # whether EHLO offers PIPELINING
         self.oauth_logins: list[str] = []  # users who signed in with a token
         self.reply_delay = 0.0  # seconds between taking a mail and answering 250
         self.drops_left = 0  # mails taken whole, then the connection dropped before the 250
@@ -892,6 +901,7 @@ class SmtpServer:
             self.delivery_failures.clear()
             self._faults = _Faults()
             self.drops_left = 0
+            self.pipelining = True
 
     # -- fault injection ------------------------------------------------------------
 

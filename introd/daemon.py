@@ -24,6 +24,7 @@ import structlog
 
 from .config import Config, load_config
 from .delivery import SmtpConnection
+from .engine import SLOW_MAIL_KEY
 from .exceptions import (
     AuthExpired,
     DeliveryError,
@@ -40,7 +41,7 @@ from .metrics import Exporter, Metrics
 from .oauth2 import forget_sources
 from .rules import RuleName
 from .runlock import RunLock
-from .sending import SenderProcess, SenderReport, send_pass
+from .sending import send_pass
 from .state import OutboxRow, Store
 from .systemd import Notifier
 from .templates_check import check_templates
@@ -128,6 +129,9 @@ class Daemon:
         self.lock = lock
         self.clock = clock
         self.store = Store(config.state_path)
+        # the mark of a mail being read slowly must be on disk before the read goes on:
+        # if the read kills introd, the next start must not read that mail again
+        self.store.durable_meta.add(SLOW_MAIL_KEY)
         self.engine = build_engine(config, self.store)
         assert config.imap is not None and config.smtp is not None
         self.mailbox = Mailbox(config.imap)
@@ -191,9 +195,10 @@ class Daemon:
         now = self.clock()
         started = time.perf_counter()
         try:
-            outcome = self.engine.handle(
-                raw, folder=imap.folder, uidvalidity=uidvalidity, uid=uid, now=now
-            )
+            with self.store.savepoint():  # inside the batch: a failing mail is undone alone
+                outcome = self.engine.handle(
+                    raw, folder=imap.folder, uidvalidity=uidvalidity, uid=uid, now=now
+                )
         except StateError:
             raise
         except Exception as exc:  # noqa: BLE001 - set the mail aside with its reason
@@ -250,76 +255,72 @@ class Daemon:
         last = int(self.store.get_meta(self._uid_key()) or 0)
         uids = self.mailbox.new_uids(last)
         handled = 0
-        waiting = False  # a mail left for later (its template failed): retry from there
         self.waiting_uids = set()
-        # a backlog (more than one batch): a sender process sends what each batch queued
-        # while the next one is read
+        # a backlog (more than one batch): what each batch queued is sent before the next
+        # one is read, so the opt-ins leave as the backlog is read, not after all of it
         backlog = len(uids) > imap.batch_size and self._send_wait() == 0
-        sender: SenderProcess | None = None
-        try:
-            for batch in self.mailbox.fetch_batches(uids):
-                placements: dict[str, list[int]] = {}
-                done = 0
-                for uid, raw in batch:
-                    if self.store.seen_uid(imap.folder, uv, uid) is None:
-                        placement = self._handle(uid, raw, uv)
-                        if placement == "wait":
-                            waiting = True
-                            self.waiting_uids.add(uid)
-                        elif placement:  # None: leave the mail as it is
-                            placements.setdefault(placement, []).append(uid)
-                        handled += 1
-                    if not waiting:
-                        done = uid
-                    self.notifier.ping()
-                    if self.stop_requested:
-                        break
-                self._put_away(placements, uv)
-                if done:
-                    self.store.set_meta(self._uid_key(), str(done))
-                if self.stop_requested:
-                    break
-                if backlog and sender is None:
-                    backlog = False  # one try per pass
-                    sender = self._start_sender()
-                if sender is not None:
-                    sender.more(self.clock())
-        finally:
-            if sender is not None:
-                self._sender_done(
-                    sender.finish(
-                        self.clock(), stop=lambda: self.stop_requested, ping=self.notifier.ping
-                    )
-                )
+        for batch in self.mailbox.fetch_batches(uids):
+            placements, done, count = self._handle_batch(batch, uv)
+            handled += count
+            self._put_away(placements, uv)
+            if done:
+                self.store.set_meta(self._uid_key(), str(done))
+            if self.stop_requested:
+                break
+            if backlog:
+                backlog = self._send_between_batches()
         return handled
 
-    def _start_sender(self) -> SenderProcess | None:
-        try:
-            return SenderProcess(self.config, keep_fd=self.lock.fd if self.lock else None)
-        except Exception as exc:  # noqa: BLE001 - the pass sends at its end instead
-            log.warning("sender_unavailable", error=f"{exc.__class__.__name__}: {exc}")
-            return None
+    def _handle_batch(
+        self, batch: list[tuple[int, bytes]], uv: int
+    ) -> tuple[dict[str, list[int]], int, int]:
+        """Decide on the mails of one FETCH batch in one transaction (each decision with its
+        mails, undone alone if it fails); returns the placements, the UID the folder's
+        last UID may move to, and how many mails were handled. A crash before the commit
+        leaves the whole batch to be read again: nothing of it was recorded or sent."""
+        imap = self.config.imap
+        assert imap is not None
+        placements: dict[str, list[int]] = {}
+        done = handled = 0
+        with self.store.batch():
+            for uid, raw in batch:
+                if self.store.seen_uid(imap.folder, uv, uid) is None:
+                    placement = self._handle(uid, raw, uv)
+                    if placement == "wait":
+                        self.waiting_uids.add(uid)
+                    elif placement:  # None: leave the mail as it is
+                        placements.setdefault(placement, []).append(uid)
+                    handled += 1
+                if not self.waiting_uids:  # a mail left for later: retry from there
+                    done = uid
+                self.notifier.ping()
+                if self.stop_requested:
+                    break
+        return placements, done, handled
 
-    def _sender_done(self, report: SenderReport) -> None:
-        """What the sender process did goes into the metrics; an SMTP outage it met starts
-        the backoff; a state it could not write stops the daemon, as it would here."""
-        for template, count in report.sent.items():
-            self.metrics.mail_out(template, count)
-        for template, count in report.failed.items():
-            self.metrics.mail_failed(template, count)
-        if report.error is None:
-            return
-        kind, message = report.error
-        if kind == "state":
-            raise StateError(message)
-        if kind == "auth":
-            self._auth_expired(AuthExpired(message))
-            return
-        if kind == "delivery":
-            self._smtp_failed(DeliveryError(message))
-        else:
-            log.error("sender_failed", error=message)
-            self._record_error("sender", message)
+    def _send_between_batches(self) -> bool:
+        """Send what the last batch queued; False when the rest of the pass must not try
+        again (the SMTP server failed, the login expired, or the hourly limit is reached)."""
+        try:
+            send_pass(
+                self.store,
+                lambda: self.engine,
+                self.smtp,
+                self.config,
+                now=self.clock(),
+                stop=lambda: self.stop_requested,
+                on_sent=self._mail_sent,
+                on_failure=lambda f: self.metrics.mail_failed(f.row.template),
+            )
+        except DeliveryError as exc:
+            self.smtp.close()
+            self._smtp_failed(exc)
+            return False
+        except AuthExpired as exc:
+            self.smtp.close()
+            self._auth_expired(exc)
+            return False
+        return not self.store.due_outbox(self.clock(), limit=1)
 
     def _smtp_failed(self, exc: DeliveryError) -> None:
         started, _ = self.smtp_outage.failed(str(exc))

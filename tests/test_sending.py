@@ -1,16 +1,20 @@
-"""The sender process: a backlog's opt-ins leave while the rest of it is read, each once,
-and the process never outlives the daemon or hides an SMTP outage."""
+"""Sending a backlog: its opt-ins leave batch by batch while the rest of it is read, each
+once, from the daemon's own process; SMTP PIPELINING when the server offers it, the
+same outcomes either way."""
 
 from __future__ import annotations
 
 import os
 import signal
+import smtplib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from introd.config import load_config
 from introd.daemon import Daemon
+from introd.delivery import transmit
 from introd.exceptions import DeliveryError
 from helpers import Running, backlog, backlog_request, wait_for
 from world import INTROS, World
@@ -26,43 +30,29 @@ pytestmark = [
 ]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped by anyone) is not running either
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 class TestBacklog:
-    def test_sends_while_reading_each_mail_once(self, world: World) -> None:
-        """The sender process sends the backlog's 48 opt-ins, each once. (That it sends
-        while the daemon reads on is a matter of speed: bench/ measures it.)"""
+    @pytest.mark.parametrize("pipelining", [True, False])
+    def test_sends_while_reading_each_mail_once(self, world: World, pipelining: bool) -> None:
+        """The backlog's 48 opt-ins leave each once, from the daemon's process, those of a
+        batch before the next batch is read; with and without PIPELINING."""
+        world.smtp.pipelining = pipelining
         d = Running(world)
         try:
             _all_sent_and_put_away(world)
-            d.wait_event("sender_finished")
         finally:
             assert d.stop() == 0
         ids = [m["Message-ID"] for m in world.sent()]
         assert len(ids) == 2 * COUNT == len(set(ids))
         events = [e["event"] for e in d.events()]
-        assert events.count("sender_started") == 1
         assert events.count("mail_sent") == 2 * COUNT
-        assert d.events("sender_started")[0]["pid"] != d.proc.pid
-        assert d.events("sender_finished")[0]["sent"] == 2 * COUNT
-        assert d.events("sender_failed") == []
+        assert events.count("mail_handled") == COUNT
+        last_read = len(events) - 1 - events[::-1].index("mail_handled")
+        assert events[:last_read].count("mail_sent") >= 2 * (COUNT - 5)
+        assert "sender_started" not in events
 
-    def test_in_process_run_once_counts_what_the_sender_sent(
-        self, world: World, clock: Any
-    ) -> None:
-        """run --once: the sender's mails show in the metrics, the rest of the pass sends
-        nothing twice, and the next pass finds nothing to do."""
+    def test_in_process_run_once_counts_what_was_sent(self, world: World, clock: Any) -> None:
+        """run --once: the backlog's mails show in the metrics, nothing is sent twice, and
+        the next pass finds nothing to do."""
         daemon = Daemon(load_config(world.config_path), clock=clock)
         stats = daemon.run_once()
         assert stats.handled == COUNT
@@ -76,8 +66,8 @@ class TestBacklog:
         assert len(world.sent()) == 2 * COUNT
 
     def test_smtp_down_keeps_everything_queued(self, world: World, clock: Any) -> None:
-        """The SMTP server refuses connections: the sender reports it, nothing is lost, and
-        once a server answers every mail leaves exactly once."""
+        """The SMTP server refuses connections: the pass reads on, reports it, nothing is
+        lost, and once a server answers every mail leaves exactly once."""
         from servers import SmtpServer
 
         late = SmtpServer(
@@ -95,66 +85,45 @@ class TestBacklog:
             ids = [m.data for m in late.received]
         assert len(ids) == 2 * COUNT == len(set(ids))
 
-    def test_never_outlives_the_daemon(self, world: World) -> None:
-        """SIGKILL to the daemon: its sender stops within seconds, and the next run sends
-        what is left, with at most the one mail in hand sent twice."""
-        d, pid = _slow_backlog(world, 0.2)  # slow acceptance: the kill lands mid-mail
+    def test_sigkill_mid_backlog_loses_nothing(self, world: World) -> None:
+        """SIGKILL while the backlog's mail leaves: the next run reads what was not
+        recorded and sends what is left, with at most the one mail in hand sent twice."""
+        d = _slow_backlog(world, 0.2)  # slow acceptance: the kill lands mid-mail
         try:
             os.kill(d.proc.pid, signal.SIGKILL)
             d.proc.wait(timeout=10)
-            wait_for(lambda: not _alive(pid), timeout=10, what="the sender gone")
         finally:
             d.kill()
         ids = _the_rest_in_a_new_run(world)
         assert len(set(ids)) == 2 * COUNT
         assert len(ids) - len(set(ids)) <= 1
 
-    def test_sigterm_mid_backlog_stops_both_within_seconds(self, world: World) -> None:
-        """SIGTERM to the daemon while its sender has mail in flight: both finish what they
-        hold and exit within seconds, nothing is sent twice, and the next run sends the
-        rest."""
-        d, pid = _slow_backlog(world, 0.2)
+    def test_sigterm_mid_backlog_stops_within_seconds(self, world: World) -> None:
+        """SIGTERM while the backlog's mail leaves: the daemon finishes the mail in hand
+        and exits within seconds, nothing is sent twice, and the next run sends the rest."""
+        d = _slow_backlog(world, 0.2)
         try:
             d.proc.send_signal(signal.SIGTERM)
             assert d.proc.wait(timeout=10) == 0
-            wait_for(lambda: not _alive(pid), timeout=5, what="the sender gone")
             assert d.events("daemon_stopped")
-            assert d.events("sender_finished")[0]["error"] is None
         finally:
             d.kill()
         assert len(world.sent()) < 2 * COUNT  # it did stop early
         ids = _the_rest_in_a_new_run(world)
         assert len(ids) == 2 * COUNT == len(set(ids))
 
-    def test_a_dead_sender_is_reported_and_its_mail_sent_anyway(self, world: World) -> None:
-        """The sender killed (the OOM killer, say): the daemon logs sender_failed, counts
-        an error, and sends what is left itself; at most the mail in hand goes twice."""
-        d, pid = _slow_backlog(world, 0.1)
-        try:
-            os.kill(pid, signal.SIGKILL)
-            d.wait_event("sender_failed", timeout=30)
-            world.smtp.data_delay = 0.0
-            _all_sent_and_put_away(world)
-        finally:
-            assert d.stop() == 0
-        ids = [m["Message-ID"] for m in world.sent()]
-        assert len(set(ids)) == 2 * COUNT
-        assert len(ids) - len(set(ids)) <= 1
-        assert d.events("sender_finished")[0]["error"] == "crash"
 
-
-def _slow_backlog(world: World, delay: float) -> tuple[Running, int]:
-    """`introd run` on the backlog with the SMTP server taking `delay` s per mail, once its
-    sender has sent two: the daemon and the sender's pid."""
+def _slow_backlog(world: World, delay: float) -> Running:
+    """`introd run` on the backlog with the SMTP server taking `delay` s per mail, once it
+    has sent two."""
     world.smtp.data_delay = delay
     d = Running(world)
     try:
-        d.wait_event("sender_started", timeout=30)
         d.wait_event("mail_sent", 2, timeout=30)
     except BaseException:
         d.kill()
         raise
-    return d, int(d.events("sender_started")[0]["pid"])
+    return d
 
 
 def _all_sent_and_put_away(world: World) -> None:
@@ -171,6 +140,93 @@ def _the_rest_in_a_new_run(world: World) -> list[str]:
     finally:
         assert again.stop() == 0
     return [str(m["Message-ID"]) for m in world.sent()]
+
+
+MAIL = b"From: intros@example.test\r\nSubject: hello\r\n\r\n.a line with a dot\r\n"
+
+
+@pytest.fixture
+def session(smtp_server: Any, request: pytest.FixtureRequest) -> Iterator[smtplib.SMTP]:
+    """A logged-in smtplib session to the tests' server, PIPELINING offered or not."""
+    smtp_server.pipelining = request.param
+    smtp = smtplib.SMTP(smtp_server.host, smtp_server.port, timeout=10)
+    smtp.login(smtp_server.user, smtp_server.password)
+    try:
+        yield smtp
+    finally:
+        smtp.close()
+        smtp_server.clear()
+
+
+BOTH = pytest.mark.parametrize("session", [True, False], indirect=True, ids=["pipelined", "plain"])
+
+
+class TestTransmit:
+    """`transmit` tells the same outcomes whether the envelope goes in one write
+    (PIPELINING) or command by command."""
+
+    @BOTH
+    def test_accepted_and_usable_again(self, session: smtplib.SMTP, smtp_server: Any) -> None:
+        assert session.has_extn("pipelining") == smtp_server.pipelining
+        for n in range(3):
+            assert transmit(session, "intros@example.test", [f"p{n}@example.test"], MAIL) == {}
+        assert [m.data for m in smtp_server.received] == [MAIL] * 3
+
+    @BOTH
+    def test_one_recipient_refused(self, session: smtplib.SMTP, smtp_server: Any) -> None:
+        smtp_server.reject_rcpt("gone@example.test")
+        refused = transmit(
+            session, "intros@example.test", ["gone@example.test", "ok@example.test"], MAIL
+        )
+        assert list(refused) == ["gone@example.test"] and refused["gone@example.test"][0] == 550
+        assert smtp_server.received[0].rcpt_tos == ("ok@example.test",)
+
+    @BOTH
+    def test_every_recipient_refused_leaves_the_session_usable(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        smtp_server.reject_rcpt("gone@example.test")
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            transmit(session, "intros@example.test", ["gone@example.test"], MAIL)
+        assert transmit(session, "intros@example.test", ["ok@example.test"], MAIL) == {}
+        assert len(smtp_server.received) == 1
+
+    @BOTH
+    def test_sender_refused_leaves_the_session_usable(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        smtp_server.fail_next(code=451, stage="MAIL")
+        with pytest.raises(smtplib.SMTPSenderRefused) as caught:
+            transmit(session, "intros@example.test", ["ok@example.test"], MAIL)
+        assert caught.value.smtp_code == 451
+        assert transmit(session, "intros@example.test", ["ok@example.test"], MAIL) == {}
+        assert len(smtp_server.received) == 1
+
+    @BOTH
+    def test_data_refused(self, session: smtplib.SMTP, smtp_server: Any) -> None:
+        smtp_server.fail_next(code=554, message="5.7.1 no", stage="DATA")
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            transmit(session, "intros@example.test", ["ok@example.test"], MAIL)
+        assert caught.value.smtp_code == 554
+        assert transmit(session, "intros@example.test", ["ok@example.test"], MAIL) == {}
+
+    @BOTH
+    def test_server_leaving_closes_the_session(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        smtp_server.fail_next(code=421, message="4.3.2 going down", stage="MAIL")
+        with pytest.raises(smtplib.SMTPSenderRefused) as caught:
+            transmit(session, "intros@example.test", ["ok@example.test"], MAIL)
+        assert caught.value.smtp_code == 421
+        assert session.sock is None
+
+    @BOTH
+    def test_line_break_in_an_address_is_refused_before_anything_is_sent(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        with pytest.raises(smtplib.SMTPSenderRefused):
+            transmit(session, "intros@example.test", ["a@example.test\r\nRCPT TO:<b@x>"], MAIL)
+        assert smtp_server.received == []
 
 
 class TestLongRunning:

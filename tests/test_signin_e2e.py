@@ -19,7 +19,7 @@ from introd import login
 from introd.config import load_config
 from introd.exceptions import AuthError
 
-from helpers import Running, wait_for
+from helpers import Running, backlog_contacts, backlog_request, wait_for
 from world import INTROS, TIM_ASKS, World, forward
 
 
@@ -154,29 +154,32 @@ class TestDaemonAuthExpired:
         assert token["access_token"] not in d.text()
         assert token["refresh_token"] not in d.text()
 
-    def test_sender_process_reporting_auth_expired(
+    def test_auth_expired_while_a_backlog_is_sent(
         self, world: World, token_server: Any, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """The backlog sender's refused refresh token is the daemon's auth_expired: logged
-        once, the outbox held back with the backoff, not a sender crash."""
+        """The grant revoked while a backlog is read: the sending after its first batch
+        meets the refused refresh token, which is the daemon's auth_expired: logged once,
+        the rest of the backlog read and queued, nothing sent, the outbox held back."""
         from introd.daemon import Daemon
         from introd.logs import setup_logging
-        from introd.sending import SenderReport
 
         _login(world, token_server, capsys)
+        world.write_contacts(backlog_contacts(3))
+        world.write_config(imap={"batch_size": 1})
+        for i in range(3):
+            world.owner_sends(backlog_request(i))
         setup_logging("json", "info")
         daemon = Daemon(load_config(world.config_path))
-        report = SenderReport(
-            error=(
-                "auth",
-                "oauth2.token_url 127.0.0.1:1 no longer accepts the refresh token (invalid_grant)",
-            )
-        )
-        daemon._sender_done(report)
-        daemon._sender_done(report)
+        daemon.mailbox.connect()
+        token_server.revoke(INTROS)
+        try:
+            assert daemon.process_mailbox() == 3
+        finally:
+            daemon.mailbox.close()
         assert daemon.auth_blocked and daemon._send_wait() > 0
+        assert world.sent() == [] and daemon.store.outbox_depth() == 6
         err = capsys.readouterr().err
-        assert err.count('"event": "auth_expired"') == 1 and "sender_failed" not in err
+        assert err.count('"event": "auth_expired"') == 1 and "Traceback" not in err
         assert world.cli("status") == 1
         assert "sign-in:  the provider refused the refresh token" in capsys.readouterr().out
         daemon._auth_ok()

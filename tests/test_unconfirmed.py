@@ -1,10 +1,11 @@
 """A mail whose fate is unknown after DATA (the server dropped the connection before its
 250, or answered later than `smtp.timeout`): deferred like a 4xx, at most
 `MAX_UNCONFIRMED` copies in all, and never in the way of the rest of the outbox — in the
-daemon's own pass and in the sender process that sends backlogs."""
+daemon's pass and in the sending between the FETCH batches of a backlog."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -103,21 +104,23 @@ class TestSlowerThanTimeout:
         assert states == {("optin_requester", "failed"), ("optin_target", "failed")}
 
 
-class TestSenderProcess:
-    def test_backlog_sender_defers_dropped_mail_and_sends_the_rest(
+class TestBacklog:
+    def test_backlog_defers_dropped_mail_and_sends_the_rest(
         self, make_world: Any, capfd: pytest.CaptureFixture[str]
     ) -> None:
-        """A backlog sent by the sender process, the server dropping three mails after
-        DATA: the other opt-ins all go out in that run, the three are sent once more after
-        their backoff, no mail more than twice."""
+        """A backlog sent batch by batch as it is read, the server dropping three mails
+        after DATA: the other opt-ins all go out in that run, some of them before the last
+        batch was read, the three are sent once more after their backoff, no mail more
+        than twice."""
         count = 8
         world = make_world(
             **backlog(count, batch_size=2), inbox=[backlog_request(i) for i in range(count)]
         )
         world.smtp.drop_after_data(3)
         assert world.run_once(T0) == 0
-        log = capfd.readouterr().err
-        assert '"event": "sender_started"' in log and '"sent": 13' in log
+        events = [json.loads(line)["event"] for line in capfd.readouterr().err.splitlines()]
+        assert events.count("mail_sent") == 2 * count - 3
+        assert events.index("mail_sent") < len(events) - 1 - events[::-1].index("mail_handled")
         assert len(world.sent()) == 2 * count
         assert sum(1 for _, s, _, _ in _outbox(world) if s == "pending") == 3
         assert world.run_once(T0 + timedelta(minutes=6)) == 0

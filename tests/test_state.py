@@ -14,6 +14,23 @@ from introd.state import Store
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 
 
+def _old_intro_then_upgrade(path: Path, migration: str, state: str) -> Store:
+    """A state written without MIGRATION holding one intro OLD001 in STATE, opened again
+    by this introd (which applies MIGRATION)."""
+    from introd import state as state_module
+
+    saved = state_module.MIGRATIONS
+    state_module.MIGRATIONS = [m for m in saved if m[0] != migration]
+    try:
+        store = Store(path)
+        with store.transaction():
+            store.insert_intro(id="OLD001", state=state, created=NOW, updated=NOW)
+        store.close()
+    finally:
+        state_module.MIGRATIONS = saved
+    return Store(path)
+
+
 class TestStore:
     def test_schema_is_versioned(self, tmp_path: Path) -> None:
         """A fresh file gets every migration recorded; reopening applies nothing twice."""
@@ -196,19 +213,7 @@ class TestForwardedBy:
     def test_passers_are_kept_and_old_intros_have_none(self, tmp_path: Path) -> None:
         """Intros stored before the column existed read as passed on by nobody; new ones keep
         who passed the request on, in order."""
-        from introd import state
-
-        path = tmp_path / "s.db"
-        saved = state.MIGRATIONS
-        state.MIGRATIONS = [m for m in saved if m[0] != "004_forwarded_by"]
-        try:
-            store = Store(path)
-            with store.transaction():
-                store.insert_intro(id="OLD001", state="awaiting", created=NOW, updated=NOW)
-            store.close()
-        finally:
-            state.MIGRATIONS = saved
-        store = Store(path)
+        store = _old_intro_then_upgrade(tmp_path / "s.db", "004_forwarded_by", "awaiting")
         old = store.intro("OLD001")
         assert old is not None and old.forwarded_by == []
         with store.transaction():
@@ -228,19 +233,7 @@ class TestForwardedBy:
     ) -> None:
         """Intros stored before 006_snooze read with no snooze day; a snoozed intro is due
         for the timers at its day, not before."""
-        from introd import state
-
-        path = tmp_path / "s.db"
-        saved = state.MIGRATIONS
-        state.MIGRATIONS = [m for m in saved if m[0] != "006_snooze"]
-        try:
-            store = Store(path)
-            with store.transaction():
-                store.insert_intro(id="OLD001", state="awaiting", created=NOW, updated=NOW)
-            store.close()
-        finally:
-            state.MIGRATIONS = saved
-        store = Store(path)
+        store = _old_intro_then_upgrade(tmp_path / "s.db", "006_snooze", "awaiting")
         old = store.intro("OLD001")
         assert old is not None and old.snoozed_until is None and old.state == "awaiting"
         day = NOW + timedelta(days=80)
@@ -254,19 +247,7 @@ class TestForwardedBy:
     def test_suggestions_read_and_are_forgotten(self, tmp_path: Path) -> None:
         """Intros from before 007_suggestions read with no suggestion; `forget` of someone
         who was only suggested, or who only suggested, removes them from the intros."""
-        from introd import state
-
-        path = tmp_path / "s.db"
-        saved = state.MIGRATIONS
-        state.MIGRATIONS = [m for m in saved if m[0] != "007_suggestions"]
-        try:
-            store = Store(path)
-            with store.transaction():
-                store.insert_intro(id="OLD001", state="review", created=NOW, updated=NOW)
-            store.close()
-        finally:
-            state.MIGRATIONS = saved
-        store = Store(path)
+        store = _old_intro_then_upgrade(tmp_path / "s.db", "007_suggestions", "review")
         old = store.intro("OLD001")
         assert old is not None and old.suggested is None and old.suggested_by is None
         jane = {"name": "Jane Roe", "email": "jane@grid.example"}

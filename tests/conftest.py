@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -54,6 +54,7 @@ SERVER_FIXTURES = frozenset(
     }
 )
 OAUTH_CLIENT = "introd-e2e"
+_Server = TypeVar("_Server", SmtpServer, TokenServer)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,28 +81,39 @@ def _require_dovecot() -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def dovecot_server() -> Iterator[Dovecot]:
-    """The session's Dovecot, with the intro mailbox; tests use `dovecot` for a clean one."""
+def _session_dovecot(**kwargs: Any) -> Iterator[Dovecot]:
+    """A Dovecot for the whole session, with the intro mailbox; closed at its end."""
     _require_dovecot()
-    server = Dovecot()
+    server = Dovecot(**kwargs)
     try:
         server.add_user(INTRO_USER, INTRO_PASSWORD)
         server.start()
         yield server
     except ServerError as exc:
-        pytest.fail(f"the test Dovecot did not start: {exc}", pytrace=False)
+        what = " with oauth2" if kwargs else ""
+        pytest.fail(f"the test Dovecot{what} did not start: {exc}", pytrace=False)
     finally:
         server.close()
+
+
+def _clean(server: Dovecot) -> Iterator[Dovecot]:
+    """`server` running for one test, with every mailbox emptied after it."""
+    server.start()
+    yield server
+    server.start()  # a test may have stopped it
+    server.clear()
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[Dovecot]:
+    """The session's Dovecot, with the intro mailbox; tests use `dovecot` for a clean one."""
+    yield from _session_dovecot()
 
 
 @pytest.fixture
 def dovecot(dovecot_server: Dovecot) -> Iterator[Dovecot]:
     """The session's Dovecot, running, with every mailbox emptied after the test."""
-    dovecot_server.start()
-    yield dovecot_server
-    dovecot_server.start()  # a test may have stopped it
-    dovecot_server.clear()
+    yield from _clean(dovecot_server)
 
 
 @pytest.fixture
@@ -125,24 +137,12 @@ def make_dovecot() -> Iterator[Callable[..., Dovecot]]:
 @pytest.fixture
 def smtp_server(dovecot: Dovecot) -> Iterator[SmtpServer]:
     """An authenticated SMTP server on a free port that delivers local mail into `dovecot`."""
-    server = SmtpServer(
-        user=SMTP_USER, password=SMTP_PASSWORD, local_domains=LOCAL_DOMAINS, dovecot=dovecot
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running_smtp(dovecot)
 
 
 @pytest.fixture(scope="session")
 def token_server_session() -> Iterator[TokenServer]:
-    server = TokenServer(find_free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(TokenServer(find_free_port()))
 
 
 @pytest.fixture
@@ -153,40 +153,48 @@ def token_server(token_server_session: TokenServer) -> Iterator[TokenServer]:
     token_server_session.reset()
 
 
+@pytest.fixture
+def oauth_sources() -> Iterator[None]:
+    """No OAuth token source remembered from another test, nor left for the next one."""
+    oauth2.forget_sources()
+    yield
+    oauth2.forget_sources()
+
+
 @pytest.fixture(scope="session")
 def oauth_dovecot_server(token_server_session: TokenServer) -> Iterator[Dovecot]:
     """A second Dovecot whose oauth2 passdb checks XOAUTH2 / OAUTHBEARER tokens at the
     token server (the other tests keep the password-only one)."""
-    _require_dovecot()
-    server = Dovecot(oauth2_introspection_url=token_server_session.introspection_url)
-    try:
-        server.add_user(INTRO_USER, INTRO_PASSWORD)
-        server.start()
-        yield server
-    except ServerError as exc:
-        pytest.fail(f"the test Dovecot with oauth2 did not start: {exc}", pytrace=False)
-    finally:
-        server.close()
+    yield from _session_dovecot(oauth2_introspection_url=token_server_session.introspection_url)
 
 
 @pytest.fixture
 def oauth_dovecot(oauth_dovecot_server: Dovecot, token_server: TokenServer) -> Iterator[Dovecot]:
-    oauth_dovecot_server.start()
-    yield oauth_dovecot_server
-    oauth_dovecot_server.start()
-    oauth_dovecot_server.clear()
+    """The oauth2 Dovecot, running, with every mailbox emptied after the test."""
+    yield from _clean(oauth_dovecot_server)
 
 
 @pytest.fixture
 def oauth_smtp(oauth_dovecot: Dovecot, token_server: TokenServer) -> Iterator[SmtpServer]:
     """An SMTP server taking XOAUTH2 / OAUTHBEARER tokens checked at the token server."""
-    server = SmtpServer(
-        user=SMTP_USER,
-        password=SMTP_PASSWORD,
-        local_domains=LOCAL_DOMAINS,
-        dovecot=oauth_dovecot,
-        oauth2_introspection_url=token_server.introspection_url,
+    yield from _running_smtp(oauth_dovecot, oauth2_introspection_url=token_server.introspection_url)
+
+
+def _running_smtp(dovecot: Dovecot, **kwargs: Any) -> Iterator[SmtpServer]:
+    """An SMTP server delivering local mail into `dovecot`, stopped after the test."""
+    yield from _running(
+        SmtpServer(
+            user=SMTP_USER,
+            password=SMTP_PASSWORD,
+            local_domains=LOCAL_DOMAINS,
+            dovecot=dovecot,
+            **kwargs,
+        )
     )
+
+
+def _running(server: _Server) -> Iterator[_Server]:
+    """`server` started, and stopped when the fixture ends."""
     server.start()
     try:
         yield server
@@ -235,8 +243,7 @@ def make_world(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., 
 def _oauth_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Config sections signing in at the token server, which gets the client."""
     token_server: TokenServer = request.getfixturevalue("token_server")
-    oauth2.forget_sources()
-    request.addfinalizer(oauth2.forget_sources)
+    request.getfixturevalue("oauth_sources")
     token_server.add_client(OAUTH_CLIENT)
     return {
         "imap": {"auth": "oauth2", "password": None},

@@ -1,5 +1,6 @@
-"""Helpers for the tests that run `introd run` as a process: waiting, the running daemon
-and its JSON log, and a backlog of made-up requests with their contacts."""
+"""Helpers shared by test files: waiting, `introd run` as a process and its JSON log, a
+backlog of made-up requests with their contacts, and a config folder (and an intro in its
+state) for the commands that need no servers."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from introd.state import Store
 from world import World, forward
 
 
@@ -173,3 +179,49 @@ def backlog(count: int, batch_size: int) -> dict[str, Any]:
         },
         "contacts": backlog_contacts(count),
     }
+
+
+# -- a config folder for the offline commands (parse, templates, check-config --offline) --
+# the owner of the template tests, with what every config needs
+OKAFOR: dict[str, Any] = {
+    "owner": {"name": "Marguerite Okafor", "addresses": ["marguerite@okafor.example"]},
+    "auth": {"trusted_authserv_ids": ["mx.okafor.example"]},
+    "contacts": ["contacts.yaml"],
+    "reply_address": "intros@okafor.example",
+}
+
+
+def config_folder(folder: Path, config: dict[str, Any], contacts: list[dict[str, str]]) -> Path:
+    """`config` as folder/config.yaml beside `contacts` as folder/contacts.yaml; the
+    config's path."""
+    (folder / "contacts.yaml").write_text(yaml.safe_dump(contacts))
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def insert_awaiting_intro(
+    store: Store, intro_id: str, *, target: tuple[str, str], reason: str, blurb: str
+) -> None:
+    """An intro Daniel Whitcombe asked for on 4 May 2026, awaiting `target` (name, address)."""
+    now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+    store.insert_intro(
+        id=intro_id,
+        state="awaiting",
+        created=now,
+        updated=now,
+        expires=now + timedelta(days=14),
+        requester_name="Daniel Whitcombe",
+        requester_email="d.whitcombe@fieldnote.example",
+        target_name=target[0],
+        target_email=target[1],
+        reason=reason,
+        blurb=blurb,
+        subject="Intro?",
+        source_message_id="<a@fieldnote.example>",
+        rule="default",
+        action="accept",
+        detail="",
+        candidates=[],
+        optin_order="parallel",
+    )

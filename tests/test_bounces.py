@@ -13,25 +13,29 @@ from typing import Any
 
 import pytest
 
-from world import CONTACTS, INTROS, OWNER, TIM_ASKS, World, forward
-
+from world import (
+    ANA,
+    ANA_ASKS,
+    CONTACTS,
+    DAVE,
+    DAVE_MILLER,
+    INTROS,
+    OWNER,
+    TIM_ASKS,
+    World,
+    forward,
+)
 
 T0 = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
 TIM, BOB = "tim@example.test", "bob@example.test"
-ANA, DAVE = "ana@example.test", "dave@example.test"
 
-ANA_ASKS = (
-    "Dear Lisa,\n\nCould you please introduce me to Dave Miller at Acme Foods? I am starting "
-    "a bakery next spring and would like to learn how their supply team works.\n\n"
-    "Thank you,\nAna Lopez\n"
-)
 
 pytestmark = [
     pytest.mark.servers,
     pytest.mark.world(
         contacts=[
             *CONTACTS,
-            {"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"},
+            DAVE_MILLER,
             {"name": "Ana Lopez", "email": ANA, "company": "Bakery"},
         ],
         config={"limits": {"max_outgoing_per_hour": 4}},

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from introd.cli import main
+from helpers import config_folder
 from world import BLANKET, OWNER, TIM_ASKS, forward
 
 CONFIG = {
@@ -24,12 +25,8 @@ CONFIG = {
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> Path:
-    (tmp_path / "contacts.yaml").write_text(
-        yaml.safe_dump([{"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"}])
-    )
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(CONFIG))
-    return path
+    bob = {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"}
+    return config_folder(tmp_path, CONFIG, [bob])
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -13,23 +13,16 @@ from typing import Any
 import pytest
 
 from introd.state import Store, iso
-from world import CONTACTS, TIM_ASKS, World, forward
-
+from world import ANA, ANA_ASKS, CONTACTS, DAVE, DAVE_MILLER, TIM_ASKS, World, forward
 
 LATE = datetime(2026, 12, 13, 9, 0, tzinfo=UTC)  # the clock three days fast
 BACK = LATE - timedelta(days=3)  # then set right
 TIM, BOB = "tim@example.test", "bob@example.test"
-ANA, DAVE = "ana@example.test", "dave@example.test"
-ANA_ASKS = (
-    "Dear Lisa,\n\nCould you please introduce me to Dave Miller at Acme Foods? I am starting "
-    "a bakery next spring and would like to learn how their supply team works.\n\n"
-    "Thank you,\nAna Lopez\n"
-)
 
 pytestmark = [
     pytest.mark.servers,
     pytest.mark.world(
-        contacts=[*CONTACTS, {"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"}],
+        contacts=[*CONTACTS, DAVE_MILLER],
         config={
             "limits": {"max_outgoing_per_hour": 2},
             "optin": {"reminder_after": "4d", "expire_after": "14d"},

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -308,18 +309,50 @@ def _sign_in_to_both(cfg: Any) -> None:
 
 
 @pytest.fixture
-def signed_in(tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any) -> Any:
-    """A config signed in as the intro mailbox: its tokens in the token file."""
-    oauth2.forget_sources()
-    token_server.add_client(CLIENT)
-    cfg = _server_config(tmp_path, oauth_dovecot, oauth_smtp, token_server)
-    access, refresh = token_server.issue(INTROS, CLIENT)
-    assert cfg.oauth2 is not None
-    oauth2.write_token(
-        cfg.oauth2.token_file, _token(access, refresh=refresh, expires_at=time.time() + 3600)
-    )
-    yield cfg
-    oauth2.forget_sources()
+def issued(tmp_path: Path, token_server: Any, oauth_sources: None) -> Callable[..., Any]:
+    """Make the device-flow config for given servers whose token file holds the tokens
+    the token server issued for `account`."""
+
+    def make(
+        dovecot: Any, smtp: Any, account: str = INTROS, expires_at: float | None = None
+    ) -> Any:
+        token_server.add_client(CLIENT)
+        cfg = _server_config(tmp_path, dovecot, smtp, token_server)
+        access, refresh = token_server.issue(account, CLIENT)
+        assert cfg.oauth2 is not None
+        token = _token(access, refresh=refresh, expires_at=expires_at)
+        oauth2.write_token(cfg.oauth2.token_file, token)
+        return cfg
+
+    return make
+
+
+@pytest.fixture
+def app_config(
+    tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any, oauth_sources: None
+) -> Callable[[str], Any]:
+    """Make the client_credentials config of the app "app" (whose secret is "right-secret")
+    with the secret given."""
+    token_server.add_client("app", "right-secret", app_mailbox=INTROS)
+
+    def make(secret: str) -> Any:
+        return _server_config(
+            tmp_path,
+            oauth_dovecot,
+            oauth_smtp,
+            token_server,
+            client_id="app",
+            flow="client_credentials",
+            client_secret=secret,
+        )
+
+    return make
+
+
+@pytest.fixture
+def signed_in(oauth_dovecot: Any, oauth_smtp: Any, issued: Callable[..., Any]) -> Any:
+    """A config signed in as the intro mailbox: its tokens, good for an hour, in the file."""
+    return issued(oauth_dovecot, oauth_smtp, expires_at=time.time() + 3600)
 
 
 @pytest.fixture(params=["OAUTHBEARER", "XOAUTH2"])
@@ -372,21 +405,16 @@ class TestSasl:
         assert stored is not None and token_server.introspect(stored.access_token)["active"]
 
     def test_server_that_rejects_even_a_fresh_token(
-        self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
+        self, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any, issued: Callable[..., Any]
     ) -> None:
         """Tokens for another account: one refresh, then a one-line refusal, no loop."""
-        oauth2.forget_sources()
-        token_server.add_client(CLIENT)
-        cfg = _server_config(tmp_path, oauth_dovecot, oauth_smtp, token_server)
-        access, refresh = token_server.issue("mallory@example.test", CLIENT)
-        oauth2.write_token(cfg.oauth2.token_file, _token(access, refresh=refresh))
+        cfg = issued(oauth_dovecot, oauth_smtp, account="mallory@example.test")
         with pytest.raises(MailboxError) as err:
             Mailbox(cfg.imap).connect()
         assert "login refused for intros@example.test" in str(err.value)
         with pytest.raises(DeliveryError, match="login refused"):
             SmtpConnection(cfg.smtp).open()
         assert token_server.stats.grants.count("refresh_token") == 2
-        oauth2.forget_sources()
 
     def test_refresh_before_expiry(self, signed_in: Any, token_server: Any) -> None:
         """A token with under five minutes left is refreshed before use, not after."""
@@ -399,14 +427,10 @@ class TestSasl:
         assert source.access_token() == second
 
     def test_server_without_oauth_mechanisms(
-        self, tmp_path: Path, dovecot: Any, smtp_server: Any, token_server: Any
+        self, dovecot: Any, smtp_server: Any, token_server: Any, issued: Callable[..., Any]
     ) -> None:
         """A server that offers only PLAIN/LOGIN: one line saying oauth2 cannot work."""
-        oauth2.forget_sources()
-        token_server.add_client(CLIENT)
-        cfg = _server_config(tmp_path, dovecot, smtp_server, token_server)
-        access, refresh = token_server.issue(INTROS, CLIENT)
-        oauth2.write_token(cfg.oauth2.token_file, _token(access, refresh=refresh))
+        cfg = issued(dovecot, smtp_server)
         with pytest.raises(
             MailboxError,
             match="offers neither OAUTHBEARER nor XOAUTH2 "
@@ -416,7 +440,6 @@ class TestSasl:
         with pytest.raises(DeliveryError, match="smtp.auth: oauth2 cannot work here"):
             SmtpConnection(cfg.smtp).open()
         assert token_server.stats.grants == []
-        oauth2.forget_sources()
 
     @pytest.mark.parametrize(
         "life, used_after, fresh",
@@ -472,45 +495,21 @@ class TestProviderFaults:
         assert "oauth2.token_url 127.0.0.1" in str(err.value) and words in str(err.value)
         assert "\n" not in str(err.value)
 
-    def test_wrong_client_secret(
-        self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
-    ) -> None:
+    def test_wrong_client_secret(self, app_config: Callable[[str], Any]) -> None:
         """A wrong client secret names oauth2.client_secret and never shows it."""
-        oauth2.forget_sources()
-        token_server.add_client("app", "right-secret", app_mailbox=INTROS)
-        cfg = _server_config(
-            tmp_path,
-            oauth_dovecot,
-            oauth_smtp,
-            token_server,
-            client_id="app",
-            flow="client_credentials",
-            client_secret="wrong-secret",
-        )
+        cfg = app_config("wrong-secret")
         with pytest.raises(DeliveryError) as err:
             SmtpConnection(cfg.smtp).open()
         assert "oauth2.client_secret" in str(err.value) and "invalid_client" in str(err.value)
         assert "wrong-secret" not in str(err.value)
-        oauth2.forget_sources()
 
     def test_client_credentials_signs_in_without_a_person(
-        self, tmp_path: Path, oauth_dovecot: Any, oauth_smtp: Any, token_server: Any
+        self, app_config: Callable[[str], Any], token_server: Any
     ) -> None:
         """client_credentials: a token is fetched and stored, no login, no refresh token."""
-        oauth2.forget_sources()
-        token_server.add_client("app", "right-secret", app_mailbox=INTROS)
-        cfg = _server_config(
-            tmp_path,
-            oauth_dovecot,
-            oauth_smtp,
-            token_server,
-            client_id="app",
-            flow="client_credentials",
-            client_secret="right-secret",
-        )
+        cfg = app_config("right-secret")
         _sign_in_to_both(cfg)
         assert token_server.stats.grants == ["client_credentials"]
         stored = oauth2.read_token(cfg.oauth2.token_file)
         assert stored is not None and stored.refresh_token is None
         assert stat.S_IMODE(os.stat(cfg.oauth2.token_file).st_mode) == 0o600
-        oauth2.forget_sources()

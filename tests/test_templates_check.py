@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
 from introd import engine as engine_module
 from introd.cli import main
@@ -20,14 +18,12 @@ from introd.model import Person
 from introd.render import TEMPLATE_NAMES, Templates, builtin_dir
 from introd.state import Store
 from introd.templates_check import SampleCandidate, SamplePending, check_templates, situations
+from helpers import OKAFOR, config_folder, insert_awaiting_intro
 
 CONFIG = {
-    "owner": {"name": "Marguerite Okafor", "addresses": ["marguerite@okafor.example"]},
-    "auth": {"trusted_authserv_ids": ["mx.okafor.example"]},
-    "contacts": ["contacts.yaml"],
+    **OKAFOR,
     "secret_file": "secret",
     "state_path": "introd.db",
-    "reply_address": "intros@okafor.example",
     "templates_dir": "templates",
 }
 
@@ -35,12 +31,8 @@ CONFIG = {
 @pytest.fixture
 def tdir(tmp_path: Path) -> Path:
     """An empty templates_dir beside a valid config."""
-    (tmp_path / "contacts.yaml").write_text(
-        yaml.safe_dump(
-            [{"name": "Ingrid Sørensen", "email": "ingrid@nordpolymer.example", "language": "fr"}]
-        )
-    )
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    ingrid = {"name": "Ingrid Sørensen", "email": "ingrid@nordpolymer.example", "language": "fr"}
+    config_folder(tmp_path, CONFIG, [ingrid])
     (tmp_path / "templates").mkdir()
     return tmp_path / "templates"
 
@@ -583,28 +575,14 @@ class TestPreview:
 
     def test_preview_a_real_intro(self, tdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """--intro renders with the intro's data, in the recipient's language."""
-        now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
         store = Store(tdir.parent / "introd.db")
         try:
-            store.insert_intro(
-                id="W4X8N2",
-                state="awaiting",
-                created=now,
-                updated=now,
-                expires=now + timedelta(days=14),
-                requester_name="Daniel Whitcombe",
-                requester_email="d.whitcombe@fieldnote.example",
-                target_name="Ingrid Sørensen",
-                target_email="ingrid@nordpolymer.example",
+            insert_awaiting_intro(
+                store,
+                "W4X8N2",
+                target=("Ingrid Sørensen", "ingrid@nordpolymer.example"),
                 reason="would like to hear how the pilot line runs",
                 blurb="Hello,\nCould I meet Ingrid?\nDaniel",
-                subject="Intro?",
-                source_message_id="<a@fieldnote.example>",
-                rule="default",
-                action="accept",
-                detail="",
-                candidates=[],
-                optin_order="parallel",
             )
         finally:
             store.close()

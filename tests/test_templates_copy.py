@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,26 +15,16 @@ from introd.cli import main
 from introd.config import load_config
 from introd.render import builtin_dir
 from introd.state import Store
+from helpers import OKAFOR, config_folder, insert_awaiting_intro
 
-CONFIG = {
-    "owner": {"name": "Marguerite Okafor", "addresses": ["marguerite@okafor.example"]},
-    "auth": {"trusted_authserv_ids": ["mx.okafor.example"]},
-    "contacts": ["contacts.yaml"],
-    "reply_address": "intros@okafor.example",
-    "templates_dir": "templates/mine",
-}
+CONFIG = {**OKAFOR, "templates_dir": "templates/mine"}
 
 
 @pytest.fixture
 def conf(tmp_path: Path) -> str:
     """A valid config whose templates_dir does not exist yet."""
-    (tmp_path / "contacts.yaml").write_text(
-        yaml.safe_dump(
-            [{"name": "Jürgen Bauer", "email": "juergen@bauer.example", "language": "de"}]
-        )
-    )
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
-    return str(tmp_path / "config.yaml")
+    juergen = {"name": "Jürgen Bauer", "email": "juergen@bauer.example", "language": "de"}
+    return str(config_folder(tmp_path, CONFIG, [juergen]))
 
 
 def tdir(conf: str) -> Path:
@@ -234,29 +223,15 @@ class TestOutdated:
 
 
 def insert_intro(conf: str, intro_id: str = "W4X8N2") -> None:
-    now = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
     cfg = load_config(Path(conf), need_servers=False, make_templates_dir=True)
     store = Store(cfg.state_path)
     try:
-        store.insert_intro(
-            id=intro_id,
-            state="awaiting",
-            created=now,
-            updated=now,
-            expires=now + timedelta(days=14),
-            requester_name="Daniel Whitcombe",
-            requester_email="d.whitcombe@fieldnote.example",
-            target_name="Jürgen Bauer",
-            target_email="juergen@bauer.example",
+        insert_awaiting_intro(
+            store,
+            intro_id,
+            target=("Jürgen Bauer", "juergen@bauer.example"),
             reason="would like to hear about the plant",
             blurb="Hello,\nCould I meet Jürgen?\nDaniel",
-            subject="Intro?",
-            source_message_id="<a@fieldnote.example>",
-            rule="default",
-            action="accept",
-            detail="",
-            candidates=[],
-            optin_order="parallel",
         )
         store.set_meta("language:d.whitcombe@fieldnote.example", "es")
     finally:

@@ -70,6 +70,15 @@ BLANKET = (
     "contacts who might need lead generation? I'd mention your name.\n\nThanks,\nBrad\n"
 )
 
+# a second request, for tests that need two: Ana asks for Dave (add DAVE_MILLER to the contacts)
+ANA, DAVE = "ana@example.test", "dave@example.test"
+ANA_ASKS = (
+    "Dear Lisa,\n\nCould you please introduce me to Dave Miller at Acme Foods? I am starting "
+    "a bakery next spring and would like to learn how their supply team works.\n\n"
+    "Thank you,\nAna Lopez\n"
+)
+DAVE_MILLER = {"name": "Dave Miller", "email": DAVE, "company": "Acme Foods"}
+
 
 CONTACTS: tuple[dict[str, str], ...] = (
     {"name": "Bob Jones", "email": "bob@example.test", "company": "BigChem"},

@@ -18,6 +18,7 @@ from .files import private_umask
 
 if TYPE_CHECKING:
     from .config import Config
+    from .state import IntroRow, Store
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -268,6 +269,34 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
     if intro.reason:
         print(f"  reason    {intro.reason}")
+    _show_later(store, intro)
+    for role, p in store.parties(intro.id).items():
+        print(
+            f"  {role:<9} {p.status}"
+            + (f", asked {p.asked_at:%Y-%m-%d %H:%M}" if p.asked_at else "")
+            + (f", reminded {p.reminded_at:%Y-%m-%d}" if p.reminded_at else "")
+            + (f", answered {p.answered_at:%Y-%m-%d %H:%M}" if p.answered_at else "")
+        )
+    _show_owner_commands(store, intro)
+    _show_followup(store, intro)
+    print("history:")
+    for e in store.events(intro.id):
+        at = e.pop("at")
+        event = e.pop("event")
+        rest = " ".join(f"{k}={v}" for k, v in e.items() if v not in (None, ""))
+        print(f"  {at:%Y-%m-%d %H:%M}  {event:<18} {rest}")
+    print("mail out:")
+    for o in store.outbox_for(intro.id):
+        when = o.sent_at or o.next_attempt
+        print(
+            f"  {when:%Y-%m-%d %H:%M}  {o.template:<18} to {', '.join(o.recipients)}  "
+            f"[{o.status}{', ' + o.last_error if o.last_error else ''}]"
+        )
+    return EXIT_OK
+
+
+def _show_later(store: Store, intro: IntroRow) -> None:
+    """What the target put off or passed on: the snooze, a suggested person."""
     if intro.snoozed_until:
         asked = "will ask" if intro.state == "snoozed" else "was to ask"
         print(
@@ -287,13 +316,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         by = intro.suggested_by
         who = f"{by.get('name') or ''} <{by.get('email') or '?'}>".strip()
         print(f"  suggested by {who}, the target of intro {by.get('intro_id')}")
-    for role, p in store.parties(intro.id).items():
-        print(
-            f"  {role:<9} {p.status}"
-            + (f", asked {p.asked_at:%Y-%m-%d %H:%M}" if p.asked_at else "")
-            + (f", reminded {p.reminded_at:%Y-%m-%d}" if p.reminded_at else "")
-            + (f", answered {p.answered_at:%Y-%m-%d %H:%M}" if p.answered_at else "")
-        )
+
+
+def _show_owner_commands(store: Store, intro: IntroRow) -> None:
+    """Who approved, declined or cancelled it, and when."""
     done = {
         "approve": "approved",
         "pick": "approved",
@@ -306,31 +332,22 @@ def cmd_show(args: argparse.Namespace) -> int:
             by = e.get("by") or "shell"
             who = "the owner (shell)" if by == "shell" else by
             print(f"  {done[e['verb']]:<9} by {who}, {e['at']:%Y-%m-%d %H:%M}")
+
+
+def _show_followup(store: Store, intro: IntroRow) -> None:
+    """The follow-up after the introduction: sent, answered, its outcome."""
     followup = store.followup(intro.id)
-    if followup is not None and followup.status != "skipped":
-        line = f"  follow-up {followup.status}"
-        if followup.sent_at:
-            line += f", sent {followup.sent_at:%Y-%m-%d %H:%M}"
-        if followup.answered_at:
-            line += f", answered {followup.answered_at:%Y-%m-%d %H:%M} ({followup.answer})"
-        print(line)
-        print(f"  outcome   {followup.outcome or 'none yet'}")
-        if followup.thanks:
-            print(f"  thank-you {followup.thanks}")
-    print("history:")
-    for e in store.events(intro.id):
-        at = e.pop("at")
-        event = e.pop("event")
-        rest = " ".join(f"{k}={v}" for k, v in e.items() if v not in (None, ""))
-        print(f"  {at:%Y-%m-%d %H:%M}  {event:<18} {rest}")
-    print("mail out:")
-    for o in store.outbox_for(intro.id):
-        when = o.sent_at or o.next_attempt
-        print(
-            f"  {when:%Y-%m-%d %H:%M}  {o.template:<18} to {', '.join(o.recipients)}  "
-            f"[{o.status}{', ' + o.last_error if o.last_error else ''}]"
-        )
-    return EXIT_OK
+    if followup is None or followup.status == "skipped":
+        return
+    line = f"  follow-up {followup.status}"
+    if followup.sent_at:
+        line += f", sent {followup.sent_at:%Y-%m-%d %H:%M}"
+    if followup.answered_at:
+        line += f", answered {followup.answered_at:%Y-%m-%d %H:%M} ({followup.answer})"
+    print(line)
+    print(f"  outcome   {followup.outcome or 'none yet'}")
+    if followup.thanks:
+        print(f"  thank-you {followup.thanks}")
 
 
 def cmd_owner_action(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,19 +82,143 @@ def _read_csv(path: Path, text: str) -> list[Contact]:
     return contacts
 
 
+# -- vCard ---------------------------------------------------------------------------------
+#
+# Most vCard files are plain 3.0 or 4.0 cards: one property a line, NAME=VALUE parameters,
+# no encodings. Those are read here, as vobject reads them (a text value up to its first
+# unescaped comma, N and ORG split into fields); anything else (2.1 cards, quoted or bare
+# parameters, ENCODING or CHARSET, photos, nested or broken cards) goes to vobject, whose
+# import costs more than reading a whole address book this way.
+
+_VCARD_LINE = re.compile(
+    r"(?:[A-Za-z0-9-]+\.)?(?P<name>[A-Za-z0-9-]+)"
+    r"(?P<params>(?:;[A-Za-z0-9-]+=[^;:,\"]*(?:,[^;:,\"]*)*)*):(?P<value>.*)"
+)
+# properties whose reading vobject does not change beyond text values and fields
+_VCARD_PLAIN = frozenset(
+    "VERSION FN N EMAIL ORG TITLE TEL NOTE UID REV PRODID URL NICKNAME CATEGORIES ROLE ADR "
+    "LABEL BDAY KIND LANG".split()
+)
+_VCARD_ESCAPES = {"n": "\n", "N": "\n", "\\": "\\", ";": ";", ",": ","}
+
+
+def _text_values(value: str, separator: str = ",") -> list[str]:
+    """A vCard value split on an unescaped ``separator``, escapes undone (as vobject)."""
+    results: list[str] = []
+    current: list[str] = []
+    chars = iter(value)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            if separator == ";":
+                current.append(";" if nxt == ";" else "\\" + nxt)
+            else:
+                current.append(_VCARD_ESCAPES.get(nxt, "\\" + nxt))
+        elif ch == separator:
+            results.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    if current or not results:
+        results.append("".join(current))
+    return results
+
+
+def _fields(value: str) -> list[str | list[str]]:
+    """A structured value (N, ORG): its fields, each a string or a list of strings."""
+    out: list[str | list[str]] = []
+    for field in _text_values(value, ";"):
+        items = _text_values(field)
+        out.append(items[0] if len(items) == 1 else items)
+    return out
+
+
+class _VName:
+    """An N value: family, given and additional names, prefixes and suffixes."""
+
+    def __init__(self, fields: list[str | list[str]]) -> None:
+        fields = fields + [""] * (5 - len(fields))
+        self.family, self.given, self.additional, self.prefix, self.suffix = fields[:5]
+
+
+class _VLine:
+    """One property of a card, shaped as vobject's ContentLine is where it is read."""
+
+    def __init__(self, name: str, params: str, value: str) -> None:
+        self.params: dict[str, list[str]] = {}
+        for param in filter(None, params.split(";")):
+            key, _, values = param.partition("=")
+            self.params.setdefault(key.upper(), []).extend(values.split(","))
+        self.value: Any
+        if name == "N":
+            self.value = _VName(_fields(value))
+        elif name == "ORG":
+            self.value = _fields(value)
+        else:
+            self.value = _text_values(value)[0]
+
+
+class _VCard:
+    """A card read without vobject: its properties by lower-case name."""
+
+    name = "VCARD"
+
+    def __init__(self) -> None:
+        self.contents: dict[str, list[_VLine]] = {}
+
+
+def _plain_vcards(text: str) -> list[_VCard] | None:
+    """The cards of a plain vCard file, or None when vobject must read it."""
+    lines: list[str] = []
+    for raw in re.split(r"\r\n|\r|\n", text):
+        if raw[:1] in (" ", "\t") and lines:
+            lines[-1] += raw[1:]
+        else:
+            lines.append(raw)
+    cards: list[_VCard] = []
+    card: _VCard | None = None
+    for line in lines:
+        if not line.strip():
+            continue
+        m = _VCARD_LINE.fullmatch(line)
+        if m is None:
+            return None
+        name, value = m["name"].upper(), m["value"]
+        if name in ("BEGIN", "END"):
+            if value.strip().upper() != "VCARD" or (card is None) != (name == "BEGIN"):
+                return None
+            if name == "BEGIN":
+                card = _VCard()
+            else:
+                assert card is not None
+                cards.append(card)
+                card = None
+            continue
+        if card is None or not (name in _VCARD_PLAIN or name.startswith("X-")):
+            return None
+        if name == "VERSION" and value.strip() not in ("3.0", "4.0"):
+            return None
+        card.contents.setdefault(name.lower(), []).append(_VLine(name, m["params"], value))
+    return cards if card is None else None
+
+
 def _vcard_value(card: Any, key: str) -> Any:
     items = card.contents.get(key) or []
     return items
 
 
 def _read_vcf(path: Path, text: str) -> list[Contact]:
-    import vobject  # type: ignore[import-untyped]
-
     contacts: list[Contact] = []
-    try:
-        cards = list(vobject.readComponents(text, ignoreUnreadable=True))
-    except Exception as exc:  # vobject raises many kinds of errors on bad input
-        raise ContactsError([("", f"not a readable vCard file ({exc})")], source=str(path)) from exc
+    cards: list[Any] | None = _plain_vcards(text)
+    if cards is None:
+        import vobject  # type: ignore[import-untyped]
+
+        try:
+            cards = list(vobject.readComponents(text, ignoreUnreadable=True))
+        except Exception as exc:  # vobject raises many kinds of errors on bad input
+            raise ContactsError(
+                [("", f"not a readable vCard file ({exc})")], source=str(path)
+            ) from exc
     for index, card in enumerate(cards):
         if getattr(card, "name", "").upper() != "VCARD":
             continue
@@ -125,7 +250,9 @@ def _read_vcf(path: Path, text: str) -> list[Contact]:
         orgs = _vcard_value(card, "org")
         if orgs:
             value = orgs[0].value
-            company = _clean(value[0] if isinstance(value, list) and value else value)
+            first = value[0] if isinstance(value, list) and value else value
+            # an unescaped comma splits a field: "Acme, Inc." is written back as it was
+            company = _clean(",".join(first) if isinstance(first, list) else first)
         titles = _vcard_value(card, "title")
         contacts.append(
             Contact(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from introd.reading.people import Contact, ContactBook, company_key, fold
+from introd import contacts
 from introd.contacts import load_contacts, read_contacts_file
 from introd.exceptions import ContactsError
 
@@ -122,6 +123,67 @@ class TestReadFiles:
             read_contacts_file(path)
         keys = [key for key, _ in caught.value.problems]
         assert keys == ["c.yaml[0].introductions", "c.yaml[1].name", "c.yaml[2].email"]
+
+
+TRICKY_CARDS = (
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Walker\\, Tim\r\nORG:A,B;C\\;D\r\n"
+    "TITLE:CEO, Founder\r\nEMAIL:a@b.example, c@d.example\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Ødegaard;Zoë,Z.;;Dr.\r\n"
+    "item1.EMAIL;type=work;TYPE=pref:zo\r\n e@x.example\r\nEMAIL:other@x.example\r\nEND:VCARD\r\n"
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:\r\nN:Brook;Lena\r\nX-ANY;X-P=q:x\\qy\r\nEND:VCARD\r\n"
+)
+
+
+class TestVCardsWithoutVobject:
+    """Plain 3.0 and 4.0 cards are read without vobject (its import is the costliest part
+    of starting `introd parse`); they must come out exactly as vobject reads them."""
+
+    def _both(self, tmp_path: Path, text: str, monkeypatch: pytest.MonkeyPatch) -> tuple:
+        path = tmp_path / "c.vcf"
+        path.write_text(text, encoding="utf-8")
+        plain = read_contacts_file(path)
+        monkeypatch.setattr(contacts, "_plain_vcards", lambda text: None)
+        return plain, read_contacts_file(path)
+
+    def test_plain_cards_read_as_vobject_reads_them(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Escapes, commas, fields, groups, folded lines and parameters agree."""
+        assert contacts._plain_vcards(TRICKY_CARDS) is not None  # the plain path is taken
+        plain, vobject_read = self._both(tmp_path, TRICKY_CARDS, monkeypatch)
+        assert plain == vobject_read
+        assert [(c.name, c.email, c.company) for c in plain] == [
+            ("Walker, Tim", "a@b.example", "A,B"),
+            ("Dr. Zoë Z. Ødegaard", "zoe@x.example", None),
+            ("Lena Brook", None, None),
+        ]
+
+    @pytest.mark.parametrize("name", ["people.vcf", "truncated.vcf"])
+    def test_the_test_files_agree(
+        self, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The files the other tests read give the same contacts, or the same error."""
+        text = (DATA / name).read_text(encoding="utf-8")
+        try:
+            plain, vobject_read = self._both(tmp_path, text, monkeypatch)
+        except ContactsError as exc:
+            assert "vCard" in str(exc)
+            return
+        assert plain == vobject_read
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "BEGIN:VCARD\r\nVERSION:2.1\r\n"
+            "N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=C3=98degaard;Zo=C3=AB\r\n"
+            "EMAIL;PREF;INTERNET:zoe@x.example\r\nEND:VCARD\r\n",
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Zoë Ødegaard\r\n"
+            'EMAIL;TYPE="work,pref":zoe@x.example\r\nEND:VCARD\r\n',
+        ],
+    )
+    def test_other_cards_go_to_vobject(self, text: str) -> None:
+        """2.1 cards, encodings and quoted parameters are left to vobject."""
+        assert contacts._plain_vcards(text) is None
 
 
 class TestMerge:

@@ -153,8 +153,24 @@ def base_context(**extra: Any) -> dict[str, Any]:
     return context
 
 
-def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every situation a template is rendered in, as (label, context)."""
+# the mails that ask, introduce, remind or decline: to the requester and the target
+TO_THE_PARTIES = (
+    "optin_requester",
+    "optin_target",
+    "introduction",
+    "reminder",
+    "reask",
+    "thanks_target",
+    "withdrawn",
+    "decline_no_target",
+    "declined_by_target",
+    "expired",
+    "decline_no_reason",
+    "decline_policy",
+)
+
+
+def _to_the_parties(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
     as_target = {"recipient": TARGET, "role": "target"}
     no_reason = replace(INTRO, reason=None)
     if name == "optin_requester":
@@ -215,6 +231,16 @@ def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "blanket", base_context(target=None, intro=replace(no_reason, reason=None))
     elif name in ("declined_by_target", "expired", "decline_no_reason", "decline_policy"):
         yield "to_requester", base_context()
+    else:  # pragma: no cover - a name in TO_THE_PARTIES without situations here
+        raise AssertionError(name)
+
+
+def situations(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every situation a template is rendered in, as (label, context)."""
+    as_target = {"recipient": TARGET, "role": "target"}
+    no_reason = replace(INTRO, reason=None)
+    if name in TO_THE_PARTIES:
+        yield from _to_the_parties(name)
     elif name == "review":
         yield from review_situations()
     elif name == "bounce_notice":

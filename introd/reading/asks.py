@@ -1,10 +1,10 @@
 """What a requester asks for and why: asking phrases, named people, stated purposes.
 
-Phrase tables in English, French, German and Spanish: how people ask to be
-introduced ("would you mind connecting me with", "pourrais-tu me mettre en
-contact avec", "könntest du mich mit ... bekannt machen", "¿me podrías
-presentar a"), how they ask for nobody in particular ("anyone in your
-network"), and how they say why. Pure functions of text.
+Phrase tables in every language introd reads: how people ask to be introduced
+("would you mind connecting me with", "pourrais-tu me mettre en contact avec",
+"könntest du mich mit ... bekannt machen", "¿me podrías presentar a"), how they ask
+for nobody in particular ("anyone in your network"), and how they say why. The
+greetings come from :mod:`introd.reading.words`. Pure functions of text.
 """
 
 from __future__ import annotations

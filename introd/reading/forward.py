@@ -3,7 +3,9 @@
 An owner forwards a request inline (a separator line and a From/Date/Subject/To
 block, in the mail client's UI language) or as an attached ``message/rfc822``.
 :func:`find_forward` finds the forwarded message's sender, header values and
-text, plus the owner's own note above it. Pure: no I/O, never raises.
+text, plus the owner's own note above it. The header labels, separators and client
+footers it knows are the tables of :mod:`introd.reading.words`; addresses are found with
+:data:`introd.reading.addresses.ADDRESS`. Pure: no I/O, never raises.
 """
 
 from __future__ import annotations

@@ -335,7 +335,18 @@ class Engine:
         if role == "target" and ans.answer != "yes":
             if self._suggestion(intro, ans.text, now) or self._snooze(intro, ans.text, now):
                 return intro.id
-        if ans.answer == "yes":
+        answer = ans.answer
+        if (
+            role == "target"
+            and answer == "no"
+            and not self.config.snooze
+            and snooze.snooze_until(ans.text, now) is not None
+        ):
+            # without optin.snooze, "not now, maybe in March" is not taken as a no: it is
+            # unclear, and asked again like any unclear answer
+            answer = "unclear"
+            log.info("answer_put_off", intro_id=intro.id, role=role, answer=answer)
+        if answer == "yes":
             self.store.update_party(intro.id, role, status="yes", answered_at=now)
             if role == "requester":
                 note = _note_from(ans.text)
@@ -347,7 +358,7 @@ class Engine:
                 self._both_said_yes(intro, now)
             elif other_party is not None and other_party.asked_at is None:
                 self._ask(intro, other, now)
-        elif ans.answer == "no":
+        elif answer == "no":
             self.store.update_party(intro.id, role, status="no", answered_at=now)
             if role == "target":
                 self._end(intro, "declined_by_target", now)
@@ -530,6 +541,10 @@ class Engine:
         target = self.store.parties(intro.id).get("target")
         if reason != "due":
             self.store.update_party(intro.id, "target", status="asked")
+            return
+        if target is not None and target.status == "failed":
+            # the address bounced while the intro slept: no mail to it; the intro expires
+            log.info("snooze_wake_skipped", intro_id=intro.id, reason="target bounced")
             return
         mid = self._mail(
             "optin_snoozed_again",

@@ -522,6 +522,32 @@ class TestSnooze:
         assert intro is not None and intro.state == "awaiting" and intro.snoozed_until is None
         assert len(world.sent_to(BOB)) == 2  # the usual re-ask
 
+    def test_off_a_put_off_to_a_day_is_unclear_not_a_no(self, world: World, clock: Any) -> None:
+        """Without optin.snooze, "Not now, maybe in March." declines nothing: it is unclear
+        and asked again, as an answer neither yes nor no is; a plain "not now" still declines."""
+        world.write_config(optin={"snooze": False})
+        intro_id = self._asked(world, clock)
+        world.reply(BOB, _last(world, BOB, "[intro"), "Not now, maybe in March.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        intro = _store(world).intro(intro_id)
+        assert intro is not None and intro.state == "awaiting" and intro.snoozed_until is None
+        assert len(world.sent_to(BOB)) == 2 and len(world.sent_to(TIM)) == 1  # the re-ask
+        world.reply(BOB, _last(world, BOB, "[intro"), "Not now, sorry.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        assert _store(world).intro(intro_id).state == "declined_by_target"  # type: ignore[union-attr]
+
+    def test_a_bounced_target_is_not_mailed_on_the_day(self, world: World, clock: Any) -> None:
+        """The target's address bounced while the intro slept: nothing is sent to it on the
+        day; the intro expires as an unanswered one does."""
+        intro_id = self._asked(world, clock)
+        world.reply(BOB, _last(world, BOB, "[intro"), "Not now, maybe in March.", now=clock.now())
+        world.run_once(clock.advance(timedelta(minutes=10)))
+        _store(world).update_party(intro_id, "target", status="failed")
+        world.run_once(clock.set(clock.now().replace(year=2027, month=3, day=2)))
+        assert [s for s in world.sent_to(BOB) if SNOOZED_AGAIN in s] == []
+        world.run_once(clock.advance(timedelta(days=40)))
+        assert _store(world).intro(intro_id).state == "expired"  # type: ignore[union-attr]
+
     def test_forged_put_off_changes_nothing(self, world: World, clock: Any) -> None:
         """A "not now" from another address than the target's snoozes nothing."""
         intro_id = self._asked(world, clock)

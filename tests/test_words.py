@@ -73,3 +73,18 @@ class TestUnion:
         fwd = find_forward(parse_bytes(raw))
         assert fwd is not None
         assert fwd.note == "Vedi sotto."
+
+    def test_thanks_in_every_language_of_the_table(self) -> None:
+        """A reply that thanks in Italian or Polish thanks (only French to Spanish did)."""
+        from introd.reading.answers import thanks_in
+
+        assert thanks_in("Sì, volentieri — grazie mille!")
+        assert thanks_in("Tak, chętnie. Dziękuję!")
+        assert not thanks_in("Sì, volentieri.")
+
+    def test_a_first_sentence_of_thanks_is_not_the_answer(self) -> None:
+        """ "Much appreciated ..." only thanks: the answer is the sentence after it."""
+        from introd.reading.answers import classify_answer
+
+        text = "Much appreciated that you thought of me. No, not interested."
+        assert classify_answer(text) == "no"

@@ -33,6 +33,7 @@ from introd.reading.words import (
     HEADER_LABELS,
     ORIGINAL_MESSAGE_MARKERS,
     SIGN_OFFS,
+    THANKS,
     any_of,
     any_word,
 )
@@ -1105,13 +1106,7 @@ _LATER = _phrases(
     "men senare",
 )
 # a first sentence that only thanks or greets is skipped
-_THANKS_ONLY = LazyPattern(
-    r"^\W*(?:thanks|thank you|many thanks|thanks so much|thank you so much|merci|merci beaucoup|"
-    r"danke|vielen dank|danke schön|gracias|muchas gracias|grazie|grazie mille|bedankt|"
-    r"dank je|dank u|obrigad[oa]|muito obrigad[oa]|dziękuję|dzięki|tack|tack så mycket)\b"
-    r"[^.!?]*[.!?]?\s*$",
-    re.IGNORECASE,
-)
+_THANKS_ONLY = LazyPattern(r"^\W*" + any_word(THANKS) + r"\b[^.!?]*[.!?]?\s*$", re.IGNORECASE)
 _GREETING = LazyPattern(r"^\W*" + any_of(GREETINGS) + r"(?![\w'])", re.IGNORECASE)
 _NAME_ONLY = LazyPattern(r"^\s*[A-ZÀ-Þ][\w'-]*(?:\s+[A-ZÀ-Þ][\w'-]*)?\s*[,!]\s*$")
 _NAME_SENTENCE = LazyPattern(r"^[A-ZÀ-Þ][\w'.-]*(?:\s+[A-ZÀ-Þ][\w'.-]*){0,2}\s*[,!:—–-]?$")
@@ -1343,27 +1338,7 @@ def read_owner_command(text: str) -> tuple[str, str | None, str | None] | None:
 
 # -- thanks ----------------------------------------------------------------------
 
-_THANKS = _phrases(
-    "thank you",
-    "thanks",
-    "thank",
-    "thx",
-    "many thanks",
-    "grateful",
-    "much appreciated",
-    "appreciate it",
-    "merci",
-    "reconnaissant",
-    "reconnaissante",
-    "danke",
-    "dankbar",
-    "vielen dank",
-    "gracias",
-    "agradecido",
-    "agradecida",
-    "te agradezco",
-    "le agradezco",
-)
+_THANKS = _phrases(*THANKS)
 
 
 def thanks_in(text: str) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .patterns import LazyPattern
 from .cleaning import GREETING, is_sign_off
 from .people import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
-from .words import GREETINGS, any_of
+from .words import GREETINGS, THANKS, any_of, any_word
 
 # --- sentences -----------------------------------------------------------------------------
 
@@ -655,11 +655,8 @@ _STRONG_CUES = LazyPattern(
     r"[-–—:;]\s+(?:we|I|my|our)\b",
     re.I,
 )
-_THANKS = LazyPattern(
-    r"^\s*[¡¿]?(?:thanks|thank you|thx|many thanks|merci|danke|vielen dank|gracias|muchas "
-    r"gracias|cheers|best|regards)\b",
-    re.I,
-)
+# a sentence that opens with thanks, or with the first word of a sign-off
+_THANKS = LazyPattern(r"^\s*[¡¿]?(?:" + any_word(THANKS) + r"|cheers|best|regards)\b", re.I)
 
 
 _GREETING_PREFIX = LazyPattern(

@@ -29,6 +29,7 @@ __all__ = [
     "HEADER_LABELS",
     "ORIGINAL_MESSAGE_MARKERS",
     "SIGN_OFFS",
+    "THANKS",
     "CLOSED_DOOR_PHRASES",
     "MONTH_NAMES",
     "MONTH_WORDS",
@@ -222,6 +223,57 @@ SIGN_OFFS: tuple[str, ...] = (
     "よろしくお願い(?:いた)?します",
     "敬具",
     "以上",
+)
+
+# -- thanks -----------------------------------------------------------------------
+# words: how a writer thanks ("Thanks so much!", "Merci beaucoup", "Vielen Dank")
+THANKS: tuple[str, ...] = (
+    # English
+    "thanks",
+    "thank you",
+    "thank",
+    "thx",
+    "many thanks",
+    "thanks so much",
+    "thank you so much",
+    "grateful",
+    "much appreciated",
+    "appreciate it",
+    # French
+    "merci",
+    "merci beaucoup",
+    "reconnaissant",
+    "reconnaissante",
+    # German
+    "danke",
+    "danke schön",
+    "dankbar",
+    "vielen dank",
+    # Spanish
+    "gracias",
+    "muchas gracias",
+    "agradecido",
+    "agradecida",
+    "te agradezco",
+    "le agradezco",
+    # Italian
+    "grazie",
+    "grazie mille",
+    # Dutch
+    "bedankt",
+    "dank je",
+    "dank u",
+    # Portuguese
+    "obrigado",
+    "obrigada",
+    "muito obrigado",
+    "muito obrigada",
+    # Polish
+    "dziękuję",
+    "dzięki",
+    # Swedish
+    "tack",
+    "tack så mycket",
 )
 
 # -- client footers -------------------------------------------------------------

@@ -88,3 +88,19 @@ class TestUnion:
 
         text = "Much appreciated that you thought of me. No, not interested."
         assert classify_answer(text) == "no"
+
+    @pytest.mark.parametrize(
+        "separator",
+        [
+            "Inizio messaggio inoltrato:",
+            "Begin doorgestuurd bericht:",
+            "Início da mensagem reencaminhada:",
+            "---------- Mensagem encaminhada ---------",
+            "-----Ursprungligt meddelande-----",
+        ],
+    )
+    def test_separators_of_more_clients_cut_the_history(self, separator: str) -> None:
+        """Apple Mail's, Gmail's and Outlook's separators in Italian, Dutch, Portuguese and
+        Swedish end the new text of a reply."""
+        text = f"Ja, gerne.\n\n{separator}\nFrom: Lisa <lisa@x.example>\n\nOld text"
+        assert new_text(text) == "Ja, gerne."

@@ -367,10 +367,15 @@ ORIGINAL_MESSAGE_MARKERS: tuple[str, ...] = (
     "messaggio originale",
     "messaggio inoltrato",
     "oorspronkelijk bericht",
+    "doorgestuurd bericht",
     "mensagem original",
+    "mensagem encaminhada",
     "originalmeddelande",
+    "ursprungligt meddelande",
+    "vidarebefordrat meddelande",
     "wiadomo[śs][ćc] oryginalna",
     "oryginalna wiadomo[śs][ćc]",
+    "wiadomo[śs][ćc] przekazana dalej",
 )
 # fragments: a line that announces a forwarded message, before its colon (Apple Mail)
 FORWARD_INTROS: tuple[str, ...] = (
@@ -378,6 +383,11 @@ FORWARD_INTROS: tuple[str, ...] = (
     "d[ée]but du message r[ée]exp[ée]di[ée]",
     "anfang der weitergeleiteten nachricht",
     "inicio del mensaje reenviado",
+    "inizio messaggio inoltrato",
+    "begin doorgestuurd bericht",
+    "in[íi]cio da mensagem (?:re)?encaminhada",
+    "pocz[ąa]tek przekazywanej wiadomo[śs]ci",
+    "vidarebefordrat mejl",
 )
 # words (case-folded, without accents): found anywhere in a short separator line
 # ("Begin forwarded message:", "Début du message réexpédié :", "-----Original

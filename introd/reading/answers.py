@@ -1243,24 +1243,7 @@ def classify_answer(text: str) -> AnswerWord:
 # -- owner commands ------------------------------------------------------------
 
 _ID = r"([A-Za-z0-9]{6})"
-_VERB_LINE = LazyPattern(
-    r"^\W{0,3}(approve|decline|cancel|status|approuver|approuve|accepter|refuser|d[ée]cliner|"
-    r"annuler|genehmigen|freigeben|ablehnen|abbrechen|stornieren|aprobar|apruebo|"
-    r"rechazar|cancelar|approva|approvo|approvare|rifiuta|rifiuto|rifiutare|annulla|annullare|"
-    r"goedkeuren|afwijzen|annuleren|aprovar|aprovo|recusar|recuso|rejeitar|anular)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
-    + _ID
-    + r"(?![\w-]))?",
-    re.IGNORECASE,
-)
-_PICK_LINE = LazyPattern(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
-_ADDRESS_LINE = LazyPattern(
-    r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
-    r"(?:mailto:)?(" + ADDRESS.pattern + r")\s*>?\s*[.]?\s*$",
-    re.IGNORECASE,
-)
-
-
-# the owner's verbs in French, German and Spanish
+# the owner's verbs in the other languages, by the English verb they stand for
 _VERBS = {
     "approuver": "approve",
     "approuve": "approve",
@@ -1296,6 +1279,20 @@ _VERBS = {
     "rejeitar": "decline",
     "anular": "cancel",
 }
+_VERB_LINE = LazyPattern(
+    r"^\W{0,3}("
+    + any_word(("approve", "decline", "cancel", "status", *_VERBS))
+    + r")(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
+    + _ID
+    + r"(?![\w-]))?",
+    re.IGNORECASE,
+)
+_PICK_LINE = LazyPattern(r"^\s*#?(\d{1,3})(?:\s*[.)]?)(?:\s+.*)?$")
+_ADDRESS_LINE = LazyPattern(
+    r"^\s*(?:(?:intro|target|to|cible|ziel|destinatario)\s*:\s*)?(?:[^<>@\n]{0,80}<)?\s*"
+    r"(?:mailto:)?(" + ADDRESS.pattern + r")\s*>?\s*[.]?\s*$",
+    re.IGNORECASE,
+)
 
 
 def _looks_like_id(token: str) -> bool:

@@ -11,6 +11,7 @@ from introd.reading import mailtext
 from introd.config import build_config
 from introd.reading.people import ContactBook
 from introd.reading import Context, read_mail
+from introd.reading import auth as _auth
 from introd.reading.auth import AuthResult, check_exchange_online, check_owner_auth, is_aligned
 
 AUTH = Path(__file__).parent / "data" / "auth"
@@ -562,3 +563,88 @@ class TestExchangeOnlineReading:
         assert reading.from_owner and not reading.authenticated
         assert "no Authentication-Results from a trusted authserv-id" in reading.auth_reason
         assert "X-MS-Exchange-Organization-Authas" in reading.auth_reason
+
+
+# -- the common shape, read without authres ------------------------------------------
+
+COMMON_SHAPES = [
+    "mx.google.com; dkim=pass header.i=@example.com header.s=20230601 header.b=AbC+/9; "
+    "spf=pass (google.com: domain of ruth@example.com designates 203.0.113.9 as permitted "
+    "sender) smtp.mailfrom=ruth@example.com; dmarc=pass (p=NONE sp=NONE dis=NONE) "
+    "header.from=example.com",
+    "mx.oakridge-advisory.example 1; dkim=pass header.d=oakridge-advisory.example",
+    "mx.example.net;dkim=fail header.d=example.net;spf=softfail smtp.mailfrom=example.net",
+    "mx.example.net; arc=none; iprev=pass policy.iprev=203.0.113.9; dkim=none",
+    "mx.example.net; spf=pass smtp.mailfrom=@example.net (comment) smtp.helo=x.example",
+]
+GENERAL_SHAPES = [
+    "mx.example.net; none",
+    'mx.example.net; dkim=fail reason="bad signature" header.d=example.net',
+    "mx.example.net; dkim/1=pass header.d=example.net",
+    "mx.example.net (our MX); dkim=pass header.d=example.net",
+    'mx.example.net; dkim=pass header.d="example.net"',
+    "mx.example.net; dmarc=pass action=none header.from=example.net",
+    "mx.example.net 2; dkim=pass header.d=example.net",
+    "mx.example.net; dkim=pass header.d=example.net;",
+    "mx.example.net; dkim=pass (nested (comment)) header.d=example.net",
+]
+
+
+@pytest.mark.parametrize("value", COMMON_SHAPES)
+def test_common_shapes_are_read_without_authres_and_alike(value: str) -> None:
+    simple = _auth._parse_simple(value)
+    assert simple is not None
+    assert simple == _auth._parse_general(value)
+
+
+@pytest.mark.parametrize("value", GENERAL_SHAPES)
+def test_other_shapes_are_left_to_authres(value: str) -> None:
+    assert _auth._parse_simple(value) is None
+    assert _auth._parse(value) == _auth._parse_general(value)
+
+
+_PIECES = st.sampled_from(
+    [
+        " ",
+        ";",
+        "; ",
+        "(",
+        ")",
+        "()",
+        " (a b)",
+        '"',
+        "@",
+        ".",
+        "=",
+        "none",
+        "reason=x",
+        "/1",
+        " 1",
+        " 2",
+        "dkim=pass",
+        "spf=fail",
+        "dmarc=pass",
+        "x-y=z",
+        " header.d=a.example",
+        " header.i=@a.example",
+        " smtp.mailfrom=b@a.example",
+        " policy.x=",
+        " foo.bar=baz",
+        "action=none",
+        "\\",
+        "é",
+        "mx.example",
+        "a..b",
+    ]
+)
+
+
+@given(st.lists(_PIECES, min_size=1, max_size=14))
+def test_the_common_shape_reader_agrees_with_authres_whenever_it_answers(
+    pieces: list[str],
+) -> None:
+    value = " ".join("".join(pieces).split())
+    simple = _auth._parse_simple(value)
+    if simple is not None:
+        assert simple == _auth._parse_general(value)
+    assert _auth._parse(value) == (simple or _auth._parse_general(value))

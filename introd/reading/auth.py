@@ -101,10 +101,71 @@ def _header_values(msg: Message, name: str) -> list[str]:
     return values
 
 
+# The shape nearly every MTA writes, read without the general parser: an authserv-id
+# (optionally version 1), then "; method=result", each with an optional comment and
+# "ptype.property=value" pairs (each optionally commented). Comments hold no nested or
+# quoted parentheses, values no quotes. Anything else — a reason, a quoted value, a
+# method version, "none", a comment elsewhere — goes to authres, whose reading this one
+# matches on the shapes it accepts (tests/test_auth.py holds the two equal).
+_COMMENT = r"(?: \([\x21-\x27\x2a-\x5b\x5d-\x7e ]*\))?"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_FAST_ID = re.compile(r"(" + _ATOM + r"(?:\." + _ATOM + r")*)(?: 1)?")
+_FAST_RESINFO = re.compile(
+    r" ?; ?(?!none)([A-Za-z0-9_-]+)=([A-Za-z]+)"
+    + _COMMENT
+    + r"((?: (?:smtp|header|body|policy)\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*"
+    + r"=(?:@"
+    + _ATOM
+    + r"(?:\."
+    + _ATOM
+    + r")*|(?!@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]*)"
+    + _COMMENT
+    + r")*)",
+    re.I,
+)
+_FAST_PROP = re.compile(r" (\w+)\.([\w.-]+)=([^ ]*)" + _COMMENT)
+
+
+def _parse_simple(value: str) -> tuple[str, list[_Result]] | None:
+    """(authserv-id, results) of a header in the common shape, or None for any other."""
+    head = _FAST_ID.match(value)
+    if head is None:
+        return None
+    pos, end = head.end(), len(value)
+    results: list[_Result] = []
+    while pos < end:
+        item = _FAST_RESINFO.match(value, pos)
+        if item is None:
+            return None
+        pos = item.end()
+        method = item[1].lower()
+        if method not in _METHODS:
+            continue
+        props = {(t.lower(), n.lower()): v for t, n, v in _FAST_PROP.findall(item[3])}
+        if method == "dkim":
+            identity = props.get(("header", "d")) or props.get(("header", "i"), "")
+        elif method == "spf":
+            identity = props.get(("smtp", "mailfrom"), "")
+        else:
+            identity = props.get(("header", "from"), "")
+        results.append(_Result(method=method, result=item[2].lower(), identity=identity))
+    if pos == head.end():  # no result at all
+        return None
+    return head[1].lower(), results
+
+
 def _parse(value: str) -> tuple[str, list[_Result]] | None:
     """(authserv-id, results) of one header, or None when it cannot be parsed."""
     if not value:
         return None
+    simple = _parse_simple(value)
+    if simple is not None:
+        return simple
+    return _parse_general(value)
+
+
+def _parse_general(value: str) -> tuple[str, list[_Result]] | None:
+    """``_parse`` by authres, which reads the whole grammar of RFC 8601."""
     try:
         header = authres.AuthenticationResultsHeader.parse_value(value)
         authserv_id = str(header.authserv_id or "").strip().lower()

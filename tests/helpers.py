@@ -225,3 +225,13 @@ def insert_awaiting_intro(
         candidates=[],
         optin_order="parallel",
     )
+
+
+def assert_written(addresses: Sequence[str], *texts: str) -> None:
+    """Every address read from a mail is written in it, in any case. White space is left
+    out on both sides: the obsolete syntax (RFC 5322 section 4.4) lets folding white space
+    stand around an address's dots and @, and the readers drop it."""
+    written = "".join("".join(texts).lower().split())
+    for address in addresses:
+        if address:
+            assert "".join(address.lower().split()) in written, f"{address!r} is not written"

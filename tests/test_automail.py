@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from introd.reading import mailtext
 from introd.reading.automail import Bounce, bounce_info, is_auto_reply
+from helpers import assert_written
 
 AUTOMAIL = Path(__file__).parent / "data" / "automail"
 
@@ -299,6 +300,4 @@ def _assert_bounce_of(found: Bounce | None, raw: bytes) -> None:
     if found is None:
         return
     assert isinstance(found, Bounce)
-    written = raw.decode("utf-8", "replace").lower()
-    for address in found.failed:
-        assert address.lower() in written, f"{address!r} is not in the mail"
+    assert_written(found.failed, raw.decode("utf-8", "replace"))

@@ -15,6 +15,7 @@ from introd.reading.forward import find_forward, nested_forward, parse_person
 from introd.reading import forward as forwarding
 from introd.reading.mailtext import body_text, parse_bytes
 from introd.model import Forward, Person
+from helpers import assert_written
 
 DATA = Path(__file__).parent / "data" / "forward"
 CASES: list[dict[str, Any]] = yaml.safe_load((DATA / "expected.yaml").read_text("utf-8"))
@@ -254,10 +255,10 @@ def _assert_read_from(found: Forward | None, msg: EmailMessage, raw: bytes) -> N
         return
     assert found.depth >= 1
     if found.sender is not None and found.sender.email:
-        written = (raw.decode("utf-8", "replace") + body_text(msg)).lower()
-        for part in msg.walk():
-            written += body_text(part).lower()
-        assert found.sender.email.lower() in written
+        bodies = [body_text(part) for part in msg.walk()]
+        assert_written(
+            [found.sender.email], raw.decode("utf-8", "replace"), body_text(msg), *bodies
+        )
 
 
 class TestNestedForward:

@@ -20,6 +20,7 @@ from introd.reading.mailtext import (
     parse_bytes,
 )
 from introd.model import Person
+from helpers import assert_written
 
 DATA = Path(__file__).parent / "data" / "forward"
 SAMPLES = sorted(p.read_bytes() for p in DATA.glob("*.eml"))
@@ -470,10 +471,7 @@ class TestNeverRaises:
 
 def _assert_written(people: tuple[Person, ...], raw: bytes) -> None:
     """Every address read from a mail is written in it (in any case)."""
-    written = raw.decode("utf-8", "replace").lower()
-    for person in people:
-        if person.email:
-            assert person.email in written, f"{person.email!r} is not in the mail"
+    assert_written([p.email or "" for p in people], raw.decode("utf-8", "replace"))
 
 
 class TestRemembered:

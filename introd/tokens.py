@@ -19,7 +19,7 @@ _ROLE_OF = {v: k for k, v in ROLES.items()}
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _TOKEN = re.compile(r"^([a-z0-9]{6})([rto])([a-z2-7]{20})$")
 _MSGID = re.compile(
-    r"<introd\.([A-Z0-9]{6})\.(requester|target|owner|notice)\.[A-Za-z0-9_-]+@", re.I
+    r"<introd\.(?a:([A-Z0-9]{6}))\.(requester|target|owner|notice)\.[A-Za-z0-9_-]+@", re.I
 )
 
 

@@ -21,6 +21,9 @@ ATTRIBUTIONS = [
     "Le mer. 5 mars 2025 à 10:00, Marta <m@x.example> a écrit :",
     "Am Mi., 5. März 2025 um 10:00 Uhr schrieb Marta <m@x.example>:",
     "Il giorno mer 5 mar 2025 alle ore 10:00 Marta <m@x.example> ha scritto:",
+    "Op wo 5 mrt 2025 om 10:00 schreef Marta <m@x.example>:",
+    "Em qua., 5 de mar. de 2025 às 10:00, Marta <m@x.example> escreveu:",
+    "W dniu 5.03.2025 o 10:00 Marta <m@x.example> napisał(a):",
 ]
 QUOTED_YES = ["Yes please!", "Sure, happy to.", "Oui, volontiers", "Ja, gerne", "👍", "✅ yes"]
 REPLY_TEXT = st.lists(
@@ -476,6 +479,19 @@ class TestNeverRaises:
         assert word == classify_answer(new_text(new))
         if classify_answer(new_text(new)) != "yes":
             assert word != "yes"
+
+    def test_a_dutch_attribution_naming_the_writer_is_cut(self) -> None:
+        """Dutch, like German, writes the name after the verb ("schreef Marta <...>:"):
+        the line is the quote's start, not new text."""
+        body = "Ik denk erover na.\n\nOp wo 5 mrt 2025 om 10:00 schreef Marta <m@x.example>:\n> Ja\n"
+        assert new_text(body) == new_text("Ik denk erover na.")
+
+    @pytest.mark.parametrize("odd", ["\u212a", "\u017f"])
+    def test_an_intro_id_is_ascii_letters_and_digits(self, odd: str) -> None:
+        """Under case-insensitive matching the Kelvin sign would pass for K and the long s
+        for S: an id holding one is no id."""
+        assert read_owner_command(f"approve K7F3Q{odd}") == ("approve", None, None)
+        assert read_owner_command("approve K7F3QK") == ("approve", "K7F3QK", None)
 
     def test_a_reply_read_as_yes_only_in_its_quote(self) -> None:
         """The check above can fail: the same words unquoted are a yes."""

@@ -19,7 +19,7 @@ from ..model import Answer, BounceReport, IntroRequest, OwnerCommand, Reading
 if TYPE_CHECKING:  # config imports the reading core, not the other way
     from ..config import Config
 
-SUBJECT_TAG = re.compile(r"\[intro\s+([A-Z0-9]{6})\]", re.I)
+SUBJECT_TAG = re.compile(r"\[intro\s+(?a:([A-Z0-9]{6}))\]", re.I)
 _MSGID_IN = re.compile(r"<[^<>\s]+>")
 # a mail of the owner's own that starts with one of these is a command, not a request
 # (a bare number or address on the first line is a request's target, not a pick)
@@ -109,7 +109,7 @@ def _is_replyish(msg: EmailMessage, ctx: Context, subject: str) -> bool:
 # `send` for an introduction draft
 _OWN_WORDS = re.compile(
     r"^\W{0,3}(details|send)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
-    r"([A-Za-z0-9]{6})(?![\w-]))?\]?[\s:,.-]*(.*)$",
+    r"(?a:([A-Za-z0-9]{6}))(?![\w-]))?\]?[\s:,.-]*(.*)$",
     re.I,
 )
 

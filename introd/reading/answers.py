@@ -1242,7 +1242,8 @@ def classify_answer(text: str) -> AnswerWord:
 
 # -- owner commands ------------------------------------------------------------
 
-_ID = r"([A-Za-z0-9]{6})"
+# (?a:): under IGNORECASE, Unicode matching would take the Kelvin sign for K and the long s for s
+_ID = r"(?a:([A-Za-z0-9]{6}))"
 # the owner's verbs in the other languages, by the English verb they stand for
 _VERBS = {
     "approuver": "approve",

@@ -336,7 +336,7 @@ ATTRIBUTION_VERBS: tuple[str, ...] = (
     "scrive",
     r"ha\s+scritto",
     "schreef",
-    r"napisa[łl]\w*",
+    r"napisa[łl]\w*(?:\(a\))?",  # Gmail writes "napisał(a):"
     "pisze",
     "schrieb",
     "schreibt",
@@ -345,7 +345,7 @@ ATTRIBUTION_VERBS: tuple[str, ...] = (
     "kirjoitti",
 )
 # fragments: verbs some clients follow with more words ("schrieb Tim Walker:")
-ATTRIBUTION_VERBS_WITH_TAIL: tuple[str, ...] = ("skrev", "schrieb", "schreibt")
+ATTRIBUTION_VERBS_WITH_TAIL: tuple[str, ...] = ("skrev", "schrieb", "schreibt", "schreef")
 
 # -- separators of quoted and forwarded mail --------------------------------------
 # fragments: the words between the dashes of "-----Original Message-----" and its kin

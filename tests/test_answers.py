@@ -483,7 +483,8 @@ class TestNeverRaises:
     def test_a_dutch_attribution_naming_the_writer_is_cut(self) -> None:
         """Dutch, like German, writes the name after the verb ("schreef Marta <...>:"):
         the line is the quote's start, not new text."""
-        body = "Ik denk erover na.\n\nOp wo 5 mrt 2025 om 10:00 schreef Marta <m@x.example>:\n> Ja\n"
+        attribution = "Op wo 5 mrt 2025 om 10:00 schreef Marta <m@x.example>:"
+        body = f"Ik denk erover na.\n\n{attribution}\n> Ja\n"
         assert new_text(body) == new_text("Ik denk erover na.")
 
     @pytest.mark.parametrize("odd", ["\u212a", "\u017f"])

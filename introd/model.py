@@ -39,6 +39,8 @@ class Person:
 
     @property
     def first_name(self) -> str:
+        """How a mail greets the person: the first word of their name (titles left out), else the
+        address's local part."""
         if not self.name:
             return (self.email or "").split("@")[0]
         words = [
@@ -50,6 +52,7 @@ class Person:
         return words[0] if words else self.name
 
     def as_json(self) -> dict[str, Any]:
+        """This value as `introd parse` prints it."""
         return {"name": self.name, "email": self.email}
 
 
@@ -78,6 +81,7 @@ class IntroRequest:
     forwarded_by: tuple[Person, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
+        """This value as `introd parse` prints it."""
         out: dict[str, Any] = {
             "requester": self.requester.as_json() if self.requester else None,
             "target": self.target.as_json() if self.target else None,
@@ -101,6 +105,7 @@ class Answer:
     proof: str = ""
 
     def as_json(self) -> dict[str, Any]:
+        """This value as `introd parse` prints it."""
         return {"intro_id": self.intro_id, "role": self.role, "answer": self.answer}
 
 
@@ -127,6 +132,9 @@ class Bounced:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
+    """What the judge decided for one mail: the action, the rule that decided and its detail, and
+    what it proved."""
+
     action: Action
     rule: RuleName
     detail: str = ""
@@ -138,6 +146,7 @@ class Decision:
     bounced: Bounced | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """This value as `introd parse` prints it."""
         return {"action": self.action, "rule": self.rule, "detail": self.detail}
 
 

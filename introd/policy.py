@@ -29,25 +29,44 @@ class StateView(Protocol):
 
     def count_requests(
         self, *, requester: str | None = None, target: str | None = None, since: datetime
-    ) -> int: ...
+    ) -> int:
+        """How many requests since SINCE named this requester or this target."""
+        ...
 
-    def pair_history(self, requester: str, target: str) -> list[IntroRow]: ...
+    def pair_history(self, requester: str, target: str) -> list[IntroRow]:
+        """Every intro between this requester and this target."""
+        ...
 
-    def intro(self, intro_id: str) -> IntroRow | None: ...
+    def intro(self, intro_id: str) -> IntroRow | None:
+        """One intro by its id, or None."""
+        ...
 
-    def parties(self, intro_id: str) -> dict[str, PartyRow]: ...
+    def parties(self, intro_id: str) -> dict[str, PartyRow]:
+        """The parties of an intro, by role."""
+        ...
 
-    def followup(self, intro_id: str) -> FollowupRow | None: ...
+    def followup(self, intro_id: str) -> FollowupRow | None:
+        """The follow-up of an introduced intro, or None."""
+        ...
 
-    def outbox_by_message_ids(self, message_ids: list[str]) -> OutboxRow | None: ...
+    def outbox_by_message_ids(self, message_ids: list[str]) -> OutboxRow | None:
+        """The mail introd sent under one of these Message-IDs, or None."""
+        ...
 
 
 class ContactsView(Protocol):
-    def by_email(self, email: str) -> Contact | None: ...
+    """What the rules may read from the contact book."""
+
+    def by_email(self, email: str) -> Contact | None:
+        """The contact with this address, or None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Situation:
+    """Everything a rule may look at for one mail: its reading, the config, contacts, state and the
+    time."""
+
     reading: Reading
     config: Config
     contacts: ContactsView | None
@@ -69,9 +88,12 @@ class Situation:
 
 
 class Rule:
+    """One policy rule: it fires (with a detail saying why) or it does not."""
+
     NAME: ClassVar[RuleName]
 
     def fires(self, s: Situation) -> str | None:
+        """Why the rule applies to S, or None when it does not."""
         raise NotImplementedError
 
 
@@ -79,6 +101,7 @@ RULES: dict[RuleName, type[Rule]] = {}
 
 
 def rule(cls: type[Rule]) -> type[Rule]:
+    """Register a rule class under its name, in the order the module defines them."""
     RULES[cls.NAME] = cls
     return cls
 
@@ -117,6 +140,8 @@ def unauthenticated(reading: Reading, config: Config) -> str | None:
 
 @rule
 class NotFromOwner(Rule):
+    """The request was not forwarded by the owner (or an allowed delegate)."""
+
     NAME = RuleName.NOT_FROM_OWNER
 
     def fires(self, s: Situation) -> str | None:
@@ -125,6 +150,8 @@ class NotFromOwner(Rule):
 
 @rule
 class Unauthenticated(Rule):
+    """The owner's From is not vouched for by the MTA's Authentication-Results."""
+
     NAME = RuleName.UNAUTHENTICATED
 
     def fires(self, s: Situation) -> str | None:
@@ -133,6 +160,8 @@ class Unauthenticated(Rule):
 
 @rule
 class NoTarget(Rule):
+    """No requester, or no specific person to be introduced to."""
+
     NAME = RuleName.NO_TARGET
 
     def fires(self, s: Situation) -> str | None:
@@ -146,6 +175,8 @@ class NoTarget(Rule):
 
 @rule
 class AmbiguousTarget(Rule):
+    """The target's name matches several contacts."""
+
     NAME = RuleName.AMBIGUOUS_TARGET
 
     def fires(self, s: Situation) -> str | None:
@@ -164,6 +195,8 @@ class AmbiguousTarget(Rule):
 
 @rule
 class UnknownTarget(Rule):
+    """The target is named, but no address is known for them."""
+
     NAME = RuleName.UNKNOWN_TARGET
 
     def fires(self, s: Situation) -> str | None:
@@ -175,6 +208,8 @@ class UnknownTarget(Rule):
 
 @rule
 class NoReason(Rule):
+    """The request gives no reason, or fewer words of one than no_reason.min_words."""
+
     NAME = RuleName.NO_REASON
 
     def fires(self, s: Situation) -> str | None:
@@ -190,6 +225,8 @@ class NoReason(Rule):
 
 @rule
 class TargetOptedOut(Rule):
+    """The target's contact entry says introductions: never."""
+
     NAME = RuleName.TARGET_OPTED_OUT
 
     def fires(self, s: Situation) -> str | None:
@@ -204,6 +241,8 @@ class TargetOptedOut(Rule):
 
 @rule
 class BlockedDomain(Rule):
+    """The requester's or the target's address is in a blocked domain."""
+
     NAME = RuleName.BLOCKED_DOMAIN
 
     def fires(self, s: Situation) -> str | None:
@@ -229,6 +268,8 @@ def _pair(s: Situation) -> tuple[str, str] | None:
 
 @rule
 class Duplicate(Rule):
+    """The same requester and target are already waiting, or were introduced within the cooldown."""
+
     NAME = RuleName.DUPLICATE
 
     def fires(self, s: Situation) -> str | None:
@@ -246,6 +287,8 @@ class Duplicate(Rule):
 
 @rule
 class DeclinedBefore(Rule):
+    """The same introduction was declined or went unanswered within the cooldown."""
+
     NAME = RuleName.DECLINED_BEFORE
 
     def fires(self, s: Situation) -> str | None:
@@ -281,18 +324,24 @@ class _Limit(Rule):
 
 @rule
 class RequesterLimit(_Limit):
+    """The requester made requester_limit.max requests within its window."""
+
     NAME = RuleName.REQUESTER_LIMIT
     COLUMN = "requester"
 
 
 @rule
 class TargetLimit(_Limit):
+    """The target was asked for target_limit.max times within its window."""
+
     NAME = RuleName.TARGET_LIMIT
     COLUMN = "target"
 
 
 @rule
 class UnknownRequester(Rule):
+    """The requester is not in the contacts."""
+
     NAME = RuleName.UNKNOWN_REQUESTER
 
     def fires(self, s: Situation) -> str | None:
@@ -306,6 +355,8 @@ class UnknownRequester(Rule):
 
 @rule
 class ReviewAll(Rule):
+    """The owner reviews every request."""
+
     NAME = RuleName.REVIEW_ALL
 
     def fires(self, s: Situation) -> str | None:

@@ -14,6 +14,8 @@ from enum import StrEnum
 
 class RuleName(StrEnum):
     # -- the policy rules of SPEC.md, in evaluation order (see introd.policy) --
+    """The name of every rule and decision, as logs, JSON and the SPEC spell it."""
+
     NOT_FROM_OWNER = "not_from_owner"
     UNAUTHENTICATED = "unauthenticated"
     NO_TARGET = "no_target"

@@ -28,6 +28,8 @@ _COMMAND_VERBS = ("approve", "decline", "cancel", "status")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
+    """What reading needs beside the mail: the config, the contact book and the token secret."""
+
     config: Config
     contacts: ContactBook
     secret: bytes | None = None
@@ -53,6 +55,7 @@ def _references(msg: EmailMessage) -> list[str]:
 
 
 def find_token(msg: EmailMessage, config: Config) -> str | None:
+    """The reply token in one of MSG's recipient addresses (intros+TOKEN@...), if any."""
     for addr in _recipient_addresses(msg):
         tok = tokens.token_in(addr, config.reply_address)
         if tok:

@@ -423,6 +423,7 @@ class _Inline:
     style: str
 
     def as_forward(self, *, note: str, depth: int) -> Forward:
+        """This header block as the Forward it starts, under NOTE, DEPTH deep."""
         return Forward(
             note=note,
             sender=self.sender,

@@ -73,6 +73,8 @@ class _ReadingPolicy(_EmailPolicy):
     )
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
+        """A header's value as reading needs it: plain unfolded text where that is all it is, else
+        the email package's header object."""
         key = name.lower()
         if key in self._RAW:
             return " ".join(value.split())
@@ -458,6 +460,7 @@ def _plain_text_class() -> type[html2text.HTML2Text]:
 
     class _PlainText(html2text.HTML2Text):
         def handle_data(self, data: str, entity_char: bool = False) -> None:
+            """Text as it is, its entities already decoded."""
             super().handle_data(data, entity_char=True)
 
     return _PlainText

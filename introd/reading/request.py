@@ -49,6 +49,7 @@ class _Own:
 
     @classmethod
     def of(cls, owner_addresses: Iterable[str], intro_address: str | None) -> _Own:
+        """The addresses of the owner and of introd itself, lower-cased, without +tags."""
         found = {_bare(a) for a in owner_addresses if a}
         if intro_address:
             found.add(_bare(intro_address))

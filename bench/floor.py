@@ -6,6 +6,10 @@
     python bench/floor.py send HOST PORT USER PASSWORD FILE
         send the mails pickled in FILE (a list of (mail_from, rcpt_tos, data)) over one
         SMTP connection
+    python bench/floor.py idle HOST IMAP_PORT SMTP_PORT USER IMAP_PASSWORD SMTP_PASSWORD COUNT
+        with one IMAP connection in IDLE on INBOX and one SMTP connection open, both from
+        the start (prints "ready" then): at each EXISTS, fetch the new mail (BODY.PEEK[]),
+        parse it and send two mails of an opt-in's size for it; end after COUNT mails
 
 Each prints one JSON line: {"seconds": ..., "count": ...}.
 """
@@ -55,7 +59,47 @@ def send(host: str, port: int, user: str, password: str, path: str) -> dict[str,
     return {"seconds": time.perf_counter() - start, "count": len(mails)}
 
 
+REPLY = (
+    b"From: Lisa <intros@bench.example>\r\nTo: {to}\r\nSubject: Introduction?\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    + b"Would you like an introduction? Answer yes or no.\r\n"
+    * 60
+)
+
+
+def idle(argv: list[str]) -> dict[str, float]:
+    """The least a program must do to answer mail as it arrives: see the module's text."""
+    host, imap_port, smtp_port, user, imap_password, smtp_password, count = argv
+    client = IMAPClient(host, port=int(imap_port), ssl=False, timeout=30)
+    client.login(user, imap_password)
+    client.select_folder("INBOX")
+    last = max(client.search("ALL"), default=0)
+    smtp = smtplib.SMTP(host, int(smtp_port), timeout=30, local_hostname="localhost")
+    smtp.login(user, smtp_password)
+    parser = BytesParser(policy=policy.default)
+    print("ready", flush=True)
+    start, handled = time.perf_counter(), 0
+    while handled < int(count):
+        client.idle()
+        while not any(len(r) > 1 and r[1] == b"EXISTS" for r in client.idle_check(timeout=30)):
+            pass
+        client.idle_done()
+        data = client.fetch(f"{last + 1}:*", ["BODY.PEEK[]"])
+        for uid in sorted(u for u in data if u > last):
+            message = parser.parsebytes(data[uid][b"BODY[]"])
+            sender = message["From"].addresses[0].addr_spec
+            for to in (sender, "target@bench.example"):
+                smtp.sendmail(user, [to], REPLY.replace(b"{to}", to.encode()))
+            last, handled = uid, handled + 1
+    smtp.quit()
+    client.logout()
+    return {"seconds": time.perf_counter() - start, "count": handled}
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "idle":
+        print(json.dumps(idle(argv[1:])))
+        return 0
     what, host, port, user, password, arg = argv
     result = (fetch if what == "fetch" else send)(host, int(port), user, password, arg)
     print(json.dumps(result))

@@ -92,7 +92,10 @@ async def _main(pairs: list[tuple[tuple[str, int], tuple[str, int]]], delay: flo
         async def handle(
             r: asyncio.StreamReader, w: asyncio.StreamWriter, target: tuple[str, int] = target
         ) -> None:
-            await _relay(r, w, target, delay)
+            try:
+                await _relay(r, w, target, delay)
+            except asyncio.CancelledError:  # the relay is stopping: the connection ends
+                w.close()
 
         servers.append(await asyncio.start_server(handle, *listen, reuse_address=True))
     stop = asyncio.Event()

@@ -43,7 +43,6 @@ from mails import INTROS, OWNER, OWNER_NAME, TRUSTED, person, request_mail  # no
 from netem import Netns  # noqa: E402
 from servers import Dovecot, Received, SmtpServer  # noqa: E402
 
-import introd.reading  # noqa: E402, F401  (before introd.state: model and reading import each other)
 from introd.state import Store  # noqa: E402
 
 PY = sys.executable

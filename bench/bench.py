@@ -257,7 +257,7 @@ def vm_rss_kb(pid: int) -> int:
 
 
 def tree_rss_kb(pid: int) -> int:
-    """VmRSS of a process and all its descendants (introd and its sender process)."""
+    """VmRSS of a process and all its descendants (introd and any child process)."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
@@ -275,7 +275,7 @@ def run_measured(
 ) -> Finished:
     """Run a process to its end; its time, exit code, peak RSS and RSS samples. The peak is
     the larger of wait4's (the largest single process) and the largest sampled sum over the
-    process and its children: with a sender process running, the sum is what it costs."""
+    process and its children: with a child process running, the sum is what it costs."""
     samples: list[tuple[float, int]] = []
     with open(log, "ab") as out:
         start = time.perf_counter()
@@ -521,7 +521,7 @@ def measure_backlog(
     report.add(
         f"backlog{where}, {n} requests: introd ÷ floor"
         + (f" (rounds in order: {each})" if rounds > 1 else "")
-        + "; CPU per request, introd with its sender process / floor",
+        + "; CPU per request, introd (children included) / floor",
         f"{med.ratio:.2f}×; {run.cpu / n * 1000:.1f} / {med.floor_cpu / n * 1000:.1f} ms",
         "≤ 1.5×",
         med.ratio <= 1.5,
@@ -529,7 +529,7 @@ def measure_backlog(
     if peer:
         measure_peer(lab, report, mails, run.seconds)
     report.add(
-        f"memory: peak RSS of the whole instance (`introd run --once` and its sender "
+        f"memory: peak RSS of the whole instance (`introd run --once` and any child "
         f"process){where}, {n} requests" + (", all rounds" if rounds > 1 else ""),
         mb(peak_kb),
         "≤ 60 MB",
@@ -912,7 +912,7 @@ def measure_soak(lab: Lab, report: Report, n: int, *, idle: bool = False) -> Non
     finally:
         watching.set()
         daemon.stop()
-    # growth is the daemon's own; the peak counts the sender processes of its backlogs too
+    # growth is the daemon's own; the peak counts any child process too
     peak = max([*(kb for _, kb in samples), *tree_peak])
     first = next((kb for done, kb in samples if done >= n // 10), samples[0][1])
     last = samples[-1][1]
@@ -924,7 +924,7 @@ def measure_soak(lab: Lab, report: Report, n: int, *, idle: bool = False) -> Non
         f"{mb(base)}; " + " / ".join(mb(kb) for _, kb in marks),
     )
     report.add(
-        "soak: RSS growth from 10 % to 100 % of the mails; peak (with sender processes)",
+        "soak: RSS growth from 10 % to 100 % of the mails; peak (with any child process)",
         f"{growth:+.1f} MB, peak {mb(peak)}",
         "flat, ≤ 60 MB",
         peak <= 60 * 1024 and growth < 10,

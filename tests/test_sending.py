@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,6 +112,34 @@ class TestBacklog:
         assert len(world.sent()) < 2 * COUNT  # it did stop early
         ids = _the_rest_in_a_new_run(world)
         assert len(ids) == 2 * COUNT == len(set(ids))
+
+    def test_a_slow_mail_is_noted_on_disk_while_its_batch_is_open(
+        self, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The note of a mail being read slowly is committed as it is written, though the
+        batch around it is not yet: a kill during that reading leaves the note, so the
+        next start does not read that mail again."""
+        from introd.engine import SLOW_MAIL_KEY
+        from introd.reading import mailtext
+
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        ticks = iter(range(10**6))
+        daemon.engine.budget_clock = lambda: next(ticks) * 0.3  # every reading is slow
+        seen: list[str | None] = []
+        body_text = mailtext.body_text
+
+        def spy(part: Any) -> str:
+            with sqlite3.connect(world.tmp / "introd.db") as db:
+                note = db.execute("SELECT value FROM meta WHERE key = ?", (SLOW_MAIL_KEY,))
+                row = note.fetchone()
+            seen.append(row[0] if row else None)
+            return body_text(part)
+
+        monkeypatch.setattr(mailtext, "body_text", spy)
+        assert daemon.run_once().handled == COUNT
+        notes = [note for note in seen if note]
+        assert notes and all(note.startswith("INBOX:") for note in notes)
+        assert daemon.store.get_meta(SLOW_MAIL_KEY) is None  # cleared by the mail's record
 
 
 def _slow_backlog(world: World, delay: float) -> Running:

@@ -289,3 +289,72 @@ class TestForwardedBy:
         intro = store.intro("NEW001")
         assert intro is not None and intro.forwarded_by == []
         assert intro.requester_email == "isaac@grid.example"
+
+
+def _mail(store: Store, n: int) -> None:
+    store.enqueue(
+        intro_id=None,
+        template="optin_target",
+        role="target",
+        sender="a@b",
+        recipients=["c@d"],
+        message_id=f"<m{n}@x>",
+        raw=b"x",
+        now=NOW,
+    )
+
+
+def _on_disk(path: Path) -> tuple[list[str], dict[str, str]]:
+    """What another connection sees: the outbox's Message-IDs and the meta keys."""
+    with sqlite3.connect(path) as db:
+        ids = [r[0] for r in db.execute("SELECT message_id FROM outbox ORDER BY id")]
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+    return ids, meta
+
+
+class TestBatch:
+    def test_a_failing_part_is_undone_alone(self, tmp_path: Path) -> None:
+        """Inside a batch a transaction is a savepoint: the failing one is undone, the
+        parts before and after it are committed with the batch."""
+        store = Store(tmp_path / "s.db")
+        with store.batch():
+            _mail(store, 1)
+            with pytest.raises(RuntimeError):
+                with store.transaction():
+                    _mail(store, 2)
+                    raise RuntimeError("boom")
+            with store.transaction():
+                _mail(store, 3)
+            assert _on_disk(tmp_path / "s.db")[0] == [], "nothing before the commit"
+        assert _on_disk(tmp_path / "s.db")[0] == ["<m1@x>", "<m3@x>"]
+
+    def test_a_failing_batch_leaves_nothing(self, tmp_path: Path) -> None:
+        store = Store(tmp_path / "s.db")
+        with pytest.raises(RuntimeError):
+            with store.batch():
+                _mail(store, 1)
+                raise RuntimeError("killed")
+        assert _on_disk(tmp_path / "s.db")[0] == [] and store.outbox_depth() == 0
+
+    def test_a_durable_meta_key_is_on_disk_at_once(self, tmp_path: Path) -> None:
+        """A key of durable_meta written inside a batch is committed as it is written
+        (with what the batch held then); an open savepoint still undoes what follows it,
+        and a batch that fails later keeps the key."""
+        store = Store(tmp_path / "s.db")
+        store.durable_meta.add("slow_mail")
+        with pytest.raises(RuntimeError):
+            with store.batch():
+                _mail(store, 1)
+                store.set_meta("other", "not yet")
+                with pytest.raises(ValueError):
+                    with store.savepoint():
+                        store.set_meta("slow_mail", "INBOX:7:42")
+                        ids, meta = _on_disk(tmp_path / "s.db")
+                        assert ids == ["<m1@x>"] and meta["slow_mail"] == "INBOX:7:42"
+                        _mail(store, 2)
+                        raise ValueError("this mail failed")
+                _mail(store, 3)
+                raise RuntimeError("killed before the batch's commit")
+        ids, meta = _on_disk(tmp_path / "s.db")
+        assert ids == ["<m1@x>"]
+        assert meta["slow_mail"] == "INBOX:7:42" and meta["other"] == "not yet"

@@ -15,12 +15,13 @@ from . import answers, auth, automail, forward, mailtext, request
 from .. import budget, tokens
 from .people import ContactBook
 from ..model import Answer, BounceReport, IntroRequest, OwnerCommand, Reading
+from .patterns import LazyPattern
 
 if TYPE_CHECKING:  # config imports the reading core, not the other way
     from ..config import Config
 
-SUBJECT_TAG = re.compile(r"\[intro\s+(?a:([A-Z0-9]{6}))\]", re.I)
-_MSGID_IN = re.compile(r"<[^<>\s]+>")
+SUBJECT_TAG = LazyPattern(r"\[intro\s+(?a:([A-Z0-9]{6}))\]", re.I)
+_MSGID_IN = LazyPattern(r"<[^<>\s]+>")
 # a mail of the owner's own that starts with one of these is a command, not a request
 # (a bare number or address on the first line is a request's target, not a pick)
 _COMMAND_VERBS = ("approve", "decline", "cancel", "status")
@@ -110,7 +111,7 @@ def _is_replyish(msg: EmailMessage, ctx: Context, subject: str) -> bool:
 
 # the owner's (or a delegate's) own words: `details` with the question on the next lines,
 # `send` for an introduction draft
-_OWN_WORDS = re.compile(
+_OWN_WORDS = LazyPattern(
     r"^\W{0,3}(details|send)(?![\w'-])(?:[\s:#,.-]*(?:\[?intro\s+)?"
     r"(?a:([A-Za-z0-9]{6}))(?![\w-]))?\]?[\s:,.-]*(.*)$",
     re.I,

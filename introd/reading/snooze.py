@@ -35,6 +35,7 @@ from introd.reading.words import (
     WEEK_WORDS,
     any_word,
 )
+from .patterns import LazyPattern
 
 __all__ = ["MAX_SNOOZE", "WAKE_TIME", "snooze_until"]
 
@@ -48,8 +49,8 @@ WAKE_TIME = time(9, 0, tzinfo=UTC)
 _MAX_READ = 600
 
 
-def _phrase(words: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w'-])" + any_word(words) + r"(?![\w'])", re.IGNORECASE)
+def _phrase(words: tuple[str, ...]) -> LazyPattern:
+    return LazyPattern(r"(?<![\w'-])" + any_word(words) + r"(?![\w'])", re.IGNORECASE)
 
 
 _MONTH = any_word(list(MONTH_NAMES))
@@ -60,14 +61,14 @@ _CLOSED = _phrase(CLOSED_DOOR_PHRASES)
 _B, _E = r"(?<![\w'-])", r"(?![\w'])"
 # a day and a month, either way round: "March 15", "15 March", "le 15 mars", "15. März",
 # "15 de marzo"; with what comes before it ("after March 15")
-_DAY_MONTH = re.compile(
+_DAY_MONTH = LazyPattern(
     _B + r"(?:(?P<q1>" + any_word(SNOOZE_MONTH_AFTER + SNOOZE_MONTH_START) + r")\s+"
     r"(?:the\s+|le\s+|dem\s+|el\s+)?)?"
     r"(?:(?P<m1>" + _MONTH + r")\s+(?P<d1>" + _DAY + r")"
     r"|(?P<d2>" + _DAY + r")\s*(?:of\s+|de\s+)?(?P<m2>" + _MONTH + r"))" + _E,
     re.IGNORECASE,
 )
-_QUALIFIED_MONTH = re.compile(
+_QUALIFIED_MONTH = LazyPattern(
     _B
     + r"(?P<q>"
     + any_word(SNOOZE_MONTH_AFTER + SNOOZE_MONTH_START + SNOOZE_MONTH_MIDDLE)
@@ -76,12 +77,12 @@ _QUALIFIED_MONTH = re.compile(
     r"(?P<m>" + _MONTH + r")" + _E,
     re.IGNORECASE,
 )
-_IN_UNITS = re.compile(
+_IN_UNITS = LazyPattern(
     _B + any_word(SNOOZE_IN) + r"\s+(?P<n>" + _NUMBER + r")\s+"
     r"(?P<u>" + any_word(WEEK_WORDS + MONTH_WORDS) + ")" + _E,
     re.IGNORECASE,
 )
-_AFTER_DAY = re.compile(
+_AFTER_DAY = LazyPattern(
     _B + any_word(SNOOZE_AFTER_DAY) + r"\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th|er|º)?\.?(?![\w'])"
     r"(?!\s*(?:of\s+|de\s+)?" + _MONTH + ")",
     re.IGNORECASE,

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from introd.model import Person
 from introd.reading.addresses import ADDRESS
 from introd.reading.words import NAME_JOINERS, REDIRECT_PHRASES, SELF_WORDS, any_word
+from .patterns import LazyPattern
 
 __all__ = ["base_address", "suggested_person"]
 
@@ -31,10 +32,10 @@ _MAX_READ = 800
 # the address follows the phrase closely ("ask my colleague Jane Roe <jane@...>")
 _MAX_GAP = 120
 
-_REDIRECT = re.compile(r"(?<![\w'-])" + any_word(REDIRECT_PHRASES) + r"(?![\w'])", re.IGNORECASE)
-_SELF = re.compile(r"(?<![\w'-])" + any_word(SELF_WORDS) + r"(?![\w'])", re.IGNORECASE)
+_REDIRECT = LazyPattern(r"(?<![\w'-])" + any_word(REDIRECT_PHRASES) + r"(?![\w'])", re.IGNORECASE)
+_SELF = LazyPattern(r"(?<![\w'-])" + any_word(SELF_WORDS) + r"(?![\w'])", re.IGNORECASE)
 _CAPITAL = r"[A-ZÀ-ÖØ-Þ][\w'’.-]*"
-_NAME_BEFORE = re.compile(
+_NAME_BEFORE = LazyPattern(
     r"(?P<name>"
     + _CAPITAL
     + r"(?:\s+(?:"

@@ -174,6 +174,8 @@ class ServerConfig:
     ca_file: Path | None = None
     auth: str = "password"  # password | oauth2
     oauth2: OAuth2Config | None = None
+    # smtp only: how many sessions may send at once (providers cap it: Microsoft 365, 3)
+    max_connections: int = 1
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificates are always verified; ``ca_file`` adds a private CA."""
@@ -501,6 +503,20 @@ def _server(r: _Reader, name: str, required: bool) -> dict[str, Any] | None:
         "ca_file": _ca_file(r, sect, name),
         "auth": r.get(sect, name, "auth", _choice("password", "oauth2"), "password"),
     }
+
+
+MAX_SMTP_CONNECTIONS = 10
+
+
+def _max_connections(r: _Reader) -> int:
+    """smtp.max_connections: 1 (the default) to MAX_SMTP_CONNECTIONS sessions at once."""
+    value: int = r.get(r.section("smtp") or {}, "smtp", "max_connections", _int, 1)
+    if not 1 <= value <= MAX_SMTP_CONNECTIONS:
+        r.problems.append(
+            ("smtp.max_connections", f"must be 1 to {MAX_SMTP_CONNECTIONS}, got {value!r}")
+        )
+        return 1
+    return value
 
 
 def _ca_file(r: _Reader, sect: Mapping[str, Any], prefix: str) -> Path | None:
@@ -899,6 +915,8 @@ def build_config(
     owner = _owner(r)
     imap = _imap(r, required=need_servers)
     smtp_v = _server(r, "smtp", required=need_servers)
+    if smtp_v is not None:
+        smtp_v["max_connections"] = _max_connections(r)
     smtp = ServerConfig(**smtp_v) if smtp_v is not None else None
     from_address, reply_address = _addresses(r, owner, imap, need_servers)
     secret_file, state_path = _state_files(r)

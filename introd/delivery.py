@@ -64,6 +64,7 @@ class SmtpConnection:
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self.smtp: smtplib.SMTP | None = None
+        self._more: list[SmtpConnection] = []
 
     def open(self) -> smtplib.SMTP:
         if self.smtp is not None:
@@ -101,7 +102,18 @@ class SmtpConnection:
         self.smtp = smtp
         return smtp
 
+    def sessions(self, count: int) -> list[SmtpConnection]:
+        """This session and ``count - 1`` more to the same server, each opened when first
+        used, kept until ``close``."""
+        while len(self._more) < count - 1:
+            self._more.append(SmtpConnection(self.cfg))
+        return [self, *self._more[: count - 1]]
+
     def close(self) -> None:
+        """Quit this session and the others ``sessions`` made."""
+        for other in self._more:
+            other.close()
+        self._more = []
         if self.smtp is not None:
             try:
                 self.smtp.quit()
@@ -228,6 +240,130 @@ def _code_text(exc: smtplib.SMTPResponseException) -> str:
     return f"{exc.smtp_code} {' '.join(msg.split())}"
 
 
+@dataclass(slots=True)
+class _Attempt:
+    """What one try to hand a mail to the server came to."""
+
+    row: OutboxRow
+    refused: dict[str, tuple[int, bytes]]  # recipients the server refused
+    error: Exception | None = None  # OutcomeUnknown, a refusal, or DeliveryError
+
+
+def _attempt(conn: SmtpConnection, row: OutboxRow, envelope_from: str) -> _Attempt:
+    """Hand one mail to the server over ``conn``; touches neither the state nor the log,
+    so that it can run on another session's thread. Raises what ``conn.open`` raises."""
+    smtp = conn.open()
+    try:
+        refused = transmit(smtp, envelope_from, row.recipients, row.raw)
+    except OutcomeUnknown as exc:
+        conn.close()  # the session is unusable; the next mail opens a new one
+        return _Attempt(row, {}, exc)
+    except smtplib.SMTPRecipientsRefused as exc:
+        return _Attempt(row, exc.recipients)
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code == 421:  # the server is closing
+            conn.close()
+        return _Attempt(row, {}, exc)
+    except (smtplib.SMTPException, OSError) as exc:  # disconnected, or talking nonsense
+        conn.close()
+        return _Attempt(row, {}, DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}"))
+    return _Attempt(row, refused)
+
+
+def _settle(
+    store: Store,
+    cfg: ServerConfig,
+    attempt: _Attempt,
+    now: datetime,
+    on_failure: Callable[[Failure], None],
+    on_sent: Callable[[OutboxRow], None] | None,
+) -> bool:
+    """Record what an attempt came to, at once; True when the mail was accepted. Raises
+    DeliveryError when the pass must stop (a 421, a lost connection)."""
+    row, error, refused = attempt.row, attempt.error, attempt.refused
+    if isinstance(error, OutcomeUnknown):
+        _unconfirmed(store, row, now, str(error), on_failure)
+        return False
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = _code_text(error)
+        _defer_or_fail(store, row, now, error.smtp_code, text, row.recipients, on_failure)
+        if error.smtp_code == 421:  # stop this pass, try again later
+            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: {text}")
+        return False
+    if error is not None:
+        raise error
+    if refused and len(refused) == len(row.recipients):
+        code = max(c for c, _ in refused.values())
+        text = "; ".join(f"{a}: {c} {_text(m)}" for a, (c, m) in refused.items())
+        _defer_or_fail(store, row, now, code, text, list(refused), on_failure)
+        return False
+    # the sent mark and the notice about refused recipients land together
+    with store.transaction():
+        store.mark_sent(row.id, now)
+        if refused:  # some recipients took it, some did not: tell the owner about those
+            failed = tuple(a for a, (c, _) in refused.items())
+            log.warning(
+                "mail_recipient_refused",
+                intro_id=row.intro_id,
+                template=row.template,
+                refused=len(failed),
+            )
+            on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
+    log.info(
+        "mail_sent",
+        intro_id=row.intro_id,
+        template=row.template,
+        role=row.role,
+        outbox_id=row.id,
+        recipients=len(row.recipients),
+    )
+    if on_sent is not None:
+        on_sent(row)
+    return True
+
+
+class _Admission:
+    """Which due mail may go now: SIGTERM and the hourly limits (a quarter of it for the
+    owner's notices, which come last)."""
+
+    def __init__(
+        self, store: Store, now: datetime, max_per_hour: int, stop: Callable[[], bool] | None
+    ) -> None:
+        self.store, self.max_per_hour, self.stop = store, max_per_hour, stop
+        self.budget = self.notice_budget = None
+        if max_per_hour:
+            hour_ago = now - timedelta(hours=1)
+            self.budget = max_per_hour - store.sent_since(hour_ago)
+            self.notice_budget = notice_limit(max_per_hour) - store.sent_since(
+                hour_ago, notices=True
+            )
+        self.taken = self.notices = 0
+
+    def take(self, row: OutboxRow) -> bool:
+        """Whether ``row`` may go (counted if so); False ends the pass."""
+        if self.stop is not None and self.stop():  # SIGTERM: the rest waits in the outbox
+            return False
+        if self.budget is not None and self.taken >= self.budget:
+            log.info(
+                "outbox_rate_limited",
+                pending=self.store.outbox_depth(),
+                max_per_hour=self.max_per_hour,
+            )
+            return False
+        is_notice = row.template in NOTICE_TEMPLATES
+        if is_notice and self.notice_budget is not None and self.notices >= self.notice_budget:
+            log.info("notices_rate_limited", max_per_hour=notice_limit(self.max_per_hour))
+            return False  # notices come last: nothing else is due
+        self.taken += 1
+        self.notices += is_notice
+        return True
+
+    def give_back(self, row: OutboxRow) -> None:
+        """``row`` was taken but not accepted: it does not count against the limits."""
+        self.taken -= 1
+        self.notices -= row.template in NOTICE_TEMPLATES
+
+
 def send_due(
     store: Store,
     conn: SmtpConnection,
@@ -241,75 +377,70 @@ def send_due(
 ) -> int:
     """Send every due mail of the outbox; return how many left. Raises DeliveryError when
     the server cannot be reached at all or closes the session with 421 (the mail in hand is
-    deferred, the rest stays pending untouched)."""
-    sent = notices = 0
-    budget = notice_budget = None
-    if max_per_hour:
-        hour_ago = now - timedelta(hours=1)
-        budget = max_per_hour - store.sent_since(hour_ago)
-        notice_budget = notice_limit(max_per_hour) - store.sent_since(hour_ago, notices=True)
-    for row in store.due_outbox(now):  # the intros' own mail first, then notices
-        if stop is not None and stop():  # SIGTERM: the rest waits in the outbox
+    deferred, the rest stays pending untouched). With ``smtp.max_connections`` above 1 the
+    mails go over that many sessions at once (``_send_parallel``)."""
+    admission = _Admission(store, now, max_per_hour, stop)
+    rows = store.due_outbox(now)  # the intros' own mail first, then notices
+    if conn.cfg.max_connections > 1 and len(rows) > 1:
+        return _send_parallel(store, conn, rows, admission, now, envelope_from, on_failure, on_sent)
+    sent = 0
+    for row in rows:
+        if not admission.take(row):
             break
-        if budget is not None and sent >= budget:
-            log.info("outbox_rate_limited", pending=store.outbox_depth(), max_per_hour=max_per_hour)
-            break
-        is_notice = row.template in NOTICE_TEMPLATES
-        if is_notice and notice_budget is not None and notices >= notice_budget:
-            log.info("notices_rate_limited", max_per_hour=notice_limit(max_per_hour))
-            break  # notices come last: nothing else is due
-        smtp = conn.open()
-        try:
-            refused = transmit(smtp, envelope_from, row.recipients, row.raw)
-        except OutcomeUnknown as exc:
-            conn.close()  # the session is unusable; the next mail opens a new one
-            _unconfirmed(store, row, now, str(exc), on_failure)
-            continue
-        except smtplib.SMTPRecipientsRefused as exc:
-            refused = exc.recipients
-        except smtplib.SMTPResponseException as exc:
-            _defer_or_fail(
-                store, row, now, exc.smtp_code, _code_text(exc), row.recipients, on_failure
-            )
-            if exc.smtp_code == 421:  # the server is closing: stop this pass, try again later
-                conn.close()
-                raise DeliveryError(
-                    f"SMTP {conn.cfg.host}:{conn.cfg.port}: {_code_text(exc)}"
-                ) from None
-            continue
-        except (smtplib.SMTPException, OSError) as exc:  # disconnected, or talking nonsense
-            conn.close()
-            raise DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}") from None
-        if refused and len(refused) == len(row.recipients):
-            codes = {c for c, _ in refused.values()}
-            code = max(codes)
-            text = "; ".join(f"{a}: {c} {_text(m)}" for a, (c, m) in refused.items())
-            _defer_or_fail(store, row, now, code, text, list(refused), on_failure)
-            continue
-        # the sent mark and the notice about refused recipients land together
-        with store.transaction():
-            store.mark_sent(row.id, now)
-            if refused:  # some recipients took it, some did not: tell the owner about those
-                failed = tuple(a for a, (c, _) in refused.items())
-                log.warning(
-                    "mail_recipient_refused",
-                    intro_id=row.intro_id,
-                    template=row.template,
-                    refused=len(failed),
-                )
-                on_failure(Failure(row=row, addresses=failed, reason="recipient refused"))
-        sent += 1
-        notices += is_notice
-        log.info(
-            "mail_sent",
-            intro_id=row.intro_id,
-            template=row.template,
-            role=row.role,
-            outbox_id=row.id,
-            recipients=len(row.recipients),
-        )
-        if on_sent is not None:
-            on_sent(row)
+        if _settle(store, conn.cfg, _attempt(conn, row, envelope_from), now, on_failure, on_sent):
+            sent += 1
+        else:
+            admission.give_back(row)
+    return sent
+
+
+def _send_parallel(
+    store: Store,
+    conn: SmtpConnection,
+    rows: list[OutboxRow],
+    admission: _Admission,
+    now: datetime,
+    envelope_from: str,
+    on_failure: Callable[[Failure], None],
+    on_sent: Callable[[OutboxRow], None] | None,
+) -> int:
+    """``send_due`` over up to ``smtp.max_connections`` sessions, one thread each for the
+    dialogue; every outcome is recorded here, on the caller's thread, as soon as it is
+    known, so at most one mail per session is accepted and not yet marked. The first
+    error that ends the pass stops new mail; what is in flight is recorded, then it is
+    raised."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    sessions = conn.sessions(min(conn.cfg.max_connections, len(rows)))
+    free = list(sessions)
+    running: dict[Future[_Attempt], SmtpConnection] = {}
+    pending = iter(rows)
+    sent = 0
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
+        while True:
+            while failure is None and free:
+                row = next(pending, None)
+                if row is None or not admission.take(row):
+                    pending = iter(())
+                    break
+                session = free.pop()
+                running[pool.submit(_attempt, session, row, envelope_from)] = session
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                free.append(running.pop(future))
+                try:
+                    attempt = future.result()
+                    if _settle(store, conn.cfg, attempt, now, on_failure, on_sent):
+                        sent += 1
+                    else:
+                        admission.give_back(attempt.row)
+                except (DeliveryError, AuthExpired) as exc:
+                    failure = failure or exc
+    if failure is not None:
+        raise failure
     return sent
 
 

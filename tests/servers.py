@@ -637,6 +637,7 @@ class Received:
     rcpt_tos: tuple[str, ...]
     data: bytes
     login: str | None = None
+    peer: Any = None  # the client's (address, port): which session brought it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -731,6 +732,7 @@ class _Handler:
                 rcpt_tos=tuple(envelope.rcpt_tos),
                 data=data,
                 login=login,
+                peer=session.peer,
             )
         )
         if drop and smtp.transport is not None:  # it has the mail, the client never hears

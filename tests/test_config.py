@@ -128,6 +128,9 @@ class TestValidation:
             ({"followup__every": "14d"}, "followup.every"),
             ({"optin__owner_reviews_introduction": "yes"}, "optin.owner_reviews_introduction"),
             ({"optin__snooze": 1}, "optin.snooze"),
+            ({"smtp__max_connections": 0}, "smtp.max_connections"),
+            ({"smtp__max_connections": 11}, "smtp.max_connections"),
+            ({"smtp__max_connections": "3"}, "smtp.max_connections"),
         ],
     )
     def test_bad_values_name_their_key(
@@ -252,3 +255,17 @@ class TestLoading:
         data["contacts"] = []
         data.pop("templates_dir", None)
         build_config(data, path=tmp_path / "c.yaml")
+
+
+class TestSmtpConnections:
+    def test_one_session_unless_told(self, tmp_path: Path) -> None:
+        cfg = build_config(config_with(), path=tmp_path / "c.yaml")
+        assert cfg.smtp is not None and cfg.smtp.max_connections == 1
+        cfg = build_config(config_with(smtp__max_connections=3), path=tmp_path / "c.yaml")
+        assert cfg.smtp is not None and cfg.smtp.max_connections == 3
+
+    def test_out_of_range_is_one_line_naming_the_limits(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError) as err:
+            build_config(config_with(smtp__max_connections=40), path=tmp_path / "c.yaml")
+        assert err.value.problems == [("smtp.max_connections", "must be 1 to 10, got 40")]
+        assert len(str(err.value).strip().splitlines()) == 1

@@ -8,6 +8,8 @@ import os
 import signal
 import smtplib
 import sqlite3
+from collections import Counter
+from datetime import timedelta
 from collections.abc import Iterator
 from typing import Any
 
@@ -140,6 +142,54 @@ class TestBacklog:
         notes = [note for note in seen if note]
         assert notes and all(note.startswith("INBOX:") for note in notes)
         assert daemon.store.get_meta(SLOW_MAIL_KEY) is None  # cleared by the mail's record
+
+
+class TestSeveralSessions:
+    def test_the_backlog_goes_over_several_sessions_each_mail_once(
+        self, world: World, clock: Any
+    ) -> None:
+        """smtp.max_connections: 3: the backlog's mails go over up to three sessions at
+        once, each mail once, all marked sent."""
+        world.write_config(smtp={"max_connections": 3})
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        assert daemon.run_once().handled == COUNT
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert len(ids) == 2 * COUNT == len(set(ids))
+        peers = {m.peer for m in world.smtp.received}
+        assert 2 <= len(peers) <= 3 * 5, peers  # several at once; a new set per batch
+        assert daemon.store.outbox_depth() == 0
+
+    def test_a_server_leaving_stops_the_pass_and_loses_nothing(
+        self, world: World, clock: Any
+    ) -> None:
+        """A 421 on one session mid-backlog: sending stops for the rest of the reading
+        (counted as an SMTP error), what the other sessions had in hand is recorded, the
+        mail refused waits for its backoff, and the next run sends it, nothing twice."""
+        world.write_config(smtp={"max_connections": 3})
+        world.smtp.fail_next(code=421, message="4.3.2 going down", stage="MAIL")
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        assert daemon.run_once().handled == COUNT
+        assert daemon.metrics.value("introd_errors_total", where="smtp") == 1
+        assert daemon.store.outbox_depth() == 1
+        assert len(world.sent()) == 2 * COUNT - 1
+        clock.advance(timedelta(minutes=10))
+        Daemon(load_config(world.config_path), clock=clock).run_once()
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert len(ids) == 2 * COUNT == len(set(ids))
+
+    def test_dropped_mail_is_deferred_on_its_session_only(self, world: World, clock: Any) -> None:
+        """Two sessions, the server dropping two mails after DATA: the rest go out in the
+        same run; the two once more after their backoff; none more than twice."""
+        world.write_config(smtp={"max_connections": 2})
+        world.smtp.drop_after_data(2)
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        assert daemon.run_once().handled == COUNT
+        assert daemon.store.outbox_depth() == 2
+        clock.advance(timedelta(minutes=6))
+        Daemon(load_config(world.config_path), clock=clock).run_once()
+        copies = Counter(str(m["Message-ID"]) for m in world.sent())
+        assert len(copies) == 2 * COUNT and sum(copies.values()) == 2 * COUNT + 2
+        assert max(copies.values()) == 2
 
 
 def _slow_backlog(world: World, delay: float) -> Running:

@@ -109,8 +109,8 @@ def _header_values(msg: Message, name: str) -> list[str]:
 # matches on the shapes it accepts (tests/test_auth.py holds the two equal).
 _COMMENT = r"(?: \([\x21-\x27\x2a-\x5b\x5d-\x7e ]*\))?"
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_FAST_ID = re.compile(r"(" + _ATOM + r"(?:\." + _ATOM + r")*)(?: 1)?")
-_FAST_RESINFO = re.compile(
+_FAST_ID = LazyPattern(r"(" + _ATOM + r"(?:\." + _ATOM + r")*)(?: 1)?")
+_FAST_RESINFO = LazyPattern(
     r" ?; ?(?!none)([A-Za-z0-9_-]+)=([A-Za-z]+)"
     + _COMMENT
     + r"((?: (?:smtp|header|body|policy)\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*"
@@ -123,7 +123,7 @@ _FAST_RESINFO = re.compile(
     + r")*)",
     re.I,
 )
-_FAST_PROP = re.compile(r" (\w+)\.([\w.-]+)=([^ ]*)" + _COMMENT)
+_FAST_PROP = LazyPattern(r" (\w+)\.([\w.-]+)=([^ ]*)" + _COMMENT)
 
 
 def _parse_simple(value: str) -> tuple[str, list[_Result]] | None:

@@ -4,10 +4,18 @@ New mail is what has a UID above the last one handled in this folder's
 UIDVALIDITY; handled mail is moved to ``processed_folder`` /
 ``quarantine_folder`` (MOVE, or COPY + \\Deleted + UID EXPUNGE when the
 server lacks MOVE) or flagged ``\\Seen``.
+
+Waiting for new mail (IDLE) leans on the server's announcements of the folder's size
+(``* N EXISTS``), and Dovecot announces a mail once, at the end of the first command
+after it landed: mail that lands just before a UID SEARCH is announced in that search's
+reply but not found by it, and mail that lands just before IDLE is announced in the same
+packet as IDLE's go-ahead. ``Mailbox`` follows the size from every reply and
+``idle_wait`` does not idle while an announced mail has not been searched for.
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +42,8 @@ class Mailbox:
         self.client: imapclient.IMAPClient | None = None
         self.uidvalidity = 0
         self._created: set[str] = set()
+        self.exists = 0  # the folder's size, as the server last told it
+        self.unsearched = False  # it grew since the start of the last UID SEARCH
 
     # -- connection -------------------------------------------------------
     def connect(self) -> None:
@@ -70,6 +80,9 @@ class Mailbox:
             ) from None
         self.client = client
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        self.exists = int(info.get(b"EXISTS", 0))
+        self.unsearched = False
+        self._forget_untagged()
 
     def close(self) -> None:
         """Log out, or just drop a connection that already broke."""
@@ -88,6 +101,7 @@ class Mailbox:
         if self.client is None:
             self.connect()
         assert self.client is not None
+        self._take_untagged()  # what the previous command's reply announced
         return self.client
 
     def capable(self, name: str) -> bool:
@@ -98,10 +112,17 @@ class Mailbox:
 
     # -- reading ----------------------------------------------------------
     def new_uids(self, after: int) -> list[int]:
+        """UIDs above ``after``. The search finds what the server had announced before it
+        began; mail announced in its own reply is left for the next search (see
+        ``unsearched``)."""
+        c = self._c()
+        self.unsearched = False
         try:
-            uids = self._c().search(["UID", f"{after + 1}:*"])
+            uids = c.search(["UID", f"{after + 1}:*"])
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"IMAP search failed: {exc}") from None
+        finally:
+            self._take_untagged()
         return sorted(u for u in uids if u > after)
 
     def fetch(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
@@ -193,17 +214,52 @@ class Mailbox:
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"IMAP cannot put mail away in {folder}: {exc}") from None
         finally:
-            self._forget_untagged()
+            self._take_untagged()
+
+    def _stash(self) -> dict[str, list[Any]] | None:
+        stash = getattr(getattr(self.client, "_imap", None), "untagged_responses", None)
+        return stash if isinstance(stash, dict) else None
 
     def _forget_untagged(self) -> None:
         """imaplib keeps every untagged response no command asked for (the EXPUNGE of each
         mail moved away, EXISTS, RECENT) for the life of the connection: a daemon that moves
-        mail for months would hold one per mail. introd finds new mail by UID SEARCH and
-        never reads them."""
-        stash = getattr(getattr(self.client, "_imap", None), "untagged_responses", None)
-        if isinstance(stash, dict):
+        mail for months would hold one per mail."""
+        stash = self._stash()
+        if stash is not None:
             for name in ("EXPUNGE", "EXISTS", "RECENT", "FETCH"):
                 stash.pop(name, None)
+
+    def _take_untagged(self) -> None:
+        """Follow the folder's size from the EXISTS and EXPUNGE that imaplib kept since the
+        last look, then forget them (imaplib files them by name, so their order is lost:
+        the count is taken low, which at worst costs one more search)."""
+        stash = self._stash()
+        if stash is None:
+            return
+        sizes = [int(n) for n in stash.get("EXISTS", ()) if bytes(n).strip().isdigit()]
+        gone = len(stash.get("EXPUNGE", ()))
+        self._forget_untagged()
+        left = max(0, self.exists - gone)
+        if sizes and max(sizes) > left:  # as if the EXPUNGEs came first
+            self.unsearched = True
+        self.exists = max(0, sizes[-1] - gone) if sizes else left  # as if they came last
+
+    def _follow(self, size: int | None, expunged: int = 0) -> None:
+        """``expunged`` mails gone, then the server says the folder holds ``size``: more
+        than were left means new mail that no search has seen."""
+        left = max(0, self.exists - expunged)
+        if size is not None and size > left:
+            self.unsearched = True
+        self.exists = left if size is None else size
+
+    def _follow_idle(self, responses: Sequence[Any]) -> None:
+        """The size from IDLE's responses (parsed by imapclient, in order)."""
+        for item in responses:
+            if isinstance(item, tuple) and len(item) >= 2 and isinstance(item[0], int):
+                if item[1] == b"EXPUNGE":
+                    self._follow(None, 1)
+                elif item[1] == b"EXISTS":
+                    self._follow(item[0])
 
     def append(self, folder: str, raw: bytes, when: datetime | None = None) -> None:
         c = self._c()
@@ -218,28 +274,60 @@ class Mailbox:
         self, timeout: float, interrupted: Callable[[], bool], ping: Callable[[], None]
     ) -> bool:
         """IDLE up to ``timeout`` seconds, waking each second to ping the watchdog and to
-        notice a signal; True when the server announced something."""
+        notice a signal; True when the server announced something. Returns True at once,
+        without idling, when the server announced mail that no search has seen yet (the
+        IDLE would never announce it again)."""
         c = self._c()
+        if self.unsearched:
+            return True
         responses: list[object] = []
         end = time.monotonic() + timeout
         try:
             c.idle()
             try:
+                responses = self._buffered(c)  # came with the go-ahead
                 while not responses and not interrupted() and time.monotonic() < end:
                     wait = min(1.0, max(0.05, end - time.monotonic()))
                     started = time.monotonic()
                     responses = c.idle_check(timeout=wait)
+                    self._follow_idle(responses)
                     ping()
                     if not responses and time.monotonic() - started < wait * 0.5:
                         # imapclient reports a closed connection as "nothing yet": the
                         # socket woke early with no response, so leave IDLE and prove it
                         break
             finally:
-                c.idle_done()
+                c.idle_done()  # what came meanwhile is in imaplib's stash
             c.noop()
         except (OSError, IMAPClientError) as exc:
             raise MailboxError(f"IMAP IDLE failed: {exc}") from None
-        return bool(responses)
+        finally:
+            self._take_untagged()
+        return bool(responses) or self.unsearched
+
+    def _buffered(self, c: imapclient.IMAPClient) -> list[object]:
+        """The whole lines imaplib already read from the socket: the server sends IDLE's
+        go-ahead and the EXISTS of mail that landed while the command travelled in one
+        packet, imaplib's reader takes both, and a poll of the socket (``idle_check``)
+        would never report the second. They go to imaplib's stash, for
+        ``_take_untagged``."""
+        imap = c._imap
+        peek = getattr(getattr(imap, "file", None), "peek", None)
+        if peek is None:
+            return []
+        lines: list[object] = []
+        sock: socket.socket = c.socket()
+        sock.setblocking(False)  # peek reads the socket when its buffer is empty
+        try:
+            while b"\n" in peek():
+                lines.append(imap._get_response())
+        except (OSError, IMAPClientError):  # nothing more to read yet (TLS: want-read)
+            pass
+        finally:
+            sock.setblocking(True)
+            c._set_read_timeout()
+        self._take_untagged()
+        return lines
 
     def noop(self) -> None:
         try:

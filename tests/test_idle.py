@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -79,6 +80,149 @@ class TestIdle:
             assert 1.0 <= wait <= MAX_WAIT <= IDLE_RENEW < IDLE_LIMIT
         finally:
             daemon.mailbox.close()
+
+
+def give_up() -> bool:
+    """An `interrupted` for `idle_wait` that ends the IDLE at its first look."""
+    return True
+
+
+class Looks:
+    """An `interrupted` for `idle_wait` that lets the IDLE wait once (up to a second) and
+    ends it at its second look: news the server sent right after IDLE's go-ahead must have
+    ended the IDLE before that."""
+
+    def __init__(self, then: Callable[[], None] = lambda: None) -> None:
+        self.count = 0
+        self.then = then
+
+    def __call__(self) -> bool:
+        self.count += 1
+        if self.count > 1:
+            self.then()
+            return True
+        return False
+
+
+class RacingMailbox(Mailbox):
+    """A Mailbox that lets another connection append a mail at a chosen moment of the
+    daemon's way from its last search to its IDLE, once, and that stops the daemon at the
+    first IDLE that has to wait (the raced mail must have been handled by then)."""
+
+    def __init__(self, daemon: Daemon, moment: str, append: Callable[[], None]) -> None:
+        assert daemon.config.imap is not None
+        super().__init__(daemon.config.imap)
+        self.daemon, self.moment, self._append = daemon, moment, append
+        self.raced = False
+        self.idles = 0
+
+    def _race(self, moment: str) -> None:
+        if not self.raced and moment == self.moment and self.daemon.phase == "idle":
+            self.raced = True
+            self._append()
+
+    def new_uids(self, after: int) -> list[int]:
+        self._race("before the search")  # announced in the search's own reply
+        return super().new_uids(after)
+
+    def idle_wait(
+        self, timeout: float, interrupted: Callable[[], bool], ping: Callable[[], None]
+    ) -> bool:
+        self._race("before IDLE")  # announced in the packet of IDLE's go-ahead
+        self.idles += 1
+        if self.idles > 20:  # the daemon keeps waking: stop it, the test will say
+            self.daemon.stop_requested = True
+
+        return super().idle_wait(timeout, Looks(then=self._stop), ping)
+
+    def _stop(self) -> None:
+        self.daemon.stop_requested = True
+
+
+class TestIdleRaces:
+    """Dovecot announces a new mail once, at the end of the first command after it landed;
+    a mail that lands while introd checks for unhandled mail and enters IDLE is announced
+    in that check's reply or with IDLE's go-ahead, and IDLE itself never tells of it again.
+    (Behind a network latency that takes two round trips, so it happens often.)"""
+
+    def test_mail_announced_in_the_search_reply_is_not_idled_over(self, world: World) -> None:
+        cfg = load_config(world.config_path)
+        assert cfg.imap is not None
+        box = Mailbox(cfg.imap)
+        box.connect()
+        try:
+            box.noop()
+            world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+            assert box.new_uids(0) == [], "the search saw the mail: no race to test"
+            looks = Looks()
+            assert box.idle_wait(30, looks, lambda: None) is True
+            assert looks.count == 0, "it idled, though the mail was announced already"
+            assert len(box.new_uids(0)) == 1
+            assert not box.unsearched
+        finally:
+            box.close()
+
+    @pytest.mark.parametrize("security", ["none", "ssl"])
+    def test_mail_landing_between_search_and_idle_wakes_it(
+        self, world: World, security: str
+    ) -> None:
+        if security == "ssl":
+            port, cert = world.dovecot.imaps_port, str(world.dovecot.cert)
+            world.write_config(imap={"security": "ssl", "port": port, "ca_file": cert})
+        cfg = load_config(world.config_path)
+        assert cfg.imap is not None
+        box = Mailbox(cfg.imap)
+        box.connect()
+        try:
+            assert box.new_uids(0) == []
+            world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+            looks = Looks()
+            assert box.idle_wait(30, looks, lambda: None) is True
+            assert looks.count <= 1, "the announcement did not end the IDLE"
+            assert len(box.new_uids(0)) == 1
+            assert box.client is not None
+            stash = box.client._imap.untagged_responses
+            assert not {"EXPUNGE", "EXISTS", "RECENT"} & set(stash), "kept for the soak to pile up"
+        finally:
+            box.close()
+
+    def test_idle_without_news_does_not_wake(self, world: World) -> None:
+        """No mail, no announcement: the count the replies carry does not wake IDLE."""
+        world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS))
+        cfg = load_config(world.config_path)
+        assert cfg.imap is not None
+        box = Mailbox(cfg.imap)
+        box.connect()
+        try:
+            assert box.exists == 1
+            assert len(box.new_uids(0)) == 1
+            box.place(box.new_uids(0), cfg.imap.processed_folder)
+            assert box.exists == 0
+            assert box.new_uids(0) == []
+            assert box.idle_wait(30, give_up, lambda: None) is False
+            assert not box.unsearched
+        finally:
+            box.close()
+
+    @pytest.mark.parametrize("moment", ["before the search", "before IDLE"])
+    def test_daemon_handles_mail_that_raced_its_idle(self, world: World, moment: str) -> None:
+        """A request appended between the daemon's check for unhandled mail and its IDLE
+        gets its opt-ins without any other mail arriving to wake the daemon."""
+        daemon = Daemon(load_config(world.config_path))
+        box = RacingMailbox(
+            daemon,
+            moment,
+            lambda: world.owner_sends(forward("Tim Walker", "tim@example.test", TIM_ASKS)),
+        )
+        daemon.mailbox = box
+        try:
+            daemon._loop()
+        finally:
+            daemon.mailbox.close()
+            daemon.smtp.close()
+        assert box.raced
+        assert box.idles <= 20, "the daemon kept waking without cause"
+        assert len(world.smtp.received) == 2, "the raced request was left waiting"
 
 
 class TestPolling:

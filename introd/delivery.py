@@ -112,8 +112,12 @@ class SmtpConnection:
     def close(self) -> None:
         """Quit this session and the others ``sessions`` made."""
         for other in self._more:
-            other.close()
+            other.quit_session()
         self._more = []
+        self.quit_session()
+
+    def quit_session(self) -> None:
+        """Quit this one session (the others may be in use on other threads)."""
         if self.smtp is not None:
             try:
                 self.smtp.quit()
@@ -256,16 +260,16 @@ def _attempt(conn: SmtpConnection, row: OutboxRow, envelope_from: str) -> _Attem
     try:
         refused = transmit(smtp, envelope_from, row.recipients, row.raw)
     except OutcomeUnknown as exc:
-        conn.close()  # the session is unusable; the next mail opens a new one
+        conn.quit_session()  # the session is unusable; the next mail opens a new one
         return _Attempt(row, {}, exc)
     except smtplib.SMTPRecipientsRefused as exc:
         return _Attempt(row, exc.recipients)
     except smtplib.SMTPResponseException as exc:
         if exc.smtp_code == 421:  # the server is closing
-            conn.close()
+            conn.quit_session()
         return _Attempt(row, {}, exc)
     except (smtplib.SMTPException, OSError) as exc:  # disconnected, or talking nonsense
-        conn.close()
+        conn.quit_session()
         return _Attempt(row, {}, DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}"))
     return _Attempt(row, refused)
 

@@ -21,7 +21,16 @@ from .reading.people import ContactBook
 from .exceptions import TemplateError, UsageError
 from .judge import COMMAND_STATES, delegate_conflict, judge, placement
 from .reading.language import guess_language
-from .model import ACTIVE_STATES, Candidate, Decision, Forward, IntroRequest, Person, Reading
+from .model import (
+    ACTIVE_STATES,
+    AnswerWord,
+    Candidate,
+    Decision,
+    Forward,
+    IntroRequest,
+    Person,
+    Reading,
+)
 from .reading import Context, read_mail, set_aside
 from .reading.request import read_request
 from .render import OWNER_TEMPLATES, Rendered, Templates, compose_bytes
@@ -335,17 +344,7 @@ class Engine:
         if role == "target" and ans.answer != "yes":
             if self._suggestion(intro, ans.text, now) or self._snooze(intro, ans.text, now):
                 return intro.id
-        answer = ans.answer
-        if (
-            role == "target"
-            and answer == "no"
-            and not self.config.snooze
-            and snooze.snooze_until(ans.text, now) is not None
-        ):
-            # without optin.snooze, "not now, maybe in March" is not taken as a no: it is
-            # unclear, and asked again like any unclear answer
-            answer = "unclear"
-            log.info("answer_put_off", intro_id=intro.id, role=role, answer=answer)
+        answer = self._put_off_as_unclear(intro, role, ans.answer, ans.text, now)
         if answer == "yes":
             self.store.update_party(intro.id, role, status="yes", answered_at=now)
             if role == "requester":
@@ -387,6 +386,18 @@ class Engine:
                     detail=f"the {role} answered twice without a clear yes or no",
                 )
         return intro.id
+
+    def _put_off_as_unclear(
+        self, intro: IntroRow, role: str, answer: AnswerWord, text: str, now: datetime
+    ) -> AnswerWord:
+        """Without optin.snooze, a target's "not now, maybe in March" is not taken as a no:
+        it is unclear, and asked again like any unclear answer."""
+        if role != "target" or answer != "no" or self.config.snooze:
+            return answer
+        if snooze.snooze_until(text, now) is None:
+            return answer
+        log.info("answer_put_off", intro_id=intro.id, role=role, answer="unclear")
+        return "unclear"
 
     # -- "not me, but ask Jane Roe <jane@...>" -------------------------------------------
     def _suggestion(self, intro: IntroRow, text: str, now: datetime) -> bool:

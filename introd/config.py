@@ -156,11 +156,6 @@ class OAuth2Config:
     authorization_url: str | None = None
     timeout: float = 30.0
 
-    @property
-    def interactive(self) -> bool:
-        """Whether a person must sign in once (``introd auth login``)."""
-        return self.flow != "client_credentials"
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:

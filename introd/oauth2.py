@@ -557,10 +557,6 @@ class TokenSource:
         )
         return new
 
-    def stored(self) -> Token | None:
-        """The token file as it is now (for ``introd auth status``)."""
-        return self._load()
-
 
 _SOURCES: dict[tuple[str, str, str], TokenSource] = {}
 _SOURCES_LOCK = threading.Lock()

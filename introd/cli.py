@@ -160,9 +160,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .daemon import Daemon
 
     cfg = _load(args)
-    from .templates_check import check_templates
+    from .templates_check import check_templates_cached
 
-    problems = check_templates(cfg)
+    problems = check_templates_cached(cfg)
     if problems:
         raise ConfigError([("templates", p) for p in problems], str(cfg.path))
     from .runlock import RESTART_WAIT, RunLock

@@ -8,8 +8,12 @@ some situation is found here, not in a mail to a contact.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import email
 import email.policy
+import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
@@ -28,6 +32,7 @@ from .engine import (
     write_mail,
 )
 from .exceptions import UsageError
+from .files import create_private, refuse_link
 from .model import Person
 from .rules import RuleName
 from .state import IntroRow
@@ -514,6 +519,64 @@ def check_templates(cfg: Config) -> list[str]:
                     for problem in _check_html(templates, rendered, lang):
                         problems[problem] = None
     return list(problems)
+
+
+def check_templates_cached(cfg: Config) -> list[str]:
+    """``check_templates``, skipped when it already passed for these very templates.
+
+    A pass is remembered beside the state as a digest of everything the check reads:
+    the content of every built-in and templates_dir file, the config's settings (less
+    the servers' sign-in), and introd's and jinja2's own code. A changed, added or
+    removed file changes the digest, so it is checked again; a failed check is never
+    remembered. A start of `introd run` with nothing changed then costs no compiling.
+    """
+    path = cfg.state_path.with_name(cfg.state_path.name + ".templates-checked")
+    try:
+        digest = _check_digest(cfg)
+    except OSError:  # a file the check itself will report, or a folder that went away
+        return check_templates(cfg)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        refuse_link(path)
+        if path.read_text(encoding="ascii").strip() == digest:
+            return []
+    problems = check_templates(cfg)
+    if not problems:
+        _remember(path, digest)
+    return problems
+
+
+def _remember(path: Path, digest: str) -> None:
+    """Write DIGEST to PATH (0600, never through a link); a failure only costs a check."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+        create_private(tmp, f"{digest}\n".encode("ascii"))
+        os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+
+
+def _check_digest(cfg: Config) -> str:
+    import jinja2
+    import markupsafe
+
+    h = hashlib.sha256()
+    settings = dataclasses.replace(cfg, path=None, imap=None, smtp=None, oauth2=None)
+    h.update(repr((settings, cfg.intro_address)).encode("utf-8", "replace"))
+    code = [Path(__file__).parent, Path(jinja2.__file__).parent, Path(markupsafe.__file__).parent]
+    for label, base, pattern in [
+        *(("code", folder, "*.py") for folder in code),
+        ("built-in", builtin_dir(), "*"),
+        ("templates_dir", cfg.templates_dir, "*"),
+    ]:
+        h.update(f"\0{label}\0{base}\0".encode())
+        if base is None or not Path(base).is_dir():
+            continue
+        for file in sorted(Path(base).rglob(pattern)):
+            if file.is_file() and "__pycache__" not in file.parts:
+                h.update(f"\0{file.relative_to(base)}\0".encode("utf-8", "replace"))
+                h.update(file.read_bytes())
+    return h.hexdigest()
 
 
 def _check_files(templates: Templates) -> Iterator[str]:

@@ -17,7 +17,14 @@ from introd.exceptions import TemplateError
 from introd.model import Person
 from introd.render import TEMPLATE_NAMES, Templates, builtin_dir
 from introd.state import Store
-from introd.templates_check import SampleCandidate, SamplePending, check_templates, situations
+from introd import templates_check
+from introd.templates_check import (
+    SampleCandidate,
+    SamplePending,
+    check_templates,
+    check_templates_cached,
+    situations,
+)
 from helpers import OKAFOR, config_folder, insert_awaiting_intro
 
 CONFIG = {
@@ -315,6 +322,67 @@ class TestBrokenOverrides:
         mail = Templates(tdir).render("optin_target", context)
         assert mail.html is not None and "Saying no is fine." in mail.html
         assert "Saying no is fine." in mail.text
+
+
+class TestRememberedCheck:
+    """`introd run` skips a check that passed on the very same templates and settings."""
+
+    @pytest.fixture
+    def counted(self, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+        calls: list[int] = []
+        real = templates_check.check_templates
+
+        def counting(cfg: Config) -> list[str]:
+            calls.append(1)
+            return real(cfg)
+
+        monkeypatch.setattr(templates_check, "check_templates", counting)
+        return calls
+
+    def test_a_pass_is_remembered_privately(self, tdir: Path, counted: list[int]) -> None:
+        write(tdir, {"expired.txt.j2": "Hi {{ requester.first_name }},\n\nclosed.\n"})
+        cfg = load(tdir)
+        assert check_templates_cached(cfg) == [] and len(counted) == 1
+        assert check_templates_cached(cfg) == [] and len(counted) == 1
+        remembered = cfg.state_path.with_name("introd.db.templates-checked")
+        assert remembered.stat().st_mode & 0o777 == 0o600
+        assert not list(remembered.parent.glob("*.tmp"))
+
+    def test_an_edited_template_is_checked_and_its_error_reported(
+        self, tdir: Path, counted: list[int]
+    ) -> None:
+        write(tdir, {"expired.txt.j2": "Hi {{ requester.first_name }},\n\nclosed.\n"})
+        assert check_templates_cached(load(tdir)) == []
+        write(tdir, {"expired.txt.j2": "Hi {{ requester.frist_name }},\n"})
+        problems = check_templates_cached(load(tdir))
+        assert len(counted) == 2
+        assert len(problems) == 1 and f"{tdir}/expired.txt.j2:1:" in problems[0], problems
+        # a failed check is not remembered: the next start checks (and fails) again
+        assert check_templates_cached(load(tdir)) == problems and len(counted) == 3
+
+    def test_a_new_partial_or_a_changed_setting_is_checked(
+        self, tdir: Path, counted: list[int]
+    ) -> None:
+        assert check_templates_cached(load(tdir)) == []
+        write(tdir, {"_signature.txt.j2": "{{ owner.name }}\n"})
+        assert check_templates_cached(load(tdir)) == [] and len(counted) == 2
+        config = Path(config_of(tdir))
+        config.write_text(config.read_text() + "optin:\n  order: target_first\n")
+        assert check_templates_cached(load(tdir)) == [] and len(counted) == 3
+        assert check_templates_cached(load(tdir)) == [] and len(counted) == 3
+
+    def test_a_link_where_the_pass_is_kept_is_not_followed(
+        self, tdir: Path, counted: list[int]
+    ) -> None:
+        cfg = load(tdir)
+        elsewhere = tdir.parent / "elsewhere"
+        elsewhere.write_text("untouched\n")
+        remembered = cfg.state_path.with_name("introd.db.templates-checked")
+        remembered.symlink_to(elsewhere)
+        assert check_templates_cached(cfg) == [] and len(counted) == 1
+        assert elsewhere.read_text() == "untouched\n"
+        assert not remembered.is_symlink()  # replaced by a file of introd's own
+        assert check_templates_cached(cfg) == [] and len(counted) == 1
 
 
 class TestSituations:

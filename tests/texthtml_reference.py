@@ -1,0 +1,221 @@
+"""The text-to-HTML derivation as it was first written, with ``Markup.format``: kept as the
+reference the faster string building of ``introd.texthtml`` is held byte-equal to.
+
+The HTML part of a mail, derived from its text part.
+
+The text part is what a template author writes; the HTML part says the same words with
+the structure a mail program shows well: paragraphs, lists, quoted blocks (lines indented
+by four spaces or starting with "> "), aligned lines (indented by one to three spaces, as
+in a table of figures) and links. Every piece of text is escaped before it is wrapped in
+markup, so nothing in the text (a requester's name, their message) can add markup: the
+only tags in the result are the ones made here.
+
+The styles of each kind of element come from the layout (``layout.html.j2``), which calls
+``body(style)`` with a mapping of the keys in ``DEFAULT_STYLE``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+from introd.texthtml import DEFAULT_STYLE, MAX_DEPTH
+
+_BULLET = re.compile(r"^(?P<indent> {0,3})(?P<marker>[-*•])[ \t]+(?P<rest>\S.*)$")
+_NUMBER = re.compile(r"^(?P<indent> {0,3})(?P<marker>\d{1,3}[.)])[ \t]+(?P<rest>\S.*)$")
+_QUOTE_MARK = re.compile(r"^ {0,3}>")
+_INDENTED = re.compile(r"^(?: {4}|\t)")
+_ALIGNED = re.compile(r"^ {1,3}\S")
+# a link starts and ends at a word boundary, so the words around it stay whole
+_LINK = re.compile(
+    r"(?<![\w.%+-])(?:(?P<url>https?://[^\s<>\"'`]+)"
+    r"|(?P<mail>[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?![\w@]))"
+)
+# a space before ? ! ; : » or after «, outside tags (tags hold no such pattern: their
+# attributes are quoted and escaped)
+_FRENCH_SPACE = re.compile(r"(?<=«) | (?=[?!;:»](?:\s|$|<))")
+_URL_TAIL = ".,;:!?)]}'\""
+
+
+@dataclass(frozen=True, slots=True)
+class _Styles:
+    style: Mapping[str, str]
+    french: bool = False
+
+    def attr(self, key: str) -> Markup:
+        value = self.style.get(key, DEFAULT_STYLE.get(key, ""))
+        return Markup(' style="{}"').format(value) if value else Markup("")
+
+
+def text_to_html(
+    text: str, style: Mapping[str, object] | None = None, *, lang: str = "en"
+) -> Markup:
+    """TEXT (a rendered text part) as HTML elements, every piece of it escaped.
+
+    In French the space before ? ! : ; and inside « » becomes a no-break space, so a
+    narrow screen never starts a line with the sign alone.
+    """
+    if not isinstance(style, Mapping):
+        style = {}
+    styles = _Styles(
+        {**DEFAULT_STYLE, **{str(k): str(v) for k, v in style.items()}},
+        french=lang.lower().startswith("fr"),
+    )
+    return _blocks(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), styles, 0)
+
+
+def _kind(line: str, depth: int) -> str:
+    if not line.strip():
+        return "blank"
+    if depth < MAX_DEPTH and (_QUOTE_MARK.match(line) or _INDENTED.match(line)):
+        return "quote"
+    if _BULLET.match(line):
+        return "bullet"
+    if _NUMBER.match(line):
+        return "number"
+    if _ALIGNED.match(line):
+        return "aligned"
+    return "plain"
+
+
+def _blocks(lines: list[str], styles: _Styles, depth: int) -> Markup:
+    out: list[Markup] = []
+    i = 0
+    while i < len(lines):
+        kind = _kind(lines[i], depth)
+        if kind == "blank":
+            i += 1
+        elif kind == "quote":
+            i = _quote(lines, i, styles, depth, out)
+        elif kind in ("bullet", "number"):
+            i = _list(lines, i, kind, styles, depth, out)
+        else:
+            j = i
+            while j < len(lines) and _kind(lines[j], depth) == kind:
+                j += 1
+            if kind == "aligned":
+                body = Markup("\n").join(_inline(ln.rstrip(), styles) for ln in _dedent(lines[i:j]))
+                out.append(Markup("<div{}>{}</div>").format(styles.attr("aligned"), body))
+            else:
+                out.append(
+                    Markup("<p{}>{}</p>").format(styles.attr("p"), _lines(lines[i:j], styles))
+                )
+            i = j
+    return Markup("\n").join(out)
+
+
+def _lines(lines: list[str], styles: _Styles) -> Markup:
+    return Markup("<br>\n").join(_inline(ln.strip(), styles) for ln in lines)
+
+
+def _quote(lines: list[str], i: int, styles: _Styles, depth: int, out: list[Markup]) -> int:
+    """One quoted block from line I: its lines, blank lines between them included."""
+    marked = bool(_QUOTE_MARK.match(lines[i]))
+    j, end = i, i
+    while j < len(lines):
+        kind = _kind(lines[j], depth)
+        if kind == "quote" and bool(_QUOTE_MARK.match(lines[j])) == marked:
+            end = j + 1
+        elif kind != "blank":
+            break
+        j += 1
+    block = lines[i:end]
+    if marked:
+        inner = [re.sub(r"^ {0,3}> ?", "", ln) for ln in block]
+    else:
+        inner = _dedent(block)
+    out.append(
+        Markup("<blockquote{}>\n{}\n</blockquote>").format(
+            styles.attr("quote"), _blocks(inner, styles, depth + 1)
+        )
+    )
+    return end
+
+
+def _dedent(block: list[str]) -> list[str]:
+    expanded = [ln.expandtabs(4) for ln in block]
+    cut = min(len(ln) - len(ln.lstrip(" ")) for ln in expanded if ln.strip())
+    return [ln[cut:] for ln in expanded]
+
+
+def _list(
+    lines: list[str], i: int, kind: str, styles: _Styles, depth: int, out: list[Markup]
+) -> int:
+    """A list from line I: its items, each with the lines that continue it (indented
+    further than its marker), blank lines between items included."""
+    pattern = _BULLET if kind == "bullet" else _NUMBER
+    items: list[list[str]] = []
+    j = i
+    while j < len(lines):
+        found = pattern.match(lines[j])
+        if found:
+            marker = found["marker"]
+            first = f"{marker} {found['rest']}" if kind == "number" else found["rest"]
+            items.append([first])
+            width = len(found["indent"]) + 1
+            j += 1
+            while (
+                j < len(lines)
+                and lines[j].strip()
+                and not pattern.match(lines[j])
+                and len(lines[j]) - len(lines[j].lstrip()) >= width
+            ):
+                items[-1].append(lines[j])
+                j += 1
+            continue
+        if not lines[j].strip():
+            k = j
+            while k < len(lines) and not lines[k].strip():
+                k += 1
+            if k < len(lines) and pattern.match(lines[k]):
+                j = k
+                continue
+        break
+    tag = "ul" if kind == "bullet" else "ol"
+    body = Markup("\n").join(
+        Markup("<li{}>{}</li>").format(styles.attr("item"), _lines(item, styles)) for item in items
+    )
+    out.append(
+        Markup("<{tag}{style}>\n{body}\n</{tag}>").format(
+            tag=Markup(tag),
+            style=styles.attr("list" if kind == "bullet" else "numbered"),
+            body=body,
+        )
+    )
+    return j
+
+
+def _inline(text: str, styles: _Styles) -> Markup:
+    """One line: escaped, with web and mail addresses as links."""
+    out: list[Markup] = []
+    pos = 0
+    for found in _LINK.finditer(text):
+        start, end = found.span()
+        target = found.group(0)
+        if found["url"]:
+            while target and target[-1] in _URL_TAIL and not _balanced(target):
+                target = target[:-1]
+            end = start + len(target)
+            if len(target) <= len("https://"):
+                continue
+            href = target
+        else:
+            href = f"mailto:{target}"
+        out.append(escape(text[pos:start]))
+        out.append(Markup('<a href="{}"{}>{}</a>').format(href, styles.attr("link"), target))
+        pos = end
+    out.append(escape(text[pos:]))
+    joined = Markup("").join(out)
+    if styles.french:
+        joined = Markup(_FRENCH_SPACE.sub("\u00a0", str(joined)))
+    return joined
+
+
+def _balanced(url: str) -> bool:
+    """A closing bracket that ends a URL belongs to it when the URL opened one."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    last = url[-1]
+    return last in pairs and url.count(pairs[last]) >= url.count(last)

@@ -4,7 +4,7 @@ The readers hold a few hundred patterns, some of them alternations of hundreds o
 words; compiling them all at import was most of what ``introd parse`` spent on one
 mail, and most of them are not needed for it (a request needs no answer patterns, a
 reply no asking phrases). :class:`LazyPattern` stands where ``re.compile`` stood and
-compiles on its first match; after that it costs one attribute look-up per call.
+compiles on its first match; after that a call costs what one on the compiled pattern does.
 """
 
 from __future__ import annotations
@@ -12,15 +12,24 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["LazyPattern"]
 
 
-class LazyPattern:
-    """A ``re.Pattern[str]`` that is compiled the first time it is used."""
+_METHODS = ("match", "fullmatch", "search", "finditer", "findall", "sub", "subn", "split")
 
-    __slots__ = ("_compiled", "_flags", "_source")
+
+class LazyPattern:
+    """A ``re.Pattern[str]`` that is compiled the first time it is used.
+
+    Once compiled, its methods are the compiled pattern's own bound methods, kept in
+    slots: a match through a LazyPattern then costs what one through the pattern does
+    (the readers make hundreds of thousands of them per thousand mails). Before that,
+    a method slot is empty, and its first look-up compiles (``__getattr__``).
+    """
+
+    __slots__ = ("_compiled", "_flags", "_source", *_METHODS)
 
     def __init__(self, source: str, flags: int = 0) -> None:
         self._source = source
@@ -32,7 +41,10 @@ class LazyPattern:
         """The compiled pattern (compiled now when it was not yet)."""
         compiled = self._compiled
         if compiled is None:
-            compiled = self._compiled = re.compile(self._source, self._flags)
+            compiled = re.compile(self._source, self._flags)
+            for name in _METHODS:
+                setattr(self, name, getattr(compiled, name))
+            self._compiled = compiled
         return compiled
 
     @property
@@ -45,43 +57,44 @@ class LazyPattern:
         """The flags the pattern is compiled with."""
         return self._flags
 
-    def match(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        """``re.Pattern.match``."""
-        return self.compiled.match(string, pos, endpos)
+    if TYPE_CHECKING:
+        # what the slots hold once compiled: ``re.Pattern[str]``'s methods
 
-    def fullmatch(
-        self, string: str, pos: int = 0, endpos: int = sys.maxsize
-    ) -> re.Match[str] | None:
-        """``re.Pattern.fullmatch``."""
-        return self.compiled.fullmatch(string, pos, endpos)
+        def match(
+            self, string: str, pos: int = 0, endpos: int = sys.maxsize
+        ) -> re.Match[str] | None: ...
 
-    def search(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        """``re.Pattern.search``."""
-        return self.compiled.search(string, pos, endpos)
+        def fullmatch(
+            self, string: str, pos: int = 0, endpos: int = sys.maxsize
+        ) -> re.Match[str] | None: ...
 
-    def finditer(
-        self, string: str, pos: int = 0, endpos: int = sys.maxsize
-    ) -> Iterator[re.Match[str]]:
-        """``re.Pattern.finditer``."""
-        return self.compiled.finditer(string, pos, endpos)
+        def search(
+            self, string: str, pos: int = 0, endpos: int = sys.maxsize
+        ) -> re.Match[str] | None: ...
 
-    def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]:
-        """``re.Pattern.findall``."""
-        return self.compiled.findall(string, pos, endpos)
+        def finditer(
+            self, string: str, pos: int = 0, endpos: int = sys.maxsize
+        ) -> Iterator[re.Match[str]]: ...
 
-    def sub(self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0) -> str:
-        """``re.Pattern.sub``."""
-        return self.compiled.sub(repl, string, count)
+        def findall(self, string: str, pos: int = 0, endpos: int = sys.maxsize) -> list[Any]: ...
 
-    def subn(
-        self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0
-    ) -> tuple[str, int]:
-        """``re.Pattern.subn``."""
-        return self.compiled.subn(repl, string, count)
+        def sub(
+            self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0
+        ) -> str: ...
 
-    def split(self, string: str, maxsplit: int = 0) -> list[str | Any]:
-        """``re.Pattern.split``."""
-        return self.compiled.split(string, maxsplit)
+        def subn(
+            self, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0
+        ) -> tuple[str, int]: ...
+
+        def split(self, string: str, maxsplit: int = 0) -> list[str | Any]: ...
+
+    else:
+
+        def __getattr__(self, name: str) -> Any:
+            # only reached for an empty slot: a method's first use, before compiling
+            if name in _METHODS:
+                return getattr(self.compiled, name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         return f"LazyPattern({self._source!r}, {self._flags!r})"

@@ -127,21 +127,29 @@ def _parse_person(value: str) -> Person | None:
 
 
 def _normalise(raw: str) -> _Line:
-    line = _INVISIBLE.sub("", raw).replace("\u00a0", " ").replace("\u3000", " ")
-    prefix = _QUOTE_PREFIX.match(line)
+    # every line of a mail comes here: the patterns run only where they can match
+    # (invisible characters are not ASCII, a quote prefix holds ">", a bold label
+    # starts with "*")
+    line = raw
+    if not line.isascii():
+        line = _INVISIBLE.sub("", line).replace("\u00a0", " ").replace("\u3000", " ")
     depth = 0
-    if prefix:
-        depth = prefix.group(0).count(">")
-        line = line[prefix.end() :]
+    if ">" in line:
+        prefix = _QUOTE_PREFIX.match(line)
+        if prefix:
+            depth = prefix.group(0).count(">")
+            line = line[prefix.end() :]
     line = line.strip()
-    line = _BOLD_LABEL.sub(r"\1:", line)
-    line = _BOLD_LABEL_INNER.sub(r"\1:", line)
+    if line.startswith("*"):
+        line = _BOLD_LABEL.sub(r"\1:", line)
+        line = _BOLD_LABEL_INNER.sub(r"\1:", line)
     return _Line(text=line, depth=depth)
 
 
 def _split_inline_headers(text: str) -> list[str]:
     """Split a one-line header block (Yahoo) into one line per header."""
-    if len(text) < 40:
+    # each label ends in its own colon: fewer than three colons, fewer than three labels
+    if len(text) < 40 or text.count(":") + text.count("：") < 3:
         return [text]
     hits = list(_INLINE_LABEL.finditer(text))
     if len(hits) < 3:

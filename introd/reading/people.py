@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from .patterns import LazyPattern
 
@@ -138,6 +139,7 @@ def fold(text: str) -> str:
     return anyascii(text.replace("ª", "").replace("º", "")).lower()
 
 
+@lru_cache(maxsize=4096)  # the same words come again and again, mail after mail
 def name_tokens(text: str) -> tuple[str, ...]:
     """The folded words of a name, apostrophes and punctuation dropped."""
     folded = fold(text).replace("'", "")
@@ -286,6 +288,9 @@ def _merged(contacts: Iterable[Contact]) -> tuple[list[Contact], dict[str, int]]
 # --- the book ------------------------------------------------------------------------------
 
 
+_FORMS_KEPT = 20_000
+
+
 class ContactBook:
     """The merged contacts, indexed for lookups by address, name and last name."""
 
@@ -302,6 +307,8 @@ class ContactBook:
             self._company.append(company_key(c.company))
             self._companies.add(self._company[-1])
             self._index_names(i, c)
+        # the known form of each word seen in a text (see _known_form), kept across mails
+        self._forms: dict[str, str] = {}
 
     def _index_names(self, i: int, c: Contact) -> None:
         """Index contact ``i`` by the last and first words of its name, aliases and the
@@ -392,10 +399,16 @@ class ContactBook:
         ("agnieszce" -> "agnieszka") when only that is a contact's name."""
         if token in self._by_last or token in self._by_first or len(token) < 4:
             return token
-        for form in nominatives(token):
-            if form in self._by_last or form in self._by_first:
-                return form
-        return token
+        form = self._forms.get(token)
+        if form is None:
+            form = next(
+                (f for f in nominatives(token) if f in self._by_last or f in self._by_first),
+                token,
+            )
+            if len(self._forms) >= _FORMS_KEPT:
+                self._forms.clear()
+            self._forms[token] = form
+        return form
 
     def match(self, name: str, company: str | None = None) -> list[Contact]:
         """The distinct contacts a written name may stand for (several when ambiguous)."""
@@ -423,6 +436,8 @@ class ContactBook:
 
     def mentions(self, text: str) -> list[Mention]:
         """The contacts named in free text: full name or alias, or title + last name."""
+        if not self._by_last and not self._by_first:  # an empty book: nobody to name
+            return []
         words = [(m.start(), m.end(), name_tokens(m.group())) for m in _WORD.finditer(text)]
         flat: _Flat = []
         for start, end, toks in words:

@@ -16,6 +16,7 @@ import email.header
 import email.policy
 import email.quoprimime
 import email.utils
+import functools
 import importlib.resources
 import re
 import secrets
@@ -112,6 +113,7 @@ def clean_header(value: str | None) -> str:
     return " ".join(_CONTROL.sub(" ", value or "").split())
 
 
+@functools.cache
 def builtin_dir() -> Path:
     return Path(str(importlib.resources.files("introd.templates")))
 
@@ -291,6 +293,8 @@ class Templates:
         self.env.filters["date"] = _date
         self.env.filters["quote"] = _indent_quote
         self._found: dict[str, Source | None] = {}
+        self._sources: dict[tuple[str, str, str | None], Source | None] = {}
+        self._compiled: dict[str, jinja2.Template] = {}
 
     def origin(self, filename: str) -> str | None:
         """'templates_dir' or 'built-in' for a template file, None when absent."""
@@ -315,6 +319,12 @@ class Templates:
 
     def source(self, name: str, part: str, language: str | None = None) -> Source | None:
         """The file NAME's PART comes from for LANGUAGE: its language folder, else the top."""
+        key = (name, part, language)
+        if key not in self._sources:
+            self._sources[key] = self._choose(name, part, language)
+        return self._sources[key]
+
+    def _choose(self, name: str, part: str, language: str | None) -> Source | None:
         folders = [f for f in language_folders(language) if f != self.default_language]
         for filename in [*(f"{f}/{name}.{part}.j2" for f in folders), f"{name}.{part}.j2"]:
             found = self._find(filename)
@@ -324,7 +334,10 @@ class Templates:
 
     def _render_part(self, source: Source, context: Mapping[str, Any]) -> str:
         try:
-            return self.env.get_template(source.filename).render(**context)
+            template = self._compiled.get(source.filename)
+            if template is None:
+                template = self._compiled[source.filename] = self.env.get_template(source.filename)
+            return template.render(**context)
         except Exception as exc:  # any failure of a user's template, reported in one line
             raise TemplateError(describe_error(exc, str(source.path))) from None
 

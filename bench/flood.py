@@ -9,7 +9,7 @@ the folder as fast as IMAP takes them, followed by one genuine owner-forwarded r
 Prints: how long the appends took, how long after its append the genuine request's two
 opt-ins reached the SMTP server (with ``--waiting`` the whole flood and the request are in
 the folder before the daemon starts: the time is from its start), the daemon's peak RSS
-(with its sender process), whether every stranger's mail was quarantined and what was sent.
+(with any child process), whether every stranger's mail was quarantined and what was sent.
 Never part of the test suite.
 """
 

@@ -165,10 +165,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     problems = check_templates_cached(cfg)
     if problems:
         raise ConfigError([("templates", p) for p in problems], str(cfg.path))
-    from .runlock import RESTART_WAIT, RunLock
+    from .runlock import RunLock
 
     # one `run` per state, or the same due mail would leave twice
-    with RunLock(cfg.state_path, wait=RESTART_WAIT) as lock:
+    with RunLock(cfg.state_path) as lock:
         daemon = Daemon(cfg, clock=_clock(args), lock=lock)
         if args.once:
             stats = daemon.run_once()

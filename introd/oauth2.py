@@ -6,8 +6,8 @@ in. It is imported here, lazily, on the first token request, so a password user 
 loads it.
 
 The token file (default ``oauth2-token.json`` beside the state) is written atomically
-(a temp file of mode 0600, then a rename) under an exclusive lock, so the daemon and
-its sender process never both refresh, nor read half a file. Its tokens never reach a
+(a temp file of mode 0600, then a rename) under an exclusive lock, so two introd
+processes on one state never both refresh, nor read half a file. Its tokens never reach a
 log line or an error message.
 """
 

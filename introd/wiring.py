@@ -1,9 +1,9 @@
 """Where a running introd gets its parts: the one place that knows which contacts,
 templates and secret an engine is built with.
 
-`introd run`, `run --once`, `parse`, `demo`, the sender process and `templates preview`
-all build what they need here, so they read mail with the same contacts: those the
-config lists and those `introd contacts import` stored beside the state.
+`introd run`, `run --once`, `parse`, `demo` and `templates preview` all build what they
+need here, so they read mail with the same contacts: those the config lists and those
+`introd contacts import` stored beside the state.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ greetings come from :mod:`introd.reading.words`. Pure functions of text.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from itertools import chain
 from dataclasses import dataclass
 
 from .patterns import LazyPattern
@@ -181,6 +182,7 @@ _WEAK_CUES = [
         r"\b(?:känner\s+du|träffa|prata\s+med|komma\s+i\s+kontakt\s+med)\b",
     )
 ]
+_ANY_WEAK_CUE = LazyPattern("|".join(f"(?:{c.pattern})" for c in _WEAK_CUES), re.I)
 
 _BLANKET = LazyPattern(
     r"^[\s,:]*(?:(?:any|some|a\s+few|several|all|one|few|many|two|three)\b|"
@@ -371,6 +373,24 @@ class _Ask:
     blanket_ask: bool = False
 
 
+def _cue_hits(cues: list[LazyPattern], any_cue: LazyPattern, text: str) -> list[tuple[int, int]]:
+    """Every match of each of ``cues`` in ``text`` as (start, end), in order of start, the
+    longer first. ``any_cue`` is their alternation: none of them matches before the first
+    place it does, so the cues are looked for from there on only."""
+    first = any_cue.search(text)
+    if first is None:
+        return []
+    at = first.start()
+    return sorted(
+        ((m.start(), m.end()) for cue in cues for m in cue.finditer(text, at)),
+        key=lambda h: (h[0], -h[1]),
+    )
+
+
+def _weak_hits(text: str) -> Iterator[tuple[int, int]]:
+    yield from _cue_hits(_WEAK_CUES, _ANY_WEAK_CUE, text)
+
+
 def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _Ask:
     """The person the writer asks to meet ('introduce me to Dr. Anja Becker'), or a blanket ask."""
     blanket = False
@@ -379,20 +399,10 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
         for m in contacts.mentions(text)
         if not any(c.email and c.email.lower() in skip for c in m.contacts)
     ]
-    strong = (
-        sorted(
-            ((m.start(), m.end()) for cue in _CUES for m in cue.finditer(text)),
-            key=lambda h: (h[0], -h[1]),
-        )
-        if _ANY_CUE.search(text)
-        else []
-    )
-    weak = sorted(
-        ((m.start(), m.end()) for cue in _WEAK_CUES for m in cue.finditer(text)),
-        key=lambda h: (h[0], -h[1]),
-    )
+    strong = _cue_hits(_CUES, _ANY_CUE, text)
     unnamed = False
-    for start, end in strong + weak:
+    # the weak phrases are looked for only once every strong one has been tried
+    for start, end in chain(strong, _weak_hits(text)):
         stop = _sentence_end(text, end)
         rest = text[end:stop]
         if _BLANKET.match(rest):

@@ -94,6 +94,23 @@ class TestNewUser:
         tim_text, tim_html = parts(the_mail(world, TIM, "[intro "))
         assert "absolutely" not in tim_text + tim_html
 
+    def test_run_checks_a_template_edited_after_a_passed_start(
+        self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A start remembers its passed check; a template edited after it is checked at the
+        next start, which refuses with the file and line and sends nothing."""
+        assert world.run_once(clock.now()) == 0
+        assert (world.tmp / "introd.db.templates-checked").is_file()
+        assert templates(world, "copy", "optin_target") == 0
+        path = Path(capsys.readouterr().out.strip())
+        path.write_text("Hi {{ target.frist_name }},\n", encoding="utf-8")
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        capsys.readouterr()
+        assert world.run_once(clock.now()) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:1:" in err and "frist_name" in err and "Traceback" not in err
+        assert world.sent() == []
+
 
 class TestGermanAndSpanish:
     def test_a_full_opt_in_in_each_partys_language(self, world: World, clock: Any) -> None:

@@ -13,9 +13,11 @@ __version__ = "0.1.0"
 
 
 # structlog's package imports asyncio at its top, for async logging methods that introd
-# never calls; loaded, asyncio is some 1.5 MB of every daemon's memory. While structlog's
-# package runs, asyncio is a stand-in that imports the real module if structlog ever reads
-# from it; any other import of asyncio, before or after, gets the real module.
+# never calls, and uuid, for its deprecated thread-local context; loaded, they are some
+# 2 MB of every daemon's memory. While structlog's package runs, each is a stand-in that
+# imports the real module if structlog ever reads from it; any other import of them,
+# before or after, gets the real module.
+_DEFERRED = ("asyncio", "uuid")
 
 
 class _OnFirstUse(types.ModuleType):
@@ -26,7 +28,7 @@ class _OnFirstUse(types.ModuleType):
 
 
 class _WithoutAsyncio:
-    """structlog's own loader, run with the stand-in for asyncio."""
+    """structlog's own loader, run with the stand-ins."""
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader
@@ -36,13 +38,14 @@ class _WithoutAsyncio:
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:
-        stand_in = _OnFirstUse("asyncio")
-        sys.modules.setdefault("asyncio", stand_in)
+        stand_ins = {name: _OnFirstUse(name) for name in _DEFERRED if name not in sys.modules}
+        sys.modules.update(stand_ins)
         try:
             self.loader.exec_module(module)
         finally:
-            if sys.modules.get("asyncio") is stand_in:
-                del sys.modules["asyncio"]
+            for name, stand_in in stand_ins.items():
+                if sys.modules.get(name) is stand_in:
+                    del sys.modules[name]
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.loader, attr)
@@ -53,7 +56,7 @@ class _StructlogFinder:
     def find_spec(
         name: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
     ) -> ModuleSpec | None:
-        if name != "structlog" or "asyncio" in sys.modules:
+        if name != "structlog":
             return None
         spec = PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None:

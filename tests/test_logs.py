@@ -87,8 +87,9 @@ class TestLines:
 
 class TestNoAsyncio:
     def test_the_daemon_does_not_load_asyncio(self) -> None:
-        """structlog imports asyncio for async methods introd never calls: the daemon's
-        modules, logging set up and an event logged, leave asyncio unloaded."""
+        """structlog imports asyncio for async methods introd never calls, and uuid for
+        its deprecated thread-local context: the daemon's modules, logging set up and an
+        event logged, leave both unloaded."""
         code = (
             "import sys, io\n"
             "import introd.cli, introd.daemon, introd.templates_check\n"
@@ -96,7 +97,7 @@ class TestNoAsyncio:
             "import structlog\n"
             "setup_logging('json', stream=io.StringIO())\n"
             "structlog.get_logger('t').info('daemon_ready')\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'asyncio'))\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('asyncio', 'uuid')))\n"
         )
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -165,6 +166,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     problems = check_templates_cached(cfg)
     if problems:
         raise ConfigError([("templates", p) for p in problems], str(cfg.path))
+    # the check's compiled templates hang in reference cycles (jinja2's environment and
+    # its caches) that would otherwise stay until a full collection, long after start
+    gc.collect()
     from .runlock import RunLock
 
     # one `run` per state, or the same due mail would leave twice

@@ -12,7 +12,7 @@ import yaml
 
 from introd.cli import main
 from helpers import config_folder
-from world import BLANKET, OWNER, TIM_ASKS, forward
+from world import BLANKET, INTROS, OWNER, TIM_ASKS, forward
 
 CONFIG = {
     "owner": {"name": "Lisa Balbes", "addresses": [OWNER]},
@@ -193,3 +193,43 @@ class TestLedgerAndList:
             "[sent",
         ):
             assert expected in out, expected
+
+
+class TestRunStart:
+    def test_the_templates_check_leaves_nothing_alive(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The start-up templates check compiles every template in jinja2 environments held
+        in reference cycles; `run` collects them before the daemon starts, so they do not
+        stay in its memory until some later full collection."""
+        import gc
+
+        import jinja2
+
+        import introd.daemon
+
+        server = {"host": "127.0.0.1", "port": 1, "security": "none", "username": INTROS}
+        data = {
+            **CONFIG,
+            "from": f"Lisa Balbes <{OWNER}>",
+            "imap": {**server, "password": "imap-secret"},
+            "smtp": {**server, "password": "smtp-secret"},
+        }
+        path = config_folder(tmp_path, data, [])
+        alive: list[int] = []
+
+        class Started:
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                alive.append(sum(isinstance(o, jinja2.Environment) for o in gc.get_objects()))
+
+            def run_forever(self) -> int:
+                return 0
+
+        monkeypatch.setattr(introd.daemon, "Daemon", Started)
+        gc.collect()
+        gc.disable()  # no automatic collection may do it instead
+        try:
+            assert main(["run", "--config", str(path)]) == 0
+        finally:
+            gc.enable()
+        assert alive == [0]

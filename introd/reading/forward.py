@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from email.message import Message
 
 from introd.reading.patterns import LazyPattern
@@ -443,6 +444,9 @@ class _Inline:
         )
 
 
+# find_forward reads a forward's body for a forward inside it, and nested_forward reads the
+# same body again: the last few answers are kept (an _Inline is immutable)
+@lru_cache(maxsize=4)
 def _inline(text: str, attribution: bool = True) -> _Inline | None:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     raw: list[str] = []

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +96,8 @@ def _authorization_code(
     paste: bool,
     port: int,
 ) -> oauth2.Token:
+    from http.server import BaseHTTPRequestHandler, HTTPServer  # only `auth login` serves
+
     got = _Redirect()
 
     class Handler(BaseHTTPRequestHandler):

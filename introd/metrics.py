@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from .exceptions import ConfigError
+
+if TYPE_CHECKING:  # http.server is imported only by a daemon that serves the metrics
+    from http.server import BaseHTTPRequestHandler
 
 log = structlog.get_logger("introd.metrics")
 
@@ -148,31 +151,35 @@ def write_textfile(path: Path, text: str) -> None:
         log.warning("metrics_textfile_failed", path=str(path), error=exc.strerror)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    metrics: Metrics
+def _handler(metrics: Metrics) -> type[BaseHTTPRequestHandler]:
+    from http.server import BaseHTTPRequestHandler
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
-        if self.path.split("?", 1)[0] not in ("/metrics", "/"):
-            self.send_error(404)
-            return
-        body = self.metrics.render().encode()
-        self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            if self.path.split("?", 1)[0] not in ("/metrics", "/"):
+                self.send_error(404)
+                return
+            body = metrics.render().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass  # scrapes every few seconds would drown the log
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass  # scrapes every few seconds would drown the log
+
+    return Handler
 
 
 class MetricsServer:
     """``GET /metrics`` on (host, port), served from a daemon thread."""
 
     def __init__(self, metrics: Metrics, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"metrics": metrics})
+        from http.server import ThreadingHTTPServer
+
         try:
-            self.httpd = ThreadingHTTPServer((host, port), handler)
+            self.httpd = ThreadingHTTPServer((host, port), _handler(metrics))
         except OSError as exc:
             raise ConfigError(
                 [("metrics.listen", f"cannot listen on {host}:{port}: {exc.strerror}")]

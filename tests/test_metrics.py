@@ -4,6 +4,8 @@ the daemon feeding them."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -129,3 +131,19 @@ class TestDaemonMetrics:
             assert scraped()['introd_mails_in_total{kind="request"}'] == 1
         finally:
             assert d.stop() == 0
+
+
+def test_a_daemon_without_the_endpoint_imports_no_http_server() -> None:
+    """http.server (and what it imports) is loaded only to serve metrics.listen or for
+    `auth login`: the daemon's modules and a textfile-only exporter leave it out."""
+    code = (
+        "import sys\n"
+        "import introd.cli, introd.daemon, introd.login, introd.templates_check\n"
+        "from introd.metrics import Exporter, Metrics\n"
+        "Exporter(Metrics(), textfile=None)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('http.server', 'socketserver'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

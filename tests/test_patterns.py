@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from introd.reading.patterns import LazyPattern
+from introd.reading.patterns import LazyPattern, leading_literals
 
 
 class TestLazyPattern:
@@ -40,3 +40,35 @@ class TestLazyPattern:
         lazy = LazyPattern(r"(unclosed")
         with pytest.raises(re.error):
             lazy.search("x")
+
+
+class TestLeadingLiterals:
+    def test_words_that_open_every_match(self) -> None:
+        """Zero-width assertions are skipped, branches and optional tails give each word."""
+        lazy = LazyPattern(r"(?<!look )\b(?:refer(?:ring)?|Intro(?:duce)?)\s+to\b", re.I)
+        assert leading_literals(lazy) == {"refer", "intro"}
+        assert leading_literals(LazyPattern(r"\bget\s+in\b")) == {"get"}
+
+    def test_none_when_a_branch_has_no_such_word(self) -> None:
+        """A character class, a short word or a non-ASCII letter leaves nothing to test by."""
+        assert leading_literals(LazyPattern(r"\b[êe]tre\b")) is None
+        assert leading_literals(LazyPattern(r"\b(?:be|get)\s+introduced\b")) is None
+        assert leading_literals(LazyPattern(r"\bmöchte\b")) is None
+        assert leading_literals(LazyPattern(r"\w+")) is None
+
+    def test_a_match_in_ascii_text_holds_one_of_them(self) -> None:
+        """What the asking phrases are ruled out by: each match opens with one of the words."""
+        from introd.reading.asks import _CUES, _WEAK_CUES
+
+        text = (
+            "Could you INTRODUCE me to Nina? Or put us in touch with her, or Link Me To "
+            "anyone; I'd love to Meet her. Koppla ihop mig med Anna, kennst du Jan?"
+        )
+        checked = 0
+        for cue in [*_CUES, *_WEAK_CUES]:
+            starts = leading_literals(cue)
+            for m in cue.finditer(text):
+                if starts is not None:
+                    assert any(text[m.start() :].lower().startswith(s) for s in starts)
+                    checked += 1
+        assert checked >= 4

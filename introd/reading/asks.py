@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
+from functools import cache
 from itertools import chain
 from dataclasses import dataclass
 
-from .patterns import LazyPattern
+from .patterns import LazyPattern, leading_literals
 from .cleaning import GREETING, is_sign_off
 from .people import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
 from .words import GREETINGS, THANKS, any_of, any_word
@@ -373,22 +374,37 @@ class _Ask:
     blanket_ask: bool = False
 
 
-def _cue_hits(cues: list[LazyPattern], any_cue: LazyPattern, text: str) -> list[tuple[int, int]]:
-    """Every match of each of ``cues`` in ``text`` as (start, end), in order of start, the
-    longer first. ``any_cue`` is their alternation: none of them matches before the first
-    place it does, so the cues are looked for from there on only."""
-    first = any_cue.search(text)
+_Starts = tuple[tuple[LazyPattern, frozenset[str] | None], ...]
+
+
+@cache
+def _starts(weak: bool) -> _Starts:
+    """Each strong (or weak) cue with the literal strings one of which opens its every match."""
+    return tuple((cue, leading_literals(cue)) for cue in (_WEAK_CUES if weak else _CUES))
+
+
+def _cue_hits(weak: bool, text: str) -> list[tuple[int, int]]:
+    """Every match of each strong (or weak) cue in ``text`` as (start, end), in order of
+    start, the longer first.
+
+    Their alternation says where the first of them is: none matches before, so each is
+    looked for from there on only. In ASCII text a cue none of whose opening words is in
+    the text is not looked for at all."""
+    first = (_ANY_WEAK_CUE if weak else _ANY_CUE).search(text)
     if first is None:
         return []
     at = first.start()
-    return sorted(
-        ((m.start(), m.end()) for cue in cues for m in cue.finditer(text, at)),
-        key=lambda h: (h[0], -h[1]),
-    )
+    low = text.lower() if text.isascii() else None
+    hits: list[tuple[int, int]] = []
+    for cue, starts in _starts(weak):
+        if low is not None and starts is not None and not any(s in low for s in starts):
+            continue
+        hits.extend((m.start(), m.end()) for m in cue.finditer(text, at))
+    return sorted(hits, key=lambda h: (h[0], -h[1]))
 
 
 def _weak_hits(text: str) -> Iterator[tuple[int, int]]:
-    yield from _cue_hits(_WEAK_CUES, _ANY_WEAK_CUE, text)
+    yield from _cue_hits(True, text)
 
 
 def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _Ask:
@@ -399,7 +415,7 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
         for m in contacts.mentions(text)
         if not any(c.email and c.email.lower() in skip for c in m.contacts)
     ]
-    strong = _cue_hits(_CUES, _ANY_CUE, text)
+    strong = _cue_hits(False, text)
     unnamed = False
     # the weak phrases are looked for only once every strong one has been tried
     for start, end in chain(strong, _weak_hits(text)):

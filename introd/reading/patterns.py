@@ -98,3 +98,49 @@ class LazyPattern:
 
     def __repr__(self) -> str:
         return f"LazyPattern({self._source!r}, {self._flags!r})"
+
+
+_MIN_LITERAL = 3
+
+
+def leading_literals(pattern: LazyPattern) -> frozenset[str] | None:
+    """Lower-case ASCII strings one of which starts every match of ``pattern`` (after its
+    zero-width assertions), or None when the pattern has no such set (a branch opening with
+    a character class, a repeat, a non-ASCII letter, or fewer than three letters).
+
+    For ASCII text, then, a pattern can match only if one of the strings is in
+    ``text.lower()``: a cheap test that rules most patterns out before they scan the text.
+    """
+    from re import _parser  # type: ignore[attr-defined]
+
+    found, _ = _literal_starts(list(_parser.parse(pattern.pattern, pattern.flags)))
+    if not found or any(len(s) < _MIN_LITERAL or not s.isascii() for s in found):
+        return None
+    return frozenset(found)
+
+
+def _literal_starts(items: list[Any]) -> tuple[set[str], bool]:
+    """The literal starts of a parsed sequence, and whether they are the whole of it."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    starts = {""}
+    for op, arg in items:
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue  # zero-width: \b, ^, look-ahead and look-behind
+        if op is c.LITERAL:
+            starts = {s + chr(arg).lower() for s in starts}
+            continue
+        if op is c.SUBPATTERN:
+            inner, whole = _literal_starts(list(arg[-1]))
+        elif op is c.BRANCH:
+            inner, whole = set(), True
+            for branch in arg[1]:
+                more, all_of = _literal_starts(list(branch))
+                inner |= more
+                whole = whole and all_of
+        else:
+            return starts, False
+        starts = {s + t for s in starts for t in inner}
+        if not whole:
+            return starts, False
+    return starts, True

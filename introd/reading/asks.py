@@ -374,13 +374,35 @@ class _Ask:
     blanket_ask: bool = False
 
 
-_Starts = tuple[tuple[LazyPattern, frozenset[str] | None], ...]
+_Starts = tuple[tuple[LazyPattern, tuple[str, ...] | None], ...]
 
 
 @cache
 def _starts(weak: bool) -> _Starts:
     """Each strong (or weak) cue with the literal strings one of which opens its every match."""
-    return tuple((cue, leading_literals(cue)) for cue in (_WEAK_CUES if weak else _CUES))
+    out = []
+    for cue in _WEAK_CUES if weak else _CUES:
+        starts = leading_literals(cue)
+        out.append((cue, None if starts is None else tuple(sorted(starts))))
+    return tuple(out)
+
+
+def _cues_in(text: str, weak: bool = False) -> Iterator[LazyPattern]:
+    """The strong (or weak) cues in order, but those that cannot match ``text``: in ASCII
+    text, a cue none of whose opening words is in the lower-cased text."""
+    if not text.isascii():
+        for cue, _ in _starts(weak):
+            yield cue
+        return
+    low = text.lower()
+    for cue, starts in _starts(weak):
+        if starts is None:
+            yield cue
+            continue
+        for s in starts:
+            if s in low:
+                yield cue
+                break
 
 
 def _cue_hits(weak: bool, text: str) -> list[tuple[int, int]]:
@@ -394,12 +416,7 @@ def _cue_hits(weak: bool, text: str) -> list[tuple[int, int]]:
     if first is None:
         return []
     at = first.start()
-    low = text.lower() if text.isascii() else None
-    hits: list[tuple[int, int]] = []
-    for cue, starts in _starts(weak):
-        if low is not None and starts is not None and not any(s in low for s in starts):
-            continue
-        hits.extend((m.start(), m.end()) for m in cue.finditer(text, at))
+    hits = [(m.start(), m.end()) for cue in _cues_in(text, weak) for m in cue.finditer(text, at)]
     return sorted(hits, key=lambda h: (h[0], -h[1]))
 
 
@@ -713,7 +730,7 @@ def _reason_priority(s: str, i: int, ask_at: int | None) -> int | None:
         return None
     if i == ask_at or _ANY_CUE.search(s):
         tail = s
-        for c in _CUES:
+        for c in _cues_in(s):
             m = c.search(s)
             if m:
                 tail = s[m.end() :]

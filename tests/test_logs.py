@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -83,38 +81,3 @@ class TestLines:
         lines = self._lines(journal=True, fmt="console")
         assert lines and all(ln.startswith("<") and ln[2] == ">" for ln in lines)
         assert any(ln.startswith("<3>") and "second line" in ln for ln in lines)
-
-
-class TestNoAsyncio:
-    def test_the_daemon_does_not_load_asyncio(self) -> None:
-        """structlog imports asyncio for async methods introd never calls, and uuid for
-        its deprecated thread-local context: the daemon's modules, logging set up and an
-        event logged, leave both unloaded."""
-        code = (
-            "import sys, io\n"
-            "import introd.cli, introd.daemon, introd.templates_check\n"
-            "from introd.logs import setup_logging\n"
-            "import structlog\n"
-            "setup_logging('json', stream=io.StringIO())\n"
-            "structlog.get_logger('t').info('daemon_ready')\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('asyncio', 'uuid')))\n"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        assert out.strip() == "[]"
-
-    def test_structlog_async_methods_still_work(self) -> None:
-        """Should anything call structlog's async methods, asyncio is imported then."""
-        code = (
-            "import io, introd, structlog, asyncio\n"
-            "from introd.logs import setup_logging\n"
-            "s = io.StringIO()\n"
-            "setup_logging('json', stream=s)\n"
-            "asyncio.run(structlog.get_logger('t').ainfo('late'))\n"
-            "print(s.getvalue())\n"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        assert json.loads(out.splitlines()[0])["event"] == "late"

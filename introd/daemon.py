@@ -302,16 +302,7 @@ class Daemon:
         """Send what the last batch queued; False when the rest of the pass must not try
         again (the SMTP server failed, the login expired, or the hourly limit is reached)."""
         try:
-            send_pass(
-                self.store,
-                lambda: self.engine,
-                self.smtp,
-                self.config,
-                now=self.clock(),
-                stop=lambda: self.stop_requested,
-                on_sent=self._mail_sent,
-                on_failure=lambda f: self.metrics.mail_failed(f.row.template),
-            )
+            self._send_pass()
         except DeliveryError as exc:
             self.smtp.close()
             self._smtp_failed(exc)
@@ -364,18 +355,23 @@ class Daemon:
         self.metrics.mail_out(row.template)
         self.notifier.ping()
 
+    def _send_pass(self) -> int:
+        """Send what is due now, counting each mail sent and failed."""
+        return send_pass(
+            self.store,
+            lambda: self.engine,
+            self.smtp,
+            self.config,
+            now=self.clock(),
+            stop=lambda: self.stop_requested,
+            on_sent=self._mail_sent,
+            on_failure=lambda f: self.metrics.mail_failed(f.row.template),
+        )
+
     def send_outbox(self) -> int:
+        """Send the whole due outbox, then close the SMTP sessions."""
         try:
-            return send_pass(
-                self.store,
-                lambda: self.engine,
-                self.smtp,
-                self.config,
-                now=self.clock(),
-                stop=lambda: self.stop_requested,
-                on_sent=self._mail_sent,
-                on_failure=lambda f: self.metrics.mail_failed(f.row.template),
-            )
+            return self._send_pass()
         finally:
             self.smtp.close()
 

@@ -126,6 +126,16 @@ _FAST_RESINFO = LazyPattern(
 _FAST_PROP = LazyPattern(r" (\w+)\.([\w.-]+)=([^ ]*)" + _COMMENT)
 
 
+def _identity(method: str, props: dict[tuple[str, str], str]) -> str:
+    """Whom a result vouches for: the signing domain (dkim), the envelope sender (spf),
+    else the From domain (dmarc)."""
+    if method == "dkim":
+        return props.get(("header", "d")) or props.get(("header", "i"), "")
+    if method == "spf":
+        return props.get(("smtp", "mailfrom"), "")
+    return props.get(("header", "from"), "")
+
+
 def _parse_simple(value: str) -> tuple[str, list[_Result]] | None:
     """(authserv-id, results) of a header in the common shape, or None for any other."""
     head = _FAST_ID.match(value)
@@ -142,13 +152,9 @@ def _parse_simple(value: str) -> tuple[str, list[_Result]] | None:
         if method not in _METHODS:
             continue
         props = {(t.lower(), n.lower()): v for t, n, v in _FAST_PROP.findall(item[3])}
-        if method == "dkim":
-            identity = props.get(("header", "d")) or props.get(("header", "i"), "")
-        elif method == "spf":
-            identity = props.get(("smtp", "mailfrom"), "")
-        else:
-            identity = props.get(("header", "from"), "")
-        results.append(_Result(method=method, result=item[2].lower(), identity=identity))
+        results.append(
+            _Result(method=method, result=item[2].lower(), identity=_identity(method, props))
+        )
     if pos == head.end():  # no result at all
         return None
     return head[1].lower(), results
@@ -180,14 +186,12 @@ def _parse_general(value: str) -> tuple[str, list[_Result]] | None:
                 (str(p.type).lower(), str(p.name).lower()): str(p.value or "")
                 for p in item.properties
             }
-            if method == "dkim":
-                identity = props.get(("header", "d")) or props.get(("header", "i"), "")
-            elif method == "spf":
-                identity = props.get(("smtp", "mailfrom"), "")
-            else:
-                identity = props.get(("header", "from"), "")
             results.append(
-                _Result(method=method, result=str(item.result or "").lower(), identity=identity)
+                _Result(
+                    method=method,
+                    result=str(item.result or "").lower(),
+                    identity=_identity(method, props),
+                )
             )
         return authserv_id, results
     except Exception:

@@ -1084,7 +1084,18 @@ def servers(net: Netns | None) -> tuple[Dovecot, TimedSmtp]:
 MEASURES = ["backlog", "latency", "state", "soak", "startup"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _bring_up(net: Netns, report: Report) -> None:
+    """The namespace the servers run in, up, and the report told how its latency is made."""
+    net.up()
+    if net.netem_error:
+        print(f"bench: netem unavailable: {net.netem_error}; using bench/delay.py")
+        report.notes.append(f"netem unavailable here: {net.netem_error}.")
+    print(f"network: {net.describe()}", flush=True)
+    report.notes.append(f"Network: {net.describe()}.")
+
+
+def _arguments(argv: list[str] | None) -> tuple[argparse.Namespace, set[str]]:
+    """The command line, and the measures it asks for."""
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, to check the scripts")
     parser.add_argument(
@@ -1110,13 +1121,18 @@ def main(argv: list[str] | None = None) -> int:
         "--soak-idle", action="store_true", help="soak under IDLE instead of polling each second"
     )
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    write = (not args.quick) if args.write is None else args.write
     only = set(args.only or (["netem"] if args.latency is not None else MEASURES))
     if args.latency is not None:
         only.add("netem")
     if "netem" in only and len(only) > 1:
         parser.error("the netem measures run on their own (their servers sit behind the latency)")
+    return args, only
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, only = _arguments(argv)
+    sizes = QUICK if args.quick else FULL
+    write = (not args.quick) if args.write is None else args.write
     command = " ".join(["bash bench/run", *(sys.argv[1:] if argv is None else argv)])
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
@@ -1131,18 +1147,12 @@ def main(argv: list[str] | None = None) -> int:
     smtp: TimedSmtp | None = None
     try:
         if "netem" in only:
-            rtt = 0.025 if args.latency is None else args.latency
             net = Netns(
-                rtt,
+                0.025 if args.latency is None else args.latency,
                 name=os.environ.get("BENCH_NETNS"),
                 via=os.environ.get("BENCH_NETEM_VIA", "auto"),
             )
-            net.up()
-            if net.netem_error:
-                print(f"bench: netem unavailable: {net.netem_error}; using bench/delay.py")
-                report.notes.append(f"netem unavailable here: {net.netem_error}.")
-            print(f"network: {net.describe()}", flush=True)
-            report.notes.append(f"Network: {net.describe()}.")
+            _bring_up(net, report)  # once net is set, so that finally takes it down
         dovecot, smtp = servers(net)
         lab = Lab(dovecot=dovecot, smtp=smtp, work=work)
         if net is not None:

@@ -211,7 +211,7 @@ def _read_vcf(path: Path, text: str) -> list[Contact]:
     contacts: list[Contact] = []
     cards: list[Any] | None = _plain_vcards(text)
     if cards is None:
-        import vobject  # type: ignore[import-untyped]
+        import vobject
 
         try:
             cards = list(vobject.readComponents(text, ignoreUnreadable=True))

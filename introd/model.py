@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from introd.names import clean_name
 from introd.rules import RuleName
 
 Kind = Literal["request", "reply", "owner_command", "auto_reply", "bounce", "unknown"]
@@ -215,8 +216,3 @@ class Forward:
     depth: int = 1
     # messages attached to the forwarded one (a forward of an attached forward)
     attached: tuple[Any, ...] = ()
-
-
-# last: introd.reading (which clean_name's package loads) builds on the values above, so
-# `import introd.state` (which needs only the states) works as a first import too
-from introd.reading.names import clean_name  # noqa: E402

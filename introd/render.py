@@ -37,7 +37,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .exceptions import TemplateError
 from .model import Person
-from .reading.names import clean_name
+from .names import clean_name
 from .texthtml import text_to_html
 
 TEMPLATE_NAMES = (

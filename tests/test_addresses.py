@@ -1,5 +1,5 @@
 """Which address a mailbox names, and what its name becomes: one routine for headers and
-forward lines (introd.reading.addresses, introd.reading.names), and what reaches an
+forward lines (introd.reading.addresses, introd.names), and what reaches an
 outgoing mail."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from introd.config import build_config
 from introd.reading.people import ContactBook
 from introd.reading.forward import parse_person
 from introd.model import Person
-from introd.reading.names import clean_name, decode_words
+from introd.names import clean_name, decode_words
 from introd.reading import Context, read_mail
 from introd.render import Rendered, compose_bytes
 from world import AUTH_OK, OWNER

@@ -5,7 +5,7 @@ through others, and the reading core (``introd/reading/``) imports no file I/O, 
 IMAP, SMTP or clock, so that it stays bytes and config in, a value out.
 
 An edge is every ``import`` of an introd module, at module level or inside a function.
-Importing ``introd.reading.names`` from outside ``introd.reading`` also runs
+Importing ``introd.names`` from outside ``introd.reading`` also runs
 ``introd/reading/__init__.py``, so it is an edge to ``introd.reading`` too. An import
 under ``if TYPE_CHECKING:`` never runs: it is kept apart, for types only.
 """
@@ -22,8 +22,15 @@ PACKAGE = ROOT / "introd"
 CORE = "introd.reading"
 
 # what the reading core may use of introd: the values it returns, the reply tokens it
-# checks and the per-mail budget it reads under; the config only for its type
-CORE_MAY_IMPORT = {"introd.model", "introd.tokens", "introd.budget"}
+# checks, the per-mail budget it reads under, the name cleaner and the patterns (the one
+# address pattern among them) that model uses too; the config only for its type
+CORE_MAY_IMPORT = {
+    "introd.model",
+    "introd.tokens",
+    "introd.budget",
+    "introd.names",
+    "introd.patterns",
+}
 CORE_MAY_IMPORT_FOR_TYPES = {"introd.config"}
 
 # the parts of introd that touch the world: the state, the servers, files, the service
@@ -276,49 +283,14 @@ def test_the_graph_is_drawn_from_the_whole_package() -> None:
     assert all(e.target in names for e in edges), "an edge to a module that does not exist"
 
 
-# Imports that close a circle, each with why it stays for now. Strict, like the corpus's
-# known gaps: an entry whose import no longer closes a circle fails, and must go.
-KNOWN_CIRCLES: dict[tuple[str, str], str] = {
-    ("introd.model", "introd.reading.names"): (
-        "model.Person cleans every name with clean_name, and importing it runs "
-        "introd/reading/__init__.py, which builds on model's values: model imports it "
-        "last so that either can be imported first"
-    ),
-    ("introd.reading.names", "introd.reading.addresses"): (
-        "clean_name drops a name that holds an address, with the address pattern of "
-        "addresses, which builds on clean_name: names imports it inside the function"
-    ),
-}
-
-
-def _statement_of(edges: list[Import], importer: str, target: str) -> set[tuple[str, int]]:
-    """The import statement(s) in ``importer`` that import ``target``."""
-    return {(e.importer, e.line) for e in edges if e.importer == importer and e.target == target}
-
-
 def _without(edges: list[Import], statements: set[tuple[str, int]]) -> list[Import]:
     return [e for e in edges if (e.importer, e.line) not in statements]
 
 
-def _known(edges: list[Import]) -> dict[tuple[str, str], set[tuple[str, int]]]:
-    return {key: _statement_of(edges, *key) for key in KNOWN_CIRCLES}
-
-
 def test_no_import_circles() -> None:
     edges = [e for e in graph() if not e.for_types]
-    known = _known(edges)
-    found = [_show(c) for c in circles(_without(edges, set().union(*known.values())))]
+    found = [_show(c) for c in circles(edges)]
     assert not found, "modules that import one another:\n" + "\n".join(found)
-
-
-def test_each_known_circle_is_still_one() -> None:
-    edges = [e for e in graph() if not e.for_types]
-    known = _known(edges)
-    for key, statements in known.items():
-        others = set().union(*(v for k, v in known.items() if k != key))
-        assert statements and circles(_without(edges, others)), (
-            f"{key[0]} importing {key[1]} closes no circle now: remove it from KNOWN_CIRCLES"
-        )
 
 
 def test_no_import_circles_through_type_imports_but_the_documented_one() -> None:
@@ -331,12 +303,11 @@ def test_no_import_circles_through_type_imports_but_the_documented_one() -> None
         if e.for_types and core(e.importer) and e.target in CORE_MAY_IMPORT_FOR_TYPES
     }
     assert documented, "the reading core no longer imports the config for its type"
-    known = set().union(*_known(edges).values())
-    found = [_show(c) for c in circles(_without(edges, documented | known))]
+    found = [_show(c) for c in circles(_without(edges, documented))]
     assert not found, "modules that import one another:\n" + "\n".join(found)
 
 
-def test_the_reading_core_imports_only_model_tokens_and_budget_of_introd() -> None:
+def test_the_reading_core_imports_only_values_tokens_budget_names_and_patterns() -> None:
     wrong = []
     for e in graph():
         if not core(e.importer) or core(e.target):

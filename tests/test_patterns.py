@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from introd.reading.patterns import LazyPattern, leading_literals
+from introd.patterns import LazyPattern, leading_literals
 
 
 class TestLazyPattern:

@@ -15,7 +15,7 @@ from . import answers, auth, automail, forward, mailtext, request
 from .. import budget, tokens
 from .people import ContactBook
 from ..model import Answer, BounceReport, IntroRequest, OwnerCommand, Reading
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 
 if TYPE_CHECKING:  # config imports the reading core, not the other way
     from ..config import Config

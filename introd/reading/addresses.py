@@ -12,7 +12,7 @@ be the same everywhere:
   <mallory@b.example>``, ``victim@a.example <mallory@b.example>`` (Gmail's forward
   block) and ``Mal (victim@a.example) <mallory@b.example>`` all are mallory, unnamed.
   Two different bare addresses and no brackets name nobody.
-- **A name is rebuilt** by :func:`introd.reading.names.clean_name` (encoded words decoded and
+- **A name is rebuilt** by :func:`introd.names.clean_name` (encoded words decoded and
   joined, control characters removed); what comes out can go into a template or an
   outgoing header as it is.
 
@@ -29,27 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from introd.reading.patterns import LazyPattern
 from introd.model import Person
-from introd.reading.names import clean_name
+from introd.names import clean_name
+from introd.patterns import ADDRESS, BRACKETED_ADDRESS, LazyPattern, holds_address
 
 __all__ = ["ADDRESS", "BRACKETED_ADDRESS", "holds_address", "parse_mailbox", "parse_mailboxes"]
 
-# the characters of a local part: atext, with the Unicode letters RFC 6532 allows
-_ATEXT = r"[\w.!#$%&'*+/=?^`{|}~-]"
-# The one address pattern, for every reader: a local part, "@", a domain of two labels or
-# more (Unicode letters allowed in both). It starts only where a run of address
-# characters starts and never backtracks into it, so a search costs linear time on long
-# lines without an address.
-ADDRESS = LazyPattern(rf"(?<!{_ATEXT}){_ATEXT}++@[\w-]++(?:\.[\w-]++)+")
-# the same between angle brackets, where a one-label domain (user@localhost) is accepted
-BRACKETED_ADDRESS = LazyPattern(rf"(?<!{_ATEXT}){_ATEXT}++@[\w-]++(?:\.[\w-]++)*")
 _MAX_VALUE = 4000
-
-
-def holds_address(text: str) -> bool:
-    """Whether a text (a display name, a line) holds an e-mail address."""
-    return "@" in text and ADDRESS.search(text) is not None
 
 
 # -- mailboxes ----------------------------------------------------------------------------

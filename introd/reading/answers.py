@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from introd.reading.patterns import LazyPattern
+from introd.patterns import LazyPattern
 from introd.reading.addresses import ADDRESS
 from introd.reading.cleaning import SIG_DASHES
 from introd.reading.words import (

@@ -15,7 +15,7 @@ from functools import cache
 from itertools import chain
 from dataclasses import dataclass
 
-from .patterns import LazyPattern, leading_literals
+from introd.patterns import LazyPattern, leading_literals
 from .cleaning import GREETING, is_sign_off
 from .people import TITLES, ContactBook, Mention, compact, company_key, fold, name_tokens
 from .words import GREETINGS, THANKS, any_of, any_word

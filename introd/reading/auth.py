@@ -49,7 +49,7 @@ from email.message import Message
 
 import authres  # type: ignore[import-untyped]
 
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 from introd.reading import mailtext
 
 __all__ = ["AuthResult", "check_exchange_online", "check_owner_auth", "is_aligned", "is_tenant_id"]

@@ -26,7 +26,7 @@ from email import policy
 from email.message import Message
 from email.parser import HeaderParser
 
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 from introd.reading import mailtext
 from introd.reading.addresses import ADDRESS
 

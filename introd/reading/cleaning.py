@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 from .addresses import ADDRESS
 from .people import name_tokens
 from .words import (

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from email.message import Message
 
-from introd.reading.patterns import LazyPattern
+from introd.patterns import LazyPattern
 from introd.reading.addresses import ADDRESS, parse_mailbox
 from introd.reading.mailtext import body_text, first_address, header_text
 from introd.reading.words import CLIENT_FOOTERS, FORWARD_MARKER_STEMS, HEADER_LABELS, any_of

@@ -6,7 +6,7 @@ French; it answers None rather than guess on short or mixed text.
 
 from __future__ import annotations
 
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 
 _WORDS = LazyPattern(r"[a-zàâäçéèêëîïôöùûüÿñáíóúß']+")
 

@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 if TYPE_CHECKING:
     import html2text
 
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 from introd import budget
 from introd.reading.addresses import parse_mailboxes
 from introd.model import Person

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 
 
 INTRODUCTIONS = ("ask", "never")

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
 from .addresses import ADDRESS, BRACKETED_ADDRESS
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 from .people import Contact, ContactBook, Mention, compact, company_key, distinct, fold, name_tokens
 from .asks import ANY_CUE, PASS_ON, Named, find_ask, find_reason, leading_name
 from .cleaning import (

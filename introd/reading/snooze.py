@@ -35,7 +35,7 @@ from introd.reading.words import (
     WEEK_WORDS,
     any_word,
 )
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 
 __all__ = ["MAX_SNOOZE", "WAKE_TIME", "snooze_until"]
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from introd.model import Person
 from introd.reading.addresses import ADDRESS
 from introd.reading.words import NAME_JOINERS, REDIRECT_PHRASES, SELF_WORDS, any_word
-from .patterns import LazyPattern
+from introd.patterns import LazyPattern
 
 __all__ = ["base_address", "suggested_person"]
 

@@ -16,7 +16,7 @@ import binascii
 import codecs
 import re
 import unicodedata
-from .patterns import LazyPattern
+from .patterns import LazyPattern, holds_address
 
 __all__ = ["clean_name", "decode_words"]
 
@@ -123,13 +123,6 @@ def _strip_quotes(name: str) -> str:
     return name.replace("\\", "")
 
 
-def _holds_address(text: str) -> bool:
-    # imported here: the address routine itself builds on clean_name
-    from introd.reading.addresses import holds_address
-
-    return holds_address(text)
-
-
 def clean_name(value: str | None) -> str | None:
     """A display name fit for a template or a header, or None when nothing is left of it
     or it is (or holds) an address."""
@@ -149,7 +142,7 @@ def clean_name(value: str | None) -> str | None:
         text = _SPACES.sub(" ", text).strip()
     except Exception:
         return None
-    if not text or "@" in text and _holds_address(text):
+    if not text or "@" in text and holds_address(text):
         return None
     if len(text) > _MAX_NAME:
         cut = text[:_MAX_NAME].rsplit(" ", 1)[0]

@@ -5,6 +5,10 @@ words; compiling them all at import was most of what ``introd parse`` spent on o
 mail, and most of them are not needed for it (a request needs no answer patterns, a
 reply no asking phrases). :class:`LazyPattern` stands where ``re.compile`` stood and
 compiles on its first match; after that a call costs what one on the compiled pattern does.
+
+The one e-mail address pattern every reader uses (:data:`ADDRESS`) lives here too, with
+:func:`holds_address`: the name cleaner (``introd.names``) and the address routine
+(``introd.reading.addresses``) both need it, and this module imports nothing of introd.
 """
 
 from __future__ import annotations
@@ -144,3 +148,21 @@ def _literal_starts(items: list[Any]) -> tuple[set[str], bool]:
         if not whole:
             return starts, False
     return starts, True
+
+
+# -- the one address pattern ---------------------------------------------------------
+
+# the characters of a local part: atext, with the Unicode letters RFC 6532 allows
+_ATEXT = r"[\w.!#$%&'*+/=?^`{|}~-]"
+# The one address pattern, for every reader: a local part, "@", a domain of two labels or
+# more (Unicode letters allowed in both). It starts only where a run of address
+# characters starts and never backtracks into it, so a search costs linear time on long
+# lines without an address.
+ADDRESS = LazyPattern(rf"(?<!{_ATEXT}){_ATEXT}++@[\w-]++(?:\.[\w-]++)+")
+# the same between angle brackets, where a one-label domain (user@localhost) is accepted
+BRACKETED_ADDRESS = LazyPattern(rf"(?<!{_ATEXT}){_ATEXT}++@[\w-]++(?:\.[\w-]++)*")
+
+
+def holds_address(text: str) -> bool:
+    """Whether a text (a display name, a line) holds an e-mail address."""
+    return "@" in text and ADDRESS.search(text) is not None

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from introd.reading import _owner_command
-from introd.reading import words
 from introd.reading.snooze import snooze_until
 from introd.reading.suggestion import suggested_person
 
@@ -118,29 +117,6 @@ class TestSnoozeReading:
         until = snooze_until(text, NOW)
         assert until is None or NOW < until <= NOW + timedelta(days=367)
 
-    @pytest.mark.parametrize(
-        "name",
-        [
-            "PUT_OFF_PHRASES",
-            "CLOSED_DOOR_PHRASES",
-            "SNOOZE_MONTH_START",
-            "SNOOZE_MONTH_MIDDLE",
-            "SNOOZE_MONTH_AFTER",
-            "SNOOZE_IN",
-            "WEEK_WORDS",
-            "MONTH_WORDS",
-            "NEXT_WEEK_PHRASES",
-            "NEXT_MONTH_PHRASES",
-            "NEXT_YEAR_PHRASES",
-            "SNOOZE_AFTER_DAY",
-        ],
-    )
-    def test_word_tables_are_lower_case_and_listed_once(self, name: str) -> None:
-        """The snooze's word tables (introd.reading.words) are plain lower-case words, once each."""
-        table = getattr(words, name)
-        assert all(w == w.lower().strip() and w for w in table)
-        assert len(set(table)) == len(table)
-
 
 # the owner, the requester, the target, introd's own address and a delegate
 EXCLUDED = [
@@ -215,9 +191,3 @@ class TestSuggestionReading:
         """Any text suggests nobody or one person with an address."""
         person = suggested_person(text, excluded=EXCLUDED)
         assert person is None or "@" in (person.email or "")
-
-    def test_word_tables_are_lower_case(self) -> None:
-        """The pointer phrases are plain lower-case words, once each."""
-        for table in (words.REDIRECT_PHRASES, words.SELF_WORDS, words.NAME_JOINERS):
-            assert all(w == w.lower().strip() and w for w in table)
-            assert len(set(table)) == len(table)

@@ -33,6 +33,33 @@ class TestTables:
         re.compile(words.any_of(table))
         assert len(set(table)) == len(table)
 
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "PUT_OFF_PHRASES",
+            "CLOSED_DOOR_PHRASES",
+            "SNOOZE_MONTH_START",
+            "SNOOZE_MONTH_MIDDLE",
+            "SNOOZE_MONTH_AFTER",
+            "SNOOZE_IN",
+            "WEEK_WORDS",
+            "MONTH_WORDS",
+            "NEXT_WEEK_PHRASES",
+            "NEXT_MONTH_PHRASES",
+            "NEXT_YEAR_PHRASES",
+            "SNOOZE_AFTER_DAY",
+            "REDIRECT_PHRASES",
+            "SELF_WORDS",
+            "NAME_JOINERS",
+        ],
+    )
+    def test_word_tables_are_lower_case_and_listed_once(self, name: str) -> None:
+        """The snooze's and the suggestion's word tables are plain lower-case words, once
+        each."""
+        table = getattr(words, name)
+        assert all(w == w.lower().strip() and w for w in table)
+        assert len(set(table)) == len(table)
+
     def test_any_word_escapes_and_spaces_match_any_blank(self) -> None:
         """Plain words are escaped; a space in one matches any run of blanks."""
         pattern = re.compile(words.any_word(["kopie (cc)", "sent by"]) + "$")

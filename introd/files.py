@@ -15,6 +15,7 @@ import contextlib
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,6 +100,28 @@ def create_private(path: Path, data: bytes = b"") -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def replace_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically with a 0600 file holding ``data``: written to a temp
+    file beside it, synced, renamed over it, and the folder synced. Never through a link:
+    one at the temp name is removed, one at the path is replaced (a caller that must
+    refuse it calls ``refuse_link`` first). Raises OSError."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)  # a link planted at the temp name goes, unfollowed
+        if not create_private(tmp, data):  # another writer's temp file appeared meanwhile
+            raise FileExistsError(f"{tmp} exists")
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def open_private(path: Path, flags: int) -> int:

@@ -122,27 +122,10 @@ def _text(value: Any) -> str:
 
 def write_token(path: Path, token: Token) -> None:
     """Replace the token file atomically; it is created mode 0600 and stays so."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         files.refuse_link(path)
-        files.make_private_dirs(path.parent)
-        tmp.unlink(missing_ok=True)  # never write through a link planted at the temp name
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), 0o600)
-            json.dump(token.as_json(), f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        files.replace_private(path, (json.dumps(token.as_json(), indent=2) + "\n").encode())
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         if isinstance(exc, files.UnsafePath):
             raise AuthError(f"oauth2.token_file: {exc}") from None
         raise AuthError(f"oauth2.token_file {path}: cannot write: {exc.strerror}") from None

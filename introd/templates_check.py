@@ -13,7 +13,6 @@ import dataclasses
 import email
 import email.policy
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
@@ -32,7 +31,7 @@ from .engine import (
     write_mail,
 )
 from .exceptions import UsageError
-from .files import create_private, refuse_link
+from .files import refuse_link, replace_private
 from .model import Person
 from .rules import RuleName
 from .state import IntroRow
@@ -547,13 +546,8 @@ def check_templates_cached(cfg: Config) -> list[str]:
 
 def _remember(path: Path, digest: str) -> None:
     """Write DIGEST to PATH (0600, never through a link); a failure only costs a check."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
-        create_private(tmp, f"{digest}\n".encode("ascii"))
-        os.replace(tmp, path)
-    with contextlib.suppress(OSError):
-        tmp.unlink(missing_ok=True)
+        replace_private(path, f"{digest}\n".encode("ascii"))
 
 
 def _check_digest(cfg: Config) -> str:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -1024,6 +1025,168 @@ class TestAnyCue:
         from introd.reading import asks
 
         assert bool(asks._ANY_CUE.search(text)) == any(c.search(text) for c in asks._CUES)
+
+
+def _corpus_texts() -> list[str]:
+    """The text of every mail of the corpus, its sentences, and the words of each line."""
+    from introd.reading import asks, mailtext
+
+    texts: list[str] = []
+    for path in sorted((Path(__file__).parent / "data" / "corpus").glob("*.eml")):
+        body = mailtext.body_text(mailtext.parse_bytes(path.read_bytes()))
+        texts.append(body)
+        texts.extend(s for _, s in asks.sentences(body))
+        texts.extend(body.split("\n"))
+    return texts
+
+
+def _opens_with_word_character(items: list[object]) -> bool:
+    """Whether every match of a parsed sequence opens (after zero-width assertions) with a
+    word character."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    for at, (op, arg) in enumerate(items):  # type: ignore[misc]
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue
+        if op is c.LITERAL:
+            return re.fullmatch(r"\w", chr(arg)) is not None
+        if op is c.IN:
+            return all(
+                (kind is c.LITERAL and re.fullmatch(r"\w", chr(value)) is not None)
+                or (
+                    kind is c.RANGE
+                    and all(re.fullmatch(r"\w", chr(x)) for x in range(value[0], value[1] + 1))
+                )
+                for kind, value in arg
+            )
+        if op is c.SUBPATTERN:
+            return _opens_with_word_character(list(arg[-1]))
+        if op is c.BRANCH:
+            return all(_opens_with_word_character(list(b)) for b in arg[1])
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            opens = _opens_with_word_character(list(arg[2]))
+            if arg[0] >= 1:
+                return opens
+            # an optional item: what follows may open the match too
+            return opens and _opens_with_word_character(items[at + 1 :])
+        return False
+    return False
+
+
+def _parsed(source: str) -> list[object]:
+    from re import _parser  # type: ignore[attr-defined]
+
+    return list(_parser.parse(source, re.I))
+
+
+class TestAtWordStarts:
+    """The asking phrases' alternation is tried at word starts only (\\b(?=\\w) in front,
+    each phrase's own \\b taken out): it must match exactly where and as the plain
+    alternation does."""
+
+    def test_every_phrase_opens_with_a_boundary_and_a_letter(self) -> None:
+        from introd.reading import asks
+
+        for cue in [*asks._CUES, *asks._WEAK_CUES]:
+            lead = asks._LEADING_BOUNDARY.match(cue.pattern)
+            assert lead is not None, cue.pattern
+            assert _opens_with_word_character(_parsed(cue.pattern)), cue.pattern
+
+    def test_the_words_of_purpose_open_with_a_letter(self) -> None:
+        from re import _constants as c  # type: ignore[attr-defined]
+
+        from introd.reading import asks
+
+        source = asks._REASON_CUES.pattern
+        assert source.startswith(r"\b(?=\w)(?:")
+        (op, arg), *_ = _parsed(source.replace(r"\b(?=\w)", r"\b", 1))
+        assert op is c.BRANCH
+        assert _opens_with_word_character(list(arg[1][0]))
+
+    def test_the_checks_can_fail(self) -> None:
+        assert not _opens_with_word_character(_parsed(r"\b(?:to|[-:]\s+we)\b"))
+        assert not _opens_with_word_character(_parsed(r"\b\s*to"))
+        assert not _opens_with_word_character(_parsed(r"\b(?:un)?-to"))
+        assert not _opens_with_word_character(_parsed(r"\b(?:un)?"))
+        assert _opens_with_word_character(_parsed(r"(?<!look )\b(?:[êe]tre|to+)"))
+
+    @pytest.mark.parametrize("weak", [False, True])
+    def test_same_matches_as_the_plain_alternation(self, weak: bool) -> None:
+        from introd.reading import asks
+
+        cues = asks._WEAK_CUES if weak else asks._CUES
+        hoisted = asks._ANY_WEAK_CUE if weak else asks._ANY_CUE
+        plain = re.compile("|".join(f"(?:{c.pattern})" for c in cues), re.I)
+        texts = [*TestAnyCue.SAMPLES, *_corpus_texts()]
+        hits = 0
+        for text in texts:
+            got = [m.span() for m in hoisted.finditer(text)]
+            assert got == [m.span() for m in plain.finditer(text)], text
+            hits += bool(got)
+        assert hits > 50
+
+    def test_same_words_of_purpose_as_without_the_look_ahead(self) -> None:
+        from introd.reading import asks
+
+        plain = re.compile(asks._REASON_CUES.pattern.replace(r"\b(?=\w)", r"\b", 1), re.I)
+        hits = 0
+        for text in [*TestAnyCue.SAMPLES, *_corpus_texts()]:
+            got = [m.span() for m in asks._REASON_CUES.finditer(text)]
+            assert got == [m.span() for m in plain.finditer(text)], text
+            hits += bool(got)
+        assert hits > 50
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(
+            st.sampled_from(
+                [
+                    "introduce",
+                    "me",
+                    "to",
+                    "look",
+                    "forward",
+                    "an",
+                    "weiterleiten",
+                    "because",
+                    "car",
+                    "um",
+                    "zu",
+                    "gehen",
+                    "I'd",
+                    "like",
+                    "ê",
+                    "tre",
+                    "présenté",
+                    "à",
+                    "-",
+                    ".",
+                    "?",
+                    "\n",
+                    " ",
+                    "Dr.",
+                    "Helen",
+                    "someone",
+                    "you",
+                    "is",
+                    "たい",
+                ]
+            ),
+            max_size=14,
+        ).map("".join)
+    )
+    def test_same_matches_on_made_up_text(self, text: str) -> None:
+        from introd.reading import asks
+
+        for cues, hoisted in ((asks._CUES, asks._ANY_CUE), (asks._WEAK_CUES, asks._ANY_WEAK_CUE)):
+            plain = re.compile("|".join(f"(?:{c.pattern})" for c in cues), re.I)
+            assert [m.span() for m in hoisted.finditer(text)] == [
+                m.span() for m in plain.finditer(text)
+            ]
+        reason = re.compile(asks._REASON_CUES.pattern.replace(r"\b(?=\w)", r"\b", 1), re.I)
+        assert [m.span() for m in asks._REASON_CUES.finditer(text)] == [
+            m.span() for m in reason.finditer(text)
+        ]
 
 
 CHAIN_REQUEST = (

@@ -1189,6 +1189,87 @@ class TestAtWordStarts:
         ]
 
 
+def _all_hits(weak: bool, text: str) -> list[tuple[int, int]]:
+    """Every match of every cue, sorted: what the cue hits are, found the plain way."""
+    from introd.reading import asks
+
+    hits = [
+        (m.start(), m.end())
+        for c in (asks._WEAK_CUES if weak else asks._CUES)
+        for m in c.finditer(text)
+    ]
+    return sorted(hits, key=lambda h: (h[0], -h[1]))
+
+
+class TestCueHits:
+    """The cue hits are found as they are wanted: in the same order as sorting every
+    match of every cue, none left out and none added."""
+
+    @pytest.mark.parametrize("weak", [False, True])
+    def test_same_hits_as_every_match_sorted(self, weak: bool) -> None:
+        from introd.reading import asks
+
+        several = 0
+        for text in [*TestAnyCue.SAMPLES, *_corpus_texts()]:
+            want = _all_hits(weak, text)
+            assert list(asks._cue_hits(weak, text)) == want, text
+            several += len(want) > 1
+        assert several > 3
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(
+            st.sampled_from(
+                [
+                    "introduce me to",
+                    "intro to",
+                    "introduction to",
+                    "connect me with",
+                    "forward",
+                    "this to",
+                    "look",
+                    "pass it along to",
+                    "meet",
+                    "talk to",
+                    "kennst du",
+                    "mich mit",
+                    "Herrn",
+                    "Dr.",
+                    "an",
+                    "weiterleiten",
+                    "présenter à",
+                    " ",
+                    ".",
+                    "\n",
+                    "?",
+                ]
+            ),
+            max_size=12,
+        ).map(" ".join)
+    )
+    def test_same_hits_on_made_up_text(self, text: str) -> None:
+        from introd.reading import asks
+
+        for weak in (False, True):
+            assert list(asks._cue_hits(weak, text)) == _all_hits(weak, text)
+
+    def test_hits_asked_for_before_they_are_found(self) -> None:
+        from introd.reading import asks
+
+        text = "Could you introduce me to Ann, or connect me with Bo, or intro to Cy?"
+        want = _all_hits(False, text)
+        assert len(want) >= 3
+        hits = asks._Hits(asks._cue_hits(False, text))
+        assert want[-1] in hits  # found by reading on to it
+        assert (0, 1) not in hits
+        assert list(hits) == want
+        assert list(hits) == want  # and again, from what was found
+        fresh = asks._Hits(asks._cue_hits(False, text))
+        assert next(iter(fresh)) == want[0]
+        assert want[1] in fresh
+        assert list(fresh) == want
+
+
 CHAIN_REQUEST = (
     "Hi Jonas,\n\nCould you ask Mara to introduce me to Greta Vogt at RheinPolymer? We are "
     "scaling up a bio-based resin and want to learn how her team qualified suppliers.\n\n"

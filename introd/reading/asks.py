@@ -425,19 +425,63 @@ def _cues_in(text: str, weak: bool = False) -> Iterator[LazyPattern]:
                 break
 
 
-def _cue_hits(weak: bool, text: str) -> list[tuple[int, int]]:
+def _cue_hits(weak: bool, text: str) -> Iterator[tuple[int, int]]:
     """Every match of each strong (or weak) cue in ``text`` as (start, end), in order of
-    start, the longer first.
+    start, the longer first: what sorting the matches of each cue's ``finditer`` gives,
+    found as they are wanted (the first one is mostly the ask).
 
-    Their alternation says where the first of them is: none matches before, so each is
-    looked for from there on only. In ASCII text a cue none of whose opening words is in
-    the text is not looked for at all."""
-    first = (_ANY_WEAK_CUE if weak else _ANY_CUE).search(text)
+    Their alternation says where the next of them is: none matches in between, so each
+    cue is tried there only, and not before its last match ended (where its own finditer
+    would go on). In ASCII text a cue none of whose opening words is in the text is not
+    tried at all."""
+    any_cue = _ANY_WEAK_CUE if weak else _ANY_CUE
+    first = any_cue.search(text)
     if first is None:
-        return []
-    at = first.start()
-    hits = [(m.start(), m.end()) for cue in _cues_in(text, weak) for m in cue.finditer(text, at)]
-    return sorted(hits, key=lambda h: (h[0], -h[1]))
+        return
+    cues = list(_cues_in(text, weak))
+    free = [0] * len(cues)  # where each cue's finditer would search on from
+    at: int | None = first.start()
+    while at is not None:
+        here: list[tuple[int, int]] = []
+        for k, cue in enumerate(cues):
+            if free[k] <= at and (m := cue.match(text, at)) is not None:
+                here.append((at, m.end()))
+                free[k] = m.end()
+        here.sort(key=lambda h: -h[1])
+        yield from here
+        following = any_cue.search(text, at + 1)
+        at = following.start() if following is not None else None
+
+
+class _Hits:
+    """The strong cues' hits, found as they are asked for: by iterating, or by asking
+    whether a span is one of them."""
+
+    __slots__ = ("_found", "_more")
+
+    def __init__(self, hits: Iterator[tuple[int, int]]) -> None:
+        self._found: list[tuple[int, int]] = []
+        self._more = hits
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        i = 0
+        while True:
+            if i == len(self._found):
+                hit = next(self._more, None)
+                if hit is None:
+                    return
+                self._found.append(hit)
+            yield self._found[i]
+            i += 1
+
+    def __contains__(self, span: object) -> bool:
+        if span in self._found:
+            return True
+        for hit in self._more:
+            self._found.append(hit)
+            if hit == span:
+                return True
+        return False
 
 
 def _weak_hits(text: str) -> Iterator[tuple[int, int]]:
@@ -452,7 +496,7 @@ def find_ask(text: str, contacts: ContactBook, skip: Collection[str] = ()) -> _A
         for m in contacts.mentions(text)
         if not any(c.email and c.email.lower() in skip for c in m.contacts)
     ]
-    strong = _cue_hits(False, text)
+    strong = _Hits(_cue_hits(False, text))
     unnamed = False
     # the weak phrases are looked for only once every strong one has been tried
     for start, end in chain(strong, _weak_hits(text)):

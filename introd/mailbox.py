@@ -49,7 +49,8 @@ class Mailbox:
     def connect(self) -> None:
         cfg = self.cfg
         try:
-            context = cfg.tls_context()
+            # a plain connection needs no context (loading the CA store costs time and memory)
+            context = cfg.tls_context() if cfg.security != "none" else None
             client = imapclient.IMAPClient(
                 cfg.host,
                 port=cfg.port,

@@ -157,18 +157,68 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def check_templates_apart(cfg: Config) -> list[str]:
+    """`run`'s start-up templates check, done in a child process when it can be.
+
+    Compiling every template in every language leaves megabytes in the process that did
+    it (the compiled code, jinja2's caches, a heap grown for them) that a collection does
+    not give back; the daemon would carry them while it sits in IDLE. A child forked for
+    the check takes them with it when it exits, and hands back only its list of problems.
+    The check is the same either way; it runs here when there is no fork, or when other
+    threads are running (a fork copies none of them, and no lock one of them holds
+    would ever be released in the child).
+    """
+    import threading
+
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return _checked_here(cfg)
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return _checked_here(cfg)
+    if pid == 0:  # the child: check, write the problems, leave without any clean-up
+        code = 1
+        try:
+            os.close(read_end)
+            from .templates_check import check_templates_cached
+
+            with os.fdopen(write_end, "wb") as out:
+                out.write(json.dumps(check_templates_cached(cfg)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        data = answer.read()
+    _pid, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        # it failed for a reason the check does not report: here, that reason is raised
+        return _checked_here(cfg)
+    problems = json.loads(data)
+    assert isinstance(problems, list)
+    return [str(p) for p in problems]
+
+
+def _checked_here(cfg: Config) -> list[str]:
+    from .templates_check import check_templates_cached
+
+    problems = check_templates_cached(cfg)
+    # the check's compiled templates hang in reference cycles (jinja2's environment and
+    # its caches) that would otherwise stay until a full collection, long after start
+    gc.collect()
+    return problems
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .daemon import Daemon
 
     cfg = _load(args)
-    from .templates_check import check_templates_cached
-
-    problems = check_templates_cached(cfg)
+    problems = check_templates_apart(cfg)
     if problems:
         raise ConfigError([("templates", p) for p in problems], str(cfg.path))
-    # the check's compiled templates hang in reference cycles (jinja2's environment and
-    # its caches) that would otherwise stay until a full collection, long after start
-    gc.collect()
     from .runlock import RunLock
 
     # one `run` per state, or the same due mail would leave twice

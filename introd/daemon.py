@@ -44,7 +44,6 @@ from .runlock import RunLock
 from .sending import send_pass
 from .state import OutboxRow, Store
 from .systemd import Notifier
-from .templates_check import check_templates
 from .wiring import build_engine
 
 log = structlog.get_logger("introd.daemon")
@@ -449,6 +448,8 @@ class Daemon:
             assert path is not None
             new = load_config(path)
             engine = build_engine(new, self.store)
+            from .templates_check import check_templates
+
             problems = check_templates(new)
             if problems:
                 raise TemplateError("; ".join(problems))

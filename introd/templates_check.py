@@ -42,9 +42,9 @@ from .render import (
     Rendered,
     Templates,
     builtin_dir,
-    describe_error,
     language_folders,
 )
+from .sandbox import describe_error
 
 WHEN_SENT = {
     "optin_requester": "to the requester when a request is accepted: confirm, add a note",

@@ -237,3 +237,142 @@ class TestRunStart:
         finally:
             gc.enable()
         assert alive == [before]
+
+    def _servers_config(self, tmp_path: Path, **extra: object) -> Path:
+        server = {"host": "127.0.0.1", "port": 1, "security": "none", "username": INTROS}
+        data = {
+            **CONFIG,
+            "from": f"Lisa Balbes <{OWNER}>",
+            "imap": {**server, "password": "imap-secret"},
+            "smtp": {**server, "password": "smtp-secret"},
+            **extra,
+        }
+        return config_folder(tmp_path, data, [])
+
+    _APART = (
+        "import json, os, sys\n"
+        "from pathlib import Path\n"
+        "from introd.cli import check_templates_apart\n"
+        "from introd.config import load_config\n"
+        "parent = os.getpid()\n"
+        "if sys.argv[2] == 'child fails':\n"
+        "    from introd import templates_check\n"
+        "    real = templates_check.check_templates_cached\n"
+        "    def failing(cfg):\n"
+        "        if os.getpid() != parent:\n"
+        "            raise RuntimeError('the child breaks')\n"
+        "        return real(cfg)\n"
+        "    templates_check.check_templates_cached = failing\n"
+        "problems = check_templates_apart(load_config(Path(sys.argv[1])))\n"
+        "print(json.dumps({'problems': problems, 'jinja2_here': 'jinja2' in sys.modules}))\n"
+    )
+
+    def _apart(self, path: Path, how: str = "") -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "-c", self._APART, str(path), how],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert isinstance(result, dict)
+        return result
+
+    def test_the_check_runs_in_a_child_and_hands_back_its_problems(self, tmp_path: Path) -> None:
+        """Alone in its process, `run` checks in a forked child: the problems are those the
+        check finds, the pass is remembered, and the process itself never loaded jinja2."""
+        from introd.config import load_config
+        from introd.templates_check import check_templates
+
+        tdir = tmp_path / "templates"
+        tdir.mkdir()
+        path = self._servers_config(tmp_path, templates_dir="templates")
+        result = self._apart(path)
+        assert result == {"problems": [], "jinja2_here": False}
+        assert (tmp_path / "introd.db.templates-checked").is_file()
+        (tdir / "optin_target.txt.j2").write_text("Hi {{ target.frist_name }},\n")
+        (tdir / "optin_targte.subject.j2").write_text("Hello\n")
+        expected = check_templates(load_config(path))
+        assert len(expected) == 2
+        assert self._apart(path) == {"problems": expected, "jinja2_here": False}
+
+    def test_a_child_that_fails_leaves_the_check_to_the_process(self, tmp_path: Path) -> None:
+        """A child that dies for a reason the check does not report is not taken for a pass:
+        the check runs again in the process itself."""
+        tdir = tmp_path / "templates"
+        tdir.mkdir()
+        (tdir / "optin_target.txt.j2").write_text("Hi {{ target.frist_name }},\n")
+        result = self._apart(
+            self._servers_config(tmp_path, templates_dir="templates"), "child fails"
+        )
+        problems = result["problems"]
+        assert isinstance(problems, list) and len(problems) == 1
+        assert "frist_name" in problems[0] and result["jinja2_here"] is True
+
+    def test_with_other_threads_the_check_runs_in_the_process(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A fork would copy no other thread, and no lock one of them held would be freed
+        in the child: with threads running, the check stays in the process."""
+        import threading
+
+        from introd import templates_check
+        from introd.cli import check_templates_apart
+        from introd.config import load_config
+
+        calls: list[int] = []
+        monkeypatch.setattr(
+            templates_check, "check_templates_cached", lambda cfg: calls.append(1) or ["x"]
+        )
+        stop = threading.Event()
+        other = threading.Thread(target=stop.wait)
+        other.start()
+        try:
+            assert check_templates_apart(load_config(self._servers_config(tmp_path))) == ["x"]
+        finally:
+            stop.set()
+            other.join()
+        assert calls == [1]
+
+    def test_a_broken_template_stops_run_with_one_line(self, tmp_path: Path) -> None:
+        """`introd run` refuses a template that does not render before it connects: the
+        file, the line and what is wrong, one line, no traceback."""
+        tdir = tmp_path / "templates"
+        tdir.mkdir()
+        broken = tdir / "optin_target.txt.j2"
+        broken.write_text("Hi {{ target.frist_name }},\n")
+        path = self._servers_config(tmp_path, templates_dir="templates")
+        done = _run("run", "--once", "--config", str(path))
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if str(broken) in line]
+        assert len(lines) == 1 and f"{broken}:1:" in lines[0] and "frist_name" in lines[0]
+        assert "Traceback" not in done.stderr
+
+    def test_the_daemon_loads_jinja2_with_the_first_template_it_renders(
+        self, tmp_path: Path
+    ) -> None:
+        """A daemon waiting for its first mail holds no jinja2: building the engine and its
+        template set imports none of it; the first rendering does."""
+        script = (
+            "import sys\n"
+            "from pathlib import Path\n"
+            "import introd.cli, introd.daemon\n"
+            "from introd.config import load_config\n"
+            "from introd.state import Store\n"
+            "from introd.wiring import build_engine\n"
+            "cfg = load_config(Path(sys.argv[1]))\n"
+            "engine = build_engine(cfg, Store(cfg.state_path))\n"
+            "before = 'jinja2' in sys.modules\n"
+            "rendered, problems = engine.templates.try_render('optin_target', {})\n"
+            "print(before, 'jinja2' in sys.modules, problems[0])\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(self._servers_config(tmp_path))],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split()[:2] == ["False", "True"]
+        assert "optin_target.subject.j2:1: undefined variable" in done.stdout

@@ -715,10 +715,49 @@ def _only_filler(between: str) -> bool:
 
 # --- the reason ----------------------------------------------------------------------------
 
-# (?=\w): each of the words opens with a letter, and the engine then tries the alternation
-# only where a word starts, not at the end of each one too (tests/test_request.py)
-_REASON_CUES = LazyPattern(
-    r"\b(?=\w)(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
+
+def _alternatives(source: str) -> list[str]:
+    """The top-level alternatives of a regular expression's source."""
+    out: list[str] = []
+    depth, in_class, start, i = 0, False, 0, 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            out.append(source[start:i])
+            start = i + 1
+        i += 1
+    out.append(source[start:])
+    return out
+
+
+def _by_first_letter(words: str) -> str:
+    """The alternation ``words`` (of phrases that each open with a letter), those that open
+    with the same letter together behind a look-ahead for it: where a word starts, the
+    engine tries one group of them, not every phrase in turn. A match starts at the same
+    places (one does at a place exactly when one of the phrases matches there, in whatever
+    order they are), so a search finds one exactly when it did, at the same start; which
+    phrase it is, and so where the match ends, may differ."""
+    groups: dict[str, list[str]] = {}
+    for word in _alternatives(words):
+        if not word[:1].isalpha() or word[1:2] in ("?", "*", "{"):
+            raise ValueError(f"a word of purpose opens with no letter: {word!r}")
+        groups.setdefault(word[0].lower(), []).append(word)
+    return "|".join(f"(?={first})(?:{'|'.join(group)})" for first, group in groups.items())
+
+
+# The words of purpose, each opening with a letter (checked, and by tests/test_request.py).
+# The pattern below is only ever asked whether, and where first, one of them is.
+_REASON_WORDS = (
+    r"because|since|so that|in order to|to learn|to ask|to understand|to discuss|"
     r"to explore|to hear|to get (?:her|his|their|your) (?:advice|perspective|view)|"
     r"to follow up|to talk|to find out|to compare|to see whether|to see if|"
     r"I would like|I'd like|we would like|we'd like|I would love|I'd love|we would love|"
@@ -751,9 +790,12 @@ _REASON_CUES = LazyPattern(
     r"zoeken|op\s+zoek\s+naar|advies|leren|bespreken|"
     r"chcielibyśmy|chcielibysmy|chciałbym|chciałabym|chcemy|chcę|ponieważ|żeby|aby|w\s+celu|"
     r"porozmawiać|omówić|"
-    r"vi\s+vill|jag\s+vill|skulle\s+vilja|eftersom|för\s+att|diskutera)\b|"
-    r"(?:たい|ため|ので|について|ご意見|相談|伺い)",
-    re.I,
+    r"vi\s+vill|jag\s+vill|skulle\s+vilja|eftersom|för\s+att|diskutera"
+)
+_REASON_CJK = r"(?:たい|ため|ので|について|ご意見|相談|伺い)"
+# (?=\w): where a word starts, not at the end of each one too (every word opens with a letter)
+_REASON_CUES = LazyPattern(
+    r"\b(?=\w)(?:" + _by_first_letter(_REASON_WORDS) + r")\b|" + _REASON_CJK, re.I
 )
 _STRONG_CUES = LazyPattern(
     r"\b(?:because|since|so that|in order to|to learn|to ask|to understand|to discuss|"

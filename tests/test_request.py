@@ -1419,3 +1419,17 @@ class TestReasonMeasure:
     def test_a_pleasantry_is_not_the_reason(self, text: str) -> None:
         """Small talk before the ask is never taken as its purpose."""
         assert find_reason(text) is None
+
+
+def test_message_lines_are_a_fresh_list_each_time() -> None:
+    """The lines of a text are remembered, but a caller that changes its list changes
+    nobody else's."""
+    from introd.reading.cleaning import message_lines
+
+    text = "Hi Ann,\n\nCould you introduce me to Bo?\n\n> quoted\nOn Mon, Ann wrote:\n> old"
+    first = message_lines(text)
+    assert first == ["Hi Ann,", "", "Could you introduce me to Bo?", ""]
+    first.append("changed")
+    first[0] = "changed"
+    assert message_lines(text) == ["Hi Ann,", "", "Could you introduce me to Bo?", ""]
+    assert message_lines(text) is not message_lines(text)

@@ -10,6 +10,7 @@ client footers, attributions, separators and header labels come from
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from introd.patterns import LazyPattern
 from .addresses import ADDRESS
@@ -312,11 +313,18 @@ def _drop_banners(lines: list[str]) -> list[str]:
 
 def message_lines(text: str) -> list[str]:
     """A message's own lines: unquoted, without history, footers and forward headers."""
+    return list(_message_lines(text))
+
+
+# a request's reader asks for the lines of the same forwarded text twice (its cleaned
+# blurb, and the whole of it): the last few are kept
+@lru_cache(maxsize=8)
+def _message_lines(text: str) -> tuple[str, ...]:
     lines = _drop_banners(_unquote(split_lines(text)))
     lines = _strip_header_block(lines)
     lines = cut_history(lines)
     lines = [ln for ln in lines if not _QUOTE.match(ln)]
-    return cut_footer(lines)
+    return tuple(cut_footer(lines))
 
 
 _CONTACT_LINE = LazyPattern(r"@|https?://|www\.|\||\+?\d[\d ().-]{6,}\d")

@@ -89,6 +89,95 @@ class TestHeaderText:
         assert header_text(msg, "Subject") == "Grüße aus Köln"
 
 
+_ATEXT = "!#$%&'*+-/=?^_`{|}~" + "abcXYZ019"
+_PLAIN_ATOM = st.text(alphabet=_ATEXT, min_size=1, max_size=6)
+_PLAIN_DOTS = st.lists(_PLAIN_ATOM, min_size=1, max_size=3).map(".".join)
+
+
+class TestMessageIdShortcut:
+    """A plain Message-ID is handed out as it is: exactly what the email package's header
+    object prints, so reading it gives the same text; any other goes to the email package."""
+
+    @staticmethod
+    def _both(value: str) -> tuple[str, str]:
+        """(ours, the email package's) as printed, or the exception each raises."""
+        from email import policy
+
+        from introd.reading import mailtext
+
+        out = []
+        for reading in (mailtext._READING, policy.default):
+            try:
+                out.append(str(reading.header_fetch_parse("Message-ID", value)))
+            except Exception as exc:  # the email package's own failures, on both sides
+                out.append(f"raises {type(exc).__name__}")
+        return out[0], out[1]
+
+    @settings(max_examples=300, deadline=None)
+    @given(left=_PLAIN_DOTS, right=_PLAIN_DOTS)
+    def test_plain_ids_print_as_the_email_package_prints_them(self, left: str, right: str) -> None:
+        from introd.reading import mailtext
+
+        value = f"<{left}@{right}>"
+        assert mailtext._PLAIN_MESSAGE_ID.fullmatch(value)
+        ours, theirs = self._both(value)
+        assert ours == theirs == value
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "<a..b@c>",
+            "<.a@c>",
+            "<a.@c>",
+            "<a@[1.2.3.4]>",
+            '<"quoted"@c>',
+            "<a@b> (comment)",
+            " <a@b>",
+            "<a b@c>",
+            "<a@b>\r\n <c@d>",
+            "<jürgen@c>",
+            "<a=?utf-8?q?x?=@c>",
+            "no brackets",
+            "<a>",
+            "",
+        ],
+    )
+    def test_other_ids_go_to_the_email_package(self, value: str) -> None:
+        from email.headerregistry import BaseHeader
+
+        from introd.reading import mailtext
+
+        plain = mailtext._PLAIN_MESSAGE_ID.fullmatch(value) is not None
+        ours = mailtext._READING.header_fetch_parse("Message-ID", value)
+        assert isinstance(ours, BaseHeader) != plain
+        assert str(ours) == self._both(value)[1]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=_ATEXT + '.@<>()[]" \t\\,;:é', max_size=20))
+    def test_any_id_reads_the_same(self, value: str) -> None:
+        ours, theirs = self._both(value)
+        assert ours == theirs
+
+    def test_header_classes_are_made_once(self) -> None:
+        from email import policy
+
+        from introd.reading import mailtext
+
+        factory = mailtext._READING.header_factory
+        assert factory["Date"] is factory["date"]
+        assert factory["X-Anything"] is factory["x-anything"]
+        for name, value in [
+            ("Date", "Tue, 01 Dec 2026 11:00:00 +0000"),
+            ("Date", "not a date"),
+            ("Message-ID", "<a@b> junk"),
+            ("To", "Ann <ann@x.example>, bo@y.example"),
+        ]:
+            ours = mailtext._READING.header_fetch_parse(name, value)
+            theirs = policy.default.header_fetch_parse(name, value)
+            assert str(ours) == str(theirs)
+            assert type(ours).__mro__[1:] == type(theirs).__mro__[1:]
+
+
 class TestAddresses:
     def test_decodes_names_and_lowercases(self) -> None:
         """Encoded display names are decoded; addresses are lower-cased."""

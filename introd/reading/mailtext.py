@@ -12,7 +12,7 @@ import functools
 import re
 from email import policy
 from email.header import decode_header, make_header
-from email.headerregistry import HeaderRegistry, UnstructuredHeader
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import TYPE_CHECKING, Any
@@ -80,10 +80,35 @@ class _ReadingPolicy(_EmailPolicy):
             return " ".join(value.split())
         if key not in self._STRUCTURED and value.isascii() and "=?" not in value:
             return "".join(_LINE_BREAK.split(value))
+        if key == "message-id" and _PLAIN_MESSAGE_ID.fullmatch(value):
+            # what the header object would read and print: the id as it is
+            return value
         return super().header_fetch_parse(name, value)
 
 
-_READING = _ReadingPolicy()
+# A Message-ID in its plain form, <dot-atom-text@dot-atom-text> in printable ASCII: the
+# email package parses it into tokens whose text is the value itself, and prints that.
+_ID_ATOM = r"[!#$%&'*+\-/0-9=?A-Z^_`a-z{|}~]+"
+_PLAIN_MESSAGE_ID = LazyPattern(rf"<{_ID_ATOM}(?:\.{_ID_ATOM})*@{_ID_ATOM}(?:\.{_ID_ATOM})*>")
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The email package's header registry, but making each header's class once: it makes
+    a new class for every header it parses, which cost as much as parsing a Date."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+_READING = _ReadingPolicy(header_factory=_HeaderClasses())
 
 
 def parse_bytes(raw: bytes) -> EmailMessage:

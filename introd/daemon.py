@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from .config import Config, load_config
-from .delivery import SmtpConnection
+from .delivery import BackgroundSender, SmtpConnection
 from .engine import SLOW_MAIL_KEY
 from .exceptions import (
     AuthExpired,
@@ -41,7 +41,7 @@ from .metrics import Exporter, Metrics
 from .oauth2 import forget_sources
 from .rules import RuleName
 from .runlock import RunLock
-from .sending import send_pass
+from .sending import failure_recorder, send_pass
 from .state import OutboxRow, Store
 from .systemd import Notifier
 from .wiring import build_engine
@@ -131,6 +131,9 @@ class Daemon:
         # the mark of a mail being read slowly must be on disk before the read goes on:
         # if the read kills introd, the next start must not read that mail again
         self.store.durable_meta.add(SLOW_MAIL_KEY)
+        recovered = self.store.recover_sent_marks()
+        if recovered:  # accepted by the server just before a crash: never sent again
+            log.info("sent_marks_recovered", count=recovered)
         self.engine = build_engine(config, self.store)
         assert config.imap is not None and config.smtp is not None
         self.mailbox = Mailbox(config.imap)
@@ -147,6 +150,7 @@ class Daemon:
         self._auth_retry_at = 0.0
         self.stop_requested = False
         self.waiting_uids: set[int] = set()
+        self.sender: BackgroundSender | None = None  # in a backlog: sending while reading
         self.reload_requested = False
         self.phase = "starting"
 
@@ -255,20 +259,78 @@ class Daemon:
         uids = self.mailbox.new_uids(last)
         handled = 0
         self.waiting_uids = set()
-        # a backlog (more than one batch): what each batch queued is sent before the next
-        # one is read, so the opt-ins leave as the backlog is read, not after all of it
-        backlog = len(uids) > imap.batch_size and self._send_wait() == 0
-        for batch in self.mailbox.fetch_batches(uids):
-            placements, done, count = self._handle_batch(batch, uv)
-            handled += count
-            self._put_away(placements, uv)
-            if done:
-                self.store.set_meta(self._uid_key(), str(done))
-            if self.stop_requested:
-                break
-            if backlog:
-                backlog = self._send_between_batches()
+        # a backlog (more than one batch): what each batch queued leaves while the next
+        # one is read, so the opt-ins go as the backlog is read, not after all of it
+        if len(uids) > imap.batch_size and self._send_wait() == 0:
+            self.sender = self._background_sender()
+        try:
+            for batch in self.mailbox.fetch_batches(uids):
+                placements, done, count = self._handle_batch(batch, uv)
+                handled += count
+                self._put_away(placements, uv)
+                if done:
+                    self.store.set_meta(self._uid_key(), str(done))
+                if self.stop_requested:
+                    break
+                self._send_behind()
+        finally:
+            self._end_background()
         return handled
+
+    def _background_sender(self) -> BackgroundSender:
+        assert self.config.smtp is not None
+        return BackgroundSender(
+            self.store,
+            self.smtp,
+            envelope_from=self.config.reply_address,
+            max_per_hour=self.config.max_outgoing_per_hour,
+            clock=self.clock,
+            stop=lambda: self.stop_requested,
+        )
+
+    def _send_behind(self) -> None:
+        """After a batch's commit: its mails (what is due) to the background sender."""
+        sender = self.sender
+        if sender is None:
+            return
+        self._settle_behind()
+        if not sender.halted and sender.failure is None:
+            sender.submit(self.store.due_outbox(self.clock()))
+
+    def _settle_behind(self, *, wait: bool = False) -> None:
+        """Record what the background sender's attempts came to."""
+        sender = self.sender
+        if sender is None:
+            return
+        now = self.clock()
+        failed = failure_recorder(
+            self.store,
+            lambda: self.engine,
+            now,
+            lambda f: self.metrics.mail_failed(f.row.template),
+        )
+        if wait:
+            sender.close(now, failed, self._mail_sent, halt=self.stop_requested)
+        else:
+            sender.settle(now, failed, self._mail_sent)
+
+    def _end_background(self) -> None:
+        """The last of the backlog: what is queued is sent, everything recorded."""
+        sender = self.sender
+        if sender is None:
+            return
+        try:
+            self._settle_behind(wait=True)
+        finally:
+            self.sender = None
+        self.store.forget_sent_notes()
+        failure = sender.failure
+        if isinstance(failure, DeliveryError):
+            self.smtp.close()
+            self._smtp_failed(failure)
+        elif isinstance(failure, AuthExpired):
+            self.smtp.close()
+            self._auth_expired(failure)
 
     def _handle_batch(
         self, batch: list[tuple[int, bytes]], uv: int
@@ -292,25 +354,11 @@ class Daemon:
                     handled += 1
                 if not self.waiting_uids:  # a mail left for later: retry from there
                     done = uid
+                self._settle_behind()  # the mails of the batch before, as they leave
                 self.notifier.ping()
                 if self.stop_requested:
                     break
         return placements, done, handled
-
-    def _send_between_batches(self) -> bool:
-        """Send what the last batch queued; False when the rest of the pass must not try
-        again (the SMTP server failed, the login expired, or the hourly limit is reached)."""
-        try:
-            self._send_pass()
-        except DeliveryError as exc:
-            self.smtp.close()
-            self._smtp_failed(exc)
-            return False
-        except AuthExpired as exc:
-            self.smtp.close()
-            self._auth_expired(exc)
-            return False
-        return not self.store.due_outbox(self.clock(), limit=1)
 
     def _smtp_failed(self, exc: DeliveryError) -> None:
         started, _ = self.smtp_outage.failed(str(exc))

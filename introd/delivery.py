@@ -501,3 +501,150 @@ def _unconfirmed(
     log.error(
         "mail_failed", intro_id=row.intro_id, template=row.template, code=0, unconfirmed=tries
     )
+
+
+class _NotTried(Exception):
+    """The pass ended (SIGTERM, or an error on another mail) before this mail was tried."""
+
+
+class BackgroundSender:
+    """Sends outbox rows on threads of its own — one per session, up to
+    ``smtp.max_connections`` — while the caller goes on reading mail, so that the server's
+    work on the opt-ins overlaps introd's on the next requests.
+
+    Only committed rows are handed to it (``submit``). A worker touches neither the
+    database nor the log: it hands each mail to the server and, the moment the server
+    accepted it for every recipient, notes it with ``Store.note_sent`` (a line in a file
+    of its own, on disk at once), so that a crash before the caller records the sent mark
+    cannot send the mail again (``Store.recover_sent_marks`` at the next start). What
+    every attempt came to goes back to the caller's thread, which records it
+    (``settle``), as ``send_due`` does. An attempt whose outcome cannot be noted that
+    simply — some recipients refused, or the outcome unknown — holds its worker until the
+    caller recorded it, so that at most one such mail per session is ever unrecorded."""
+
+    def __init__(
+        self,
+        store: Store,
+        conn: SmtpConnection,
+        *,
+        envelope_from: str,
+        max_per_hour: int,
+        clock: Callable[[], datetime],
+        stop: Callable[[], bool],
+    ) -> None:
+        import queue
+        import threading
+
+        self.store, self.conn, self.envelope_from = store, conn, envelope_from
+        self.clock, self.stop = clock, stop
+        self.admission = _Admission(store, clock(), max_per_hour, stop)
+        self._todo: queue.SimpleQueue[OutboxRow | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[_Attempt, threading.Event]] = queue.SimpleQueue()
+        self._halted = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._thread_type = threading.Thread
+        self._event_type = threading.Event
+        self.in_flight: set[int] = set()
+        self.failure: BaseException | None = None
+
+    @property
+    def halted(self) -> bool:
+        return self._halted.is_set()
+
+    def submit(self, rows: list[OutboxRow]) -> None:
+        """Queue ``rows`` for sending, in order, as far as the hourly limits admit them;
+        rows already in flight are skipped."""
+        if self.halted or self.failure is not None:
+            return
+        for row in rows:
+            if row.id in self.in_flight:
+                continue
+            if not self.admission.take(row):
+                break
+            self.in_flight.add(row.id)
+            self._todo.put(row)
+        wanted = min(self.conn.cfg.max_connections, len(self.in_flight))
+        if len(self._threads) < wanted:
+            for session in self.conn.sessions(wanted)[len(self._threads) :]:
+                thread = self._thread_type(
+                    target=self._work, args=(session,), name="introd-smtp", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self, session: SmtpConnection) -> None:
+        while (row := self._todo.get()) is not None:
+            if self._halted.is_set() or self.stop():
+                attempt = _Attempt(row, {}, _NotTried())
+            else:
+                try:
+                    attempt = _attempt(session, row, self.envelope_from)
+                except (DeliveryError, AuthExpired) as exc:
+                    attempt = _Attempt(row, {}, exc)
+            error = attempt.error
+            if error is None and not attempt.refused:
+                self.store.note_sent(row.id, self.clock())
+            elif isinstance(error, (DeliveryError, AuthExpired)) or (
+                isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 421
+            ):
+                self._halted.set()  # the pass is over: what is queued comes back untried
+            recorded = self._event_type()
+            self._done.put((attempt, recorded))
+            if attempt.refused or isinstance(error, OutcomeUnknown):
+                recorded.wait()
+
+    def settle(
+        self,
+        now: datetime,
+        on_failure: Callable[[Failure], None],
+        on_sent: Callable[[OutboxRow], None] | None = None,
+        *,
+        wait: bool = False,
+    ) -> int:
+        """Record what the finished attempts came to, on the caller's thread (the mails
+        in flight too with ``wait``); returns how many mails the server accepted. An error
+        that ends the pass (a 421, a lost connection, a refused login) is kept in
+        ``failure``, and the rest of the queue comes back untried."""
+        import queue
+
+        sent = 0
+        while self.in_flight:
+            try:
+                attempt, recorded = self._done.get(block=wait)
+            except queue.Empty:
+                break
+            self.in_flight.discard(attempt.row.id)
+            try:
+                if isinstance(attempt.error, _NotTried):
+                    continue
+                if isinstance(attempt.error, AuthExpired):
+                    self.failure = self.failure or attempt.error
+                    continue
+                try:
+                    sent += _settle(self.store, self.conn.cfg, attempt, now, on_failure, on_sent)
+                except DeliveryError as exc:
+                    self.failure = self.failure or exc
+            finally:
+                recorded.set()
+        return sent
+
+    def close(
+        self,
+        now: datetime,
+        on_failure: Callable[[Failure], None],
+        on_sent: Callable[[OutboxRow], None] | None = None,
+        *,
+        halt: bool = False,
+    ) -> int:
+        """Send what is queued (with ``halt``, only the mail in hand: the rest comes back
+        untried), record everything and end the workers; the sessions stay open for the
+        sending pass that follows. Returns how many mails the server accepted."""
+        if halt:
+            self._halted.set()
+        for _ in self._threads:
+            self._todo.put(None)
+        sent = self.settle(now, on_failure, on_sent, wait=True)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        return sent

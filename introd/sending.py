@@ -24,6 +24,25 @@ if TYPE_CHECKING:
     from .state import OutboxRow, Store
 
 
+def failure_recorder(
+    store: Store,
+    engine: Callable[[], Engine],
+    now: datetime,
+    on_failure: Callable[[Failure], None] | None = None,
+) -> Callable[[Failure], None]:
+    """What a mail given up on leads to: ``on_failure`` (the metrics), and the owner's
+    notice for each failed address, in one transaction."""
+
+    def failed(f: Failure) -> None:
+        if on_failure is not None:
+            on_failure(f)
+        with store.transaction():
+            for address in f.addresses:
+                engine().notify_failure(address, f.reason, now, intro_id=f.row.intro_id)
+
+    return failed
+
+
 def send_pass(
     store: Store,
     engine: Callable[[], Engine],
@@ -40,12 +59,7 @@ def send_pass(
     many mails the server accepted; raises DeliveryError as ``send_due`` does. ``engine``
     is asked for only when a mail failed and the owner's notice must be written."""
 
-    def failed(f: Failure) -> None:
-        if on_failure is not None:
-            on_failure(f)
-        with store.transaction():
-            for address in f.addresses:
-                engine().notify_failure(address, f.reason, now, intro_id=f.row.intro_id)
+    failed = failure_recorder(store, engine, now, on_failure)
 
     sent = 0
     while not stop():

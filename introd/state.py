@@ -8,6 +8,7 @@ database newer than this code is refused rather than misread.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -188,6 +189,9 @@ def _why(exc: sqlite3.Error) -> str:
     return text
 
 
+SENT_MARKS_SUFFIX = ".sent-marks"  # beside the state: see Store.note_sent
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -338,6 +342,7 @@ class Store:
         # meta keys whose writes must be on disk at once, even inside a batch (a mark
         # that must survive the process being killed during what follows)
         self.durable_meta: set[str] = set()
+        self._marks_fd: int | None = None
 
     @classmethod
     def open_readonly(cls, path: Path) -> Store | None:
@@ -348,6 +353,7 @@ class Store:
         store._depth = 0
         store._savepoints = 0
         store.durable_meta = set()
+        store._marks_fd = None
         try:
             store.db = sqlite3.connect(
                 f"{store.path.resolve().as_uri()}?mode=ro",
@@ -369,14 +375,92 @@ class Store:
     def _prepare_files(path: Path) -> None:
         """The database and its WAL and SHM files: never links, always 0600 (SQLite gives
         the WAL and SHM files the database's own mode), the folder 0700 when created."""
-        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm", f"{path.name}-journal"):
+        for name in (
+            path.name,
+            f"{path.name}-wal",
+            f"{path.name}-shm",
+            f"{path.name}-journal",
+            f"{path.name}{SENT_MARKS_SUFFIX}",
+        ):
             files.refuse_link(path.with_name(name))
         files.create_private(path)
         for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
             files.tighten(path.with_name(name))
 
     def close(self) -> None:
+        if self._marks_fd is not None:
+            os.close(self._marks_fd)
+            self._marks_fd = None
         self.db.close()
+
+    # -- sent marks written while a transaction is open ------------------------
+    def _marks_path(self) -> Path | None:
+        if self.path is None:
+            return None
+        return self.path.with_name(self.path.name + SENT_MARKS_SUFFIX)
+
+    def _marks_file(self) -> int | None:
+        path = self._marks_path()
+        if path is None:
+            return None
+        if self._marks_fd is None:
+            try:
+                self._marks_fd = files.open_private(path, os.O_RDWR | os.O_APPEND)
+            except OSError as exc:
+                raise StateError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        return self._marks_fd
+
+    def note_sent(self, outbox_id: int, now: datetime) -> None:
+        """The server accepted outbox row ``outbox_id``: on disk at once, in a file of its
+        own, however long the transaction that will hold the row's sent mark stays open.
+        Safe from another thread than the one writing the database (one ``write`` to a
+        file opened for appending). Only the daemon, under its run lock, calls it."""
+        fd = self._marks_file()
+        if fd is None:
+            return
+        try:
+            os.write(fd, f"{outbox_id} {iso(now)}\n".encode())
+        except OSError as exc:
+            raise StateError(f"{self._marks_path()}: cannot write: {exc.strerror}") from None
+
+    def forget_sent_notes(self) -> None:
+        """Every row noted by ``note_sent`` has its sent mark committed: empty the file.
+        Outside a transaction only, with no mail in flight."""
+        if self._marks_fd is not None and not self._depth:
+            os.ftruncate(self._marks_fd, 0)
+
+    def recover_sent_marks(self) -> int:
+        """Rows the server accepted before a crash whose sent mark was never committed
+        (see ``note_sent``): marked sent now, so that they do not leave twice. The daemon
+        calls it at start, under its run lock, before it sends anything. Returns how many
+        rows it marked."""
+        fd = self._marks_file()
+        if fd is None:
+            return 0
+        chunks: list[bytes] = []
+        while chunk := os.pread(fd, 65536, sum(len(c) for c in chunks)):
+            chunks.append(chunk)
+        marks = []
+        for line in b"".join(chunks).decode("ascii", "replace").splitlines():
+            parts = line.split()
+            try:  # a line cut short (the machine went down mid-write) says nothing
+                when = parse_iso(parts[1]) if len(parts) == 2 and parts[0].isdigit() else None
+            except ValueError:
+                when = None
+            if when is not None:
+                marks.append((iso(when), int(parts[0])))
+        recovered = 0
+        if marks:
+            with self.transaction():
+                for sent_at, outbox_id in marks:
+                    recovered += self._exec(
+                        "UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
+                        "last_error=NULL WHERE id=? AND status='pending'",
+                        (sent_at, outbox_id),
+                    ).rowcount
+        if chunks:
+            os.ftruncate(fd, 0)
+        return recovered
 
     def _migrate(self) -> None:
         self.db.execute(

@@ -358,3 +358,70 @@ class TestBatch:
         ids, meta = _on_disk(tmp_path / "s.db")
         assert ids == ["<m1@x>"]
         assert meta["slow_mail"] == "INBOX:7:42" and meta["other"] == "not yet"
+
+
+class TestSentMarks:
+    """A mail the server accepted while the transaction that will hold its sent mark is
+    still open is noted in a file of its own; the next start marks it sent."""
+
+    def _queued(self, path: Path, count: int) -> tuple[Store, list[int]]:
+        store = Store(path)
+        for n in range(count):
+            _mail(store, n)
+        return store, [r.id for r in store.due_outbox(NOW)]
+
+    def test_noted_rows_are_marked_sent_at_the_next_start(self, tmp_path: Path) -> None:
+        store, ids = self._queued(tmp_path / "s.db", 3)
+        marks = tmp_path / "s.db.sent-marks"
+        with pytest.raises(RuntimeError):
+            with store.batch():  # killed before this batch commits: only the notes stay
+                store.note_sent(ids[0], NOW)
+                store.note_sent(ids[2], NOW + timedelta(seconds=1))
+                store.mark_sent(ids[0], NOW)
+                raise RuntimeError("killed")
+        assert marks.read_text() == (
+            f"{ids[0]} 2026-03-04T09:00:00Z\n{ids[2]} 2026-03-04T09:00:01Z\n"
+        )
+        assert marks.stat().st_mode & 0o777 == 0o600
+        assert len(store.due_outbox(NOW)) == 3
+        store.close()
+        again = Store(tmp_path / "s.db")
+        assert again.recover_sent_marks() == 2
+        assert [r.id for r in again.due_outbox(NOW)] == [ids[1]]
+        sent = again.db.execute("SELECT sent_at FROM outbox WHERE id=?", (ids[2],)).fetchone()
+        assert sent[0] == "2026-03-04T09:00:01Z"
+        assert marks.read_bytes() == b""
+        assert again.recover_sent_marks() == 0
+
+    def test_only_pending_rows_change_and_bad_lines_say_nothing(self, tmp_path: Path) -> None:
+        """A row already marked (the batch did commit) is left as it is; a line cut short
+        or garbled by a crash of the machine is skipped."""
+        store, ids = self._queued(tmp_path / "s.db", 3)
+        store.mark_sent(ids[0], NOW)
+        store.close()
+        marks = tmp_path / "s.db.sent-marks"
+        marks.write_bytes(
+            f"{ids[0]} 2026-03-04T10:00:00Z\nx y\n{ids[1]} 2026-13-40T99:00:00Z\n"
+            f"\x00\x00\n{ids[2]} 2026-03-04T09:0".encode()
+        )
+        again = Store(tmp_path / "s.db")
+        assert again.recover_sent_marks() == 0
+        first = again.db.execute("SELECT sent_at FROM outbox WHERE id=?", (ids[0],)).fetchone()
+        assert first[0] == "2026-03-04T09:00:00Z"
+        assert [r.id for r in again.due_outbox(NOW)] == ids[1:]
+
+    def test_emptied_once_every_mark_is_committed(self, tmp_path: Path) -> None:
+        store, ids = self._queued(tmp_path / "s.db", 1)
+        store.note_sent(ids[0], NOW)
+        with store.transaction():
+            store.mark_sent(ids[0], NOW)
+            store.forget_sent_notes()  # inside a transaction: not yet
+            assert (tmp_path / "s.db.sent-marks").read_bytes() != b""
+        store.forget_sent_notes()
+        assert (tmp_path / "s.db.sent-marks").read_bytes() == b""
+
+    def test_a_link_in_its_place_is_refused(self, tmp_path: Path) -> None:
+        (tmp_path / "elsewhere").write_text("")
+        (tmp_path / "s.db.sent-marks").symlink_to(tmp_path / "elsewhere")
+        with pytest.raises(StateError, match="link"):
+            Store(tmp_path / "s.db")

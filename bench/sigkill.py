@@ -30,13 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from servers import Dovecot, SmtpServer  # noqa: E402
 from test_crash import _distinct, _is_introduction, _is_optin, _parsed  # noqa: E402
-from test_outages import (  # noqa: E402
-    Running,
-    append_all,
-    backlog_request,
-    backlog_world,
-    wait_for,
-)
+from helpers import Running, backlog, backlog_request, wait_for  # noqa: E402
 from world import INTROS, World  # noqa: E402
 
 INTRO_USER, INTRO_PASSWORD = "intros@example.test", "intros-secret"
@@ -104,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="introd-sigkill-") as tmp:
-            world = backlog_world(Path(tmp), dovecot, smtp, count=n, batch_size=args.batch_size)
-            append_all(world, [backlog_request(i) for i in range(n)])
+            shape = backlog(n, batch_size=args.batch_size)
+            world = World(
+                Path(tmp), dovecot, smtp, extra_config=shape["config"], contacts=shape["contacts"]
+            )
+            world.append_all([backlog_request(i) for i in range(n)])
             started = time.monotonic()
             kills = run_with_kills(
                 world, rng, args.kills, args.most, lambda: len(_distinct(world, _is_optin)) >= 2 * n

@@ -300,7 +300,7 @@ class Daemon:
     def _settle_behind(self, *, wait: bool = False) -> None:
         """Record what the background sender's attempts came to."""
         sender = self.sender
-        if sender is None:
+        if sender is None or not (wait or sender.has_outcomes()):
             return
         now = self.clock()
         failed = failure_recorder(

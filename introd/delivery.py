@@ -593,6 +593,10 @@ class BackgroundSender:
             if attempt.refused or isinstance(error, OutcomeUnknown):
                 recorded.wait()
 
+    def has_outcomes(self) -> bool:
+        """Whether an attempt finished since the last ``settle``."""
+        return not self._done.empty()
+
     def settle(
         self,
         now: datetime,

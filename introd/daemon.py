@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from .config import Config, load_config
-from .delivery import BackgroundSender, SmtpConnection
+from .delivery import Admission, BackgroundSender, SmtpConnection
 from .engine import SLOW_MAIL_KEY
 from .exceptions import (
     AuthExpired,
@@ -283,10 +283,15 @@ class Daemon:
             self.store,
             self.smtp,
             envelope_from=self.config.reply_address,
-            max_per_hour=self.config.max_outgoing_per_hour,
+            admission=Admission(
+                self.store, self.clock(), self.config.max_outgoing_per_hour, self._stopping
+            ),
             clock=self.clock,
-            stop=lambda: self.stop_requested,
+            stop=self._stopping,
         )
+
+    def _stopping(self) -> bool:
+        return self.stop_requested
 
     def _send_behind(self) -> None:
         """After a batch's commit: its mails (what is due) to the background sender."""

@@ -326,7 +326,7 @@ def _settle(
     return True
 
 
-class _Admission:
+class Admission:
     """Which due mail may go now: SIGTERM and the hourly limits (a quarter of it for the
     owner's notices, which come last)."""
 
@@ -382,11 +382,24 @@ def send_due(
     """Send every due mail of the outbox; return how many left. Raises DeliveryError when
     the server cannot be reached at all or closes the session with 421 (the mail in hand is
     deferred, the rest stays pending untouched). With ``smtp.max_connections`` above 1 the
-    mails go over that many sessions at once (``_send_parallel``)."""
-    admission = _Admission(store, now, max_per_hour, stop)
+    mails go over that many sessions at once (``BackgroundSender``)."""
+    admission = Admission(store, now, max_per_hour, stop)
     rows = store.due_outbox(now)  # the intros' own mail first, then notices
-    if conn.cfg.max_connections > 1 and len(rows) > 1:
-        return _send_parallel(store, conn, rows, admission, now, envelope_from, on_failure, on_sent)
+    if conn.cfg.max_connections > 1 and len(rows) > 1:  # over that many sessions at once
+        sender = BackgroundSender(
+            store,
+            conn,
+            envelope_from=envelope_from,
+            admission=admission,
+            clock=lambda: now,
+            stop=stop,
+        )
+        sender.submit(rows)
+        sent = sender.close(now, on_failure, on_sent)
+        store.forget_sent_notes()
+        if sender.failure is not None:
+            raise sender.failure
+        return sent
     sent = 0
     for row in rows:
         if not admission.take(row):
@@ -395,56 +408,6 @@ def send_due(
             sent += 1
         else:
             admission.give_back(row)
-    return sent
-
-
-def _send_parallel(
-    store: Store,
-    conn: SmtpConnection,
-    rows: list[OutboxRow],
-    admission: _Admission,
-    now: datetime,
-    envelope_from: str,
-    on_failure: Callable[[Failure], None],
-    on_sent: Callable[[OutboxRow], None] | None,
-) -> int:
-    """``send_due`` over up to ``smtp.max_connections`` sessions, one thread each for the
-    dialogue; every outcome is recorded here, on the caller's thread, as soon as it is
-    known, so at most one mail per session is accepted and not yet marked. The first
-    error that ends the pass stops new mail; what is in flight is recorded, then it is
-    raised."""
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-
-    sessions = conn.sessions(min(conn.cfg.max_connections, len(rows)))
-    free = list(sessions)
-    running: dict[Future[_Attempt], SmtpConnection] = {}
-    pending = iter(rows)
-    sent = 0
-    failure: BaseException | None = None
-    with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
-        while True:
-            while failure is None and free:
-                row = next(pending, None)
-                if row is None or not admission.take(row):
-                    pending = iter(())
-                    break
-                session = free.pop()
-                running[pool.submit(_attempt, session, row, envelope_from)] = session
-            if not running:
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                free.append(running.pop(future))
-                try:
-                    attempt = future.result()
-                    if _settle(store, conn.cfg, attempt, now, on_failure, on_sent):
-                        sent += 1
-                    else:
-                        admission.give_back(attempt.row)
-                except (DeliveryError, AuthExpired) as exc:
-                    failure = failure or exc
-    if failure is not None:
-        raise failure
     return sent
 
 
@@ -509,8 +472,9 @@ class _NotTried(Exception):
 
 class BackgroundSender:
     """Sends outbox rows on threads of its own — one per session, up to
-    ``smtp.max_connections`` — while the caller goes on reading mail, so that the server's
-    work on the opt-ins overlaps introd's on the next requests.
+    ``smtp.max_connections`` — while the caller goes on: in a backlog the daemon reads the
+    next requests meanwhile, so that the server's work on the opt-ins overlaps introd's;
+    ``send_due`` uses it for its sessions at once.
 
     Only committed rows are handed to it (``submit``). A worker touches neither the
     database nor the log: it hands each mail to the server and, the moment the server
@@ -528,16 +492,16 @@ class BackgroundSender:
         conn: SmtpConnection,
         *,
         envelope_from: str,
-        max_per_hour: int,
+        admission: Admission,
         clock: Callable[[], datetime],
-        stop: Callable[[], bool],
+        stop: Callable[[], bool] | None,
     ) -> None:
         import queue
         import threading
 
         self.store, self.conn, self.envelope_from = store, conn, envelope_from
-        self.clock, self.stop = clock, stop
-        self.admission = _Admission(store, clock(), max_per_hour, stop)
+        self.clock, self.stop = clock, stop or (lambda: False)
+        self.admission = admission
         self._todo: queue.SimpleQueue[OutboxRow | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[_Attempt, threading.Event]] = queue.SimpleQueue()
         self._halted = threading.Event()

@@ -582,18 +582,20 @@ class BackgroundSender:
             except queue.Empty:
                 break
             self.in_flight.discard(attempt.row.id)
+            accepted = False
             try:
-                if isinstance(attempt.error, _NotTried):
-                    continue
                 if isinstance(attempt.error, AuthExpired):
                     self.failure = self.failure or attempt.error
-                    continue
-                try:
-                    sent += _settle(self.store, self.conn.cfg, attempt, now, on_failure, on_sent)
-                except DeliveryError as exc:
-                    self.failure = self.failure or exc
+                elif not isinstance(attempt.error, _NotTried):
+                    accepted = _settle(self.store, self.conn.cfg, attempt, now, on_failure, on_sent)
+            except DeliveryError as exc:
+                self.failure = self.failure or exc
             finally:
                 recorded.set()
+            if accepted:
+                sent += 1
+            else:  # not sent: it does not count against the hourly limits
+                self.admission.give_back(attempt.row)
         return sent
 
     def close(

@@ -145,6 +145,19 @@ class TestBacklog:
         ids = [m["Message-ID"] for m in world.sent()]
         assert len(ids) == 2 * COUNT and len(set(ids)) == len(ids)
 
+    def test_hourly_limit_holds_behind_the_reading(self, world: World) -> None:
+        """With `limits.max_outgoing_per_hour: 20`, a backlog of 48 opt-ins sent behind its
+        reading, the first refused with a 451: 20 leave in the hour, none twice, the
+        deferred one and the rest wait in the outbox."""
+        world.write_config(limits={"max_outgoing_per_hour": 20})
+        world.smtp.fail_next(1, code=451, stage="MAIL")
+        assert world.run_once(T0) == 0
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert len(ids) == 20 == len(set(ids))
+        with sqlite3.connect(world.tmp / "introd.db") as db:
+            pending = db.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+            assert pending.fetchone()[0] == 2 * COUNT - 20
+
     def test_in_process_run_once_counts_what_was_sent(self, world: World, clock: Any) -> None:
         """run --once: the backlog's mails show in the metrics, nothing is sent twice, and
         the next pass finds nothing to do."""

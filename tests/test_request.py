@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -1079,6 +1080,16 @@ def _parsed(source: str) -> list[object]:
     return list(_parser.parse(source, re.I))
 
 
+def _starts(pattern: Any, text: str) -> list[int]:
+    """Where a pattern's search finds a match, searching on from one past each."""
+    starts: list[int] = []
+    found = pattern.search(text)
+    while found is not None:
+        starts.append(found.start())
+        found = pattern.search(text, found.start() + 1)
+    return starts
+
+
 def _plain_reason() -> re.Pattern[str]:
     from introd.reading import asks
 
@@ -1090,8 +1101,8 @@ _PLAIN_REASON = _plain_reason()
 
 class TestAtWordStarts:
     """The asking phrases' alternation is tried at word starts only (\\b(?=\\w) in front,
-    each phrase's own \\b taken out): it must match exactly where and as the plain
-    alternation does."""
+    each phrase's own \\b taken out, the phrases grouped by their first letter): its
+    matches must start exactly where the plain alternation's do, from any place on."""
 
     def test_every_phrase_opens_with_a_boundary_and_a_letter(self) -> None:
         from introd.reading import asks
@@ -1126,6 +1137,34 @@ class TestAtWordStarts:
         assert not _opens_with_word_character(_parsed(r"\b(?:un)?"))
         assert _opens_with_word_character(_parsed(r"(?<!look )\b(?:[êe]tre|to+)"))
 
+    @pytest.mark.parametrize(
+        ("source", "letters", "empty"),
+        [
+            (r"(?<!look )\bForward(?:ing)?", {"f"}, False),
+            (r"\b(?:que\s+)?me\s+a", {"q", "m"}, False),
+            (r"\b(?:[êe]tre|Être)", {"ê", "e"}, False),
+            (r"\b(?:a|b)?(?:c)*", {"a", "b", "c"}, True),
+            (r"\b[a-z]x", None, False),
+            (r"\b\w+", None, False),
+            (r"\b(?:x|[^y])", None, False),
+        ],
+    )
+    def test_the_letters_a_phrase_opens_with(
+        self, source: str, letters: set[str] | None, empty: bool
+    ) -> None:
+        from introd.reading import asks
+
+        assert asks._opening_letters(_parsed(source)) == (letters, empty)
+
+    def test_the_alternation_is_written_on_first_use(self) -> None:
+        from introd.reading import asks
+
+        fresh = asks._at_word_starts(asks._CUES[:3])
+        assert fresh._compiled is None and fresh._source == ""
+        assert fresh.search("could you introduce me to Bo").start() == 10  # type: ignore[union-attr]
+        assert fresh.pattern.startswith(r"\b(?=\w)(?:(?=")
+        assert asks._at_word_starts(asks._CUES[:3]).pattern == fresh.pattern
+
     @pytest.mark.parametrize("weak", [False, True])
     def test_same_matches_as_the_plain_alternation(self, weak: bool) -> None:
         from introd.reading import asks
@@ -1136,8 +1175,8 @@ class TestAtWordStarts:
         texts = [*TestAnyCue.SAMPLES, *_corpus_texts()]
         hits = 0
         for text in texts:
-            got = [m.span() for m in hoisted.finditer(text)]
-            assert got == [m.span() for m in plain.finditer(text)], text
+            got = _starts(hoisted, text)
+            assert got == _starts(plain, text), text
             hits += bool(got)
         assert hits > 50
 
@@ -1196,9 +1235,9 @@ class TestAtWordStarts:
 
         for cues, hoisted in ((asks._CUES, asks._ANY_CUE), (asks._WEAK_CUES, asks._ANY_WEAK_CUE)):
             plain = re.compile("|".join(f"(?:{c.pattern})" for c in cues), re.I)
-            assert [m.span() for m in hoisted.finditer(text)] == [
-                m.span() for m in plain.finditer(text)
-            ]
+            for at in range(len(text) + 1):
+                got, want = hoisted.search(text, at), plain.search(text, at)
+                assert (got and got.start()) == (want and want.start())
         for at in range(len(text) + 1):
             got = asks._REASON_CUES.search(text, at)
             want = _PLAIN_REASON.search(text, at)

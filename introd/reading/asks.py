@@ -10,7 +10,8 @@ greetings come from :mod:`introd.reading.words`. Pure functions of text.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
 from functools import cache
 from itertools import chain
 from dataclasses import dataclass
@@ -161,22 +162,101 @@ _CUES = [
 _LEADING_BOUNDARY = LazyPattern(r"((?:\(\?<![^()]*\))*)\\b")
 
 
+def _opening_letters(items: list[Any]) -> tuple[set[str] | None, bool]:
+    """The letters (lower-case) one of which opens every match of a parsed pattern, or
+    None when that is not known; and whether the pattern can match the empty string."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    found: set[str] = set()
+    for op, arg in items:
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue  # zero-width
+        if op is c.LITERAL:
+            return found | {chr(arg).lower()}, False
+        if op is c.IN:
+            if any(kind is not c.LITERAL for kind, _ in arg):
+                return None, False
+            return found | {chr(value).lower() for _, value in arg}, False
+        if op is c.SUBPATTERN:
+            more, empty = _opening_letters(list(arg[-1]))
+        elif op is c.BRANCH:
+            more, empty = set(), False
+            for branch in arg[1]:
+                letters, may_be_empty = _opening_letters(list(branch))
+                if letters is None:
+                    return None, False
+                more |= letters
+                empty = empty or may_be_empty
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            more, empty = _opening_letters(list(arg[2]))
+            empty = empty or arg[0] == 0
+        else:
+            return None, False
+        if more is None:
+            return None, False
+        found |= more
+        if not empty:
+            return found, False
+    return found, True
+
+
+class _Deferred(LazyPattern):
+    """A LazyPattern whose source is worked out too on first use (parsing the phrases to
+    write it would cost every start of introd)."""
+
+    __slots__ = ("_write",)
+
+    def __init__(self, write: Callable[[], str], flags: int) -> None:
+        super().__init__("", flags)
+        self._write: Callable[[], str] | None = write
+
+    @property
+    def pattern(self) -> str:
+        """The pattern's source text, written now when it was not yet."""
+        if self._write is not None:
+            self._source, self._write = self._write(), None
+        return self._source
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        """The compiled pattern, written and compiled now when it was not yet."""
+        self._source = self.pattern
+        return LazyPattern.compiled.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+
 def _at_word_starts(cues: list[LazyPattern]) -> LazyPattern:
-    r"""Whether any of ``cues`` occurs: their alternation, which matches where and as the
-    first of them that matches does (an alternation matches somewhere exactly when one of
-    its branches does), in one search instead of one per phrase.
+    """The alternation of ``cues``, written on first use (see _word_start_source)."""
+    return _Deferred(lambda: _word_start_source(cues), re.I)
+
+
+def _word_start_source(cues: list[LazyPattern]) -> str:
+    r"""Whether, and where first, any of ``cues`` occurs, in one search instead of one per
+    phrase: a match starts where the first match of any of them starts.
 
     Every phrase opens with ``\b`` and a letter (tests/test_request.py checks each), so the
-    alternation is tried only where a word starts, ``\b(?=\w)`` said once in front of it:
-    otherwise the engine enters each branch in turn at every character of the text, to
-    find its ``\b`` false there. Same matches, a fifth of the time."""
-    branches = []
+    alternation is tried only where a word starts, ``\b(?=\w)`` said once in front of it
+    (otherwise the engine enters each phrase in turn at every character of the text, to
+    find its ``\b`` false there); and there the phrases that can open with the letter
+    found, behind a look-ahead for it. A match starts at the same places as one of the
+    phrases' does (one matches at a place exactly when a phrase does, in whatever order
+    they are tried); which phrase it is, and so where the match ends, may differ."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    groups: dict[str, list[str]] = {}
+    unknown: list[str] = []
     for cue in cues:
         lead = _LEADING_BOUNDARY.match(cue.pattern)
         if lead is None:
             raise ValueError(f"an asking phrase opens with no \\b: {cue.pattern!r}")
-        branches.append(f"(?:{lead.group(1)}{cue.pattern[lead.end() :]})")
-    return LazyPattern(r"\b(?=\w)(?:" + "|".join(branches) + ")", re.I)
+        branch = f"(?:{lead.group(1)}{cue.pattern[lead.end() :]})"
+        letters, empty = _opening_letters(list(_parser.parse(cue.pattern, cue.flags)))
+        if letters is None or empty:
+            unknown.append(branch)
+            continue
+        for letter in sorted(letters):
+            groups.setdefault(letter, []).append(branch)
+    branches = [f"(?={re.escape(k)})(?:{'|'.join(v)})" for k, v in groups.items()] + unknown
+    return r"\b(?=\w)(?:" + "|".join(branches) + ")"
 
 
 _ANY_CUE = _at_word_starts(_CUES)

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import NamedTuple
 from email.message import Message
 
 from introd.patterns import LazyPattern
@@ -55,8 +56,9 @@ _INLINE_LABEL = LazyPattern(
 )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Line:
+class _Line(NamedTuple):
+    """One line of a mail's text, read for a forward (a tuple: every line makes two)."""
+
     text: str  # normalised: no quote prefix, no bold label markers, stripped
     depth: int  # quote depth
 
@@ -74,9 +76,19 @@ class _Block:
 # -- people ----------------------------------------------------------------
 
 
+_SPACE_RUN = LazyPattern(r"\s+")
+_SPACES_AND_QUOTES = LazyPattern(r"[\s>]+")
+_SHOWN_MAILTO = LazyPattern(
+    r"(?<![^\s<>\[\]])([^\s<>\[\]@]++@[^\s<>\[\]]+?)\s*<mailto:([^>]*)>", re.I
+)
+_ANGLE_MAILTO = LazyPattern(r"<mailto:([^>]+)>", re.I)
+_SQUARE_MAILTO = LazyPattern(r"\[mailto:([^\]]+)\]", re.I)
+_ROUND_MAILTO = LazyPattern(r"\(mailto:([^)]+)\)", re.I)
+
+
 def _clean_name(name: str) -> str | None:
     name = name.replace("*", " ")
-    name = re.sub(r"\s+", " ", name).strip(" \t,;:<>()[]" + _QUOTES)
+    name = _SPACE_RUN.sub(" ", name).strip(" \t,;:<>()[]" + _QUOTES)
     name = name.strip()
     if not name or not any(ch.isalpha() for ch in name) or len(name) > 100:
         return None
@@ -87,19 +99,17 @@ def _unmailto(value: str) -> str:
     value = value[:_MAX_VALUE]
     # "addr<mailto:addr>" is one address shown with its link; a link to another address
     # is the address (the shown text is the display name)
-    value = re.sub(
-        r"(?<![^\s<>\[\]])([^\s<>\[\]@]++@[^\s<>\[\]]+?)\s*<mailto:([^>]*)>",
+    value = _SHOWN_MAILTO.sub(
         lambda m: (
             m.group(1)
             if m.group(1).lower() == m.group(2).strip().lower()
             else f"{m.group(1)} <{m.group(2)}>"
         ),
         value,
-        flags=re.I,
     )
-    value = re.sub(r"<mailto:([^>]+)>", r"<\1>", value, flags=re.I)
-    value = re.sub(r"\[mailto:([^\]]+)\]", r"<\1>", value, flags=re.I)
-    value = re.sub(r"\(mailto:([^)]+)\)", r"<\1>", value, flags=re.I)
+    value = _ANGLE_MAILTO.sub(r"<\1>", value)
+    value = _SQUARE_MAILTO.sub(r"<\1>", value)
+    value = _ROUND_MAILTO.sub(r"<\1>", value)
     return value
 
 
@@ -210,7 +220,7 @@ def _is_label_table(lines: list[_Line], i: int) -> bool:
 
 def _field(label: str) -> str | None:
     label = unicodedata.normalize("NFC", label).replace("*", "").strip().lower()
-    label = re.sub(r"\s+", " ", label)
+    label = _SPACE_RUN.sub(" ", label)
     return _FIELD_OF.get(label)
 
 
@@ -491,7 +501,7 @@ def _inline(text: str, attribution: bool = True) -> _Inline | None:
 
 
 def _is_empty_note(note: str) -> bool:
-    return not re.sub(r"[\s>]+", "", note)
+    return not _SPACES_AND_QUOTES.sub("", note)
 
 
 def _rfc822_parts(msg: Message) -> list[Message]:

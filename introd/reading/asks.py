@@ -55,14 +55,20 @@ def word_count(text: str) -> int:
     return count
 
 
+_PARAGRAPH_BREAK = LazyPattern(r"\n\s*\n")
+_SENTENCE_STOP = LazyPattern(r"[.!?…]+[\"'”’)]*(?=\s+|$)|[。！？]+[」』）]*")
+_CLAUSE_END = LazyPattern(r"[?!;\n]|\.(?:\s|$)")
+_LETTERS = LazyPattern(r"[^\W\d_]+")
+
+
 def sentences(text: str) -> list[tuple[int, str]]:
     """Sentences with their paragraph number; wrapped lines joined, abbreviations kept."""
     out: list[tuple[int, str]] = []
-    paragraphs = re.split(r"\n\s*\n", text or "")
+    paragraphs = _PARAGRAPH_BREAK.split(text or "")
     for p_index, para in enumerate(paragraphs):
         flat = " ".join(ln.strip() for ln in para.split("\n") if ln.strip())
         start = 0
-        for m in re.finditer(r"[.!?…]+[\"'”’)]*(?=\s+|$)|[。！？]+[」』）]*", flat):
+        for m in _SENTENCE_STOP.finditer(flat):
             end = m.end()
             piece = flat[start:end]
             # the abbreviations are short: look at the few characters before the dot only
@@ -446,7 +452,7 @@ def leading_name(text: str) -> tuple[str, str | None] | None:
 
 
 def _sentence_end(text: str, start: int) -> int:
-    m = re.compile(r"[?!;\n]|\.(?:\s|$)").search(text, start)
+    m = _CLAUSE_END.search(text, start)
     end = m.start() if m else len(text)
     # a title's dot is not the end: "Mr. Jones"
     while (
@@ -454,7 +460,7 @@ def _sentence_end(text: str, start: int) -> int:
         and m.group().startswith(".")
         and _ABBREV.search(text[max(0, m.start() - 6) : m.start() + 1])
     ):
-        m = re.compile(r"[?!;\n]|\.(?:\s|$)").search(text, m.end())
+        m = _CLAUSE_END.search(text, m.end())
         end = m.start() if m else len(text)
     return end
 
@@ -740,7 +746,7 @@ def _appositive(between: str, mention: Mention) -> bool:
 
 def _only_filler(between: str) -> bool:
     """Words between a cue and a name that do not change whom it names."""
-    words = re.findall(r"[^\W\d_]+", fold(between))
+    words = _LETTERS.findall(fold(between))
     filler = {
         "please",
         "bitte",

@@ -221,6 +221,10 @@ _IMPRINT = LazyPattern(
 )
 
 
+_NOT_IN_A_NAME = LazyPattern(r"[\d@|/]|https?:|www\.")
+_BLANK_LINES = LazyPattern(r"\n{3,}")
+
+
 def _is_short(line: str) -> bool:
     if len(line.strip()) <= 200 and _IMPRINT.search(line):
         return True
@@ -229,7 +233,7 @@ def _is_short(line: str) -> bool:
 
 def _looks_like_name(line: str) -> bool:
     s = line.strip()
-    return 0 < len(s.split()) <= 4 and not re.search(r"[\d@|/]|https?:|www\.", s) and s[0].isupper()
+    return 0 < len(s.split()) <= 4 and not _NOT_IN_A_NAME.search(s) and s[0].isupper()
 
 
 def is_sign_off(line: str) -> bool:
@@ -277,7 +281,7 @@ def _cut_signature(lines: list[str]) -> list[str]:
 def tidy(lines: list[str]) -> str:
     """Lines joined, trailing blanks gone, runs of blank lines cut to one."""
     text = "\n".join(ln.rstrip() for ln in lines).strip("\n")
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def _start_at_greeting(lines: list[str], limit: int = 10) -> list[str]:

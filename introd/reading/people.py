@@ -139,11 +139,15 @@ def fold(text: str) -> str:
     return anyascii(text.replace("ª", "").replace("º", "")).lower()
 
 
+_ASCII_WORD = LazyPattern(r"[a-z0-9]+")
+_NOT_ASCII_WORD = LazyPattern(r"[^a-z0-9]+")
+
+
 @lru_cache(maxsize=4096)  # the same words come again and again, mail after mail
 def name_tokens(text: str) -> tuple[str, ...]:
     """The folded words of a name, apostrophes and punctuation dropped."""
     folded = fold(text).replace("'", "")
-    return tuple(re.findall(r"[a-z0-9]+", folded))
+    return tuple(_ASCII_WORD.findall(folded))
 
 
 def company_key(company: str | None) -> str:
@@ -163,7 +167,7 @@ def company_key(company: str | None) -> str:
 
 def compact(text: str) -> str:
     """Folded text with everything but letters and digits removed."""
-    return re.sub(r"[^a-z0-9]+", "", fold(text))
+    return _NOT_ASCII_WORD.sub("", fold(text))
 
 
 def _strip_title(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:

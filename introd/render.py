@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email.header
 import email.policy
-import email.quoprimime
 import email.utils
 import functools
 import importlib.resources
@@ -294,7 +293,6 @@ class _WirePolicy(email.policy.Compat32):
 
 _WIRE = _WirePolicy(linesep="\r\n")
 _CRLF = b"\r\n"
-_NEWLINES = re.compile(r"\r\n|\r|\n")  # what the email package's generator splits on
 
 
 def _boundary() -> str:
@@ -321,15 +319,81 @@ def _headers(pairs: Sequence[tuple[str, Any]]) -> bytes:
     return b"".join(_WIRE.fold_binary(name, value) for name, value in pairs) + _CRLF
 
 
-def _text_part(text: str, subtype: str) -> tuple[list[tuple[str, Any]], bytes]:
-    """The headers and the body of a text part: UTF-8, quoted-printable, CRLF line ends."""
-    encoded = email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1"))
-    body = _NEWLINES.sub("\r\n", encoded).encode("ascii")
-    return [
+# what quoted-printable writes as =XX in a body: all but printable ASCII, tab, CR and LF,
+# and "=" itself, which is escaped first (and so is left alone here)
+_QP_UNSAFE = re.compile(r"[^\t\n\r -~]")
+_QP_SAFE_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
+
+
+def _qp_escape(match: re.Match[str]) -> str:
+    return f"={ord(match.group()):02X}"
+
+
+def quoted_printable(text: str) -> bytes:
+    """TEXT as UTF-8 quoted-printable with CRLF line ends: byte for byte what
+    ``email.quoprimime.body_encode`` writes (a test holds them equal), without its loop
+    over every line: a line of 76 characters or fewer that does not end in white space,
+    nearly every line of a mail, is written as it is."""
+    raw = text.encode("utf-8")
+    body = raw.decode("latin-1").replace("=", "=3D")
+    if raw.translate(None, _QP_SAFE_BYTES):
+        body = _QP_UNSAFE.sub(_qp_escape, body)
+    # once escaped, CR and LF are the only line ends left for splitlines to split on
+    out = [
+        ln if len(ln) <= 76 and ln[-1:] not in (" ", "\t") else _qp_line(ln)
+        for ln in body.splitlines()
+    ]
+    if body and body[-1] in "\r\n":
+        out.append("")
+    return "\r\n".join(out).encode("ascii")
+
+
+def _qp_line(line: str, maxlinelen: int = 76) -> str:
+    """One escaped line cut into soft-broken pieces, as ``quoprimime.body_encode`` cuts it."""
+    laststart = len(line) - 1 - maxlinelen
+    pieces: list[str] = []
+    start = 0
+    while start <= laststart:
+        stop = start + maxlinelen - 1
+        # an escape sequence is never cut
+        if line[stop - 2] == "=":
+            pieces.append(line[start : stop - 1])
+            start = stop - 2
+        elif line[stop - 1] == "=":
+            pieces.append(line[start:stop])
+            start = stop - 1
+        else:
+            pieces.append(line[start:stop] + "=")
+            start = stop
+    if line[-1:] in (" ", "\t"):
+        # white space at the end of a line is escaped, or kept before a soft break
+        room = start - laststart
+        last = f"={ord(line[-1]):02X}"
+        if room >= 3:
+            tail = last
+        elif room == 2:
+            tail = line[-1] + "=\r\n"
+        else:
+            tail = "=\r\n" + last
+        pieces.append(line[start:-1] + tail)
+    else:
+        pieces.append(line[start:])
+    return "\r\n".join(pieces)
+
+
+_TEXT_PART_HEADS = {
+    subtype: [
         ("Content-Type", f'text/{subtype}; charset="utf-8"'),
         ("MIME-Version", "1.0"),
         ("Content-Transfer-Encoding", "quoted-printable"),
-    ], body
+    ]
+    for subtype in ("plain", "html")
+}
+
+
+def _text_part(text: str, subtype: str) -> tuple[list[tuple[str, Any]], bytes]:
+    """The headers and the body of a text part: UTF-8, quoted-printable, CRLF line ends."""
+    return list(_TEXT_PART_HEADS[subtype]), quoted_printable(text)
 
 
 def compose_bytes(

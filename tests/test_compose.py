@@ -8,6 +8,8 @@ from __future__ import annotations
 import email
 import email.charset
 import email.policy
+import email.quoprimime
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.headerregistry import Address
 from email.message import Message
@@ -187,3 +189,35 @@ class TestSameBytesAsTheGenerator:
         )
         boundary = raw.split(b'boundary="', 1)[1].split(b'"', 1)[0]
         assert raw.count(b"--" + boundary) == 3  # two parts and the close
+
+
+# text that puts "=" escapes, white space and line ends of every kind where lines are cut
+_QP_TEXT = st.lists(
+    st.sampled_from(["a", " ", "\t", "=", "é", "\x00", "\x7f", "\r", "\n", "\r\n", "\x0b", "\x85"])
+    | st.text(max_size=90),
+    max_size=60,
+).map("".join)
+
+
+class TestQuotedPrintable:
+    """render.quoted_printable against the email package's body encoder it stands for."""
+
+    @staticmethod
+    def _reference(text: str) -> bytes:
+        encoded = email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1"))
+        return re.sub(r"\r\n|\r|\n", "\r\n", encoded).encode("ascii")
+
+    @settings(max_examples=1000, deadline=None)
+    @given(text=_QP_TEXT)
+    def test_any_text(self, text: str) -> None:
+        assert render.quoted_printable(text) == self._reference(text)
+
+    @pytest.mark.parametrize("length", range(70, 160))
+    @pytest.mark.parametrize("tail", ["", " ", "\t", "=", "x=", "é", " \n", "=\r\n"])
+    def test_every_cut_near_the_line_limit(self, length: int, tail: str) -> None:
+        for filler in ("x", "=", "x=", "xx=", "é"):
+            text = (filler * length)[:length] + tail
+            assert render.quoted_printable(text) == self._reference(text), (filler, text)
+
+    def test_empty(self) -> None:
+        assert render.quoted_printable("") == b""

@@ -20,7 +20,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -308,8 +308,13 @@ def _header(value: str) -> str | email.header.Header:
 
 
 def _mailbox(address: Address) -> str:
-    name = clean_name(address.display_name) or ""
-    spec = clean_header(address.addr_spec)
+    return _mailbox_of(address.display_name, address.addr_spec)
+
+
+@functools.lru_cache(maxsize=256)  # the sender's, in every mail; the parties', in two
+def _mailbox_of(display_name: str, addr_spec: str) -> str:
+    name = clean_name(display_name) or ""
+    spec = clean_header(addr_spec)
     if not spec.isascii():
         raise TemplateError(f"cannot send to a non-ASCII address: {spec!r}")
     return email.utils.formataddr((name, spec), charset="utf-8")
@@ -381,19 +386,28 @@ def _qp_line(line: str, maxlinelen: int = 76) -> str:
     return "\r\n".join(pieces)
 
 
-_TEXT_PART_HEADS = {
-    subtype: [
-        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
-        ("MIME-Version", "1.0"),
-        ("Content-Transfer-Encoding", "quoted-printable"),
-    ]
+# the headers of a text part, folded once: the same for every part of every mail
+_PART_HEADS = {
+    subtype: b"".join(
+        _WIRE.fold_binary(name, value)
+        for name, value in (
+            ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+            ("MIME-Version", "1.0"),
+            ("Content-Transfer-Encoding", "quoted-printable"),
+        )
+    )
     for subtype in ("plain", "html")
 }
 
 
-def _text_part(text: str, subtype: str) -> tuple[list[tuple[str, Any]], bytes]:
-    """The headers and the body of a text part: UTF-8, quoted-printable, CRLF line ends."""
-    return list(_TEXT_PART_HEADS[subtype]), quoted_printable(text)
+def _date_header(date: datetime) -> str:
+    # an equal time in another zone is written otherwise: the offset is part of the key
+    return _date_header_at(date, date.utcoffset())
+
+
+@functools.lru_cache(maxsize=16)  # the mails of one decision share their time
+def _date_header_at(date: datetime, offset: timedelta | None) -> str:
+    return format_datetime(date)
 
 
 def compose_bytes(
@@ -424,7 +438,7 @@ def compose_bytes(
         head.append(("Cc", ", ".join(_mailbox(address_of(p)) for p in cc)))
     head += [
         ("Subject", _header(rendered.subject)),
-        ("Date", format_datetime(date)),
+        ("Date", _date_header(date)),
         ("Message-ID", clean_header(message_id)),
     ]
     if reply_to:
@@ -436,10 +450,10 @@ def compose_bytes(
         ]
     if auto_submitted:
         head += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All")]
-    text_head, text_body = _text_part(rendered.text, "plain")
+    text_body = quoted_printable(rendered.text)
     if not rendered.html:
-        return _headers(text_head + head) + text_body
-    html_head, html_body = _text_part(rendered.html, "html")
+        return _PART_HEADS["plain"] + _headers(head) + text_body
+    html_body = quoted_printable(rendered.html)
     boundary = _boundary()
     top = [
         ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
@@ -451,12 +465,14 @@ def compose_bytes(
             _headers(top + head),
             delimiter,
             _CRLF,
-            _headers(text_head),
+            _PART_HEADS["plain"],
+            _CRLF,
             text_body,
             _CRLF,
             delimiter,
             _CRLF,
-            _headers(html_head),
+            _PART_HEADS["html"],
+            _CRLF,
             html_body,
             _CRLF,
             delimiter,

@@ -221,3 +221,11 @@ class TestQuotedPrintable:
 
     def test_empty(self) -> None:
         assert render.quoted_printable("") == b""
+
+
+def test_an_equal_time_in_another_zone_keeps_its_own_date_header() -> None:
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    there = at.astimezone(timezone(timedelta(hours=-5)))
+    assert at == there
+    assert render._date_header(at) == "Wed, 04 Mar 2026 05:06:07 +0000"
+    assert render._date_header(there) == "Wed, 04 Mar 2026 00:06:07 -0500"

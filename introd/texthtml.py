@@ -102,9 +102,16 @@ def text_to_html(
     return Markup(_blocks(lines, styles, 0))
 
 
+# what a line that is not plain text starts with: every pattern below needs one of these,
+# or a digit (of any script, as \d matches)
+_MARKUP_STARTS = frozenset(" \t>-*•")
+
+
 def _kind(line: str, depth: int) -> str:
     if not line.strip():
         return "blank"
+    if line[0] not in _MARKUP_STARTS and not line[0].isdecimal():  # most lines: plain
+        return "plain"
     if depth < MAX_DEPTH and (_QUOTE_MARK.match(line) or _INDENTED.match(line)):
         return "quote"
     if _BULLET.match(line):

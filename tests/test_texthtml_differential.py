@@ -35,6 +35,8 @@ PIECES = [
     "• ",
     "1. ",
     "12) ",
+    "٣. ",  # a digit of another script numbers a list too (\d matches it)
+    "１) ",
     "word",
     "Ingrid Sørensen",
     "<b>",
@@ -104,3 +106,8 @@ def test_same_bytes_for_every_builtin_template(tmp_path: Path, lang: str) -> Non
             same(rendered.text, lang=lang)
             seen += 1
     assert seen > 10
+
+
+@pytest.mark.parametrize("line", ["٣. three", "１) one", "- x", "* y", "• z", " a", "\tb", "> c"])
+def test_same_bytes_for_each_way_a_line_can_start(line: str) -> None:
+    same(f"Hi,\n\n{line}\n{line}\n\nBye")

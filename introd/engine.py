@@ -226,7 +226,7 @@ class Engine:
             "ignore": "ignored",
         }[decision.action]
         requester, target = req.requester, req.target
-        self.store.insert_intro(
+        intro = self.store.add_intro(
             id=intro_id,
             state=state,
             created=now,
@@ -260,7 +260,6 @@ class Engine:
         )
         log.info("intro_created", intro_id=intro_id, state=state, rule=decision.rule)
         self._learn_language(requester.email if requester else None, req.blurb)
-        intro = self._intro(intro_id)
         if state == "awaiting":
             self._start_optins(intro, now)
         elif state == "review":
@@ -276,8 +275,7 @@ class Engine:
         return intro
 
     def _start_optins(self, intro: IntroRow, now: datetime) -> None:
-        self.store.insert_party(intro.id, "requester")
-        self.store.insert_party(intro.id, "target")
+        self.store.insert_parties(intro.id, ("requester", "target"))
         first = {
             "parallel": ("requester", "target"),
             "requester_first": ("requester",),

@@ -7,8 +7,10 @@ database newer than this code is refused rather than misread.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -193,13 +195,35 @@ SENT_MARKS_SUFFIX = ".sent-marks"  # beside the state: see Store.note_sent
 
 
 def iso(dt: datetime) -> str:
+    """DT as stored: whole UTC seconds, one format (so that times compare as text)."""
+    if dt.tzinfo is UTC:
+        return _iso_utc(dt)
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@functools.lru_cache(maxsize=64)  # a decision writes its one time many times
+def _iso_utc(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 def parse_iso(text: str | None) -> datetime | None:
     if not text:
         return None
+    if _STORED_TIME.fullmatch(text):  # what iso writes: read without strptime's cost
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:  # out of range: strptime says so in its own words
+            pass
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+# INSERT ... RETURNING (SQLite 3.35)
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+# json.dumps(detail, default=str), without building an encoder for each event
+_event_json = json.JSONEncoder(default=str).encode
 
 
 def _with_times(row: sqlite3.Row, *keys: str) -> dict[str, Any]:
@@ -639,6 +663,21 @@ class Store:
         return self._exec("SELECT 1 FROM intros WHERE id=?", (intro_id,)).fetchone() is not None
 
     def insert_intro(self, **fields: Any) -> None:
+        self._exec(*self._intro_insert(fields))
+
+    def add_intro(self, **fields: Any) -> IntroRow:
+        """Insert an intro; return it as stored (defaults filled in), as ``intro`` reads it."""
+        sql, values = self._intro_insert(fields)
+        if not _RETURNING:
+            self._exec(sql, values)
+            row = self.intro(str(values["id"]))
+            assert row is not None
+            return row
+        # the row comes back from the insert itself, not from a second statement
+        return IntroRow.from_row(self._exec(sql + " RETURNING *", values).fetchall()[0])
+
+    @staticmethod
+    def _intro_insert(fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         fields = dict(fields)
         fields["candidates"] = json.dumps(fields.get("candidates") or [])
         if "forwarded_by" in fields:
@@ -651,7 +690,7 @@ class Store:
                 fields[key] = iso(fields[key])
         cols = ", ".join(fields)
         marks = ", ".join(f":{k}" for k in fields)
-        self._exec(f"INSERT INTO intros ({cols}) VALUES ({marks})", fields)
+        return f"INSERT INTO intros ({cols}) VALUES ({marks})", fields
 
     def update_intro(self, intro_id: str, now: datetime, **fields: Any) -> None:
         fields = dict(fields)
@@ -813,7 +852,15 @@ class Store:
 
     # -- parties ----------------------------------------------------------
     def insert_party(self, intro_id: str, role: str) -> None:
-        self._exec("INSERT OR IGNORE INTO parties (intro_id, role) VALUES (?, ?)", (intro_id, role))
+        self.insert_parties(intro_id, (role,))
+
+    def insert_parties(self, intro_id: str, roles: tuple[str, ...]) -> None:
+        """The parties of ROLES, in that order, in one statement; one there already stays."""
+        self._exec(
+            "INSERT OR IGNORE INTO parties (intro_id, role) VALUES "
+            + ", ".join(["(?, ?)"] * len(roles)),
+            tuple(value for role in roles for value in (intro_id, role)),
+        )
 
     def update_party(self, intro_id: str, role: str, **fields: Any) -> None:
         for key, value in list(fields.items()):
@@ -842,7 +889,7 @@ class Store:
     def add_event(self, intro_id: str | None, event: str, now: datetime, **detail: Any) -> None:
         self._exec(
             "INSERT INTO events (intro_id, at, event, detail) VALUES (?, ?, ?, ?)",
-            (intro_id, iso(now), event, json.dumps(detail, default=str)),
+            (intro_id, iso(now), event, _event_json(detail)),
         )
 
     def events(self, intro_id: str) -> list[dict[str, Any]]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from introd.exceptions import StateError
-from introd.state import Store
+from introd.state import Store, iso, parse_iso
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -425,3 +427,74 @@ class TestSentMarks:
         (tmp_path / "s.db.sent-marks").symlink_to(tmp_path / "elsewhere")
         with pytest.raises(StateError, match="link"):
             Store(tmp_path / "s.db")
+
+
+class TestStoredTimes:
+    """iso and parse_iso: their short cuts give what strftime and strptime give."""
+
+    @given(
+        at=st.datetimes(
+            min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30), timezones=st.just(UTC)
+        )
+        | st.datetimes(
+            min_value=datetime(1900, 1, 2),
+            max_value=datetime(9998, 12, 30),
+            timezones=st.timedeltas(timedelta(hours=-23), timedelta(hours=23)).map(timezone),
+        )
+    )
+    def test_round_trip_is_strftime_and_strptime(self, at: datetime) -> None:
+        text = iso(at)
+        assert text == at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        back = parse_iso(text)
+        assert back == datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert back is not None and back.tzinfo is UTC
+
+    def test_equal_times_in_other_zones_are_one_instant(self) -> None:
+        at = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+        assert (
+            iso(at) == iso(at.astimezone(timezone(timedelta(hours=-5)))) == "2026-03-04T05:06:07Z"
+        )
+
+    def test_other_shapes_are_read_or_refused_as_strptime_does(self) -> None:
+        assert parse_iso("2026-3-4T5:6:7Z") == datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+        assert parse_iso("") is None and parse_iso(None) is None
+        for bad in ("2026-13-04T05:06:07Z", "2026-W49-1T10:00:07Z", "2026-03-04 05:06:07Z"):
+            with pytest.raises(ValueError, match="does not match format"):
+                parse_iso(bad)
+
+
+@pytest.mark.parametrize("returning", [True, False])
+def test_an_inserted_intro_comes_back_as_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, returning: bool
+) -> None:
+    """add_intro returns the row as stored, defaults filled in: what intro() reads,
+    with INSERT ... RETURNING and without it (SQLite before 3.35)."""
+    from introd import state as state_module
+
+    monkeypatch.setattr(state_module, "_RETURNING", returning)
+    store = Store(tmp_path / "s.db")
+    with store.transaction():
+        bare = store.add_intro(id="BARE01", state="awaiting", created=NOW, updated=NOW)
+        full = store.add_intro(
+            id="FULL01",
+            state="awaiting",
+            created=NOW.replace(microsecond=123456),
+            updated=NOW,
+            expires=NOW + timedelta(days=14),
+            requester_name="Tim Walker",
+            requester_email="tim@example.test",
+            target_name="Zoë Müller",
+            target_email=None,
+            reason="a reason",
+            blurb="the blurb",
+            subject="Intro?",
+            rule="accept_known",
+            candidates=[{"name": "Bob", "email": None, "company": "BigChem"}],
+            forwarded_by=[{"name": "Ann", "email": "ann@example.test"}],
+            suggested_by={"name": "Jane", "email": "jane@example.test", "intro_id": "BARE01"},
+            optin_order="target_first",
+        )
+    assert bare == store.intro("BARE01")
+    assert full == store.intro("FULL01")
+    assert bare.candidates == [] and bare.optin_order == "parallel" and bare.blurb == ""
+    assert full.created == NOW and full.expires == NOW + timedelta(days=14)

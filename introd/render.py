@@ -163,7 +163,7 @@ class Templates:
             template = self._compiled.get(source.filename)
             if template is None:
                 template = self._compiled[source.filename] = self.env.get_template(source.filename)
-            return template.render(**context)
+            return template.render(context)
         except Exception as exc:  # any failure of a user's template, reported in one line
             from .sandbox import describe_error
 

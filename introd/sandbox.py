@@ -118,6 +118,43 @@ def _private_name(previous: list[Token], token: Token) -> str | None:
     return None
 
 
+class _Sandbox(SandboxedEnvironment):
+    """jinja2's sandbox, remembering its answer on an attribute per type and name.
+
+    The sandbox's answer (``is_safe_attribute``) depends on nothing but the name and what
+    kind of object it is asked on (a function, a method, a type, a frame...), which
+    ``isinstance`` tells from the object's class. So it is asked once for each class and
+    name, and then remembered: every ``{{ person.name }}`` of every mail asked it anew.
+    A class that could say it is another (it defines ``__class__``) is always asked."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._safe_attributes: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        key = (type(obj), attr)
+        safe = self._safe_attributes.get(key)
+        if safe is None:
+            safe = super().is_safe_attribute(obj, attr, value)
+            if _honest_class(type(obj)):
+                self._safe_attributes[key] = safe
+        return safe
+
+
+_HONEST: dict[type, bool] = {}
+
+
+def _honest_class(cls: type) -> bool:
+    """Whether isinstance tells an instance of CLS from CLS alone: no class it inherits
+    from, ``object`` aside, defines ``__class__``."""
+    honest = _HONEST.get(cls)
+    if honest is None:
+        honest = _HONEST[cls] = all(
+            "__class__" not in vars(k) for k in cls.__mro__ if k is not object
+        )
+    return honest
+
+
 class _Undefined(jinja2.StrictUndefined):
     """StrictUndefined whose message says what exists, or what was probably meant."""
 
@@ -191,7 +228,7 @@ def environment(templates_dir: Path | None, builtin: Path) -> SandboxedEnvironme
     if templates_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
     loaders.append(jinja2.FileSystemLoader(str(builtin)))
-    env = SandboxedEnvironment(
+    env = _Sandbox(
         loader=jinja2.ChoiceLoader(loaders),
         # templates change only on reload (SIGHUP builds a new Templates)
         auto_reload=False,

@@ -216,14 +216,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .daemon import Daemon
 
     cfg = _load(args)
-    problems = check_templates_apart(cfg)
+    templates = None
+    if args.once:
+        # a run that reads its mail at once and exits: no IDLE to keep lean, so the check
+        # compiles in the set the engine renders with, and no template is compiled twice
+        from .render import Templates
+        from .templates_check import check_templates_cached
+
+        templates = Templates(cfg.templates_dir)
+        problems = check_templates_cached(cfg, templates)
+    else:
+        problems = check_templates_apart(cfg)
     if problems:
         raise ConfigError([("templates", p) for p in problems], str(cfg.path))
     from .runlock import RunLock
 
     # one `run` per state, or the same due mail would leave twice
     with RunLock(cfg.state_path) as lock:
-        daemon = Daemon(cfg, clock=_clock(args), lock=lock)
+        daemon = Daemon(cfg, clock=_clock(args), lock=lock, templates=templates)
         if args.once:
             stats = daemon.run_once()
             print(

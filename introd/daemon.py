@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -45,6 +45,9 @@ from .sending import failure_recorder, send_pass
 from .state import OutboxRow, Store
 from .systemd import Notifier
 from .wiring import build_engine
+
+if TYPE_CHECKING:
+    from .render import Templates
 
 log = structlog.get_logger("introd.daemon")
 
@@ -122,7 +125,12 @@ class Outage:
 
 class Daemon:
     def __init__(
-        self, config: Config, *, clock: Clock = real_clock, lock: RunLock | None = None
+        self,
+        config: Config,
+        *,
+        clock: Clock = real_clock,
+        lock: RunLock | None = None,
+        templates: Templates | None = None,
     ) -> None:
         self.config = config
         self.lock = lock
@@ -134,7 +142,7 @@ class Daemon:
         recovered = self.store.recover_sent_marks()
         if recovered:  # accepted by the server just before a crash: never sent again
             log.info("sent_marks_recovered", count=recovered)
-        self.engine = build_engine(config, self.store)
+        self.engine = build_engine(config, self.store, templates)
         assert config.imap is not None and config.smtp is not None
         self.mailbox = Mailbox(config.imap)
         self.smtp = SmtpConnection(config.smtp)

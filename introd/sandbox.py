@@ -240,6 +240,11 @@ def environment(templates_dir: Path | None, builtin: Path) -> SandboxedEnvironme
         lstrip_blocks=True,
         keep_trailing_newline=True,
         extensions=[_NoPrivateNames],
+        # the optimizer folds constant expressions at compile time; introd's templates have
+        # none (their compiled code is the same without it), and the time it takes looking
+        # is a fifth of generating the code, paid for every template the start-up check
+        # compiles
+        optimized=False,
     )
     env.filters["date"] = _date
     env.filters["quote"] = _indent_quote

@@ -493,12 +493,15 @@ def _has_language(templates: Templates, name: str, lang: str) -> bool:
     return any(templates.origin(f"{lang}/{name}.{part}.j2") for part in PARTS)
 
 
-def check_templates(cfg: Config) -> list[str]:
+def check_templates(cfg: Config, templates: Templates | None = None) -> list[str]:
     """Render every template, in every language, for every situation; list the problems.
 
-    Each problem is one line starting with the file (and line) to fix.
+    Each problem is one line starting with the file (and line) to fix. The templates are
+    compiled in TEMPLATES when given (the set the engine then renders with, so that none
+    is compiled twice), else in a set of the check's own.
     """
-    templates = Templates(cfg.templates_dir)
+    if templates is None:
+        templates = Templates(cfg.templates_dir)
     problems: dict[str, None] = {}  # ordered and without repeats
     for problem in _check_files(templates):
         problems[problem] = None
@@ -520,7 +523,7 @@ def check_templates(cfg: Config) -> list[str]:
     return list(problems)
 
 
-def check_templates_cached(cfg: Config) -> list[str]:
+def check_templates_cached(cfg: Config, templates: Templates | None = None) -> list[str]:
     """``check_templates``, skipped when it already passed for these very templates.
 
     A pass is remembered beside the state as a digest of everything the check reads:
@@ -533,12 +536,12 @@ def check_templates_cached(cfg: Config) -> list[str]:
     try:
         digest = _check_digest(cfg)
     except OSError:  # a file the check itself will report, or a folder that went away
-        return check_templates(cfg)
+        return check_templates(cfg, templates)
     with contextlib.suppress(OSError, UnicodeDecodeError):
         refuse_link(path)
         if path.read_text(encoding="ascii").strip() == digest:
             return []
-    problems = check_templates(cfg)
+    problems = check_templates(cfg, templates)
     if not problems:
         _remember(path, digest)
     return problems

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .reading.people import ContactBook
     from .engine import Engine
+    from .render import Templates
     from .state import Store
 
 
@@ -37,16 +38,20 @@ def load_book(config: Config) -> ContactBook:
     return load_contacts(contact_paths(config))
 
 
-def build_engine(config: Config, store: Store) -> Engine:
-    """The engine of `run`, `demo`, the sender and previews, on the given state."""
+def build_engine(config: Config, store: Store, templates: Templates | None = None) -> Engine:
+    """The engine of `run`, `demo`, the sender and previews, on the given state; it renders
+    with TEMPLATES when given (a set the start-up check compiled), else a new set."""
     from .engine import Engine
-    from .render import Templates
     from .files import load_secret
 
+    if templates is None:
+        from .render import Templates
+
+        templates = Templates(config.templates_dir)
     return Engine(
         config,
         store=store,
-        templates=Templates(config.templates_dir),
+        templates=templates,
         contacts=load_book(config),
         secret=load_secret(config.secret_file),
     )

@@ -332,9 +332,9 @@ class TestRememberedCheck:
         calls: list[int] = []
         real = templates_check.check_templates
 
-        def counting(cfg: Config) -> list[str]:
+        def counting(cfg: Config, templates: Templates | None = None) -> list[str]:
             calls.append(1)
-            return real(cfg)
+            return real(cfg, templates)
 
         monkeypatch.setattr(templates_check, "check_templates", counting)
         return calls

@@ -94,6 +94,27 @@ class TestNewUser:
         tim_text, tim_html = parts(the_mail(world, TIM, "[intro "))
         assert "absolutely" not in tim_text + tim_html
 
+    def test_run_once_compiles_each_template_once(
+        self, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """`run --once` on a fresh state checks every template, then renders its mail with
+        the templates the check compiled: no file is compiled a second time."""
+        from jinja2.sandbox import SandboxedEnvironment
+
+        compiled: list[str] = []
+        real = SandboxedEnvironment.compile
+
+        def counting(self: Any, source: Any, name: Any = None, *args: Any, **kw: Any) -> Any:
+            compiled.append(str(name))
+            return real(self, source, name, *args, **kw)
+
+        monkeypatch.setattr(SandboxedEnvironment, "compile", counting)
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        assert world.run_once(clock.now()) == 0
+        assert the_mail(world, BOB, "[intro ") is not None
+        assert "optin_target.txt.j2" in compiled and "layout.html.j2" in compiled
+        assert sorted(compiled) == sorted(set(compiled))
+
     def test_run_checks_a_template_edited_after_a_passed_start(
         self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]
     ) -> None:

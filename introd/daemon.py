@@ -525,6 +525,7 @@ class Daemon:
         self._auth_retry_at = 0.0
         self.mailbox.close()
         self.mailbox = Mailbox(new.imap)
+        self.smtp.close()
         self.smtp = SmtpConnection(new.smtp)
         log.info("config_reloaded")
         self.notifier.ready()
@@ -596,6 +597,7 @@ class Daemon:
                     ready = True
                 self.notifier.status(self.status_line())
                 self.export_metrics()
+                self.smtp.close_if_idle(time.monotonic())
                 self._wait()
             except AuthExpired as exc:
                 self.mailbox.close()
@@ -626,11 +628,13 @@ class Daemon:
         if self._send_wait() > 0 or not self.store.due_outbox(self.clock(), limit=1):
             return
         try:
-            self.send_outbox()
+            self._send_pass()  # the session stays open for the next mail (KEEP_OPEN)
         except DeliveryError as exc:
+            self.smtp.close()
             self._smtp_failed(exc)
             return
         except AuthExpired as exc:
+            self.smtp.close()
             self._auth_expired(exc)
             return
         if self.config.smtp is not None and self.config.smtp.auth == "oauth2":
@@ -651,7 +655,7 @@ class Daemon:
 
     def _next_timer(self) -> float:
         """Seconds until something is due: an outbox retry, the SMTP backoff's end, the
-        timers, the next poll or the IDLE renewal."""
+        timers, the next poll, the IDLE renewal or the end of an unused SMTP session."""
         imap = self.config.imap
         assert imap is not None
         limit = IDLE_RENEW if self._use_idle() else imap.poll_interval.total_seconds()
@@ -661,6 +665,9 @@ class Daemon:
             delta = (pending[0].next_attempt - self.clock()).total_seconds()
             delta = max(delta, self._send_wait())
             limit = max(1.0, min(limit, delta))
+        quit_at = self.smtp.idle_until()
+        if quit_at is not None:
+            limit = min(limit, max(0.05, quit_at - time.monotonic()))
         return limit
 
     def _wait(self) -> None:

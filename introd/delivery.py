@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,13 +59,22 @@ class Failure:
     reason: str
 
 
+KEEP_OPEN = 20.0  # seconds the daemon keeps an unused session for the next mail
+
+
 class SmtpConnection:
-    """A lazily opened SMTP session, reused for a batch of mails."""
+    """A lazily opened SMTP session, reused for a batch of mails and, in the daemon, for
+    the mail that comes within ``KEEP_OPEN`` seconds (a new session costs the connection,
+    the greeting, TLS, EHLO and AUTH: four to six round trips before the first mail).
+    Servers wait at least five minutes for a client's next command (RFC 5321, 4.5.3.2.7);
+    a session the server dropped sooner is noticed before any data went, and the mail
+    goes over a new one (``_attempt``)."""
 
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self.smtp: smtplib.SMTP | None = None
         self._more: list[SmtpConnection] = []
+        self.used_at = 0.0  # time.monotonic() of the last mail handed over
 
     def open(self) -> smtplib.SMTP:
         if self.smtp is not None:
@@ -108,6 +118,18 @@ class SmtpConnection:
         while len(self._more) < count - 1:
             self._more.append(SmtpConnection(self.cfg))
         return [self, *self._more[: count - 1]]
+
+    def idle_until(self) -> float | None:
+        """The ``time.monotonic()`` at which the open sessions have been unused for
+        ``KEEP_OPEN`` seconds (None when none is open)."""
+        open_ = [c for c in (self, *self._more) if c.smtp is not None]
+        return max(c.used_at for c in open_) + KEEP_OPEN if open_ else None
+
+    def close_if_idle(self, now: float) -> None:
+        """Quit the sessions once they have been unused for ``KEEP_OPEN`` seconds."""
+        until = self.idle_until()
+        if until is not None and now >= until:
+            self.close()
 
     def close(self) -> None:
         """Quit this session and the others ``sessions`` made."""
@@ -253,25 +275,54 @@ class _Attempt:
     error: Exception | None = None  # OutcomeUnknown, a refusal, or DeliveryError
 
 
+def _stale(exc: Exception) -> bool:
+    """A failure before the mail's data that a session kept open from an earlier pass
+    shows when the server has dropped it meanwhile: nothing was delivered."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, OSError))
+
+
 def _attempt(conn: SmtpConnection, row: OutboxRow, envelope_from: str) -> _Attempt:
     """Hand one mail to the server over ``conn``; touches neither the state nor the log,
     so that it can run on another session's thread. Raises what ``conn.open`` raises."""
+    kept = conn.smtp is not None
+    try:
+        return _attempt_on(conn, row, envelope_from, kept=kept)
+    finally:
+        conn.used_at = time.monotonic()
+
+
+def _attempt_on(
+    conn: SmtpConnection, row: OutboxRow, envelope_from: str, *, kept: bool
+) -> _Attempt:
     smtp = conn.open()
     try:
         refused = transmit(smtp, envelope_from, row.recipients, row.raw)
-    except OutcomeUnknown as exc:
-        conn.quit_session()  # the session is unusable; the next mail opens a new one
-        return _Attempt(row, {}, exc)
-    except smtplib.SMTPRecipientsRefused as exc:
+    except (OutcomeUnknown, smtplib.SMTPException, OSError) as exc:
+        if not kept or isinstance(exc, OutcomeUnknown) or not _stale(exc):
+            return _outcome(conn, row, exc)
+        conn.quit_session()  # the server dropped the session kept open: a new one, once
+        return _attempt_on(conn, row, envelope_from, kept=False)
+    return _Attempt(row, refused)
+
+
+def _outcome(conn: SmtpConnection, row: OutboxRow, exc: Exception) -> _Attempt:
+    """What a failed try to hand over ``row`` came to; a session it left unusable is
+    closed, so that the next mail opens a new one."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return _Attempt(row, exc.recipients)
-    except smtplib.SMTPResponseException as exc:
+    if isinstance(exc, smtplib.SMTPResponseException):
         if exc.smtp_code == 421:  # the server is closing
             conn.quit_session()
         return _Attempt(row, {}, exc)
-    except (smtplib.SMTPException, OSError) as exc:  # disconnected, or talking nonsense
-        conn.quit_session()
-        return _Attempt(row, {}, DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}"))
-    return _Attempt(row, refused)
+    conn.quit_session()
+    if isinstance(exc, OutcomeUnknown):
+        return _Attempt(row, {}, exc)
+    # disconnected, or talking nonsense
+    return _Attempt(row, {}, DeliveryError(f"SMTP connection lost: {exc.__class__.__name__}"))
 
 
 def _settle(

@@ -679,6 +679,7 @@ class _Handler:
         self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        self.server.ehlos += 1
         if self.server.pipelining:  # RFC 2920, as Postfix, Gmail and Exchange Online offer
             responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
@@ -836,7 +837,10 @@ class SmtpServer:
         cert: Path | None = None,
         key: Path | None = None,
         oauth2_introspection_url: str | None = None,
+        idle_timeout: float = 300.0,
     ) -> None:
+        """`idle_timeout`: seconds a session may stay silent before the server answers
+        421 and closes it (aiosmtpd's `timeout`; RFC 5321 asks for at least 5 minutes)."""
         self.host = HOST
         self.port = find_free_port()
         self.user = user
@@ -852,6 +856,7 @@ class SmtpServer:
         self.oauth_logins: list[str] = []  # users who signed in with a token
         self.reply_delay = 0.0  # seconds between taking a mail and answering 250
         self.drops_left = 0  # mails taken whole, then the connection dropped before the 250
+        self.ehlos = 0  # EHLO commands: one per session (two with STARTTLS)
         self._faults = _Faults()
         self._lock = threading.Condition()
         kwargs: dict[str, Any] = {}
@@ -875,6 +880,7 @@ class SmtpServer:
             authenticator=self._authenticate,
             auth_required=require_auth,
             auth_require_tls=False,
+            timeout=idle_timeout,
             **kwargs,
         )
         self._started = False
@@ -903,6 +909,7 @@ class SmtpServer:
             self.delivery_failures.clear()
             self._faults = _Faults()
             self.drops_left = 0
+            self.ehlos = 0
             self.pipelining = True
 
     # -- fault injection ------------------------------------------------------------

@@ -163,6 +163,10 @@ class Templates:
             template = self._compiled.get(source.filename)
             if template is None:
                 template = self._compiled[source.filename] = self.env.get_template(source.filename)
+                # jinja2 keeps a template's globals as a ChainMap over the environment's,
+                # which every render copies key by key in Python; they are never changed
+                # once the environment is made, so a plain dict of them is the same
+                template.globals = dict(template.globals)
             return template.render(context)
         except Exception as exc:  # any failure of a user's template, reported in one line
             from .sandbox import describe_error

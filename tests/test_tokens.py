@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import stat
 from pathlib import Path
 
@@ -19,6 +22,16 @@ class TestTokens:
         tok = tokens.make_token(SECRET, "K7F3Q2", role)
         assert tokens.read_token(SECRET, tok) == ("K7F3Q2", role)
         assert tokens.read_token(SECRET, tok.upper()) == ("K7F3Q2", role)
+
+    @pytest.mark.parametrize("intro_id", ["K7F3Q2", "a2b3c4", "ZZZZZZ"])
+    @pytest.mark.parametrize("role", ["requester", "target", "owner"])
+    def test_the_mac_is_hmac_sha256_in_base32(self, intro_id: str, role: str) -> None:
+        """Tokens already sent stay valid: the MAC is the first 100 bits of
+        HMAC-SHA256(secret, "ID:role"), in lower-case base32."""
+        digest = hmac.new(SECRET, f"{intro_id.upper()}:{role}".encode(), hashlib.sha256).digest()
+        mac = base64.b32encode(digest).decode().lower()[:20]
+        letter = {"requester": "r", "target": "t", "owner": "o"}[role]
+        assert tokens.make_token(SECRET, intro_id, role) == f"{intro_id.lower()}{letter}{mac}"
 
     def test_other_secret_or_tampering_fails(self) -> None:
         """Another secret, another intro or another role never validates."""

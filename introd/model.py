@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,17 +45,22 @@ class Person:
         address's local part."""
         if not self.name:
             return (self.email or "").split("@")[0]
-        words = [
-            w
-            for w in self.name.replace(",", " ").split()
-            if w.rstrip(".").lower()
-            not in {"mr", "ms", "mrs", "dr", "prof", "mme", "m", "herr", "frau", "sr", "sra"}
-        ]
-        return words[0] if words else self.name
+        return _first_name(self.name)
 
     def as_json(self) -> dict[str, Any]:
         """This value as `introd parse` prints it."""
         return {"name": self.name, "email": self.email}
+
+
+@functools.lru_cache(maxsize=1024)  # a template greets the same people many times
+def _first_name(name: str) -> str:
+    words = [
+        w
+        for w in name.replace(",", " ").split()
+        if w.rstrip(".").lower()
+        not in {"mr", "ms", "mrs", "dr", "prof", "mme", "m", "herr", "frau", "sr", "sra"}
+    ]
+    return words[0] if words else name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

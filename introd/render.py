@@ -328,14 +328,9 @@ def _headers(pairs: Sequence[tuple[str, Any]]) -> bytes:
     return b"".join(_WIRE.fold_binary(name, value) for name, value in pairs) + _CRLF
 
 
-# what quoted-printable writes as =XX in a body: all but printable ASCII, tab, CR and LF,
-# and "=" itself, which is escaped first (and so is left alone here)
-_QP_UNSAFE = re.compile(r"[^\t\n\r -~]")
-_QP_SAFE_BYTES = bytes(range(0x20, 0x7F)) + b"\t\r\n"
-
-
-def _qp_escape(match: re.Match[str]) -> str:
-    return f"={ord(match.group()):02X}"
+# quoted-printable writes every byte as it is but these, which it writes as =XX
+_QP_PLAIN = bytes(range(0x20, 0x7F)) + b"\t\r\n"  # "=" aside
+_QP_TABLE = [chr(c) if c in _QP_PLAIN and c != 0x3D else f"={c:02X}" for c in range(256)]
 
 
 def quoted_printable(text: str) -> bytes:
@@ -344,9 +339,14 @@ def quoted_printable(text: str) -> bytes:
     over every line: a line of 76 characters or fewer that does not end in white space,
     nearly every line of a mail, is written as it is."""
     raw = text.encode("utf-8")
-    body = raw.decode("latin-1").replace("=", "=3D")
-    if raw.translate(None, _QP_SAFE_BYTES):
-        body = _QP_UNSAFE.sub(_qp_escape, body)
+    body = raw.decode("latin-1")
+    escaped = set(raw.translate(None, _QP_PLAIN))  # the bytes to escape, "=" aside
+    if len(escaped) <= 16:  # ASCII, or a few kinds of accent: each replaced where it is
+        body = body.replace("=", "=3D")  # first: the other escapes hold "="
+        for byte in escaped:
+            body = body.replace(chr(byte), _QP_TABLE[byte])
+    else:  # many kinds: every character looked up, "=" too
+        body = body.translate(_QP_TABLE)
     # once escaped, CR and LF are the only line ends left for splitlines to split on
     out = [
         ln if len(ln) <= 76 and ln[-1:] not in (" ", "\t") else _qp_line(ln)

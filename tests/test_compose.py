@@ -219,6 +219,17 @@ class TestQuotedPrintable:
             text = (filler * length)[:length] + tail
             assert render.quoted_printable(text) == self._reference(text), (filler, text)
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Bonjour Zoé, à très bientôt = voilà\n" * 20,  # a few kinds of byte to escape
+            "".join(chr(c) for c in range(0x80, 0x180)) * 3,  # many kinds: the table
+            "".join(chr(c) for c in range(0x00, 0x100)) + "=\n=3D\t \n",
+        ],
+    )
+    def test_each_way_of_escaping(self, text: str) -> None:
+        assert render.quoted_printable(text) == self._reference(text)
+
     def test_empty(self) -> None:
         assert render.quoted_printable("") == b""
 

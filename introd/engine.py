@@ -285,9 +285,8 @@ class Engine:
             self._ask(intro, role, now)
 
     def _ask(self, intro: IntroRow, role: str, now: datetime) -> None:
-        mid = self._mail(f"optin_{role}", intro, role, now)
+        mid = self._mail(f"optin_{role}", intro, role, now, event=("optin_sent", {"role": role}))
         self.store.update_party(intro.id, role, status="asked", asked_at=now, optin_message_id=mid)
-        self.store.add_event(intro.id, "optin_sent", now, role=role)
 
     def _ask_owner(
         self,
@@ -1254,8 +1253,10 @@ class Engine:
         now: datetime,
         *,
         extra: dict[str, Any] | None = None,
+        event: tuple[str, dict[str, Any]] | None = None,
     ) -> str:
-        """Render, compose and queue one mail; returns its Message-ID."""
+        """Render, compose and queue one mail; returns its Message-ID. EVENT (a name and its
+        detail) goes into the intro's history right after its mail_queued."""
         to = recipients(self.config, template, intro, role)
         lang = mail_language(self.config, template, intro, role, self._known_language)
         message_id = tokens.new_message_id(
@@ -1286,8 +1287,9 @@ class Engine:
             now=now,
         )
         if intro is not None:
-            self.store.add_event(
-                intro.id, "mail_queued", now, template=template, to=role, message_id=message_id
+            queued = {"template": template, "to": role, "message_id": message_id}
+            self.store.add_events(
+                intro.id, now, [("mail_queued", queued), *([event] if event else [])]
             )
         log.info(
             "mail_queued", intro_id=intro.id if intro else None, template=template, to_role=role

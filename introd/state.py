@@ -887,9 +887,19 @@ class Store:
 
     # -- events -----------------------------------------------------------
     def add_event(self, intro_id: str | None, event: str, now: datetime, **detail: Any) -> None:
+        self.add_events(intro_id, now, [(event, detail)])
+
+    def add_events(
+        self, intro_id: str | None, now: datetime, events: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        """EVENTS (name and detail) of one intro at one time, in that order, in one INSERT."""
+        at = iso(now)
         self._exec(
-            "INSERT INTO events (intro_id, at, event, detail) VALUES (?, ?, ?, ?)",
-            (intro_id, iso(now), event, _event_json(detail)),
+            "INSERT INTO events (intro_id, at, event, detail) VALUES "
+            + ", ".join(["(?, ?, ?, ?)"] * len(events)),
+            tuple(
+                v for event, detail in events for v in (intro_id, at, event, _event_json(detail))
+            ),
         )
 
     def events(self, intro_id: str) -> list[dict[str, Any]]:

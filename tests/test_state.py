@@ -498,3 +498,21 @@ def test_an_inserted_intro_comes_back_as_it_is_read(
     assert full == store.intro("FULL01")
     assert bare.candidates == [] and bare.optin_order == "parallel" and bare.blurb == ""
     assert full.created == NOW and full.expires == NOW + timedelta(days=14)
+
+
+def test_events_written_together_read_as_written_one_by_one(tmp_path: Path) -> None:
+    one, many = Store(tmp_path / "one.db"), Store(tmp_path / "many.db")
+    events: list[tuple[str, dict[str, object]]] = [
+        ("mail_queued", {"template": "optin_target", "to": "target", "message_id": "<m@x>"}),
+        ("optin_sent", {"role": "target"}),
+        ("noted", {"when": NOW}),
+    ]
+    for name, detail in events:
+        one.add_event("ABC123", name, NOW, **detail)
+    many.add_events("ABC123", NOW, events)
+    rows = [
+        list(s.db.execute("SELECT id, intro_id, at, event, detail FROM events"))
+        for s in (one, many)
+    ]
+    assert [tuple(r) for r in rows[0]] == [tuple(r) for r in rows[1]]
+    assert [e["event"] for e in many.events("ABC123")] == ["mail_queued", "optin_sent", "noted"]

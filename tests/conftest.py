@@ -3,6 +3,7 @@ world of the end-to-end tests, a fake clock."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,6 +56,22 @@ SERVER_FIXTURES = frozenset(
 )
 OAUTH_CLIENT = "introd-e2e"
 _Server = TypeVar("_Server", SmtpServer, TokenServer)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The compiled templates the runs of the session keep (introd's bytecode cache, see
+    introd/sandbox.py) go to a folder of the session's, not to the user's ~/.cache; the
+    processes the tests start inherit it. A test that needs a cold cache sets its own."""
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "CACHE_DIRECTORY")}
+    os.environ.pop("CACHE_DIRECTORY", None)
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def pytest_configure(config: pytest.Config) -> None:

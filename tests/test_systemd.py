@@ -509,6 +509,11 @@ class TestUnderSystemd:
         assert m.intros() == before and len(before) == 2
         new_uid = int(m.sd.read(f"/proc/{m.main_pid()}/status").split("Uid:")[1].split()[0])
         assert m.sd.stat("/var/lib/private/introd/introd.db")[0] == new_uid
+        # CacheDirectory: the compiled templates kept for the next start, the user's, 0700
+        (kept,) = m.sd.run("ls", "/var/cache/private/introd").stdout.split()
+        assert kept.startswith("templates-")
+        assert m.sd.stat(f"/var/cache/private/introd/{kept}")[0::2] == (new_uid, "700")
+        assert len(m.sd.run("ls", f"/var/cache/private/introd/{kept}").stdout.split()) > 100
         # both parties of intro 0 answer the opt-ins sent before the restart
         optins = m.received_since(0)
         requester, target = requester_of(0)[1], target_of(0)[1]

@@ -101,6 +101,8 @@ class TestNewUser:
         the templates the check compiled: no file is compiled a second time."""
         from jinja2.sandbox import SandboxedEnvironment
 
+        monkeypatch.setenv("XDG_CACHE_HOME", str(world.tmp / "cold-cache"))
+
         compiled: list[str] = []
         real = SandboxedEnvironment.compile
 
@@ -114,6 +116,61 @@ class TestNewUser:
         assert the_mail(world, BOB, "[intro ") is not None
         assert "optin_target.txt.j2" in compiled and "layout.html.j2" in compiled
         assert sorted(compiled) == sorted(set(compiled))
+
+    def test_compiled_templates_are_kept_for_the_next_start(
+        self, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    ) -> None:
+        """The next start (a fresh state: the whole check again) compiles no template: it
+        loads what the first kept; a template edited meanwhile is compiled again, and its
+        new text is what goes out."""
+        from jinja2.sandbox import SandboxedEnvironment
+
+        monkeypatch.setenv("XDG_CACHE_HOME", str(world.tmp / "cache"))
+        compiled: list[str] = []
+        real = SandboxedEnvironment.compile
+
+        def counting(self: Any, source: Any, name: Any = None, *args: Any, **kw: Any) -> Any:
+            compiled.append(str(name))
+            return real(self, source, name, *args, **kw)
+
+        monkeypatch.setattr(SandboxedEnvironment, "compile", counting)
+        assert world.run_once(clock.now()) == 0
+        assert len(compiled) > 100
+        kept = list((world.tmp / "cache" / "introd").glob("templates-*/*"))
+        assert len(kept) == len(compiled)
+        assert all(p.parent.stat().st_mode & 0o777 == 0o700 for p in kept)
+        (world.tmp / "introd.db.templates-checked").unlink()  # as a fresh state would
+        compiled.clear()
+        assert templates(world, "copy", "optin_target") == 0
+        path = Path(capsys.readouterr().out.strip())
+        path.write_text("Hello {{ target.first_name }}, kept or not?\n", encoding="utf-8")
+        world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
+        assert world.run_once(clock.now()) == 0
+        copied = {p.name for p in path.parent.iterdir()}  # new files: compiled once each
+        assert "optin_target.txt.j2" in compiled and set(compiled) <= copied
+        assert sorted(compiled) == sorted(set(compiled)) and len(compiled) <= 3
+        text, _html = parts(the_mail(world, BOB, "[intro "))
+        assert text.startswith("Hello Bob, kept or not?")
+
+    def test_a_cache_others_may_write_is_not_used(
+        self, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """jinja2 runs the code it loads: a cache folder group- or world-writable, or a
+        link, is left alone and every template compiled."""
+        from introd.sandbox import cache_folder
+
+        monkeypatch.setenv("XDG_CACHE_HOME", str(world.tmp / "cache"))
+        folder = cache_folder()
+        assert folder is not None
+        folder.chmod(0o777)
+        assert cache_folder() is None
+        folder.chmod(0o700)
+        assert cache_folder() == folder
+        folder.rename(folder.with_name("elsewhere"))
+        folder.symlink_to(folder.with_name("elsewhere"))
+        assert cache_folder() is None
+        assert world.run_once(clock.now()) == 0
+        assert list(folder.with_name("elsewhere").iterdir()) == []
 
     def test_run_checks_a_template_edited_after_a_passed_start(
         self, world: World, clock: Any, capsys: pytest.CaptureFixture[str]

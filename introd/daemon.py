@@ -123,6 +123,12 @@ class Outage:
         return max(0.0, self.retry_at - time.monotonic()) if self.broken else 0.0
 
 
+# in a backlog, the requests decided so far are committed and their mails handed to the
+# background sender every this many, so that sending starts early and ends soon after the
+# reading (the last batch's mails would otherwise all wait for its end)
+SEND_EVERY = 20
+
+
 class Daemon:
     def __init__(
         self,
@@ -351,7 +357,10 @@ class Daemon:
         """Decide on the mails of one FETCH batch in one transaction (each decision with its
         mails, undone alone if it fails); returns the placements, the UID the folder's
         last UID may move to, and how many mails were handled. A crash before the commit
-        leaves the whole batch to be read again: nothing of it was recorded or sent."""
+        leaves the whole batch to be read again: nothing of it was recorded or sent. In a
+        backlog the batch commits every SEND_EVERY mails as well, and what they queued
+        goes to the background sender at once; a crash then leaves those mails recorded
+        but not put away, which the next start puts away without acting on them again."""
         imap = self.config.imap
         assert imap is not None
         placements: dict[str, list[int]] = {}
@@ -368,6 +377,9 @@ class Daemon:
                 if not self.waiting_uids:  # a mail left for later: retry from there
                     done = uid
                 self._settle_behind()  # the mails of the batch before, as they leave
+                if self.sender is not None and handled % SEND_EVERY == 0:
+                    self.store.commit_part()  # what is decided so far leaves now
+                    self._send_behind()
                 self.notifier.ping()
                 if self.stop_requested:
                     break

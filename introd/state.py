@@ -574,6 +574,12 @@ class Store:
         self._savepoints -= 1
         self.db.execute("RELEASE part")
 
+    def commit_part(self) -> None:
+        """Inside a batch, between its units (no savepoint open): commit what it holds so
+        far; the rest of the batch goes on in a new transaction."""
+        if self._depth and not self._savepoints:
+            self._commit_so_far()
+
     def _commit_so_far(self) -> None:
         """Inside a transaction: commit what it holds now and go on in a new one, with the
         same savepoints open (each now undoes only what follows)."""

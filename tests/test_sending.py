@@ -74,6 +74,31 @@ class TestBacklog:
         assert len(ids) == 2 * COUNT == len(set(ids))
         assert daemon.store.outbox_depth() == 0
 
+    @pytest.mark.world(**backlog(45, batch_size=40), inbox=[backlog_request(i) for i in range(45)])
+    def test_a_big_batch_sends_what_it_decided_every_few_mails(
+        self, world: World, clock: Any
+    ) -> None:
+        """A FETCH batch bigger than SEND_EVERY commits every SEND_EVERY requests and its
+        opt-ins leave while the rest of the same batch is read: reading waits in the
+        middle of the first batch until the server has two mails."""
+        from introd.daemon import SEND_EVERY
+
+        assert SEND_EVERY <= 25
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        handle, read = daemon._handle, []
+
+        def gated(uid: int, raw: bytes, uidvalidity: int) -> str:
+            if len(read) == 30:  # inside the first batch of 40, past SEND_EVERY
+                wait_for(lambda: len(world.smtp.received) >= 2, timeout=30, what="sent early")
+            read.append(uid)
+            return handle(uid, raw, uidvalidity)
+
+        daemon._handle = gated  # type: ignore[method-assign]
+        assert daemon.run_once().handled == 45
+        ids = [m["Message-ID"] for m in world.sent()]
+        assert len(ids) == 90 == len(set(ids))
+        assert daemon.store.outbox_depth() == 0
+
     def test_killed_with_mails_accepted_but_not_recorded(self, world: World) -> None:
         """introd dies, with no mail in hand, while mails the server accepted behind the
         reading are noted but their sent marks not yet committed: the next start marks

@@ -138,6 +138,55 @@ def target_of(req: IntroRequest) -> tuple[str | None, str | None] | None:
     return (req.target.name, req.target.email) if req.target else None
 
 
+# words, punctuation and spaces the asking and purpose patterns are tried on, in any order
+_MADE_UP_WORDS = [
+    "introduce",
+    "me",
+    "to",
+    "us",
+    "put",
+    "in",
+    "touch",
+    "with",
+    "forward",
+    "look",
+    "présenter",
+    "mich",
+    "mit",
+    "Herrn",
+    "presentarme",
+    "a",
+    "Kontakt",
+    "zu",
+    "is",
+    "Helen",
+    "Achebe",
+    "someone",
+    "you",
+    "pass",
+    "along",
+    "an",
+    "weiterleiten",
+    "because",
+    "car",
+    "um",
+    "gehen",
+    "I'd",
+    "like",
+    "ê",
+    "tre",
+    "présenté",
+    "à",
+    "-",
+    ".",
+    "?",
+    "\n",
+    " ",
+    "Dr.",
+    "たい",
+]
+
+
 class TestRequester:
     def test_original_sender_is_the_requester(self) -> None:
         """The forwarded message's sender asks."""
@@ -986,39 +1035,7 @@ class TestAnyCue:
     @settings(max_examples=300, deadline=None)
     @given(
         st.lists(
-            st.sampled_from(
-                [
-                    "introduce",
-                    "me",
-                    "to",
-                    "us",
-                    "put",
-                    "in",
-                    "touch",
-                    "with",
-                    "forward",
-                    "look",
-                    "présenter",
-                    "mich",
-                    "mit",
-                    "Herrn",
-                    "presentarme",
-                    "a",
-                    "Kontakt",
-                    "zu",
-                    "is",
-                    "Helen",
-                    "Achebe",
-                    "someone",
-                    "you",
-                    "pass",
-                    "along",
-                    ".",
-                    "?",
-                    "\n",
-                    "Dr.",
-                ]
-            ),
+            st.sampled_from(_MADE_UP_WORDS),
             max_size=14,
         ).map(" ".join)
     )
@@ -1194,39 +1211,7 @@ class TestAtWordStarts:
     @settings(max_examples=300, deadline=None)
     @given(
         st.lists(
-            st.sampled_from(
-                [
-                    "introduce",
-                    "me",
-                    "to",
-                    "look",
-                    "forward",
-                    "an",
-                    "weiterleiten",
-                    "because",
-                    "car",
-                    "um",
-                    "zu",
-                    "gehen",
-                    "I'd",
-                    "like",
-                    "ê",
-                    "tre",
-                    "présenté",
-                    "à",
-                    "-",
-                    ".",
-                    "?",
-                    "\n",
-                    " ",
-                    "Dr.",
-                    "Helen",
-                    "someone",
-                    "you",
-                    "is",
-                    "たい",
-                ]
-            ),
+            st.sampled_from(_MADE_UP_WORDS),
             max_size=14,
         ).map("".join)
     )

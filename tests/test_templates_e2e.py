@@ -40,6 +40,22 @@ pytestmark = [
 ]
 
 
+def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the templates this process compiles from now on (jinja2's compile,
+    counted)."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    compiled: list[str] = []
+    real = SandboxedEnvironment.compile
+
+    def counting(self: Any, source: Any, name: Any = None, *args: Any, **kw: Any) -> Any:
+        compiled.append(str(name))
+        return real(self, source, name, *args, **kw)
+
+    monkeypatch.setattr(SandboxedEnvironment, "compile", counting)
+    return compiled
+
+
 def templates(world: World, *args: str) -> int:
     return main(["templates", *args, "--config", str(world.config_path)])
 
@@ -99,18 +115,9 @@ class TestNewUser:
     ) -> None:
         """`run --once` on a fresh state checks every template, then renders its mail with
         the templates the check compiled: no file is compiled a second time."""
-        from jinja2.sandbox import SandboxedEnvironment
-
         monkeypatch.setenv("XDG_CACHE_HOME", str(world.tmp / "cold-cache"))
 
-        compiled: list[str] = []
-        real = SandboxedEnvironment.compile
-
-        def counting(self: Any, source: Any, name: Any = None, *args: Any, **kw: Any) -> Any:
-            compiled.append(str(name))
-            return real(self, source, name, *args, **kw)
-
-        monkeypatch.setattr(SandboxedEnvironment, "compile", counting)
+        compiled = _count_compiles(monkeypatch)
         world.owner_sends(forward("Tim Walker", TIM, TIM_ASKS))
         assert world.run_once(clock.now()) == 0
         assert the_mail(world, BOB, "[intro ") is not None
@@ -123,17 +130,8 @@ class TestNewUser:
         """The next start (a fresh state: the whole check again) compiles no template: it
         loads what the first kept; a template edited meanwhile is compiled again, and its
         new text is what goes out."""
-        from jinja2.sandbox import SandboxedEnvironment
-
         monkeypatch.setenv("XDG_CACHE_HOME", str(world.tmp / "cache"))
-        compiled: list[str] = []
-        real = SandboxedEnvironment.compile
-
-        def counting(self: Any, source: Any, name: Any = None, *args: Any, **kw: Any) -> Any:
-            compiled.append(str(name))
-            return real(self, source, name, *args, **kw)
-
-        monkeypatch.setattr(SandboxedEnvironment, "compile", counting)
+        compiled = _count_compiles(monkeypatch)
         assert world.run_once(clock.now()) == 0
         assert len(compiled) > 100
         kept = list((world.tmp / "cache" / "introd").glob("templates-*/*"))

@@ -27,7 +27,7 @@ import structlog
 
 from . import sasl
 from .config import ServerConfig
-from .exceptions import AuthError, AuthExpired, DeliveryError
+from .exceptions import AuthError, AuthExpired, DeliveryError, StateError
 from .state import NOTICE_TEMPLATES, OutboxRow, Store
 
 log = structlog.get_logger("introd.delivery")
@@ -561,6 +561,7 @@ class BackgroundSender:
         self._event_type = threading.Event
         self.in_flight: set[int] = set()
         self.failure: BaseException | None = None
+        self.note_failure: StateError | None = None  # a sent mark could not be noted
 
     @property
     def halted(self) -> bool:
@@ -589,24 +590,37 @@ class BackgroundSender:
 
     def _work(self, session: SmtpConnection) -> None:
         while (row := self._todo.get()) is not None:
-            if self._halted.is_set() or self.stop():
-                attempt = _Attempt(row, {}, _NotTried())
-            else:
-                try:
-                    attempt = _attempt(session, row, self.envelope_from)
-                except (DeliveryError, AuthExpired) as exc:
-                    attempt = _Attempt(row, {}, exc)
-            error = attempt.error
-            if error is None and not attempt.refused:
-                self.store.note_sent(row.id, self.clock())
-            elif isinstance(error, (DeliveryError, AuthExpired)) or (
-                isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 421
-            ):
-                self._halted.set()  # the pass is over: what is queued comes back untried
+            attempt = self._try(session, row)
             recorded = self._event_type()
             self._done.put((attempt, recorded))
-            if attempt.refused or isinstance(error, OutcomeUnknown):
+            if attempt.refused or isinstance(attempt.error, OutcomeUnknown):
                 recorded.wait()
+
+    def _try(self, session: SmtpConnection, row: OutboxRow) -> _Attempt:
+        """One mail on a worker's session; whatever happens, an attempt comes back for the
+        daemon to record (a worker that died would leave it waiting for its mail)."""
+        if self._halted.is_set() or self.stop():
+            return _Attempt(row, {}, _NotTried())
+        try:
+            attempt = _attempt(session, row, self.envelope_from)
+        except (DeliveryError, AuthExpired) as exc:
+            attempt = _Attempt(row, {}, exc)
+        except Exception as exc:  # noqa: BLE001 - a fault of ours: the mail may have gone
+            session.quit_session()
+            self._halted.set()
+            return _Attempt(row, {}, OutcomeUnknown(f"{exc.__class__.__name__} while sending"))
+        error = attempt.error
+        if error is None and not attempt.refused:
+            try:
+                self.store.note_sent(row.id, self.clock())
+            except StateError as exc:  # the daemon records the mark; it stops after that
+                self.note_failure = self.note_failure or exc
+                self._halted.set()
+        elif isinstance(error, (DeliveryError, AuthExpired)) or (
+            isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 421
+        ):
+            self._halted.set()  # the pass is over: what is queued comes back untried
+        return attempt
 
     def has_outcomes(self) -> bool:
         """Whether an attempt finished since the last ``settle``."""
@@ -647,6 +661,8 @@ class BackgroundSender:
                 sent += 1
             else:  # not sent: it does not count against the hourly limits
                 self.admission.give_back(attempt.row)
+        if self.note_failure is not None and not self.in_flight:
+            raise self.note_failure  # everything is recorded: now the state's fault stops it
         return sent
 
     def close(

@@ -99,6 +99,59 @@ class TestBacklog:
         assert len(ids) == 90 == len(set(ids))
         assert daemon.store.outbox_depth() == 0
 
+    def test_a_fault_while_sending_behind_does_not_stall_the_run(
+        self, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A mail whose sending raises something unforeseen on the worker's thread: the run
+        does not wait for it forever; that mail counts as of unknown outcome (it may have
+        gone), the others leave once, and it leaves after its backoff."""
+        from introd import delivery
+
+        calls = []
+        real = delivery.transmit
+
+        def faulty(*args: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("a fault of ours")
+            return real(*args)
+
+        monkeypatch.setattr(delivery, "transmit", faulty)
+        daemon = Daemon(load_config(world.config_path), clock=clock)
+        assert daemon.run_once().handled == COUNT
+        with sqlite3.connect(world.tmp / "introd.db") as db:
+            rows = db.execute("SELECT status, unconfirmed FROM outbox").fetchall()
+        assert rows.count(("pending", 1)) == 1 and rows.count(("sent", 0)) == 2 * COUNT - 1
+        clock.advance(timedelta(minutes=6))
+        Daemon(load_config(world.config_path), clock=clock).run_once()
+        ids = Counter(str(m["Message-ID"]) for m in world.sent())
+        assert len(ids) == 2 * COUNT and sum(ids.values()) <= 2 * COUNT + 1
+
+    def test_a_sent_mark_that_cannot_be_noted_stops_the_run(
+        self, world: World, clock: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The file of sent marks cannot be written: the run ends with the state's error
+        once what is in flight is recorded, instead of sending on without its crash
+        guard; the next run sends the rest, the mail concerned at most twice."""
+        from introd.exceptions import StateError
+        from introd.state import Store
+
+        real, failed = Store.note_sent, []
+
+        def note_once_failing(self: Store, outbox_id: int, now: Any) -> None:
+            if not failed:
+                failed.append(outbox_id)
+                raise StateError("introd.db.sent-marks: cannot write: No space left on device")
+            real(self, outbox_id, now)
+
+        monkeypatch.setattr(Store, "note_sent", note_once_failing)
+        with pytest.raises(StateError, match="sent-marks"):
+            Daemon(load_config(world.config_path), clock=clock).run_once()
+        monkeypatch.setattr(Store, "note_sent", real)
+        Daemon(load_config(world.config_path), clock=clock).run_once()
+        ids = Counter(str(m["Message-ID"]) for m in world.sent())
+        assert len(ids) == 2 * COUNT and max(ids.values()) <= 2
+
     def test_killed_with_mails_accepted_but_not_recorded(self, world: World) -> None:
         """introd dies, with no mail in hand, while mails the server accepted behind the
         reading are noted but their sent marks not yet committed: the next start marks

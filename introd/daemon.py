@@ -292,7 +292,6 @@ class Daemon:
         return handled
 
     def _background_sender(self) -> BackgroundSender:
-        assert self.config.smtp is not None
         return BackgroundSender(
             self.store,
             self.smtp,
@@ -313,8 +312,7 @@ class Daemon:
         if sender is None:
             return
         self._settle_behind()
-        if not sender.halted and sender.failure is None:
-            sender.submit(self.store.due_outbox(self.clock()))
+        sender.submit(self.store.due_outbox(self.clock()))  # nothing once the pass ended
 
     def _settle_behind(self, *, wait: bool = False) -> None:
         """Record what the background sender's attempts came to."""
@@ -343,13 +341,17 @@ class Daemon:
         finally:
             self.sender = None
         self.store.forget_sent_notes()
-        failure = sender.failure
-        if isinstance(failure, DeliveryError):
-            self.smtp.close()
-            self._smtp_failed(failure)
-        elif isinstance(failure, AuthExpired):
-            self.smtp.close()
-            self._auth_expired(failure)
+        if isinstance(sender.failure, DeliveryError | AuthExpired):
+            self._sending_failed(sender.failure)
+
+    def _sending_failed(self, exc: DeliveryError | AuthExpired) -> None:
+        """A sending pass ended by the server or the sign-in: the sessions are closed, and
+        the outage (or the expired login) is noted with its backoff."""
+        self.smtp.close()
+        if isinstance(exc, AuthExpired):
+            self._auth_expired(exc)
+        else:
+            self._smtp_failed(exc)
 
     def _handle_batch(
         self, batch: list[tuple[int, bytes]], uv: int
@@ -641,13 +643,8 @@ class Daemon:
             return
         try:
             self._send_pass()  # the session stays open for the next mail (KEEP_OPEN)
-        except DeliveryError as exc:
-            self.smtp.close()
-            self._smtp_failed(exc)
-            return
-        except AuthExpired as exc:
-            self.smtp.close()
-            self._auth_expired(exc)
+        except (DeliveryError, AuthExpired) as exc:
+            self._sending_failed(exc)
             return
         if self.config.smtp is not None and self.config.smtp.auth == "oauth2":
             self._auth_ok()

@@ -15,9 +15,11 @@ never confirms receives each mail at most that many times.
 
 from __future__ import annotations
 
+import queue
 import re
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -547,9 +549,6 @@ class BackgroundSender:
         clock: Callable[[], datetime],
         stop: Callable[[], bool] | None,
     ) -> None:
-        import queue
-        import threading
-
         self.store, self.conn, self.envelope_from = store, conn, envelope_from
         self.clock, self.stop = clock, stop or (lambda: False)
         self.admission = admission
@@ -557,20 +556,14 @@ class BackgroundSender:
         self._done: queue.SimpleQueue[tuple[_Attempt, threading.Event]] = queue.SimpleQueue()
         self._halted = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._thread_type = threading.Thread
-        self._event_type = threading.Event
         self.in_flight: set[int] = set()
         self.failure: BaseException | None = None
         self.note_failure: StateError | None = None  # a sent mark could not be noted
 
-    @property
-    def halted(self) -> bool:
-        return self._halted.is_set()
-
     def submit(self, rows: list[OutboxRow]) -> None:
         """Queue ``rows`` for sending, in order, as far as the hourly limits admit them;
         rows already in flight are skipped."""
-        if self.halted or self.failure is not None:
+        if self._halted.is_set() or self.failure is not None:
             return
         for row in rows:
             if row.id in self.in_flight:
@@ -582,7 +575,7 @@ class BackgroundSender:
         wanted = min(self.conn.cfg.max_connections, len(self.in_flight))
         if len(self._threads) < wanted:
             for session in self.conn.sessions(wanted)[len(self._threads) :]:
-                thread = self._thread_type(
+                thread = threading.Thread(
                     target=self._work, args=(session,), name="introd-smtp", daemon=True
                 )
                 thread.start()
@@ -591,7 +584,7 @@ class BackgroundSender:
     def _work(self, session: SmtpConnection) -> None:
         while (row := self._todo.get()) is not None:
             attempt = self._try(session, row)
-            recorded = self._event_type()
+            recorded = threading.Event()
             self._done.put((attempt, recorded))
             if attempt.refused or isinstance(attempt.error, OutcomeUnknown):
                 recorded.wait()
@@ -638,8 +631,6 @@ class BackgroundSender:
         in flight too with ``wait``); returns how many mails the server accepted. An error
         that ends the pass (a 421, a lost connection, a refused login) is kept in
         ``failure``, and the rest of the queue comes back untried."""
-        import queue
-
         sent = 0
         while self.in_flight:
             try:

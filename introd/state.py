@@ -461,28 +461,21 @@ class Store:
         fd = self._marks_file()
         if fd is None:
             return 0
-        chunks: list[bytes] = []
-        while chunk := os.pread(fd, 65536, sum(len(c) for c in chunks)):
-            chunks.append(chunk)
+        noted = os.pread(fd, os.fstat(fd).st_size, 0)
         marks = []
-        for line in b"".join(chunks).decode("ascii", "replace").splitlines():
+        for line in noted.decode("ascii", "replace").splitlines():
             parts = line.split()
             try:  # a line cut short (the machine went down mid-write) says nothing
                 when = parse_iso(parts[1]) if len(parts) == 2 and parts[0].isdigit() else None
             except ValueError:
                 when = None
             if when is not None:
-                marks.append((iso(when), int(parts[0])))
+                marks.append((int(parts[0]), when))
         recovered = 0
         if marks:
             with self.transaction():
-                for sent_at, outbox_id in marks:
-                    recovered += self._exec(
-                        "UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
-                        "last_error=NULL WHERE id=? AND status='pending'",
-                        (sent_at, outbox_id),
-                    ).rowcount
-        if chunks:
+                recovered = sum(self.mark_sent(outbox_id, when) for outbox_id, when in marks)
+        if noted:
             os.ftruncate(fd, 0)
         return recovered
 
@@ -983,12 +976,15 @@ class Store:
     def mark_copied(self, outbox_id: int) -> None:
         self._exec("UPDATE outbox SET copied = 1 WHERE id = ?", (outbox_id,))
 
-    def mark_sent(self, outbox_id: int, now: datetime) -> None:
-        self._exec(
+    def mark_sent(self, outbox_id: int, now: datetime) -> bool:
+        """A pending row the server accepted; False when it was not pending (already
+        marked: a sent mark noted before a crash and committed after all)."""
+        cur = self._exec(
             "UPDATE outbox SET status='sent', sent_at=?, attempts=attempts+1, "
-            "last_error=NULL WHERE id=?",
+            "last_error=NULL WHERE id=? AND status='pending'",
             (iso(now), outbox_id),
         )
+        return cur.rowcount == 1
 
     def mark_deferred(self, outbox_id: int, next_attempt: datetime, error: str) -> None:
         self._exec(

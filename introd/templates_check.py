@@ -523,34 +523,47 @@ def check_templates(cfg: Config, templates: Templates | None = None) -> list[str
     return list(problems)
 
 
+REMEMBERED = 32  # passed checks a cache folder remembers (instances may share one)
+
+
 def check_templates_cached(cfg: Config, templates: Templates | None = None) -> list[str]:
     """``check_templates``, skipped when it already passed for these very templates.
 
-    A pass is remembered beside the state as a digest of everything the check reads:
-    the content of every built-in and templates_dir file, the config's settings (less
-    the servers' sign-in), and introd's and jinja2's own code. A changed, added or
-    removed file changes the digest, so it is checked again; a failed check is never
-    remembered. A start of `introd run` with nothing changed then costs no compiling.
+    A pass is remembered as a digest of everything the check reads: the content of every
+    built-in and templates_dir file, the config's settings (less the servers' sign-in and
+    the paths of the instance's own files), and introd's and jinja2's own code. A changed,
+    added or removed file changes the digest, so it is checked again; a failed check is
+    never remembered. The digests live in the cache folder (``sandbox.cache_root``), the
+    newest REMEMBERED of them, so that a fresh state with templates already checked costs
+    no check either; without a safe cache folder, beside the state. A start of
+    `introd run` with nothing changed then costs no compiling.
     """
-    path = cfg.state_path.with_name(cfg.state_path.name + ".templates-checked")
+    path = _remembered_at(cfg)
     try:
         digest = _check_digest(cfg)
     except OSError:  # a file the check itself will report, or a folder that went away
         return check_templates(cfg, templates)
+    known: list[str] = []
     with contextlib.suppress(OSError, UnicodeDecodeError):
         refuse_link(path)
-        if path.read_text(encoding="ascii").strip() == digest:
+        known = path.read_text(encoding="ascii").split()
+        if digest in known:
             return []
     problems = check_templates(cfg, templates)
     if not problems:
-        _remember(path, digest)
+        kept = [digest, *(d for d in known if d != digest)][:REMEMBERED]
+        with contextlib.suppress(OSError):  # a failure to remember only costs a check
+            replace_private(path, "".join(f"{d}\n" for d in kept).encode("ascii"))
     return problems
 
 
-def _remember(path: Path, digest: str) -> None:
-    """Write DIGEST to PATH (0600, never through a link); a failure only costs a check."""
-    with contextlib.suppress(OSError):
-        replace_private(path, f"{digest}\n".encode("ascii"))
+def _remembered_at(cfg: Config) -> Path:
+    from .sandbox import cache_root
+
+    root = cache_root()
+    if root is not None:
+        return root / "templates-checked"
+    return cfg.state_path.with_name(cfg.state_path.name + ".templates-checked")
 
 
 def _check_digest(cfg: Config) -> str:
@@ -558,7 +571,17 @@ def _check_digest(cfg: Config) -> str:
     import markupsafe
 
     h = hashlib.sha256()
-    settings = dataclasses.replace(cfg, path=None, imap=None, smtp=None, oauth2=None)
+    # the instance's own files do not change what a template renders
+    settings = dataclasses.replace(
+        cfg,
+        path=None,
+        imap=None,
+        smtp=None,
+        oauth2=None,
+        secret_file=Path(),
+        state_path=Path(),
+        metrics_textfile=None,
+    )
     h.update(repr((settings, cfg.intro_address)).encode("utf-8", "replace"))
     code = [Path(__file__).parent, Path(jinja2.__file__).parent, Path(markupsafe.__file__).parent]
     for label, base, pattern in [

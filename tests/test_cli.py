@@ -283,6 +283,7 @@ class TestRunStart:
         """Alone in its process, `run` checks in a forked child: the problems are those the
         check finds, the pass is remembered, and the process itself never loaded jinja2."""
         from introd.config import load_config
+        from introd.sandbox import cache_root
         from introd.templates_check import check_templates
 
         tdir = tmp_path / "templates"
@@ -290,7 +291,8 @@ class TestRunStart:
         path = self._servers_config(tmp_path, templates_dir="templates")
         result = self._apart(path)
         assert result == {"problems": [], "jinja2_here": False}
-        assert (tmp_path / "introd.db.templates-checked").is_file()
+        root = cache_root()
+        assert root is not None and (root / "templates-checked").is_file()
         (tdir / "optin_target.txt.j2").write_text("Hi {{ target.frist_name }},\n")
         (tdir / "optin_targte.subject.j2").write_text("Hello\n")
         expected = check_templates(load_config(path))

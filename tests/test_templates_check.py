@@ -19,6 +19,7 @@ from introd.render import TEMPLATE_NAMES, Templates, builtin_dir
 from introd.state import Store
 from introd import templates_check
 from introd.templates_check import (
+    REMEMBERED,
     SampleCandidate,
     SamplePending,
     check_templates,
@@ -339,14 +340,63 @@ class TestRememberedCheck:
         monkeypatch.setattr(templates_check, "check_templates", counting)
         return calls
 
-    def test_a_pass_is_remembered_privately(self, tdir: Path, counted: list[int]) -> None:
+    @pytest.fixture(autouse=True)
+    def cache(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        """A cache folder of the test's own: the session's remembers other tests' passes."""
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        return tmp_path / "cache" / "introd"
+
+    def test_a_pass_is_remembered_privately(
+        self, tdir: Path, counted: list[int], cache: Path
+    ) -> None:
         write(tdir, {"expired.txt.j2": "Hi {{ requester.first_name }},\n\nclosed.\n"})
         cfg = load(tdir)
         assert check_templates_cached(cfg) == [] and len(counted) == 1
         assert check_templates_cached(cfg) == [] and len(counted) == 1
-        remembered = cfg.state_path.with_name("introd.db.templates-checked")
+        remembered = cache / "templates-checked"
         assert remembered.stat().st_mode & 0o777 == 0o600
         assert not list(remembered.parent.glob("*.tmp"))
+
+    def test_a_fresh_state_with_the_same_templates_is_not_checked_again(
+        self, tdir: Path, counted: list[int]
+    ) -> None:
+        """The instance's own files are not part of what was checked: a new state path
+        (a fresh start, another instance with the same settings) needs no check."""
+        cfg = load(tdir)
+        assert check_templates_cached(cfg) == [] and len(counted) == 1
+        elsewhere = dataclasses.replace(
+            cfg, state_path=tdir.parent / "other" / "introd.db", secret_file=tdir / "s"
+        )
+        assert check_templates_cached(elsewhere) == [] and len(counted) == 1
+        renamed = dataclasses.replace(
+            cfg, owner=dataclasses.replace(cfg.owner, name="Someone Else")
+        )
+        assert check_templates_cached(renamed) == [] and len(counted) == 2
+
+    def test_the_newest_passes_are_kept_and_an_older_one_is_checked_again(
+        self, tdir: Path, counted: list[int], cache: Path
+    ) -> None:
+        cfg = load(tdir)
+        owners = [dataclasses.replace(cfg.owner, name=f"Owner {i}") for i in range(40)]
+        for owner in owners:
+            assert check_templates_cached(dataclasses.replace(cfg, owner=owner)) == []
+        assert len(counted) == 40
+        assert len((cache / "templates-checked").read_text().split()) == REMEMBERED
+        assert check_templates_cached(dataclasses.replace(cfg, owner=owners[-1])) == []
+        assert len(counted) == 40
+        assert check_templates_cached(dataclasses.replace(cfg, owner=owners[0])) == []
+        assert len(counted) == 41
+
+    def test_without_a_safe_cache_folder_the_pass_is_kept_beside_the_state(
+        self, tdir: Path, counted: list[int], cache: Path
+    ) -> None:
+        cache.mkdir(parents=True)
+        cache.chmod(0o777)
+        cfg = load(tdir)
+        assert check_templates_cached(cfg) == [] and len(counted) == 1
+        assert not (cache / "templates-checked").exists()
+        assert cfg.state_path.with_name("introd.db.templates-checked").is_file()
+        assert check_templates_cached(cfg) == [] and len(counted) == 1
 
     def test_an_edited_template_is_checked_and_its_error_reported(
         self, tdir: Path, counted: list[int]
@@ -372,12 +422,13 @@ class TestRememberedCheck:
         assert check_templates_cached(load(tdir)) == [] and len(counted) == 3
 
     def test_a_link_where_the_pass_is_kept_is_not_followed(
-        self, tdir: Path, counted: list[int]
+        self, tdir: Path, counted: list[int], cache: Path
     ) -> None:
         cfg = load(tdir)
         elsewhere = tdir.parent / "elsewhere"
         elsewhere.write_text("untouched\n")
-        remembered = cfg.state_path.with_name("introd.db.templates-checked")
+        cache.mkdir(parents=True)
+        remembered = cache / "templates-checked"
         remembered.symlink_to(elsewhere)
         assert check_templates_cached(cfg) == [] and len(counted) == 1
         assert elsewhere.read_text() == "untouched\n"

@@ -137,7 +137,8 @@ class TestNewUser:
         kept = list((world.tmp / "cache" / "introd").glob("templates-*/*"))
         assert len(kept) == len(compiled)
         assert all(p.parent.stat().st_mode & 0o777 == 0o700 for p in kept)
-        (world.tmp / "introd.db.templates-checked").unlink()  # as a fresh state would
+        # forget the passed check, so that the next start checks again
+        (world.tmp / "cache" / "introd" / "templates-checked").unlink()
         compiled.clear()
         assert templates(world, "copy", "optin_target") == 0
         path = Path(capsys.readouterr().out.strip())
@@ -175,8 +176,11 @@ class TestNewUser:
     ) -> None:
         """A start remembers its passed check; a template edited after it is checked at the
         next start, which refuses with the file and line and sends nothing."""
+        from introd.sandbox import cache_root
+
         assert world.run_once(clock.now()) == 0
-        assert (world.tmp / "introd.db.templates-checked").is_file()
+        root = cache_root()
+        assert root is not None and (root / "templates-checked").is_file()
         assert templates(world, "copy", "optin_target") == 0
         path = Path(capsys.readouterr().out.strip())
         path.write_text("Hi {{ target.frist_name }},\n", encoding="utf-8")

@@ -64,6 +64,32 @@ def make_private_dirs(folder: Path) -> None:
             os.chmod(part, DIR_MODE)
 
 
+def cache_root() -> Path | None:
+    """introd's cache folder, kept from one start to the next: systemd's
+    ``$CACHE_DIRECTORY`` (``CacheDirectory=``), else ``$XDG_CACHE_HOME/introd``, else
+    ``~/.cache/introd``. None when there is no such folder or it is not safe: it must be a
+    real folder of this user that no one else may write."""
+    if found := os.environ.get("CACHE_DIRECTORY"):
+        base = Path(found.split(":")[0])
+    elif found := os.environ.get("XDG_CACHE_HOME"):
+        base = Path(found) / "introd"
+    elif found := os.environ.get("HOME"):
+        base = Path(found) / ".cache" / "introd"
+    else:
+        return None
+    return base if private_folder(base) else None
+
+
+def private_folder(folder: Path) -> bool:
+    """FOLDER, made if missing: a real folder of this user that no one else may write."""
+    try:
+        make_private_dirs(folder)
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
 def tighten(path: Path) -> bool:
     """Take group and other bits off an existing regular file; True when it changed."""
     try:

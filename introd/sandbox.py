@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
-import stat
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
@@ -227,45 +225,19 @@ def describe_error(exc: BaseException, filename: str) -> str:
     return f"{place}: {type(exc).__name__}: {exc}"
 
 
-def cache_root() -> Path | None:
-    """introd's cache folder, kept from one start to the next: systemd's
-    ``$CACHE_DIRECTORY`` (``CacheDirectory=``), else ``$XDG_CACHE_HOME/introd``, else
-    ``~/.cache/introd``. None when there is no such folder or it is not safe: it must be a
-    real folder of this user that no one else may write."""
-    if found := os.environ.get("CACHE_DIRECTORY"):
-        base = Path(found.split(":")[0])
-    elif found := os.environ.get("XDG_CACHE_HOME"):
-        base = Path(found) / "introd"
-    elif found := os.environ.get("HOME"):
-        base = Path(found) / ".cache" / "introd"
-    else:
-        return None
-    return base if _private_folder(base) else None
-
-
 def cache_folder() -> Path | None:
     """Where compiled templates are kept from one start to the next, as Python keeps its
-    ``__pycache__``: in :func:`cache_root`, in a folder named after what the compiled code
+    ``__pycache__``: in ``files.cache_root``, in a folder named after what the compiled code
     depends on besides the template's own text (which jinja2 checks): this module, which
     sets the environment up, jinja2 and Python. None when there is no such folder or it is
     not safe (jinja2 runs the code it finds there)."""
-    base = cache_root()
+    base = files.cache_root()
     if base is None:
         return None
     key = hashlib.sha256(Path(__file__).read_bytes())
     key.update(f"{jinja2.__version__} {sys.version}".encode())
     folder = base / f"templates-{key.hexdigest()[:16]}"
-    return folder if _private_folder(folder) else None
-
-
-def _private_folder(folder: Path) -> bool:
-    """FOLDER, made if missing: a real folder of this user that no one else may write."""
-    try:
-        files.make_private_dirs(folder)
-        st = os.lstat(folder)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+    return folder if files.private_folder(folder) else None
 
 
 def environment(templates_dir: Path | None, builtin: Path) -> SandboxedEnvironment:

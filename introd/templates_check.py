@@ -31,7 +31,7 @@ from .engine import (
     write_mail,
 )
 from .exceptions import UsageError
-from .files import refuse_link, replace_private
+from .files import cache_root, refuse_link, replace_private
 from .model import Person
 from .rules import RuleName
 from .state import IntroRow
@@ -533,7 +533,7 @@ def check_templates_cached(cfg: Config, templates: Templates | None = None) -> l
     built-in and templates_dir file, the config's settings (less the servers' sign-in and
     the paths of the instance's own files), and introd's and jinja2's own code. A changed,
     added or removed file changes the digest, so it is checked again; a failed check is
-    never remembered. The digests live in the cache folder (``sandbox.cache_root``), the
+    never remembered. The digests live in the cache folder (``files.cache_root``), the
     newest REMEMBERED of them, so that a fresh state with templates already checked costs
     no check either; without a safe cache folder, beside the state. A start of
     `introd run` with nothing changed then costs no compiling.
@@ -558,8 +558,6 @@ def check_templates_cached(cfg: Config, templates: Templates | None = None) -> l
 
 
 def _remembered_at(cfg: Config) -> Path:
-    from .sandbox import cache_root
-
     root = cache_root()
     if root is not None:
         return root / "templates-checked"

@@ -283,7 +283,7 @@ class TestRunStart:
         """Alone in its process, `run` checks in a forked child: the problems are those the
         check finds, the pass is remembered, and the process itself never loaded jinja2."""
         from introd.config import load_config
-        from introd.sandbox import cache_root
+        from introd.files import cache_root
         from introd.templates_check import check_templates
 
         tdir = tmp_path / "templates"

@@ -1,12 +1,42 @@
-"""Patterns compiled on first use behave as the compiled pattern does."""
+"""Patterns compiled on first use behave as the compiled pattern does, whether compiled
+from their text or built from the code a previous start kept."""
 
 from __future__ import annotations
 
+import json
+import marshal
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from introd.patterns import LazyPattern, leading_literals
+from introd.patterns import LazyPattern, _KeptCode, leading_literals
+
+from helpers import config_folder
+
+# named groups, flags set by argument and inline, a back-reference, look-arounds, Unicode
+SOURCES = [
+    (r"(?P<user>[\w.+-]+)@(?P<host>[\w-]+(?:\.[\w-]+)+)", re.I),
+    (r"(?m)^\s*(?:bonjour|grüß gott|hola)\b(?!,)", 0),
+    (r"(['\"])(.*?)\1", re.S),
+    (r"(?x) \b (?:could|would) \s+ you \s+ (?:please\s+)? introduce \b", re.I | re.U),
+    (r"(?<=\[intro )[A-Z0-9]{6}(?=\])", 0),
+]
+TEXT = 'Grüß Gott\n"Tim" <TIM.walker@people.example>, COULD you please introduce [intro AB12CD]'
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+    return tmp_path / "cache" / "introd"
+
+
+def _answers(pattern: re.Pattern[str]) -> list[object]:
+    found = [m.groupdict() or m.groups() for m in pattern.finditer(TEXT)]
+    return [found, pattern.sub("-", TEXT), pattern.groupindex, pattern.groups, pattern.flags]
 
 
 class TestLazyPattern:
@@ -40,6 +70,143 @@ class TestLazyPattern:
         lazy = LazyPattern(r"(unclosed")
         with pytest.raises(re.error):
             lazy.search("x")
+
+
+class TestKeptCode:
+    """What compiling made is kept in the cache folder; the next start builds from it."""
+
+    def test_a_kept_pattern_is_the_pattern_compiling_makes(self, cache: Path) -> None:
+        first = _KeptCode()
+        compiled = [first.compile(source, flags) for source, flags in SOURCES]
+        assert first.compiled_here == len(SOURCES)
+        first.save()
+        path = first.path()
+        assert path is not None and path.parent == cache
+        assert path.stat().st_mode & 0o777 == 0o600
+        later = _KeptCode()
+        built = [later.compile(source, flags) for source, flags in SOURCES]
+        assert later.compiled_here == 0
+        for (source, flags), one, other in zip(SOURCES, compiled, built, strict=True):
+            fresh = re.compile(source, flags)
+            assert other == fresh and one == fresh
+            assert _answers(other) == _answers(fresh)
+
+    def test_a_file_that_cannot_be_read_costs_only_compiling(self, cache: Path) -> None:
+        kept = _KeptCode()
+        path = kept.path()
+        assert path is not None
+        for junk in (b"", b"\x00garbage", marshal.dumps([1, 2]), marshal.dumps({b"k": (1,)})):
+            path.write_bytes(junk)
+            reader = _KeptCode()
+            source, flags = SOURCES[0]
+            assert reader.compile(source, flags) == re.compile(source, flags)
+            assert reader.compiled_here == 1
+            reader.save()
+            assert _KeptCode()._load().keys() == reader._load().keys() != set()
+
+    def test_code_the_engine_refuses_is_compiled_again(self, cache: Path) -> None:
+        kept = _KeptCode()
+        for source, flags in SOURCES:
+            kept.compile(source, flags)
+        kept.save()
+        path = kept.path()
+        assert path is not None
+        entries = marshal.loads(path.read_bytes())
+        path.write_bytes(marshal.dumps({k: (v[0], [0, 1, 2], *v[2:]) for k, v in entries.items()}))
+        later = _KeptCode()
+        for source, flags in SOURCES:
+            assert _answers(later.compile(source, flags)) == _answers(re.compile(source, flags))
+        assert later.compiled_here == len(SOURCES)
+
+    def test_nothing_is_kept_in_a_folder_others_may_write(self, cache: Path) -> None:
+        cache.mkdir(parents=True)
+        cache.chmod(0o777)
+        kept = _KeptCode()
+        assert kept.path() is None
+        source, flags = SOURCES[1]
+        assert kept.compile(source, flags) == re.compile(source, flags)
+        kept.save()
+        assert list(cache.iterdir()) == []
+
+    def test_a_link_at_the_file_is_neither_read_nor_written_through(
+        self, cache: Path, tmp_path: Path
+    ) -> None:
+        elsewhere = tmp_path / "elsewhere"
+        donor = _KeptCode()
+        source, flags = SOURCES[2]
+        donor.compile(source, flags)
+        path = donor.path()
+        assert path is not None
+        elsewhere.write_bytes(marshal.dumps(donor._load()))
+        path.symlink_to(elsewhere)
+        kept = _KeptCode()
+        kept.compile(source, flags)
+        assert kept.compiled_here == 1  # the link was not read
+        kept.save()
+        assert not path.is_symlink() and elsewhere.read_bytes() == marshal.dumps(donor._load())
+
+    def test_past_the_limit_only_what_this_process_used_is_written(
+        self, cache: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(_KeptCode, "LIMIT", 3)
+        old = _KeptCode()
+        for source, flags in SOURCES:
+            old.compile(source, flags)
+        old.save()
+        kept = _KeptCode()
+        kept.compile(*SOURCES[0])
+        kept.compile(r"new\d", 0)
+        kept.save()
+        later = _KeptCode()
+        assert len(later._load()) == 2
+        later.compile(*SOURCES[0])
+        later.compile(r"new\d", 0)
+        assert later.compiled_here == 0
+
+    def test_the_readers_read_alike_with_their_patterns_kept(
+        self, cache: Path, tmp_path: Path
+    ) -> None:
+        """Two processes read the same mails: the first compiles the readers' patterns and
+        keeps them, the second compiles none, and both read every mail alike."""
+        mails = sorted((Path(__file__).parent / "data" / "request").glob("*.eml"))
+        config = {
+            "owner": {"name": "Mara Lindgren", "addresses": ["mara@lindgren-advisory.example"]},
+            "from": "Mara Lindgren <mara@lindgren-advisory.example>",
+            "reply_address": "intros@lindgren-advisory.example",
+            "secret_file": str(tmp_path / "secret"),
+            "state_path": str(tmp_path / "introd.db"),
+            "auth": {"require": False},
+            "contacts": ["contacts.yaml"],
+        }
+        path = config_folder(tmp_path, config, [])
+        script = (
+            "import contextlib, io, json, sys\n"
+            "from introd import patterns\n"
+            "from introd.cli import main\n"
+            "out = []\n"
+            "for mail in sys.argv[2:]:\n"
+            "    with contextlib.redirect_stdout(io.StringIO()) as f:\n"
+            "        code = main(['parse', '--config', sys.argv[1], mail])\n"
+            "    if code:\n"
+            "        sys.exit(f.getvalue())\n"
+            "    out.append(f.getvalue())\n"
+            "print(json.dumps({'compiled': patterns.KEPT.compiled_here, 'read': out}))\n"
+        )
+        runs = [
+            json.loads(
+                subprocess.run(
+                    [sys.executable, "-c", script, str(path), *map(str, mails)],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                ).stdout
+                or "{}"
+            )
+            for _ in range(2)
+        ]
+        assert runs[0]["compiled"] > 50 and runs[1]["compiled"] == 0
+        assert runs[0]["read"] == runs[1]["read"]
+        assert all('"kind": "request"' in r for r in runs[0]["read"][:1])
 
 
 class TestLeadingLiterals:

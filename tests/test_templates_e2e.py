@@ -176,7 +176,7 @@ class TestNewUser:
     ) -> None:
         """A start remembers its passed check; a template edited after it is checked at the
         next start, which refuses with the file and line and sends nothing."""
-        from introd.sandbox import cache_root
+        from introd.files import cache_root
 
         assert world.run_once(clock.now()) == 0
         root = cache_root()

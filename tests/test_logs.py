@@ -76,6 +76,21 @@ class TestLines:
         assert events[1]["password"] == "***" and events[1]["token"] == "***"
         assert "hunter2" not in "".join(lines)
 
+    def test_each_line_is_one_write(self) -> None:
+        """A line and its newline go out in one write, so that lines of processes sharing
+        the stream (the daemon and its template check) never interleave."""
+        writes: list[str] = []
+
+        class Stream(io.StringIO):
+            def write(self, text: str) -> int:
+                writes.append(text)
+                return super().write(text)
+
+        setup_logging("json", "info", stream=Stream(), journal=True)
+        structlog.get_logger("introd.test").info("one", n=1)
+        structlog.get_logger("introd.test").warning("two")
+        assert len(writes) == 2 and all(w.startswith("<") and w.endswith("}\n") for w in writes)
+
     def test_console_format_prefixes_every_line(self) -> None:
         """A multi-line console event keeps its priority on each of its lines."""
         lines = self._lines(journal=True, fmt="console")

@@ -8,7 +8,7 @@ state; it returns a detail string when it fires, None otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Protocol, get_args
 
@@ -72,6 +72,19 @@ class Situation:
     contacts: ContactsView | None
     state: StateView | None
     now: datetime
+    # the pair's history, read once for the rules that look at it
+    _pairs: dict[tuple[str, str], list[IntroRow]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def pair_history(self, requester: str, target: str) -> list[IntroRow]:
+        """Every intro between this requester and this target (empty without a state)."""
+        if self.state is None:
+            return []
+        key = (requester, target)
+        if key not in self._pairs:
+            self._pairs[key] = self.state.pair_history(requester, target)
+        return self._pairs[key]
 
     def number(self, rule: RuleName, key: str) -> int:
         """A rule's count setting (`max`, `min_words`); 0 when unset."""
@@ -277,7 +290,7 @@ class Duplicate(Rule):
         if pair is None or s.state is None:
             return None
         cooldown = s.duration(self.NAME, "cooldown", timedelta(days=180))
-        for row in s.state.pair_history(*pair):
+        for row in s.pair_history(*pair):
             if row.state in ("awaiting", "review"):
                 return f"same request already {row.state} as {row.id}"
             if row.state == "introduced" and row.updated >= s.now - cooldown:
@@ -296,7 +309,7 @@ class DeclinedBefore(Rule):
         if pair is None or s.state is None:
             return None
         cooldown = s.duration(self.NAME, "cooldown", timedelta(days=180))
-        for row in s.state.pair_history(*pair):
+        for row in s.pair_history(*pair):
             if row.state == "declined_by_target" and row.updated >= s.now - cooldown:
                 return f"the same introduction ended unanswered or declined as {row.id}"
         return None

@@ -59,6 +59,20 @@ class TestTokens:
         assert tokens.message_id_claim(a) == ("K7F3Q2", "target")
 
 
+class TestIntroIds:
+    def test_ids_are_six_letters_of_the_alphabet_each_equally_likely(self) -> None:
+        """Every letter is drawn (no letter the alphabet lacks, none left out), and none
+        much more often than another: 6,000 draws of 32 letters, 187.5 each expected."""
+        from collections import Counter
+
+        ids = [tokens.new_intro_id() for _ in range(1000)]
+        assert all(len(i) == 6 and set(i) <= set(tokens._ID_ALPHABET) for i in ids)
+        counts = Counter("".join(ids))
+        assert set(counts) == set(tokens._ID_ALPHABET)
+        assert 100 < min(counts.values()) and max(counts.values()) < 280
+        assert len(set(ids)) == len(ids)
+
+
 class TestSecret:
     def test_created_private_when_missing(self, tmp_path: Path) -> None:
         """A missing secret file is created with mode 0600 and reused after."""

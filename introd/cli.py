@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, patterns
 from .exceptions import ConfigError, IntrodError, UsageError
-from .files import private_umask
+from .files import cache_file, private_umask
 
 if TYPE_CHECKING:
     from .config import Config
@@ -739,6 +739,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the readers' compiled patterns are kept in the cache folder for the next start
+    patterns.KEPT.keep(*cache_file(patterns.KEPT.file_name()))
     try:
         with private_umask():  # whatever introd writes is its user's alone
             return int(args.func(args))

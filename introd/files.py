@@ -16,7 +16,7 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -88,6 +88,30 @@ def private_folder(folder: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def cache_file(name: str) -> tuple[Callable[[], bytes | None], Callable[[bytes], None]]:
+    """Reading and writing of the file NAME in the cache folder (``cache_root``, looked
+    up when first needed): never through a link; without a safe folder the reading finds
+    nothing and the writing does nothing."""
+
+    def read() -> bytes | None:
+        root = cache_root()
+        if root is None:
+            return None
+        try:
+            fd = os.open(root / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
+
+    def write(data: bytes) -> None:
+        root = cache_root()
+        if root is not None:
+            replace_private(root / name, data)
+
+    return read, write
 
 
 def tighten(path: Path) -> bool:

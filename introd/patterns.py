@@ -6,8 +6,8 @@ mail, and most of them are not needed for it (a request needs no answer patterns
 reply no asking phrases). :class:`LazyPattern` stands where ``re.compile`` stood and
 compiles on its first match; after that a call costs what one on the compiled pattern does.
 
-What compiling a pattern produces (its ``_sre`` code) is kept in the cache folder
-(``files.cache_root``) from one start to the next, as Python keeps ``__pycache__``: a
+What compiling a pattern produces (its ``_sre`` code) can be kept from one start to the
+next (the CLI keeps it in its cache folder), as Python keeps ``__pycache__``: a
 start then builds the patterns it needs from that code instead of parsing them again,
 most of what reading a first mail cost. See :class:`_KeptCode`.
 
@@ -21,12 +21,9 @@ from __future__ import annotations
 import atexit
 import hashlib
 import marshal
-import os
 import re
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import _sre  # type: ignore[import-not-found]
@@ -118,21 +115,23 @@ class LazyPattern:
 
 
 class _KeptCode:
-    """The ``_sre`` code of compiled patterns, kept in the cache folder between starts.
+    """The ``_sre`` code of compiled patterns, kept between starts.
 
     Compiling a pattern is two steps: ``re._parser`` and ``re._compiler``, in Python,
     turn its text into code for the matching engine, and ``_sre.compile`` makes the
     pattern object of that code. The first step is what costs (the asking phrases are
-    alternations of hundreds of words); its output is what is kept here, in one file per
-    Python build, keyed by a digest of each pattern's text and flags. A pattern found
-    there is made by ``_sre.compile`` alone (which validates the code it is given).
+    alternations of hundreds of words); its output is what is kept, in one file per
+    Python build (:meth:`file_name`), keyed by a digest of each pattern's text and flags.
+    A pattern found there is made by ``_sre.compile`` alone (which validates the code it
+    is given).
 
     Code is kept only when the pattern made of it equals the one ``re.compile`` made
     (pattern objects compare their code), so a change in how CPython compiles cannot
     make a kept pattern differ from a fresh one; a file that cannot be read, or an entry
-    ``_sre`` refuses, only costs compiling. Like jinja2's compiled templates, the file is
-    used only inside a cache folder no one else may write. It is written when the
-    process ends, if it compiled a pattern the file did not hold.
+    ``_sre`` refuses, only costs compiling. Where the file lives is the caller's: the
+    CLI hands :meth:`keep` the reading and writing of a file in its cache folder
+    (``files.cache_file``); without that nothing is kept. The file is read at the first
+    compile, and written when the process ends if it compiled a pattern the file lacked.
     """
 
     LIMIT = 4096  # entries past which those this process did not use are dropped
@@ -141,80 +140,74 @@ class _KeptCode:
         self._kept: dict[bytes, tuple[Any, ...]] | None = None
         self._used: set[bytes] = set()
         self._changed = False
-        self._lock = threading.Lock()
+        self._read: Callable[[], bytes | None] = lambda: None
+        self._write: Callable[[bytes], None] | None = None
         self.compiled_here = 0  # patterns this process compiled from their text
+
+    @staticmethod
+    def file_name() -> str:
+        """The kept code's file name for this Python build."""
+        build = hashlib.sha256(f"{sys.version} {_sre.MAGIC} {_sre.CODESIZE}".encode())
+        return f"patterns-{build.hexdigest()[:16]}.marshal"
+
+    def keep(self, read: Callable[[], bytes | None], write: Callable[[bytes], None]) -> None:
+        """Keep code with READ (the file's bytes, None when there is none) and WRITE."""
+        self._read, self._write = read, write
+        if not self._changed:  # read again, from there (what this process added stays)
+            self._kept = None
 
     def compile(self, source: str, flags: int) -> re.Pattern[str]:
         key = hashlib.blake2b(
             f"{int(flags)}\0{source}".encode("utf-8", "surrogatepass"), digest_size=16
         ).digest()
-        with self._lock:
-            kept = self._load()
-            self._used.add(key)
-            args = kept.get(key)
-            if args is not None:
-                try:
-                    pattern: re.Pattern[str] = _sre.compile(source, *args)
-                    return pattern
-                except Exception:  # not code this Python's engine takes
-                    del kept[key]
-            self.compiled_here += 1
-            compiled = re.compile(source, flags)
+        kept = self._load()
+        self._used.add(key)
+        args = kept.get(key)
+        if args is not None:
+            try:
+                pattern: re.Pattern[str] = _sre.compile(source, *args)
+                return pattern
+            except Exception:  # not code this Python's engine takes
+                kept.pop(key, None)
+        self.compiled_here += 1
+        compiled = re.compile(source, flags)
+        if self._write is not None:
             args = _code(source, flags)
             if args is not None and _same(compiled, source, args):
                 kept[key] = args
                 if not self._changed:
                     self._changed = True
                     atexit.register(self.save)
-            return compiled
+        return compiled
 
     def _load(self) -> dict[bytes, tuple[Any, ...]]:
         if self._kept is None:
             self._kept = {}
-            path = self.path()
-            if path is not None:
-                try:
-                    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-                    with os.fdopen(fd, "rb") as f:
-                        loaded = marshal.loads(f.read())
-                except (OSError, EOFError, ValueError, TypeError):
-                    loaded = None
-                if isinstance(loaded, dict):
-                    self._kept = {
-                        k: v
-                        for k, v in loaded.items()
-                        if isinstance(k, bytes) and isinstance(v, tuple) and len(v) == 5
-                    }
+            try:
+                data = self._read()
+                loaded = marshal.loads(data) if data else None
+            except (OSError, EOFError, ValueError, TypeError):
+                loaded = None
+            if isinstance(loaded, dict):
+                self._kept = {
+                    k: v
+                    for k, v in loaded.items()
+                    if isinstance(k, bytes) and isinstance(v, tuple) and len(v) == 5
+                }
         return self._kept
-
-    @staticmethod
-    def path() -> Path | None:
-        """The file for this Python build in the cache folder; None without a safe one."""
-        from .files import cache_root
-
-        root = cache_root()
-        if root is None:
-            return None
-        build = hashlib.sha256(f"{sys.version} {_sre.MAGIC} {_sre.CODESIZE}".encode())
-        return root / f"patterns-{build.hexdigest()[:16]}.marshal"
 
     def save(self) -> None:
         """Write the kept code, if this process compiled some; a failure costs nothing."""
-        from .files import replace_private
-
-        with self._lock:
-            if not self._changed or self._kept is None:
-                return
-            kept = self._kept
-            if len(kept) > self.LIMIT:
-                kept = {k: v for k, v in kept.items() if k in self._used}
-            path = self.path()
-            if path is not None:
-                try:
-                    replace_private(path, marshal.dumps(kept))
-                except (OSError, ValueError):
-                    pass
-            self._changed = False
+        if not self._changed or self._kept is None or self._write is None:
+            return
+        kept = self._kept
+        if len(kept) > self.LIMIT:
+            kept = {k: v for k, v in kept.items() if k in self._used}
+        try:
+            self._write(marshal.dumps(kept))
+        except (OSError, ValueError):
+            pass
+        self._changed = False
 
 
 def _code(source: str, flags: int) -> tuple[Any, ...] | None:

@@ -14,6 +14,8 @@ import pytest
 
 from introd.patterns import LazyPattern, _KeptCode, leading_literals
 
+from introd.files import cache_file
+
 from helpers import config_folder
 
 # named groups, flags set by argument and inline, a back-reference, look-arounds, Unicode
@@ -32,6 +34,13 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
     return tmp_path / "cache" / "introd"
+
+
+def _kept() -> _KeptCode:
+    """A store of compiled code kept as the CLI keeps it, in the cache folder."""
+    kept = _KeptCode()
+    kept.keep(*cache_file(kept.file_name()))
+    return kept
 
 
 def _answers(pattern: re.Pattern[str]) -> list[object]:
@@ -76,14 +85,13 @@ class TestKeptCode:
     """What compiling made is kept in the cache folder; the next start builds from it."""
 
     def test_a_kept_pattern_is_the_pattern_compiling_makes(self, cache: Path) -> None:
-        first = _KeptCode()
+        first = _kept()
         compiled = [first.compile(source, flags) for source, flags in SOURCES]
         assert first.compiled_here == len(SOURCES)
         first.save()
-        path = first.path()
-        assert path is not None and path.parent == cache
+        path = cache / first.file_name()
         assert path.stat().st_mode & 0o777 == 0o600
-        later = _KeptCode()
+        later = _kept()
         built = [later.compile(source, flags) for source, flags in SOURCES]
         assert later.compiled_here == 0
         for (source, flags), one, other in zip(SOURCES, compiled, built, strict=True):
@@ -92,28 +100,35 @@ class TestKeptCode:
             assert _answers(other) == _answers(fresh)
 
     def test_a_file_that_cannot_be_read_costs_only_compiling(self, cache: Path) -> None:
-        kept = _KeptCode()
-        path = kept.path()
-        assert path is not None
+        cache.mkdir(parents=True)
+        kept = _kept()
+        path = cache / kept.file_name()
         for junk in (b"", b"\x00garbage", marshal.dumps([1, 2]), marshal.dumps({b"k": (1,)})):
             path.write_bytes(junk)
-            reader = _KeptCode()
+            reader = _kept()
             source, flags = SOURCES[0]
             assert reader.compile(source, flags) == re.compile(source, flags)
             assert reader.compiled_here == 1
             reader.save()
-            assert _KeptCode()._load().keys() == reader._load().keys() != set()
+            assert _kept()._load().keys() == reader._load().keys() != set()
+
+    def test_without_a_place_to_keep_it_nothing_is_kept(self, cache: Path) -> None:
+        """The reading core alone (no CLI) touches no file."""
+        alone = _KeptCode()
+        source, flags = SOURCES[3]
+        assert alone.compile(source, flags) == re.compile(source, flags)
+        alone.save()
+        assert not cache.exists() and alone._load() == {}
 
     def test_code_the_engine_refuses_is_compiled_again(self, cache: Path) -> None:
-        kept = _KeptCode()
+        kept = _kept()
         for source, flags in SOURCES:
             kept.compile(source, flags)
         kept.save()
-        path = kept.path()
-        assert path is not None
+        path = cache / kept.file_name()
         entries = marshal.loads(path.read_bytes())
         path.write_bytes(marshal.dumps({k: (v[0], [0, 1, 2], *v[2:]) for k, v in entries.items()}))
-        later = _KeptCode()
+        later = _kept()
         for source, flags in SOURCES:
             assert _answers(later.compile(source, flags)) == _answers(re.compile(source, flags))
         assert later.compiled_here == len(SOURCES)
@@ -121,8 +136,7 @@ class TestKeptCode:
     def test_nothing_is_kept_in_a_folder_others_may_write(self, cache: Path) -> None:
         cache.mkdir(parents=True)
         cache.chmod(0o777)
-        kept = _KeptCode()
-        assert kept.path() is None
+        kept = _kept()
         source, flags = SOURCES[1]
         assert kept.compile(source, flags) == re.compile(source, flags)
         kept.save()
@@ -132,14 +146,13 @@ class TestKeptCode:
         self, cache: Path, tmp_path: Path
     ) -> None:
         elsewhere = tmp_path / "elsewhere"
-        donor = _KeptCode()
+        donor = _kept()
         source, flags = SOURCES[2]
         donor.compile(source, flags)
-        path = donor.path()
-        assert path is not None
+        path = cache / donor.file_name()
         elsewhere.write_bytes(marshal.dumps(donor._load()))
         path.symlink_to(elsewhere)
-        kept = _KeptCode()
+        kept = _kept()
         kept.compile(source, flags)
         assert kept.compiled_here == 1  # the link was not read
         kept.save()
@@ -149,15 +162,15 @@ class TestKeptCode:
         self, cache: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(_KeptCode, "LIMIT", 3)
-        old = _KeptCode()
+        old = _kept()
         for source, flags in SOURCES:
             old.compile(source, flags)
         old.save()
-        kept = _KeptCode()
+        kept = _kept()
         kept.compile(*SOURCES[0])
         kept.compile(r"new\d", 0)
         kept.save()
-        later = _KeptCode()
+        later = _kept()
         assert len(later._load()) == 2
         later.compile(*SOURCES[0])
         later.compile(r"new\d", 0)

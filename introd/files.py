@@ -68,7 +68,10 @@ def cache_root() -> Path | None:
     """introd's cache folder, kept from one start to the next: systemd's
     ``$CACHE_DIRECTORY`` (``CacheDirectory=``), else ``$XDG_CACHE_HOME/introd``, else
     ``~/.cache/introd``. None when there is no such folder or it is not safe: it must be a
-    real folder of this user that no one else may write."""
+    folder of this user that no one else may write. It may be reached through a link
+    (systemd's ``DynamicUser=`` makes ``/var/cache/introd`` one, to
+    ``/var/cache/private/introd``): what counts is the folder it leads to; what introd
+    keeps in it is never opened through one."""
     if found := os.environ.get("CACHE_DIRECTORY"):
         base = Path(found.split(":")[0])
     elif found := os.environ.get("XDG_CACHE_HOME"):
@@ -77,14 +80,15 @@ def cache_root() -> Path | None:
         base = Path(found) / ".cache" / "introd"
     else:
         return None
-    return base if private_folder(base) else None
+    return base if private_folder(base, follow=True) else None
 
 
-def private_folder(folder: Path) -> bool:
-    """FOLDER, made if missing: a real folder of this user that no one else may write."""
+def private_folder(folder: Path, *, follow: bool = False) -> bool:
+    """FOLDER, made if missing: a real folder of this user that no one else may write
+    (with FOLLOW, the folder a link there leads to)."""
     try:
         make_private_dirs(folder)
-        st = os.lstat(folder)
+        st = os.stat(folder) if follow else os.lstat(folder)
     except OSError:
         return False
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022

@@ -285,3 +285,33 @@ class TestTokenFile:
             with _locked(path):
                 write_token(path, self._token())
         assert aim.read_text() == "keep\n"
+
+
+class TestCacheRoot:
+    """The cache folder: the user's own, no one else's to write; reached through a link
+    as systemd's DynamicUser= makes it, but only to such a folder."""
+
+    def test_a_link_to_a_private_folder_is_the_folder(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from introd.files import cache_root
+
+        real = tmp_path / "private" / "introd"
+        real.mkdir(parents=True, mode=0o700)
+        (tmp_path / "introd").symlink_to("private/introd")
+        monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path / "introd"))
+        assert cache_root() == tmp_path / "introd"
+        real.chmod(0o777)
+        assert cache_root() is None
+
+    def test_made_private_when_missing_and_refused_when_others_may_write(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from introd.files import cache_root
+
+        monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        root = cache_root()
+        assert root == tmp_path / "xdg" / "introd" and root.stat().st_mode & 0o777 == 0o700
+        root.chmod(0o770)
+        assert cache_root() is None

@@ -509,9 +509,12 @@ class TestUnderSystemd:
         assert m.intros() == before and len(before) == 2
         new_uid = int(m.sd.read(f"/proc/{m.main_pid()}/status").split("Uid:")[1].split()[0])
         assert m.sd.stat("/var/lib/private/introd/introd.db")[0] == new_uid
-        # CacheDirectory: the compiled templates kept for the next start, the user's, 0700
-        (kept,) = m.sd.run("ls", "/var/cache/private/introd").stdout.split()
-        assert kept.startswith("templates-")
+        # CacheDirectory: the compiled templates kept for the next start, the user's, 0700,
+        # beside the passed check and the readers' compiled patterns
+        cached = m.sd.run("ls", "/var/cache/private/introd").stdout.split()
+        (kept,) = [n for n in cached if n.startswith("templates-") and n != "templates-checked"]
+        assert "templates-checked" in cached
+        assert any(n.startswith("patterns-") and n.endswith(".marshal") for n in cached)
         assert m.sd.stat(f"/var/cache/private/introd/{kept}")[0::2] == (new_uid, "700")
         assert len(m.sd.run("ls", f"/var/cache/private/introd/{kept}").stdout.split()) > 100
         # both parties of intro 0 answer the opt-ins sent before the restart

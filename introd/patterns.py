@@ -137,7 +137,9 @@ class _KeptCode:
     LIMIT = 4096  # entries past which those this process did not use are dropped
 
     def __init__(self) -> None:
-        self._kept: dict[bytes, tuple[Any, ...]] | None = None
+        # digest of text and flags -> the marshalled arguments of _sre.compile (kept as
+        # bytes, unpacked when used: a few hundred kB, not megabytes of int objects)
+        self._kept: dict[bytes, bytes] | None = None
         self._used: set[bytes] = set()
         self._changed = False
         self._read: Callable[[], bytes | None] = lambda: None
@@ -147,7 +149,7 @@ class _KeptCode:
     @staticmethod
     def file_name() -> str:
         """The kept code's file name for this Python build."""
-        build = hashlib.sha256(f"{sys.version} {_sre.MAGIC} {_sre.CODESIZE}".encode())
+        build = hashlib.sha256(f"2 {sys.version} {_sre.MAGIC} {_sre.CODESIZE}".encode())
         return f"patterns-{build.hexdigest()[:16]}.marshal"
 
     def keep(self, read: Callable[[], bytes | None], write: Callable[[bytes], None]) -> None:
@@ -162,10 +164,10 @@ class _KeptCode:
         ).digest()
         kept = self._load()
         self._used.add(key)
-        args = kept.get(key)
-        if args is not None:
+        blob = kept.get(key)
+        if blob is not None:
             try:
-                pattern: re.Pattern[str] = _sre.compile(source, *args)
+                pattern: re.Pattern[str] = _sre.compile(source, *marshal.loads(blob))
                 return pattern
             except Exception:  # not code this Python's engine takes
                 kept.pop(key, None)
@@ -174,13 +176,13 @@ class _KeptCode:
         if self._write is not None:
             args = _code(source, flags)
             if args is not None and _same(compiled, source, args):
-                kept[key] = args
+                kept[key] = marshal.dumps(args)
                 if not self._changed:
                     self._changed = True
                     atexit.register(self.save)
         return compiled
 
-    def _load(self) -> dict[bytes, tuple[Any, ...]]:
+    def _load(self) -> dict[bytes, bytes]:
         if self._kept is None:
             self._kept = {}
             try:
@@ -190,9 +192,7 @@ class _KeptCode:
                 loaded = None
             if isinstance(loaded, dict):
                 self._kept = {
-                    k: v
-                    for k, v in loaded.items()
-                    if isinstance(k, bytes) and isinstance(v, tuple) and len(v) == 5
+                    k: v for k, v in loaded.items() if isinstance(k, bytes) and isinstance(v, bytes)
                 }
         return self._kept
 

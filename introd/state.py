@@ -354,8 +354,6 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            # savepoints journal what they change in memory, not in a file under /var/tmp
-            self.db.execute("PRAGMA temp_store=MEMORY")
             self._migrate()
         except sqlite3.Error as exc:
             raise StateError(f"{path}: cannot open the state database: {exc}") from None

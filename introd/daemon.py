@@ -312,7 +312,8 @@ class Daemon:
         if sender is None:
             return
         self._settle_behind()
-        sender.submit(self.store.due_outbox(self.clock()))  # nothing once the pass ended
+        # nothing once the pass ended; the mails in flight are not read again
+        sender.submit(self.store.due_outbox(self.clock(), skip=sender.in_flight))
 
     def _settle_behind(self, *, wait: bool = False) -> None:
         """Record what the background sender's attempts came to."""

@@ -194,8 +194,8 @@ def _envelope_pipelined(
     """MAIL, every RCPT and DATA in one write (RFC 2920 PIPELINING), then their replies in
     order: one round trip where ``transmit`` takes two and one per recipient. Raises as
     ``transmit`` does before the data; returns the refused recipients once DATA got 354."""
-    lines = ["MAIL FROM:" + smtplib.quoteaddr(sender) + "".join(" " + o for o in options)]
-    lines += ["RCPT TO:" + smtplib.quoteaddr(r) for r in recipients]
+    lines = ["MAIL FROM:" + _path(sender) + "".join(" " + o for o in options)]
+    lines += ["RCPT TO:" + _path(r) for r in recipients]
     smtp.send("".join(line + "\r\n" for line in [*lines, "DATA"]))
     mail_code, mail_resp = smtp.getreply()
     if mail_code == 421:  # the server is leaving: nothing more will be answered
@@ -223,6 +223,20 @@ def _envelope_pipelined(
     if data_code != 354:
         raise smtplib.SMTPDataError(data_code, data_resp)
     return refused
+
+
+# a plain address (dot-atoms, the letters RFC 5321 allows unquoted): its path is the
+# address in angle brackets, as smtplib.quoteaddr makes it after parsing it in Python
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
+def _path(address: str) -> str:
+    """The reverse- or forward-path of ``address`` for MAIL FROM or RCPT TO."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def _data(
@@ -634,27 +648,47 @@ class BackgroundSender:
         sent = 0
         while self.in_flight:
             try:
-                attempt, recorded = self._done.get(block=wait)
+                ready = [self._done.get(block=wait)]
             except queue.Empty:
                 break
-            self.in_flight.discard(attempt.row.id)
-            accepted = False
+            # what else finished meanwhile is recorded with it, in one transaction (the
+            # sent marks are on disk already, see note_sent); a worker held for its
+            # mail's record goes on once that transaction is committed
+            while len(ready) < len(self.in_flight):
+                try:
+                    ready.append(self._done.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if isinstance(attempt.error, AuthExpired):
-                    self.failure = self.failure or attempt.error
-                elif not isinstance(attempt.error, _NotTried):
-                    accepted = _settle(self.store, self.conn.cfg, attempt, now, on_failure, on_sent)
-            except DeliveryError as exc:
-                self.failure = self.failure or exc
+                with self.store.transaction():
+                    sent += sum(self._record(a, now, on_failure, on_sent) for a, _ in ready)
             finally:
-                recorded.set()
-            if accepted:
-                sent += 1
-            else:  # not sent: it does not count against the hourly limits
-                self.admission.give_back(attempt.row)
+                for _, recorded in ready:
+                    recorded.set()
         if self.note_failure is not None and not self.in_flight:
             raise self.note_failure  # everything is recorded: now the state's fault stops it
         return sent
+
+    def _record(
+        self,
+        attempt: _Attempt,
+        now: datetime,
+        on_failure: Callable[[Failure], None],
+        on_sent: Callable[[OutboxRow], None] | None,
+    ) -> bool:
+        """Record one finished attempt; whether the server accepted the mail."""
+        self.in_flight.discard(attempt.row.id)
+        accepted = False
+        try:
+            if isinstance(attempt.error, AuthExpired):
+                self.failure = self.failure or attempt.error
+            elif not isinstance(attempt.error, _NotTried):
+                accepted = _settle(self.store, self.conn.cfg, attempt, now, on_failure, on_sent)
+        except DeliveryError as exc:
+            self.failure = self.failure or exc
+        if not accepted:  # not sent: it does not count against the hourly limits
+            self.admission.give_back(attempt.row)
+        return accepted
 
     def close(
         self,

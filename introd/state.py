@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -945,15 +945,27 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
-    def due_outbox(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
-        return [
-            OutboxRow.from_row(r)
-            for r in self._exec(
-                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY "
-                f"template IN ({_NOTICES_SQL}), id LIMIT ?",
-                (iso(now), limit),
-            )
-        ]
+    def due_outbox(
+        self, now: datetime, limit: int = 500, *, skip: Collection[int] = ()
+    ) -> list[OutboxRow]:
+        """The first ``limit`` pending rows due by ``now``, the intros' own mail before the
+        notices, less the rows in ``skip`` (those the caller already has in hand: they are
+        not read again, mail and all)."""
+        due = (
+            "FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY "
+            f"template IN ({_NOTICES_SQL}), id LIMIT ?"
+        )
+        if not skip:
+            return [OutboxRow.from_row(r) for r in self._exec("SELECT * " + due, (iso(now), limit))]
+        ids = [r[0] for r in self._exec("SELECT id " + due, (iso(now), limit))]
+        wanted = [i for i in ids if i not in skip]
+        rows: dict[int, sqlite3.Row] = {}
+        for start in range(0, len(wanted), 500):  # within SQLite's limit on parameters
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for r in self._exec(f"SELECT * FROM outbox WHERE id IN ({marks})", tuple(part)):
+                rows[r["id"]] = r
+        return [OutboxRow.from_row(rows[i]) for i in wanted]
 
     def outbox_depth(self) -> int:
         return int(self._exec("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from introd.reading.mailtext import (
     parse_bytes,
 )
 from introd.model import Person
+from introd.reading import mailtext
 from helpers import assert_written
 
 DATA = Path(__file__).parent / "data" / "forward"
@@ -49,6 +51,110 @@ class TestParseBytes:
     def test_non_bytes_give_an_empty_message(self) -> None:
         """A value that is not bytes gives an empty message rather than an error."""
         assert parse_bytes("not bytes").keys() == []  # type: ignore[arg-type]
+
+
+def _stdlib_parse(raw: bytes) -> EmailMessage:
+    parsed: EmailMessage = BytesParser(_class=EmailMessage, policy=mailtext._READING).parsebytes(
+        raw
+    )
+    return parsed
+
+
+def _shape(msg: EmailMessage) -> list[object]:
+    """Everything the parse came to: each part's type, headers, payload, defects,
+    preamble and epilogue."""
+    return [
+        (
+            part.get_content_type(),
+            part.items(),
+            None if part.is_multipart() else part.get_payload(),
+            [type(d).__name__ for d in part.defects],
+            part.preamble,
+            part.epilogue,
+        )
+        for part in msg.walk()
+    ]
+
+
+# boundaries as mail programs write them (RFC 2046 allows these characters), and as no
+# standard allows: the pattern's special characters, backslashes, controls, non-ASCII
+_BOUNDARY_CHARS = st.sampled_from(list("aZ09'()+_,-./:=? ") + list("\\$^*[]{}|#&~\t\x0b\x00é→"))
+_ENDINGS = st.sampled_from(["\r\n", "\n", "\r"])
+
+
+def _multipart_text(
+    boundary: str, parts: list[str], eol: str, tails: list[str], nested: bool
+) -> str:
+    text = f'MIME-Version: 1.0{eol}Content-Type: multipart/mixed; boundary="{boundary}"{eol}'
+    text += f"{eol}preamble{eol}"
+    for i, part in enumerate(parts):
+        text += f"--{boundary}{tails[i % len(tails)]}{eol}Content-Type: text/plain{eol}{eol}"
+        text += part.replace("\n", eol) + eol
+    if nested:
+        inner = boundary[::-1] + "x"
+        text += f'--{boundary}{eol}Content-Type: multipart/alternative; boundary="{inner}"'
+        text += f"{eol}{eol}--{inner}{eol}{eol}inner{eol}--{inner}--{eol}"
+    text += f"--{boundary}{tails[-1]}--{eol}epilogue{eol}"
+    return text
+
+
+class TestBoundaries:
+    """The parser matches multipart boundaries without compiling a pattern for each:
+    what it makes of a mail is what the standard library's parser makes of it."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        boundary=st.text(_BOUNDARY_CHARS, min_size=1, max_size=30),
+        parts=st.lists(
+            st.text(st.sampled_from(list("ab -\n\t")), max_size=40), min_size=1, max_size=4
+        ),
+        eol=_ENDINGS,
+        tails=st.lists(st.sampled_from(["", " ", "\t", " \t ", "--", "x", " --"]), min_size=1),
+        nested=st.booleans(),
+        crlf_body=st.booleans(),
+    )
+    def test_as_the_standard_parser(
+        self,
+        boundary: str,
+        parts: list[str],
+        eol: str,
+        tails: list[str],
+        nested: bool,
+        crlf_body: bool,
+    ) -> None:
+        text = _multipart_text(boundary, parts, eol, tails, nested)
+        raw = text.encode("utf-8", "surrogateescape")
+        if crlf_body:
+            raw = raw.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+        assert _shape(parse_bytes(raw)) == _shape(_stdlib_parse(raw))
+
+    def test_samples_as_the_standard_parser(self) -> None:
+        for raw in SAMPLES:
+            assert _shape(parse_bytes(raw)) == _shape(_stdlib_parse(raw))
+
+    def test_no_pattern_is_compiled_per_boundary(self) -> None:
+        """This Python's parser still writes its boundary pattern the way _BoundaryRe
+        recognises (if it did not, every boundary would be compiled again: correct, but
+        slow), and a boundary of pattern characters is matched as plain text."""
+        before = mailtext._BOUNDARY_RE.boundaries
+        msg = _multipart("multipart/mixed", "\nfirst", "\nsecond")
+        assert mailtext._BOUNDARY_RE.boundaries == before + 1
+        assert [p.get_payload() for p in msg.iter_parts()] == ["first", "second"]
+        raw = _multipart_text("a.b*c+(d)?[e]$^\\", ["one", "two"], "\r\n", [""], False)
+        parsed = parse_bytes(raw.encode())
+        assert mailtext._BOUNDARY_RE.boundaries == before + 2
+        assert [p.get_payload() for p in parsed.iter_parts()] == ["one", "two"]
+        # "a.b" is no wildcard: a line "--aXb" is no boundary
+        raw = _multipart_text("a.b", ["x\n--aXb\ny"], "\r\n", [""], False)
+        assert [p.get_payload() for p in parse_bytes(raw.encode()).iter_parts()] == [
+            "x\r\n--aXb\r\ny"
+        ]
+
+    def test_other_patterns_are_compiled(self) -> None:
+        """A pattern not of the boundary's shape is the re module's own."""
+        assert mailtext._BOUNDARY_RE.compile("a+b").pattern == "a+b"
+        forged = "(?P<sep>" + "a.b" + mailtext._BOUNDARY_TAIL  # not re.escape's output
+        assert isinstance(mailtext._BOUNDARY_RE.compile(forged), re.Pattern)
 
 
 class TestHeaderText:

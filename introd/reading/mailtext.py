@@ -10,11 +10,12 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-from email import policy
+from email import feedparser, policy
 from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from types import FunctionType
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -111,12 +112,79 @@ class _HeaderClasses(HeaderRegistry):
 _READING = _ReadingPolicy(header_factory=_HeaderClasses())
 
 
+# For each multipart, email.feedparser compiles a pattern for its boundary line:
+# "(?P<sep>" + re.escape("--" + boundary) + _BOUNDARY_TAIL. Every mail has boundaries of its
+# own, so each is a new pattern for the re module to parse and compile (about as long as the
+# rest of the mail's parsing). _Boundary matches the same lines without a pattern of its
+# own: the separator as a prefix, then the fixed tail, compiled once.
+_BOUNDARY_TAIL = r")(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$"
+_TAIL = LazyPattern(_BOUNDARY_TAIL[1:])
+_UNESCAPE = LazyPattern(r"\\(.)", re.S)
+
+
+class _Boundary:
+    """``re.compile("(?P<sep>" + re.escape(sep) + _BOUNDARY_TAIL)`` as the parser uses it:
+    its ``match`` finds the same lines, with the same ``end`` and ``linesep`` groups."""
+
+    __slots__ = ("sep",)
+
+    def __init__(self, sep: str) -> None:
+        self.sep = sep
+
+    def match(self, line: str) -> re.Match[str] | None:
+        return _TAIL.match(line, len(self.sep)) if line.startswith(self.sep) else None
+
+
+class _BoundaryRe:
+    """The ``re`` module as the feed parser's multipart reading sees it: a boundary
+    pattern comes back as a _Boundary; any other pattern (another Python's parser may
+    write it otherwise) is compiled as usual."""
+
+    escape = staticmethod(re.escape)
+
+    def __init__(self) -> None:
+        self.boundaries = 0  # how many boundary patterns were not compiled
+
+    def compile(self, pattern: str, flags: int = 0) -> re.Pattern[str] | _Boundary:
+        if not flags and pattern.startswith("(?P<sep>") and pattern.endswith(_BOUNDARY_TAIL):
+            escaped = pattern[len("(?P<sep>") : -len(_BOUNDARY_TAIL)]
+            sep = _UNESCAPE.sub(r"\1", escaped)
+            if re.escape(sep) == escaped:
+                self.boundaries += 1
+                return _Boundary(sep)
+        return re.compile(pattern, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(re, name)
+
+
+_BOUNDARY_RE = _BoundaryRe()
+
+
+class _FeedParser(feedparser.BytesFeedParser):
+    """The standard library's parser, its multipart reading run with _BoundaryRe for
+    ``re`` (the same code, with globals of its own: the email package is left as it is)."""
+
+    _parsegen = FunctionType(
+        feedparser.FeedParser._parsegen.__code__,  # type: ignore[attr-defined]
+        {**vars(feedparser), "re": _BOUNDARY_RE},
+        "_parsegen",
+    )
+
+
+def _parse(raw: bytes, policy: Any) -> EmailMessage:
+    parser = _FeedParser(EmailMessage, policy=policy)
+    parser.feed(raw)
+    message: EmailMessage = parser.close()  # type: ignore[assignment]
+    return message
+
+
 def parse_bytes(raw: bytes) -> EmailMessage:
     """Parse raw mail bytes with the modern policy; never raises."""
     if not isinstance(raw, (bytes, bytearray)):
         return EmailMessage()
     try:
-        return BytesParser(_class=EmailMessage, policy=_READING).parsebytes(bytes(raw))
+        return _parse(bytes(raw), _READING)
     except Exception:
         pass
     try:

@@ -77,6 +77,9 @@ class SmtpConnection:
         self.smtp: smtplib.SMTP | None = None
         self._more: list[SmtpConnection] = []
         self.used_at = 0.0  # time.monotonic() of the last mail handed over
+        # the outbox row whose MAIL, RCPT and DATA went with the last mail's data (see
+        # transmit's ``then``): their replies are still to be read
+        self.ahead: int | None = None
 
     def open(self) -> smtplib.SMTP:
         if self.smtp is not None:
@@ -141,31 +144,62 @@ class SmtpConnection:
         self.quit_session()
 
     def quit_session(self) -> None:
-        """Quit this one session (the others may be in use on other threads)."""
+        """Quit this one session (the others may be in use on other threads). With a
+        mail's envelope sent ahead the session is only closed: after its DATA a QUIT
+        would be read as that mail's text, and a mail whose end never came is dropped."""
         if self.smtp is not None:
             try:
-                self.smtp.quit()
+                if self.ahead is None:
+                    self.smtp.quit()
+                else:
+                    self.smtp.close()
             except (OSError, smtplib.SMTPException):
                 pass
             self.smtp = None
+        self.ahead = None
 
 
 class OutcomeUnknown(Exception):
     """The server took the mail's DATA but its answer never came: delivered or not."""
 
 
+@dataclass(slots=True)
+class Then:
+    """The next mail over the same session, whose envelope (MAIL, RCPT and DATA) goes in
+    the same write as this mail's data: RFC 2920 lets a group of pipelined commands
+    open with a mail's text, so each mail after the first costs one round trip, not two.
+    ``sent`` tells whether it went (then its replies follow this mail's, and the next
+    ``transmit`` of it is told ``ahead``)."""
+
+    sender: str
+    recipients: list[str]
+    size: int
+    sent: bool = False
+
+
 def transmit(
-    smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes
+    smtp: smtplib.SMTP,
+    sender: str,
+    recipients: list[str],
+    raw: bytes,
+    *,
+    ahead: bool = False,
+    then: Then | None = None,
 ) -> dict[str, tuple[int, bytes]]:
     """``smtplib.SMTP.sendmail``, telling a failure before the data went (nothing was
     delivered: smtplib's own exceptions) from one after (``OutcomeUnknown``). Returns the
-    refused recipients, as sendmail does."""
-    if any("\r" in a or "\n" in a for a in (sender, *recipients)):  # never a command
+    refused recipients, as sendmail does. ``ahead``: this mail's envelope went already,
+    as the ``then`` of the mail before; only its replies are read. ``then``: see Then
+    (only where the server pipelines)."""
+    if _unsafe(sender, recipients):  # never a command
         raise smtplib.SMTPSenderRefused(501, b"line break in an address", sender)
+    if ahead:
+        return _data(smtp, raw, _envelope_replies(smtp, sender, recipients), then)
     smtp.ehlo_or_helo_if_needed()
+    if _pipelines(smtp):
+        smtp.send(_envelope(smtp, sender, recipients, len(raw)))
+        return _data(smtp, raw, _envelope_replies(smtp, sender, recipients), then)
     options = [f"size={len(raw)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
-    if smtp.does_esmtp and smtp.has_extn("pipelining"):
-        return _data(smtp, raw, _envelope_pipelined(smtp, sender, recipients, options))
     code, resp = smtp.mail(sender, options)
     if code != 250:
         _end_transaction(smtp, code)
@@ -188,15 +222,28 @@ def transmit(
     return _data(smtp, raw, refused)
 
 
-def _envelope_pipelined(
-    smtp: smtplib.SMTP, sender: str, recipients: list[str], options: list[str]
-) -> dict[str, tuple[int, bytes]]:
-    """MAIL, every RCPT and DATA in one write (RFC 2920 PIPELINING), then their replies in
-    order: one round trip where ``transmit`` takes two and one per recipient. Raises as
-    ``transmit`` does before the data; returns the refused recipients once DATA got 354."""
-    lines = ["MAIL FROM:" + _path(sender) + "".join(" " + o for o in options)]
+def _unsafe(sender: str, recipients: list[str]) -> bool:
+    return any("\r" in a or "\n" in a for a in (sender, *recipients))
+
+
+def _pipelines(smtp: smtplib.SMTP) -> bool:
+    return bool(smtp.does_esmtp and smtp.has_extn("pipelining"))
+
+
+def _envelope(smtp: smtplib.SMTP, sender: str, recipients: list[str], size: int) -> str:
+    """MAIL, every RCPT and DATA, to go in one write (RFC 2920 PIPELINING): one round trip
+    where ``transmit`` takes two and one per recipient without it."""
+    size_option = f" size={size}" if smtp.has_extn("size") else ""
+    lines = ["MAIL FROM:" + _path(sender) + size_option]
     lines += ["RCPT TO:" + _path(r) for r in recipients]
-    smtp.send("".join(line + "\r\n" for line in [*lines, "DATA"]))
+    return "".join(line + "\r\n" for line in [*lines, "DATA"])
+
+
+def _envelope_replies(
+    smtp: smtplib.SMTP, sender: str, recipients: list[str]
+) -> dict[str, tuple[int, bytes]]:
+    """The replies to a pipelined envelope (``_envelope``), in order. Raises as
+    ``transmit`` does before the data; returns the refused recipients once DATA got 354."""
     mail_code, mail_resp = smtp.getreply()
     if mail_code == 421:  # the server is leaving: nothing more will be answered
         smtp.close()
@@ -240,20 +287,30 @@ def _path(address: str) -> str:
 
 
 def _data(
-    smtp: smtplib.SMTP, raw: bytes, refused: dict[str, tuple[int, bytes]]
+    smtp: smtplib.SMTP,
+    raw: bytes,
+    refused: dict[str, tuple[int, bytes]],
+    then: Then | None = None,
 ) -> dict[str, tuple[int, bytes]]:
-    """The mail's data after a 354, and its reply; a failure from here on leaves the
-    outcome unknown (``OutcomeUnknown``)."""
+    """The mail's data after a 354 (and the envelope of ``then``), and its reply; a
+    failure from here on leaves the outcome unknown (``OutcomeUnknown``)."""
     data = re.sub(rb"(?m)^\.", b"..", raw)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
+    data += b".\r\n"
+    if then is not None and _pipelines(smtp) and not _unsafe(then.sender, then.recipients):
+        data += _envelope(smtp, then.sender, then.recipients, then.size).encode()
+        then.sent = True
     try:
-        smtp.send(data + b".\r\n")
+        smtp.send(data)
         code, resp = smtp.getreply()
     except (OSError, smtplib.SMTPException) as exc:
         raise OutcomeUnknown(f"{exc.__class__.__name__} after the mail's data") from None
     if code != 250:
-        _end_transaction(smtp, code)
+        if code == 421 or then is None or not then.sent:
+            _end_transaction(smtp, code)
+        # else the transaction ended with this reply, and the next one is under way: a
+        # RSET now would be read as the next mail's text
         raise smtplib.SMTPDataError(code, resp)
     return refused
 
@@ -301,27 +358,43 @@ def _stale(exc: Exception) -> bool:
     return isinstance(exc, (smtplib.SMTPServerDisconnected, OSError))
 
 
-def _attempt(conn: SmtpConnection, row: OutboxRow, envelope_from: str) -> _Attempt:
-    """Hand one mail to the server over ``conn``; touches neither the state nor the log,
-    so that it can run on another session's thread. Raises what ``conn.open`` raises."""
+def _attempt(
+    conn: SmtpConnection, row: OutboxRow, envelope_from: str, then: OutboxRow | None = None
+) -> _Attempt:
+    """Hand one mail to the server over ``conn`` (and the envelope of ``then``, the next
+    mail over it, with its data: see Then); touches neither the state nor the log, so
+    that it can run on another session's thread. Raises what ``conn.open`` raises."""
+    if conn.ahead is not None and conn.ahead != row.id:
+        conn.quit_session()  # the mail sent ahead is not this one: it must not go on
     kept = conn.smtp is not None
     try:
-        return _attempt_on(conn, row, envelope_from, kept=kept)
+        return _attempt_on(conn, row, envelope_from, then, kept=kept)
     finally:
         conn.used_at = time.monotonic()
 
 
 def _attempt_on(
-    conn: SmtpConnection, row: OutboxRow, envelope_from: str, *, kept: bool
+    conn: SmtpConnection,
+    row: OutboxRow,
+    envelope_from: str,
+    then_row: OutboxRow | None,
+    *,
+    kept: bool,
 ) -> _Attempt:
     smtp = conn.open()
+    ahead, conn.ahead = conn.ahead == row.id, None
+    then = None if then_row is None else Then(envelope_from, then_row.recipients, len(then_row.raw))
     try:
-        refused = transmit(smtp, envelope_from, row.recipients, row.raw)
+        refused = transmit(smtp, envelope_from, row.recipients, row.raw, ahead=ahead, then=then)
     except (OutcomeUnknown, smtplib.SMTPException, OSError) as exc:
+        if then is not None and then.sent and smtp.sock is not None:
+            conn.ahead = then_row.id if then_row is not None else None
         if not kept or isinstance(exc, OutcomeUnknown) or not _stale(exc):
             return _outcome(conn, row, exc)
         conn.quit_session()  # the server dropped the session kept open: a new one, once
-        return _attempt_on(conn, row, envelope_from, kept=False)
+        return _attempt_on(conn, row, envelope_from, then_row, kept=False)
+    if then is not None and then.sent and then_row is not None:
+        conn.ahead = then_row.id
     return _Attempt(row, refused)
 
 
@@ -537,6 +610,13 @@ class _NotTried(Exception):
     """The pass ended (SIGTERM, or an error on another mail) before this mail was tried."""
 
 
+class _Wait:
+    """No next mail was queued yet: the worker waits for one."""
+
+
+_WAIT = _Wait()
+
+
 class BackgroundSender:
     """Sends outbox rows on threads of its own — one per session, up to
     ``smtp.max_connections`` — while the caller goes on: in a backlog the daemon reads the
@@ -596,20 +676,30 @@ class BackgroundSender:
                 self._threads.append(thread)
 
     def _work(self, session: SmtpConnection) -> None:
-        while (row := self._todo.get()) is not None:
-            attempt = self._try(session, row)
+        row = self._todo.get()
+        while row is not None:
+            try:  # the next mail, when queued already, has its envelope go with this data
+                following: OutboxRow | None | _Wait = self._todo.get_nowait()
+            except queue.Empty:
+                following = _WAIT
+            attempt = self._try(
+                session, row, following if isinstance(following, OutboxRow) else None
+            )
             recorded = threading.Event()
             self._done.put((attempt, recorded))
             if attempt.refused or isinstance(attempt.error, OutcomeUnknown):
                 recorded.wait()
+            row = self._todo.get() if isinstance(following, _Wait) else following
 
-    def _try(self, session: SmtpConnection, row: OutboxRow) -> _Attempt:
+    def _try(self, session: SmtpConnection, row: OutboxRow, then: OutboxRow | None) -> _Attempt:
         """One mail on a worker's session; whatever happens, an attempt comes back for the
         daemon to record (a worker that died would leave it waiting for its mail)."""
         if self._halted.is_set() or self.stop():
+            if session.ahead is not None:  # a mail's envelope went ahead: it must not go on
+                session.quit_session()
             return _Attempt(row, {}, _NotTried())
         try:
-            attempt = _attempt(session, row, self.envelope_from)
+            attempt = _attempt(session, row, self.envelope_from, then)
         except (DeliveryError, AuthExpired) as exc:
             attempt = _Attempt(row, {}, exc)
         except Exception as exc:  # noqa: BLE001 - a fault of ours: the mail may have gone

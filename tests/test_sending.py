@@ -20,7 +20,8 @@ import pytest
 
 from introd.config import load_config
 from introd.daemon import Daemon
-from introd.delivery import transmit
+from introd.delivery import SmtpConnection, Then, _attempt, transmit
+from introd.state import OutboxRow
 from introd.exceptions import DeliveryError
 from helpers import Running, backlog, backlog_request, target_of, wait_for
 from world import INTROS, World
@@ -110,11 +111,11 @@ class TestBacklog:
         calls = []
         real = delivery.transmit
 
-        def faulty(*args: Any) -> Any:
+        def faulty(*args: Any, **kwargs: Any) -> Any:
             calls.append(1)
             if len(calls) == 3:
                 raise RuntimeError("a fault of ours")
-            return real(*args)
+            return real(*args, **kwargs)
 
         monkeypatch.setattr(delivery, "transmit", faulty)
         daemon = Daemon(load_config(world.config_path), clock=clock)
@@ -489,6 +490,183 @@ class TestTransmit:
         with pytest.raises(smtplib.SMTPSenderRefused):
             transmit(session, "intros@example.test", ["a@example.test\r\nRCPT TO:<b@x>"], MAIL)
         assert smtp_server.received == []
+
+
+PIPELINED = pytest.mark.parametrize("session", [True], indirect=True, ids=["pipelined"])
+
+
+def _then(*recipients: str) -> Then:
+    return Then("intros@example.test", list(recipients), len(MAIL))
+
+
+class TestChained:
+    """Over a pipelining server the next mail's envelope goes with this mail's data (RFC
+    2920): one round trip a mail. Each mail arrives once and intact, and a refusal of
+    one leaves the other's outcome its own."""
+
+    @PIPELINED
+    def test_each_mail_arrives_once(self, session: smtplib.SMTP, smtp_server: Any) -> None:
+        first, second = _then("b@example.test"), _then("c@example.test")
+        assert transmit(session, "intros@example.test", ["a@example.test"], MAIL, then=first) == {}
+        assert first.sent
+        assert (
+            transmit(
+                session, "intros@example.test", ["b@example.test"], MAIL, ahead=True, then=second
+            )
+            == {}
+        )
+        assert transmit(session, "intros@example.test", ["c@example.test"], MAIL, ahead=True) == {}
+        assert [(m.rcpt_tos, m.data) for m in smtp_server.received] == [
+            (("a@example.test",), MAIL),
+            (("b@example.test",), MAIL),
+            (("c@example.test",), MAIL),
+        ]
+        assert transmit(session, "intros@example.test", ["d@example.test"], MAIL) == {}
+
+    @PIPELINED
+    def test_refused_data_leaves_the_next_mail_intact(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        """No RSET after the refused mail: it would be read as the next mail's text."""
+        smtp_server.fail_next(code=554, message="5.7.1 no", stage="DATA")
+        then = _then("b@example.test")
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            transmit(session, "intros@example.test", ["a@example.test"], MAIL, then=then)
+        assert caught.value.smtp_code == 554 and then.sent
+        assert transmit(session, "intros@example.test", ["b@example.test"], MAIL, ahead=True) == {}
+        assert [(m.rcpt_tos, m.data) for m in smtp_server.received] == [(("b@example.test",), MAIL)]
+
+    @PIPELINED
+    def test_the_next_mail_refused_after_this_one_went(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        smtp_server.reject_rcpt("gone@example.test")
+        assert (
+            transmit(
+                session,
+                "intros@example.test",
+                ["a@example.test"],
+                MAIL,
+                then=_then("gone@example.test"),
+            )
+            == {}
+        )
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            transmit(session, "intros@example.test", ["gone@example.test"], MAIL, ahead=True)
+        assert transmit(session, "intros@example.test", ["c@example.test"], MAIL) == {}
+        assert [m.rcpt_tos for m in smtp_server.received] == [
+            ("a@example.test",),
+            ("c@example.test",),
+        ]
+
+    @PIPELINED
+    def test_server_leaving_after_the_data_delivers_nothing_more(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        smtp_server.fail_next(code=421, message="4.3.2 going down", stage="DATA")
+        with pytest.raises(smtplib.SMTPDataError):
+            transmit(
+                session,
+                "intros@example.test",
+                ["a@example.test"],
+                MAIL,
+                then=_then("b@example.test"),
+            )
+        assert session.sock is None
+        assert smtp_server.received == []
+
+    @BOTH
+    def test_only_where_the_server_pipelines(self, session: smtplib.SMTP, smtp_server: Any) -> None:
+        then = _then("b@example.test")
+        assert transmit(session, "intros@example.test", ["a@example.test"], MAIL, then=then) == {}
+        assert then.sent == smtp_server.pipelining
+        if not then.sent:
+            assert transmit(session, "intros@example.test", ["b@example.test"], MAIL) == {}
+            assert len(smtp_server.received) == 2
+
+    @PIPELINED
+    def test_a_next_address_with_a_line_break_is_not_sent_ahead(
+        self, session: smtplib.SMTP, smtp_server: Any
+    ) -> None:
+        then = _then("b@example.test\r\nRCPT TO:<x@example.test>")
+        assert transmit(session, "intros@example.test", ["a@example.test"], MAIL, then=then) == {}
+        assert not then.sent
+        assert transmit(session, "intros@example.test", ["c@example.test"], MAIL) == {}
+        assert [m.rcpt_tos for m in smtp_server.received] == [
+            ("a@example.test",),
+            ("c@example.test",),
+        ]
+
+
+def _row(n: int, to: str) -> OutboxRow:
+    return OutboxRow(
+        id=n,
+        intro_id=None,
+        template="optin_target",
+        role="target",
+        sender="intros@example.test",
+        recipients=[to],
+        message_id=f"<chain-{n}@example.test>",
+        raw=f"Subject: {n}\r\nMessage-ID: <chain-{n}@example.test>\r\n\r\nhello\r\n".encode(),
+        status="pending",
+        attempts=0,
+        created=None,  # type: ignore[arg-type]
+        next_attempt=None,  # type: ignore[arg-type]
+        sent_at=None,
+        last_error=None,
+        copied=0,
+    )
+
+
+class TestSentAhead:
+    """A session with a mail's envelope sent ahead is in that mail's DATA: whatever
+    else happens to it, nothing but that mail's own text may follow."""
+
+    def _conn(self, world: World) -> SmtpConnection:
+        cfg = load_config(world.config_path)
+        assert cfg.smtp is not None
+        return SmtpConnection(cfg.smtp)
+
+    def test_quitting_delivers_nothing(self, world: World) -> None:
+        """Quit with an envelope ahead: the session is closed without a QUIT (which would
+        be that mail's text), and the mail sent ahead goes whole on the next session."""
+        conn = self._conn(world)
+        try:
+            first, second = _row(1, "bob@example.test"), _row(2, "carol@example.test")
+            assert _attempt(conn, first, INTROS, then=second).error is None
+            assert conn.ahead == 2
+            conn.quit_session()
+            assert conn.ahead is None and conn.smtp is None
+            assert _attempt(conn, second, INTROS).error is None
+        finally:
+            conn.close()
+        sent = world.smtp.wait_for(2)
+        assert [m.data for m in sent] == [first.raw, second.raw]
+
+    def test_another_mail_than_the_one_ahead_gets_a_new_session(self, world: World) -> None:
+        conn = self._conn(world)
+        try:
+            first, second, other = (_row(n, f"p{n}@example.test") for n in (1, 2, 3))
+            assert _attempt(conn, first, INTROS, then=second).error is None
+            assert _attempt(conn, other, INTROS).error is None
+            assert conn.ahead is None
+        finally:
+            conn.close()
+        assert [m.data for m in world.smtp.wait_for(2)] == [first.raw, other.raw]
+        assert world.smtp.ehlos == 2
+
+    def test_a_refusal_of_the_mail_before_keeps_the_one_ahead(self, world: World) -> None:
+        world.smtp.fail_next(code=554, message="5.7.1 no", stage="DATA")
+        conn = self._conn(world)
+        try:
+            first, second = _row(1, "bob@example.test"), _row(2, "carol@example.test")
+            attempt = _attempt(conn, first, INTROS, then=second)
+            assert isinstance(attempt.error, smtplib.SMTPDataError) and conn.ahead == 2
+            assert _attempt(conn, second, INTROS).error is None
+        finally:
+            conn.close()
+        assert [m.data for m in world.smtp.wait_for(1)] == [second.raw]
+        assert world.smtp.ehlos == 1
 
 
 class TestLongRunning:

@@ -134,7 +134,7 @@ class _KeptCode:
     compile, and written when the process ends if it compiled a pattern the file lacked.
     """
 
-    LIMIT = 4096  # entries past which those this process did not use are dropped
+    LIMIT = 1024  # entries past which those this process did not use are dropped
 
     def __init__(self) -> None:
         # digest of text and flags -> the marshalled arguments of _sre.compile (kept as
@@ -149,7 +149,7 @@ class _KeptCode:
     @staticmethod
     def file_name() -> str:
         """The kept code's file name for this Python build."""
-        build = hashlib.sha256(f"2 {sys.version} {_sre.MAGIC} {_sre.CODESIZE}".encode())
+        build = hashlib.sha256(f"3 {sys.version} {_sre.MAGIC} {_sre.CODESIZE}".encode())
         return f"patterns-{build.hexdigest()[:16]}.marshal"
 
     def keep(self, read: Callable[[], bytes | None], write: Callable[[bytes], None]) -> None:

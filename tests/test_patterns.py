@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
 import re
 import subprocess
 import sys
@@ -79,6 +80,37 @@ class TestLazyPattern:
         lazy = LazyPattern(r"(unclosed")
         with pytest.raises(re.error):
             lazy.search("x")
+
+
+_PATTERN_TEXTS = """
+import gc, importlib, json, pkgutil
+import introd
+from introd.patterns import LazyPattern
+for found in pkgutil.walk_packages(introd.__path__, "introd."):
+    if not found.name.endswith("__main__"):
+        importlib.import_module(found.name)
+print(json.dumps(sorted(
+    {(p.pattern, int(p.flags)) for p in gc.get_objects() if isinstance(p, LazyPattern)}
+)))
+"""
+
+
+def test_pattern_texts_are_the_same_in_every_process() -> None:
+    """A pattern's text is the key of its kept code: one written from a set (whose order
+    changes with each start's hash seed) would be a new entry at every start, and the
+    file would grow each time. Every pattern of every module, under two hash seeds."""
+    texts = []
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", _PATTERN_TEXTS],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        texts.append(json.loads(out))
+    assert len(texts[0]) > 200
+    assert texts[0] == texts[1]
 
 
 class TestKeptCode:

@@ -44,8 +44,11 @@ _ON_BEHALF = LazyPattern(
     r"\s+(on behalf of|im auftrag von|de la part de|en nombre de|namens)\s+.*$", re.I
 )
 _QUOTES = "\"'«»„“”‘’‚‹›"
+# longest first, and in one order in every process: the pattern's text is the key of its
+# kept code (see introd.patterns), and a set's order changes with each start's hash seed
 _SPLIT_LABELS = sorted(
-    {label for label in _FIELD_OF if len(label) > 1 or not label.isascii()}, key=len, reverse=True
+    {label for label in _FIELD_OF if len(label) > 1 or not label.isascii()},
+    key=lambda label: (-len(label), label),
 )
 _INLINE_LABEL = LazyPattern(
     "(?:"

@@ -1099,9 +1099,8 @@ class Engine:
         last = parse_iso(self.store.get_meta("last_prune"))
         if last is not None and now - last < timedelta(days=1):
             return
-        with self.store.transaction():
-            pruned = self.store.prune_bodies(now - self.config.retention_bodies)
-            self.store.set_meta("last_prune", iso(now))
+        pruned = self.store.prune_bodies(now - self.config.retention_bodies)
+        self.store.set_meta("last_prune", iso(now))  # after: a prune cut short is done again
         if pruned:
             log.info("bodies_pruned", intros=pruned)
 

@@ -354,6 +354,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
+            # a savepoint journals the pages it changes in memory, not in a file under
+            # /var/tmp: one per mail in a batch (a few pages each), and the statements that
+            # change many rows run alone (prune_bodies), where nothing is journalled
+            self.db.execute("PRAGMA temp_store=MEMORY")
             self._migrate()
         except sqlite3.Error as exc:
             raise StateError(f"{path}: cannot open the state database: {exc}") from None
@@ -1080,7 +1084,11 @@ class Store:
         return len(rows) + max(passed.rowcount - len(rows), 0)
 
     def prune_bodies(self, ended_before: datetime) -> int:
-        """Drop stored mail text of intros that ended before ``ended_before``."""
+        """Drop stored mail text of intros that ended before ``ended_before``. Each
+        statement is a transaction of its own when none is open (pruning again what is
+        pruned changes nothing): a statement inside a larger transaction keeps a copy of
+        every page it changes until it ends, and in a state of 100,000 intros that is tens
+        of megabytes."""
         ended = ", ".join(f"'{s}'" for s in END_STATES)
         old = f"state IN ({ended}) AND updated < :before"
         params = {"before": iso(ended_before)}

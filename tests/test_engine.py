@@ -411,3 +411,26 @@ class TestPrivacy:
         intro = h.store.intro(out.intro_id)
         assert intro is not None and intro.blurb == "" and intro.state == "declined_by_target"
         assert all(r.raw == b"" for r in h.store.outbox_for(out.intro_id))
+
+    def test_pruning_runs_outside_any_transaction(
+        self, tmp_path: Path, clock: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each pruning statement is a transaction of its own: inside a larger one it would
+        keep a copy of every page it changes (in memory, where savepoints journal) until
+        that transaction ends, tens of megabytes in a big state."""
+        h = Harness(tmp_path, clock, retention={"bodies_after": "30d"})
+        h.handle(forward("Tim Walker", TIM, TIM_ASKS))
+        assert h.store.db.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        depths = []
+        real = h.store._exec
+
+        def watched(sql: str, params: Any = ()) -> Any:
+            if sql.startswith("UPDATE") and ("raw = X''" in sql or "blurb = ''" in sql):
+                depths.append(h.store._depth)
+            return real(sql, params)
+
+        monkeypatch.setattr(h.store, "_exec", watched)
+        clock.advance(timedelta(days=31))
+        h.engine.tick(clock.now())
+        assert depths == [0, 0]
+        assert h.store.get_meta("last_prune")

@@ -441,10 +441,12 @@ def _settle(
         text = "; ".join(f"{a}: {c} {_text(m)}" for a, (c, m) in refused.items())
         _defer_or_fail(store, row, now, code, text, list(refused), on_failure)
         return False
-    # the sent mark and the notice about refused recipients land together
-    with store.transaction():
-        store.mark_sent(row.id, now)
-        if refused:  # some recipients took it, some did not: tell the owner about those
+    if not refused:
+        store.mark_sent(row.id, now)  # one statement: atomic as it is
+    else:  # the sent mark and the notice about refused recipients land together
+        with store.transaction():
+            store.mark_sent(row.id, now)
+            # some recipients took it, some did not: tell the owner about those
             failed = tuple(a for a, (c, _) in refused.items())
             log.warning(
                 "mail_recipient_refused",
@@ -647,7 +649,7 @@ class BackgroundSender:
         self.clock, self.stop = clock, stop or (lambda: False)
         self.admission = admission
         self._todo: queue.SimpleQueue[OutboxRow | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[tuple[_Attempt, threading.Event]] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[_Attempt, threading.Event | None]] = queue.SimpleQueue()
         self._halted = threading.Event()
         self._threads: list[threading.Thread] = []
         self.in_flight: set[int] = set()
@@ -685,10 +687,12 @@ class BackgroundSender:
             attempt = self._try(
                 session, row, following if isinstance(following, OutboxRow) else None
             )
-            recorded = threading.Event()
-            self._done.put((attempt, recorded))
             if attempt.refused or isinstance(attempt.error, OutcomeUnknown):
+                recorded = threading.Event()
+                self._done.put((attempt, recorded))
                 recorded.wait()
+            else:
+                self._done.put((attempt, None))
             row = self._todo.get() if isinstance(following, _Wait) else following
 
     def _try(self, session: SmtpConnection, row: OutboxRow, then: OutboxRow | None) -> _Attempt:
@@ -754,7 +758,8 @@ class BackgroundSender:
                     sent += sum(self._record(a, now, on_failure, on_sent) for a, _ in ready)
             finally:
                 for _, recorded in ready:
-                    recorded.set()
+                    if recorded is not None:
+                        recorded.set()
         if self.note_failure is not None and not self.in_flight:
             raise self.note_failure  # everything is recorded: now the state's fault stops it
         return sent

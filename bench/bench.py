@@ -246,10 +246,16 @@ class Finished:
     cpu: float = 0.0  # user + system seconds, with every child it waited for (wait4)
 
 
-def vm_rss_kb(pid: int) -> int:
+def vm_rss_kb(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident size now (VmRSS), or its peak so far (``field="VmHWM"``), in
+    kB; 0 once it has exited.
+
+    Not wait4's ru_maxrss: Linux counts in it the memory the child had before its exec,
+    which is the parent's (a fork, or a vfork's shared memory), so a big benchmark process
+    would show as introd's peak."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -281,10 +287,12 @@ def run_measured(
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=out, env=env)
         done = threading.Event()
+        peak_own = [0]  # the process's own peak (VmHWM), as of the last sample
 
         def sample() -> None:
             while not done.wait(sample_every):
                 samples.append((time.perf_counter() - start, tree_rss_kb(proc.pid)))
+                peak_own[0] = max(peak_own[0], vm_rss_kb(proc.pid, "VmHWM"))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -292,7 +300,9 @@ def run_measured(
         seconds = time.perf_counter() - start
         done.set()
         proc.returncode = os.waitstatus_to_exitcode(status)
-    peak = max([usage.ru_maxrss, *(kb for _, kb in samples)])
+    # the largest sum of the process and its children at one time, or the process's own
+    # peak between two samples (see vm_rss_kb: not ru_maxrss)
+    peak = max([peak_own[0], *(kb for _, kb in samples)])
     return Finished(
         seconds=seconds,
         returncode=proc.returncode,

@@ -6,7 +6,7 @@ runs TREE/.venv/bin/introd (TREE: a checkout with its own .venv) over N owner-fo
 requests (bench/mails.py) against a private Dovecot and the tests' SMTP server, ROUNDS
 times (default 1), each on a fresh state, and prints one JSON line per round: `cpu_ms_req`
 (introd's user + system time from wait4, children included, over N), `wall`, `peak_mb`
-(the largest VmRSS sum of introd and its children, sampled every 0.1 s, or ru_maxrss),
+(the largest VmRSS sum of introd and its children, or introd's VmHWM, sampled every 0.1 s),
 and, unless `FLOOR=0`, the floor of the same round (bench/floor.py) and the ratio.
 `SRC=DIR` runs `python -m introd` with DIR first on the path (a tree without a venv of
 its own), `PROF=FILE` writes a cProfile of introd, `K=n` sets `smtp.max_connections`.
@@ -35,7 +35,7 @@ from mails import INTROS, request_mail  # noqa: E402
 
 def _sample(pid: int, done: threading.Event, samples: list[int]) -> None:
     while not done.wait(0.1):
-        samples.append(B.tree_rss_kb(pid))
+        samples.append(max(B.tree_rss_kb(pid), B.vm_rss_kb(pid, "VmHWM")))
 
 
 def main() -> None:
@@ -94,7 +94,7 @@ def main() -> None:
                         "cpu_ms_req": round(1000 * cpu / n, 2),
                         "user": round(usage.ru_utime, 2),
                         "sys": round(usage.ru_stime, 2),
-                        "peak_mb": round(max([usage.ru_maxrss, *samples]) / 1024, 1),
+                        "peak_mb": round(max(samples or [0]) / 1024, 1),
                         "load": round(os.getloadavg()[0], 2),
                     }
                 ),

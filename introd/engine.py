@@ -218,7 +218,6 @@ class Engine:
     def _new_intro(self, reading: Reading, decision: Decision, now: datetime) -> str:
         req = reading.request
         assert req is not None
-        intro_id = self._unique_id()
         state = {
             "accept": "awaiting",
             "review": "review",
@@ -226,8 +225,8 @@ class Engine:
             "ignore": "ignored",
         }[decision.action]
         requester, target = req.requester, req.target
-        intro = self.store.add_intro(
-            id=intro_id,
+        intro = self.store.add_new_intro(
+            tokens.new_intro_id,
             state=state,
             created=now,
             updated=now,
@@ -249,6 +248,7 @@ class Engine:
             forwarded_by=[p.as_json() for p in req.forwarded_by],
             optin_order=self.config.optin_order,
         )
+        intro_id = intro.id
         self.store.add_event(
             intro_id,
             "request_received",

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -367,6 +367,7 @@ class Store:
             raise StateError(f"{path}: cannot create the state: {exc.strerror}") from None
         self._depth = 0
         self._savepoints = 0
+        self._meta: dict[str, str | None] = {}  # see get_meta
         # meta keys whose writes must be on disk at once, even inside a batch (a mark
         # that must survive the process being killed during what follows)
         self.durable_meta: set[str] = set()
@@ -380,6 +381,7 @@ class Store:
         store.path = Path(path)
         store._depth = 0
         store._savepoints = 0
+        store._meta = {}
         store.durable_meta = set()
         store._marks_fd = None
         try:
@@ -533,9 +535,11 @@ class Store:
             yield self
         except BaseException:
             self._depth = 0
+            self._meta.clear()
             self.db.execute("ROLLBACK")
             raise
         self._depth = 0
+        self._meta.clear()
         try:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -562,6 +566,7 @@ class Store:
             yield
         except BaseException:
             self._savepoints -= 1
+            self._meta.clear()  # what it wrote is undone
             try:
                 self.db.execute("ROLLBACK TO part")
                 self.db.execute("RELEASE part")
@@ -580,6 +585,7 @@ class Store:
     def _commit_so_far(self) -> None:
         """Inside a transaction: commit what it holds now and go on in a new one, with the
         same savepoints open (each now undoes only what follows)."""
+        self._meta.clear()  # between the two, another process may write
         try:
             self.db.execute("COMMIT")
             self.db.execute("BEGIN IMMEDIATE")
@@ -596,20 +602,32 @@ class Store:
 
     # -- meta -------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
+        """A meta value. Within a transaction what was read or written is remembered
+        until it ends (no other process can write meanwhile: the transaction holds the
+        write lock), so a batch reads each key once; an undone savepoint forgets all."""
+        if self._depth and key in self._meta:
+            return self._meta[key]
         row = self._exec("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        value: str | None = row[0] if row else None
+        if self._depth:
+            self._meta[key] = value
+        return value
 
     def set_meta(self, key: str, value: str) -> None:
         self._exec(
             "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
-        if self._depth and key in self.durable_meta:
-            self._commit_so_far()
+        if self._depth:
+            self._meta[key] = value
+            if key in self.durable_meta:
+                self._commit_so_far()
 
     # -- messages ---------------------------------------------------------
     def delete_meta(self, key: str) -> None:
         self._exec("DELETE FROM meta WHERE key = ?", (key,))
+        if self._depth:
+            self._meta[key] = None
 
     def seen_uid(self, folder: str, uidvalidity: int, uid: int) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self._exec(
@@ -667,6 +685,17 @@ class Store:
 
     def insert_intro(self, **fields: Any) -> None:
         self._exec(*self._intro_insert(fields))
+
+    def add_new_intro(self, new_id: Callable[[], str], **fields: Any) -> IntroRow:
+        """``add_intro`` under an id from ``new_id`` that no intro has: one drawn again
+        when the insert finds it taken (the key says so; no look-up before)."""
+        for _ in range(100):
+            try:
+                return self.add_intro(id=new_id(), **fields)
+            except sqlite3.IntegrityError as exc:
+                if "intros.id" not in str(exc):
+                    raise
+        raise StateError(f"{self.path}: no free intro id in 100 draws")
 
     def add_intro(self, **fields: Any) -> IntroRow:
         """Insert an intro; return it as stored (defaults filled in), as ``intro`` reads it."""
@@ -1080,7 +1109,7 @@ class Store:
                 (json.dumps(address),),
             )
         self._exec("DELETE FROM notices WHERE address LIKE ?", (f"%{address}",))
-        self._exec("DELETE FROM meta WHERE key = ?", (f"language:{address}",))
+        self.delete_meta(f"language:{address}")
         return len(rows) + max(passed.rowcount - len(rows), 0)
 
     def prune_bodies(self, ended_before: datetime) -> int:

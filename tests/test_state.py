@@ -516,3 +516,70 @@ def test_events_written_together_read_as_written_one_by_one(tmp_path: Path) -> N
     ]
     assert [tuple(r) for r in rows[0]] == [tuple(r) for r in rows[1]]
     assert [e["event"] for e in many.events("ABC123")] == ["mail_queued", "optin_sent", "noted"]
+
+
+class TestNewIntroIds:
+    def test_a_taken_id_is_drawn_again(self, tmp_path: Path) -> None:
+        store = Store(tmp_path / "s.db")
+        with store.transaction():
+            store.insert_intro(id="TAKEN1", state="awaiting", created=NOW, updated=NOW)
+        draws = iter(["TAKEN1", "TAKEN1", "FRESH1"])
+        with store.transaction():
+            intro = store.add_new_intro(
+                lambda: next(draws), state="awaiting", created=NOW, updated=NOW
+            )
+        assert intro.id == "FRESH1"
+        assert {i.id for i in store.intros()} == {"TAKEN1", "FRESH1"}
+
+    def test_another_refusal_is_not_taken_for_a_taken_id(self, tmp_path: Path) -> None:
+        store = Store(tmp_path / "s.db")
+        with pytest.raises(sqlite3.IntegrityError), store.transaction():
+            store.add_new_intro(lambda: "FRESH1", state=None, created=NOW, updated=NOW)
+        assert store.intros() == []
+
+
+class TestMetaInATransaction:
+    """Within a transaction a meta value is read once; what is undone, and what another
+    process writes between transactions, is never answered from memory."""
+
+    def test_read_once_within_a_transaction(self, tmp_path: Path) -> None:
+        store = Store(tmp_path / "s.db")
+        store.set_meta("k", "1")
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)
+        with store.transaction():
+            assert store.get_meta("k") == "1"
+            assert store.get_meta("k") == "1"
+            store.set_meta("k", "2")
+            assert store.get_meta("k") == "2"
+            store.delete_meta("k")
+            assert store.get_meta("k") is None
+        assert sum("SELECT value FROM meta" in s for s in statements) == 1
+
+    def test_an_undone_savepoint_is_read_again(self, tmp_path: Path) -> None:
+        store = Store(tmp_path / "s.db")
+        store.set_meta("k", "1")
+        with store.batch():
+            with pytest.raises(RuntimeError), store.transaction():
+                store.set_meta("k", "2")
+                assert store.get_meta("k") == "2"
+                raise RuntimeError("undone")
+            assert store.get_meta("k") == "1"
+        assert store.get_meta("k") == "1"
+
+    def test_another_process_is_seen_after_the_transaction(self, tmp_path: Path) -> None:
+        store = Store(tmp_path / "s.db")
+        other = Store(tmp_path / "s.db")
+        with store.transaction():
+            assert store.get_meta("k") is None
+        other.set_meta("k", "theirs")
+        assert store.get_meta("k") == "theirs"
+        statements: list[str] = []
+        store.db.set_trace_callback(statements.append)
+        with store.batch():
+            assert store.get_meta("k") == "theirs"
+            store.commit_part()  # the write lock is let go for a moment: read again
+            assert store.get_meta("k") == "theirs"
+        assert sum("SELECT value FROM meta" in s for s in statements) == 2
+        other.close()
+        store.close()

@@ -6,12 +6,11 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import __version__, patterns
 from .exceptions import ConfigError, IntrodError, UsageError
@@ -437,6 +436,8 @@ def cmd_owner_action(args: argparse.Namespace) -> int:
 
 def cmd_contacts(args: argparse.Namespace) -> int:
     from .contacts import read_contacts_file
+    import shutil
+
     from .wiring import imported_contacts_dir, load_book
 
     cfg = _load(args, need_servers=False)
@@ -623,7 +624,57 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- parser ------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = (
+    "run",
+    "check-config",
+    "parse",
+    "list",
+    "show",
+    "approve",
+    "decline",
+    "cancel",
+    "contacts",
+    "templates",
+    "status",
+    "auth",
+    "ledger",
+    "forget",
+    "demo",
+)
+
+
+class _Unused:
+    """The parser of a command that was not given: what is added to it goes nowhere."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_defaults(self, **kwargs: Any) -> None:
+        pass
+
+    def add_subparsers(self, **kwargs: Any) -> _Unused:
+        return self
+
+    def add_parser(self, *args: Any, **kwargs: Any) -> _Unused:
+        return self
+
+
+class _Commands:
+    """The subparsers, built for ``only`` that command when it is given (each start reads
+    one command: building the parsers of all of them cost milliseconds of every start)."""
+
+    def __init__(self, sub: Any, only: str | None) -> None:
+        self.sub, self.only = sub, only
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if self.only is None or name == self.only:
+            made: argparse.ArgumentParser = self.sub.add_parser(name, **kwargs)
+            return made
+        return cast(argparse.ArgumentParser, _Unused())
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``only`` (one of COMMANDS), that command's alone."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--config",
@@ -637,7 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="introd", description="A double-opt-in introduction broker that lives on a mailbox."
     )
     p.add_argument("--version", action="version", version=f"introd {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = _Commands(p.add_subparsers(dest="command", required=True, metavar="COMMAND"), only)
 
     s = sub.add_parser("run", parents=[common, timed], help="the daemon")
     s.add_argument("--once", action="store_true", help="process what is there and due, then exit")
@@ -737,8 +788,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(given[0] if given and given[0] in COMMANDS else None)
+    args = parser.parse_args(given)
     # the readers' compiled patterns are kept in the cache folder for the next start
     patterns.KEPT.keep(*cache_file(patterns.KEPT.file_name()))
     try:

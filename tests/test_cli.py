@@ -378,3 +378,52 @@ class TestRunStart:
         assert done.returncode == 0, done.stderr
         assert done.stdout.split()[:2] == ["False", "True"]
         assert "optin_target.subject.j2:1: undefined variable" in done.stdout
+
+
+class TestParserOfOneCommand:
+    """Each start builds the parser of the command given only; it reads that command's
+    arguments as the whole parser does, and COMMANDS names every command."""
+
+    ARGV = [
+        ["run", "--once", "--config", "c.yaml", "--now", "2026-01-01T00:00:00"],
+        ["check-config", "--offline"],
+        ["parse", "a.eml", "b.eml"],
+        ["list", "--state", "awaiting", "--outcome", "met", "--json"],
+        ["show", "ABC123"],
+        ["approve", "ABC123", "--pick", "2"],
+        ["decline", "ABC123"],
+        ["cancel", "ABC123"],
+        ["contacts", "import", "book.vcf"],
+        ["templates", "copy", "layout", "--lang", "de", "--force"],
+        ["status"],
+        ["auth", "login", "--port", "8080", "--config", "c.yaml"],
+        ["ledger"],
+        ["forget", "x@example.test"],
+        ["demo", "--out", "d"],
+    ]
+
+    def test_commands_are_all_the_commands(self) -> None:
+        from introd.cli import COMMANDS, build_parser
+
+        sub = next(a for a in build_parser()._actions if a.dest == "command")
+        assert tuple(sub.choices) == COMMANDS  # type: ignore[union-attr]
+        assert [argv[0] for argv in self.ARGV] == list(COMMANDS)
+
+    @pytest.mark.parametrize("argv", ARGV, ids=lambda argv: argv[0])
+    def test_read_as_the_whole_parser_reads_it(self, argv: list[str]) -> None:
+        from introd.cli import build_parser
+
+        assert vars(build_parser(argv[0]).parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+    @pytest.mark.parametrize("argv", [["run", "--bogus"], ["show"], ["templates", "nope"]])
+    def test_a_wrong_argument_is_told_as_the_whole_parser_tells_it(
+        self, argv: list[str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from introd.cli import build_parser
+
+        told = []
+        for parser in (build_parser(argv[0]), build_parser()):
+            with pytest.raises(SystemExit) as caught:
+                parser.parse_args(argv)
+            told.append((caught.value.code, capsys.readouterr().err))
+        assert told[0] == told[1] and told[0][0] == 2

@@ -35,14 +35,12 @@ from .exceptions import (
 )
 from . import judge
 from .judge import Placement
-from .login import AUTH_EXPIRED_META
 from .mailbox import Mailbox
 from .metrics import Exporter, Metrics
-from .oauth2 import forget_sources
 from .rules import RuleName
 from .runlock import RunLock
 from .sending import failure_recorder, send_pass
-from .state import OutboxRow, Store
+from .state import AUTH_EXPIRED_META, OutboxRow, Store
 from .systemd import Notifier
 from .wiring import build_engine
 
@@ -536,6 +534,8 @@ class Daemon:
         self.config, self.engine = new, engine
         assert new.imap is not None and new.smtp is not None
         # read the token file afresh (a new `introd auth login`) and try at once
+        from .oauth2 import forget_sources  # imported where sign-in tokens are used
+
         forget_sources()
         self._auth_retry_at = 0.0
         self.mailbox.close()

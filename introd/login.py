@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from . import oauth2
+from .state import AUTH_EXPIRED_META
 from .exceptions import AuthError
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("introd.login")
 
 LOGIN_WAIT = 600.0  # how long the loopback listener waits for the browser
-AUTH_EXPIRED_META = "auth_expired"
 
 
 def account_of(cfg: Config) -> str | None:

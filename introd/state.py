@@ -192,6 +192,8 @@ def _why(exc: sqlite3.Error) -> str:
 
 
 SENT_MARKS_SUFFIX = ".sent-marks"  # beside the state: see Store.note_sent
+# the meta key of a refused sign-in token (introd.login writes it, the daemon clears it)
+AUTH_EXPIRED_META = "auth_expired"
 
 
 def iso(dt: datetime) -> str:

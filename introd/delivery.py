@@ -543,10 +543,15 @@ def send_due(
             raise sender.failure
         return sent
     sent = 0
-    for row in rows:
-        if not admission.take(row):
+    taken: OutboxRow | None = None  # the next row, admitted already (its envelope went)
+    for i, row in enumerate(rows):
+        if row is not taken and not admission.take(row):
             break
-        if _settle(store, conn.cfg, _attempt(conn, row, envelope_from), now, on_failure, on_sent):
+        # the next mail, once admitted, has its envelope go with this mail's data
+        following = rows[i + 1] if i + 1 < len(rows) else None
+        taken = following if following is not None and admission.take(following) else None
+        attempt = _attempt(conn, row, envelope_from, taken)
+        if _settle(store, conn.cfg, attempt, now, on_failure, on_sent):
             sent += 1
         else:
             admission.give_back(row)

@@ -20,8 +20,8 @@ import pytest
 
 from introd.config import load_config
 from introd.daemon import Daemon
-from introd.delivery import SmtpConnection, Then, _attempt, transmit
-from introd.state import OutboxRow
+from introd.delivery import SmtpConnection, Then, _attempt, send_due, transmit
+from introd.state import OutboxRow, Store
 from introd.exceptions import DeliveryError
 from helpers import Running, backlog, backlog_request, target_of, wait_for
 from world import INTROS, World
@@ -666,6 +666,83 @@ class TestSentAhead:
         finally:
             conn.close()
         assert [m.data for m in world.smtp.wait_for(1)] == [second.raw]
+        assert world.smtp.ehlos == 1
+
+
+def _due_mail(n: int) -> bytes:
+    return f"Subject: {n}\r\nMessage-ID: <due-{n}@example.test>\r\n\r\nhi\r\n".encode()
+
+
+class TestSendDueChained:
+    """A sending pass over one session sends each next mail's envelope with this mail's
+    data, once that mail is admitted by the hourly limit: each mail arrives once and
+    intact, a limit reached leaves nothing half-sent, and the session is usable after."""
+
+    def _due(self, world: World, count: int) -> tuple[Store, SmtpConnection]:
+        cfg = load_config(world.config_path)
+        assert cfg.smtp is not None
+        store = Store(world.tmp / "chained.db")
+        with store.transaction():
+            for n in range(count):
+                store.enqueue(
+                    intro_id=None,
+                    template="optin_target",
+                    role="target",
+                    sender=INTROS,
+                    recipients=[f"p{n}@example.test"],
+                    message_id=f"<due-{n}@example.test>",
+                    raw=_due_mail(n),
+                    now=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+        return store, SmtpConnection(cfg.smtp)
+
+    def _send(self, store: Store, conn: SmtpConnection, limit: int = 0) -> int:
+        return send_due(
+            store,
+            conn,
+            now=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+            envelope_from=INTROS,
+            max_per_hour=limit,
+            on_failure=lambda f: None,
+        )
+
+    def test_each_mail_once_and_in_order(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        store, conn = self._due(world, 5)
+        world.smtp.fail_next(code=554, message="5.7.1 not this one", stage="DATA")
+        writes = []
+        real = smtplib.SMTP.send
+
+        def send(smtp: smtplib.SMTP, data: Any) -> None:
+            if smtp is conn.smtp:  # introd's session, not the server's own delivery
+                writes.append(data if isinstance(data, bytes) else data.encode())
+            real(smtp, data)
+
+        monkeypatch.setattr(smtplib.SMTP, "send", send)
+        try:
+            assert self._send(store, conn) == 4
+        finally:
+            conn.close()
+        got = [(m.rcpt_tos, m.data) for m in world.smtp.wait_for(4)]
+        assert got == [((f"p{n}@example.test",), _due_mail(n)) for n in (1, 2, 3, 4)]
+        assert store.outbox_depth() == 0  # the refused one failed (5xx), the rest sent
+        # the first envelope, then each mail's data with the next one's envelope: six
+        # writes for five mails (ten without)
+        mail = [w for w in writes if b"MAIL FROM" in w or w.endswith(b"\r\n.\r\n")]
+        assert len(mail) == 6 and sum(w.count(b"MAIL FROM") for w in mail) == 5
+
+    def test_the_hourly_limit_leaves_nothing_half_sent(self, world: World) -> None:
+        store, conn = self._due(world, 4)
+        try:
+            assert self._send(store, conn, limit=2) == 2
+            assert conn.ahead is None
+            # the same session goes on with the rest in the next hour's pass
+            assert self._send(store, conn) == 2
+        finally:
+            conn.close()
+        got = [m.rcpt_tos for m in world.smtp.wait_for(4)]
+        assert got == [(f"p{n}@example.test",) for n in range(4)]
         assert world.smtp.ehlos == 1
 
 

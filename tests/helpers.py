@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from introd.state import Store
+from introd.state import OutboxRow, Store
 from world import World, forward
 
 
@@ -235,3 +235,27 @@ def assert_written(addresses: Sequence[str], *texts: str) -> None:
     for address in addresses:
         if address:
             assert "".join(address.lower().split()) in written, f"{address!r} is not written"
+
+
+def outbox_row(
+    n: int, to: str, *, sender: str = "intros@example.test", tag: str = "row"
+) -> OutboxRow:
+    """Outbox row N to TO, pending, as the senders get it (never stored)."""
+    mid = f"<{tag}-{n}@example.test>"
+    return OutboxRow(
+        id=n,
+        intro_id=None,
+        template="optin_target",
+        role="target",
+        sender=sender,
+        recipients=[to],
+        message_id=mid,
+        raw=f"Subject: {n}\r\nMessage-ID: {mid}\r\n\r\nhello\r\n".encode(),
+        status="pending",
+        attempts=0,
+        created=None,  # type: ignore[arg-type]
+        next_attempt=None,  # type: ignore[arg-type]
+        sent_at=None,
+        last_error=None,
+        copied=0,
+    )

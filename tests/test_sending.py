@@ -23,7 +23,7 @@ from introd.daemon import Daemon
 from introd.delivery import SmtpConnection, Then, _attempt, send_due, transmit
 from introd.state import OutboxRow, Store
 from introd.exceptions import DeliveryError
-from helpers import Running, backlog, backlog_request, target_of, wait_for
+from helpers import Running, backlog, backlog_request, outbox_row, target_of, wait_for
 from world import INTROS, World
 
 
@@ -599,23 +599,7 @@ class TestChained:
 
 
 def _row(n: int, to: str) -> OutboxRow:
-    return OutboxRow(
-        id=n,
-        intro_id=None,
-        template="optin_target",
-        role="target",
-        sender="intros@example.test",
-        recipients=[to],
-        message_id=f"<chain-{n}@example.test>",
-        raw=f"Subject: {n}\r\nMessage-ID: <chain-{n}@example.test>\r\n\r\nhello\r\n".encode(),
-        status="pending",
-        attempts=0,
-        created=None,  # type: ignore[arg-type]
-        next_attempt=None,  # type: ignore[arg-type]
-        sent_at=None,
-        last_error=None,
-        copied=0,
-    )
+    return outbox_row(n, to, tag="chain")
 
 
 class TestSentAhead:

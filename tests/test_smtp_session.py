@@ -14,8 +14,7 @@ import pytest
 from introd.config import load_config
 from introd.daemon import Daemon
 from introd.delivery import KEEP_OPEN, SmtpConnection, _attempt
-from introd.state import OutboxRow
-from helpers import Running, backlog, backlog_request
+from helpers import Running, backlog, backlog_request, outbox_row
 from world import World
 
 pytestmark = [pytest.mark.servers, pytest.mark.world(**backlog(3, batch_size=5))]
@@ -107,23 +106,7 @@ class TestKeptSession:
         cfg = load_config(world.config_path)
         assert cfg.smtp is not None
         conn = SmtpConnection(cfg.smtp)
-        row = OutboxRow(
-            id=1,
-            intro_id=None,
-            template="optin_target",
-            role="target",
-            sender=world.smtp.user,
-            recipients=["bob@example.test"],
-            message_id="<kept-1@example.test>",
-            raw=b"Subject: x\r\nMessage-ID: <kept-1@example.test>\r\n\r\nhello\r\n",
-            status="pending",
-            attempts=0,
-            created=None,  # type: ignore[arg-type]
-            next_attempt=None,  # type: ignore[arg-type]
-            sent_at=None,
-            last_error=None,
-            copied=0,
-        )
+        row = outbox_row(1, "bob@example.test", sender=world.smtp.user, tag="kept")
         try:
             attempt = _attempt(conn, row, cfg.reply_address)
             assert attempt.error is not None and "421" in str(attempt.error)

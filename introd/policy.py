@@ -91,9 +91,10 @@ class Situation:
         return int(self.config.policies[rule].params.get(key) or 0)
 
     def duration(self, rule: RuleName, key: str, default: timedelta) -> timedelta:
-        """A rule's duration setting (`cooldown`, `window`); DEFAULT when unset (or 0)."""
+        """A rule's duration setting (`cooldown`, `window`); DEFAULT when unset. A 0 is
+        taken at its word: no cooldown, an empty window."""
         value = self.config.policies[rule].params.get(key)
-        return value if isinstance(value, timedelta) and value else default
+        return value if isinstance(value, timedelta) else default
 
     def names(self, rule: RuleName, key: str) -> tuple[str, ...]:
         """A rule's list setting (`domains`)."""

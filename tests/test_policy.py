@@ -225,6 +225,23 @@ class TestStateRules:
             judge(tmp_path, request(), store, declined_before={"cooldown": "20d"}).rule == "default"
         )
 
+    def test_a_cooldown_of_zero_is_no_cooldown(self, tmp_path: Path, store: Store) -> None:
+        """`cooldown: 0s` means what it says (it used to mean the 180-day default): an
+        introduced or declined pair may be asked again at once; one still awaiting is a
+        duplicate whatever the cooldown."""
+        zero = {"cooldown": "0s"}
+        off = {"enabled": False}  # two earlier requests to the target: its limit aside
+        add_intro(store, "AAAAA5", "introduced", age=timedelta(hours=1))
+        assert judge(tmp_path, request(), store).rule == "duplicate"
+        assert judge(tmp_path, request(), store, duplicate=zero).rule == "default"
+        add_intro(store, "AAAAA6", "declined_by_target", age=timedelta(hours=1))
+        d = judge(tmp_path, request(), store, duplicate=zero, target_limit=off)
+        assert d.rule == "declined_before"
+        policies = {"duplicate": zero, "declined_before": zero, "target_limit": off}
+        assert judge(tmp_path, request(), store, **policies).rule == "default"
+        add_intro(store, "AAAAA7", "awaiting")
+        assert judge(tmp_path, request(), store, **policies).rule == "duplicate"
+
     def test_requester_limit(self, tmp_path: Path, store: Store) -> None:
         """The 4th request in 30 days goes to review; older ones do not count."""
         for i, age in enumerate((1, 2, 40)):

@@ -209,12 +209,6 @@ class Engine:
         return None
 
     # -- requests ---------------------------------------------------------------
-    def _unique_id(self) -> str:
-        while True:
-            candidate = tokens.new_intro_id()
-            if not self.store.intro_exists(candidate):
-                return candidate
-
     def _new_intro(self, reading: Reading, decision: Decision, now: datetime) -> str:
         req = reading.request
         assert req is not None
@@ -466,9 +460,8 @@ class Engine:
             if conflict:
                 raise UsageError(conflict)
         name = suggested.get("name") if not address else None
-        new_id = self._unique_id()
-        self.store.insert_intro(
-            id=new_id,
+        new_id = self.store.add_new_intro(
+            tokens.new_intro_id,
             state="awaiting",
             created=now,
             updated=now,
@@ -492,7 +485,7 @@ class Engine:
                 "email": intro.target_email,
                 "intro_id": intro.id,
             },
-        )
+        ).id
         self.store.add_event(
             new_id,
             "request_received",

@@ -384,18 +384,19 @@ def _attempt_on(
     smtp = conn.open()
     ahead, conn.ahead = conn.ahead == row.id, None
     then = None if then_row is None else Then(envelope_from, then_row.recipients, len(then_row.raw))
+    failure: Exception | None = None
     try:
         refused = transmit(smtp, envelope_from, row.recipients, row.raw, ahead=ahead, then=then)
     except (OutcomeUnknown, smtplib.SMTPException, OSError) as exc:
-        if then is not None and then.sent and smtp.sock is not None:
-            conn.ahead = then_row.id if then_row is not None else None
-        if not kept or isinstance(exc, OutcomeUnknown) or not _stale(exc):
-            return _outcome(conn, row, exc)
-        conn.quit_session()  # the server dropped the session kept open: a new one, once
-        return _attempt_on(conn, row, envelope_from, then_row, kept=False)
-    if then is not None and then.sent and then_row is not None:
-        conn.ahead = then_row.id
-    return _Attempt(row, refused)
+        failure = exc
+    if then_row is not None and then is not None and then.sent and smtp.sock is not None:
+        conn.ahead = then_row.id  # its replies come next on this session
+    if failure is None:
+        return _Attempt(row, refused)
+    if not kept or isinstance(failure, OutcomeUnknown) or not _stale(failure):
+        return _outcome(conn, row, failure)
+    conn.quit_session()  # the server dropped the session kept open: a new one, once
+    return _attempt_on(conn, row, envelope_from, then_row, kept=False)
 
 
 def _outcome(conn: SmtpConnection, row: OutboxRow, exc: Exception) -> _Attempt:
@@ -617,13 +618,6 @@ class _NotTried(Exception):
     """The pass ended (SIGTERM, or an error on another mail) before this mail was tried."""
 
 
-class _Wait:
-    """No next mail was queued yet: the worker waits for one."""
-
-
-_WAIT = _Wait()
-
-
 class BackgroundSender:
     """Sends outbox rows on threads of its own — one per session, up to
     ``smtp.max_connections`` — while the caller goes on: in a backlog the daemon reads the
@@ -686,19 +680,17 @@ class BackgroundSender:
         row = self._todo.get()
         while row is not None:
             try:  # the next mail, when queued already, has its envelope go with this data
-                following: OutboxRow | None | _Wait = self._todo.get_nowait()
+                following, queued = self._todo.get_nowait(), True
             except queue.Empty:
-                following = _WAIT
-            attempt = self._try(
-                session, row, following if isinstance(following, OutboxRow) else None
-            )
+                following, queued = None, False
+            attempt = self._try(session, row, following)
             if attempt.refused or isinstance(attempt.error, OutcomeUnknown):
                 recorded = threading.Event()
                 self._done.put((attempt, recorded))
                 recorded.wait()
             else:
                 self._done.put((attempt, None))
-            row = self._todo.get() if isinstance(following, _Wait) else following
+            row = following if queued else self._todo.get()  # None: the workers' end
 
     def _try(self, session: SmtpConnection, row: OutboxRow, then: OutboxRow | None) -> _Attempt:
         """One mail on a worker's session; whatever happens, an attempt comes back for the

@@ -95,6 +95,9 @@ def _run_with_kills(
         # the last run sends what the killed ones left: over a minute on a loaded machine
         wait_for(done, timeout=180, what="the backlog worked through")
     finally:
+        # a run started just as the killed one had sent the last mail may still be starting:
+        # SIGTERM before its handlers are in place ends it by the signal, not by a clean stop
+        wait_for(lambda: d.proc.poll() is not None or bool(d.events("daemon_ready")), 60)
         assert d.stop() == 0
     return hit
 

@@ -94,6 +94,19 @@ def private_folder(folder: Path, *, follow: bool = False) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
+def read_own(path: Path) -> bytes | None:
+    """The content of a file of introd's own, never read through a link; None when it is
+    missing, a link, not a regular file (a FIFO is not waited on) or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return f.read()
+
+
 def cache_file(name: str) -> tuple[Callable[[], bytes | None], Callable[[bytes], None]]:
     """Reading and writing of the file NAME in the cache folder (``cache_root``, looked
     up when first needed): never through a link; without a safe folder the reading finds
@@ -101,14 +114,7 @@ def cache_file(name: str) -> tuple[Callable[[], bytes | None], Callable[[bytes],
 
     def read() -> bytes | None:
         root = cache_root()
-        if root is None:
-            return None
-        try:
-            fd = os.open(root / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return None
-        with os.fdopen(fd, "rb") as f:
-            return f.read()
+        return None if root is None else read_own(root / name)
 
     def write(data: bytes) -> None:
         root = cache_root()

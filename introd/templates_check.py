@@ -31,7 +31,7 @@ from .engine import (
     write_mail,
 )
 from .exceptions import UsageError
-from .files import cache_root, refuse_link, replace_private
+from .files import cache_root, read_own, replace_private
 from .model import Person
 from .rules import RuleName
 from .state import IntroRow
@@ -544,11 +544,10 @@ def check_templates_cached(cfg: Config, templates: Templates | None = None) -> l
     except OSError:  # a file the check itself will report, or a folder that went away
         return check_templates(cfg, templates)
     known: list[str] = []
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        refuse_link(path)
-        known = path.read_text(encoding="ascii").split()
-        if digest in known:
-            return []
+    with contextlib.suppress(UnicodeDecodeError):
+        known = (read_own(path) or b"").decode("ascii").split()
+    if digest in known:
+        return []
     problems = check_templates(cfg, templates)
     if not problems:
         kept = [digest, *(d for d in known if d != digest)][:REMEMBERED]

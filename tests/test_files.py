@@ -315,3 +315,16 @@ class TestCacheRoot:
         assert root == tmp_path / "xdg" / "introd" and root.stat().st_mode & 0o777 == 0o700
         root.chmod(0o770)
         assert cache_root() is None
+
+
+class TestReadOwn:
+    def test_a_file_a_link_a_fifo_and_nothing(self, tmp_path: Path) -> None:
+        from introd.files import read_own
+
+        (tmp_path / "own").write_bytes(b"kept")
+        (tmp_path / "link").symlink_to(tmp_path / "own")
+        os.mkfifo(tmp_path / "fifo")
+        assert read_own(tmp_path / "own") == b"kept"
+        assert read_own(tmp_path / "link") is None  # never through a link
+        assert read_own(tmp_path / "fifo") is None  # not waited on
+        assert read_own(tmp_path / "missing") is None

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from mails import INTROS, OWNER, OWNER_NAME, TRUSTED, person, request_mail  # noqa: E402
 from netem import Netns  # noqa: E402
+from proc import vm_rss_kb  # noqa: E402
 from servers import Dovecot, Received, SmtpServer  # noqa: E402
 
 from introd.state import Store  # noqa: E402
@@ -244,22 +245,6 @@ class Finished:
     max_rss_kb: int
     samples: list[tuple[float, int]]
     cpu: float = 0.0  # user + system seconds, with every child it waited for (wait4)
-
-
-def vm_rss_kb(pid: int, field: str = "VmRSS") -> int:
-    """A process's resident size now (VmRSS), or its peak so far (``field="VmHWM"``), in
-    kB; 0 once it has exited.
-
-    Not wait4's ru_maxrss: Linux counts in it the memory the child had before its exec,
-    which is the parent's (a fork, or a vfork's shared memory), so a big benchmark process
-    would show as introd's peak."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def tree_rss_kb(pid: int) -> int:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import hostile_mail as hostile  # noqa: E402
+from proc import vm_rss_kb  # noqa: E402
 
 CONFIG = f"""\
 owner:
@@ -57,17 +58,6 @@ def setup(folder: Path) -> Path:
     cfg = folder / "config.yaml"
     cfg.write_text(CONFIG)
     return cfg
-
-
-def _peak_kb(pid: int) -> int:
-    """A running process's peak resident size (VmHWM), in kB; 0 once it has exited."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def run_measured(
@@ -99,7 +89,7 @@ def run_measured(
         except BlockingIOError:
             pass
         # its peak so far (not wait4's ru_maxrss, which counts this process's memory too)
-        peak_kb = max(peak_kb, _peak_kb(proc.pid))
+        peak_kb = max(peak_kb, vm_rss_kb(proc.pid, "VmHWM"))
         pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
